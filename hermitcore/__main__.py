@@ -1,0 +1,5 @@
+import sys
+
+from hermitcore.cli import main
+
+sys.exit(main())

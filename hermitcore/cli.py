@@ -1,0 +1,254 @@
+"""The `hermitcore` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from hermitcore import __version__
+from hermitcore.errors import HermitError
+
+DEFAULT_BOARD = "qemu-microvm"
+
+EPILOG = """\
+environment:
+  HERMIT_CPUS      default for --cpus
+  HERMIT_MEM       default for --mem (e.g. 256M, 1G; a bare number is MiB)
+  HERMIT_KVM=0     never use KVM with --accel auto
+  HERMIT_BOARD     default board (otherwise qemu-microvm)
+  HERMIT_BOARD_PATH  extra directories holding board folders (':'-separated)
+  HERMIT_CACHE_DIR where composed images are cached (default ~/.cache/hermitcore)
+
+exit status of `run`: the guest's own exit status (0-255); 134 when the guest
+kernel panics; 124 when --timeout expires; 125 when QEMU fails; 1 for other
+errors (unknown board, bad input, missing tools).
+"""
+
+
+def parse_mem(text: str) -> int:
+    """'512', '512M', '1G', '2048K' -> MiB."""
+    m = re.fullmatch(r"\s*(\d+)\s*([KkMmGg]i?[Bb]?)?\s*", text)
+    if not m:
+        raise HermitError(f"invalid memory size '{text}' (examples: 256M, 1G, 512)")
+    value, unit = int(m.group(1)), (m.group(2) or "M")[0].upper()
+    mib = {"K": value / 1024, "M": value, "G": value * 1024}[unit]
+    if mib < 1 or mib != int(mib):
+        raise HermitError(f"invalid memory size '{text}': must be a whole number of MiB, at least 1M")
+    return int(mib)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hermitcore",
+        description="Compose bootable unikernel images for x86_64 and aarch64 from plugins and run them in QEMU.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-V", "--version", action="version", version=f"hermitcore {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    b = sub.add_parser("boards", help="list boards, or show one: boards show NAME")
+    b.add_argument("action", nargs="?", choices=["show"], help="show one board in detail")
+    b.add_argument("name", nargs="?", help="board name (with 'show')")
+
+    sub.add_parser("plugins", help="list plugins, their distribution, version and hooks")
+
+    c = sub.add_parser("compose", help="compose a bootable kernel image")
+    c.add_argument("app", nargs="?", help="application: a C source file with main() (default: built-in hello)")
+    c.add_argument("--board", default=os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), help=f"board name or folder (default {DEFAULT_BOARD})")
+    c.add_argument("-o", "--output", help="where to write the image (default: <board>-<app>.elf)")
+    c.add_argument("-v", "--verbose", action="store_true", help="show the memory layout and each plugin's contribution")
+
+    r = sub.add_parser(
+        "run",
+        help="boot an image (composing it first if given a board) and return the guest's exit status",
+        description="Boot IMAGE, or compose and boot --board [APP]. Arguments after -- go to the application.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("image", nargs="?", help="a composed image, or a C application to compose with --board")
+    r.add_argument("--board", help=f"compose for this board first (default when no IMAGE: {DEFAULT_BOARD})")
+    r.add_argument("--cpus", type=_positive_int, default=None, help="virtual CPUs (env HERMIT_CPUS, default 1)")
+    r.add_argument("--mem", default=None, help="guest memory, e.g. 256M or 1G (env HERMIT_MEM, default: the board's)")
+    r.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto", help="KVM, TCG, or KVM when usable (default auto)")
+    r.add_argument("--timeout", type=float, default=None, help="stop the guest and fail after this many seconds")
+    r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
+    r.add_argument("-v", "--verbose", action="store_true", help="show the QEMU command line and QEMU's messages")
+    return p
+
+
+def cmd_boards(args) -> int:
+    from hermitcore.board import available_boards, load_board
+
+    if args.action is None:
+        if args.name:
+            raise HermitError("usage: hermitcore boards [show NAME]")
+        rows = []
+        for name in available_boards():
+            board = load_board(name)
+            rows.append((name, board.arch, board.description))
+        width = max(len(r[0]) for r in rows)
+        for name, arch, desc in rows:
+            print(f"{name:<{width}}  {arch:<8} {desc}")
+        return 0
+    if not args.name:
+        raise HermitError("usage: hermitcore boards show NAME")
+    from hermitcore.compose import claim_devices, select_arch
+    from hermitcore.plugins import make_plugin_manager
+
+    board = load_board(args.name)
+    pm = make_plugin_manager()
+    arch = select_arch(pm, board)
+    claimed, unclaimed = claim_devices(pm, board)
+    owner = {c.device.path: c for c in claimed}
+    print(f"board    {board.name}: {board.description}")
+    print(f"arch     {board.arch} (plugin: {pm.get_name(_arch_plugin(pm, board))})")
+    print(f"qemu     {arch.qemu_binary} -machine {board.qemu.machine} -cpu {board.qemu.cpu}")
+    for r in board.memory:
+        print(f"memory   {r.base:#x}, {r.size >> 20} MiB by default (the VMM's size is read at boot)")
+    print(f"cpus     {board.cpus} by default (the VMM's count is read at boot)")
+    print(f"devices  {len(board.devices)} ({len(claimed)} claimed, {len(unclaimed)} unclaimed)")
+    for dev in board.devices:
+        regs = " ".join(f"{'port ' if r.space == 'io' else ''}{r.address:#x}+{r.size:#x}" for r in dev.regs)
+        irqs = (" irq " + ",".join(map(str, dev.interrupts))) if dev.interrupts else ""
+        c = owner.get(dev.path)
+        by = f"-> {c.claim.plugin} ({c.claim.driver}, {c.claim.role})" if c else "-> unclaimed"
+        print(f"  {dev.path:<34} {dev.describe():<38} {regs}{irqs}  {by}")
+    return 0
+
+
+def _arch_plugin(pm, board):
+    for impl in pm.hook.hermitcore_select_arch.get_hookimpls():
+        if impl.function(board=board) is not None:
+            return impl.plugin
+    return None
+
+
+def cmd_plugins(args) -> int:
+    from hermitcore.plugins import describe_plugins, make_plugin_manager
+
+    pm = make_plugin_manager()
+    for info in describe_plugins(pm):
+        hooks = ", ".join(h.removeprefix("hermitcore_") for h in info.hooks)
+        print(f"{info.name:<16} {info.distribution} {info.version:<8} {info.module}")
+        print(f"{'':<16} hooks: {hooks}")
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(f"hermitcore: {message}", file=sys.stderr, flush=True)
+
+
+def cmd_compose(args) -> int:
+    from hermitcore.compose import compose
+
+    result = compose(args.board, args.app, progress=_progress)
+    spec = result.spec
+    out = Path(args.output or f"{spec.board.name}-{spec.app_name}.elf")
+    shutil.copyfile(result.build.image, out)
+    size = result.build.size
+    print(
+        f"{out}: {spec.arch.name} image for {spec.board.name}, {size / 1024:.1f} KiB, "
+        f"app {spec.app_name}, plugins: {', '.join(spec.plugins)}, "
+        f"{result.seconds:.2f} s{' (cached)' if result.build.cached else ''}"
+    )
+    if args.verbose:
+        from hermitcore.image import read_image
+
+        info = read_image(out)
+        print(f"  entry {info.entry:#x}, {info.load_size / 1024:.1f} KiB in memory")
+        for phase, plugin, frag in spec.fragments:
+            for line in frag.summary:
+                print(f"  [{phase}/{plugin}] {line}")
+        for dev in result.unclaimed:
+            print(f"  unclaimed: {dev.path} ({dev.describe()})")
+    return 0
+
+
+def cmd_run(args, app_args) -> int:
+    from hermitcore.image import read_image
+    from hermitcore.plugins import make_plugin_manager
+    from hermitcore.run import run_image
+
+    pm = make_plugin_manager()
+    image = args.image
+    is_image = False
+    if image and not args.board:
+        is_image = True
+    elif image and Path(image).is_file():
+        with open(image, "rb") as f:
+            is_image = f.read(4) == b"\x7fELF" and _has_meta(image)
+    if not is_image:
+        from hermitcore.compose import compose
+
+        result = compose(args.board or os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), image, pm=pm,
+                         progress=_progress if args.verbose else None)
+        image = str(result.build.image)
+    elif not Path(image).is_file():
+        raise HermitError(f"image '{image}' not found")
+    read_image(image)  # clear error for a non-image
+
+    cpus = args.cpus or int(os.environ.get("HERMIT_CPUS", "1") or 1)
+    mem = parse_mem(args.mem) if args.mem else (parse_mem(os.environ["HERMIT_MEM"]) if os.environ.get("HERMIT_MEM") else None)
+    result = run_image(
+        pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
+        app_args=app_args, verbose=args.verbose, print_qemu=args.print_qemu,
+    )
+    if result.panic is not None:
+        print(f"hermitcore: guest kernel panic: {result.panic}", file=sys.stderr)
+    return result.status
+
+
+def _has_meta(path: str) -> bool:
+    from hermitcore.image import read_image
+
+    try:
+        read_image(path)
+        return True
+    except HermitError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    app_args: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, app_args = argv[:i], argv[i + 1 :]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if app_args and args.command != "run":
+        parser.error("arguments after -- are only for `run`")
+    try:
+        if args.command == "boards":
+            return cmd_boards(args)
+        if args.command == "plugins":
+            return cmd_plugins(args)
+        if args.command == "compose":
+            return cmd_compose(args)
+        if args.command == "run":
+            return cmd_run(args, app_args)
+    except HermitError as exc:
+        print(f"hermitcore: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Helpers for plugins that emit native code shipped next to their Python."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from hermitcore.model import Source
+
+
+def package_file(package: str, filename: str) -> str:
+    """Text of ``filename`` inside ``package`` (works installed or editable)."""
+    return resources.files(package).joinpath(filename).read_text()
+
+
+def package_sources(package: str, *filenames: str, prefix: str | None = None) -> tuple[Source, ...]:
+    """Sources from ``package``, named ``<prefix>/<filename>`` in the build tree."""
+    prefix = prefix or package.rsplit(".", 1)[-1]
+    return tuple(Source(f"{prefix}/{f}", package_file(package, f)) for f in filenames)

@@ -1,0 +1,76 @@
+"""Reading and checking kernel images with pyelftools."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from hermitcore.errors import ImageError
+
+MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64"}
+
+
+@attrs.frozen
+class ImageInfo:
+    path: str
+    arch: str
+    entry: int
+    meta: dict
+    load_size: int  # bytes occupied in memory by PT_LOAD segments
+    file_size: int
+
+
+def read_image(path: str | Path) -> ImageInfo:
+    path = Path(path)
+    try:
+        f = path.open("rb")
+    except OSError as exc:
+        raise ImageError(f"cannot open image '{path}': {exc.strerror}") from None
+    with f:
+        try:
+            elf = ELFFile(f)
+        except ELFError:
+            raise ImageError(f"{path}: not an ELF file") from None
+        arch = MACHINES.get(elf["e_machine"])
+        sec = elf.get_section_by_name(".hermit.meta")
+        if sec is None:
+            raise ImageError(f"{path}: not a hermitcore image (no .hermit.meta section); compose one with `hermitcore compose`")
+        try:
+            meta = json.loads(sec.data().decode())
+        except ValueError:
+            raise ImageError(f"{path}: corrupt .hermit.meta section") from None
+        load = sum(s["p_memsz"] for s in elf.iter_segments() if s["p_type"] == "PT_LOAD")
+        return ImageInfo(
+            path=str(path),
+            arch=arch or str(elf["e_machine"]),
+            entry=elf["e_entry"],
+            meta=meta,
+            load_size=load,
+            file_size=path.stat().st_size,
+        )
+
+
+def symbolize(path: str | Path, addresses: list[int]) -> list[str]:
+    """Name each address as ``function+0xoff`` from the image's symbol table."""
+    with Path(path).open("rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        funcs = []
+        if symtab is not None:
+            for sym in symtab.iter_symbols():
+                if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"]:
+                    funcs.append((sym["st_value"], sym["st_size"], sym.name))
+        funcs.sort()
+    out = []
+    for addr in addresses:
+        name = f"{addr:#x}"
+        for start, size, sym in funcs:
+            if start <= addr < start + max(size, 1):
+                name = f"{addr:#x} {sym}+{addr - start:#x}"
+                break
+        out.append(name)
+    return out

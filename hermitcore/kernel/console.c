@@ -1,0 +1,23 @@
+#include <hermit/console.h>
+
+#define MAX_CONSOLES 4
+
+static const struct console *consoles[MAX_CONSOLES];
+static unsigned nconsoles;
+
+void console_register(const struct console *con)
+{
+    if (nconsoles < MAX_CONSOLES)
+        consoles[nconsoles++] = con;
+}
+
+void console_write(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (unsigned c = 0; c < nconsoles; c++) {
+            if (s[i] == '\n')
+                consoles[c]->putc('\r');
+            consoles[c]->putc(s[i]);
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/* Init table: drivers and arch code register init functions in a linker
+ * section; kernel_main runs them in level order. Nothing is hard-wired. */
+#pragma once
+
+typedef void (*hermit_initcall_t)(void);
+
+struct hermit_initcall {
+    hermit_initcall_t fn;
+    int level;
+    const char *name;
+};
+
+#define HERMIT_INIT_ARCH 0    /* CPU and platform basics            */
+#define HERMIT_INIT_CONSOLE 1 /* console drivers, before the banner */
+#define HERMIT_INIT_DEVICE 5  /* ordinary device drivers             */
+#define HERMIT_INIT_LATE 9
+
+#define HERMIT_INIT__CAT(a, b) a##b
+#define HERMIT_INIT__NAME(fn, line) HERMIT_INIT__CAT(__hermit_init_##fn##_, line)
+#define HERMIT_INIT(level, fn)                                                 \
+    static const struct hermit_initcall HERMIT_INIT__NAME(fn, __LINE__)        \
+        __attribute__((used, aligned(8), section(".hermit_init." #level))) = { \
+            (fn), (level), #fn}
+
+void hermit_run_initcalls(int from_level, int to_level);

@@ -1,0 +1,83 @@
+/* Generic kernel entry: reached from the arch layer with what the VMM told
+ * us, brings up drivers through the init table and runs the application. */
+#include <board.h>
+#include <hermit/app.h>
+#include <hermit/arch.h>
+#include <hermit/boot.h>
+#include <hermit/init.h>
+
+#define MAX_ARGS 64
+
+static char cmdline_copy[1024];
+static char *argv_store[MAX_ARGS + 1];
+
+uint64_t boot_ram_bytes(const struct boot_info *bi)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < bi->ram_ranges; i++)
+        total += bi->ram[i].size;
+    return total;
+}
+
+/* Split the command line in place: whitespace separates words; "..." quotes,
+ * with \" and \\ escapes inside. Returns the number of words. */
+static int split_words(char *s, char **words, int max)
+{
+    int n = 0;
+    char *out = s;
+    while (*s) {
+        while (*s == ' ' || *s == '\t' || *s == '\n')
+            s++;
+        if (!*s || n == max)
+            break;
+        words[n++] = out;
+        int quoted = 0;
+        for (; *s; s++) {
+            if (*s == '"') {
+                quoted = !quoted;
+            } else if (quoted && *s == '\\' && (s[1] == '"' || s[1] == '\\')) {
+                *out++ = *++s;
+            } else if (!quoted && (*s == ' ' || *s == '\t' || *s == '\n')) {
+                s++;
+                break;
+            } else {
+                *out++ = *s;
+            }
+        }
+        *out++ = 0;
+    }
+    return n;
+}
+
+void kernel_main(struct boot_info *bi)
+{
+    hermit_run_initcalls(HERMIT_INIT_ARCH, HERMIT_INIT_CONSOLE);
+
+    /* Rounded up: firmware (SeaBIOS, qboot) reserves a few KiB of what -m gave. */
+    uint64_t mib = (boot_ram_bytes(bi) + (1u << 20) - 1) >> 20;
+    printk("hermitcore " HERMIT_VERSION " on " BOARD_NAME " (%s): %llu MiB RAM, %u CPU%s, booted via %s\n",
+           arch_name, (unsigned long long)mib, bi->cpus, bi->cpus == 1 ? "" : "s", bi->protocol);
+
+    hermit_run_initcalls(HERMIT_INIT_CONSOLE + 1, HERMIT_INIT_LATE);
+
+    /* Command line: "<kernel options> -- <application arguments>". */
+    size_t n = strlen(bi->cmdline);
+    if (n >= sizeof cmdline_copy) {
+        pr_info("command line truncated to %zu bytes\n", sizeof cmdline_copy - 1);
+        n = sizeof cmdline_copy - 1;
+    }
+    memcpy(cmdline_copy, bi->cmdline, n);
+    cmdline_copy[n] = 0;
+    char *words[MAX_ARGS];
+    int nwords = split_words(cmdline_copy, words, MAX_ARGS);
+    int argc = 0;
+    argv_store[argc++] = (char *)HERMIT_APP_NAME;
+    int i = 0;
+    for (; i < nwords && strcmp(words[i], "--") != 0; i++)
+        pr_info("unknown kernel option '%s' ignored\n", words[i]);
+    for (i++; i < nwords && argc < MAX_ARGS; i++)
+        argv_store[argc++] = words[i];
+    argv_store[argc] = 0;
+
+    hermit_exit(main(argc, argv_store));
+}

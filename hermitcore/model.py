@@ -1,0 +1,203 @@
+"""Values passed between the pipeline stages and through the hooks.
+
+Everything here is a frozen attrs class: plugins receive these, never mutate
+them, and return new values (usually a :class:`Fragment`).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import attrs
+
+
+@attrs.frozen
+class Reg:
+    """One ``reg`` entry of a device-tree node, translated to the CPU's view.
+
+    ``space`` is ``"mmio"`` for memory-mapped registers or ``"io"`` for x86
+    port I/O (ISA binding: first address cell 1).
+    """
+
+    address: int
+    size: int
+    space: str = "mmio"
+
+
+@attrs.frozen
+class Device:
+    """A device node of the board's device tree, or a PCI function."""
+
+    path: str
+    compatible: tuple[str, ...]
+    regs: tuple[Reg, ...] = ()
+    interrupts: tuple[int, ...] = ()
+    pci_id: tuple[int, int] | None = None
+    pci_name: str | None = None
+    line: int | None = None  # line in board.dts, for messages
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1] or "/"
+
+    def is_compatible(self, *strings: str) -> bool:
+        return any(s in self.compatible for s in strings)
+
+    def describe(self) -> str:
+        if self.pci_id is not None:
+            v, d = self.pci_id
+            label = f"pci {v:04x}:{d:04x}"
+            return f"{label} {self.pci_name}" if self.pci_name else label
+        return ", ".join(self.compatible) or "(no compatible)"
+
+
+@attrs.frozen
+class MemoryRange:
+    base: int
+    size: int
+
+
+@attrs.frozen
+class QemuMachine:
+    """How QEMU models the board: binary comes from the arch plugin."""
+
+    machine: str
+    cpu: str = "max"
+    default_mem_mib: int = 128
+    extra_args: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Board:
+    """A board descriptor: metadata, its device tree and its PCI ID table."""
+
+    name: str
+    arch: str
+    description: str
+    directory: str
+    dtb: bytes
+    devices: tuple[Device, ...]
+    memory: tuple[MemoryRange, ...]
+    cpus: int
+    qemu: QemuMachine
+    pci_names: Mapping[tuple[int, int], str] = attrs.field(factory=dict)
+
+    @property
+    def ram_base(self) -> int:
+        return self.memory[0].base if self.memory else 0
+
+
+@attrs.frozen
+class Architecture:
+    """What an arch plugin announces: how to compile for it and run it."""
+
+    name: str
+    clang_target: str
+    qemu_binary: str
+    qemu_package: str
+    cflags: tuple[str, ...] = ()
+    ldflags: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Claim:
+    """A plugin's statement that it drives a device.
+
+    ``driver`` names the driver (unique across plugins); ``plugin`` is filled
+    in by the core with the claiming plugin's registered name.
+    """
+
+    driver: str
+    role: str = "device"  # e.g. "console", "exit", "interrupt-controller"
+    plugin: str = ""
+
+
+@attrs.frozen
+class Source:
+    """A native source file contributed to the image.
+
+    ``name`` is its path inside the build tree (``"x86_64/boot.S"``); the
+    suffix decides how it is compiled (``.c``, ``.S``) or whether it is a
+    header (``.h``, placed on the include path).
+    """
+
+    name: str
+    text: str
+
+
+@attrs.frozen
+class Fragment:
+    """What one emission hook contributes to the image."""
+
+    sources: tuple[Source, ...] = ()
+    defines: Mapping[str, str] = attrs.field(factory=dict)
+    cflags: tuple[str, ...] = ()
+    include_dirs: tuple[str, ...] = ()
+    linker_script: str | None = None
+    summary: tuple[str, ...] = ()  # lines shown by `compose -v`
+
+
+@attrs.frozen
+class QemuArgs:
+    """QEMU arguments contributed by a plugin for one run."""
+
+    args: tuple[str, ...] = ()
+    binary: str | None = None  # only the arch plugin sets this
+    cpu: str | None = None  # the arch plugin may refine the board's -cpu model
+
+
+@attrs.frozen
+class RunOptions:
+    """What the user asked for on `hermitcore run`."""
+
+    cpus: int = 1
+    mem_mib: int = 128
+    accel: str = "tcg"  # resolved: "kvm" or "tcg"
+    append: str = ""
+    console_chardev: str = "hcon"
+    workdir: str = ""  # a private directory for this run's sockets and files
+
+
+@attrs.frozen
+class ClaimedDevice:
+    device: Device
+    claim: Claim
+    instance: int  # index among the devices of the same driver, in tree order
+
+    @property
+    def macro_prefix(self) -> str:
+        """Prefix of this device's macros in the generated ``board.h``."""
+        return f"BOARD_{c_ident(self.claim.driver)}_{self.instance}"
+
+
+@attrs.frozen
+class EmitContext:
+    """Everything an emission hook may look at. Read-only."""
+
+    board: Board
+    arch: Architecture
+    claimed: tuple[ClaimedDevice, ...]
+    app_name: str
+
+    def devices_of(self, driver: str) -> tuple[ClaimedDevice, ...]:
+        return tuple(c for c in self.claimed if c.claim.driver == driver)
+
+    def with_role(self, role: str) -> tuple[ClaimedDevice, ...]:
+        return tuple(c for c in self.claimed if c.claim.role == role)
+
+
+@attrs.frozen
+class RunContext:
+    """Everything a run hook may look at."""
+
+    board: Board
+    arch: Architecture
+    claimed: tuple[ClaimedDevice, ...]
+    image: str
+    options: RunOptions
+
+
+def c_ident(text: str) -> str:
+    """``"isa-debug-exit"`` -> ``"ISA_DEBUG_EXIT"``."""
+    out = "".join(ch if ch.isalnum() else "_" for ch in text).upper()
+    return out if not out[:1].isdigit() else "_" + out

@@ -1,0 +1,259 @@
+"""Run stage: boot an image in QEMU, stream the guest's console, return the
+guest's exit status.
+
+QEMU is started as a child process with its QMP monitor connected back to a
+socket we listen on (qemu.qmp); the console is QEMU's stdio chardev, read
+line by line. The command line comes from the board and the plugins
+(``hermitcore_qemu_args``), never from a table here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import attrs
+import pluggy
+
+from hermitcore.board import load_board
+from hermitcore.compose import call_each, claim_devices, select_arch
+from hermitcore.errors import GuestTimeout, HermitError, ImageError, RunError
+from hermitcore.image import read_image, symbolize
+from hermitcore.model import Board, QemuArgs, RunContext, RunOptions
+from hermitcore.toolchain import find_tool
+
+PANIC_RE = re.compile(r"^\[hermit\] PANIC: (.*)$")
+BACKTRACE_RE = re.compile(r"^\[hermit\] backtrace:((?: 0x[0-9a-f]+)*)\s*$")
+HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+@attrs.frozen
+class RunResult:
+    status: int
+    panic: str | None
+    seconds: float
+    qemu_argv: tuple[str, ...]
+
+
+def kvm_usable() -> bool:
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def resolve_accel(requested: str, arch: str) -> str:
+    """``auto``: KVM when /dev/kvm is usable, the guest arch is the host's and
+    HERMIT_KVM is not 0; otherwise TCG."""
+    same_arch = HOST_ARCH.get(platform.machine()) == arch
+    if requested == "tcg":
+        return "tcg"
+    if requested == "kvm":
+        if not same_arch:
+            raise HermitError(f"--accel kvm: cannot run an {arch} guest with KVM on a {platform.machine()} host")
+        if not kvm_usable():
+            raise HermitError("--accel kvm: /dev/kvm is missing or not accessible (use --accel tcg)")
+        return "kvm"
+    if requested != "auto":
+        raise HermitError(f"unknown accelerator '{requested}' (use kvm, tcg or auto)")
+    if os.environ.get("HERMIT_KVM", "1") in ("0", "false", "no", "off"):
+        return "tcg"
+    return "kvm" if same_arch and kvm_usable() else "tcg"
+
+
+def quote_arg(arg: str) -> str:
+    """Quote one application argument for the kernel's command-line parser."""
+    if arg and not re.search(r'[\s"\\]', arg):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def kernel_cmdline(app_args: list[str]) -> str:
+    return " ".join(["--", *map(quote_arg, app_args)]) if app_args else ""
+
+
+def qemu_command(pm: pluggy.PluginManager, board: Board, image: str, options: RunOptions) -> tuple[list[str], RunContext]:
+    arch = select_arch(pm, board)
+    claimed, _ = claim_devices(pm, board)
+    ctx = RunContext(board=board, arch=arch, claimed=claimed, image=image, options=options)
+    contributions = [c for _, c in call_each(pm, "hermitcore_qemu_args", ctx=ctx)]
+    binary = next((c.binary for c in contributions if isinstance(c, QemuArgs) and c.binary), None) or arch.qemu_binary
+    cpu = next((c.cpu for c in contributions if c.cpu), None) or board.qemu.cpu
+    binary_path = find_tool(binary, arch.qemu_package)
+    argv = [
+        binary_path,
+        "-machine", board.qemu.machine,
+        "-cpu", cpu,
+        "-accel", options.accel,
+        "-m", f"{options.mem_mib}M",
+        "-smp", str(options.cpus),
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-chardev", f"stdio,id={options.console_chardev},signal=off",
+        *board.qemu.extra_args,
+    ]
+    for c in contributions:
+        argv.extend(c.args)
+    argv += ["-kernel", image]
+    if options.append:
+        argv += ["-append", options.append]
+    return argv, ctx
+
+
+def board_for_image(image: str) -> Board:
+    info = read_image(image)
+    meta = info.meta
+    try:
+        return load_board(meta["board"])
+    except HermitError:
+        board_dir = meta.get("board_dir")
+        if board_dir and Path(board_dir, "board.toml").is_file():
+            return load_board(board_dir)
+        raise ImageError(f"{image} was composed for board '{meta.get('board')}', which is not installed") from None
+
+
+async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
+    from qemu.qmp import QMPClient  # imported here: only runs need it
+
+    start = time.perf_counter()
+    sock = os.path.join(ctx.options.workdir, "qmp.sock")
+    qmp = QMPClient("hermitcore")
+    await qmp.start_server(sock)
+    full = argv + ["-chardev", f"socket,id=hqmp,path={sock}", "-mon", "chardev=hqmp,mode=control"]
+    if verbose:
+        err.write("hermitcore: " + " ".join(full) + "\n")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *full, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+    except OSError as exc:
+        raise RunError(f"cannot start {argv[0]}: {exc}") from None
+
+    panic: list[str] = []
+    shutdown_reason: list[str] = []
+    stderr_chunks: list[bytes] = []
+
+    async def pump_console():
+        pending = b""
+        while True:
+            chunk = await proc.stdout.read(4096)
+            if not chunk:
+                break
+            pending += chunk.replace(b"\r\n", b"\n")
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                out.write(raw + b"\n")
+                text = raw.decode(errors="replace")
+                m = PANIC_RE.match(text)
+                if m:
+                    panic.append(m.group(1))
+                m = BACKTRACE_RE.match(text)
+                if m and m.group(1).strip():
+                    addrs = [int(a, 16) for a in m.group(1).split()]
+                    for i, name in enumerate(symbolize(ctx.image, addrs)):
+                        err.write(f"hermitcore:   #{i} {name}\n")
+                    err.flush()
+            out.flush()
+        if pending:
+            out.write(pending)
+            out.flush()
+
+    async def pump_stderr():
+        while True:
+            chunk = await proc.stderr.read(4096)
+            if not chunk:
+                break
+            stderr_chunks.append(chunk)
+
+    async def watch_events():
+        try:
+            await qmp.accept()
+        except Exception:
+            return  # QEMU died before connecting; its stderr says why
+        async with qmp.listen() as listener:
+            async for event in listener:
+                if event["event"] == "SHUTDOWN":
+                    shutdown_reason.append(event["data"].get("reason", ""))
+
+    tasks = [asyncio.create_task(t) for t in (pump_console(), pump_stderr(), watch_events())]
+    timed_out = False
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except asyncio.TimeoutError:
+        timed_out = True
+        try:
+            if qmp.runstate.name == "RUNNING":
+                await asyncio.wait_for(qmp.execute("quit"), 2)
+            await asyncio.wait_for(proc.wait(), 2)
+        except Exception:
+            proc.kill()
+            await proc.wait()
+    await asyncio.gather(tasks[0], tasks[1])
+    tasks[2].cancel()
+    try:
+        await qmp.disconnect()
+    except Exception:
+        pass
+    seconds = time.perf_counter() - start
+    stderr_text = b"".join(stderr_chunks).decode(errors="replace").strip()
+
+    if timed_out:
+        raise GuestTimeout(f"guest still running after {timeout:g} s; stopped it (raise --timeout if it needs longer)")
+    rc = proc.returncode
+    status = pm.hook.hermitcore_decode_exit(ctx=ctx, returncode=rc)
+    if status is None:
+        why = f"QEMU exited with status {rc} without a guest exit status"
+        if shutdown_reason:
+            why += f" (shutdown reason: {shutdown_reason[-1]}; a triple fault shows as guest-reset)"
+        if stderr_text:
+            why += f":\n{stderr_text}"
+        raise RunError(why)
+    if stderr_text and verbose:
+        err.write(stderr_text + "\n")
+    return RunResult(status=status, panic=panic[0] if panic else None, seconds=seconds, qemu_argv=tuple(full))
+
+
+def run_image(
+    pm: pluggy.PluginManager,
+    image: str,
+    *,
+    cpus: int = 1,
+    mem_mib: int | None = None,
+    accel: str = "auto",
+    timeout: float | None = None,
+    app_args: list[str] = (),
+    verbose: bool = False,
+    print_qemu: bool = False,
+    out=None,
+    err=None,
+) -> RunResult:
+    out = out or sys.stdout.buffer
+    err = err or sys.stderr
+    board = board_for_image(image)
+    arch = select_arch(pm, board)
+    workdir = tempfile.mkdtemp(prefix="hermit-run-")
+    try:
+        options = RunOptions(
+            cpus=cpus,
+            mem_mib=mem_mib or board.qemu.default_mem_mib,
+            accel=resolve_accel(accel, arch.name),
+            append=kernel_cmdline(list(app_args)),
+            workdir=workdir,
+        )
+        argv, ctx = qemu_command(pm, board, os.path.abspath(image), options)
+        if print_qemu:
+            out.write((" ".join(_shell_quote(a) for a in argv) + "\n").encode())
+            out.flush()
+            return RunResult(status=0, panic=None, seconds=0.0, qemu_argv=tuple(argv))
+        return asyncio.run(_boot(argv, ctx, pm, timeout, out, err, verbose))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _shell_quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)

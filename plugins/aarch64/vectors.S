@@ -1,0 +1,59 @@
+/* Exception vectors at VBAR_EL1: every exception taken to EL1 saves the
+ * general registers and calls aarch64_exception(frame, kind). */
+
+.macro vector kind
+    .p2align 7
+    sub sp, sp, #(34 * 8)
+    stp x0, x1, [sp, #0]
+    mov x0, #\kind
+    b exception_common
+.endm
+
+    .section .text.vectors, "ax"
+    .p2align 11
+    .globl vectors
+vectors:
+    vector 0   /* current EL, SP_EL0: sync */
+    vector 1   /*   irq */
+    vector 2   /*   fiq */
+    vector 3   /*   serror */
+    vector 4   /* current EL, SP_ELx: sync */
+    vector 5
+    vector 6
+    vector 7
+    vector 8   /* lower EL, aarch64 */
+    vector 9
+    vector 10
+    vector 11
+    vector 12  /* lower EL, aarch32 */
+    vector 13
+    vector 14
+    vector 15
+
+exception_common:
+    /* x0 = kind; the original x0/x1 are at [sp]. */
+    stp x2, x3, [sp, #16]
+    stp x4, x5, [sp, #32]
+    stp x6, x7, [sp, #48]
+    stp x8, x9, [sp, #64]
+    stp x10, x11, [sp, #80]
+    stp x12, x13, [sp, #96]
+    stp x14, x15, [sp, #112]
+    stp x16, x17, [sp, #128]
+    stp x18, x19, [sp, #144]
+    stp x20, x21, [sp, #160]
+    stp x22, x23, [sp, #176]
+    stp x24, x25, [sp, #192]
+    stp x26, x27, [sp, #208]
+    stp x28, x29, [sp, #224]
+    add x2, sp, #(34 * 8)
+    stp x30, x2, [sp, #240]     /* lr, sp before the exception */
+    mrs x2, elr_el1
+    mrs x3, spsr_el1
+    stp x2, x3, [sp, #256]
+    mov x1, x0
+    mov x0, sp
+    mov x29, xzr
+    bl aarch64_exception
+3:  wfi
+    b 3b

@@ -1,0 +1,49 @@
+/* 16550 UART console. Specialised at compose time: NS16550_PIO selects x86
+ * port I/O or MMIO; the base address comes from the board's device tree
+ * through board.h (BOARD_NS16550_0_BASE). */
+#include <board.h>
+#include <hermit/console.h>
+#include <hermit/init.h>
+#include <stdint.h>
+
+#define THR 0 /* transmit holding */
+#define IER 1
+#define FCR 2
+#define LCR 3
+#define MCR 4
+#define LSR 5
+#define LSR_THRE 0x20
+
+#if NS16550_PIO
+#include <arch/io.h>
+static inline void reg_write(unsigned r, uint8_t v) { outb(BOARD_NS16550_0_BASE + r, v); }
+static inline uint8_t reg_read(unsigned r) { return inb(BOARD_NS16550_0_BASE + r); }
+#else
+static inline void reg_write(unsigned r, uint8_t v)
+{
+    *(volatile uint8_t *)(uintptr_t)(BOARD_NS16550_0_BASE + (r << NS16550_REG_SHIFT)) = v;
+}
+static inline uint8_t reg_read(unsigned r)
+{
+    return *(volatile uint8_t *)(uintptr_t)(BOARD_NS16550_0_BASE + (r << NS16550_REG_SHIFT));
+}
+#endif
+
+static void ns16550_putc(char c)
+{
+    for (unsigned spin = 0; !(reg_read(LSR) & LSR_THRE) && spin < 100000; spin++)
+        ;
+    reg_write(THR, (uint8_t)c);
+}
+
+static const struct console ns16550_console = {"ns16550", ns16550_putc};
+
+static void ns16550_init(void)
+{
+    reg_write(IER, 0x00); /* polled: no interrupts yet */
+    reg_write(LCR, 0x03); /* 8N1 (QEMU ignores the divisor) */
+    reg_write(FCR, 0x07); /* enable and clear FIFOs */
+    reg_write(MCR, 0x03); /* DTR | RTS */
+    console_register(&ns16550_console);
+}
+HERMIT_INIT(HERMIT_INIT_CONSOLE, ns16550_init);

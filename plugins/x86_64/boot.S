@@ -1,0 +1,104 @@
+/* x86_64 boot through the PVH entry point: QEMU loads this ELF with -kernel,
+ * finds XEN_ELFNOTE_PHYS32_ENTRY and starts us in 32-bit protected mode,
+ * paging off, %ebx = physical address of struct hvm_start_info. We load the
+ * page tables the compose step computed (boot_pml4), enter long mode and
+ * call x86_64_start(start_info). */
+
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+#define MSR_EFER 0xc0000080
+#define EFER_LME (1 << 8)
+#define EFER_NXE (1 << 11)
+#define CR0_PE (1 << 0)
+#define CR0_WP (1 << 16)
+#define CR0_PG (1 << 31)
+#define CR4_PAE (1 << 5)
+
+    .section .note.Xen, "a", @note
+    .p2align 2
+    .long 4                     /* name size: "Xen\0" */
+    .long 4                     /* descriptor size */
+    .long XEN_ELFNOTE_PHYS32_ENTRY
+    .asciz "Xen"
+    .p2align 2
+    .long pvh_start32
+
+    .section .boot.text, "ax"
+    .code32
+    .globl pvh_start32
+    .type pvh_start32, @function
+pvh_start32:
+    cli
+    cld
+    mov %ebx, %esi              /* keep start_info across the switch */
+
+    lgdt boot_gdt_desc
+
+    mov %cr4, %eax
+    or $CR4_PAE, %eax
+    mov %eax, %cr4
+
+    mov $boot_pml4, %eax
+    mov %eax, %cr3
+
+    /* Long mode, and no-execute if the CPU has it (CPUID 0x80000001 EDX.20). */
+    mov $0x80000001, %eax
+    cpuid
+    xor %edi, %edi
+    bt $20, %edx
+    jnc 1f
+    mov $EFER_NXE, %edi
+1:  mov $MSR_EFER, %ecx
+    rdmsr
+    or $EFER_LME, %eax
+    or %edi, %eax
+    wrmsr
+
+    mov %cr0, %eax
+    or $(CR0_PG | CR0_WP | CR0_PE), %eax
+    mov %eax, %cr0
+
+    ljmp $0x08, $long_mode
+
+    .code64
+long_mode:
+    mov $0x10, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    xor %eax, %eax
+    mov %eax, %fs
+    mov %eax, %gs
+
+    /* Clear .bss (the boot stack lives there; nothing is on it yet). */
+    mov $__bss_start, %rdi
+    mov $__bss_end, %rcx
+    sub %rdi, %rcx
+    xor %eax, %eax
+    rep stosb
+
+    mov $boot_stack_top, %rsp
+    xor %ebp, %ebp              /* terminates backtraces */
+    mov %esi, %edi              /* zero-extends: start_info */
+    call x86_64_start
+2:  cli
+    hlt
+    jmp 2b
+    .size pvh_start32, . - pvh_start32
+
+    .section .rodata
+    .p2align 3
+boot_gdt:
+    .quad 0                     /* null */
+    .quad 0x00af9a000000ffff    /* 0x08: 64-bit code, DPL 0 */
+    .quad 0x00cf92000000ffff    /* 0x10: data, DPL 0 */
+boot_gdt_end:
+boot_gdt_desc:
+    .word boot_gdt_end - boot_gdt - 1
+    .quad boot_gdt
+
+    .section .bss
+    .p2align 12
+    .globl boot_stack_top
+boot_stack:
+    .skip 16384
+boot_stack_top:

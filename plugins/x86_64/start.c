@@ -1,0 +1,123 @@
+/* From the PVH start info (and the ACPI tables it points to) to the generic
+ * struct boot_info: RAM ranges, CPU count, command line. */
+#include <hermit/boot.h>
+#include <hermit/string.h>
+#include <stdint.h>
+
+#define HVM_START_MAGIC 0x336ec578
+#define E820_RAM 1
+
+struct hvm_start_info {
+    uint32_t magic;
+    uint32_t version;
+    uint32_t flags;
+    uint32_t nr_modules;
+    uint64_t modlist_paddr;
+    uint64_t cmdline_paddr;
+    uint64_t rsdp_paddr;
+    uint64_t memmap_paddr;    /* version >= 1 */
+    uint32_t memmap_entries;
+    uint32_t reserved;
+};
+
+struct hvm_memmap_entry {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t type;
+    uint32_t reserved;
+};
+
+struct acpi_header {
+    char signature[4];
+    uint32_t length;
+    uint8_t revision;
+    uint8_t checksum;
+    char oem[6];
+    char oem_table[8];
+    uint32_t oem_revision;
+    uint32_t creator;
+    uint32_t creator_revision;
+} __attribute__((packed));
+
+static struct boot_info boot_info;
+
+/* The RSDP from start info, or the legacy BIOS area search (0xE0000-0xFFFFF). */
+static const uint8_t *find_rsdp(const struct hvm_start_info *si)
+{
+    if (si->rsdp_paddr)
+        return (const uint8_t *)(uintptr_t)si->rsdp_paddr;
+    for (uintptr_t p = 0xe0000; p < 0x100000; p += 16)
+        if (!memcmp((const void *)p, "RSD PTR ", 8))
+            return (const uint8_t *)p;
+    return 0;
+}
+
+static unsigned madt_cpus(const struct acpi_header *madt)
+{
+    const uint8_t *p = (const uint8_t *)madt + sizeof *madt + 8;
+    const uint8_t *end = (const uint8_t *)madt + madt->length;
+    unsigned n = 0;
+    while (p + 2 <= end && p[1] >= 2) {
+        uint32_t flags;
+        if (p[0] == 0) { /* processor local APIC: flags at +4 */
+            memcpy(&flags, p + 4, 4);
+            n += (flags & 1) != 0;
+        } else if (p[0] == 9) { /* processor local x2APIC: flags at +8 */
+            memcpy(&flags, p + 8, 4);
+            n += (flags & 1) != 0;
+        }
+        p += p[1];
+    }
+    return n;
+}
+
+/* Count enabled CPUs in the ACPI MADT; 0 if there are no ACPI tables. */
+static unsigned acpi_cpu_count(const struct hvm_start_info *si)
+{
+    const uint8_t *rsdp = find_rsdp(si);
+    if (!rsdp)
+        return 0;
+    uint32_t rsdt;
+    uint64_t xsdt = 0;
+    memcpy(&rsdt, rsdp + 16, 4);
+    if (rsdp[15] >= 2)
+        memcpy(&xsdt, rsdp + 24, 8);
+    const struct acpi_header *root =
+        (const struct acpi_header *)(uintptr_t)(xsdt ? xsdt : rsdt);
+    unsigned entry = xsdt ? 8 : 4;
+    unsigned count = (root->length - sizeof *root) / entry;
+    for (unsigned i = 0; i < count; i++) {
+        uint64_t addr = 0;
+        memcpy(&addr, (const uint8_t *)root + sizeof *root + i * entry, entry);
+        const struct acpi_header *t = (const struct acpi_header *)(uintptr_t)addr;
+        if (!memcmp(t->signature, "APIC", 4))
+            return madt_cpus(t);
+    }
+    return 0;
+}
+
+void x86_64_start(const struct hvm_start_info *si)
+{
+    struct boot_info *bi = &boot_info;
+    bi->protocol = "pvh";
+    bi->cmdline = "";
+    if (si->magic == HVM_START_MAGIC) {
+        if (si->cmdline_paddr)
+            bi->cmdline = (const char *)(uintptr_t)si->cmdline_paddr;
+        if (si->version >= 1 && si->memmap_paddr) {
+            const struct hvm_memmap_entry *e =
+                (const struct hvm_memmap_entry *)(uintptr_t)si->memmap_paddr;
+            for (uint32_t i = 0; i < si->memmap_entries && bi->ram_ranges < BOOT_MAX_RAM_RANGES; i++) {
+                if (e[i].type == E820_RAM) {
+                    bi->ram[bi->ram_ranges].base = e[i].addr;
+                    bi->ram[bi->ram_ranges].size = e[i].size;
+                    bi->ram_ranges++;
+                }
+            }
+        }
+        bi->cpus = acpi_cpu_count(si);
+    }
+    if (bi->cpus == 0)
+        bi->cpus = 1;
+    kernel_main(bi);
+}
