@@ -54,8 +54,12 @@ def read_image(path: str | Path) -> ImageInfo:
         )
 
 
-def symbolize(path: str | Path, addresses: list[int]) -> list[str]:
-    """Name each address as ``function+0xoff`` from the image's symbol table."""
+def symbolize(path: str | Path, addresses: list[int], return_addresses: bool = True) -> list[str]:
+    """Name each address as ``function+0xoff`` from the image's symbol table.
+
+    Return addresses point after their call, which may be past the end of a
+    function that ends in a call to a noreturn function: look them up at
+    ``addr - 1``."""
     with Path(path).open("rb") as f:
         elf = ELFFile(f)
         symtab = elf.get_section_by_name(".symtab")
@@ -68,8 +72,9 @@ def symbolize(path: str | Path, addresses: list[int]) -> list[str]:
     out = []
     for addr in addresses:
         name = f"{addr:#x}"
+        look = addr - 1 if return_addresses else addr
         for start, size, sym in funcs:
-            if start <= addr < start + max(size, 1):
+            if start <= look < start + max(size, 1):
                 name = f"{addr:#x} {sym}+{addr - start:#x}"
                 break
         out.append(name)

@@ -1,0 +1,62 @@
+"""Shared test helpers.
+
+HERMIT_TEST_ARCH (set by tox) selects which architecture's boards the
+integration tests boot; unset, both are tested. Composed images are shared
+through one cache directory per test session.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ROOT / "tests" / "apps"
+BOARDS = {"qemu-microvm": "x86_64", "qemu-q35": "x86_64", "qemu-virt": "aarch64"}
+
+
+def selected_arches() -> list[str]:
+    wanted = os.environ.get("HERMIT_TEST_ARCH", "")
+    return [a for a in ("x86_64", "aarch64") if not wanted or a in wanted.split(",")]
+
+
+def selected_boards() -> list[str]:
+    arches = selected_arches()
+    return [b for b, a in BOARDS.items() if a in arches]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hermit_cache(tmp_path_factory):
+    cache = os.environ.get("HERMIT_TEST_CACHE") or str(tmp_path_factory.mktemp("hermit-cache"))
+    os.environ["HERMIT_CACHE_DIR"] = cache
+    yield cache
+
+
+class Result:
+    def __init__(self, proc: subprocess.CompletedProcess):
+        self.rc = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+        self.lines = proc.stdout.splitlines()
+
+    def __repr__(self):
+        return f"<rc={self.rc}\n--- stdout\n{self.out}\n--- stderr\n{self.err}>"
+
+
+def hermit(*args: str, env: dict | None = None, timeout: float = 180) -> Result:
+    """Run the real `hermitcore` CLI in a subprocess."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "hermitcore", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return Result(proc)

@@ -1,0 +1,116 @@
+"""Compose and boot real images in QEMU; assert on what the guest printed and
+on the exit status the host sees. Parametrised by board; tox runs the x86_64
+and aarch64 boards in separate environments (HERMIT_TEST_ARCH)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import APPS, BOARDS, hermit, selected_boards
+
+BOOT_TIMEOUT = "120"  # seconds; generous for TCG on a loaded 2-core machine
+
+pytestmark = pytest.mark.skipif(not selected_boards(), reason="no architecture selected")
+
+
+@pytest.fixture(params=selected_boards())
+def board(request):
+    return request.param
+
+
+def banner(result) -> re.Match:
+    for line in result.lines:
+        m = re.match(
+            r"hermitcore (\S+) on (\S+) \((\w+)\): (\d+) MiB RAM, (\d+) CPUs?, booted via (\w+)$", line
+        )
+        if m:
+            return m
+    raise AssertionError(f"no banner in guest output: {result}")
+
+
+def test_hello_reports_what_the_vmm_gave(board):
+    r = hermit("run", "--board", board, "--cpus", "2", "--mem", "256M", "--timeout", BOOT_TIMEOUT,
+               "--", "one", "two words", 'q"uote')
+    assert r.rc == 0, r
+    m = banner(r)
+    assert m.group(2) == board and m.group(3) == BOARDS[board]
+    assert (m.group(4), m.group(5)) == ("256", "2")
+    assert m.group(6) == ("dtb" if BOARDS[board] == "aarch64" else "pvh")
+    assert "Hello from hermitcore!" in r.lines
+    assert r.lines[-3:] == ["argv[1] = one", "argv[2] = two words", 'argv[3] = q"uote']
+
+
+def test_environment_defaults(board):
+    r = hermit("run", "--board", board, "--timeout", BOOT_TIMEOUT,
+               env={"HERMIT_CPUS": "3", "HERMIT_MEM": "192M"})
+    assert r.rc == 0, r
+    m = banner(r)
+    assert (m.group(4), m.group(5)) == ("192", "3")
+
+
+def test_third_party_driver_runs_in_the_guest(board):
+    """tests/fixtures/hermitcore-example-fwcfg claims fw_cfg from the board's
+    DT; the C it emits reads QEMU's fw_cfg in the guest."""
+    r = hermit("run", "--board", board, "--cpus", "2", "--timeout", BOOT_TIMEOUT)
+    assert r.rc == 0, r
+    assert "[example-fwcfg] fw_cfg signature QEMU, 2 CPU(s)" in r.lines
+
+
+def test_compose_writes_a_bootable_image(board, tmp_path):
+    out = tmp_path / "hello.elf"
+    c = hermit("compose", "--board", board, "-o", str(out))
+    assert c.rc == 0, c
+    summary = c.lines[-1]
+    assert summary.startswith(f"{out}: {BOARDS[board]} image for {board}, ")
+    assert re.search(r"\d+\.\d KiB", summary) and "plugins: " + BOARDS[board] in summary
+    assert re.search(r"\d+\.\d\d s", summary)
+    r = hermit("run", str(out), "--timeout", BOOT_TIMEOUT, "--", "from-image")
+    assert r.rc == 0, r
+    assert banner(r).group(2) == board
+    assert r.lines[-1] == "argv[1] = from-image"
+
+
+@pytest.mark.parametrize("status", ["0", "7", "200"])
+def test_guest_exit_status_reaches_the_host(board, status):
+    r = hermit("run", "--board", board, str(APPS / "exitcode.c"), "--timeout", BOOT_TIMEOUT, "--", status)
+    assert f"exiting with {status}" in r.lines, r
+    assert r.rc == int(status), r
+
+
+def test_panic_fails_with_message_and_symbolised_backtrace(board):
+    r = hermit("run", "--board", board, str(APPS / "panic.c"), "--timeout", BOOT_TIMEOUT)
+    assert r.rc == 134, r
+    assert "[hermit] PANIC: deliberate panic from the test app" in r.lines
+    assert "hermitcore: guest kernel panic: deliberate panic from the test app" in r.err
+    frames = [l for l in r.err.splitlines() if re.match(r"hermitcore:\s+#\d+ 0x", l)]
+    names = " ".join(frames)
+    assert "panic+" in names and "deliberate_fault+" in names and "main+" in names, r
+    assert "Traceback" not in r.err
+
+
+def test_hanging_guest_is_stopped_at_the_timeout(board):
+    r = hermit("run", "--board", board, str(APPS / "hang.c"), "--timeout", "4", timeout=120)
+    assert r.rc == 124, r
+    assert "hanging on purpose" in r.lines
+    assert "guest still running after 4 s; stopped it" in r.err
+    assert "Traceback" not in r.err
+
+
+def test_tcg_is_always_available(board):
+    r = hermit("run", "--board", board, "--accel", "tcg", "--timeout", BOOT_TIMEOUT, "-v")
+    assert r.rc == 0, r
+    assert "-accel tcg" in r.err
+
+
+def test_print_qemu_shows_board_and_plugin_arguments(board):
+    r = hermit("run", "--board", board, "--print-qemu", "--accel", "tcg")
+    assert r.rc == 0, r
+    cmd = r.out
+    if BOARDS[board] == "aarch64":
+        assert "qemu-system-aarch64" in cmd and "-machine virt" in cmd and "semihosting" in cmd
+        assert "-serial chardev:hcon" in cmd  # from the pl011 plugin
+    else:
+        assert "qemu-system-x86_64" in cmd and "isa-debug-exit,iobase=0xf4" in cmd
+        assert "-serial chardev:hcon" in cmd  # from the ns16550 plugin

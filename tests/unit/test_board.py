@@ -1,0 +1,85 @@
+from pathlib import Path
+
+import pytest
+
+from hermitcore.board import available_boards, load_board, parse_pci_ids
+from hermitcore.errors import BoardError
+
+
+def test_builtin_boards_are_listed():
+    assert {"qemu-virt", "qemu-microvm", "qemu-q35"} <= set(available_boards())
+
+
+def test_qemu_virt_devices_come_from_the_device_tree():
+    board = load_board("qemu-virt")
+    assert board.arch == "aarch64"
+    assert board.ram_base == 0x40000000
+    uart = next(d for d in board.devices if d.is_compatible("arm,pl011"))
+    assert uart.regs[0].address == 0x09000000 and uart.regs[0].space == "mmio"
+    assert uart.interrupts == (33,)  # GIC SPI 1
+    timer = next(d for d in board.devices if d.is_compatible("arm,armv8-timer"))
+    assert timer.interrupts == (29, 30, 27, 26)  # PPIs 13, 14, 11, 10
+    assert sum(d.is_compatible("virtio,mmio") for d in board.devices) == 32
+
+
+def test_x86_isa_devices_use_port_io():
+    board = load_board("qemu-microvm")
+    uart = next(d for d in board.devices if d.is_compatible("ns16550a"))
+    assert (uart.regs[0].address, uart.regs[0].space) == (0x3F8, "io")
+    assert uart.interrupts == (4,)
+    assert not any(d.is_compatible("isa") for d in board.devices), "buses are not devices"
+    assert not any(d.pci_id for d in board.devices)
+
+
+def test_q35_pci_functions_are_named_from_pci_ids():
+    board = load_board("qemu-q35")
+    pci = {d.pci_id: d.pci_name for d in board.devices if d.pci_id}
+    assert pci[(0x8086, 0x29C0)].startswith("Intel Corporation 82G33")
+    assert (0x8086, 0x2918) in pci and (0x8086, 0x2922) in pci and (0x8086, 0x2930) in pci
+
+
+def test_unknown_board_lists_known_ones():
+    with pytest.raises(BoardError, match=r"unknown board 'nope'; known boards: .*qemu-microvm.*qemu-virt"):
+        load_board("nope")
+
+
+def _board(tmp_path: Path, dts: str, name="broken") -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    (d / "board.toml").write_text('arch = "x86_64"\ndescription = "test"\n[qemu]\nmachine = "microvm"\n')
+    (d / "board.dts").write_text(dts)
+    return d
+
+
+def test_dts_syntax_error_reports_file_and_line(tmp_path):
+    d = _board(tmp_path, "/dts-v1/;\n/ {\n\tfoo = <1>\n\tbar;\n};\n")
+    with pytest.raises(BoardError) as exc:
+        load_board(str(d))
+    msg = str(exc.value)
+    assert f"{d / 'board.dts'}:4:" in msg and "syntax error" in msg
+    assert "\n" not in msg
+
+
+def test_board_path_environment(tmp_path, monkeypatch):
+    _board(tmp_path, "/dts-v1/;\n/ { #address-cells = <2>; #size-cells = <2>; };\n", name="my-board")
+    monkeypatch.setenv("HERMIT_BOARD_PATH", str(tmp_path))
+    assert "my-board" in available_boards()
+    assert load_board("my-board").arch == "x86_64"
+
+
+def test_board_toml_missing_key(tmp_path):
+    d = tmp_path / "b"
+    d.mkdir()
+    (d / "board.toml").write_text('description = "x"\n[qemu]\nmachine = "q35"\n')
+    (d / "board.dts").write_text("/dts-v1/;\n/ { };\n")
+    with pytest.raises(BoardError, match="missing key 'arch'"):
+        load_board(str(d))
+
+
+def test_pci_ids_format(tmp_path):
+    f = tmp_path / "pci.ids"
+    f.write_text("# comment\n1af4  Red Hat, Inc.\n\t1041  Virtio network device\n\t\t1af4 1100  QEMU\n")
+    assert parse_pci_ids(f) == {(0x1AF4, 0x1041): "Red Hat, Inc. Virtio network device"}
+    f.write_text("this is not pci.ids\n")
+    with pytest.raises(BoardError, match=r"pci.ids:1: not in pci.ids format"):
+        parse_pci_ids(f)
