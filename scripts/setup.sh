@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install everything hermitcore needs on Debian 12, then boot the built-in
+# hello image as a smoke check. Run from the repository root:
+#     bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(qemu-system-x86 qemu-system-arm clang lld device-tree-compiler)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+echo "setup: installing hermitcore and test tools (pip)"
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# pyenv only exposes new console scripts (hermitcore, tox) after a rehash.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+
+echo "setup: booting the built-in hello image on qemu-microvm"
+python3 -m hermitcore run --board qemu-microvm --timeout 120
