@@ -133,6 +133,7 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
         raise RunError(f"cannot start {argv[0]}: {exc}") from None
 
     panic: list[str] = []
+    started: list[str] = []  # evidence the guest ran: QMP greeting, console output
     shutdown_reason: list[str] = []
     stderr_chunks: list[bytes] = []
 
@@ -142,6 +143,7 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
             chunk = await proc.stdout.read(4096)
             if not chunk:
                 break
+            started.append("console")
             pending += chunk.replace(b"\r\n", b"\n")
             *lines, pending = pending.split(b"\n")
             for raw in lines:
@@ -173,6 +175,7 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
             await qmp.accept()
         except Exception:
             return  # QEMU died before connecting; its stderr says why
+        started.append("qmp")
         async with qmp.listen() as listener:
             async for event in listener:
                 if event["event"] == "SHUTDOWN":
@@ -203,6 +206,8 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
     if timed_out:
         raise GuestTimeout(f"guest still running after {timeout:g} s; stopped it (raise --timeout if it needs longer)")
     rc = proc.returncode
+    if not started:
+        raise RunError(f"QEMU failed to start (status {rc})" + (f":\n{stderr_text}" if stderr_text else ""))
     status = pm.hook.hermitcore_decode_exit(ctx=ctx, returncode=rc)
     if status is None:
         why = f"QEMU exited with status {rc} without a guest exit status"

@@ -114,3 +114,41 @@ def test_print_qemu_shows_board_and_plugin_arguments(board):
     else:
         assert "qemu-system-x86_64" in cmd and "isa-debug-exit,iobase=0xf4" in cmd
         assert "-serial chardev:hcon" in cmd  # from the ns16550 plugin
+
+
+def _board_copy(tmp_path, board, machine):
+    import shutil
+
+    from hermitcore.board import find_board_dir
+
+    dst = tmp_path / "boards" / f"broken-{board}"
+    shutil.copytree(find_board_dir(board), dst)
+    toml = dst / "board.toml"
+    toml.write_text(re.sub(r'(?m)^machine = .*$', f'machine = "{machine}"', toml.read_text()))
+    return dst
+
+
+def test_qemu_failing_to_start_shows_its_stderr(board, tmp_path):
+    """A QEMU that exits at once must not be mistaken for a guest exit."""
+    bad = _board_copy(tmp_path, board, "no-such-machine")
+    r = hermit("run", "--board", str(bad), "--timeout", BOOT_TIMEOUT)
+    assert r.rc == 125, r
+    assert "QEMU failed to start" in r.err and "unsupported machine type" in r.err, r
+    assert "Traceback" not in r.err
+
+
+def test_missing_qemu_names_the_debian_package(board, tmp_path):
+    import os
+    import shutil
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("dtc", "clang", "ld.lld"):
+        os.symlink(shutil.which(tool), bindir / tool)
+    r = hermit("run", "--board", board, "--timeout", BOOT_TIMEOUT, env={"PATH": str(bindir)})
+    binary, package = {
+        "x86_64": ("qemu-system-x86_64", "qemu-system-x86"),
+        "aarch64": ("qemu-system-aarch64", "qemu-system-arm"),
+    }[BOARDS[board]]
+    assert r.rc == 1, r
+    assert f"'{binary}' not found on PATH; install it with: apt-get install {package}" in r.err, r

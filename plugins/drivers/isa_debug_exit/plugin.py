@@ -66,11 +66,12 @@ def hermitcore_decode_exit(ctx, returncode):
     if exit_dev is None or returncode < 0 or returncode % 2 == 0:
         return None  # not written by isa-debug-exit (it always gives odd)
     if status_dev is not None:
+        # The driver writes the exact status here before isa-debug-exit; no
+        # byte means QEMU's odd status is not ours (QEMU itself failed).
         try:
             with open(os.path.join(ctx.options.workdir, STATUS_FILE), "rb") as f:
                 data = f.read()
-            if data:
-                return data[-1]
         except OSError:
-            pass
+            return None
+        return data[-1] if data else None
     return returncode >> 1
