@@ -30,6 +30,7 @@ COMMON_CFLAGS = (
     "-fno-pic",
     "-fno-pie",
     "-fno-omit-frame-pointer",
+    "-mno-omit-leaf-frame-pointer",  # leaf frames too: complete backtraces
     "-fno-asynchronous-unwind-tables",
     "-ffunction-sections",
     "-fdata-sections",
@@ -106,7 +107,42 @@ def spec_key(spec) -> str:
     return h.hexdigest()[:24]
 
 
-def build_image(spec, progress=None) -> BuildResult:
+MAX_LINK_PASSES = 4
+
+
+def read_layout(path: Path):
+    """Allocated sections and global symbols of a linked ELF (pyelftools)."""
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    from hermitcore.model import Layout, Section
+
+    with path.open("rb") as f:
+        elf = ELFFile(f)
+        sections = tuple(
+            Section(
+                name=sec.name,
+                address=sec["sh_addr"],
+                size=sec["sh_size"],
+                writable=bool(sec["sh_flags"] & SH_FLAGS.SHF_WRITE),
+                executable=bool(sec["sh_flags"] & SH_FLAGS.SHF_EXECINSTR),
+            )
+            for sec in elf.iter_sections()
+            if sec["sh_flags"] & SH_FLAGS.SHF_ALLOC and sec["sh_size"]
+        )
+        symbols = {}
+        symtab = elf.get_section_by_name(".symtab")
+        if symtab is not None:
+            for sym in symtab.iter_symbols():
+                if sym.name and sym["st_info"]["bind"] == "STB_GLOBAL":
+                    symbols[sym.name] = sym["st_value"]
+    return Layout(sections=sections, symbols=symbols)
+
+
+def build_image(spec, progress=None, relink=None) -> BuildResult:
+    """Compile and link ``spec``. ``relink(layout)``, if given, returns
+    sources that depend on the linked layout (page tables); they replace the
+    sources of the same name and the image is relinked until they settle."""
     key = spec_key(spec)
     out_dir = cache_dir() / "images"
     image = out_dir / f"{spec.board.name}-{spec.app_name}-{key}.elf"
@@ -118,13 +154,20 @@ def build_image(spec, progress=None) -> BuildResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hermit-build-", dir=out_dir) as tmp:
         root = Path(tmp)
-        units = []
-        for src in _all_sources(spec):
+        units: dict[str, Path] = {}
+        texts: dict[str, str] = {}
+
+        def write(src) -> Path:
             path = root / src.name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(src.text)
+            texts[src.name] = src.text
+            return path
+
+        for src in _all_sources(spec):
+            path = write(src)
             if path.suffix in (".c", ".S"):
-                units.append(path)
+                units[src.name] = path
         (root / "kernel.ld").write_text(script)
         base = [
             clang,
@@ -146,17 +189,33 @@ def build_image(spec, progress=None) -> BuildResult:
             return obj
 
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-            objects = list(pool.map(compile_one, units))
+            objects = dict(zip(units, pool.map(compile_one, units.values())))
         linked = root / "kernel.elf"
-        cmd = [
-            lld, "-nostdlib", "--no-pie", "--gc-sections", "--build-id=none",
-            *spec.arch.ldflags, "-T", str(root / "kernel.ld"), "-o", str(linked),
-            *map(str, objects),
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            err = proc.stderr.replace(str(root) + "/", "")
-            raise ToolchainError(f"linking the image failed:\n{err.strip()}")
+
+        def link() -> None:
+            cmd = [
+                lld, "-nostdlib", "--no-pie", "--gc-sections", "--build-id=none",
+                *spec.arch.ldflags, "-T", str(root / "kernel.ld"), "-o", str(linked),
+                *(str(objects[name]) for name in units),
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                err = proc.stderr.replace(str(root) + "/", "")
+                raise ToolchainError(f"linking the image failed:\n{err.strip()}")
+
+        link()
+        for _ in range(MAX_LINK_PASSES if relink else 0):
+            changed = [src for src in relink(read_layout(linked)) if texts.get(src.name) != src.text]
+            if not changed:
+                break
+            for src in changed:
+                if src.name not in units:
+                    raise ToolchainError(f"layout-dependent source {src.name} was not in the first pass")
+                objects[src.name] = compile_one(write(src))
+            link()
+        else:
+            if relink:
+                raise ToolchainError(f"page tables did not settle after {MAX_LINK_PASSES} link passes")
         tmp_image = image.with_suffix(".tmp")
         shutil.copyfile(linked, tmp_image)
         os.replace(tmp_image, image)

@@ -24,8 +24,9 @@ environment:
   HERMIT_CACHE_DIR where composed images are cached (default ~/.cache/hermitcore)
 
 exit status of `run`: the guest's own exit status (0-255); 134 when the guest
-kernel panics; 124 when --timeout expires; 125 when QEMU fails; 1 for other
-errors (unknown board, bad input, missing tools).
+kernel panics; 139 when it dies of a CPU exception; 124 when --timeout
+expires; 125 when QEMU fails; 1 for other errors (unknown board, bad input,
+missing tools). With --selftest: the number of failed self-tests.
 """
 
 
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("app", nargs="?", help="application: a C source file with main() (default: built-in hello)")
     c.add_argument("--board", default=os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), help=f"board name or folder (default {DEFAULT_BOARD})")
     c.add_argument("-o", "--output", help="where to write the image (default: <board>-<app>.elf)")
+    c.add_argument("--selftest", action="store_true", help="compose the in-guest kernel self-test image instead of an app")
     c.add_argument("-v", "--verbose", action="store_true", help="show the memory layout and each plugin's contribution")
 
     r = sub.add_parser(
@@ -86,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mem", default=None, help="guest memory, e.g. 256M or 1G (env HERMIT_MEM, default: the board's)")
     r.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto", help="KVM, TCG, or KVM when usable (default auto)")
     r.add_argument("--timeout", type=float, default=None, help="stop the guest and fail after this many seconds")
+    r.add_argument("--selftest", action="store_true", help="compose and run the in-guest kernel self-tests for --board")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
     r.add_argument("-v", "--verbose", action="store_true", help="show the QEMU command line and QEMU's messages")
     return p
@@ -156,7 +159,9 @@ def _progress(message: str) -> None:
 def cmd_compose(args) -> int:
     from hermitcore.compose import compose
 
-    result = compose(args.board, args.app, progress=_progress)
+    if args.selftest and args.app:
+        raise HermitError("--selftest composes the built-in self-test image; do not also give an APP")
+    result = compose(args.board, args.app, progress=_progress, builtin="selftest" if args.selftest else "hello")
     spec = result.spec
     out = Path(args.output or f"{spec.board.name}-{spec.app_name}.elf")
     shutil.copyfile(result.build.image, out)
@@ -187,7 +192,10 @@ def cmd_run(args, app_args) -> int:
     pm = make_plugin_manager()
     image = args.image
     is_image = False
-    if image and not args.board:
+    if args.selftest:
+        if image:
+            raise HermitError("--selftest composes the built-in self-test image; give --board, not an IMAGE")
+    elif image and not args.board:
         is_image = True
     elif image and Path(image).is_file():
         with open(image, "rb") as f:
@@ -196,7 +204,8 @@ def cmd_run(args, app_args) -> int:
         from hermitcore.compose import compose
 
         result = compose(args.board or os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), image, pm=pm,
-                         progress=_progress if args.verbose else None)
+                         progress=_progress if args.verbose else None,
+                         builtin="selftest" if args.selftest else "hello")
         image = str(result.build.image)
     elif not Path(image).is_file():
         raise HermitError(f"image '{image}' not found")
@@ -209,7 +218,10 @@ def cmd_run(args, app_args) -> int:
         app_args=app_args, verbose=args.verbose, print_qemu=args.print_qemu,
     )
     if result.panic is not None:
-        print(f"hermitcore: guest kernel panic: {result.panic}", file=sys.stderr)
+        print(f"hermitcore: guest kernel {result.panic}", file=sys.stderr)
+    if args.selftest and result.panic is None:
+        verdict = "passed" if result.status == 0 else f"{result.status} failed"
+        print(f"hermitcore: self-tests {verdict}", file=sys.stderr)
     return result.status
 
 
@@ -247,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # stdout closed early (e.g. `| head`): not an error of ours
+        sys.stdout = None
+        return 0
     return 2
 
 

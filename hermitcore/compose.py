@@ -31,7 +31,10 @@ from hermitcore.model import (
 from hermitcore.plugins import make_plugin_manager
 
 EMIT_PHASES = ("boot", "paging", "interrupts", "timers")
-KERNEL_SOURCES = ("main.c", "init.c", "console.c", "printk.c", "string.c", "exit.c", "fdt.c")
+KERNEL_SOURCES = (
+    "main.c", "init.c", "console.c", "printk.c", "string.c", "exit.c", "fdt.c", "trap.c", "irq.c", "timer.c",
+    "mm.c", "heap.c",
+)
 META_SECTION = ".hermit.meta"
 
 
@@ -175,11 +178,17 @@ def kernel_sources() -> tuple[Source, ...]:
     return tuple(out)
 
 
-def app_source(app: str | None) -> tuple[str, Source]:
-    """The application compiled into the image: the built-in hello, or a C file."""
+BUILTIN_APPS = ("hello", "selftest")
+
+
+def app_source(app: str | None, builtin: str = "hello") -> tuple[str, Source]:
+    """The application compiled into the image: a built-in one (``hello``,
+    or ``selftest``: the in-guest kernel self-tests), or a C file."""
     if app is None:
-        text = (resources.files("hermitcore") / "apps" / "hello.c").read_text()
-        return "hello", Source("app/hello.c", text)
+        if builtin not in BUILTIN_APPS:
+            raise ImageError(f"no built-in application '{builtin}' (have: {', '.join(BUILTIN_APPS)})")
+        text = (resources.files("hermitcore") / "apps" / f"{builtin}.c").read_text()
+        return builtin, Source(f"app/{builtin}.c", text)
     path = Path(app)
     if not path.is_file():
         raise ImageError(f"application '{app}' not found")
@@ -194,15 +203,15 @@ def app_source(app: str | None) -> tuple[str, Source]:
     return path.stem, Source(f"app/{path.name}", data.decode(errors="replace"))
 
 
-def make_spec(pm: pluggy.PluginManager, board: Board, app: str | None = None):
+def make_spec(pm: pluggy.PluginManager, board: Board, app: str | None = None, builtin: str = "hello"):
     arch = select_arch(pm, board)
     claimed, unclaimed = claim_devices(pm, board)
-    app_name, app_src = app_source(app)
+    app_name, app_src = app_source(app, builtin)
     ctx = EmitContext(board=board, arch=arch, claimed=claimed, app_name=app_name)
 
     fragments: list[tuple[str, str, Fragment]] = []
     for phase in EMIT_PHASES:
-        for plugin, frag in call_each(pm, f"hermitcore_emit_{phase}", ctx=ctx):
+        for plugin, frag in call_each(pm, f"hermitcore_emit_{phase}", ctx=ctx, layout=None):
             fragments.append((phase, plugin, _check_fragment(plugin, frag)))
     by_driver: dict[str, list[ClaimedDevice]] = {}
     for c in claimed:
@@ -250,12 +259,33 @@ def compose(
     app: str | None = None,
     pm: pluggy.PluginManager | None = None,
     progress=None,
+    builtin: str = "hello",
 ) -> ComposeResult:
     start = time.perf_counter()
     pm = pm or make_plugin_manager()
     board = load_board(board_name)
-    spec, claimed, unclaimed = make_spec(pm, board, app)
-    build = build_image(spec, progress=progress)
+    spec, claimed, unclaimed = make_spec(pm, board, app, builtin)
+    ctx = EmitContext(board=board, arch=spec.arch, claimed=claimed, app_name=spec.app_name)
+    final: list = []
+
+    def relink(layout):
+        """Page tables again, now from the linked image's sections."""
+        sources = []
+        final.clear()
+        for plugin, frag in call_each(pm, "hermitcore_emit_paging", ctx=ctx, layout=layout):
+            frag = _check_fragment(plugin, frag)
+            final.append((plugin, frag))
+            sources.extend(frag.sources)
+        return sources
+
+    build = build_image(spec, progress=progress, relink=relink)
+    if build.cached:
+        from hermitcore.build import read_layout
+
+        relink(read_layout(build.image))
+    if final:  # show the layout-accurate paging summary, not the nominal one
+        first = [(ph, p, f) for ph, p, f in spec.fragments if ph != "paging"]
+        spec = attrs.evolve(spec, fragments=tuple(first + [("paging", p, f) for p, f in final]))
     return ComposeResult(
         spec=spec,
         build=build,

@@ -28,6 +28,7 @@ from hermitcore.model import (
     Device,
     EmitContext,
     Fragment,
+    Layout,
     QemuArgs,
     RunContext,
 )
@@ -94,9 +95,15 @@ def hermitcore_emit_boot(ctx: EmitContext) -> Fragment | None:
 
 
 @hookspec
-def hermitcore_emit_paging(ctx: EmitContext) -> Fragment | None:
+def hermitcore_emit_paging(ctx: EmitContext, layout: Layout | None) -> Fragment | None:
     """Page tables computed at compose time, emitted as data, and the code
-    that installs them (CR3 / TTBR0_EL1)."""
+    that installs them (CR3 / TTBR0_EL1).
+
+    Called once with ``layout=None`` (emit tables of the right shape for a
+    nominal layout), then again after each link with the image's real
+    :class:`~hermitcore.model.Layout` until the emitted sources stop changing,
+    so permissions can follow the linked sections exactly (W^X, guard pages).
+    """
 
 
 @hookspec

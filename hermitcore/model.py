@@ -201,3 +201,28 @@ def c_ident(text: str) -> str:
     """``"isa-debug-exit"`` -> ``"ISA_DEBUG_EXIT"``."""
     out = "".join(ch if ch.isalnum() else "_" for ch in text).upper()
     return out if not out[:1].isdigit() else "_" + out
+
+
+@attrs.frozen
+class Section:
+    name: str
+    address: int
+    size: int
+    writable: bool
+    executable: bool
+
+
+@attrs.frozen
+class Layout:
+    """Where the linker put things: the allocated sections of a linked image
+    and the addresses of global symbols. The paging hook receives it on the
+    second and later link passes."""
+
+    sections: tuple[Section, ...]
+    symbols: Mapping[str, int] = attrs.field(factory=dict)
+
+    def symbol(self, name: str) -> int:
+        try:
+            return self.symbols[name]
+        except KeyError:
+            raise KeyError(f"the linked image has no symbol '{name}'") from None

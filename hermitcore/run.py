@@ -29,7 +29,7 @@ from hermitcore.image import read_image, symbolize
 from hermitcore.model import Board, QemuArgs, RunContext, RunOptions
 from hermitcore.toolchain import find_tool
 
-PANIC_RE = re.compile(r"^\[hermit\] PANIC: (.*)$")
+PANIC_RE = re.compile(r"^\[hermit\] (PANIC|EXCEPTION): (.*)$")
 BACKTRACE_RE = re.compile(r"^\[hermit\] backtrace:((?: 0x[0-9a-f]+)*)\s*$")
 HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
@@ -137,6 +137,17 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
     shutdown_reason: list[str] = []
     stderr_chunks: list[bytes] = []
 
+    closed = []  # our stdout went away (e.g. piped into `head`): keep draining
+
+    def emit(data: bytes) -> None:
+        if closed:
+            return
+        try:
+            out.write(data)
+            out.flush()
+        except (BrokenPipeError, ValueError):
+            closed.append(True)
+
     async def pump_console():
         pending = b""
         while True:
@@ -147,21 +158,20 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
             pending += chunk.replace(b"\r\n", b"\n")
             *lines, pending = pending.split(b"\n")
             for raw in lines:
-                out.write(raw + b"\n")
+                emit(raw + b"\n")
                 text = raw.decode(errors="replace")
                 m = PANIC_RE.match(text)
                 if m:
-                    panic.append(m.group(1))
+                    kind = "panic" if m.group(1) == "PANIC" else "exception"
+                    panic.append(f"{kind}: {m.group(2)}")
                 m = BACKTRACE_RE.match(text)
                 if m and m.group(1).strip():
                     addrs = [int(a, 16) for a in m.group(1).split()]
                     for i, name in enumerate(symbolize(ctx.image, addrs)):
                         err.write(f"hermitcore:   #{i} {name}\n")
                     err.flush()
-            out.flush()
         if pending:
-            out.write(pending)
-            out.flush()
+            emit(pending)
 
     async def pump_stderr():
         while True:
@@ -176,7 +186,7 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
         except Exception:
             return  # QEMU died before connecting; its stderr says why
         started.append("qmp")
-        async with qmp.listen() as listener:
+        with qmp.listen() as listener:
             async for event in listener:
                 if event["event"] == "SHUTDOWN":
                     shutdown_reason.append(event["data"].get("reason", ""))
@@ -250,12 +260,14 @@ def run_image(
         )
         argv, ctx = qemu_command(pm, board, os.path.abspath(image), options)
         if print_qemu:
+            # Runnable as printed: the run directory (exit-status file) stays.
             out.write((" ".join(_shell_quote(a) for a in argv) + "\n").encode())
             out.flush()
             return RunResult(status=0, panic=None, seconds=0.0, qemu_argv=tuple(argv))
         return asyncio.run(_boot(argv, ctx, pm, timeout, out, err, verbose))
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not print_qemu:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _shell_quote(arg: str) -> str:

@@ -21,23 +21,7 @@ void hermit_exit(int status)
     arch_halt();
 }
 
-static void backtrace(void)
-{
-    uintptr_t fp = arch_frame_pointer();
-    printk("[hermit] backtrace:");
-    /* Both x86_64 and aarch64 frames start with {previous fp, return address}. */
-    for (int depth = 0; fp && !(fp & 7) && depth < 32; depth++) {
-        uintptr_t *frame = (uintptr_t *)fp;
-        uintptr_t ret = frame[1];
-        if (!ret)
-            break;
-        printk(" %p", (void *)ret);
-        if (frame[0] <= fp)
-            break; /* stacks grow down: the caller's frame is higher */
-        fp = frame[0];
-    }
-    printk("\n");
-}
+void hermit_backtrace(uintptr_t fp, uintptr_t first);
 
 void panic(const char *fmt, ...)
 {
@@ -47,6 +31,6 @@ void panic(const char *fmt, ...)
     vprintk(fmt, ap);
     va_end(ap);
     printk("\n");
-    backtrace();
+    hermit_backtrace((uintptr_t)__builtin_frame_address(0), 0);
     hermit_exit(HERMIT_PANIC_STATUS);
 }

@@ -5,6 +5,7 @@
 #include <hermit/arch.h>
 #include <hermit/boot.h>
 #include <hermit/init.h>
+#include <hermit/mm.h>
 
 #define MAX_ARGS 64
 
@@ -52,12 +53,15 @@ static int split_words(char *s, char **words, int max)
 void kernel_main(struct boot_info *bi)
 {
     hermit_run_initcalls(HERMIT_INIT_ARCH, HERMIT_INIT_CONSOLE);
+    mm_init(bi);
 
     /* Rounded up: firmware (SeaBIOS, qboot) reserves a few KiB of what -m gave. */
     uint64_t mib = (boot_ram_bytes(bi) + (1u << 20) - 1) >> 20;
     printk("hermitcore " HERMIT_VERSION " on " BOARD_NAME " (%s): %llu MiB RAM, %u CPU%s, booted via %s\n",
            arch_name, (unsigned long long)mib, bi->cpus, bi->cpus == 1 ? "" : "s", bi->protocol);
 
+    pr_info("memory: %zu KiB free in page frames; pages %s; kernel %p-%p\n", pages_free() * 4, arch_page_sizes(),
+            (void *)__kernel_start, (void *)__kernel_end);
     hermit_run_initcalls(HERMIT_INIT_CONSOLE + 1, HERMIT_INIT_LATE);
 
     /* Command line: "<kernel options> -- <application arguments>". */

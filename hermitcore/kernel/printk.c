@@ -1,5 +1,5 @@
 /* A small printf: %d %i %u %x %X %o %p %s %c %%, with l/ll/z/h modifiers,
- * width, '-' and '0' flags, and precision for strings. */
+ * width, '-', '0' and '#' flags, and precision for strings. */
 #include <hermit/console.h>
 #include <hermit/printk.h>
 #include <hermit/string.h>
@@ -43,11 +43,13 @@ static int format(struct sink *s, const char *fmt, va_list ap)
             continue;
         }
         fmt++;
-        int left = 0, width = 0, prec = -1, lng = 0;
+        int left = 0, width = 0, prec = -1, lng = 0, alt = 0;
         char pad = ' ';
         for (;; fmt++) {
             if (*fmt == '-')
                 left = 1;
+            else if (*fmt == '#')
+                alt = 1;
             else if (*fmt == '0')
                 pad = '0';
             else
@@ -115,6 +117,10 @@ static int format(struct sink *s, const char *fmt, va_list ap)
             /* fallthrough */
         case 'x':
             base = 16;
+            if (alt) {
+                put(s, '0');
+                put(s, 'x');
+            }
             /* fallthrough */
         case 'u':
         case 'o':

@@ -59,8 +59,11 @@ park:
     b park
     .size _start, . - _start
 
-    .section .bss
+    .section .stack, "aw", %nobits
     .p2align 12
+    .globl boot_stack_guard
+boot_stack_guard:
+    .skip 4096
 boot_stack:
     .skip 16384
     .globl boot_stack_top

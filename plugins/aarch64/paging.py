@@ -1,47 +1,85 @@
-"""aarch64 translation tables (4 KiB granule, 39-bit VA, TTBR0_EL1 only),
-computed at compose time: one level-1 table of 1 GiB blocks. The GiB that
-holds the board's devices is Device-nGnRE; RAM blocks are Normal write-back,
-inner shareable. MAIR/TCR/SCTLR values go to the boot code as defines."""
+"""aarch64 boot translation tables (4 KiB granule, 39-bit VA, TTBR0_EL1),
+computed at compose time from the board and the linked image.
+
+- The 2 MiB at the RAM base (QEMU's DTB): one Normal block, rw, execute-never.
+- The image: 4 KiB pages with its sections' permissions (text r-x, rodata
+  r--, data/bss/stacks rw-, never w+x); guard pages unmapped; the rest of
+  the boot map rw- (the early pool for the runtime mapper's tables).
+- Every MMIO window of the device tree: 2 MiB Device-nGnRE blocks,
+  execute-never. Nothing else in the device GiB is mapped, so NULL faults.
+- The rest of RAM is mapped at boot by the kernel (mmu.c).
+MAIR/TCR/SCTLR values go to the boot code as defines.
+"""
 
 from __future__ import annotations
 
-from hermitcore.model import Board
-from hermitcore.pagetables import Table
+from hermitcore.model import Board, Layout
+from hermitcore.pagetables import GIB, MIB2, PAGE, ImageMap, Table
 
-GIB = 1 << 30
 ATTR_DEVICE, ATTR_NORMAL = 0, 1
 MAIR = (0x04 << (8 * ATTR_DEVICE)) | (0xFF << (8 * ATTR_NORMAL))  # nGnRE, WB RA/WA
 # T0SZ=25 (39-bit), IRGN0/ORGN0 = WB WA, SH0 inner, TG0 4K, EPD1 (no TTBR1 walks), IPS 40-bit
 TCR = 25 | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 23) | (2 << 32)
 SCTLR_SET = (1 << 0) | (1 << 2) | (1 << 12)  # M, C, I
-SCTLR_CLEAR = (1 << 1) | (1 << 19)  # A (alignment checks), WXN (until W^X lands)
+SCTLR_CLEAR = (1 << 1) | (1 << 19)  # A (alignment checks), WXN
 
-BLOCK, AF, SH_INNER = 0b01, 1 << 10, 3 << 8
+BLOCK, TABLE, PAGE_DESC = 0b01, 0b11, 0b11
+AF, SH_INNER = 1 << 10, 3 << 8
+AP_RO = 2 << 6
 PXN, UXN = 1 << 53, 1 << 54
-RAM_WINDOW_GIB = 255  # RAM blocks mapped above the board's RAM base
+NORMAL = AF | SH_INNER | (ATTR_NORMAL << 2)
+DEVICE = AF | (ATTR_DEVICE << 2) | PXN | UXN
+KERNEL_OFFSET = 0x200000  # above the DTB QEMU writes at the start of RAM
 
 
-def build(board: Board) -> tuple[list[Table], dict[str, str], list[str]]:
+def build(board: Board, layout: Layout | None) -> tuple[list[Table], dict[str, str], dict[str, int], list[str]]:
+    ram = board.ram_base
+    image = ImageMap.from_layout(layout, ram + KERNEL_OFFSET)
+    end = image.map_end()
     l1 = Table("boot_ttbr0")
-    summary = []
-    ram_base = board.ram_base
-    first_ram = ram_base // GIB
-    for gib in range(first_ram, min(first_ram + RAM_WINDOW_GIB, 512)):
-        l1.set(gib, (gib * GIB) | BLOCK | AF | SH_INNER | (ATTR_NORMAL << 2))
-    summary.append(
-        f"RAM    {first_ram * GIB:#012x}-{(first_ram + RAM_WINDOW_GIB) * GIB - 1:#012x}"
-        "  rwx  1 GiB blocks, Normal WB"
-    )
+    l2s: dict[int, Table] = {}
+    l3s: list[Table] = []
+
+    def l2_for(addr: int) -> Table:
+        gib = addr // GIB
+        if gib >= 512:
+            raise ValueError(f"address {addr:#x} beyond the 39-bit boot map")
+        if gib not in l2s:
+            l2s[gib] = Table(f"boot_l2_{gib}")
+            l1.set(gib, (l2s[gib], TABLE))
+        return l2s[gib]
+
+    l2_for(ram).set((ram % GIB) // MIB2, ram | BLOCK | NORMAL | PXN | UXN)  # the DTB
+    start = image.start - image.start % MIB2
+    for region in range(start, end, MIB2):
+        l3 = Table(f"boot_l3_{region // MIB2}")
+        l3s.append(l3)
+        l2_for(region).set((region % GIB) // MIB2, (l3, TABLE))
+        for i in range(512):
+            page = region + i * PAGE
+            if page < image.start:
+                l3.set(i, page | PAGE_DESC | NORMAL | PXN | UXN)
+                continue
+            perms = image.perms(page)
+            if perms is None:
+                continue  # guard page
+            attrs = NORMAL | (0 if perms.writable else AP_RO) | (0 if perms.executable else PXN | UXN)
+            l3.set(i, page | PAGE_DESC | attrs)
+
+    summary = [
+        f"{'dtb':<12} {ram:#012x}-{ram + MIB2 - 1:#012x}  rw-  2 MiB block",
+        f"boot map     {start:#012x}-{end - 1:#012x}  4 KiB pages",
+    ] + image.describe()
     for dev in board.devices:
         for reg in dev.regs:
             if reg.space != "mmio" or reg.size == 0:
                 continue
-            for gib in range(reg.address // GIB, (reg.address + reg.size - 1) // GIB + 1):
-                if gib >= 512 or gib * GIB >= ram_base and gib < first_ram + RAM_WINDOW_GIB:
-                    continue
-                l1.set(gib, (gib * GIB) | BLOCK | AF | PXN | UXN | (ATTR_DEVICE << 2))
+            for addr in range(reg.address - reg.address % MIB2, reg.address + reg.size, MIB2):
+                if ram <= addr < end:
+                    raise ValueError(f"{dev.path}: MMIO at {addr:#x} overlaps the kernel's boot map")
+                l2_for(addr).set((addr % GIB) // MIB2, addr | BLOCK | DEVICE)
             summary.append(
-                f"MMIO   {reg.address:#012x}-{reg.address + reg.size - 1:#012x}  rw-  Device-nGnRE  {dev.path}"
+                f"{'mmio':<12} {reg.address:#012x}-{reg.address + reg.size - 1:#012x}  rw-  Device-nGnRE  {dev.path}"
             )
     defines = {
         "BOOT_MAIR": f"{MAIR:#x}",
@@ -49,4 +87,5 @@ def build(board: Board) -> tuple[list[Table], dict[str, str], list[str]]:
         "BOOT_SCTLR_SET": f"{SCTLR_SET:#x}",
         "BOOT_SCTLR_CLEAR": f"{SCTLR_CLEAR:#x}",
     }
-    return [l1], defines, summary
+    tables = [l1] + [l2s[k] for k in sorted(l2s)] + l3s
+    return tables, defines, {"boot_map_end": end}, summary

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from hermitcore import hookimpl
 from hermitcore.emit import package_file, package_sources
-from hermitcore.model import Architecture, EmitContext, Fragment, QemuArgs, RunContext, Source
+from hermitcore.errors import PluginError
+from hermitcore.model import Architecture, Claim, EmitContext, Fragment, QemuArgs, RunContext, Source
 from hermitcore.pagetables import describe, emit_tables
 
 from . import paging
 
 PKG = __package__
-KERNEL_OFFSET = 0x200000  # above the DTB QEMU writes at the start of RAM
+KERNEL_OFFSET = paging.KERNEL_OFFSET
 
 ARCH = Architecture(
     name="aarch64",
@@ -50,24 +51,71 @@ def hermitcore_emit_boot(ctx: EmitContext):
 
 
 @hookimpl
-def hermitcore_emit_paging(ctx: EmitContext):
+def hermitcore_emit_paging(ctx: EmitContext, layout):
     if not _mine(ctx):
         return None
-    tables, defines, summary = paging.build(ctx.board)
+    tables, defines, symbols, summary = paging.build(ctx.board, layout)
     return Fragment(
-        sources=(Source("aarch64/pagetables.S", emit_tables(tables)),),
+        sources=(
+            Source("aarch64/pagetables.S", emit_tables(tables, symbols)),
+            Source("aarch64/mmu.c", package_file(PKG, "mmu.c")),
+        ),
         defines=defines,
         summary=tuple(["paging: " + describe(tables)] + summary),
     )
+
+
+GIC_VERSIONS = {"arm,cortex-a15-gic": 2, "arm,gic-400": 2, "arm,gic-v3": 3}
+
+
+@hookimpl
+def hermitcore_claim_device(board, device):
+    if board.arch != ARCH.name:
+        return None
+    if device.is_compatible(*GIC_VERSIONS):
+        return Claim(driver="gic", role="interrupt-controller")
+    if device.is_compatible("arm,armv8-timer"):
+        return Claim(driver="armv8-timer", role="timer")
+    return None
+
+
+@hookimpl
+def hermitcore_emit_device(ctx, claimed):
+    return None  # emitted as part of the interrupts and timers hooks
+
+
+def _one(ctx, driver, what):
+    devs = ctx.devices_of(driver)
+    if not devs:
+        raise PluginError(f"board '{ctx.board.name}' has no {what} node; the aarch64 plugin needs one")
+    return devs[0].device
 
 
 @hookimpl
 def hermitcore_emit_interrupts(ctx: EmitContext):
     if not _mine(ctx):
         return None
+    gic = _one(ctx, "gic", "GIC ('arm,cortex-a15-gic', 'arm,gic-400' or 'arm,gic-v3')")
+    version = next(v for c, v in GIC_VERSIONS.items() if gic.is_compatible(c))
+    if len(gic.regs) < 2:
+        raise PluginError(f"{gic.path}: a GIC needs two reg entries (distributor and CPU interface/redistributor)")
     return Fragment(
-        sources=package_sources(PKG, "vectors.S", prefix="aarch64"),
-        summary=("interrupts: VBAR_EL1 vectors report every exception and panic",),
+        sources=package_sources(PKG, "vectors.S", "gic.c", prefix="aarch64"),
+        defines={"GIC_VERSION": str(version)},
+        summary=(f"interrupts: VBAR_EL1 vectors, GICv{version} at {gic.regs[0].address:#x} ({gic.path})",),
+    )
+
+
+@hookimpl
+def hermitcore_emit_timers(ctx: EmitContext):
+    if not _mine(ctx):
+        return None
+    timer = _one(ctx, "armv8-timer", "'arm,armv8-timer'")
+    if len(timer.interrupts) < 3:
+        raise PluginError(f"{timer.path}: expected 4 timer interrupts (secure, non-secure, virtual, hypervisor)")
+    return Fragment(
+        sources=package_sources(PKG, "timer.c", prefix="aarch64"),
+        summary=(f"timers: generic timer, virtual timer PPI {timer.interrupts[2]}",),
     )
 
 

@@ -1,5 +1,6 @@
 /* Exception vectors at VBAR_EL1: every exception taken to EL1 saves the
- * general registers and calls aarch64_exception(frame, kind). */
+ * general registers and calls aarch64_exception(frame, kind); interrupts
+ * return through eret, faults never return. Also setjmp/longjmp. */
 
 .macro vector kind
     .p2align 7
@@ -54,6 +55,54 @@ exception_common:
     mov x1, x0
     mov x0, sp
     mov x29, xzr
-    bl aarch64_exception
-3:  wfi
-    b 3b
+    bl aarch64_exception        /* returns only for interrupts */
+    ldp x2, x3, [sp, #256]
+    msr elr_el1, x2
+    msr spsr_el1, x3
+    ldp x0, x1, [sp, #0]
+    ldp x2, x3, [sp, #16]
+    ldp x4, x5, [sp, #32]
+    ldp x6, x7, [sp, #48]
+    ldp x8, x9, [sp, #64]
+    ldp x10, x11, [sp, #80]
+    ldp x12, x13, [sp, #96]
+    ldp x14, x15, [sp, #112]
+    ldp x16, x17, [sp, #128]
+    ldp x18, x19, [sp, #144]
+    ldp x20, x21, [sp, #160]
+    ldp x22, x23, [sp, #176]
+    ldp x24, x25, [sp, #192]
+    ldp x26, x27, [sp, #208]
+    ldp x28, x29, [sp, #224]
+    ldr x30, [sp, #240]
+    add sp, sp, #(34 * 8)
+    eret
+
+    .section .text
+    .globl arch_setjmp
+arch_setjmp:                    /* x0 = uint64_t regs[14] */
+    stp x19, x20, [x0, #0]
+    stp x21, x22, [x0, #16]
+    stp x23, x24, [x0, #32]
+    stp x25, x26, [x0, #48]
+    stp x27, x28, [x0, #64]
+    stp x29, x30, [x0, #80]
+    mov x2, sp
+    mrs x3, daif
+    stp x2, x3, [x0, #96]
+    mov w0, #0
+    ret
+
+    .globl arch_longjmp
+arch_longjmp:                   /* x0 = regs, w1 = value */
+    ldp x19, x20, [x0, #0]
+    ldp x21, x22, [x0, #16]
+    ldp x23, x24, [x0, #32]
+    ldp x25, x26, [x0, #48]
+    ldp x27, x28, [x0, #64]
+    ldp x29, x30, [x0, #80]
+    ldp x2, x3, [x0, #96]
+    mov sp, x2
+    msr daif, x3
+    mov w0, w1
+    ret

@@ -85,20 +85,25 @@ long_mode:
     jmp 2b
     .size pvh_start32, . - pvh_start32
 
+    /* Read-only once paging is on (CR0.WP): the Accessed bits are preset so
+     * the CPU never needs to write these descriptors. */
     .section .rodata
     .p2align 3
 boot_gdt:
     .quad 0                     /* null */
-    .quad 0x00af9a000000ffff    /* 0x08: 64-bit code, DPL 0 */
-    .quad 0x00cf92000000ffff    /* 0x10: data, DPL 0 */
+    .quad 0x00af9b000000ffff    /* 0x08: 64-bit code, DPL 0, accessed */
+    .quad 0x00cf93000000ffff    /* 0x10: data, DPL 0, accessed */
 boot_gdt_end:
 boot_gdt_desc:
     .word boot_gdt_end - boot_gdt - 1
     .quad boot_gdt
 
-    .section .bss
+    .section .stack, "aw", @nobits
     .p2align 12
-    .globl boot_stack_top
+    .globl boot_stack_guard
+boot_stack_guard:
+    .skip 4096
 boot_stack:
     .skip 16384
+    .globl boot_stack_top
 boot_stack_top:

@@ -13,7 +13,9 @@ void arch_cpu_relax(void)
     __asm__ volatile("pause");
 }
 
-uintptr_t arch_frame_pointer(void)
+const int arch_divide_by_zero_traps = 1;
+
+void arch_undefined_instruction(void)
 {
-    return (uintptr_t)__builtin_frame_address(0);
+    __asm__ volatile("ud2");
 }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hermitcore import hookimpl
 from hermitcore.emit import package_file, package_sources
-from hermitcore.model import Architecture, EmitContext, Fragment, QemuArgs, RunContext, Source
+from hermitcore.errors import PluginError
+from hermitcore.model import Architecture, Claim, EmitContext, Fragment, QemuArgs, RunContext, Source
 from hermitcore.pagetables import describe, emit_tables
 
 from . import paging
@@ -36,6 +37,60 @@ def hermitcore_select_arch(board):
     return ARCH if board.arch == ARCH.name else None
 
 
+#: DT compatible -> (driver, role): platform devices the arch code drives itself
+CLAIMS = {
+    "intel,ce4100-lapic": ("x86-lapic", "interrupt-controller"),
+    "intel,ce4100-ioapic": ("x86-ioapic", "interrupt-controller"),
+    "intel,8254": ("i8254", "clock-calibration"),
+}
+
+
+@hookimpl
+def hermitcore_claim_device(board, device):
+    if board.arch != ARCH.name:
+        return None
+    for compatible, (driver, role) in CLAIMS.items():
+        if device.is_compatible(compatible):
+            return Claim(driver=driver, role=role)
+    return None
+
+
+@hookimpl
+def hermitcore_emit_device(ctx, claimed):
+    return None  # emitted as part of the interrupts and timers hooks
+
+
+@hookimpl
+def hermitcore_emit_interrupts(ctx: EmitContext):
+    if not _mine(ctx):
+        return None
+    _require(ctx, "x86-lapic", "x86-ioapic")
+    return Fragment(
+        sources=package_sources(PKG, "traps.S", "trap.c", prefix="x86_64"),
+        summary=("interrupts: GDT+TSS (IST for #DF/NMI/#MC), 256-vector IDT, 8259 PICs masked",),
+    )
+
+
+@hookimpl
+def hermitcore_emit_timers(ctx: EmitContext):
+    if not _mine(ctx):
+        return None
+    _require(ctx, "x86-lapic", "x86-ioapic", "i8254")
+    return Fragment(
+        sources=package_sources(PKG, "apic.c", prefix="x86_64"),
+        summary=("timers: TSC clock, LAPIC TSC-deadline/one-shot timer, IOAPIC routing",),
+    )
+
+
+def _require(ctx, *drivers):
+    for driver in drivers:
+        if not ctx.devices_of(driver):
+            wanted = {d: c for c, (d, _) in CLAIMS.items()}[driver]
+            raise PluginError(
+                f"board '{ctx.board.name}' has no '{wanted}' node; the x86_64 plugin needs one"
+            )
+
+
 @hookimpl
 def hermitcore_emit_boot(ctx: EmitContext):
     if not _mine(ctx):
@@ -50,12 +105,15 @@ def hermitcore_emit_boot(ctx: EmitContext):
 
 
 @hookimpl
-def hermitcore_emit_paging(ctx: EmitContext):
+def hermitcore_emit_paging(ctx: EmitContext, layout):
     if not _mine(ctx):
         return None
-    tables, summary = paging.build(ctx.board)
+    tables, symbols, summary = paging.build(ctx.board, layout)
     return Fragment(
-        sources=(Source("x86_64/pagetables.S", emit_tables(tables)),),
+        sources=(
+            Source("x86_64/pagetables.S", emit_tables(tables, symbols)),
+            Source("x86_64/mmu.c", package_file(PKG, "mmu.c")),
+        ),
         summary=tuple(["paging: " + describe(tables)] + summary),
     )
 

@@ -1,6 +1,7 @@
 /* From the PVH start info (and the ACPI tables it points to) to the generic
  * struct boot_info: RAM ranges, CPU count, command line. */
 #include <hermit/boot.h>
+#include <hermit/mm.h>
 #include <hermit/string.h>
 #include <stdint.h>
 
@@ -40,12 +41,30 @@ struct acpi_header {
 } __attribute__((packed));
 
 static struct boot_info boot_info;
+static char cmdline[1024];
+extern uint64_t boot_pt0[]; /* pagetables.S: the 4 KiB PTEs of the first 2 MiB */
+
+/* ACPI tables live in firmware-reserved memory, outside the RAM direct map:
+ * map each one read-only before reading it. */
+static const void *acpi_map(uint64_t addr, uint64_t len)
+{
+    uint64_t start = addr & ~(PAGE_SIZE - 1), end = (addr + len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    if (arch_map(start, start, end - start, 0) != 0)
+        return 0;
+    return (const void *)(uintptr_t)addr;
+}
+
+static const struct acpi_header *acpi_table(uint64_t addr)
+{
+    const struct acpi_header *h = acpi_map(addr, sizeof *h);
+    return h ? acpi_map(addr, h->length) : 0;
+}
 
 /* The RSDP from start info, or the legacy BIOS area search (0xE0000-0xFFFFF). */
 static const uint8_t *find_rsdp(const struct hvm_start_info *si)
 {
     if (si->rsdp_paddr)
-        return (const uint8_t *)(uintptr_t)si->rsdp_paddr;
+        return acpi_map(si->rsdp_paddr, 36);
     for (uintptr_t p = 0xe0000; p < 0x100000; p += 16)
         if (!memcmp((const void *)p, "RSD PTR ", 8))
             return (const uint8_t *)p;
@@ -82,15 +101,16 @@ static unsigned acpi_cpu_count(const struct hvm_start_info *si)
     memcpy(&rsdt, rsdp + 16, 4);
     if (rsdp[15] >= 2)
         memcpy(&xsdt, rsdp + 24, 8);
-    const struct acpi_header *root =
-        (const struct acpi_header *)(uintptr_t)(xsdt ? xsdt : rsdt);
+    const struct acpi_header *root = acpi_table(xsdt ? xsdt : rsdt);
+    if (!root)
+        return 0;
     unsigned entry = xsdt ? 8 : 4;
     unsigned count = (root->length - sizeof *root) / entry;
     for (unsigned i = 0; i < count; i++) {
         uint64_t addr = 0;
         memcpy(&addr, (const uint8_t *)root + sizeof *root + i * entry, entry);
-        const struct acpi_header *t = (const struct acpi_header *)(uintptr_t)addr;
-        if (!memcmp(t->signature, "APIC", 4))
+        const struct acpi_header *t = acpi_table(addr);
+        if (t && !memcmp(t->signature, "APIC", 4))
             return madt_cpus(t);
     }
     return 0;
@@ -102,8 +122,14 @@ void x86_64_start(const struct hvm_start_info *si)
     bi->protocol = "pvh";
     bi->cmdline = "";
     if (si->magic == HVM_START_MAGIC) {
-        if (si->cmdline_paddr)
-            bi->cmdline = (const char *)(uintptr_t)si->cmdline_paddr;
+        if (si->cmdline_paddr) {
+            const char *src = (const char *)(uintptr_t)si->cmdline_paddr;
+            size_t n = strlen(src);
+            if (n >= sizeof cmdline)
+                n = sizeof cmdline - 1;
+            memcpy(cmdline, src, n);
+            bi->cmdline = cmdline;
+        }
         if (si->version >= 1 && si->memmap_paddr) {
             const struct hvm_memmap_entry *e =
                 (const struct hvm_memmap_entry *)(uintptr_t)si->memmap_paddr;
@@ -115,9 +141,15 @@ void x86_64_start(const struct hvm_start_info *si)
                 }
             }
         }
+        /* The boot tables cover only the kernel: map RAM before reading
+         * ACPI tables, which firmware may put anywhere in it. */
+        mm_map_ram(bi);
         bi->cpus = acpi_cpu_count(si);
     }
     if (bi->cpus == 0)
         bi->cpus = 1;
+    /* Everything from the VMM is copied: page 0 goes, so NULL faults. */
+    boot_pt0[0] = 0;
+    __asm__ volatile("invlpg (%0)" : : "r"(0ul) : "memory");
     kernel_main(bi);
 }

@@ -86,7 +86,8 @@ def test_panic_fails_with_message_and_symbolised_backtrace(board):
     assert "hermitcore: guest kernel panic: deliberate panic from the test app" in r.err
     frames = [l for l in r.err.splitlines() if re.match(r"hermitcore:\s+#\d+ 0x", l)]
     names = " ".join(frames)
-    assert "panic+" in names and "deliberate_fault+" in names and "main+" in names, r
+    assert frames[0].split()[3].startswith("deliberate_fault+"), r  # innermost frame: panic's caller
+    assert "main+" in names and "kernel_main+" in names, r
     assert "Traceback" not in r.err
 
 
@@ -152,3 +153,37 @@ def test_missing_qemu_names_the_debian_package(board, tmp_path):
     }[BOARDS[board]]
     assert r.rc == 1, r
     assert f"'{binary}' not found on PATH; install it with: apt-get install {package}" in r.err, r
+
+
+def test_cpu_exception_is_reported_with_registers_and_backtrace(board):
+    r = hermit("run", "--board", board, str(APPS / "fault.c"), "--timeout", BOOT_TIMEOUT)
+    assert r.rc == 139, r
+    line = next(l for l in r.lines if l.startswith("[hermit] EXCEPTION: "))
+    # x86: "page fault (#PF)"; aarch64: "data abort" -- both with the address
+    assert re.search(r"(page fault \(#PF\)|data abort) at pc 0x[0-9a-f]+, address 0x10 \(write, not mapped\)", line), line
+    assert any(re.search(r"\b(rax|x0 )\s*=", l) for l in r.lines), "no register dump"
+    frames = " ".join(l for l in r.err.splitlines() if re.match(r"hermitcore:\s+#\d+ 0x", l))
+    assert "scribble+" in frames and "main+" in frames, r
+    assert "hermitcore: guest kernel exception: " in r.err
+
+
+def test_kernel_selftests_pass(board):
+    """In-guest self-tests: faults caught with the right address, timers,
+    1000 interrupts, tickless idle, heap stress with poisoning."""
+    r = hermit("run", "--board", board, "--selftest", "--timeout", BOOT_TIMEOUT)
+    results = {}
+    for line in r.lines:
+        m = re.match(r"\[selftest\] (PASS|FAIL|SKIP) (\w+)", line)
+        if m:
+            results[m.group(2)] = m.group(1)
+    assert r.rc == 0, r
+    expected = {
+        "null_page_fault", "stack_guard_page_fault", "write_to_text_faults", "execute_data_faults",
+        "undefined_instruction", "divide_by_zero", "timer_10ms", "sleep_5ms", "timer_1000_interrupts",
+        "tickless_idle", "heap_stress",
+    }
+    assert set(results) == expected, r
+    assert [k for k, v in results.items() if v == "FAIL"] == []
+    skipped = {k for k, v in results.items() if v == "SKIP"}
+    assert skipped == ({"divide_by_zero"} if BOARDS[board] == "aarch64" else set())
+    assert "hermitcore: self-tests passed" in r.err

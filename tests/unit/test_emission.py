@@ -42,22 +42,80 @@ def test_exactly_one_linker_script_from_the_arch_plugin():
         assert [p for p, _ in scripts] == [spec.arch.name]
 
 
-def test_x86_page_tables_identity_map_ram_and_uncached_mmio():
-    tables, _ = x86.build(load_board("qemu-q35"))
-    names = [t.symbol for t in tables]
-    assert names[:2] == ["boot_pml4", "boot_pdpt"]
-    pd0 = next(t for t in tables if t.symbol == "boot_pd0")
-    assert pd0.entries[1] == (1 << 21) | x86.P | x86.RW | x86.PS
+def _layout(base):
+    """A linked image as the linker would lay it out: text, rodata, data, bss,
+    a stack with its guard page."""
+    from hermitcore.model import Layout, Section
+
+    K = 0x1000
+    return Layout(
+        sections=(
+            Section(".text", base, 0x2345, writable=False, executable=True),
+            Section(".rodata", base + 3 * K, 0x800, writable=False, executable=False),
+            Section(".data", base + 4 * K, 0x1800, writable=True, executable=False),
+            Section(".bss", base + 6 * K, 0x400, writable=True, executable=False),
+            Section(".stack", base + 7 * K, 5 * K, writable=True, executable=False),
+        ),
+        symbols={"__kernel_start": base, "__kernel_end": base + 12 * K, "boot_stack_guard": base + 7 * K},
+    )
+
+
+def test_x86_boot_map_is_w_xor_x_with_guard_and_null_pages():
+    base = x86.KERNEL_BASE
+    tables, symbols, _ = x86.build(load_board("qemu-q35"), _layout(base))
+    pt0 = next(t for t in tables if t.symbol == "boot_pt0")
+
+    def pte(addr):
+        return pt0.entries[addr >> 12]
+
+    text, rodata, data, guard, stack = pte(base), pte(base + 0x3000), pte(base + 0x4000), pte(base + 0x7000), pte(base + 0x8000)
+    assert text & x86.P and not text & x86.RW and not text & x86.NX  # r-x
+    assert rodata & x86.P and not rodata & x86.RW and rodata & x86.NX  # r--
+    assert data & x86.RW and data & x86.NX and stack & x86.RW and stack & x86.NX  # rw-
+    assert guard == 0
+    for entry in pt0.entries:
+        assert not (entry and entry & x86.RW and not entry & x86.NX), "a page is writable and executable"
+    assert symbols["boot_map_end"] == 0x200000
     pd3 = next(t for t in tables if t.symbol == "boot_pd3")
     lapic = pd3.entries[(0xFEE00000 % (1 << 30)) >> 21]
-    assert lapic & x86.PCD and lapic & x86.PWT and lapic & ~0xFFF == 0xFEE00000
+    assert lapic & x86.PCD and lapic & x86.PWT and lapic & x86.NX and lapic & ~0xFFF & ((1 << 52) - 1) == 0xFEE00000
     pd2 = next(t for t in tables if t.symbol == "boot_pd2")  # q35 ECAM at 0xb0000000
     assert pd2.entries[(0xB0000000 % (1 << 30)) >> 21] & x86.PCD
 
 
-def test_aarch64_tables_device_and_normal_memory():
-    tables, defines, _ = a64.build(load_board("qemu-virt"))
-    l1 = tables[0]
-    assert (l1.entries[0] >> 2) & 7 == a64.ATTR_DEVICE and l1.entries[0] & a64.UXN
-    assert (l1.entries[1] >> 2) & 7 == a64.ATTR_NORMAL and l1.entries[1] & ~0xFFF & ((1 << 48) - 1) == 1 << 30
+def test_aarch64_boot_map_is_w_xor_x_and_devices_are_device_memory():
+    board = load_board("qemu-virt")
+    base = board.ram_base + a64.KERNEL_OFFSET
+    tables, defines, symbols, _ = a64.build(board, _layout(base))
+    l3 = next(t for t in tables if t.symbol == f"boot_l3_{base // (2 << 20)}")
+    idx = lambda addr: (addr % (2 << 20)) >> 12
+    text, rodata, data, guard = (l3.entries[idx(base + o)] for o in (0, 0x3000, 0x4000, 0x7000))
+    assert text & a64.AP_RO and not text & a64.PXN  # r-x
+    assert rodata & a64.AP_RO and rodata & a64.PXN  # r--
+    assert not data & a64.AP_RO and data & a64.PXN  # rw-
+    assert guard == 0
+    for e in l3.entries:
+        assert not (e and not e & a64.AP_RO and not e & a64.PXN), "a page is writable and executable"
+    l2_dev = next(t for t in tables if t.symbol == "boot_l2_0")
+    uart = l2_dev.entries[0x09000000 >> 21]
+    assert (uart >> 2) & 7 == a64.ATTR_DEVICE and uart & a64.PXN and uart & a64.UXN
+    assert l2_dev.entries[0] == 0, "NULL (flash at 0) must stay unmapped"
     assert int(defines["BOOT_MAIR"], 16) == 0xFF04
+
+
+def test_compose_links_until_the_page_tables_match_the_image(tmp_path, monkeypatch):
+    """End to end without QEMU: the emitted tables describe the real image."""
+    from elftools.elf.elffile import ELFFile
+
+    from hermitcore.compose import compose
+
+    monkeypatch.setenv("HERMIT_CACHE_DIR", str(tmp_path))
+    result = compose("qemu-microvm")
+    with open(result.build.image, "rb") as f:
+        elf = ELFFile(f)
+        syms = {s.name: s["st_value"] for s in elf.get_section_by_name(".symtab").iter_symbols()}
+        text = elf.get_section_by_name(".text")
+        text_end = text["sh_addr"] + text["sh_size"]
+    summary = "\n".join(l for ph, _, f in result.spec.fragments if ph == "paging" for l in f.summary)
+    assert f"{text_end - 1:#012x}  r-x" in summary
+    assert f"guard        {syms['boot_stack_guard']:#012x}" in summary

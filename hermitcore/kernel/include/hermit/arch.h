@@ -9,8 +9,14 @@ void arch_halt(void) __attribute__((noreturn));
 /* Back-off hint inside spin loops. */
 void arch_cpu_relax(void);
 
-/* Return address of a frame, for backtraces: walks frame pointers. */
-uintptr_t arch_frame_pointer(void);
-
 /* Name of the architecture, e.g. "x86_64". */
 extern const char arch_name[];
+
+/* Self-test support: execute an undefined instruction (ud2 / udf). */
+void arch_undefined_instruction(void);
+
+/* Whether integer division by zero traps on this architecture. */
+extern const int arch_divide_by_zero_traps;
+
+/* Lowest address of the boot stack's guard page (never mapped). */
+extern char boot_stack_guard[];

@@ -1,0 +1,40 @@
+/* Monotonic time and one-shot timers. Tickless: the hardware timer is armed
+ * only for the earliest pending deadline. */
+#pragma once
+#include <stdint.h>
+
+#define NSEC_PER_SEC 1000000000ull
+#define NSEC_PER_MSEC 1000000ull
+#define NSEC_PER_USEC 1000ull
+
+struct timer {
+    uint64_t deadline; /* clock_ns() value */
+    void (*fn)(struct timer *t, void *arg);
+    void *arg;
+    struct timer *next;
+    int pending;
+};
+
+/* Nanoseconds since boot (monotonic). */
+uint64_t clock_ns(void);
+
+/* Call fn(t, arg) from the timer interrupt at or after `deadline`. */
+void timer_add(struct timer *t, uint64_t deadline, void (*fn)(struct timer *, void *), void *arg);
+void timer_cancel(struct timer *t);
+
+/* Sleep at least `ns`, idling the CPU (hlt/wfi) until then. */
+void sleep_ns(uint64_t ns);
+
+/* Number of timer interrupts taken since boot. */
+uint64_t timer_interrupts(void);
+
+/* Architecture layer: clock source and one-shot event device. */
+uint64_t arch_clock_ns(void);
+uint64_t arch_clock_hz(void);            /* counter frequency */
+const char *arch_clock_name(void);
+void arch_timer_arm(uint64_t deadline_ns); /* interrupt at deadline (in clock_ns time) */
+void arch_timer_disarm(void);
+unsigned arch_timer_irq(void);
+void arch_idle(void); /* wait for an interrupt; returns with interrupts as they were (off) */
+/* Called by the arch timer interrupt. */
+void timer_interrupt(void);

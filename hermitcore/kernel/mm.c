@@ -1,0 +1,146 @@
+#include <board.h>
+#include <hermit/hermit.h>
+#include <hermit/mm.h>
+#include <hermit/string.h>
+
+#define LOW_RESERVED 0x100000ul /* firmware data below 1 MiB */
+#define DTB_RESERVED 0x200000ul /* the 2 MiB at the RAM base hold the DTB on aarch64 */
+
+static uintptr_t pool_next; /* early page-table pool: [__kernel_end, boot_map_end) */
+static int mapped, allocator_ready;
+
+struct run {
+    struct run *next;
+    size_t pages;
+};
+static struct run *free_runs; /* sorted by address, coalesced */
+static size_t free_pages, total_pages;
+
+static uintptr_t align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) & ~(a - 1); }
+
+void *mm_table_page(void)
+{
+    void *p = 0;
+    if (allocator_ready) {
+        p = page_alloc(1);
+    } else {
+        if (!pool_next)
+            pool_next = align_up((uintptr_t)__kernel_end, PAGE_SIZE);
+        if (pool_next + PAGE_SIZE <= (uintptr_t)boot_map_end) {
+            p = (void *)pool_next;
+            pool_next += PAGE_SIZE;
+        }
+    }
+    if (p)
+        memset(p, 0, PAGE_SIZE);
+    return p;
+}
+
+static void map_range(uint64_t base, uint64_t end)
+{
+    if (end > base && arch_map(base, base, end - base, MAP_WRITE) != 0)
+        panic("out of page-table pages mapping RAM %#llx-%#llx", (unsigned long long)base, (unsigned long long)end);
+}
+
+/* The kernel's boot map: mapped page by page at compose time, guard pages
+ * and all. The runtime mapper must not fill its holes. */
+static void boot_map(uintptr_t *start, uintptr_t *end)
+{
+    *start = (uintptr_t)__kernel_start & ~(DTB_RESERVED - 1);
+    *end = (uintptr_t)boot_map_end;
+}
+
+void mm_map_ram(const struct boot_info *bi)
+{
+    if (mapped)
+        return;
+    uintptr_t kstart, kend;
+    boot_map(&kstart, &kend);
+    for (unsigned i = 0; i < bi->ram_ranges; i++) {
+        uint64_t base = bi->ram[i].base & ~(PAGE_SIZE - 1);
+        uint64_t end = (bi->ram[i].base + bi->ram[i].size) & ~(PAGE_SIZE - 1);
+        if (base == 0)
+            base = PAGE_SIZE; /* page 0 stays unmapped: NULL faults */
+        map_range(base, end < kstart ? end : kstart);
+        map_range(base > kend ? base : kend, end);
+    }
+    mapped = 1;
+}
+
+static void add_free(uintptr_t start, uintptr_t end)
+{
+    start = align_up(start, PAGE_SIZE);
+    end &= ~(PAGE_SIZE - 1);
+    if (end > start) {
+        total_pages += (end - start) / PAGE_SIZE;
+        page_free((void *)start, (end - start) / PAGE_SIZE);
+    }
+}
+
+void mm_init(const struct boot_info *bi)
+{
+    mm_map_ram(bi);
+    uintptr_t kstart, kend;
+    boot_map(&kstart, &kend);
+    for (unsigned i = 0; i < bi->ram_ranges; i++) {
+        uintptr_t start = bi->ram[i].base, end = bi->ram[i].base + bi->ram[i].size;
+        if (start < LOW_RESERVED)
+            start = LOW_RESERVED;
+        if (start == BOARD_RAM_BASE && BOARD_RAM_BASE != 0)
+            start += DTB_RESERVED;
+        /* cut out the kernel's boot map */
+        if (start < kstart)
+            add_free(start, end < kstart ? end : kstart);
+        if (end > kend)
+            add_free(start > kend ? start : kend, end);
+    }
+    allocator_ready = 1;
+}
+
+void *page_alloc(size_t pages)
+{
+    for (struct run **p = &free_runs; *p; p = &(*p)->next) {
+        struct run *r = *p;
+        if (r->pages < pages)
+            continue;
+        free_pages -= pages;
+        if (r->pages == pages) {
+            *p = r->next;
+            return r;
+        }
+        r->pages -= pages; /* take from the end: the run header stays put */
+        return (char *)r + r->pages * PAGE_SIZE;
+    }
+    return 0;
+}
+
+void page_free(void *ptr, size_t pages)
+{
+    uintptr_t start = (uintptr_t)ptr, end = start + pages * PAGE_SIZE;
+    struct run **p = &free_runs;
+    while (*p && (uintptr_t)*p < start)
+        p = &(*p)->next;
+    struct run *next = *p;
+    if (next && (uintptr_t)next < end)
+        panic("page_free(%p, %zu): overlaps free memory", ptr, pages);
+    struct run *r = (struct run *)start;
+    r->pages = pages;
+    r->next = next;
+    if (next && end == (uintptr_t)next) { /* merge with the following run */
+        r->pages += next->pages;
+        r->next = next->next;
+    }
+    *p = r;
+    /* merge with the previous run */
+    for (struct run *q = free_runs; q && q != r; q = q->next) {
+        if (q->next == r && (uintptr_t)q + q->pages * PAGE_SIZE == start) {
+            q->pages += r->pages;
+            q->next = r->next;
+            break;
+        }
+    }
+    free_pages += pages;
+}
+
+size_t pages_free(void) { return free_pages; }
+size_t pages_total(void) { return total_pages; }

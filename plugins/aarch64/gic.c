@@ -1,0 +1,151 @@
+/* Arm Generic Interrupt Controller, version chosen at compose time from the
+ * board's device tree: GICv2 ("arm,cortex-a15-gic", "arm,gic-400"; memory-
+ * mapped CPU interface) or GICv3 ("arm,gic-v3"; redistributor frames and
+ * system-register CPU interface). Addresses come from board.h. */
+#include <board.h>
+#include <hermit/hermit.h>
+#include <hermit/init.h>
+#include <hermit/irq.h>
+#include <hermit/time.h>
+#include <stdint.h>
+
+#define GICD ((uintptr_t)BOARD_GIC_0_BASE)
+#define GICD_CTLR 0x000
+#define GICD_IGROUPR 0x080
+#define GICD_ISENABLER 0x100
+#define GICD_IPRIORITYR 0x400
+#define GICD_ITARGETSR 0x800
+#define GICD_IROUTER 0x6000
+#define SPURIOUS 1020
+#define PRIORITY 0xa0
+
+static inline void w32(uintptr_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
+static inline uint32_t r32(uintptr_t a) { return *(volatile uint32_t *)a; }
+static inline void w8(uintptr_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
+static inline void w64(uintptr_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
+
+#if GIC_VERSION == 3
+#define GICR ((uintptr_t)BOARD_GIC_0_BASE_1) /* redistributor of CPU 0 */
+#define GICR_SGI (GICR + 0x10000)
+#define GICR_WAKER 0x14
+#define SYSREG_W(name, v) __asm__ volatile("msr " name ", %0" : : "r"((uint64_t)(v)))
+#define SYSREG_R(name, v) __asm__ volatile("mrs %0, " name : "=r"(v))
+#define ICC_SRE_EL1 "S3_0_C12_C12_5"
+#define ICC_PMR_EL1 "S3_0_C4_C6_0"
+#define ICC_IGRPEN1_EL1 "S3_0_C12_C12_7"
+#define ICC_IAR1_EL1 "S3_0_C12_C12_0"
+#define ICC_EOIR1_EL1 "S3_0_C12_C12_1"
+
+static void wait_rwp(void)
+{
+    while (r32(GICD + GICD_CTLR) & (1u << 31))
+        ;
+}
+
+void arch_irq_unmask(unsigned irq)
+{
+    uint32_t bit = 1u << (irq % 32);
+    if (irq < 32) {
+        w32(GICR_SGI + GICD_IGROUPR, r32(GICR_SGI + GICD_IGROUPR) | bit);
+        w8(GICR_SGI + GICD_IPRIORITYR + irq, PRIORITY);
+        w32(GICR_SGI + GICD_ISENABLER, bit);
+    } else {
+        w32(GICD + GICD_IGROUPR + 4 * (irq / 32), r32(GICD + GICD_IGROUPR + 4 * (irq / 32)) | bit);
+        w8(GICD + GICD_IPRIORITYR + irq, PRIORITY);
+        w64(GICD + GICD_IROUTER + 8 * irq, 0); /* affinity 0.0.0.0: the boot CPU */
+        w32(GICD + GICD_ISENABLER + 4 * (irq / 32), bit);
+        wait_rwp();
+    }
+}
+
+void gic_handle_irq(void)
+{
+    uint64_t iar;
+    SYSREG_R(ICC_IAR1_EL1, iar);
+    unsigned id = iar & 0xffffff;
+    if (id >= SPURIOUS && id < 1024) {
+        irq_spurious();
+        return;
+    }
+    if (id == arch_timer_irq())
+        timer_interrupt();
+    else
+        irq_handle(id);
+    SYSREG_W(ICC_EOIR1_EL1, iar);
+}
+
+static void gic_init(void)
+{
+    w32(GICD + GICD_CTLR, 0);
+    wait_rwp();
+    w32(GICD + GICD_CTLR, (1u << 4) | (1u << 1) | (1u << 0)); /* ARE, EnableGrp1, EnableGrp0 */
+    wait_rwp();
+    uint32_t waker = r32(GICR + GICR_WAKER);
+    w32(GICR + GICR_WAKER, waker & ~(1u << 1)); /* ProcessorSleep = 0 */
+    while (r32(GICR + GICR_WAKER) & (1u << 2))   /* ChildrenAsleep */
+        ;
+    uint64_t sre;
+    SYSREG_R(ICC_SRE_EL1, sre);
+    SYSREG_W(ICC_SRE_EL1, sre | 1);
+    __asm__ volatile("isb");
+    SYSREG_W(ICC_PMR_EL1, 0xff);
+    SYSREG_W(ICC_IGRPEN1_EL1, 1);
+    __asm__ volatile("isb");
+    pr_info("interrupts: GICv3 distributor %#lx, redistributor %#lx\n", (unsigned long)GICD, (unsigned long)GICR);
+}
+#else /* GICv2 */
+#define GICC ((uintptr_t)BOARD_GIC_0_BASE_1)
+#define GICC_CTLR 0x00
+#define GICC_PMR 0x04
+#define GICC_IAR 0x0c
+#define GICC_EOIR 0x10
+
+void arch_irq_unmask(unsigned irq)
+{
+    w8(GICD + GICD_IPRIORITYR + irq, PRIORITY);
+    if (irq >= 32)
+        w8(GICD + GICD_ITARGETSR + irq, 1); /* CPU interface 0 */
+    w32(GICD + GICD_ISENABLER + 4 * (irq / 32), 1u << (irq % 32));
+}
+
+void gic_handle_irq(void)
+{
+    uint32_t iar = r32(GICC + GICC_IAR);
+    unsigned id = iar & 0x3ff;
+    if (id >= SPURIOUS) {
+        irq_spurious();
+        return;
+    }
+    if (id == arch_timer_irq())
+        timer_interrupt();
+    else
+        irq_handle(id);
+    w32(GICC + GICC_EOIR, iar);
+}
+
+static void gic_init(void)
+{
+    w32(GICD + GICD_CTLR, 1);
+    w32(GICC + GICC_PMR, 0xff);
+    w32(GICC + GICC_CTLR, 1);
+    pr_info("interrupts: GICv2 distributor %#lx, CPU interface %#lx\n", (unsigned long)GICD, (unsigned long)GICC);
+}
+#endif
+
+void arch_irq_enable(void) { __asm__ volatile("msr daifclr, #2" ::: "memory"); }
+void arch_irq_disable(void) { __asm__ volatile("msr daifset, #2" ::: "memory"); }
+
+int arch_irq_enabled(void)
+{
+    uint64_t daif;
+    __asm__ volatile("mrs %0, daif" : "=r"(daif));
+    return !(daif & (1u << 7));
+}
+
+void arch_idle(void)
+{
+    /* wfi wakes on a pending interrupt even while masked; then let it in. */
+    __asm__ volatile("wfi; msr daifclr, #2; isb; msr daifset, #2" ::: "memory");
+}
+
+HERMIT_INIT(HERMIT_INIT_CONSOLE + 1, gic_init);
