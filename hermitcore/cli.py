@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto", help="KVM, TCG, or KVM when usable (default auto)")
     r.add_argument("--timeout", type=float, default=None, help="stop the guest and fail after this many seconds")
     r.add_argument("--selftest", action="store_true", help="compose and run the in-guest kernel self-tests for --board")
+    r.add_argument("-k", "--kernel-arg", action="append", default=[], metavar="OPTION",
+                   help="kernel option, repeatable (hermit.boot-times: print boot stage times at exit)")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
     r.add_argument("-v", "--verbose", action="store_true", help="show the QEMU command line and QEMU's messages")
     return p
@@ -215,7 +217,7 @@ def cmd_run(args, app_args) -> int:
     mem = parse_mem(args.mem) if args.mem else (parse_mem(os.environ["HERMIT_MEM"]) if os.environ.get("HERMIT_MEM") else None)
     result = run_image(
         pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
-        app_args=app_args, verbose=args.verbose, print_qemu=args.print_qemu,
+        app_args=app_args, kernel_args=args.kernel_arg, verbose=args.verbose, print_qemu=args.print_qemu,
     )
     if result.panic is not None:
         print(f"hermitcore: guest kernel {result.panic}", file=sys.stderr)

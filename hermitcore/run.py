@@ -72,8 +72,12 @@ def quote_arg(arg: str) -> str:
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def kernel_cmdline(app_args: list[str]) -> str:
-    return " ".join(["--", *map(quote_arg, app_args)]) if app_args else ""
+def kernel_cmdline(app_args: list[str], kernel_args: list[str] = ()) -> str:
+    """``<kernel options> -- <application arguments>``."""
+    words = list(kernel_args)
+    if app_args:
+        words += ["--", *map(quote_arg, app_args)]
+    return " ".join(words)
 
 
 def qemu_command(pm: pluggy.PluginManager, board: Board, image: str, options: RunOptions) -> tuple[list[str], RunContext]:
@@ -240,6 +244,7 @@ def run_image(
     accel: str = "auto",
     timeout: float | None = None,
     app_args: list[str] = (),
+    kernel_args: list[str] = (),
     verbose: bool = False,
     print_qemu: bool = False,
     out=None,
@@ -255,7 +260,7 @@ def run_image(
             cpus=cpus,
             mem_mib=mem_mib or board.qemu.default_mem_mib,
             accel=resolve_accel(accel, arch.name),
-            append=kernel_cmdline(list(app_args)),
+            append=kernel_cmdline(list(app_args), list(kernel_args)),
             workdir=workdir,
         )
         argv, ctx = qemu_command(pm, board, os.path.abspath(image), options)

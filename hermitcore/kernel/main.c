@@ -6,10 +6,30 @@
 #include <hermit/boot.h>
 #include <hermit/init.h>
 #include <hermit/mm.h>
+#include <hermit/time.h>
 
 #define MAX_ARGS 64
 
 static char cmdline_copy[1024];
+static uint64_t tick_kernel_main, tick_app_main;
+static int opt_boot_times;
+
+/* Kernel option hermit.boot-times: at exit, print how long each boot stage
+ * took, from the first instruction (raw counter) -- for benchmarks. */
+void boot_times_report(void)
+{
+    if (!opt_boot_times)
+        return;
+    uint64_t now = arch_counter(), hz = arch_clock_hz();
+    if (!hz)
+        return;
+    /* ticks -> ns without 128-bit division (no compiler runtime here) */
+#define NS(t) ((unsigned long long)((((t) - boot_first_tick) / hz) * NSEC_PER_SEC + \
+                                   (((t) - boot_first_tick) % hz) * NSEC_PER_SEC / hz))
+    printk("[hermit] boot-times: kernel_main %llu ns, main %llu ns, exit %llu ns\n", NS(tick_kernel_main),
+           NS(tick_app_main), NS(now));
+#undef NS
+}
 static char *argv_store[MAX_ARGS + 1];
 
 uint64_t boot_ram_bytes(const struct boot_info *bi)
@@ -52,6 +72,7 @@ static int split_words(char *s, char **words, int max)
 
 void kernel_main(struct boot_info *bi)
 {
+    tick_kernel_main = arch_counter();
     hermit_run_initcalls(HERMIT_INIT_ARCH, HERMIT_INIT_CONSOLE);
     mm_init(bi);
 
@@ -77,11 +98,16 @@ void kernel_main(struct boot_info *bi)
     int argc = 0;
     argv_store[argc++] = (char *)HERMIT_APP_NAME;
     int i = 0;
-    for (; i < nwords && strcmp(words[i], "--") != 0; i++)
-        pr_info("unknown kernel option '%s' ignored\n", words[i]);
+    for (; i < nwords && strcmp(words[i], "--") != 0; i++) {
+        if (!strcmp(words[i], "hermit.boot-times"))
+            opt_boot_times = 1;
+        else
+            pr_info("unknown kernel option '%s' ignored\n", words[i]);
+    }
     for (i++; i < nwords && argc < MAX_ARGS; i++)
         argv_store[argc++] = words[i];
     argv_store[argc] = 0;
 
+    tick_app_main = arch_counter();
     hermit_exit(main(argc, argv_store));
 }

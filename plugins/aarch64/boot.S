@@ -10,6 +10,7 @@
     .globl _start
     .type _start, %function
 _start:
+    mrs x28, cntvct_el0         /* the first instruction's timestamp */
     msr daifset, #0xf
     mrs x1, mpidr_el1
     and x1, x1, #0xffffff
@@ -48,6 +49,8 @@ _start:
     str xzr, [x1], #8
     b 1b
 2:
+    adrp x1, boot_first_tick    /* MMU and caches are on now */
+    str x28, [x1, :lo12:boot_first_tick]
     ldr x1, =boot_stack_top
     mov sp, x1
     mov x29, xzr                /* terminates backtraces */
@@ -68,3 +71,9 @@ boot_stack:
     .skip 16384
     .globl boot_stack_top
 boot_stack_top:
+
+    .section .data
+    .p2align 3
+    .globl boot_first_tick
+boot_first_tick:
+    .quad 0

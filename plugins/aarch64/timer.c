@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 static uint64_t freq, mult, boot_count; /* ns = (ticks * mult) >> 32 */
+extern uint64_t boot_first_tick; /* boot.S */
 
 static inline uint64_t counter(void)
 {
@@ -19,6 +20,7 @@ static inline uint64_t counter(void)
 
 uint64_t arch_clock_ns(void) { return (uint64_t)(((unsigned __int128)(counter() - boot_count) * mult) >> 32); }
 uint64_t arch_clock_hz(void) { return freq; }
+uint64_t arch_counter(void) { return counter(); }
 const char *arch_clock_name(void) { return "arm generic timer (cntvct)"; }
 unsigned arch_timer_irq(void) { return BOARD_ARMV8_TIMER_0_IRQ_2; }
 
@@ -37,7 +39,7 @@ static void generic_timer_init(void)
 {
     __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(freq));
     mult = (NSEC_PER_SEC << 32) / freq;
-    boot_count = counter();
+    boot_count = boot_first_tick; /* clock_ns() counts from the first instruction */
     arch_timer_disarm();
     arch_irq_unmask(arch_timer_irq());
     pr_info("clock: %s, %llu Hz; timer: virtual timer, PPI %u\n", arch_clock_name(), (unsigned long long)freq,

@@ -36,6 +36,7 @@
 static int x2apic, tsc_deadline;
 static uint64_t tsc_hz, tsc_mult; /* ns = (tsc * tsc_mult) >> 32 */
 static uint64_t tsc_boot;
+extern uint64_t boot_first_tick; /* boot.S */
 static uint64_t lapic_hz;          /* one-shot mode: timer ticks per second */
 static const char *clock_source = "tsc";
 static uint32_t bsp_apic_id;
@@ -140,6 +141,7 @@ static uint64_t tsc_to_ns(uint64_t delta)
 
 uint64_t arch_clock_ns(void) { return tsc_to_ns(rdtsc() - tsc_boot); }
 uint64_t arch_clock_hz(void) { return tsc_hz; }
+uint64_t arch_counter(void) { return rdtsc(); }
 const char *arch_clock_name(void) { return clock_source; }
 unsigned arch_timer_irq(void) { return IRQ_TIMER; }
 
@@ -217,8 +219,8 @@ static uint64_t tsc_frequency(void)
             return (uint64_t)r[0] * 1000000;
         }
     }
-    /* Calibrate: 50 ms of PIT against the TSC. */
-    const uint32_t pit_hz = 1193182, ticks = pit_hz / 20;
+    /* Calibrate: 10 ms of PIT against the TSC (+-1 PIT tick: 1e-4). */
+    const uint32_t pit_hz = 1193182, ticks = pit_hz / 100;
     uint64_t t0 = rdtsc();
     pit_wait(ticks);
     uint64_t t1 = rdtsc();
@@ -248,7 +250,7 @@ static void x86_apic_init(void)
 
     tsc_hz = tsc_frequency();
     tsc_mult = (NSEC_PER_SEC << 32) / tsc_hz;
-    tsc_boot = rdtsc();
+    tsc_boot = boot_first_tick; /* clock_ns() counts from the first instruction */
 
     if (tsc_deadline) {
         lapic_write(APIC_LVT_TIMER, LVT_TSC_DEADLINE | VECTOR_TIMER);

@@ -27,6 +27,9 @@
     .globl pvh_start32
     .type pvh_start32, @function
 pvh_start32:
+    rdtsc                       /* the first instruction's timestamp */
+    mov %eax, boot_first_tick
+    mov %edx, boot_first_tick + 4
     cli
     cld
     mov %ebx, %esi              /* keep start_info across the switch */
@@ -87,6 +90,12 @@ long_mode:
 
     /* Read-only once paging is on (CR0.WP): the Accessed bits are preset so
      * the CPU never needs to write these descriptors. */
+    .section .data
+    .p2align 3
+    .globl boot_first_tick
+boot_first_tick:
+    .quad 0
+
     .section .rodata
     .p2align 3
 boot_gdt:

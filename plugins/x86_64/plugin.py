@@ -126,5 +126,5 @@ def hermitcore_qemu_args(ctx: RunContext):
     if ctx.options.accel == "kvm":
         # Some KVM hosts (kvm_pvm among them) refuse IA32_ARCH_CAPABILITIES;
         # the kernel never reads it, so hide it rather than fail to start.
-        cpu = f"{ctx.board.qemu.cpu},-arch-capabilities"
+        cpu = f"{ctx.board.qemu.cpu},-arch-capabilities,+invtsc"
     return QemuArgs(binary=ARCH.qemu_binary, cpu=cpu)

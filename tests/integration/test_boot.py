@@ -187,3 +187,18 @@ def test_kernel_selftests_pass(board):
     skipped = {k for k, v in results.items() if v == "SKIP"}
     assert skipped == ({"divide_by_zero"} if BOARDS[board] == "aarch64" else set())
     assert "hermitcore: self-tests passed" in r.err
+
+
+def test_boot_times_kernel_option(board):
+    r = hermit("run", "--board", board, "-k", "hermit.boot-times", "--timeout", BOOT_TIMEOUT)
+    assert r.rc == 0, r
+    m = next(re.match(r"\[hermit\] boot-times: kernel_main (\d+) ns, main (\d+) ns, exit (\d+) ns$", l)
+             for l in r.lines if l.startswith("[hermit] boot-times"))
+    kmain, amain, exit_ = map(int, m.groups())
+    assert 0 < kmain < amain < exit_ < 60 * 10**9
+
+
+def test_unknown_kernel_option_is_reported_not_fatal(board):
+    r = hermit("run", "--board", board, "-k", "hermit.nope", "--timeout", BOOT_TIMEOUT)
+    assert r.rc == 0, r
+    assert "[hermit] unknown kernel option 'hermit.nope' ignored" in r.lines

@@ -31,6 +31,8 @@ uint64_t timer_interrupts(void);
 /* Architecture layer: clock source and one-shot event device. */
 uint64_t arch_clock_ns(void);
 uint64_t arch_clock_hz(void);            /* counter frequency */
+uint64_t arch_counter(void);             /* raw counter (TSC, CNTVCT) */
+extern uint64_t boot_first_tick;         /* raw counter at the first instruction */
 const char *arch_clock_name(void);
 void arch_timer_arm(uint64_t deadline_ns); /* interrupt at deadline (in clock_ns time) */
 void arch_timer_disarm(void);
