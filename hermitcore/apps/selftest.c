@@ -3,6 +3,7 @@
  * (0 = all passed). `hermitcore run --selftest` composes and runs this. */
 #include <hermit/app.h>
 #include <hermit/arch.h>
+#include <hermit/console.h>
 #include <hermit/heap.h>
 #include <hermit/irq.h>
 #include <hermit/time.h>
@@ -183,6 +184,26 @@ static void test_tickless(void)
     pass("");
 }
 
+static void test_device_interrupt(void)
+{
+    current = "device_interrupt";
+    const struct console *con = console_primary();
+    if (!con || !con->irq_selftest) {
+        printf("[selftest] SKIP %s: the console driver cannot raise a test interrupt\n", current);
+        skipped++;
+        return;
+    }
+    struct irq_stats before, after;
+    irq_get_stats(&before);
+    unsigned n = con->irq_selftest();
+    irq_get_stats(&after);
+    CHECK(n >= 1, "no interrupt from the %s within 100 ms", con->name);
+    CHECK(after.handled > before.handled, "the interrupt did not go through irq_handle");
+    char buf[64];
+    snprintk(buf, sizeof buf, "%s interrupt delivered", con->name);
+    pass(buf);
+}
+
 static void test_heap(void)
 {
     current = "heap_stress";
@@ -231,6 +252,7 @@ int main(int argc, char **argv)
     test_sleep();
     test_1000_interrupts();
     test_tickless();
+    test_device_interrupt();
     test_heap();
     struct irq_stats st;
     irq_get_stats(&st);

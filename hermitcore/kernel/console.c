@@ -21,3 +21,8 @@ void console_write(const char *s, size_t n)
         }
     }
 }
+
+const struct console *console_primary(void)
+{
+    return nconsoles ? consoles[0] : 0;
+}

@@ -169,7 +169,8 @@ def test_cpu_exception_is_reported_with_registers_and_backtrace(board):
 
 def test_kernel_selftests_pass(board):
     """In-guest self-tests: faults caught with the right address, timers,
-    1000 interrupts, tickless idle, heap stress with poisoning."""
+    1000 interrupts, tickless idle, a UART interrupt through the IOAPIC/GIC,
+    heap stress with poisoning."""
     r = hermit("run", "--board", board, "--selftest", "--timeout", BOOT_TIMEOUT)
     results = {}
     for line in r.lines:
@@ -180,7 +181,7 @@ def test_kernel_selftests_pass(board):
     expected = {
         "null_page_fault", "stack_guard_page_fault", "write_to_text_faults", "execute_data_faults",
         "undefined_instruction", "divide_by_zero", "timer_10ms", "sleep_5ms", "timer_1000_interrupts",
-        "tickless_idle", "heap_stress",
+        "tickless_idle", "device_interrupt", "heap_stress",
     }
     assert set(results) == expected, r
     assert [k for k, v in results.items() if v == "FAIL"] == []

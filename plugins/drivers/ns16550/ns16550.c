@@ -4,6 +4,8 @@
 #include <board.h>
 #include <hermit/console.h>
 #include <hermit/init.h>
+#include <hermit/irq.h>
+#include <hermit/time.h>
 #include <stdint.h>
 
 #define THR 0 /* transmit holding */
@@ -13,6 +15,9 @@
 #define MCR 4
 #define LSR 5
 #define LSR_THRE 0x20
+#define IIR 2
+#define IER_THRI 0x02
+#define MCR_OUT2 0x08 /* gates the UART's interrupt line on PC hardware */
 
 #if NS16550_PIO
 #include <arch/io.h>
@@ -36,14 +41,39 @@ static void ns16550_putc(char c)
     reg_write(THR, (uint8_t)c);
 }
 
-static const struct console ns16550_console = {"ns16550", ns16550_putc};
+static volatile unsigned irqs;
+
+static void ns16550_irq(unsigned irq, void *arg)
+{
+    (void)reg_read(IIR);  /* acknowledges "transmit empty" */
+    reg_write(IER, 0x00); /* one is enough */
+    irqs++;
+}
+
+/* "Transmit holding register empty" fires at once on an idle UART. */
+static unsigned ns16550_irq_selftest(void)
+{
+    static int registered;
+    if (!registered && irq_register(BOARD_NS16550_0_IRQ, ns16550_irq, 0) != 0)
+        return 0;
+    registered = 1;
+    unsigned before = irqs;
+    reg_write(IER, IER_THRI);
+    uint64_t until = clock_ns() + 100 * NSEC_PER_MSEC;
+    while (irqs == before && clock_ns() < until)
+        arch_idle();
+    reg_write(IER, 0x00);
+    return irqs - before;
+}
+
+static const struct console ns16550_console = {"ns16550", ns16550_putc, ns16550_irq_selftest};
 
 static void ns16550_init(void)
 {
     reg_write(IER, 0x00); /* polled: no interrupts yet */
     reg_write(LCR, 0x03); /* 8N1 (QEMU ignores the divisor) */
     reg_write(FCR, 0x07); /* enable and clear FIFOs */
-    reg_write(MCR, 0x03); /* DTR | RTS */
+    reg_write(MCR, 0x03 | MCR_OUT2); /* DTR | RTS | OUT2 */
     console_register(&ns16550_console);
 }
 HERMIT_INIT(HERMIT_INIT_CONSOLE, ns16550_init);

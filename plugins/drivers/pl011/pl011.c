@@ -2,6 +2,8 @@
 #include <board.h>
 #include <hermit/console.h>
 #include <hermit/init.h>
+#include <hermit/irq.h>
+#include <hermit/time.h>
 #include <stdint.h>
 
 #define UARTDR 0x00
@@ -10,6 +12,9 @@
 #define FR_TXFF (1 << 5)
 #define CR_UARTEN (1 << 0)
 #define CR_TXE (1 << 8)
+#define UARTIMSC 0x38
+#define UARTICR 0x44
+#define INT_TX (1 << 5)
 
 static inline volatile uint32_t *reg(unsigned off)
 {
@@ -23,7 +28,34 @@ static void pl011_putc(char c)
     *reg(UARTDR) = (uint8_t)c;
 }
 
-static const struct console pl011_console = {"pl011", pl011_putc};
+static volatile unsigned irqs;
+
+static void pl011_irq(unsigned irq, void *arg)
+{
+    *reg(UARTIMSC) &= ~INT_TX; /* one is enough */
+    *reg(UARTICR) = INT_TX;
+    irqs++;
+}
+
+/* The transmit interrupt: raised once a character has gone out. */
+static unsigned pl011_irq_selftest(void)
+{
+    static int registered;
+    if (!registered && irq_register(BOARD_PL011_0_IRQ, pl011_irq, 0) != 0)
+        return 0;
+    registered = 1;
+    unsigned before = irqs;
+    *reg(UARTICR) = INT_TX;
+    *reg(UARTIMSC) |= INT_TX;
+    pl011_putc('\r'); /* harmless on a terminal */
+    uint64_t until = clock_ns() + 100 * NSEC_PER_MSEC;
+    while (irqs == before && clock_ns() < until)
+        arch_idle();
+    *reg(UARTIMSC) &= ~INT_TX;
+    return irqs - before;
+}
+
+static const struct console pl011_console = {"pl011", pl011_putc, pl011_irq_selftest};
 
 static void pl011_init(void)
 {
