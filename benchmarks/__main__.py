@@ -1,11 +1,3 @@
-"""Run every benchmark: python3 -m benchmarks [--runs N]"""
+from benchmarks.harness import main
 
-import sys
-
-from benchmarks import boot, timer
-
-runs = sys.argv[1:]
-print("== boot breakdown")
-boot.main(runs)
-print("\n== timer jitter")
-timer.main([])
+raise SystemExit(main())

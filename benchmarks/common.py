@@ -38,14 +38,16 @@ class Runner:
         self.board = load_board(board)
         self.arch = self.result.spec.arch.name
 
-    def run(self, accel: str, kernel_args=(), app_args=(), timeout: float = 120) -> tuple[float, str]:
-        """(host seconds from exec to exit, guest console output)."""
+    def run(self, accel: str, kernel_args=(), app_args=(), timeout: float = 120, image=None,
+            mem_mib: int | None = None) -> tuple[float, str]:
+        """(host seconds from exec to exit, guest console output). `image`
+        replaces the composed one on the very same command line (QEMU floor)."""
         with tempfile.TemporaryDirectory(prefix="hermit-bench-") as workdir:
             options = RunOptions(
-                cpus=1, mem_mib=self.board.qemu.default_mem_mib, accel=accel,
+                cpus=1, mem_mib=mem_mib or self.board.qemu.default_mem_mib, accel=accel,
                 append=kernel_cmdline(list(app_args), list(kernel_args)), workdir=workdir,
             )
-            argv, _ = qemu_command(self.pm, self.board, str(self.result.build.image), options)
+            argv, _ = qemu_command(self.pm, self.board, str(image or self.result.build.image), options)
             start = time.perf_counter()
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
             elapsed = time.perf_counter() - start
@@ -73,3 +75,43 @@ def field(pattern: str, text: str) -> re.Match:
     if not m:
         raise RuntimeError(f"benchmark output missing {pattern!r}:\n{text}")
     return m
+
+
+def machine_description() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        qemu = "unknown"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "host_arch": platform.machine(),
+        "kvm": kvm_usable(),
+        "qemu": qemu,
+        "python": platform.python_version(),
+    }
+
+
+FLOOR = Path(__file__).parent / "floor"
+
+
+def build_floor(arch: str, ram_base: int, out_dir: Path) -> Path:
+    """The QEMU floor kernel for `arch` (see floor/*.S), built with clang+lld."""
+    from hermitcore.build import toolchain
+
+    clang, lld, _, _ = toolchain()
+    base = 0x100000 if arch == "x86_64" else ram_base + 0x200000
+    target = {"x86_64": "x86_64-unknown-none-elf", "aarch64": "aarch64-unknown-none-elf"}[arch]
+    obj, elf, script = out_dir / f"floor-{arch}.o", out_dir / f"floor-{arch}.elf", out_dir / f"floor-{arch}.ld"
+    script.write_text((FLOOR / "floor.ld").read_text().replace("FLOOR_BASE", hex(base)))
+    subprocess.run([clang, f"--target={target}", "-c", str(FLOOR / f"{arch}.S"), "-o", str(obj)], check=True)
+    subprocess.run([lld, "-T", str(script), "-o", str(elf), str(obj)], check=True)
+    return elf

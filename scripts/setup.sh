@@ -19,8 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "setup: installing hermitcore and test tools (pip)"
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+echo "setup: installing hermitcore, test and benchmark tools (pip)"
+python3 -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 # pyenv only exposes new console scripts (hermitcore, tox) after a rehash.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 

@@ -1,0 +1,328 @@
+"""hermitcore benchmark harness: every metric this build supports, on the
+boards that run here, against the QEMU floor, with ratios and targets.
+
+    python3 -m benchmarks [--quick] [--runs N] [--boards B ...] [--only METRIC ...] [--out DIR]
+
+Writes DIR/bench-report.md, DIR/bench-report.json (raw numbers + machine)
+and DIR/bench-boot.png (boot time chart). Samples of compared things are
+interleaved (A B A B ...) so machine drift cancels. Numbers, not asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import (
+    APPS, BOARDS, Runner, accelerators, build_floor, field, machine_description, percentile, summary,
+)
+
+METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter")
+#: what later capabilities will add, and why they are not measured yet
+NOT_YET = {
+    "syscall_round_trip": "needs static Linux executables (binary compatibility)",
+    "threads_futex_yield": "needs SMP and threads",
+    "os_noise_fwq": "needs SMP and threads",
+    "stream": "needs static Linux executables and threads",
+    "network": "needs virtio-net and sockets",
+    "linux_guest_baseline": "compared per metric once the same static binary runs in both guests",
+}
+TARGETS = {
+    "exec_to_exit_ratio": 1.15,
+    "run_overhead_ms": 40.0,
+    "boot_to_main_kvm_us": 50.0,
+    "kernel_bytes": 100 * 1024,
+    "min_mem_mib": 2,
+    "compose_cold_s": 3.0,
+    "compose_warm_s": 0.3,
+}
+
+
+def progress(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def qemu_exit_ok(out: str) -> bool:
+    return "hermitcore " in out or out.startswith("x")
+
+
+# -- metrics -----------------------------------------------------------------
+
+
+def m_exec_to_exit(board, runner, floor, runs):
+    rows = []
+    for accel in accelerators(runner.arch):
+        hermit, base = [], []
+        for i in range(runs):
+            progress(f"exec_to_exit {board} {accel} {i + 1}/{runs}")
+            hermit.append(runner.run(accel)[0] * 1e3)
+            base.append(runner.run(accel, image=floor)[0] * 1e3)
+        h, f = summary(hermit), summary(base)
+        ratio = h["median"] / f["median"]
+        rows.append({"board": board, "accel": accel, "hermit_ms": h, "floor_ms": f, "ratio": ratio,
+                     "target": TARGETS["exec_to_exit_ratio"], "meets": ratio <= TARGETS["exec_to_exit_ratio"]})
+    return rows
+
+
+def m_run_overhead(board, runner, floor, runs):
+    rows = []
+    image = str(runner.result.build.image)
+    for accel in accelerators(runner.arch):
+        full, direct = [], []
+        for i in range(runs):
+            progress(f"run_overhead {board} {accel} {i + 1}/{runs}")
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "hermitcore", "run", image, "--accel", accel],
+                           capture_output=True, stdin=subprocess.DEVNULL, check=True)
+            full.append((time.perf_counter() - start) * 1e3)
+            direct.append(runner.run(accel)[0] * 1e3)
+        r, d = summary(full), summary(direct)
+        overhead = r["median"] - d["median"]
+        rows.append({"board": board, "accel": accel, "run_ms": r, "qemu_ms": d, "overhead_ms": overhead,
+                     "target_ms": TARGETS["run_overhead_ms"], "meets": overhead <= TARGETS["run_overhead_ms"]})
+    return rows
+
+
+def m_boot_breakdown(board, runner, floor, runs):
+    rows = []
+    for accel in accelerators(runner.arch):
+        kmain, amain, exit_ = [], [], []
+        for i in range(runs):
+            progress(f"boot_breakdown {board} {accel} {i + 1}/{runs}")
+            _, out = runner.run(accel, kernel_args=["hermit.boot-times"])
+            m = field(r"boot-times: kernel_main (\d+) ns, main (\d+) ns, exit (\d+) ns", out)
+            kmain.append(int(m.group(1)) / 1e3)
+            amain.append(int(m.group(2)) / 1e3)
+            exit_.append(int(m.group(3)) / 1e3)
+        row = {"board": board, "accel": accel, "kernel_main_us": summary(kmain), "main_us": summary(amain),
+               "exit_us": summary(exit_)}
+        if accel == "kvm":
+            row["target_main_us"] = TARGETS["boot_to_main_kvm_us"]
+            row["meets"] = row["main_us"]["median"] <= TARGETS["boot_to_main_kvm_us"]
+        rows.append(row)
+    return rows
+
+
+def m_image_size(board, runner, floor, runs):
+    from elftools.elf.elffile import ELFFile
+
+    path = runner.result.build.image
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        load = sum(s["p_memsz"] for s in elf.iter_segments() if s["p_type"] == "PT_LOAD")
+        filesz = sum(s["p_filesz"] for s in elf.iter_segments() if s["p_type"] == "PT_LOAD")
+        sections = [{"name": s.name, "bytes": s["sh_size"]} for s in elf.iter_sections() if s["sh_flags"] & 2 and s["sh_size"]]
+        syms = sorted(
+            ({"name": s.name, "bytes": s["st_size"]} for s in elf.get_section_by_name(".symtab").iter_symbols()
+             if s["st_size"] and s.name),
+            key=lambda s: -s["bytes"],
+        )[:10]
+    return [{"board": board, "file_bytes": path.stat().st_size, "load_bytes": load, "loaded_file_bytes": filesz,
+             "sections": sections, "largest_symbols": syms, "note": "kernel + built-in hello (C app)",
+             "target_bytes": TARGETS["kernel_bytes"], "meets": load <= TARGETS["kernel_bytes"]}]
+
+
+def m_min_mem(board, runner, floor, runs):
+    accel = accelerators(runner.arch)[-1]
+
+    def boots(mib: int) -> bool:
+        try:
+            seconds, out = runner.run(accel, mem_mib=mib, timeout=30)
+        except subprocess.TimeoutExpired:
+            return False
+        return "Hello from hermitcore!" in out
+
+    lo, hi = 1, runner.board.qemu.default_mem_mib  # invariant: hi boots
+    if not boots(hi):
+        return [{"board": board, "accel": accel, "min_mib": None, "note": "does not boot at the default size"}]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        progress(f"min_mem {board} {accel}: trying {mid} MiB")
+        if boots(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return [{"board": board, "accel": accel, "min_mib": hi, "target_mib": TARGETS["min_mem_mib"],
+             "meets": hi <= TARGETS["min_mem_mib"]}]
+
+
+def m_compose_time(board, runner, floor, runs):
+    def once(cache: str) -> float:
+        env = dict(os.environ, HERMIT_CACHE_DIR=cache)
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "hermitcore", "compose", "--board", board, "-o", f"{out}/x.elf"],
+                           env=env, capture_output=True, check=True)
+            return time.perf_counter() - start
+
+    cold, warm = [], []
+    for i in range(max(1, runs // 2)):
+        progress(f"compose_time {board} {i + 1}")
+        with tempfile.TemporaryDirectory() as cache:
+            cold.append(once(cache))
+            warm.append(once(cache))
+    c, w = summary(cold), summary(warm)
+    return [{"board": board, "cold_s": c, "warm_s": w, "target_cold_s": TARGETS["compose_cold_s"],
+             "target_warm_s": TARGETS["compose_warm_s"],
+             "meets": c["median"] <= TARGETS["compose_cold_s"] and w["median"] <= TARGETS["compose_warm_s"]}]
+
+
+def m_timer_jitter(board, runner, floor, runs, quick=False):
+    app = Runner(board, str(APPS / "timer_jitter.c"), pm=runner.pm)
+    rows = []
+    for accel in accelerators(runner.arch):
+        progress(f"timer_jitter {board} {accel}")
+        _, out = app.run(accel, timeout=300)
+        m = field(r"timer_1ms_lateness_ns min=(\d+) median=(\d+) p99=(\d+) max=(\d+)", out)
+        rows.append({"board": board, "accel": accel,
+                     **{f"{k}_us": int(v) / 1e3 for k, v in zip(("min", "median", "p99", "max"), m.groups())}})
+    return rows
+
+
+FUNCS = {
+    "exec_to_exit": m_exec_to_exit, "run_overhead": m_run_overhead, "boot_breakdown": m_boot_breakdown,
+    "image_size": m_image_size, "min_mem": m_min_mem, "compose_time": m_compose_time, "timer_jitter": m_timer_jitter,
+}
+
+
+# -- reports -------------------------------------------------------------------
+
+
+def _verdict(row) -> str:
+    if "meets" not in row:
+        return ""
+    return "meets target" if row["meets"] else "**short of target**"
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    out = [
+        "# hermitcore benchmark report",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['host_arch']}, KVM {'available' if m['kvm'] else 'not available'}, "
+        f"{m['qemu']}. Runs per point: {report['config']['runs']}{' (quick)' if report['config']['quick'] else ''}. "
+        "Medians unless stated; ratios are hermitcore / baseline.",
+        "",
+    ]
+    metrics = report["metrics"]
+
+    def table(title, head, rows):
+        out.extend([f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)])
+        out.extend("| " + " | ".join(str(c) for c in r) + " |" for r in rows)
+        out.append("")
+
+    if "exec_to_exit" in metrics:
+        table("1. exec to exit vs the QEMU floor (same machine, same command line)",
+              ["board", "accel", "hermitcore ms", "floor ms", "ratio", "target", ""],
+              [(r["board"], r["accel"], f"{r['hermit_ms']['median']:.1f} ({r['hermit_ms']['min']:.1f}-{r['hermit_ms']['max']:.1f})",
+                f"{r['floor_ms']['median']:.1f}", f"{r['ratio']:.2f}x", f"<= {r['target']}x", _verdict(r))
+               for r in metrics["exec_to_exit"]])
+    if "run_overhead" in metrics:
+        table("1b. what `hermitcore run` adds (Python start-up, plugins, QMP)",
+              ["board", "accel", "hermitcore run ms", "QEMU alone ms", "added ms", "target", ""],
+              [(r["board"], r["accel"], f"{r['run_ms']['median']:.1f}", f"{r['qemu_ms']['median']:.1f}",
+                f"{r['overhead_ms']:.1f}", f"<= {r['target_ms']:.0f} ms", _verdict(r)) for r in metrics["run_overhead"]])
+    if "boot_breakdown" in metrics:
+        table("1c. in-guest boot breakdown (guest clock, from the first instruction)",
+              ["board", "accel", "-> kernel_main us", "-> main us", "-> exit us", "target", ""],
+              [(r["board"], r["accel"], f"{r['kernel_main_us']['median']:.0f}", f"{r['main_us']['median']:.0f}",
+                f"{r['exit_us']['median']:.0f}", f"<= {r['target_main_us']:.0f} us to main" if "target_main_us" in r else "",
+                _verdict(r)) for r in metrics["boot_breakdown"]])
+    if "image_size" in metrics:
+        table("2. image size (kernel + built-in hello)",
+              ["board", "in memory", "file", "target", "", "largest symbols"],
+              [(r["board"], f"{r['load_bytes'] / 1024:.1f} KiB", f"{r['file_bytes'] / 1024:.1f} KiB",
+                f"<= {r['target_bytes'] // 1024} KiB", _verdict(r),
+                ", ".join(f"{s['name']} {s['bytes']}" for s in r["largest_symbols"][:5])) for r in metrics["image_size"]])
+    if "min_mem" in metrics:
+        table("3. smallest --mem at which hello boots and exits 0",
+              ["board", "accel", "min MiB", "target", ""],
+              [(r["board"], r["accel"], r["min_mib"], f"<= {r.get('target_mib', '')} MiB", _verdict(r)) for r in metrics["min_mem"]])
+    if "compose_time" in metrics:
+        table("4. hermitcore compose (whole command)",
+              ["board", "cold s", "warm s", "target", ""],
+              [(r["board"], f"{r['cold_s']['median']:.2f}", f"{r['warm_s']['median']:.2f}",
+                f"<= {r['target_cold_s']} s cold, <= {r['target_warm_s']} s warm", _verdict(r)) for r in metrics["compose_time"]])
+    if "timer_jitter" in metrics:
+        table("timer: lateness of a 1 ms one-shot timer, 1000 shots",
+              ["board", "accel", "min us", "median us", "p99 us", "max us"],
+              [(r["board"], r["accel"], f"{r['min_us']:.1f}", f"{r['median_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['max_us']:.1f}")
+               for r in metrics["timer_jitter"]])
+    out += ["## Not measured yet", ""] + [f"- {k}: {v}" for k, v in report["not_yet"].items()] + [""]
+    return "\n".join(out)
+
+
+def chart(report: dict, path: Path) -> str | None:
+    rows = report["metrics"].get("exec_to_exit")
+    if not rows:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (pip install 'hermitcore[bench]'); no chart"
+    labels = [f"{r['board']}\n{r['accel']}" for r in rows]
+    x = range(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(rows)), 4))
+    ax.bar([i - 0.2 for i in x], [r["hermit_ms"]["median"] for r in rows], 0.4, label="hermitcore hello")
+    ax.bar([i + 0.2 for i in x], [r["floor_ms"]["median"] for r in rows], 0.4, label="QEMU floor")
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(labels)
+    ax.set_ylabel("exec -> exit, ms (median)")
+    ax.set_title("Boot to exit: hermitcore vs the QEMU floor")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return None
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python3 -m benchmarks", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="few repetitions, one board per architecture (CI smoke)")
+    ap.add_argument("--runs", type=int, default=None, help="samples per point (default 10, quick 2)")
+    ap.add_argument("--boards", nargs="+", default=None, choices=BOARDS)
+    ap.add_argument("--only", nargs="+", choices=METRICS, default=None, metavar="METRIC",
+                    help=f"metrics to run: {', '.join(METRICS)}")
+    ap.add_argument("--out", default=".", help="directory for bench-report.{md,json} and bench-boot.png")
+    args = ap.parse_args(argv)
+    runs = args.runs or (2 if args.quick else 10)
+    boards = args.boards or (["qemu-microvm", "qemu-virt"] if args.quick else list(BOARDS))
+    metrics = args.only or list(METRICS)
+    if args.quick and not args.only:
+        metrics = [m for m in metrics if m != "timer_jitter"]  # 1000 shots per board: not smoke-sized
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    report = {"machine": machine_description(), "config": {"runs": runs, "quick": args.quick, "boards": boards},
+              "targets": TARGETS, "metrics": {m: [] for m in metrics}, "not_yet": NOT_YET}
+    with tempfile.TemporaryDirectory(prefix="hermit-floor-") as tmp:
+        for board in boards:
+            progress(f"composing {board}")
+            runner = Runner(board)
+            floor = build_floor(runner.arch, runner.board.ram_base, Path(tmp))
+            for metric in metrics:
+                report["metrics"][metric].extend(FUNCS[metric](board, runner, floor, runs))
+    (out_dir / "bench-report.json").write_text(json.dumps(report, indent=2))
+    (out_dir / "bench-report.md").write_text(markdown(report))
+    note = chart(report, out_dir / "bench-boot.png")
+    if note:
+        progress(note)
+    print(markdown(report))
+    progress(f"wrote {out_dir / 'bench-report.md'}, {out_dir / 'bench-report.json'}"
+             + ("" if note else f", {out_dir / 'bench-boot.png'}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
