@@ -93,16 +93,18 @@ def m_run_overhead(board, runner, floor, runs):
 def m_boot_breakdown(board, runner, floor, runs):
     rows = []
     for accel in accelerators(runner.arch):
-        kmain, amain, exit_ = [], [], []
+        kmain, amain, exit_, start = [], [], [], []
         for i in range(runs):
             progress(f"boot_breakdown {board} {accel} {i + 1}/{runs}")
-            _, out = runner.run(accel, kernel_args=["hermit.boot-times"])
+            seconds, out = runner.run(accel, kernel_args=["hermit.boot-times"])
             m = field(r"boot-times: kernel_main (\d+) ns, main (\d+) ns, exit (\d+) ns", out)
             kmain.append(int(m.group(1)) / 1e3)
             amain.append(int(m.group(2)) / 1e3)
             exit_.append(int(m.group(3)) / 1e3)
-        row = {"board": board, "accel": accel, "kernel_main_us": summary(kmain), "main_us": summary(amain),
-               "exit_us": summary(exit_)}
+            # host exec->exit minus the guest's own first-instruction->exit
+            start.append(seconds * 1e3 - exit_[-1] / 1e3)
+        row = {"board": board, "accel": accel, "qemu_start_ms": summary(start), "kernel_main_us": summary(kmain),
+               "main_us": summary(amain), "exit_us": summary(exit_)}
         if accel == "kvm":
             row["target_main_us"] = TARGETS["boot_to_main_kvm_us"]
             row["meets"] = row["main_us"]["median"] <= TARGETS["boot_to_main_kvm_us"]
@@ -230,9 +232,10 @@ def markdown(report: dict) -> str:
               [(r["board"], r["accel"], f"{r['run_ms']['median']:.1f}", f"{r['qemu_ms']['median']:.1f}",
                 f"{r['overhead_ms']:.1f}", f"<= {r['target_ms']:.0f} ms", _verdict(r)) for r in metrics["run_overhead"]])
     if "boot_breakdown" in metrics:
-        table("1c. in-guest boot breakdown (guest clock, from the first instruction)",
-              ["board", "accel", "-> kernel_main us", "-> main us", "-> exit us", "target", ""],
-              [(r["board"], r["accel"], f"{r['kernel_main_us']['median']:.0f}", f"{r['main_us']['median']:.0f}",
+        table("1c. boot breakdown: QEMU exec -> first instruction (host, derived), then the guest's clock",
+              ["board", "accel", "QEMU start ms", "-> kernel_main us", "-> main us", "-> exit us", "target", ""],
+              [(r["board"], r["accel"], f"{r['qemu_start_ms']['median']:.1f}", f"{r['kernel_main_us']['median']:.0f}",
+                f"{r['main_us']['median']:.0f}",
                 f"{r['exit_us']['median']:.0f}", f"<= {r['target_main_us']:.0f} us to main" if "target_main_us" in r else "",
                 _verdict(r)) for r in metrics["boot_breakdown"]])
     if "image_size" in metrics:
