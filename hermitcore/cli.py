@@ -213,7 +213,7 @@ def cmd_run(args, app_args) -> int:
         raise HermitError(f"image '{image}' not found")
     read_image(image)  # clear error for a non-image
 
-    cpus = args.cpus or int(os.environ.get("HERMIT_CPUS", "1") or 1)
+    cpus = args.cpus or _env_cpus()
     mem = parse_mem(args.mem) if args.mem else (parse_mem(os.environ["HERMIT_MEM"]) if os.environ.get("HERMIT_MEM") else None)
     result = run_image(
         pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
@@ -225,6 +225,13 @@ def cmd_run(args, app_args) -> int:
         verdict = "passed" if result.status == 0 else f"{result.status} failed"
         print(f"hermitcore: self-tests {verdict}", file=sys.stderr)
     return result.status
+
+
+def _env_cpus() -> int:
+    text = os.environ.get("HERMIT_CPUS", "").strip() or "1"
+    if not text.isdigit() or int(text) < 1:
+        raise HermitError(f"HERMIT_CPUS={text!r}: expected a number of CPUs, at least 1")
+    return int(text)
 
 
 def _has_meta(path: str) -> bool:

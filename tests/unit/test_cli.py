@@ -102,3 +102,12 @@ def test_plugins_listing_shows_distribution_version_hooks():
     assert r.rc == 0
     assert any(l.startswith("x86_64") and "hermitcore 0.1.0" in l for l in r.lines)
     assert any("hooks:" in l and "emit_paging" in l for l in r.lines)
+
+
+def test_bad_environment_values_are_clear_errors():
+    r = hermit("run", "--board", "qemu-microvm", "--print-qemu", env={"HERMIT_CPUS": "many"})
+    assert r.rc == 1 and "HERMIT_CPUS='many': expected a number of CPUs" in r.err, r
+    _no_traceback(r)
+    r = hermit("run", "--board", "qemu-microvm", "--print-qemu", env={"HERMIT_MEM": "lots"})
+    assert r.rc == 1 and "invalid memory size 'lots'" in r.err, r
+    _no_traceback(r)
