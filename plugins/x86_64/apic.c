@@ -4,7 +4,9 @@
  * - IOAPIC: every pin masked at boot; irq_register(gsi) routes GSI n to
  *   vector 32 + n on the boot CPU.
  * - Clock: the TSC, frequency from CPUID 0x15/0x16, the hypervisor leaf
- *   0x40000010, or calibrated against the i8254 PIT channel 0.
+ *   0x40000010, or calibrated against the i8254 PIT channel 0 -- lazily, on
+ *   the first use of the clock or the timer, so programs that never ask
+ *   for time do not wait for a calibration at boot.
  * - Timer: LAPIC in TSC-deadline mode when available, else one-shot with a
  *   count calibrated against the TSC. */
 #include <arch/io.h>
@@ -139,15 +141,29 @@ static uint64_t tsc_to_ns(uint64_t delta)
     return (uint64_t)(((unsigned __int128)delta * tsc_mult) >> 32);
 }
 
-uint64_t arch_clock_ns(void) { return tsc_to_ns(rdtsc() - tsc_boot); }
-uint64_t arch_clock_hz(void) { return tsc_hz; }
+static void clock_setup(void);
+static int clock_ready;
+
+uint64_t arch_clock_ns(void)
+{
+    if (!clock_ready)
+        clock_setup();
+    return tsc_to_ns(rdtsc() - tsc_boot);
+}
+
+uint64_t arch_clock_hz(void)
+{
+    if (!clock_ready)
+        clock_setup();
+    return tsc_hz;
+}
 uint64_t arch_counter(void) { return rdtsc(); }
 const char *arch_clock_name(void) { return clock_source; }
 unsigned arch_timer_irq(void) { return IRQ_TIMER; }
 
 void arch_timer_arm(uint64_t deadline_ns)
 {
-    uint64_t now = arch_clock_ns();
+    uint64_t now = arch_clock_ns(); /* sets the clock and timer up on first use */
     uint64_t delta = deadline_ns > now ? deadline_ns - now : 0;
     if (tsc_deadline) {
         /* ns -> TSC ticks: delta * hz / 1e9, split to avoid overflow */
@@ -229,6 +245,32 @@ static uint64_t tsc_frequency(void)
 }
 
 
+static void clock_setup(void)
+{
+    clock_ready = 1;
+    tsc_hz = tsc_frequency();
+    tsc_mult = (NSEC_PER_SEC << 32) / tsc_hz;
+    tsc_boot = boot_first_tick; /* clock_ns() counts from the first instruction */
+    if (tsc_deadline) {
+        lapic_write(APIC_LVT_TIMER, LVT_TSC_DEADLINE | VECTOR_TIMER);
+    } else {
+        /* 2 ms is plenty: a timer that fires a little early re-arms itself */
+        lapic_write(APIC_TIMER_DIV, 0x3); /* divide by 16 */
+        lapic_write(APIC_LVT_TIMER, LVT_MASKED | VECTOR_TIMER);
+        lapic_write(APIC_TIMER_INIT, 0xffffffffu);
+        uint64_t t0 = rdtsc();
+        while (rdtsc() - t0 < tsc_hz / 500)
+            ;
+        uint32_t counted = 0xffffffffu - lapic_read(APIC_TIMER_CUR);
+        lapic_hz = (uint64_t)counted * 500;
+        lapic_write(APIC_TIMER_INIT, 0);
+        lapic_write(APIC_LVT_TIMER, VECTOR_TIMER); /* one-shot */
+    }
+    pr_info("clock: %s, %llu.%03llu MHz; timer: LAPIC %s; %s\n", clock_source,
+            (unsigned long long)(tsc_hz / 1000000), (unsigned long long)(tsc_hz / 1000 % 1000),
+            tsc_deadline ? "TSC-deadline" : "one-shot", x2apic ? "x2APIC" : "xAPIC");
+}
+
 static void x86_apic_init(void)
 {
     uint32_t r[4];
@@ -244,30 +286,9 @@ static void x86_apic_init(void)
     bsp_apic_id = x2apic ? lapic_read(APIC_ID) : lapic_read(APIC_ID) >> 24;
     lapic_write(APIC_TPR, 0);
     lapic_write(APIC_SVR, (1u << 8) | VECTOR_SPURIOUS);
+    lapic_write(APIC_LVT_TIMER, LVT_MASKED | VECTOR_TIMER); /* until clock_setup */
 
     for (unsigned pin = 0; pin < ioapic_pins(); pin++)
         ioapic_write(0x10 + 2 * pin, 1u << 16); /* masked */
-
-    tsc_hz = tsc_frequency();
-    tsc_mult = (NSEC_PER_SEC << 32) / tsc_hz;
-    tsc_boot = boot_first_tick; /* clock_ns() counts from the first instruction */
-
-    if (tsc_deadline) {
-        lapic_write(APIC_LVT_TIMER, LVT_TSC_DEADLINE | VECTOR_TIMER);
-    } else {
-        lapic_write(APIC_TIMER_DIV, 0x3); /* divide by 16 */
-        lapic_write(APIC_LVT_TIMER, LVT_MASKED | VECTOR_TIMER);
-        lapic_write(APIC_TIMER_INIT, 0xffffffffu);
-        uint64_t t0 = rdtsc();
-        while (rdtsc() - t0 < tsc_hz / 100) /* 10 ms */
-            ;
-        uint32_t counted = 0xffffffffu - lapic_read(APIC_TIMER_CUR);
-        lapic_hz = (uint64_t)counted * 100;
-        lapic_write(APIC_TIMER_INIT, 0);
-        lapic_write(APIC_LVT_TIMER, VECTOR_TIMER); /* one-shot */
-    }
-    pr_info("clock: %s, %llu.%03llu MHz; timer: LAPIC %s; %s\n", clock_source,
-            (unsigned long long)(tsc_hz / 1000000), (unsigned long long)(tsc_hz / 1000 % 1000),
-            tsc_deadline ? "TSC-deadline" : "one-shot", x2apic ? "x2APIC" : "xAPIC");
 }
 HERMIT_INIT(HERMIT_INIT_CONSOLE + 1, x86_apic_init);
