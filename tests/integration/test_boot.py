@@ -208,3 +208,24 @@ def test_unknown_kernel_option_is_reported_not_fatal(board):
     r = hermit("run", "--board", board, "-k", "hermit.nope", "--timeout", BOOT_TIMEOUT)
     assert r.rc == 0, r
     assert "[hermit] unknown kernel option 'hermit.nope' ignored" in r.lines
+
+
+def test_pci_enumeration_names_what_the_board_describes(board):
+    """The ECAM scan finds exactly the PCI functions the board's DT lists,
+    each named from its pci.ids and reported as having no driver yet."""
+    from hermitcore.board import load_board
+
+    expected = {d.pci_id: d.pci_name for d in load_board(board).devices if d.pci_id}
+    r = hermit("run", "--board", board, "--timeout", BOOT_TIMEOUT)
+    assert r.rc == 0, r
+    found = {}
+    for line in r.lines:
+        m = re.match(r"\[hermit\] pci [0-9a-f]{2}:[0-9a-f]{2}\.\d ([0-9a-f]{4}):([0-9a-f]{4}) class [0-9a-f]{6} (.*?)"
+                     r" -- no driver in this image$", line)
+        if m:
+            found[(int(m.group(1), 16), int(m.group(2), 16))] = m.group(3)
+    if not expected:
+        assert not any(l.startswith("[hermit] pci") for l in r.lines), "no PCI bus on this board"
+        return
+    assert found == expected, r
+    assert f"[hermit] pci: {len(expected)} function(s), {len(expected)} without a driver" in r.lines

@@ -1,0 +1,38 @@
+"""PCI enumeration over ECAM: claims the DT's "pci-host-ecam-generic" node,
+emits a scanner that names what it finds from the board's pci.ids table."""
+
+from __future__ import annotations
+
+import json
+
+from hermitcore import hookimpl
+from hermitcore.emit import package_sources
+from hermitcore.model import Claim, Fragment, Source
+
+DRIVER = "pci-ecam"
+
+
+@hookimpl
+def hermitcore_claim_device(board, device):
+    if device.is_compatible("pci-host-ecam-generic"):
+        return Claim(driver=DRIVER, role="bus")
+    return None
+
+
+@hookimpl
+def hermitcore_emit_device(ctx, claimed):
+    host = claimed[0].device
+    with_driver = {c.device.pci_id for c in ctx.claimed if c.device.pci_id}
+    rows = [
+        f"    {{{v:#06x}, {d:#06x}, {json.dumps(name)}, {int((v, d) in with_driver)}}},"
+        for (v, d), name in sorted(ctx.board.pci_names.items())
+    ]
+    table = "\n".join(
+        ["/* Generated from the board's pci.ids: vendor, device, name, driver composed in. */",
+         "static const struct pci_name names[] = {", *rows, "    {0, 0, 0, 0},", "};", ""]
+    )
+    return Fragment(
+        sources=package_sources(__package__, "pci_ecam.c", prefix="drivers/pci_ecam")
+        + (Source("drivers/pci_ecam/pci_names.h", table),),
+        summary=(f"pci: ECAM at {host.regs[0].address:#x}, {len(ctx.board.pci_names)} names from pci.ids",),
+    )
