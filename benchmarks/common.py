@@ -64,12 +64,6 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def percentile(values: list[float], p: float) -> float:
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
-    return values[k]
-
-
 def field(pattern: str, text: str) -> re.Match:
     m = re.search(pattern, text)
     if not m:

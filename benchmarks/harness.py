@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import (
-    APPS, BOARDS, Runner, accelerators, build_floor, field, machine_description, percentile, summary,
+    APPS, BOARDS, Runner, accelerators, build_floor, field, machine_description, summary,
 )
 
 METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter")

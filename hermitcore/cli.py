@@ -219,9 +219,9 @@ def cmd_run(args, app_args) -> int:
         pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
         app_args=app_args, kernel_args=args.kernel_arg, verbose=args.verbose, print_qemu=args.print_qemu,
     )
-    if result.panic is not None:
-        print(f"hermitcore: guest kernel {result.panic}", file=sys.stderr)
-    if args.selftest and result.panic is None:
+    if result.fatal is not None:
+        print(f"hermitcore: guest kernel {result.fatal}", file=sys.stderr)
+    if args.selftest and result.fatal is None:
         verdict = "passed" if result.status == 0 else f"{result.status} failed"
         print(f"hermitcore: self-tests {verdict}", file=sys.stderr)
     return result.status

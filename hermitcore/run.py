@@ -37,7 +37,7 @@ HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64
 @attrs.frozen
 class RunResult:
     status: int
-    panic: str | None
+    fatal: str | None  # "panic: ..." or "exception: ..." when the guest kernel died
     seconds: float
     qemu_argv: tuple[str, ...]
 
@@ -136,7 +136,7 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
     except OSError as exc:
         raise RunError(f"cannot start {argv[0]}: {exc}") from None
 
-    panic: list[str] = []
+    fatal: list[str] = []
     started: list[str] = []  # evidence the guest ran: QMP greeting, console output
     shutdown_reason: list[str] = []
     stderr_chunks: list[bytes] = []
@@ -167,7 +167,7 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
                 m = PANIC_RE.match(text)
                 if m:
                     kind = "panic" if m.group(1) == "PANIC" else "exception"
-                    panic.append(f"{kind}: {m.group(2)}")
+                    fatal.append(f"{kind}: {m.group(2)}")
                 m = BACKTRACE_RE.match(text)
                 if m and m.group(1).strip():
                     addrs = [int(a, 16) for a in m.group(1).split()]
@@ -232,7 +232,7 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
         raise RunError(why)
     if stderr_text and verbose:
         err.write(stderr_text + "\n")
-    return RunResult(status=status, panic=panic[0] if panic else None, seconds=seconds, qemu_argv=tuple(full))
+    return RunResult(status=status, fatal=fatal[0] if fatal else None, seconds=seconds, qemu_argv=tuple(full))
 
 
 def run_image(
@@ -268,7 +268,7 @@ def run_image(
             # Runnable as printed: the run directory (exit-status file) stays.
             out.write((" ".join(_shell_quote(a) for a in argv) + "\n").encode())
             out.flush()
-            return RunResult(status=0, panic=None, seconds=0.0, qemu_argv=tuple(argv))
+            return RunResult(status=0, fatal=None, seconds=0.0, qemu_argv=tuple(argv))
         return asyncio.run(_boot(argv, ctx, pm, timeout, out, err, verbose))
     finally:
         if not print_qemu:

@@ -5,6 +5,7 @@
 
 #define LOW_RESERVED 0x100000ul /* firmware data below 1 MiB */
 #define DTB_RESERVED 0x200000ul /* the 2 MiB at the RAM base hold the DTB on aarch64 */
+#define BOOT_MAP_ALIGN 0x200000ul /* the boot map covers whole 2 MiB regions */
 
 static uintptr_t pool_next; /* early page-table pool: [__kernel_end, boot_map_end) */
 static int mapped, allocator_ready;
@@ -46,7 +47,7 @@ static void map_range(uint64_t base, uint64_t end)
  * and all. The runtime mapper must not fill its holes. */
 static void boot_map(uintptr_t *start, uintptr_t *end)
 {
-    *start = (uintptr_t)__kernel_start & ~(DTB_RESERVED - 1);
+    *start = (uintptr_t)__kernel_start & ~(BOOT_MAP_ALIGN - 1);
     *end = (uintptr_t)boot_map_end;
 }
 
