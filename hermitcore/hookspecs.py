@@ -89,8 +89,10 @@ def hermitcore_emit_boot(ctx: EmitContext) -> Fragment | None:
     """Entry code, boot protocol glue and the linker script.
 
     Exactly one plugin (the board's architecture) must provide a
-    ``linker_script``; its entry reaches ``arch_boot`` and then the generic
-    ``kernel_main(const struct boot_info *)``.
+    ``linker_script``; its entry code records ``boot_first_tick``, reads what
+    the VMM handed over (PVH start info, DTB) into a ``struct boot_info`` and
+    calls the generic ``kernel_main(struct boot_info *)``. See "Adding an
+    architecture" in docs/architecture.md for the full list of names.
     """
 
 

@@ -24,6 +24,22 @@ static inline uint32_t r32(uintptr_t a) { return *(volatile uint32_t *)a; }
 static inline void w8(uintptr_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
 static inline void w64(uintptr_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
 
+/* Both versions: INTIDs 1020-1023 are spurious (no EOI); the timer PPI goes
+ * to the timer queue, everything else to the registered handler. Returns
+ * whether the interrupt must be ended (EOI). */
+static int dispatch(unsigned id)
+{
+    if (id >= SPURIOUS && id < 1024) {
+        irq_spurious();
+        return 0;
+    }
+    if (id == arch_timer_irq())
+        timer_interrupt();
+    else
+        irq_handle(id);
+    return 1;
+}
+
 #if GIC_VERSION == 3
 #define GICR ((uintptr_t)BOARD_GIC_0_BASE_1) /* redistributor of CPU 0 */
 #define GICR_SGI (GICR + 0x10000)
@@ -62,16 +78,8 @@ void gic_handle_irq(void)
 {
     uint64_t iar;
     SYSREG_R(ICC_IAR1_EL1, iar);
-    unsigned id = iar & 0xffffff;
-    if (id >= SPURIOUS && id < 1024) {
-        irq_spurious();
-        return;
-    }
-    if (id == arch_timer_irq())
-        timer_interrupt();
-    else
-        irq_handle(id);
-    SYSREG_W(ICC_EOIR1_EL1, iar);
+    if (dispatch(iar & 0xffffff))
+        SYSREG_W(ICC_EOIR1_EL1, iar);
 }
 
 static void gic_init(void)
@@ -111,16 +119,8 @@ void arch_irq_unmask(unsigned irq)
 void gic_handle_irq(void)
 {
     uint32_t iar = r32(GICC + GICC_IAR);
-    unsigned id = iar & 0x3ff;
-    if (id >= SPURIOUS) {
-        irq_spurious();
-        return;
-    }
-    if (id == arch_timer_irq())
-        timer_interrupt();
-    else
-        irq_handle(id);
-    w32(GICC + GICC_EOIR, iar);
+    if (dispatch(iar & 0x3ff))
+        w32(GICC + GICC_EOIR, iar);
 }
 
 static void gic_init(void)
