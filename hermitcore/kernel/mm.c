@@ -28,7 +28,7 @@ void *mm_table_page(void)
         if (!pool_next)
             pool_next = align_up((uintptr_t)__kernel_end, PAGE_SIZE);
         if (pool_next + PAGE_SIZE <= (uintptr_t)boot_map_end) {
-            p = (void *)pool_next;
+            p = (void *)pool_next; /* identity mapped: the boot map */
             pool_next += PAGE_SIZE;
         }
     }
@@ -39,7 +39,7 @@ void *mm_table_page(void)
 
 static void map_range(uint64_t base, uint64_t end)
 {
-    if (end > base && arch_map(base, base, end - base, MAP_WRITE) != 0)
+    if (end > base && arch_map((uintptr_t)phys_to_virt(base), base, end - base, MAP_WRITE) != 0)
         panic("out of page-table pages mapping RAM %#llx-%#llx", (unsigned long long)base, (unsigned long long)end);
 }
 
@@ -74,7 +74,7 @@ static void add_free(uintptr_t start, uintptr_t end)
     end &= ~(PAGE_SIZE - 1);
     if (end > start) {
         total_pages += (end - start) / PAGE_SIZE;
-        page_free((void *)start, (end - start) / PAGE_SIZE);
+        page_free(phys_to_virt(start), (end - start) / PAGE_SIZE);
     }
 }
 

@@ -1,6 +1,8 @@
-/* aarch64 runtime mapper (4 KiB granule, 39-bit VA: levels 1-3): identity
- * mappings with 1 GiB or 2 MiB blocks where aligned, else 4 KiB pages,
- * walking the live tables from TTBR0_EL1 so the boot tables are kept. */
+/* aarch64 runtime mapper (4 KiB granule, 39-bit VA: levels 1-3). Kernel
+ * mappings (RAM, identity: it sits above 1 GiB, out of the program's way)
+ * use 1 GiB or 2 MiB blocks where aligned, else 4 KiB pages, and keep what
+ * the boot tables already map. The program's pages are single 4 KiB pages
+ * with EL0 access and PXN: the kernel never executes program code. */
 #include <hermit/mm.h>
 #include <stdint.h>
 
@@ -9,6 +11,7 @@
 #define BLOCK 1ull
 #define AF (1ull << 10)
 #define SH_INNER (3ull << 8)
+#define AP_EL0 (1ull << 6)
 #define AP_RO (2ull << 6)
 #define PXN (1ull << 53)
 #define UXN (1ull << 54)
@@ -16,13 +19,25 @@
 #define ATTR_NORMAL (1ull << 2)
 #define ADDR_MASK 0x0000fffffffff000ull
 
+const uintptr_t arch_direct_map_base = 0;
+
 const char *arch_page_sizes(void) { return "4K 2M 1G"; }
 
 static uint64_t *root(void)
 {
     uint64_t ttbr;
     __asm__ volatile("mrs %0, ttbr0_el1" : "=r"(ttbr));
-    return (uint64_t *)(uintptr_t)(ttbr & ADDR_MASK);
+    return phys_to_virt(ttbr & ADDR_MASK);
+}
+
+static uint64_t *next_table(uint64_t *e)
+{
+    uint64_t *next = mm_table_page();
+    if (next) {
+        __asm__ volatile("dsb ishst" ::: "memory"); /* zeroed table visible to the walker */
+        *e = virt_to_phys(next) | TABLE;
+    }
+    return next;
 }
 
 int arch_map(uintptr_t va, uint64_t pa, uint64_t size, unsigned flags)
@@ -44,7 +59,7 @@ int arch_map(uintptr_t va, uint64_t pa, uint64_t size, unsigned flags)
                     va = next;
                     break;
                 }
-                table = (uint64_t *)(uintptr_t)(*e & ADDR_MASK);
+                table = phys_to_virt(*e & ADDR_MASK);
                 continue;
             }
             if (leaf_ok) {
@@ -53,14 +68,78 @@ int arch_map(uintptr_t va, uint64_t pa, uint64_t size, unsigned flags)
                 pa += span;
                 break;
             }
-            uint64_t *next = mm_table_page();
-            if (!next)
+            if (!(table = next_table(e)))
                 return -1;
-            __asm__ volatile("dsb ishst" ::: "memory"); /* zeroed table visible to the walker */
-            *e = (uintptr_t)next | TABLE;
-            table = next;
         }
     }
     __asm__ volatile("dsb ishst; isb" ::: "memory");
+    return 0;
+}
+
+static uint64_t *pte(uintptr_t va, int create, int *err)
+{
+    uint64_t *table = root();
+    for (int level = 1; level < 3; level++) {
+        uint64_t *e = &table[(va >> (12 + 9 * (3 - level))) & 511];
+        if (!(*e & VALID)) {
+            if (!create || !(table = next_table(e))) {
+                *err = create ? -1 : 0;
+                return 0;
+            }
+            continue;
+        }
+        if ((*e & 3) == BLOCK) {
+            *err = -2;
+            return 0;
+        }
+        table = phys_to_virt(*e & ADDR_MASK);
+    }
+    return &table[(va >> 12) & 511];
+}
+
+static uint64_t user_attrs(unsigned flags)
+{
+    return AF | SH_INNER | ATTR_NORMAL | AP_EL0 | (flags & MAP_WRITE ? 0 : AP_RO) | PXN |
+           (flags & MAP_EXEC ? 0 : UXN) | TABLE;
+}
+
+static void tlb_flush_page(uintptr_t va)
+{
+    __asm__ volatile("dsb ishst\n tlbi vaae1is, %0\n dsb ish\n isb" : : "r"(va >> 12) : "memory");
+}
+
+int arch_user_map(uintptr_t va, uint64_t pa, unsigned flags)
+{
+    int err = 0;
+    uint64_t *e = pte(va, 1, &err);
+    if (!e)
+        return err;
+    if (*e & VALID)
+        return -2;
+    *e = (pa & ADDR_MASK) | user_attrs(flags);
+    __asm__ volatile("dsb ishst; isb" ::: "memory");
+    return 0;
+}
+
+uint64_t arch_user_unmap(uintptr_t va)
+{
+    int err;
+    uint64_t *e = pte(va, 0, &err);
+    if (!e || !(*e & VALID))
+        return 0;
+    uint64_t pa = *e & ADDR_MASK;
+    *e = 0;
+    tlb_flush_page(va);
+    return pa;
+}
+
+int arch_user_protect(uintptr_t va, unsigned flags)
+{
+    int err;
+    uint64_t *e = pte(va, 0, &err);
+    if (!e || !(*e & VALID))
+        return -1;
+    *e = (*e & ADDR_MASK) | user_attrs(flags);
+    tlb_flush_page(va);
     return 0;
 }

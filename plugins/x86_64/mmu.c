@@ -1,16 +1,23 @@
-/* x86_64 runtime mapper: identity mappings with the largest page that fits
- * (1 GiB when the CPU has pdpe1gb, 2 MiB, 4 KiB), walking the live tables
- * from CR3 so the compose-time boot tables are kept as they are. */
+/* x86_64 runtime mapper. Kernel mappings (the RAM direct map, ACPI tables)
+ * use the largest page that fits (1 GiB when the CPU has pdpe1gb, 2 MiB,
+ * 4 KiB) and keep whatever is already mapped, so the compose-time boot
+ * tables stay as they are. The program's pages are single 4 KiB pages with
+ * the U bit. Tables are reached through the direct map; every intermediate
+ * entry carries U, so the leaves alone decide who may touch a page. */
 #include <hermit/mm.h>
 #include <stdint.h>
 
 #define P (1ull << 0)
 #define RW (1ull << 1)
+#define US (1ull << 2)
 #define PWT (1ull << 3)
 #define PCD (1ull << 4)
 #define PS (1ull << 7)
 #define NX (1ull << 63)
 #define ADDR_MASK 0x000ffffffffff000ull
+
+/* PML4 slot 273, as in Linux: far above anything a program maps. */
+const uintptr_t arch_direct_map_base = 0xffff888000000000ull;
 
 static int gb_pages = -1;
 
@@ -30,13 +37,26 @@ static uint64_t *root(void)
 {
     uint64_t cr3;
     __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
-    return (uint64_t *)(uintptr_t)(cr3 & ADDR_MASK);
+    return phys_to_virt(cr3 & ADDR_MASK);
+}
+
+static uint64_t *next_table(uint64_t *e)
+{
+    uint64_t *next = mm_table_page();
+    if (next)
+        *e = virt_to_phys(next) | P | RW | US;
+    return next;
+}
+
+static uint64_t leaf_flags(unsigned flags)
+{
+    return P | (flags & MAP_WRITE ? RW : 0) | (flags & MAP_EXEC ? 0 : NX) | (flags & MAP_DEVICE ? PCD | PWT : 0) |
+           (flags & MAP_USER ? US : 0);
 }
 
 int arch_map(uintptr_t va, uint64_t pa, uint64_t size, unsigned flags)
 {
-    uint64_t leaf = P | (flags & MAP_WRITE ? RW : 0) | (flags & MAP_EXEC ? 0 : NX) |
-                    (flags & MAP_DEVICE ? PCD | PWT : 0);
+    uint64_t leaf = leaf_flags(flags);
     uintptr_t end = va + size;
     while (va < end) {
         uint64_t *table = root();
@@ -53,7 +73,7 @@ int arch_map(uintptr_t va, uint64_t pa, uint64_t size, unsigned flags)
                     va = next;
                     break;
                 }
-                table = (uint64_t *)(uintptr_t)(*e & ADDR_MASK);
+                table = phys_to_virt(*e & ADDR_MASK);
                 continue;
             }
             if (leaf_ok) {
@@ -62,12 +82,70 @@ int arch_map(uintptr_t va, uint64_t pa, uint64_t size, unsigned flags)
                 pa += span;
                 break;
             }
-            uint64_t *next = mm_table_page();
-            if (!next)
+            if (!(table = next_table(e)))
                 return -1;
-            *e = (uintptr_t)next | P | RW; /* leaves decide the permissions */
-            table = next;
         }
     }
+    return 0;
+}
+
+/* The 4 KiB entry for va. NULL with *err = -1 (no memory) or -2 (a large
+ * page covers va), or simply NULL when !create and nothing is mapped. */
+static uint64_t *pte(uintptr_t va, int create, int *err)
+{
+    uint64_t *table = root();
+    for (int level = 4; level > 1; level--) {
+        uint64_t *e = &table[(va >> (12 + 9 * (level - 1))) & 511];
+        if (!(*e & P)) {
+            if (!create || !(table = next_table(e))) {
+                *err = create ? -1 : 0;
+                return 0;
+            }
+            continue;
+        }
+        if (*e & PS) {
+            *err = -2;
+            return 0;
+        }
+        *e |= US;
+        table = phys_to_virt(*e & ADDR_MASK);
+    }
+    return &table[(va >> 12) & 511];
+}
+
+static void invlpg(uintptr_t va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
+
+int arch_user_map(uintptr_t va, uint64_t pa, unsigned flags)
+{
+    int err = 0;
+    uint64_t *e = pte(va, 1, &err);
+    if (!e)
+        return err;
+    if (*e & P)
+        return -2;
+    *e = (pa & ADDR_MASK) | leaf_flags(flags | MAP_USER);
+    return 0;
+}
+
+uint64_t arch_user_unmap(uintptr_t va)
+{
+    int err;
+    uint64_t *e = pte(va, 0, &err);
+    if (!e || !(*e & P))
+        return 0;
+    uint64_t pa = *e & ADDR_MASK;
+    *e = 0;
+    invlpg(va);
+    return pa;
+}
+
+int arch_user_protect(uintptr_t va, unsigned flags)
+{
+    int err;
+    uint64_t *e = pte(va, 0, &err);
+    if (!e || !(*e & P))
+        return -1;
+    *e = (*e & ADDR_MASK) | leaf_flags(flags | MAP_USER);
+    invlpg(va);
     return 0;
 }

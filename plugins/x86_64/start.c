@@ -45,13 +45,13 @@ static char cmdline[1024];
 extern uint64_t boot_pt0[]; /* pagetables.S: the 4 KiB PTEs of the first 2 MiB */
 
 /* ACPI tables live in firmware-reserved memory, outside the RAM direct map:
- * map each one read-only before reading it. */
+ * map each one read-only into the direct-map window before reading it. */
 static const void *acpi_map(uint64_t addr, uint64_t len)
 {
     uint64_t start = addr & ~(PAGE_SIZE - 1), end = (addr + len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-    if (arch_map(start, start, end - start, 0) != 0)
+    if (arch_map(arch_direct_map_base + start, start, end - start, 0) != 0)
         return 0;
-    return (const void *)(uintptr_t)addr;
+    return (const void *)(arch_direct_map_base + addr);
 }
 
 static const struct acpi_header *acpi_table(uint64_t addr)
