@@ -104,6 +104,8 @@ def spec_key(spec) -> str:
         h.update(part.encode() + b"\0")
     for src in sorted(_all_sources(spec), key=lambda s: s.name):
         h.update(src.name.encode() + b"\0" + src.text.encode() + b"\0")
+        if src.data is not None:
+            h.update(hashlib.sha256(src.data).digest())
     return h.hexdigest()[:24]
 
 
@@ -160,7 +162,10 @@ def build_image(spec, progress=None, relink=None) -> BuildResult:
         def write(src) -> Path:
             path = root / src.name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(src.text)
+            if src.data is not None:
+                path.write_bytes(src.data)
+            else:
+                path.write_text(src.text)
             texts[src.name] = src.text
             return path
 

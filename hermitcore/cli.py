@@ -69,10 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("plugins", help="list plugins, their distribution, version and hooks")
 
     c = sub.add_parser("compose", help="compose a bootable kernel image")
-    c.add_argument("app", nargs="?", help="application: a C source file with main() (default: built-in hello)")
+    c.add_argument("app", nargs="?", help="application: a static Linux executable, or a C source file with main() (default: built-in hello)")
     c.add_argument("--board", default=os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), help=f"board name or folder (default {DEFAULT_BOARD})")
     c.add_argument("-o", "--output", help="where to write the image (default: <board>-<app>.elf)")
     c.add_argument("--selftest", action="store_true", help="compose the in-guest kernel self-test image instead of an app")
+    _file_options(c)
     c.add_argument("-v", "--verbose", action="store_true", help="show the memory layout and each plugin's contribution")
 
     r = sub.add_parser(
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    r.add_argument("image", nargs="?", help="a composed image, or a C application to compose with --board")
+    r.add_argument("image", nargs="?", help="a composed image, or an application (static Linux executable or C file) to compose with --board")
     r.add_argument("--board", help=f"compose for this board first (default when no IMAGE: {DEFAULT_BOARD})")
     r.add_argument("--cpus", type=_positive_int, default=None, help="virtual CPUs (env HERMIT_CPUS, default 1)")
     r.add_argument("--mem", default=None, help="guest memory, e.g. 256M or 1G (env HERMIT_MEM, default: the board's)")
@@ -91,9 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--selftest", action="store_true", help="compose and run the in-guest kernel self-tests for --board")
     r.add_argument("-k", "--kernel-arg", action="append", default=[], metavar="OPTION",
                    help="kernel option, repeatable (hermit.boot-times: print boot stage times at exit)")
+    r.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="environment variable for the program, repeatable")
+    _file_options(r)
+    r.add_argument("--strace", action="store_true", help="print every system call the program makes")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
-    r.add_argument("-v", "--verbose", action="store_true", help="show the QEMU command line and QEMU's messages")
+    r.add_argument("-v", "--verbose", action="store_true",
+                   help="show the QEMU command line, QEMU's messages and (like --strace) every system call")
     return p
+
+
+def _file_options(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--files", metavar="DIR", help="embed DIR as the program's read-only file tree (/)")
+    g.add_argument("--initrd", metavar="CPIO", help="embed a cpio (newc) archive, optionally gzipped, as the file tree")
 
 
 def cmd_boards(args) -> int:
@@ -163,7 +175,8 @@ def cmd_compose(args) -> int:
 
     if args.selftest and args.app:
         raise HermitError("--selftest composes the built-in self-test image; do not also give an APP")
-    result = compose(args.board, args.app, progress=_progress, builtin="selftest" if args.selftest else "hello")
+    result = compose(args.board, args.app, progress=_progress, builtin="selftest" if args.selftest else "hello",
+                     files=args.files, initrd=args.initrd)
     spec = result.spec
     out = Path(args.output or f"{spec.board.name}-{spec.app_name}.elf")
     shutil.copyfile(result.build.image, out)
@@ -207,20 +220,35 @@ def cmd_run(args, app_args) -> int:
 
         result = compose(args.board or os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), image, pm=pm,
                          progress=_progress if args.verbose else None,
-                         builtin="selftest" if args.selftest else "hello")
+                         builtin="selftest" if args.selftest else "hello", files=args.files, initrd=args.initrd)
         image = str(result.build.image)
     elif not Path(image).is_file():
         raise HermitError(f"image '{image}' not found")
-    read_image(image)  # clear error for a non-image
+    elif args.files or args.initrd:
+        raise HermitError("--files/--initrd are embedded at compose time; give the program and --board, not an image")
+    info = read_image(image)  # clear error for a non-image
+
+    from hermitcore.run import quote_arg
+
+    kernel_args = list(args.kernel_arg)
+    for kv in args.env:
+        if "=" not in kv or kv.startswith("="):
+            raise HermitError(f"--env {kv!r}: expected KEY=VALUE")
+        kernel_args.append(quote_arg(f"hermit.env={kv}"))
+    if (args.env or args.strace) and not info.meta.get("program"):
+        raise HermitError("--env and --strace are for Linux executables; this image runs a built-in C application")
+    if (args.strace or args.verbose) and info.meta.get("program"):
+        kernel_args.append("hermit.strace")
 
     cpus = args.cpus or _env_cpus()
     mem = parse_mem(args.mem) if args.mem else (parse_mem(os.environ["HERMIT_MEM"]) if os.environ.get("HERMIT_MEM") else None)
     result = run_image(
         pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
-        app_args=app_args, kernel_args=args.kernel_arg, verbose=args.verbose, print_qemu=args.print_qemu,
+        app_args=app_args, kernel_args=kernel_args, verbose=args.verbose, print_qemu=args.print_qemu,
     )
     if result.fatal is not None:
-        print(f"hermitcore: guest kernel {result.fatal}", file=sys.stderr)
+        who = "" if result.fatal.startswith("program") else "guest kernel "
+        print(f"hermitcore: {who}{result.fatal}", file=sys.stderr)
     if args.selftest and result.fatal is None:
         verdict = "passed" if result.status == 0 else f"{result.status} failed"
         print(f"hermitcore: self-tests {verdict}", file=sys.stderr)

@@ -15,7 +15,7 @@ from pathlib import Path
 import attrs
 import pluggy
 
-from hermitcore import __version__
+from hermitcore import __version__, linux_abi
 from hermitcore.board import load_board
 from hermitcore.build import BuildResult, build_image
 from hermitcore.errors import HermitError, ImageError, PluginError
@@ -29,13 +29,31 @@ from hermitcore.model import (
     c_ident,
 )
 from hermitcore.plugins import make_plugin_manager
+from hermitcore.program import Program, cpio_from_dir, inspect_program, is_elf, read_initrd
 
 EMIT_PHASES = ("boot", "paging", "interrupts", "timers")
 KERNEL_SOURCES = (
     "main.c", "init.c", "console.c", "printk.c", "string.c", "exit.c", "fdt.c", "trap.c", "irq.c", "timer.c",
     "mm.c", "heap.c",
 )
+LINUX_SOURCES = ("linux.h", "loader.c", "vm.c", "fs.c", "sys.c", "syscall.c")
 META_SECTION = ".hermit.meta"
+
+#: the program and its file tree, in the image's .app section (see kernel.ld)
+APP_S = """    .section .app, "a", %progbits
+    .p2align 12
+    .globl app_elf
+app_elf:
+    .incbin "app.elf.bin"
+    .globl app_elf_end
+app_elf_end:
+    .p2align 3
+    .globl app_files
+app_files:
+    .incbin "files.cpio.bin"
+    .globl app_files_end
+app_files_end:
+"""
 
 
 @attrs.frozen
@@ -152,7 +170,7 @@ def generate_board_h(board: Board, arch: Architecture, claimed, app_name: str) -
     return "\n".join(lines) + "\n"
 
 
-def generate_meta(board: Board, arch: Architecture, plugins, app_name: str) -> str:
+def generate_meta(board: Board, arch: Architecture, plugins, app_name: str, program: str | None = None) -> str:
     meta = {
         "hermitcore": __version__,
         "board": board.name,
@@ -160,6 +178,7 @@ def generate_meta(board: Board, arch: Architecture, plugins, app_name: str) -> s
         "arch": arch.name,
         "app": app_name,
         "plugins": list(plugins),
+        "program": program,  # "static" / "static-pie": a Linux executable; None: a built-in C app
     }
     text = json.dumps(meta, sort_keys=True)
     return (
@@ -193,20 +212,48 @@ def app_source(app: str | None, builtin: str = "hello") -> tuple[str, Source]:
     if not path.is_file():
         raise ImageError(f"application '{app}' not found")
     data = path.read_bytes()
-    if data[:4] == b"\x7fELF":
-        raise ImageError(
-            f"{app}: ELF executables are not supported yet; pass a C source file "
-            "(int main(int argc, char **argv), #include <hermit/app.h>)"
-        )
     if path.suffix != ".c":
         raise ImageError(f"{app}: not a C source file (.c) or an ELF executable")
     return path.stem, Source(f"app/{path.name}", data.decode(errors="replace"))
 
 
-def make_spec(pm: pluggy.PluginManager, board: Board, app: str | None = None, builtin: str = "hello"):
+def linux_sources(arch: Architecture, program: Program, files: bytes) -> tuple[Source, ...]:
+    """The Linux layer, its syscall table for ``arch``, and the program with
+    its file tree as binary blobs."""
+    root = resources.files("hermitcore") / "kernel" / "linux"
+    out = [Source(f"kernel/linux/{name}", (root / name).read_text()) for name in LINUX_SOURCES]
+    out += [
+        Source("kernel/linux/syscall_table.c", linux_abi.c_source(arch.name)),
+        Source("generated/app.S", APP_S),
+        Source("generated/app.elf.bin", "", data=program.data),
+        Source("generated/files.cpio.bin", "", data=files),
+    ]
+    return tuple(out)
+
+
+def make_spec(
+    pm: pluggy.PluginManager,
+    board: Board,
+    app: str | None = None,
+    builtin: str = "hello",
+    files: str | None = None,
+    initrd: str | None = None,
+):
     arch = select_arch(pm, board)
     claimed, unclaimed = claim_devices(pm, board)
-    app_name, app_src = app_source(app, builtin)
+    program = None
+    if app is not None and Path(app).is_file() and is_elf(app):
+        program = inspect_program(app, arch.name, board.name)
+        if files and initrd:
+            raise ImageError("give --files or --initrd, not both")
+        archive = cpio_from_dir(files) if files else read_initrd(initrd) if initrd else b""
+        app_name = program.name
+        app_srcs = linux_sources(arch, program, archive)
+    else:
+        if files or initrd:
+            raise ImageError("--files and --initrd are for Linux executables; a C application has no file system")
+        app_name, app_src = app_source(app, builtin)
+        app_srcs = (app_src,)
     ctx = EmitContext(board=board, arch=arch, claimed=claimed, app_name=app_name)
 
     fragments: list[tuple[str, str, Fragment]] = []
@@ -235,7 +282,7 @@ def make_spec(pm: pluggy.PluginManager, board: Board, app: str | None = None, bu
             plugins.append(p)
     generated = (
         Source("generated/board.h", generate_board_h(board, arch, claimed, app_name)),
-        Source("generated/meta.S", generate_meta(board, arch, plugins, app_name)),
+        Source("generated/meta.S", generate_meta(board, arch, plugins, app_name, program.kind if program else None)),
     )
     spec = ImageSpec(
         board=board,
@@ -243,7 +290,7 @@ def make_spec(pm: pluggy.PluginManager, board: Board, app: str | None = None, bu
         app_name=app_name,
         fragments=tuple(fragments),
         generated=generated,
-        core=kernel_sources() + (app_src,),
+        core=kernel_sources() + app_srcs,
     )
     return spec, claimed, unclaimed
 
@@ -260,11 +307,13 @@ def compose(
     pm: pluggy.PluginManager | None = None,
     progress=None,
     builtin: str = "hello",
+    files: str | None = None,
+    initrd: str | None = None,
 ) -> ComposeResult:
     start = time.perf_counter()
     pm = pm or make_plugin_manager()
     board = load_board(board_name)
-    spec, claimed, unclaimed = make_spec(pm, board, app, builtin)
+    spec, claimed, unclaimed = make_spec(pm, board, app, builtin, files, initrd)
     ctx = EmitContext(board=board, arch=spec.arch, claimed=claimed, app_name=spec.app_name)
     final: list = []
 

@@ -118,11 +118,13 @@ class Source:
 
     ``name`` is its path inside the build tree (``"x86_64/boot.S"``); the
     suffix decides how it is compiled (``.c``, ``.S``) or whether it is a
-    header (``.h``, placed on the include path).
+    header (``.h``, placed on the include path). ``data``, when set, makes
+    it a binary file (``.bin``) that assembly pulls in with ``.incbin``.
     """
 
     name: str
     text: str
+    data: bytes | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen

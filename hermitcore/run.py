@@ -29,7 +29,7 @@ from hermitcore.image import read_image, symbolize
 from hermitcore.model import Board, QemuArgs, RunContext, RunOptions
 from hermitcore.toolchain import find_tool
 
-PANIC_RE = re.compile(r"^\[hermit\] (PANIC|EXCEPTION): (.*)$")
+PANIC_RE = re.compile(r"^\[hermit\] (PANIC|EXCEPTION|PROGRAM FAULT): (.*)$")
 BACKTRACE_RE = re.compile(r"^\[hermit\] backtrace:((?: 0x[0-9a-f]+)*)\s*$")
 HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
@@ -46,9 +46,17 @@ def kvm_usable() -> bool:
     return os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
-def resolve_accel(requested: str, arch: str) -> str:
+def kvm_is_pvm() -> bool:
+    """The host's KVM is PVM (pagetable-based, no VMX/SVM): it runs our
+    kernel, but a guest's own ring-3 code needs the PVM paravirtual event
+    protocol (MSR_PVM_EVENT_ENTRY...), which this kernel does not speak."""
+    return os.path.isdir("/sys/module/kvm_pvm")
+
+
+def resolve_accel(requested: str, arch: str, user_mode: bool = False) -> str:
     """``auto``: KVM when /dev/kvm is usable, the guest arch is the host's and
-    HERMIT_KVM is not 0; otherwise TCG."""
+    HERMIT_KVM is not 0 (and, for images that run a program in ring 3, the
+    KVM is not PVM); otherwise TCG."""
     same_arch = HOST_ARCH.get(platform.machine()) == arch
     if requested == "tcg":
         return "tcg"
@@ -61,6 +69,8 @@ def resolve_accel(requested: str, arch: str) -> str:
     if requested != "auto":
         raise HermitError(f"unknown accelerator '{requested}' (use kvm, tcg or auto)")
     if os.environ.get("HERMIT_KVM", "1") in ("0", "false", "no", "off"):
+        return "tcg"
+    if user_mode and arch == "x86_64" and kvm_is_pvm():
         return "tcg"
     return "kvm" if same_arch and kvm_usable() else "tcg"
 
@@ -166,7 +176,7 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
                 text = raw.decode(errors="replace")
                 m = PANIC_RE.match(text)
                 if m:
-                    kind = "panic" if m.group(1) == "PANIC" else "exception"
+                    kind = {"PANIC": "panic", "EXCEPTION": "exception"}.get(m.group(1), "program fault")
                     fatal.append(f"{kind}: {m.group(2)}")
                 m = BACKTRACE_RE.match(text)
                 if m and m.group(1).strip():
@@ -254,12 +264,21 @@ def run_image(
     err = err or sys.stderr
     board = board_for_image(image)
     arch = select_arch(pm, board)
+    program = read_image(image).meta.get("program")
+    if program:
+        # A Linux program's wall clock and random seed come from the host.
+        now = time.time_ns()
+        kernel_args = [
+            f"hermit.epoch={now // 1_000_000_000}.{now % 1_000_000_000:09d}",
+            f"hermit.seed={os.urandom(16).hex()}",
+            *kernel_args,
+        ]
     workdir = tempfile.mkdtemp(prefix="hermit-run-")
     try:
         options = RunOptions(
             cpus=cpus,
             mem_mib=mem_mib or board.qemu.default_mem_mib,
-            accel=resolve_accel(accel, arch.name),
+            accel=resolve_accel(accel, arch.name, user_mode=bool(program)),
             append=kernel_cmdline(list(app_args), list(kernel_args)),
             workdir=workdir,
         )

@@ -32,6 +32,13 @@ void boot_times_report(void)
 }
 static char *argv_store[MAX_ARGS + 1];
 
+/* Options for optional kernel layers (the Linux layer: hermit.env=...,
+ * hermit.strace, ...). Returns 1 when the option was understood. */
+__attribute__((weak)) int kernel_option(char *opt)
+{
+    return 0;
+}
+
 uint64_t boot_ram_bytes(const struct boot_info *bi)
 {
     uint64_t total = 0;
@@ -101,7 +108,7 @@ void kernel_main(struct boot_info *bi)
     for (; i < nwords && strcmp(words[i], "--") != 0; i++) {
         if (!strcmp(words[i], "hermit.boot-times"))
             opt_boot_times = 1;
-        else
+        else if (!kernel_option(words[i]))
             pr_info("unknown kernel option '%s' ignored\n", words[i]);
     }
     for (i++; i < nwords && argc < MAX_ARGS; i++)

@@ -83,6 +83,8 @@ void mm_init(const struct boot_info *bi)
     mm_map_ram(bi);
     uintptr_t kstart, kend;
     boot_map(&kstart, &kend);
+    if ((uintptr_t)__image_end > kend)
+        kend = (uintptr_t)__image_end; /* the program and its files follow the boot map */
     for (unsigned i = 0; i < bi->ram_ranges; i++) {
         uintptr_t start = bi->ram[i].base, end = bi->ram[i].base + bi->ram[i].size;
         if (start < LOW_RESERVED)

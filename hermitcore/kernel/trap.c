@@ -1,6 +1,7 @@
 #include <hermit/arch.h>
 #include <hermit/hermit.h>
 #include <hermit/trap.h>
+#include <hermit/user.h>
 
 static struct hermit_catch *volatile active_catch;
 
@@ -33,6 +34,15 @@ void hermit_backtrace(uintptr_t fp, uintptr_t first)
     printk("\n");
 }
 
+static void fault_line(const char *what, const struct fault_info *f)
+{
+    printk("\n[hermit] %s: %s at pc %p", what, f->name, (void *)f->pc);
+    if (f->kind == FAULT_PAGE)
+        printk(", address %p (%s, %s)", (void *)f->addr, f->exec ? "instruction fetch" : f->write ? "write" : "read",
+               f->present ? "permission violation" : "not mapped");
+    printk(", code %#llx\n", (unsigned long long)f->code);
+}
+
 void hermit_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), const void *frame, uintptr_t fp)
 {
     struct hermit_catch *c = active_catch;
@@ -41,13 +51,38 @@ void hermit_fault(const struct fault_info *f, void (*regs_dump)(const void *fram
         c->fault = *f;
         arch_longjmp(c->regs, 1);
     }
-    printk("\n[hermit] EXCEPTION: %s at pc %p", f->name, (void *)f->pc);
-    if (f->kind == FAULT_PAGE)
-        printk(", address %p (%s%s, %s)", (void *)f->addr, f->exec ? "instruction fetch" : f->write ? "write" : "read",
-               "", f->present ? "permission violation" : "not mapped");
-    printk(", code %#llx\n", (unsigned long long)f->code);
+    fault_line("EXCEPTION", f);
     if (regs_dump)
         regs_dump(frame);
     hermit_backtrace(fp, f->pc);
     hermit_exit(HERMIT_FAULT_STATUS);
+}
+
+static const char *const signal_names[32] = {
+    [4] = "SIGILL", [5] = "SIGTRAP", [6] = "SIGABRT", [7] = "SIGBUS", [8] = "SIGFPE", [11] = "SIGSEGV",
+};
+
+/* The program's frames are not the kernel's: no backtrace (programs are
+ * usually built without frame pointers); the host names the pc from the
+ * program's symbols. */
+void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), const void *frame, uintptr_t fp)
+{
+    int sig = f->signal > 0 && f->signal < 32 ? f->signal : 11;
+    fault_line("PROGRAM FAULT", f);
+    printk("[hermit] the program was killed by %s (exit status %d)\n", signal_names[sig] ? signal_names[sig] : "a signal",
+           128 + sig);
+    if (regs_dump)
+        regs_dump(frame);
+    hermit_exit(128 + sig);
+}
+
+/* Kernel-only images (built-in C applications) have no Linux layer. */
+__attribute__((weak)) long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+    return -38; /* ENOSYS */
+}
+
+__attribute__((weak)) int vm_fault(uintptr_t addr, int write, int exec)
+{
+    return -1;
 }

@@ -1,7 +1,10 @@
 #include <hermit/arch.h>
 #include <hermit/fdt.h>
 #include <hermit/hermit.h>
+#include <hermit/mm.h>
+#include <hermit/string.h>
 #include <hermit/trap.h>
+#include <hermit/user.h>
 #include <stdint.h>
 
 const char arch_name[] = "aarch64";
@@ -32,10 +35,13 @@ void aarch64_start(const void *dtb)
 
 struct exception_frame {
     uint64_t x[31];
-    uint64_t sp;
+    uint64_t sp; /* SP_EL1 before the exception */
     uint64_t elr;
     uint64_t spsr;
+    uint64_t sp_el0; /* the program's stack pointer */
+    uint64_t pad;
 };
+_Static_assert(sizeof(struct exception_frame) == 36 * 8, "matches FRAME_SIZE in vectors.S");
 
 static const char *const kinds[16] = {
     "synchronous (EL1t)", "IRQ (EL1t)", "FIQ (EL1t)", "SError (EL1t)",
@@ -55,7 +61,8 @@ static void dump_regs(const void *p)
     for (int i = 0; i < 30; i += 2)
         printk("[hermit]   x%-2d=%016llx  x%-2d=%016llx\n", i, (unsigned long long)f->x[i], i + 1,
                (unsigned long long)f->x[i + 1]);
-    printk("[hermit]   x30=%016llx  sp =%016llx\n", (unsigned long long)f->x[30], (unsigned long long)f->sp);
+    printk("[hermit]   x30=%016llx  sp =%016llx  sp_el0=%016llx\n", (unsigned long long)f->x[30],
+           (unsigned long long)f->sp, (unsigned long long)f->sp_el0);
     printk("[hermit]   elr=%016llx  spsr=%08llx\n", (unsigned long long)f->elr, (unsigned long long)f->spsr);
 }
 
@@ -71,6 +78,15 @@ void aarch64_exception(struct exception_frame *f, unsigned kind)
     __asm__ volatile("mrs %0, esr_el1" : "=r"(esr));
     __asm__ volatile("mrs %0, far_el1" : "=r"(far));
     unsigned ec = esr >> 26, fsc = esr & 0x3f;
+    int from_user = kind == 8;
+    if (from_user && ec == 0x15) { /* svc #0: number in x8, arguments x0-x5, result x0 */
+        f->x[0] = syscall_dispatch(f->x[8], f->x[0], f->x[1], f->x[2], f->x[3], f->x[4], f->x[5]);
+        return;
+    }
+    if ((ec == 0x20 || ec == 0x24 || ec == 0x25) && far < USER_LIMIT &&
+        ((fsc & 0x3c) == 0x04 || (fsc & 0x3c) == 0x0c) && /* translation or permission fault */
+        vm_fault(far, ec != 0x20 && ((esr >> 6) & 1), ec == 0x20) == 0)
+        return; /* demand paging */
     struct fault_info fi = {0};
     fi.pc = f->elr;
     fi.code = esr;
@@ -101,8 +117,93 @@ void aarch64_exception(struct exception_frame *f, unsigned kind)
     case 0x3c:
         fi.name = "breakpoint (brk)";
         break;
+    case 0x18:
+        fi.name = "trapped system register access";
+        break;
+    case 0x2c:
+        fi.name = "floating-point exception";
+        break;
+    }
+    if (from_user) {
+        switch (ec) {
+        case 0x00:
+        case 0x18:
+            fi.signal = 4; /* SIGILL */
+            break;
+        case 0x22:
+        case 0x26:
+            fi.signal = 7; /* SIGBUS */
+            break;
+        case 0x2c:
+            fi.signal = 8; /* SIGFPE */
+            break;
+        case 0x3c:
+            fi.signal = 5; /* SIGTRAP */
+            break;
+        default:
+            fi.signal = 11; /* SIGSEGV */
+        }
+        user_fault(&fi, dump_regs, f, f->x[29]);
     }
     hermit_fault(&fi, dump_regs, f, f->x[29]);
+}
+
+const char arch_platform[] = "aarch64";
+
+#define HWCAP_FP (1ul << 0)
+#define HWCAP_ASIMD (1ul << 1)
+#define HWCAP_AES (1ul << 3)
+#define HWCAP_PMULL (1ul << 4)
+#define HWCAP_SHA1 (1ul << 5)
+#define HWCAP_SHA2 (1ul << 6)
+#define HWCAP_CRC32 (1ul << 7)
+#define HWCAP_ATOMICS (1ul << 8)
+
+/* AT_HWCAP as Linux computes it from ID_AA64ISAR0_EL1, without HWCAP_CPUID:
+ * EL0 reads of the ID registers would trap, and nothing here emulates them. */
+unsigned long arch_hwcap(void)
+{
+    uint64_t isar0;
+    __asm__ volatile("mrs %0, id_aa64isar0_el1" : "=r"(isar0));
+    unsigned long hw = HWCAP_FP | HWCAP_ASIMD;
+    unsigned aes = (isar0 >> 4) & 15, sha1 = (isar0 >> 8) & 15, sha2 = (isar0 >> 12) & 15;
+    unsigned crc = (isar0 >> 16) & 15, atomic = (isar0 >> 20) & 15;
+    if (aes >= 1)
+        hw |= HWCAP_AES;
+    if (aes >= 2)
+        hw |= HWCAP_PMULL;
+    if (sha1 >= 1)
+        hw |= HWCAP_SHA1;
+    if (sha2 >= 1)
+        hw |= HWCAP_SHA2;
+    if (crc >= 1)
+        hw |= HWCAP_CRC32;
+    if (atomic >= 2)
+        hw |= HWCAP_ATOMICS;
+    return hw;
+}
+
+/* EL0 may read the virtual counter (CNTKCTL_EL1.EL0VCTEN), as on Linux. FP
+ * and SIMD are already enabled for both ELs at boot (CPACR_EL1.FPEN). */
+void arch_user_init(void)
+{
+    uint64_t k;
+    __asm__ volatile("mrs %0, cntkctl_el1" : "=r"(k));
+    __asm__ volatile("msr cntkctl_el1, %0; isb" : : "r"(k | 2));
+}
+
+extern char user_stack_top[];
+void aarch64_enter_user(struct exception_frame *f) __attribute__((noreturn));
+
+void arch_enter_user(uintptr_t entry, uintptr_t sp)
+{
+    struct exception_frame *f = (struct exception_frame *)(user_stack_top - sizeof *f);
+    memset(f, 0, sizeof *f);
+    f->elr = entry;
+    f->spsr = 0; /* EL0t, interrupts unmasked */
+    f->sp_el0 = sp;
+    __asm__ volatile("msr tpidr_el0, xzr");
+    aarch64_enter_user(f);
 }
 
 const int arch_divide_by_zero_traps = 0; /* sdiv/udiv by zero yield 0 */

@@ -99,6 +99,8 @@ static uint64_t *pte(uintptr_t va, int create, int *err)
 
 static uint64_t user_attrs(unsigned flags)
 {
+    if (!(flags & MAP_USER)) /* kernel only: EL1 read/write, never executed */
+        return AF | SH_INNER | ATTR_NORMAL | PXN | UXN | TABLE;
     return AF | SH_INNER | ATTR_NORMAL | AP_EL0 | (flags & MAP_WRITE ? 0 : AP_RO) | PXN |
            (flags & MAP_EXEC ? 0 : UXN) | TABLE;
 }

@@ -20,7 +20,9 @@ ATTR_DEVICE, ATTR_NORMAL = 0, 1
 MAIR = (0x04 << (8 * ATTR_DEVICE)) | (0xFF << (8 * ATTR_NORMAL))  # nGnRE, WB RA/WA
 # T0SZ=25 (39-bit), IRGN0/ORGN0 = WB WA, SH0 inner, TG0 4K, EPD1 (no TTBR1 walks), IPS 40-bit
 TCR = 25 | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 23) | (2 << 32)
-SCTLR_SET = (1 << 0) | (1 << 2) | (1 << 12)  # M, C, I
+# M, C, I; for EL0: DZE (dc zva), UCT (CTR_EL0), nTWI/nTWE (wfi/wfe), UCI
+# (cache maintenance), SPAN (PSTATE.PAN left alone) -- as Linux sets them.
+SCTLR_SET = (1 << 0) | (1 << 2) | (1 << 12) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 18) | (1 << 23) | (1 << 26)
 SCTLR_CLEAR = (1 << 1) | (1 << 19)  # A (alignment checks), WXN
 
 BLOCK, TABLE, PAGE_DESC = 0b01, 0b11, 0b11

@@ -1,10 +1,14 @@
 /* Exception vectors at VBAR_EL1: every exception taken to EL1 saves the
- * general registers and calls aarch64_exception(frame, kind); interrupts
- * return through eret, faults never return. Also setjmp/longjmp. */
+ * general registers (and SP_EL0, the program's stack pointer) on SP_EL1 and
+ * calls aarch64_exception(frame, kind); interrupts, system calls and
+ * resolved page faults return through eret, other faults never return.
+ * Also setjmp/longjmp and the first entry into the program (EL0). */
+
+#define FRAME_SIZE (36 * 8)
 
 .macro vector kind
     .p2align 7
-    sub sp, sp, #(34 * 8)
+    sub sp, sp, #FRAME_SIZE
     stp x0, x1, [sp, #0]
     mov x0, #\kind
     b exception_common
@@ -47,18 +51,23 @@ exception_common:
     stp x24, x25, [sp, #192]
     stp x26, x27, [sp, #208]
     stp x28, x29, [sp, #224]
-    add x2, sp, #(34 * 8)
+    add x2, sp, #FRAME_SIZE
     stp x30, x2, [sp, #240]     /* lr, sp before the exception */
     mrs x2, elr_el1
     mrs x3, spsr_el1
     stp x2, x3, [sp, #256]
+    mrs x2, sp_el0
+    str x2, [sp, #272]
     mov x1, x0
     mov x0, sp
     mov x29, xzr
-    bl aarch64_exception        /* returns only for interrupts */
+    bl aarch64_exception        /* returns for interrupts, syscalls, demand paging */
+exception_return:
     ldp x2, x3, [sp, #256]
     msr elr_el1, x2
     msr spsr_el1, x3
+    ldr x2, [sp, #272]
+    msr sp_el0, x2
     ldp x0, x1, [sp, #0]
     ldp x2, x3, [sp, #16]
     ldp x4, x5, [sp, #32]
@@ -75,8 +84,16 @@ exception_common:
     ldp x26, x27, [sp, #208]
     ldp x28, x29, [sp, #224]
     ldr x30, [sp, #240]
-    add sp, sp, #(34 * 8)
+    add sp, sp, #FRAME_SIZE
     eret
+
+/* aarch64_enter_user(frame): the first entry into the program, from a
+ * zeroed frame at the top of the kernel stack that the program's exceptions
+ * will use (SP_EL1); elr, spsr (EL0t) and sp_el0 filled in by the caller. */
+    .globl aarch64_enter_user
+aarch64_enter_user:
+    mov sp, x0
+    b exception_return
 
     .section .text
     .globl arch_setjmp
@@ -106,3 +123,13 @@ arch_longjmp:                   /* x0 = regs, w1 = value */
     msr daif, x3
     mov w0, w1
     ret
+
+/* The kernel stack under the program (SP_EL1 while it runs), above a guard. */
+    .section .stack, "aw", %nobits
+    .p2align 12
+    .globl user_stack_guard
+user_stack_guard:
+    .skip 4096
+    .skip 32768
+    .globl user_stack_top
+user_stack_top:

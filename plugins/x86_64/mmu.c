@@ -123,7 +123,7 @@ int arch_user_map(uintptr_t va, uint64_t pa, unsigned flags)
         return err;
     if (*e & P)
         return -2;
-    *e = (pa & ADDR_MASK) | leaf_flags(flags | MAP_USER);
+    *e = (pa & ADDR_MASK) | leaf_flags(flags);
     return 0;
 }
 
@@ -145,7 +145,7 @@ int arch_user_protect(uintptr_t va, unsigned flags)
     uint64_t *e = pte(va, 0, &err);
     if (!e || !(*e & P))
         return -1;
-    *e = (*e & ADDR_MASK) | leaf_flags(flags | MAP_USER);
+    *e = (*e & ADDR_MASK) | leaf_flags(flags);
     invlpg(va);
     return 0;
 }

@@ -1,12 +1,15 @@
-/* x86_64 descriptor tables and exception reports.
- * GDT: null, kernel code 0x08, kernel data 0x10, TSS 0x18. The TSS carries
- * IST stacks for #DF (IST1), NMI (IST2) and #MC (IST3), so a kernel stack
- * overflow into a guard page still gets reported. */
+/* x86_64 descriptor tables, exception reports and the program's entry.
+ * GDT: null, kernel code 0x08, kernel data 0x10, user data 0x18, user code
+ * 0x20 (the order syscall/sysret require), TSS 0x28. The TSS carries IST
+ * stacks for #DF (IST1), NMI (IST2) and #MC (IST3), so a kernel stack
+ * overflow into a guard page still gets reported, and rsp0: the kernel stack
+ * the CPU switches to when the program is interrupted. */
 #include <arch/io.h>
 #include <hermit/hermit.h>
 #include <hermit/init.h>
 #include <hermit/irq.h>
 #include <hermit/trap.h>
+#include <hermit/user.h>
 #include <stdint.h>
 
 void x86_irq(unsigned vector);
@@ -37,9 +40,37 @@ struct idt_gate {
     uint32_t reserved;
 } __attribute__((packed));
 
-extern char df_stack_top[], nmi_stack_top[], mc_stack_top[]; /* traps.S */
+extern char df_stack_top[], nmi_stack_top[], mc_stack_top[], user_stack_top[]; /* traps.S */
 static struct tss tss;
-static uint64_t gdt[5] __attribute__((aligned(16)));
+static uint64_t gdt[7] __attribute__((aligned(16)));
+
+/* Per-CPU block at the kernel's GS base (swapgs on every entry from ring 3). */
+struct x86_percpu {
+    uint64_t kernel_rsp; /* syscall_entry switches to this stack */
+    uint64_t user_rsp;   /* scratch: the program's rsp during the switch */
+};
+static struct x86_percpu percpu0;
+
+#define MSR_EFER 0xc0000080u
+#define MSR_STAR 0xc0000081u
+#define MSR_LSTAR 0xc0000082u
+#define MSR_SFMASK 0xc0000084u
+#define MSR_FS_BASE 0xc0000100u
+#define MSR_GS_BASE 0xc0000101u
+#define MSR_KERNEL_GS_BASE 0xc0000102u
+#define EFER_SCE 1u
+
+static void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+static uint64_t rdmsr(uint32_t msr)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((uint64_t)hi << 32) | lo;
+}
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 extern const char trap_stubs[];
 
@@ -68,12 +99,18 @@ static void dump_regs(const void *p)
            (unsigned long long)f->rflags, (unsigned long long)f->cs, (unsigned long long)f->ss);
 }
 
+static const int fault_signal[32] = {
+    [0] = 8, [1] = 5, [3] = 5, [4] = 11, [5] = 11, [6] = 4, [7] = 8, [13] = 11, [14] = 11,
+    [16] = 8, [17] = 7, [19] = 8,
+};
+
 void x86_trap(struct trap_frame *f)
 {
     if (f->vector >= 32) {
         x86_irq((unsigned)f->vector);
         return;
     }
+    int from_user = (f->cs & 3) == 3;
     struct fault_info fi = {0};
     fi.name = names[f->vector];
     fi.pc = f->rip;
@@ -96,12 +133,89 @@ void x86_trap(struct trap_frame *f)
         fi.present = f->error & 1;
         fi.write = (f->error >> 1) & 1;
         fi.exec = (f->error >> 4) & 1;
+        if (cr2 < USER_LIMIT && vm_fault(cr2, fi.write, fi.exec) == 0)
+            return; /* demand paging */
         break;
     }
     default:
         fi.kind = FAULT_OTHER;
     }
+    if (from_user) {
+        fi.signal = fault_signal[f->vector] ? fault_signal[f->vector] : 11;
+        user_fault(&fi, dump_regs, f, f->rbp);
+    }
     hermit_fault(&fi, dump_regs, f, f->rbp);
+}
+
+/* The system call ABI: number in rax, arguments in rdi rsi rdx r10 r8 r9,
+ * result in rax. */
+void x86_syscall(struct trap_frame *f)
+{
+    f->rax = syscall_dispatch(f->rax, f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
+}
+
+const char arch_platform[] = "x86_64";
+
+unsigned long arch_hwcap(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    return d; /* what Linux reports: CPUID.1:EDX */
+}
+
+void x86_enter_user(uintptr_t entry, uintptr_t sp) __attribute__((noreturn));
+
+void arch_enter_user(uintptr_t entry, uintptr_t sp)
+{
+    wrmsr(MSR_KERNEL_GS_BASE, 0); /* the program's GS after swapgs */
+    x86_enter_user(entry, sp);
+}
+
+#define ARCH_SET_GS 0x1001
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+#define ARCH_GET_GS 0x1004
+
+/* arch_prctl(2): the program's TLS base. */
+long sys_arch_prctl(long code, long addr)
+{
+    if (addr < 0 || (uint64_t)addr >= USER_LIMIT)
+        return code == ARCH_SET_FS || code == ARCH_SET_GS ? -1 /* EPERM */ : -14 /* EFAULT */;
+    switch (code) {
+    case ARCH_SET_FS:
+        wrmsr(MSR_FS_BASE, addr);
+        return 0;
+    case ARCH_GET_FS:
+        *(uint64_t *)addr = rdmsr(MSR_FS_BASE);
+        return 0;
+    case ARCH_SET_GS:
+        wrmsr(MSR_KERNEL_GS_BASE, addr); /* the program's GS while in the kernel */
+        return 0;
+    case ARCH_GET_GS:
+        *(uint64_t *)addr = rdmsr(MSR_KERNEL_GS_BASE);
+        return 0;
+    }
+    return -22; /* EINVAL */
+}
+
+void syscall_entry(void);
+
+/* syscall/sysret, and FP/SSE for the program: x87 and SSE state owned by the
+ * program alone (the kernel is built without them); no XSAVE/AVX yet. */
+void arch_user_init(void)
+{
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+    wrmsr(MSR_STAR, (0x10ull << 48) | (0x08ull << 32)); /* sysret: cs 0x23, ss 0x1b */
+    wrmsr(MSR_LSTAR, (uintptr_t)syscall_entry);
+    wrmsr(MSR_SFMASK, 0x47700); /* TF DF IF IOPL NT AC cleared on entry */
+    uint64_t cr0, cr4;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    cr0 = (cr0 & ~((1ull << 2) | (1ull << 3))) | (1ull << 1) | (1ull << 5); /* -EM -TS +MP +NE */
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0));
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    cr4 |= (1ull << 9) | (1ull << 10); /* OSFXSR, OSXMMEXCPT */
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
+    __asm__ volatile("fninit");
 }
 
 static void set_gate(unsigned vector, unsigned ist)
@@ -122,14 +236,19 @@ static void x86_traps_init(void)
     tss.ist[0] = (uintptr_t)df_stack_top;
     tss.ist[1] = (uintptr_t)nmi_stack_top;
     tss.ist[2] = (uintptr_t)mc_stack_top;
+    tss.rsp[0] = (uintptr_t)user_stack_top;
     tss.iomap_base = sizeof tss;
+    percpu0.kernel_rsp = (uintptr_t)user_stack_top;
+    wrmsr(MSR_GS_BASE, (uintptr_t)&percpu0);
     uintptr_t base = (uintptr_t)&tss;
     uint64_t limit = sizeof tss - 1;
     gdt[1] = 0x00af9b000000ffffull; /* kernel code (accessed) */
     gdt[2] = 0x00cf93000000ffffull; /* kernel data (accessed) */
-    gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) | (((limit >> 16) & 0xf) << 48) |
+    gdt[3] = 0x00cff3000000ffffull; /* user data, DPL 3 (accessed) */
+    gdt[4] = 0x00affb000000ffffull; /* user 64-bit code, DPL 3 (accessed) */
+    gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) | (((limit >> 16) & 0xf) << 48) |
              ((uint64_t)((base >> 24) & 0xff) << 56);
-    gdt[4] = base >> 32;
+    gdt[6] = base >> 32;
     struct {
         uint16_t limit;
         uint64_t base;
@@ -143,7 +262,7 @@ static void x86_traps_init(void)
                      "mov %%eax, %%ds\n"
                      "mov %%eax, %%es\n"
                      "mov %%eax, %%ss\n"
-                     "mov $0x18, %%ax\n"
+                     "mov $0x28, %%ax\n"
                      "ltr %%ax\n"
                      :
                      : "m"(gdtr)

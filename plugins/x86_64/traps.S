@@ -1,6 +1,15 @@
 /* x86_64 interrupt/exception entry: one stub per vector pushes a uniform
  * frame {error code, vector} and jumps to trap_common, which saves the
- * general registers and calls x86_trap(struct trap_frame *). */
+ * general registers and calls x86_trap(struct trap_frame *). Entries from
+ * ring 3 (the program) arrive on the TSS rsp0 stack and swap GS to the
+ * kernel's per-CPU block; `syscall` enters at syscall_entry and builds the
+ * same frame (vector 256). */
+
+#define PERCPU_KERNEL_RSP 0
+#define PERCPU_USER_RSP 8
+#define FRAME_CS 24                 /* from the vector slot */
+#define USER_CS 0x23
+#define USER_DS 0x1b
 
     .section .text.traps, "ax"
 
@@ -25,7 +34,10 @@ trap_stubs:
     .endr
 
 trap_common:
-    push %rax
+    testb $3, FRAME_CS(%rsp)
+    jz 1f
+    swapgs                      /* from the program: kernel GS */
+1:  push %rax
     push %rbx
     push %rcx
     push %rdx
@@ -58,7 +70,95 @@ trap_common:
     pop %rcx
     pop %rbx
     pop %rax
+    testb $3, FRAME_CS(%rsp)
+    jz 1f
+    swapgs                      /* back to the program's GS */
+1:  add $16, %rsp               /* vector, error code */
+    iretq
+
+/* syscall: rip in rcx, rflags in r11, interrupts off (SFMASK), still on the
+ * program's stack. Switch to the kernel stack, build a trap frame, call
+ * x86_syscall(frame), return with sysretq. */
+    .globl syscall_entry
+    .p2align 4
+syscall_entry:
+    swapgs
+    mov %rsp, %gs:PERCPU_USER_RSP
+    mov %gs:PERCPU_KERNEL_RSP, %rsp
+    pushq $USER_DS              /* ss */
+    pushq %gs:PERCPU_USER_RSP   /* rsp */
+    push %r11                   /* rflags */
+    pushq $USER_CS              /* cs */
+    push %rcx                   /* rip */
+    pushq $0                    /* error code */
+    pushq $256                  /* vector: system call */
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    cld
+    mov %rsp, %rdi
+    xor %ebp, %ebp              /* kernel backtraces stop here */
+    call x86_syscall
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
     add $16, %rsp               /* vector, error code */
+    pop %rcx                    /* rip */
+    add $8, %rsp                /* cs */
+    pop %r11                    /* rflags */
+    pop %rsp                    /* the program's stack */
+    swapgs
+    sysretq
+
+/* arch_enter_user(entry, sp): the first entry into the program, with every
+ * register cleared as Linux leaves them at exec (rdx = 0: no atexit hook). */
+    .globl x86_enter_user
+x86_enter_user:
+    pushq $USER_DS
+    push %rsi
+    pushq $0x202                /* IF */
+    pushq $USER_CS
+    push %rdi
+    xor %eax, %eax
+    xor %ebx, %ebx
+    xor %ecx, %ecx
+    xor %edx, %edx
+    xor %esi, %esi
+    xor %edi, %edi
+    xor %ebp, %ebp
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    xor %r10d, %r10d
+    xor %r11d, %r11d
+    xor %r12d, %r12d
+    xor %r13d, %r13d
+    xor %r14d, %r14d
+    xor %r15d, %r15d
+    swapgs
     iretq
 
 /* Each stub is 16-byte aligned: trap_stubs + 16 * vector. */
@@ -97,16 +197,17 @@ arch_longjmp:                   /* rdi = regs, esi = value */
     jmp *56(%rdi)
 
 /* IST stacks for #DF, NMI and #MC, each above an unmapped guard page. */
-.macro ist_stack name
+.macro ist_stack name, size=8192
     .p2align 12
     .globl \name\()_stack_guard
 \name\()_stack_guard:
     .skip 4096
-    .skip 8192
+    .skip \size
     .globl \name\()_stack_top
 \name\()_stack_top:
 .endm
     .section .stack, "aw", @nobits
     ist_stack df
+    ist_stack user, 32768       /* the kernel stack under the program (TSS rsp0) */
     ist_stack nmi
     ist_stack mc

@@ -52,7 +52,8 @@ void *mm_table_page(void);
 int arch_map(uintptr_t va, uint64_t pa, uint64_t size, unsigned flags);
 const char *arch_page_sizes(void); /* e.g. "4K 2M 1G" */
 
-/* Single 4 KiB pages of the program's address space (MAP_USER implied).
+/* Single 4 KiB pages of the program's address space: MAP_USER in flags
+ * gives the program access; without it only the kernel reaches the page.
  * arch_user_map: 0, -1 (no memory for tables) or -2 (va is already mapped,
  * e.g. by the kernel's boot map or an MMIO window). arch_user_unmap returns
  * the physical page that was mapped there, or 0. arch_user_protect changes a
@@ -63,3 +64,4 @@ int arch_user_protect(uintptr_t va, unsigned flags);
 
 /* Linker symbols. */
 extern char __kernel_start[], __kernel_end[];
+extern char __app_start[], __app_end[], __image_end[]; /* physical: use phys_to_virt() */

@@ -19,6 +19,7 @@ struct fault_info {
     int write;          /* page faults: the access was a write */
     int exec;           /* page faults: the access was an instruction fetch */
     int present;        /* page faults: the page was mapped (permission fault) */
+    int signal;         /* faults in the program: the Linux signal (SIGSEGV...) */
 };
 
 /* Exit status when the kernel dies of a CPU exception (128 + SIGSEGV). */

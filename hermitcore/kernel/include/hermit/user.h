@@ -1,0 +1,31 @@
+/* The program: a static Linux executable running in ring 3 / EL0 in the
+ * lower half of the single address space, entering the kernel only through
+ * system calls, interrupts and faults. */
+#pragma once
+#include <hermit/trap.h>
+#include <stdint.h>
+
+/* Its address space (both architectures; see docs/linux-abi.md). */
+#define USER_PIE_BASE 0x800000000ull   /* static-pie load address: 32 GiB */
+#define USER_MMAP_BASE 0x1000000000ull /* mmap() from 64 GiB up */
+#define USER_STACK_TOP 0x3f00000000ull /* the initial stack grows down from here */
+#define USER_STACK_MAX (8ull << 20)    /* RLIMIT_STACK */
+#define USER_LIMIT 0x4000000000ull     /* nothing of the program's above 256 GiB */
+
+/* Architecture layer. */
+void arch_user_init(void);                                          /* syscall entry, FP/SIMD on */
+void arch_enter_user(uintptr_t entry, uintptr_t sp) __attribute__((noreturn));
+extern const char arch_platform[];                                  /* AT_PLATFORM */
+unsigned long arch_hwcap(void);                                     /* AT_HWCAP */
+
+/* Generic layer, called from the arch entry code. Weak defaults (kernel-only
+ * images without the Linux layer) refuse everything. */
+long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* A page fault at `addr` (the program's, or the kernel touching program
+ * memory in a system call): map it if it belongs to a mapping that allows the
+ * access (demand paging). Returns 0 when the access may be retried. */
+int vm_fault(uintptr_t addr, int write, int exec);
+/* The program died of a CPU exception: report it like a crash report and end
+ * the run with 128 + the signal Linux would have sent. */
+void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), const void *frame,
+                uintptr_t fp) __attribute__((noreturn));

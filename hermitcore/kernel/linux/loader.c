@@ -1,0 +1,225 @@
+/* Start the program: load the static ELF embedded in the image (ET_EXEC at
+ * its link address, static-pie at USER_PIE_BASE), build the Linux initial
+ * stack (argc, argv, envp, auxv) and enter it in ring 3 / EL0. */
+#include "linux.h"
+#include <hermit/time.h>
+
+#define PT_LOAD 1
+#define PT_INTERP 3
+#define PT_PHDR 6
+#define PT_GNU_STACK 0x6474e551u
+#define PF_X 1
+#define PF_W 2
+#define PF_R 4
+#define ET_EXEC 2
+#define ET_DYN 3
+
+#define AT_NULL 0
+#define AT_PHDR 3
+#define AT_PHENT 4
+#define AT_PHNUM 5
+#define AT_PAGESZ 6
+#define AT_BASE 7
+#define AT_FLAGS 8
+#define AT_ENTRY 9
+#define AT_UID 11
+#define AT_EUID 12
+#define AT_GID 13
+#define AT_EGID 14
+#define AT_PLATFORM 15
+#define AT_HWCAP 16
+#define AT_CLKTCK 17
+#define AT_SECURE 23
+#define AT_RANDOM 25
+#define AT_HWCAP2 26
+#define AT_EXECFN 31
+
+#define MAX_ENV 64
+
+struct elf64_ehdr {
+    unsigned char e_ident[16];
+    uint16_t e_type, e_machine;
+    uint32_t e_version;
+    uint64_t e_entry, e_phoff, e_shoff;
+    uint32_t e_flags;
+    uint16_t e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx;
+};
+
+struct elf64_phdr {
+    uint32_t p_type, p_flags;
+    uint64_t p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align;
+};
+
+/* app.S (generated): the program and the cpio archive of its files. */
+extern char app_elf[], app_elf_end[], app_files[], app_files_end[];
+
+static char *envp_store[MAX_ENV + 1];
+static int envc;
+static char exe_path[256];
+const char *linux_exe_path = exe_path;
+int strace_enabled;
+static uint64_t epoch_sec, epoch_nsec;
+uint64_t random_seed;
+
+static unsigned long parse_num(const char **s)
+{
+    unsigned long v = 0;
+    while (**s >= '0' && **s <= '9')
+        v = v * 10 + (unsigned long)(*(*s)++ - '0');
+    return v;
+}
+
+/* Kernel options the Linux layer understands (main.c asks us first). */
+int kernel_option(char *opt)
+{
+    if (!strncmp(opt, "hermit.env=", 11)) {
+        if (envc < MAX_ENV)
+            envp_store[envc++] = opt + 11;
+        else
+            pr_info("more than %d environment variables; '%s' dropped\n", MAX_ENV, opt + 11);
+        return 1;
+    }
+    if (!strncmp(opt, "hermit.epoch=", 13)) { /* wall-clock time at boot, from the host: SEC.NSEC */
+        const char *s = opt + 13;
+        epoch_sec = parse_num(&s);
+        if (*s == '.') {
+            s++;
+            epoch_nsec = parse_num(&s);
+        }
+        return 1;
+    }
+    if (!strncmp(opt, "hermit.seed=", 12)) {
+        for (const char *s = opt + 12; *s; s++) {
+            unsigned d = *s >= 'a' ? (unsigned)(*s - 'a' + 10) : (unsigned)(*s - '0');
+            random_seed = (random_seed << 4 | (random_seed >> 60)) ^ (d & 15);
+        }
+        return 1;
+    }
+    if (!strcmp(opt, "hermit.strace")) {
+        strace_enabled = 1;
+        return 1;
+    }
+    return 0;
+}
+
+uint64_t realtime_ns(void)
+{
+    return epoch_sec * NSEC_PER_SEC + epoch_nsec + clock_ns();
+}
+
+static uintptr_t page_up(uintptr_t v) { return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); }
+
+static __attribute__((noreturn)) void bad_program(const char *why)
+{
+    printk("[hermit] cannot start %s: %s\n", exe_path, why);
+    hermit_exit(127);
+}
+
+static uintptr_t push(uintptr_t sp, const void *data, size_t n)
+{
+    sp -= n;
+    memcpy((void *)sp, data, n);
+    return sp;
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = argv[0];
+    snprintk(exe_path, sizeof exe_path, "/%s", name);
+    arch_user_init();
+    fs_init(phys_to_virt((uintptr_t)app_files), (size_t)(app_files_end - app_files), exe_path);
+
+    const char *elf = phys_to_virt((uintptr_t)app_elf);
+    size_t elf_size = (size_t)(app_elf_end - app_elf);
+    const struct elf64_ehdr *eh = (const void *)elf;
+    if (elf_size < sizeof *eh || memcmp(eh->e_ident, "\177ELF", 4) || eh->e_ident[4] != 2)
+        bad_program("not a 64-bit ELF file");
+    if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
+        bad_program("not an executable");
+    if (eh->e_phentsize != sizeof(struct elf64_phdr) || eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr) > elf_size)
+        bad_program("corrupt program headers");
+    const struct elf64_phdr *ph = (const void *)(elf + eh->e_phoff);
+    uintptr_t bias = eh->e_type == ET_DYN ? USER_PIE_BASE : 0;
+    uintptr_t phdr_addr = 0, top = 0, mapped_to = 0;
+    unsigned stack_prot = PROT_READ | PROT_WRITE;
+
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        const struct elf64_phdr *p = &ph[i];
+        if (p->p_type == PT_INTERP)
+            bad_program("dynamically linked (it has an interpreter); link it with -static");
+        if (p->p_type == PT_PHDR)
+            phdr_addr = bias + p->p_vaddr;
+        if (p->p_type == PT_GNU_STACK && (p->p_flags & PF_X))
+            stack_prot |= PROT_EXEC;
+        if (p->p_type != PT_LOAD || !p->p_memsz)
+            continue;
+        if (p->p_offset + p->p_filesz > elf_size || p->p_filesz > p->p_memsz)
+            bad_program("a segment lies outside the file");
+        uintptr_t start = bias + p->p_vaddr, end = start + p->p_memsz;
+        if (end > USER_LIMIT || end < start)
+            bad_program("a segment lies outside the program's address space (below 256 GiB)");
+        unsigned prot = (p->p_flags & PF_R ? PROT_READ : 0) | (p->p_flags & PF_W ? PROT_WRITE : 0) |
+                        (p->p_flags & PF_X ? PROT_EXEC : 0);
+        uintptr_t vstart = start & ~(PAGE_SIZE - 1);
+        if (vstart < mapped_to)
+            vstart = mapped_to; /* shares a page with the previous segment */
+        if (page_up(end) > vstart && vm_add(vstart, page_up(end), prot, exe_path) != 0) {
+            printk("[hermit] segment %#lx-%#lx collides with the kernel or an earlier segment\n",
+                   (unsigned long)start, (unsigned long)end);
+            bad_program("cannot map its segments");
+        }
+        if (vm_populate(start, end, elf + p->p_offset, p->p_filesz) != 0)
+            bad_program("out of memory loading it (give it more with --mem)");
+        if (!phdr_addr && p->p_offset == 0 && p->p_filesz >= eh->e_phoff + eh->e_phnum * sizeof *ph)
+            phdr_addr = start + eh->e_phoff;
+        if (page_up(end) > mapped_to)
+            mapped_to = page_up(end);
+        if (end > top)
+            top = end;
+    }
+    if (!top)
+        bad_program("no loadable segments");
+    vm_set_brk_base(top);
+
+    if (vm_add(USER_STACK_TOP - USER_STACK_MAX, USER_STACK_TOP, stack_prot, "[stack]") != 0)
+        bad_program("cannot map the stack");
+
+    /* The initial stack, top down: strings, then (16-byte aligned) argc,
+     * argv[], NULL, envp[], NULL, auxv pairs, AT_NULL. */
+    uintptr_t sp = USER_STACK_TOP;
+    uintptr_t execfn = sp = push(sp, exe_path, strlen(exe_path) + 1);
+    uintptr_t platform = sp = push(sp, arch_platform, strlen(arch_platform) + 1);
+    uint8_t rnd[16];
+    random_bytes(rnd, sizeof rnd);
+    uintptr_t random = sp = push(sp, rnd, sizeof rnd);
+    uintptr_t uargv[65], uenvp[MAX_ENV + 1];
+    if (argc > 64)
+        argc = 64;
+    for (int i = argc - 1; i >= 0; i--)
+        uargv[i] = sp = push(sp, argv[i], strlen(argv[i]) + 1);
+    for (int i = envc - 1; i >= 0; i--)
+        uenvp[i] = sp = push(sp, envp_store[i], strlen(envp_store[i]) + 1);
+    if (!phdr_addr) { /* program headers not in a loaded segment: give a copy */
+        sp = push(sp & ~7ul, ph, eh->e_phnum * sizeof *ph);
+        phdr_addr = sp;
+    }
+    uint64_t aux[] = {
+        AT_PHDR, phdr_addr, AT_PHENT, sizeof *ph, AT_PHNUM, eh->e_phnum, AT_PAGESZ, PAGE_SIZE,
+        AT_BASE, 0, AT_FLAGS, 0, AT_ENTRY, bias + eh->e_entry, AT_UID, 0, AT_EUID, 0, AT_GID, 0, AT_EGID, 0,
+        AT_PLATFORM, platform, AT_HWCAP, arch_hwcap(), AT_HWCAP2, 0, AT_CLKTCK, 100, AT_SECURE, 0,
+        AT_RANDOM, random, AT_EXECFN, execfn, AT_NULL, 0,
+    };
+    size_t words = 1 + (size_t)argc + 1 + (size_t)envc + 1;
+    sp = (sp - words * 8 - sizeof aux) & ~15ul;
+    uint64_t *w = (uint64_t *)sp;
+    *w++ = (uint64_t)argc;
+    for (int i = 0; i < argc; i++)
+        *w++ = uargv[i];
+    *w++ = 0;
+    for (int i = 0; i < envc; i++)
+        *w++ = uenvp[i];
+    *w++ = 0;
+    memcpy(w, aux, sizeof aux);
+
+    arch_enter_user(bias + eh->e_entry, sp);
+}

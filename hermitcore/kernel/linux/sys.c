@@ -1,0 +1,516 @@
+/* Process-wide system calls: exit, identity, time, randomness, limits,
+ * signals (recorded, never delivered), futexes for one thread, scheduling. */
+#include "linux.h"
+#include <board.h>
+#include <hermit/boot.h>
+#include <hermit/heap.h>
+#include <hermit/time.h>
+
+void linux_exit(int status)
+{
+    hermit_exit(status & 0xff);
+}
+
+long sys_exit_group(long status) { linux_exit((int)status); }
+long sys_exit(long status) { linux_exit((int)status); } /* the only thread */
+
+long sys_getpid(void) { return 1; }
+long sys_getppid(void) { return 0; }
+long sys_gettid(void) { return 1; }
+long sys_getuid(void) { return 0; }
+long sys_geteuid(void) { return 0; }
+long sys_getgid(void) { return 0; }
+long sys_getegid(void) { return 0; }
+long sys_getpgid(long pid) { return 1; }
+long sys_getpgrp(void) { return 1; }
+long sys_getsid(long pid) { return 1; }
+long sys_setpgid(long pid, long pgid) { return 0; }
+long sys_set_tid_address(long tidptr) { return 1; }
+long sys_set_robust_list(long head, long len) { return len == 24 ? 0 : -EINVAL; }
+long sys_sched_yield(void) { return 0; }
+
+static long put_ids(long a, long b, long c)
+{
+    long ptrs[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        if (!user_ok((uintptr_t)ptrs[i], 4, PROT_WRITE))
+            return -EFAULT;
+        *(uint32_t *)ptrs[i] = 0;
+    }
+    return 0;
+}
+
+long sys_getresuid(long r, long e, long s) { return put_ids(r, e, s); }
+long sys_getresgid(long r, long e, long s) { return put_ids(r, e, s); }
+
+struct utsname {
+    char sysname[65], nodename[65], release[65], version[65], machine[65], domainname[65];
+};
+
+static void field(char *dst, const char *src)
+{
+    size_t n = strlen(src);
+    if (n > 64)
+        n = 64;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+long sys_uname(long ubuf)
+{
+    if (!user_ok((uintptr_t)ubuf, sizeof(struct utsname), PROT_WRITE))
+        return -EFAULT;
+    struct utsname *u = (struct utsname *)ubuf;
+    memset(u, 0, sizeof *u);
+    field(u->sysname, "Linux");
+    field(u->nodename, "hermitcore");
+    field(u->release, "6.1.0-hermitcore");
+    field(u->version, "#1 hermitcore " HERMIT_VERSION);
+    field(u->machine, arch_platform);
+    field(u->domainname, "(none)");
+    return 0;
+}
+
+/* --- time --- */
+struct timespec_k {
+    int64_t sec, nsec;
+};
+
+#define CLOCK_REALTIME 0
+#define CLOCK_REALTIME_COARSE 5
+#define CLOCK_TAI 11
+#define TIMER_ABSTIME 1
+
+static uint64_t clock_value(long id)
+{
+    return id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE || id == CLOCK_TAI ? realtime_ns() : clock_ns();
+}
+
+static int valid_clock(long id) { return id >= 0 && id <= 11 && id != 10; }
+
+long sys_clock_gettime(long id, long uts)
+{
+    if (!valid_clock(id))
+        return -EINVAL;
+    if (!user_ok((uintptr_t)uts, sizeof(struct timespec_k), PROT_WRITE))
+        return -EFAULT;
+    uint64_t ns = clock_value(id);
+    struct timespec_k *ts = (struct timespec_k *)uts;
+    ts->sec = (int64_t)(ns / NSEC_PER_SEC);
+    ts->nsec = (int64_t)(ns % NSEC_PER_SEC);
+    return 0;
+}
+
+long sys_clock_getres(long id, long uts)
+{
+    if (!valid_clock(id))
+        return -EINVAL;
+    if (uts) {
+        if (!user_ok((uintptr_t)uts, sizeof(struct timespec_k), PROT_WRITE))
+            return -EFAULT;
+        ((struct timespec_k *)uts)->sec = 0;
+        ((struct timespec_k *)uts)->nsec = 1;
+    }
+    return 0;
+}
+
+long sys_gettimeofday(long utv, long utz)
+{
+    if (utv) {
+        if (!user_ok((uintptr_t)utv, 16, PROT_WRITE))
+            return -EFAULT;
+        uint64_t ns = realtime_ns();
+        ((int64_t *)utv)[0] = (int64_t)(ns / NSEC_PER_SEC);
+        ((int64_t *)utv)[1] = (int64_t)(ns % NSEC_PER_SEC / 1000);
+    }
+    if (utz) {
+        if (!user_ok((uintptr_t)utz, 8, PROT_WRITE))
+            return -EFAULT;
+        memset((void *)utz, 0, 8);
+    }
+    return 0;
+}
+
+long sys_time(long ut)
+{
+    int64_t t = (int64_t)(realtime_ns() / NSEC_PER_SEC);
+    if (ut) {
+        if (!user_ok((uintptr_t)ut, 8, PROT_WRITE))
+            return -EFAULT;
+        *(int64_t *)ut = t;
+    }
+    return t;
+}
+
+static long read_timespec(long uts, uint64_t *ns)
+{
+    if (!user_ok((uintptr_t)uts, sizeof(struct timespec_k), PROT_READ))
+        return -EFAULT;
+    const struct timespec_k *ts = (const struct timespec_k *)uts;
+    if (ts->sec < 0 || ts->nsec < 0 || ts->nsec >= (int64_t)NSEC_PER_SEC)
+        return -EINVAL;
+    *ns = (uint64_t)ts->sec * NSEC_PER_SEC + (uint64_t)ts->nsec;
+    return 0;
+}
+
+long sys_clock_nanosleep(long id, long flags, long ureq, long urem)
+{
+    if (!valid_clock(id))
+        return -EINVAL;
+    uint64_t ns;
+    long rc = read_timespec(ureq, &ns);
+    if (rc)
+        return rc;
+    if (flags & TIMER_ABSTIME) {
+        uint64_t now = clock_value(id);
+        ns = ns > now ? ns - now : 0;
+    }
+    if (ns)
+        sleep_ns(ns);
+    return 0;
+}
+
+long sys_nanosleep(long ureq, long urem) { return sys_clock_nanosleep(1, 0, ureq, urem); }
+
+struct rusage_k {
+    struct {
+        int64_t sec, usec;
+    } utime, stime;
+    int64_t rest[14];
+};
+
+long sys_getrusage(long who, long ubuf)
+{
+    if (!user_ok((uintptr_t)ubuf, sizeof(struct rusage_k), PROT_WRITE))
+        return -EFAULT;
+    struct rusage_k *r = (struct rusage_k *)ubuf;
+    memset(r, 0, sizeof *r);
+    uint64_t us = clock_ns() / 1000; /* the program has had the CPU since boot */
+    r->utime.sec = (int64_t)(us / 1000000);
+    r->utime.usec = (int64_t)(us % 1000000);
+    return 0;
+}
+
+long sys_times(long ubuf)
+{
+    uint64_t ticks = clock_ns() / 10000000; /* AT_CLKTCK = 100 */
+    if (ubuf) {
+        if (!user_ok((uintptr_t)ubuf, 32, PROT_WRITE))
+            return -EFAULT;
+        int64_t *t = (int64_t *)ubuf;
+        t[0] = (int64_t)ticks;
+        t[1] = t[2] = t[3] = 0;
+    }
+    return (long)ticks;
+}
+
+/* --- randomness --- */
+extern uint64_t random_seed;
+static uint64_t rng_state;
+static int rng_hw = -1;
+
+static int hw_random(uint64_t *out)
+{
+#if defined(__x86_64__)
+    if (rng_hw < 0) {
+        uint32_t a, b, c, d;
+        __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+        rng_hw = (c >> 30) & 1; /* RDRAND */
+    }
+    for (int i = 0; rng_hw && i < 10; i++) {
+        unsigned char ok;
+        __asm__ volatile("rdrand %0; setc %1" : "=r"(*out), "=qm"(ok));
+        if (ok)
+            return 1;
+    }
+#elif defined(__aarch64__)
+    if (rng_hw < 0) {
+        uint64_t isar0;
+        __asm__ volatile("mrs %0, id_aa64isar0_el1" : "=r"(isar0));
+        rng_hw = (isar0 >> 60) != 0; /* FEAT_RNG */
+    }
+    if (rng_hw) {
+        uint64_t v, nzcv;
+        __asm__ volatile("mrs %0, s3_3_c2_c4_0\n mrs %1, nzcv" : "=r"(v), "=r"(nzcv)); /* RNDR */
+        if (!(nzcv & (1ull << 30))) {
+            *out = v;
+            return 1;
+        }
+    }
+#endif
+    return 0;
+}
+
+/* RDRAND / RNDR when the CPU has them; otherwise splitmix64 over a seed the
+ * host passes at boot (hermit.seed, from os.urandom) mixed with the cycle
+ * counter: unpredictable across runs, but not a vetted CSPRNG. */
+void random_bytes(void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    if (!rng_state)
+        rng_state = random_seed ^ arch_counter() ^ 0x9e3779b97f4a7c15ull;
+    while (n) {
+        uint64_t v;
+        if (!hw_random(&v)) {
+            uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+            v = z ^ (z >> 31);
+        }
+        size_t k = n < 8 ? n : 8;
+        memcpy(p, &v, k);
+        p += k;
+        n -= k;
+    }
+}
+
+long sys_getrandom(long ubuf, long len, long flags)
+{
+    if (len < 0)
+        return -EINVAL;
+    if (!user_ok((uintptr_t)ubuf, (size_t)len, PROT_WRITE))
+        return -EFAULT;
+    random_bytes((void *)ubuf, (size_t)len);
+    return len;
+}
+
+/* --- limits and system information --- */
+#define RLIMIT_STACK 3
+#define RLIMIT_NOFILE 7
+#define RLIM_INFINITY (~0ull)
+
+struct rlimit_k {
+    uint64_t cur, max;
+};
+
+long sys_prlimit64(long pid, long resource, long unew, long uold)
+{
+    if (pid != 0 && pid != 1)
+        return -ESRCH;
+    if (resource < 0 || resource >= 16)
+        return -EINVAL;
+    if (uold) {
+        if (!user_ok((uintptr_t)uold, sizeof(struct rlimit_k), PROT_WRITE))
+            return -EFAULT;
+        struct rlimit_k *r = (struct rlimit_k *)uold;
+        r->cur = r->max = RLIM_INFINITY;
+        if (resource == RLIMIT_STACK)
+            r->cur = USER_STACK_MAX;
+        if (resource == RLIMIT_NOFILE)
+            r->cur = r->max = 256;
+    }
+    return 0; /* new limits are accepted and not enforced */
+}
+
+long sys_getrlimit(long resource, long uold) { return sys_prlimit64(0, resource, 0, uold); }
+long sys_setrlimit(long resource, long unew) { return 0; }
+
+struct sysinfo_k {
+    int64_t uptime;
+    uint64_t loads[3], totalram, freeram, sharedram, bufferram, totalswap, freeswap;
+    uint16_t procs, pad;
+    uint64_t totalhigh, freehigh;
+    uint32_t mem_unit;
+    char reserved[4];
+};
+
+long sys_sysinfo(long ubuf)
+{
+    if (!user_ok((uintptr_t)ubuf, sizeof(struct sysinfo_k), PROT_WRITE))
+        return -EFAULT;
+    struct sysinfo_k *s = (struct sysinfo_k *)ubuf;
+    memset(s, 0, sizeof *s);
+    s->uptime = (int64_t)(clock_ns() / NSEC_PER_SEC);
+    s->totalram = pages_total() * PAGE_SIZE;
+    s->freeram = pages_free() * PAGE_SIZE;
+    s->procs = 1;
+    s->mem_unit = 1;
+    return 0;
+}
+
+long sys_sched_getaffinity(long pid, long size, long umask)
+{
+    if (size < 8 || (size & 7))
+        return -EINVAL;
+    if (!user_ok((uintptr_t)umask, (size_t)size, PROT_WRITE))
+        return -EFAULT;
+    memset((void *)umask, 0, (size_t)size);
+    *(uint64_t *)umask = 1; /* the program runs on CPU 0 */
+    return 8;
+}
+
+long sys_sched_setaffinity(long pid, long size, long umask) { return 0; }
+
+long sys_getcpu(long ucpu, long unode, long cache)
+{
+    if (ucpu) {
+        if (!user_ok((uintptr_t)ucpu, 4, PROT_WRITE))
+            return -EFAULT;
+        *(uint32_t *)ucpu = 0;
+    }
+    if (unode) {
+        if (!user_ok((uintptr_t)unode, 4, PROT_WRITE))
+            return -EFAULT;
+        *(uint32_t *)unode = 0;
+    }
+    return 0;
+}
+
+#define PR_SET_NAME 15
+#define PR_GET_NAME 16
+static char task_name[16] = "main";
+
+long sys_prctl(long option, long arg2, long a3, long a4, long a5)
+{
+    if (option == PR_SET_NAME) {
+        char buf[16];
+        long n = user_str((uintptr_t)arg2, buf, sizeof buf);
+        if (n == -ENAMETOOLONG) {
+            memcpy(task_name, (const char *)arg2, 15);
+            task_name[15] = 0;
+            return 0;
+        }
+        if (n < 0)
+            return n;
+        memcpy(task_name, buf, (size_t)n + 1);
+        return 0;
+    }
+    if (option == PR_GET_NAME) {
+        if (!user_ok((uintptr_t)arg2, 16, PROT_WRITE))
+            return -EFAULT;
+        memcpy((void *)arg2, task_name, 16);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* --- signals: recorded so libc start-up and sigaction round trips work;
+ * none is ever delivered. A signal sent to ourselves that would kill the
+ * process ends the run like Linux would (128 + signal). --- */
+#define NSIG 65
+struct sigaction_k {
+    uint64_t handler, flags, restorer, mask;
+};
+static struct sigaction_k actions[NSIG];
+static uint64_t sigmask;
+static uint64_t altstack[3];
+
+long sys_rt_sigaction(long sig, long uact, long uold, long size)
+{
+    if (sig < 1 || sig >= NSIG || size != 8)
+        return -EINVAL;
+    if (uold) {
+        if (!user_ok((uintptr_t)uold, sizeof(struct sigaction_k), PROT_WRITE))
+            return -EFAULT;
+        memcpy((void *)uold, &actions[sig], sizeof actions[sig]);
+    }
+    if (uact) {
+        if (sig == 9 || sig == 19)
+            return -EINVAL;
+        if (!user_ok((uintptr_t)uact, sizeof(struct sigaction_k), PROT_READ))
+            return -EFAULT;
+        memcpy(&actions[sig], (const void *)uact, sizeof actions[sig]);
+    }
+    return 0;
+}
+
+long sys_rt_sigprocmask(long how, long uset, long uold, long size)
+{
+    if (size != 8)
+        return -EINVAL;
+    if (uold) {
+        if (!user_ok((uintptr_t)uold, 8, PROT_WRITE))
+            return -EFAULT;
+        *(uint64_t *)uold = sigmask;
+    }
+    if (uset) {
+        if (!user_ok((uintptr_t)uset, 8, PROT_READ))
+            return -EFAULT;
+        uint64_t set = *(const uint64_t *)uset;
+        if (how == 0)
+            sigmask |= set;
+        else if (how == 1)
+            sigmask &= ~set;
+        else if (how == 2)
+            sigmask = set;
+        else
+            return -EINVAL;
+    }
+    return 0;
+}
+
+long sys_sigaltstack(long uss, long uold)
+{
+    if (uold) {
+        if (!user_ok((uintptr_t)uold, sizeof altstack, PROT_WRITE))
+            return -EFAULT;
+        memcpy((void *)uold, altstack, sizeof altstack);
+        if (!altstack[0])
+            ((uint32_t *)uold)[2] = 2; /* SS_DISABLE */
+    }
+    if (uss) {
+        if (!user_ok((uintptr_t)uss, sizeof altstack, PROT_READ))
+            return -EFAULT;
+        memcpy(altstack, (const void *)uss, sizeof altstack);
+    }
+    return 0;
+}
+
+static const char *const signal_names[32] = {
+    [1] = "SIGHUP", [2] = "SIGINT", [3] = "SIGQUIT", [4] = "SIGILL", [5] = "SIGTRAP", [6] = "SIGABRT",
+    [7] = "SIGBUS", [8] = "SIGFPE", [9] = "SIGKILL", [10] = "SIGUSR1", [11] = "SIGSEGV", [12] = "SIGUSR2",
+    [13] = "SIGPIPE", [14] = "SIGALRM", [15] = "SIGTERM",
+};
+
+static long signal_self(long sig)
+{
+    if (sig == 0)
+        return 0;
+    if (sig < 0 || sig >= NSIG)
+        return -EINVAL;
+    int ignored_by_default = sig == 17 || sig == 18 || sig == 23 || sig == 28; /* CHLD CONT URG WINCH */
+    if (actions[sig].handler == 1 /* SIG_IGN */ || ignored_by_default)
+        return 0;
+    printk("[hermit] the program sent itself %s (signal %ld): ending it with exit status %ld\n",
+           sig < 32 && signal_names[sig] ? signal_names[sig] : "a signal", sig, 128 + sig);
+    linux_exit((int)(128 + sig));
+}
+
+long sys_kill(long pid, long sig) { return pid == 1 || pid == 0 || pid == -1 ? signal_self(sig) : -ESRCH; }
+long sys_tkill(long tid, long sig) { return tid == 1 ? signal_self(sig) : -ESRCH; }
+long sys_tgkill(long tgid, long tid, long sig) { return tgid == 1 && tid == 1 ? signal_self(sig) : -ESRCH; }
+
+/* --- futex, one thread: nobody else can wake a waiter --- */
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define FUTEX_WAIT_BITSET 9
+#define FUTEX_WAKE_BITSET 10
+#define FUTEX_CMD_MASK 0x7f
+
+long sys_futex(long uaddr, long op, long val, long utimeout, long uaddr2, long val3)
+{
+    int cmd = (int)(op & FUTEX_CMD_MASK);
+    if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET)
+        return 0;
+    if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) {
+        if (!user_ok((uintptr_t)uaddr, 4, PROT_READ))
+            return -EFAULT;
+        if (*(volatile int32_t *)uaddr != (int32_t)val)
+            return -EAGAIN;
+        if (utimeout) {
+            uint64_t ns;
+            long rc = read_timespec(utimeout, &ns);
+            if (rc)
+                return rc;
+            if (cmd == FUTEX_WAIT_BITSET) { /* absolute */
+                uint64_t now = (op & 256) ? realtime_ns() : clock_ns();
+                ns = ns > now ? ns - now : 0;
+            }
+            sleep_ns(ns);
+            return -ETIMEDOUT;
+        }
+        printk("[hermit] futex wait with no other thread to wake it: the program would hang forever\n");
+        return -EDEADLK;
+    }
+    return -ENOSYS;
+}

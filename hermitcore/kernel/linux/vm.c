@@ -1,0 +1,391 @@
+/* The program's memory: a sorted list of mappings (start, end, PROT_*),
+ * backed page by page on first touch (demand-zero), plus brk, mmap, munmap,
+ * mprotect, mremap and madvise over it. Pages come from the page-frame
+ * allocator and are mapped 4 KiB at a time with the program's permissions. */
+#include "linux.h"
+#include <hermit/heap.h>
+
+#define MAP_SHARED 0x01
+#define MAP_PRIVATE 0x02
+#define MAP_FIXED 0x10
+#define MAP_ANONYMOUS 0x20
+#define MAP_FIXED_NOREPLACE 0x100000
+#define MREMAP_MAYMOVE 1
+#define MREMAP_FIXED 2
+#define MADV_DONTNEED 4
+#define MADV_FREE 8
+
+struct vma {
+    uintptr_t start, end;
+    unsigned prot;
+    const char *name;
+    struct vma *next;
+};
+
+static struct vma *vmas;
+static uintptr_t brk_base, brk_cur;
+static struct vma *brk_vma;
+
+static uintptr_t page_up(uintptr_t v) { return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); }
+
+/* PROT_NONE pages stay mapped (their contents survive a later mprotect)
+ * but without MAP_USER: only the kernel could reach them. */
+static unsigned map_flags(unsigned prot)
+{
+    if (!(prot & 7))
+        return 0;
+    return MAP_USER | (prot & PROT_WRITE ? MAP_WRITE : 0) | (prot & PROT_EXEC ? MAP_EXEC : 0);
+}
+
+static struct vma *find(uintptr_t addr)
+{
+    for (struct vma *v = vmas; v && v->start <= addr; v = v->next)
+        if (addr < v->end)
+            return v;
+    return 0;
+}
+
+static int overlaps(uintptr_t start, uintptr_t end)
+{
+    for (struct vma *v = vmas; v && v->start < end; v = v->next)
+        if (v->end > start)
+            return 1;
+    return 0;
+}
+
+static struct vma *insert(uintptr_t start, uintptr_t end, unsigned prot, const char *name)
+{
+    struct vma *n = kmalloc(sizeof *n);
+    if (!n)
+        return 0;
+    n->start = start;
+    n->end = end;
+    n->prot = prot;
+    n->name = name;
+    struct vma **p = &vmas;
+    while (*p && (*p)->start < start)
+        p = &(*p)->next;
+    n->next = *p;
+    *p = n;
+    return n;
+}
+
+int vm_add(uintptr_t start, uintptr_t end, unsigned prot, const char *name)
+{
+    start &= ~(PAGE_SIZE - 1);
+    end = page_up(end);
+    if (end <= start || end > USER_LIMIT || overlaps(start, end))
+        return -EINVAL;
+    return insert(start, end, prot, name) ? 0 : -ENOMEM;
+}
+
+/* Split so that no mapping straddles addr. */
+static int split_at(uintptr_t addr)
+{
+    struct vma *v = find(addr);
+    if (!v || v->start == addr)
+        return 0;
+    struct vma *n = kmalloc(sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    *n = *v;
+    n->start = addr;
+    v->end = addr;
+    v->next = n;
+    if (v == brk_vma && brk_cur > addr)
+        brk_vma = n; /* never happens for a well-behaved program; keep brk consistent */
+    return 0;
+}
+
+static void free_pages_in(uintptr_t start, uintptr_t end)
+{
+    for (uintptr_t va = start; va < end; va += PAGE_SIZE) {
+        uint64_t pa = arch_user_unmap(va);
+        if (pa)
+            page_free(phys_to_virt(pa), 1);
+    }
+}
+
+/* Remove every mapping in [start, end) and free its pages. */
+static int unmap_range(uintptr_t start, uintptr_t end)
+{
+    if (split_at(start) || split_at(end))
+        return -ENOMEM;
+    for (struct vma **p = &vmas; *p;) {
+        struct vma *v = *p;
+        if (v->start >= start && v->end <= end) {
+            free_pages_in(v->start, v->end);
+            if (v == brk_vma)
+                brk_vma = 0;
+            *p = v->next;
+            kfree(v);
+        } else {
+            p = &v->next;
+        }
+    }
+    return 0;
+}
+
+static int map_new_page(uintptr_t va, unsigned prot, const void *src, size_t len)
+{
+    void *page = page_alloc(1);
+    if (!page)
+        return -ENOMEM;
+    memset(page, 0, PAGE_SIZE);
+    if (src && len)
+        memcpy(page, src, len > PAGE_SIZE ? PAGE_SIZE : len);
+    if (arch_user_map(va, virt_to_phys(page), map_flags(prot)) != 0) {
+        page_free(page, 1);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int vm_populate(uintptr_t start, uintptr_t end, const void *src, size_t len)
+{
+    struct vma *v = find(start);
+    if (!v)
+        return -EFAULT;
+    const char *s = src;
+    for (uintptr_t va = start & ~(PAGE_SIZE - 1); va < end; va += PAGE_SIZE) {
+        /* the part of src that lands in this page (the first page may start mid-page) */
+        uintptr_t off = va < start ? start - va : 0;
+        size_t done = va + off - start;
+        size_t n = done < len ? len - done : 0;
+        if (n > PAGE_SIZE - off)
+            n = PAGE_SIZE - off;
+        void *page = page_alloc(1);
+        if (!page)
+            return -ENOMEM;
+        memset(page, 0, PAGE_SIZE);
+        if (n)
+            memcpy((char *)page + off, s + done, n);
+        uint64_t old = arch_user_unmap(va); /* two segments may share a page */
+        if (old) {
+            memcpy(page, phys_to_virt(old), off); /* keep what the earlier segment put below */
+            page_free(phys_to_virt(old), 1);
+        }
+        if (arch_user_map(va, virt_to_phys(page), map_flags(find(va) ? find(va)->prot : v->prot)) != 0) {
+            page_free(page, 1);
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int vm_fault(uintptr_t addr, int write, int exec)
+{
+    struct vma *v = find(addr);
+    if (!v)
+        return -1;
+    if ((write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)) || !v->prot)
+        return -1;
+    int rc = map_new_page(addr & ~(PAGE_SIZE - 1), v->prot, 0, 0);
+    if (rc == -ENOMEM)
+        panic("out of memory: the program touched %p and no page is free (give it more with --mem)", (void *)addr);
+    return rc; /* -2 (already mapped): a genuine permission fault */
+}
+
+int user_ok(uintptr_t p, size_t len, unsigned prot)
+{
+    if (!len)
+        return 1;
+    if (p + len < p || p + len > USER_LIMIT)
+        return 0;
+    for (uintptr_t end = p + len; p < end;) {
+        struct vma *v = find(p);
+        if (!v || (v->prot & prot) != prot || !v->prot)
+            return 0;
+        p = v->end;
+    }
+    return 1;
+}
+
+long user_str(uintptr_t p, char *buf, size_t max)
+{
+    for (size_t i = 0; i < max; i++) {
+        if (i == 0 || ((p + i) & (PAGE_SIZE - 1)) == 0)
+            if (!user_ok(p + i, 1, PROT_READ))
+                return -EFAULT;
+        buf[i] = ((const char *)p)[i];
+        if (!buf[i])
+            return (long)i;
+    }
+    return -ENAMETOOLONG;
+}
+
+void vm_set_brk_base(uintptr_t base)
+{
+    brk_base = brk_cur = page_up(base);
+}
+
+long sys_brk(long addr)
+{
+    uintptr_t want = (uintptr_t)addr;
+    if (want < brk_base)
+        return (long)brk_cur;
+    uintptr_t old_end = page_up(brk_cur), new_end = page_up(want);
+    if (new_end > old_end) {
+        if (overlaps(old_end, new_end) || new_end > USER_LIMIT)
+            return (long)brk_cur;
+        if (brk_vma && brk_vma->end == old_end) {
+            brk_vma->end = new_end;
+        } else if (!(brk_vma = insert(old_end, new_end, PROT_READ | PROT_WRITE, "[heap]"))) {
+            return (long)brk_cur;
+        }
+    } else if (new_end < old_end) {
+        unmap_range(new_end, old_end);
+        brk_vma = find(new_end - 1);
+        if (brk_vma && brk_vma->end != new_end)
+            brk_vma = 0;
+    }
+    brk_cur = want;
+    return (long)brk_cur;
+}
+
+/* First gap of `len` bytes at or above `hint` (or USER_MMAP_BASE). */
+static uintptr_t find_gap(uintptr_t hint, size_t len)
+{
+    uintptr_t at = hint >= USER_MMAP_BASE && hint + len <= USER_STACK_TOP - USER_STACK_MAX ? hint : USER_MMAP_BASE;
+    for (struct vma *v = vmas; v; v = v->next) {
+        if (v->end <= at)
+            continue;
+        if (v->start >= at + len)
+            break;
+        at = v->end;
+    }
+    return at + len <= USER_STACK_TOP - USER_STACK_MAX ? at : 0;
+}
+
+long fs_file_data(int fd, const void **data, size_t *size); /* fs.c */
+
+long sys_mmap(long addr, long length, long prot, long flags, long fd, long offset)
+{
+    uintptr_t start = (uintptr_t)addr;
+    size_t len = page_up((size_t)length);
+    if (!length || !len || (offset & (PAGE_SIZE - 1)) || (start & (PAGE_SIZE - 1) && (flags & MAP_FIXED)))
+        return -EINVAL;
+    if (!(flags & (MAP_PRIVATE | MAP_SHARED)))
+        return -EINVAL;
+    const void *data = 0;
+    size_t size = 0;
+    if (!(flags & MAP_ANONYMOUS)) {
+        long rc = fs_file_data((int)fd, &data, &size);
+        if (rc < 0)
+            return rc;
+        if ((flags & MAP_SHARED) && (prot & PROT_WRITE))
+            return -EACCES; /* read-only files */
+    }
+    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+        if (start + len > USER_LIMIT || start + len < start)
+            return -ENOMEM;
+        if (overlaps(start, start + len)) {
+            if (flags & MAP_FIXED_NOREPLACE)
+                return -EEXIST;
+            if (unmap_range(start, start + len))
+                return -ENOMEM;
+        }
+    } else {
+        start = (start & (PAGE_SIZE - 1)) || overlaps(start, start + len) ? 0 : start;
+        start = find_gap(start, len);
+        if (!start)
+            return -ENOMEM;
+    }
+    if (!insert(start, start + len, (unsigned)prot & 7, data ? "file" : 0))
+        return -ENOMEM;
+    if (data) {
+        size_t off = (size_t)offset, n = off < size ? size - off : 0;
+        if (vm_populate(start, start + len, (const char *)data + off, n > len ? len : n)) {
+            unmap_range(start, start + len);
+            return -ENOMEM;
+        }
+    }
+    return (long)start;
+}
+
+long sys_munmap(long addr, long length)
+{
+    uintptr_t start = (uintptr_t)addr;
+    if ((start & (PAGE_SIZE - 1)) || !length || start + length > USER_LIMIT)
+        return -EINVAL;
+    return unmap_range(start, start + page_up((size_t)length));
+}
+
+long sys_mprotect(long addr, long length, long prot)
+{
+    uintptr_t start = (uintptr_t)addr, end = start + page_up((size_t)length);
+    if (start & (PAGE_SIZE - 1))
+        return -EINVAL;
+    if (!user_ok(start, end - start, 0))
+        return -ENOMEM;
+    if (split_at(start) || split_at(end))
+        return -ENOMEM;
+    for (struct vma *v = vmas; v && v->start < end; v = v->next) {
+        if (v->start < start)
+            continue;
+        v->prot = (unsigned)prot & 7;
+        for (uintptr_t va = v->start; va < v->end; va += PAGE_SIZE) {
+            arch_user_protect(va, map_flags(v->prot));
+        }
+    }
+    return 0;
+}
+
+long sys_mremap(long old_addr, long old_size, long new_size, long flags, long new_addr)
+{
+    uintptr_t old = (uintptr_t)old_addr;
+    size_t olen = page_up((size_t)old_size), nlen = page_up((size_t)new_size);
+    if ((old & (PAGE_SIZE - 1)) || !nlen || (flags & MREMAP_FIXED))
+        return -EINVAL;
+    struct vma *v = find(old);
+    if (!v || old + olen > v->end)
+        return -EFAULT;
+    if (nlen <= olen) {
+        if (nlen < olen)
+            unmap_range(old + nlen, old + olen);
+        return (long)old;
+    }
+    if (!overlaps(old + olen, old + nlen) && old + nlen <= USER_LIMIT) { /* grow in place */
+        if (split_at(old + olen))
+            return -ENOMEM;
+        if (!insert(old + olen, old + nlen, v->prot, v->name))
+            return -ENOMEM;
+        return (long)old;
+    }
+    if (!(flags & MREMAP_MAYMOVE))
+        return -ENOMEM;
+    uintptr_t to = find_gap(0, nlen);
+    if (!to || !insert(to, to + nlen, v->prot, v->name))
+        return -ENOMEM;
+    for (size_t off = 0; off < olen; off += PAGE_SIZE) { /* move the pages, not their contents */
+        uint64_t pa = arch_user_unmap(old + off);
+        if (pa && arch_user_map(to + off, pa, map_flags(v->prot)) != 0)
+            return -ENOMEM;
+    }
+    unmap_range(old, old + olen);
+    return (long)to;
+}
+
+long sys_madvise(long addr, long length, long advice)
+{
+    uintptr_t start = (uintptr_t)addr;
+    if (start & (PAGE_SIZE - 1))
+        return -EINVAL;
+    if (advice == MADV_DONTNEED || advice == MADV_FREE) /* private anonymous: zero on next touch */
+        free_pages_in(start, start + page_up((size_t)length));
+    return 0;
+}
+
+size_t vm_describe(char *buf, size_t size)
+{
+    size_t n = 0;
+    for (struct vma *v = vmas; v && n < size; v = v->next) {
+        int w = snprintk(buf + n, size - n, "%lx-%lx %c%c%cp 00000000 00:00 0 %s\n", (unsigned long)v->start,
+                         (unsigned long)v->end, v->prot & PROT_READ ? 'r' : '-', v->prot & PROT_WRITE ? 'w' : '-',
+                         v->prot & PROT_EXEC ? 'x' : '-', v->name ? v->name : "");
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    return n < size ? n : size;
+}

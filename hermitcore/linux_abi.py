@@ -1,0 +1,204 @@
+"""The Linux system calls hermitcore serves, and the per-architecture table
+the kernel is built with (x86_64 and aarch64 number them differently).
+
+``SYSCALLS`` is the single source: the kernel's dispatch table is generated
+from it at compose time and ``docs/linux-abi.md`` is generated from it too
+(``python -m hermitcore.linux_abi > docs/linux-abi.md``; a unit test checks
+the committed page matches), so the documentation cannot drift.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from hermitcore.syscall_numbers import AARCH64, X86_64
+
+NUMBERS = {"x86_64": X86_64, "aarch64": AARCH64}
+
+#: name -> (number of arguments, what hermitcore does)
+SYSCALLS: dict[str, tuple[int, str]] = {
+    # files and descriptors
+    "read": (3, "console: end of file; embedded files, pipes, /dev/{null,zero,urandom}, /proc/self/maps"),
+    "write": (3, "console (fds 1, 2 go to the host terminal), pipes, /dev/null"),
+    "readv": (3, "as read"),
+    "writev": (3, "as write"),
+    "pread64": (4, "embedded files"),
+    "pwrite64": (4, "-EBADF/-ESPIPE: the embedded tree is read-only"),
+    "open": (3, "as openat"),
+    "openat": (4, "embedded tree (read-only: -EROFS for writes), /dev/{null,zero,random,urandom,tty,console}, /proc/self/maps"),
+    "close": (1, ""),
+    "lseek": (3, ""),
+    "fstat": (2, ""),
+    "stat": (2, ""),
+    "lstat": (2, ""),
+    "newfstatat": (4, "AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW honoured"),
+    "statx": (5, "basic stats"),
+    "access": (2, ""),
+    "faccessat": (3, ""),
+    "faccessat2": (4, ""),
+    "getdents64": (3, "directories of the embedded tree, explicit or implied"),
+    "readlink": (3, "as readlinkat"),
+    "readlinkat": (4, "symlinks in the tree; /proc/self/exe names the program"),
+    "getcwd": (2, ""),
+    "chdir": (1, ""),
+    "fchdir": (1, ""),
+    "dup": (1, ""),
+    "dup2": (2, ""),
+    "dup3": (3, ""),
+    "fcntl": (3, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL"),
+    "pipe": (1, "64 KiB; with one thread an empty pipe reads -EAGAIN instead of blocking forever"),
+    "pipe2": (2, "as pipe"),
+    "ioctl": (3, "TCGETS/TCSETS*, TIOCGWINSZ (80x24), TIOCGPGRP on the console; FIONBIO"),
+    "poll": (3, "console, files, pipes"),
+    "ppoll": (5, "as poll"),
+    "fsync": (1, "nothing to flush"),
+    "fdatasync": (1, "nothing to flush"),
+    "fadvise64": (4, "accepted"),
+    "umask": (1, "returns 022"),
+    "mkdir": (2, "-EROFS"),
+    "mkdirat": (3, "-EROFS"),
+    "unlink": (1, "-EROFS"),
+    "unlinkat": (3, "-EROFS"),
+    "ftruncate": (2, "-EINVAL: read-only"),
+    # memory
+    "brk": (1, "demand-zero heap after the program's last segment"),
+    "mmap": (6, "anonymous (demand-zero) and private read-only file mappings; MAP_FIXED(_NOREPLACE)"),
+    "munmap": (2, ""),
+    "mprotect": (3, "PROT_NONE pages keep their contents"),
+    "mremap": (5, "shrink, grow in place, or move pages (MREMAP_MAYMOVE)"),
+    "madvise": (3, "MADV_DONTNEED/MADV_FREE drop pages; other advice accepted"),
+    # process
+    "exit": (1, "ends the program (it is the only thread)"),
+    "exit_group": (1, "ends the program; its status is the exit status of `hermitcore run`"),
+    "getpid": (0, "1"),
+    "getppid": (0, "0"),
+    "gettid": (0, "1"),
+    "getuid": (0, "0"),
+    "geteuid": (0, "0"),
+    "getgid": (0, "0"),
+    "getegid": (0, "0"),
+    "getresuid": (3, "all 0"),
+    "getresgid": (3, "all 0"),
+    "getpgid": (1, ""),
+    "getpgrp": (0, ""),
+    "getsid": (1, ""),
+    "setpgid": (2, "accepted"),
+    "set_tid_address": (1, "returns the tid"),
+    "set_robust_list": (2, "recorded"),
+    "arch_prctl": (2, "ARCH_SET_FS/GET_FS/SET_GS/GET_GS (x86_64 TLS)"),
+    "prctl": (5, "PR_SET_NAME, PR_GET_NAME"),
+    "uname": (1, "Linux 6.1.0-hermitcore"),
+    "prlimit64": (4, "RLIMIT_STACK 8 MiB, RLIMIT_NOFILE 256, others unlimited; new limits accepted, not enforced"),
+    "getrlimit": (2, "as prlimit64"),
+    "setrlimit": (2, "accepted"),
+    "getrusage": (2, "user time = time since boot"),
+    "times": (1, ""),
+    "sysinfo": (1, "RAM from the page allocator"),
+    "sched_getaffinity": (3, "CPU 0"),
+    "sched_setaffinity": (3, "accepted"),
+    "sched_yield": (0, ""),
+    "getcpu": (3, "CPU 0, node 0"),
+    # signals
+    "rt_sigaction": (4, "recorded; signals are never delivered"),
+    "rt_sigprocmask": (4, "recorded"),
+    "sigaltstack": (2, "recorded"),
+    "kill": (2, "to itself: default-fatal signals end the run with 128 + signal"),
+    "tkill": (2, "as kill (abort() ends with 134)"),
+    "tgkill": (3, "as kill"),
+    # time and randomness
+    "clock_gettime": (2, "REALTIME from the host's clock at boot plus the monotonic clock"),
+    "clock_getres": (2, "1 ns"),
+    "clock_nanosleep": (4, "relative and TIMER_ABSTIME"),
+    "nanosleep": (2, ""),
+    "gettimeofday": (2, ""),
+    "time": (1, ""),
+    "getrandom": (3, "RDRAND/RNDR when present, else a host-seeded generator"),
+    "futex": (6, "WAIT (with timeouts) and WAKE for one thread"),
+}
+
+#: not implemented on purpose: -ENOSYS without a report, because the C
+#: libraries probe them at start-up and fall back
+QUIET_ENOSYS: dict[str, str] = {
+    "rseq": "glibc registers restartable sequences when the kernel has them",
+    "membarrier": "probed by some runtimes",
+    "clone3": "glibc tries it first and falls back to clone",
+    "io_uring_setup": "probed by some runtimes",
+}
+
+HANDLER_ONLY_ON = {"arch_prctl": "x86_64"}
+
+
+def table(arch: str) -> dict[int, tuple[str, str | None, int]]:
+    """number -> (name, C handler or None, nargs) for every syscall the
+    architecture has."""
+    numbers = NUMBERS[arch]
+    out = {}
+    for name, nr in numbers.items():
+        handler = None
+        nargs = 6
+        if name in SYSCALLS and HANDLER_ONLY_ON.get(name, arch) == arch:
+            handler = f"sys_{name}"
+            nargs = SYSCALLS[name][0]
+        out[nr] = (name, handler, nargs)
+    return out
+
+
+def c_source(arch: str) -> str:
+    """The kernel's dispatch table for ``arch`` (generated/syscall_table.c)."""
+    rows = table(arch)
+    size = max(rows) + 1
+    handlers = sorted({h for _, h, _ in rows.values() if h})
+    lines = [
+        f"/* Generated by hermitcore.linux_abi for {arch}. Do not edit. */",
+        '#include "linux.h"',
+        "",
+        *[f"long {h}();" for h in handlers],
+        "",
+        "const struct syscall_entry syscall_table[] = {",
+    ]
+    for nr in sorted(rows):
+        name, handler, nargs = rows[nr]
+        fn = f"(syscall_fn){handler}" if handler else "0"
+        quiet = 1 if name in QUIET_ENOSYS else 0
+        lines.append(f'    [{nr}] = {{"{name}", {fn}, {nargs}, {quiet}}},')
+    lines += ["};", f"const unsigned syscall_count = {size};", ""]
+    return "\n".join(lines)
+
+
+def markdown() -> str:
+    arches = list(NUMBERS)
+    out = [
+        "# Linux system calls in hermitcore",
+        "",
+        "<!-- Generated by `python -m hermitcore.linux_abi > docs/linux-abi.md` from",
+        "     hermitcore/linux_abi.py, the table the kernel is built from. Do not edit. -->",
+        "",
+        "Programs are static Linux executables (ET_EXEC or static-pie) run in ring 3 / EL0.",
+        "Every system call not listed returns `-ENOSYS` and is reported once, by name and",
+        "number, on the console (`hermitcore run -v` traces every call). See",
+        "[linux-programs.md](linux-programs.md) for building programs and the address-space layout.",
+        "",
+        "| system call | " + " | ".join(f"{a} nr" for a in arches) + " | notes |",
+        "| --- | " + " | ".join("---:" for _ in arches) + " | --- |",
+    ]
+    for name, (_, note) in SYSCALLS.items():
+        nrs = []
+        for a in arches:
+            nr = NUMBERS[a].get(name)
+            ok = nr is not None and HANDLER_ONLY_ON.get(name, a) == a
+            nrs.append(str(nr) if ok else "—")
+        out.append(f"| `{name}` | " + " | ".join(nrs) + f" | {note} |")
+    out += [
+        "",
+        "Quietly unsupported (`-ENOSYS`, not reported, because C libraries probe them and fall back):",
+        "",
+    ]
+    for name, why in QUIET_ENOSYS.items():
+        out.append(f"- `{name}`: {why}")
+    total = {a: sum(1 for n in SYSCALLS if n in NUMBERS[a] and HANDLER_ONLY_ON.get(n, a) == a) for a in arches}
+    out += ["", "Implemented: " + ", ".join(f"{total[a]} on {a}" for a in arches) + ".", ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown())
