@@ -9,6 +9,10 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 PACKAGES=(qemu-system-x86 qemu-system-arm clang lld device-tree-compiler)
+# Ordinary Linux compilers the tests build static programs with (glibc, musl,
+# C++, Fortran, both architectures) and Debian's static busybox.
+PACKAGES+=(gcc g++ gfortran musl-tools busybox-static
+           gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gfortran-aarch64-linux-gnu libc6-dev-arm64-cross)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -48,7 +48,8 @@ int vm_add(uintptr_t start, uintptr_t end, unsigned prot, const char *name);
  * zero). For segments the kernel could not write through their final
  * permissions. Returns 0 or -ENOMEM. */
 int vm_populate(uintptr_t start, uintptr_t end, const void *src, size_t len);
-/* Whether [p, p+len) lies in mappings that allow `prot` (PROT_READ/WRITE). */
+/* Whether [p, p+len) lies in mappings that allow `prot` (PROT_READ/WRITE;
+ * 0: merely mapped, whatever the protection). */
 int user_ok(uintptr_t p, size_t len, unsigned prot);
 /* Copy a NUL-terminated string from the program (at most max-1 bytes).
  * Returns its length, -EFAULT or -ENAMETOOLONG. */

@@ -10,6 +10,8 @@ long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long
     const struct syscall_entry *e = nr < syscall_count ? &syscall_table[nr] : 0;
     const char *name = e && e->name ? e->name : "unknown";
     long rc;
+    if (strace_enabled && e && e->fn && !strncmp(name, "exit", 4)) /* does not return: say it first */
+        printk("[strace] %s(%#lx) = ?\n", name, (unsigned long)a0);
     if (e && e->fn) {
         rc = e->fn(a0, a1, a2, a3, a4, a5);
     } else {

@@ -194,7 +194,7 @@ int user_ok(uintptr_t p, size_t len, unsigned prot)
         return 0;
     for (uintptr_t end = p + len; p < end;) {
         struct vma *v = find(p);
-        if (!v || (v->prot & prot) != prot || !v->prot)
+        if (!v || (v->prot & prot) != prot || (prot && !v->prot))
             return 0;
         p = v->end;
     }
