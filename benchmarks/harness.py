@@ -24,13 +24,13 @@ from benchmarks.common import (
     APPS, BOARDS, Runner, accelerators, build_floor, field, machine_description, summary,
 )
 
-METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter")
+METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter",
+           "syscall_round_trip")
 #: what later capabilities will add, and why they are not measured yet
 NOT_YET = {
-    "syscall_round_trip": "needs static Linux executables (binary compatibility)",
     "threads_futex_yield": "needs SMP and threads",
     "os_noise_fwq": "needs SMP and threads",
-    "stream": "needs static Linux executables and threads",
+    "stream": "needs threads (static Linux executables run now)",
     "network": "needs virtio-net and sockets",
     "linux_guest_baseline": "compared per metric once the same static binary runs in both guests",
 }
@@ -188,9 +188,50 @@ def m_timer_jitter(board, runner, floor, runs, quick=False):
     return rows
 
 
+#: the static compiler for each guest architecture (Debian: gcc, gcc-aarch64-linux-gnu)
+STATIC_CC = {"x86_64": "gcc", "aarch64": "aarch64-linux-gnu-gcc"}
+
+
+def m_syscall_round_trip(board, runner, floor, runs, quick=False):
+    """The same static binary in hermitcore and, where the architecture is
+    the host's, directly on the host."""
+    import platform
+    import shutil
+
+    from hermitcore.run import HOST_ARCH, kvm_is_pvm
+
+    cc = STATIC_CC[runner.arch]
+    if shutil.which(cc) is None:
+        raise RuntimeError(f"{cc} not installed (scripts/setup.sh installs it)")
+    iterations = "20000" if quick else "200000"
+    with tempfile.TemporaryDirectory() as tmp:
+        prog = f"{tmp}/syscall"
+        subprocess.run([cc, "-static", "-O2", "-o", prog, str(APPS / "syscall.c")], check=True, capture_output=True)
+        app = Runner(board, prog, pm=runner.pm)
+        host = None
+        if HOST_ARCH.get(platform.machine()) == runner.arch:
+            out = subprocess.run([prog, iterations], capture_output=True, text=True, check=True).stdout
+            m = field(r"syscall_noop_ns=([\d.]+) syscall_write64_ns=([\d.]+)", out)
+            host = (float(m.group(1)), float(m.group(2)))
+        rows = []
+        for accel in accelerators(runner.arch):
+            if accel == "kvm" and runner.arch == "x86_64" and kvm_is_pvm():
+                continue  # the program's ring 3 does not run under PVM yet (docs/linux-programs.md)
+            progress(f"syscall_round_trip {board} {accel}")
+            _, out = app.run(accel, app_args=[iterations], timeout=600)
+            m = field(r"syscall_noop_ns=([\d.]+) syscall_write64_ns=([\d.]+)", out)
+            row = {"board": board, "accel": accel, "noop_ns": float(m.group(1)), "write64_ns": float(m.group(2))}
+            if host:
+                row.update(host_noop_ns=host[0], host_write64_ns=host[1],
+                           ratio_noop_vs_host=row["noop_ns"] / host[0], ratio_write64_vs_host=row["write64_ns"] / host[1])
+            rows.append(row)
+    return rows
+
+
 FUNCS = {
     "exec_to_exit": m_exec_to_exit, "run_overhead": m_run_overhead, "boot_breakdown": m_boot_breakdown,
     "image_size": m_image_size, "min_mem": m_min_mem, "compose_time": m_compose_time, "timer_jitter": m_timer_jitter,
+    "syscall_round_trip": m_syscall_round_trip,
 }
 
 
@@ -258,6 +299,20 @@ def markdown(report: dict) -> str:
               ["board", "accel", "min us", "median us", "p99 us", "max us"],
               [(r["board"], r["accel"], f"{r['min_us']:.1f}", f"{r['median_us']:.1f}", f"{r['p99_us']:.1f}", f"{r['max_us']:.1f}")
                for r in metrics["timer_jitter"]])
+    if "syscall_round_trip" in metrics:
+        def host(r, k):
+            return f"{r[k]:.0f}" if k in r else "n/a (other arch)"
+
+        def ratio(r, k):
+            return f"{r[k]:.2f}x" if k in r else ""
+
+        table("5. system-call round trip, the same static binary (ns per call, best of 3 rounds)",
+              ["board", "accel", "no-op", "host no-op", "ratio", "write 64 B to /dev/null", "host", "ratio"],
+              [(r["board"], r["accel"], f"{r['noop_ns']:.0f}", host(r, "host_noop_ns"), ratio(r, "ratio_noop_vs_host"),
+                f"{r['write64_ns']:.0f}", host(r, "host_write64_ns"), ratio(r, "ratio_write64_vs_host"))
+               for r in metrics["syscall_round_trip"]])
+        out += ["The target (<= 0.5x a Linux guest's round trip) needs the Linux-guest baseline, not measured yet; "
+                "under TCG both sides are emulated, so only KVM rows compare kernels.", ""]
     out += ["## Not measured yet", ""] + [f"- {k}: {v}" for k, v in report["not_yet"].items()] + [""]
     return "\n".join(out)
 
@@ -315,7 +370,8 @@ def main(argv=None) -> int:
             runner = Runner(board)
             floor = build_floor(runner.arch, runner.board.ram_base, Path(tmp))
             for metric in metrics:
-                report["metrics"][metric].extend(FUNCS[metric](board, runner, floor, runs))
+                extra = {"quick": args.quick} if metric == "syscall_round_trip" else {}
+                report["metrics"][metric].extend(FUNCS[metric](board, runner, floor, runs, **extra))
     (out_dir / "bench-report.json").write_text(json.dumps(report, indent=2))
     (out_dir / "bench-report.md").write_text(markdown(report))
     note = chart(report, out_dir / "bench-boot.png")

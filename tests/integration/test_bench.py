@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import BOARDS, ROOT, selected_arches
 
-QUICK_METRICS = {"exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time"}
+QUICK_METRICS = {"exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time",
+                 "syscall_round_trip"}
 
 
 @pytest.fixture(scope="module", params=[a for a in ("x86_64", "aarch64") if a in selected_arches()])
@@ -54,13 +55,17 @@ def test_ratios_and_verdicts_follow_from_the_numbers(report):
         assert r["min_mib"] >= 1 and r["meets"] == (r["min_mib"] <= t["min_mem_mib"])
     for r in data["metrics"]["compose_time"]:
         assert r["cold_s"]["median"] > 0 and r["warm_s"]["median"] > 0
+    for r in data["metrics"]["syscall_round_trip"]:
+        assert r["noop_ns"] > 0 and r["write64_ns"] > 0
+        if "host_noop_ns" in r:
+            assert r["ratio_noop_vs_host"] == pytest.approx(r["noop_ns"] / r["host_noop_ns"])
 
 
 def test_markdown_and_chart_are_written(report):
     _, out, data = report
     md = (out / "bench-report.md").read_text()
     for heading in ("exec to exit vs the QEMU floor", "what `hermitcore run` adds", "image size",
-                    "smallest --mem", "hermitcore compose", "Not measured yet"):
+                    "smallest --mem", "hermitcore compose", "system-call round trip", "Not measured yet"):
         assert heading in md
     for r in data["metrics"]["exec_to_exit"]:
         assert f"{r['ratio']:.2f}x" in md
