@@ -54,13 +54,48 @@ def read_image(path: str | Path) -> ImageInfo:
         )
 
 
-def symbolize(path: str | Path, addresses: list[int], return_addresses: bool = True) -> list[str]:
-    """Name each address as ``function+0xoff`` from the image's symbol table.
+USER_PIE_BASE = 0x8_0000_0000  # hermit/user.h
+
+
+def program_of(path: str | Path) -> bytes | None:
+    """The static Linux executable embedded in a Linux image (``app_elf`` in
+    its ``.app`` section), or None."""
+    with Path(path).open("rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        sec = elf.get_section_by_name(".app")
+        if symtab is None or sec is None:
+            return None
+        syms = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name in ("app_elf", "app_elf_end")}
+        if len(syms) != 2:
+            return None
+        start = syms["app_elf"] - sec["sh_addr"]
+        return sec.data()[start:start + syms["app_elf_end"] - syms["app_elf"]]
+
+
+def symbolize_program(path: str | Path, pc: int) -> str:
+    """Name the program's pc from its own symbols (static-pie: relative to
+    its load address)."""
+    import io
+
+    data = program_of(path)
+    if not data:
+        return f"{pc:#x}"
+    bias = USER_PIE_BASE if ELFFile(io.BytesIO(data))["e_type"] == "ET_DYN" else 0
+    name = symbolize(io.BytesIO(data), [pc - bias], return_addresses=False)[0]
+    return f"{pc:#x}" + name[name.find(" "):] if " " in name else f"{pc:#x}"
+
+
+def symbolize(path, addresses: list[int], return_addresses: bool = True) -> list[str]:
+    """Name each address as ``function+0xoff`` from the image's symbol table
+    (``path`` may also be an open binary file).
 
     Return addresses point after their call, which may be past the end of a
     function that ends in a call to a noreturn function: look them up at
     ``addr - 1``."""
-    with Path(path).open("rb") as f:
+    import contextlib
+
+    with (Path(path).open("rb") if isinstance(path, (str, Path)) else contextlib.nullcontext(path)) as f:
         elf = ELFFile(f)
         symtab = elf.get_section_by_name(".symtab")
         funcs = []

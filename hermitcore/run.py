@@ -25,10 +25,11 @@ import pluggy
 from hermitcore.board import load_board
 from hermitcore.compose import call_each, claim_devices, select_arch
 from hermitcore.errors import GuestTimeout, HermitError, ImageError, RunError
-from hermitcore.image import read_image, symbolize
+from hermitcore.image import read_image, symbolize, symbolize_program
 from hermitcore.model import Board, QemuArgs, RunContext, RunOptions
 from hermitcore.toolchain import find_tool
 
+PROGRAM_PC_RE = re.compile(r" at pc (0x[0-9a-f]+)")
 PANIC_RE = re.compile(r"^\[hermit\] (PANIC|EXCEPTION|PROGRAM FAULT): (.*)$")
 BACKTRACE_RE = re.compile(r"^\[hermit\] backtrace:((?: 0x[0-9a-f]+)*)\s*$")
 HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
@@ -178,6 +179,10 @@ async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
                 if m:
                     kind = {"PANIC": "panic", "EXCEPTION": "exception"}.get(m.group(1), "program fault")
                     fatal.append(f"{kind}: {m.group(2)}")
+                    pc = PROGRAM_PC_RE.search(text) if kind == "program fault" else None
+                    if pc:
+                        err.write(f"hermitcore:   at {symbolize_program(ctx.image, int(pc.group(1), 16))}\n")
+                        err.flush()
                 m = BACKTRACE_RE.match(text)
                 if m and m.group(1).strip():
                     addrs = [int(a, 16) for a in m.group(1).split()]

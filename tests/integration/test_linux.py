@@ -86,6 +86,7 @@ def test_wild_pointer_is_reported_not_fatal_to_the_kernel(arch, builder):
     assert "[hermit] PROGRAM FAULT:" in r.out and "address 0x10 (write, not mapped)" in r.out, r
     assert "killed by SIGSEGV" in r.out, r
     assert "hermitcore: program fault:" in r.err, r
+    assert re.search(r"hermitcore:   at 0x[0-9a-f]+ main\+0x", r.err), r  # named from the program's symbols
 
 
 def test_cxx_iostream_strings_exceptions(arch, builder):
