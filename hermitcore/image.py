@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import struct
+
 import attrs
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
 from hermitcore.errors import ImageError
 
-MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64"}
 
 
 @attrs.frozen
@@ -24,34 +23,54 @@ class ImageInfo:
     file_size: int
 
 
+ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
+
+
 def read_image(path: str | Path) -> ImageInfo:
+    """The image's metadata, read with plain ``struct`` (this is on every
+    `hermitcore run`'s path; pyelftools costs ~35 ms to import, so it is
+    left to symbolisation, which needs it)."""
     path = Path(path)
     try:
-        f = path.open("rb")
+        data = path.read_bytes()
     except OSError as exc:
         raise ImageError(f"cannot open image '{path}': {exc.strerror}") from None
-    with f:
-        try:
-            elf = ELFFile(f)
-        except ELFError:
-            raise ImageError(f"{path}: not an ELF file") from None
-        arch = MACHINES.get(elf["e_machine"])
-        sec = elf.get_section_by_name(".hermit.meta")
-        if sec is None:
-            raise ImageError(f"{path}: not a hermitcore image (no .hermit.meta section); compose one with `hermitcore compose`")
-        try:
-            meta = json.loads(sec.data().decode())
-        except ValueError:
-            raise ImageError(f"{path}: corrupt .hermit.meta section") from None
-        load = sum(s["p_memsz"] for s in elf.iter_segments() if s["p_type"] == "PT_LOAD")
-        return ImageInfo(
-            path=str(path),
-            arch=arch or str(elf["e_machine"]),
-            entry=elf["e_entry"],
-            meta=meta,
-            load_size=load,
-            file_size=path.stat().st_size,
-        )
+    if len(data) < 64 or data[:4] != b"\x7fELF":
+        raise ImageError(f"{path}: not an ELF file")
+    not_ours = ImageError(f"{path}: not a hermitcore image (no .hermit.meta section); compose one with `hermitcore compose`")
+    if data[4] != 2 or data[5] != 1:  # ELFCLASS64, little-endian
+        raise not_ours
+    try:
+        (_, machine, _, entry, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum, shstrndx) = struct.unpack_from(
+            "<HHIQQQIHHHHHH", data, 16)
+        sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+        names_off = sections[shstrndx][4]
+        meta_text = None
+        for name, _, _, _, offset, size, *_ in sections:
+            end = data.index(b"\0", names_off + name)
+            if data[names_off + name:end] == b".hermit.meta":
+                meta_text = data[offset:offset + size]
+        load = 0
+        for i in range(phnum):
+            p_type, *_rest = struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize)
+            if p_type == 1:  # PT_LOAD
+                load += _rest[-2]
+    except (struct.error, IndexError, ValueError):
+        raise ImageError(f"{path}: corrupt ELF file") from None
+    if meta_text is None:
+        raise not_ours
+    try:
+        meta = json.loads(meta_text.decode())
+    except ValueError:
+        raise ImageError(f"{path}: corrupt .hermit.meta section") from None
+    return ImageInfo(
+        path=str(path),
+        arch=ELF_MACHINES.get(machine, str(machine)),
+        entry=entry,
+        meta=meta,
+        load_size=load,
+        file_size=len(data),
+    )
 
 
 USER_PIE_BASE = 0x8_0000_0000  # hermit/user.h
@@ -60,6 +79,8 @@ USER_PIE_BASE = 0x8_0000_0000  # hermit/user.h
 def program_of(path: str | Path) -> bytes | None:
     """The static Linux executable embedded in a Linux image (``app_elf`` in
     its ``.app`` section), or None."""
+    from elftools.elf.elffile import ELFFile
+
     with Path(path).open("rb") as f:
         elf = ELFFile(f)
         symtab = elf.get_section_by_name(".symtab")
@@ -78,6 +99,8 @@ def symbolize_program(path: str | Path, pc: int) -> str:
     its load address)."""
     import io
 
+    from elftools.elf.elffile import ELFFile
+
     data = program_of(path)
     if not data:
         return f"{pc:#x}"
@@ -94,6 +117,8 @@ def symbolize(path, addresses: list[int], return_addresses: bool = True) -> list
     function that ends in a call to a noreturn function: look them up at
     ``addr - 1``."""
     import contextlib
+
+    from elftools.elf.elffile import ELFFile
 
     with (Path(path).open("rb") if isinstance(path, (str, Path)) else contextlib.nullcontext(path)) as f:
         elf = ELFFile(f)
