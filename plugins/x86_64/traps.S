@@ -11,6 +11,43 @@
 #define USER_CS 0x23
 #define USER_DS 0x1b
 
+
+/* The general registers, in struct trap_frame order (r15 lowest). */
+.macro SAVE_REGS
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+.endm
+.macro RESTORE_REGS
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+.endm
+
     .section .text.traps, "ax"
 
 .macro stub vector
@@ -37,39 +74,11 @@ trap_common:
     testb $3, FRAME_CS(%rsp)
     jz 1f
     swapgs                      /* from the program: kernel GS */
-1:  push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+1:  SAVE_REGS
     cld
     mov %rsp, %rdi
     call x86_trap
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    RESTORE_REGS
     testb $3, FRAME_CS(%rsp)
     jz 1f
     swapgs                      /* back to the program's GS */
@@ -92,40 +101,12 @@ syscall_entry:
     push %rcx                   /* rip */
     pushq $0                    /* error code */
     pushq $256                  /* vector: system call */
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    SAVE_REGS
     cld
     mov %rsp, %rdi
     xor %ebp, %ebp              /* kernel backtraces stop here */
     call x86_syscall
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    RESTORE_REGS
     add $16, %rsp               /* vector, error code */
     pop %rcx                    /* rip */
     add $8, %rsp                /* cs */

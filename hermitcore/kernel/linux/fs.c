@@ -66,7 +66,7 @@ static size_t node_count;
 static struct node root_node = {"", 0, S_IFDIR | 0755, 1, 0, 0, 0};
 static char cwd[PATH_MAX] = "/";
 
-enum ftype { F_CONSOLE, F_FILE, F_DIR, F_NULL, F_RANDOM, F_MEM, F_PIPE };
+enum ftype { F_CONSOLE, F_FILE, F_DIR, F_NULL, F_ZERO, F_RANDOM, F_MEM, F_PIPE };
 
 struct pipe {
     char *buf;
@@ -332,9 +332,7 @@ static long open_special(const char *p, int flags)
 {
     struct file *f = 0;
     if (!strcmp(p, "dev/null") || !strcmp(p, "dev/zero")) {
-        f = new_file(F_NULL, flags);
-        if (f && p[4] == 'z')
-            f->type = F_RANDOM, f->pipe_write = 1; /* /dev/zero: reads zeros */
+        f = new_file(p[4] == 'z' ? F_ZERO : F_NULL, flags);
     } else if (!strcmp(p, "dev/urandom") || !strcmp(p, "dev/random")) {
         f = new_file(F_RANDOM, flags);
     } else if (!strcmp(p, "dev/tty") || !strcmp(p, "dev/console")) {
@@ -443,11 +441,11 @@ static long do_read(struct file *f, char *buf, size_t n, uint64_t *off)
         return 0; /* no input: the host does not connect stdin */
     case F_NULL:
         return 0;
+    case F_ZERO:
+        memset(buf, 0, n);
+        return (long)n;
     case F_RANDOM:
-        if (f->pipe_write)
-            memset(buf, 0, n);
-        else
-            random_bytes(buf, n);
+        random_bytes(buf, n);
         return (long)n;
     case F_DIR:
         return -EISDIR;
@@ -476,6 +474,7 @@ static long do_write(struct file *f, const char *buf, size_t n)
         console_write(buf, n);
         return (long)n;
     case F_NULL:
+    case F_ZERO:
         return (long)n;
     case F_PIPE:
         return f->pipe_write ? pipe_write(f->pipe, buf, n) : -EBADF;
@@ -610,9 +609,10 @@ static void stat_file(const struct file *f, struct kstat *st)
         st->blksize = 1024;
         break;
     case F_NULL:
+    case F_ZERO:
     case F_RANDOM:
         st->mode = S_IFCHR | 0666;
-        st->rdev = (1 << 8) | (f->type == F_NULL ? 3 : 9);
+        st->rdev = (1 << 8) | (f->type == F_NULL ? 3 : f->type == F_ZERO ? 5 : 9);
         break;
     case F_MEM:
         st->mode = S_IFREG | 0444;
@@ -1123,9 +1123,7 @@ static short poll_one(const struct pollfd *p)
     return ready & (p->events | POLLHUP);
 }
 
-void sleep_ns(uint64_t ns);
-
-long do_poll(long ufds, long nfds, int64_t timeout_ns)
+static long do_poll(long ufds, long nfds, int64_t timeout_ns)
 {
     if (nfds < 0 || nfds > MAX_FDS)
         return -EINVAL;

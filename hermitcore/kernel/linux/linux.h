@@ -59,7 +59,6 @@ size_t vm_describe(char *buf, size_t size); /* /proc/self/maps */
 
 /* --- files (fs.c) --- */
 void fs_init(const void *archive, size_t size, const char *exe_path);
-long fs_read_console(char *buf, size_t n);
 
 /* --- program start (loader.c) and process state (sys.c) --- */
 extern const char *linux_exe_path; /* "/name", what /proc/self/exe names */
