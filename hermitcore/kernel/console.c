@@ -1,9 +1,11 @@
 #include <hermit/console.h>
+#include <hermit/spinlock.h>
 
 #define MAX_CONSOLES 4
 
 static const struct console *consoles[MAX_CONSOLES];
 static unsigned nconsoles;
+static spinlock_t lock = SPINLOCK_INIT; /* the UARTs; innermost lock */
 
 void console_register(const struct console *con)
 {
@@ -13,6 +15,7 @@ void console_register(const struct console *con)
 
 void console_write(const char *s, size_t n)
 {
+    unsigned long f = spin_lock_irqsave(&lock);
     for (size_t i = 0; i < n; i++) {
         for (unsigned c = 0; c < nconsoles; c++) {
             if (s[i] == '\n')
@@ -20,6 +23,7 @@ void console_write(const char *s, size_t n)
             consoles[c]->putc(s[i]);
         }
     }
+    spin_unlock_irqrestore(&lock, f);
 }
 
 const struct console *console_primary(void)

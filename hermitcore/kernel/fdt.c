@@ -36,7 +36,7 @@ int fdt_read_boot_info(const void *fdt, struct boot_info *bi)
         return -1;
     const uint8_t *p = base + be32(base + 8);       /* off_dt_struct */
     const char *strings = (const char *)base + be32(base + 12);
-    unsigned addr_cells = 2, size_cells = 1, depth = 0;
+    unsigned addr_cells = 2, size_cells = 1, cpu_cells = 1, depth = 0;
     const char *path[4] = {0};
     /* per-node scratch for depth 1..2 */
     const uint8_t *reg = 0;
@@ -46,6 +46,7 @@ int fdt_read_boot_info(const void *fdt, struct boot_info *bi)
     bi->ram_ranges = 0;
     bi->cpus = 0;
     bi->cmdline = "";
+    bi->cpu_enable = "";
     for (;;) {
         uint32_t tok = be32(p);
         p += 4;
@@ -69,8 +70,11 @@ int fdt_read_boot_info(const void *fdt, struct boot_info *bi)
                     bi->ram_ranges++;
                 }
             }
-            if (depth == 3 && is_cpu)
+            if (depth == 3 && is_cpu) {
+                if (bi->cpus < BOOT_MAX_CPUS)
+                    bi->cpu_ids[bi->cpus] = reg ? (uint32_t)cells(reg, cpu_cells) : bi->cpus;
                 bi->cpus++;
+            }
             depth--;
             is_memory = is_cpu = 0;
             reg = 0;
@@ -83,8 +87,12 @@ int fdt_read_boot_info(const void *fdt, struct boot_info *bi)
                 addr_cells = be32(data);
             else if (depth == 1 && !strcmp(pname, "#size-cells"))
                 size_cells = be32(data);
-            else if (depth == 2 && !strcmp(pname, "reg"))
+            else if ((depth == 2 || depth == 3) && !strcmp(pname, "reg"))
                 reg = data, reg_len = len;
+            else if (depth == 2 && name_is(path[1], "cpus") && !strcmp(pname, "#address-cells"))
+                cpu_cells = be32(data);
+            else if (depth == 2 && name_is(path[1], "psci") && !strcmp(pname, "method"))
+                bi->cpu_enable = !strcmp((const char *)data, "smc") ? "psci-smc" : "psci-hvc";
             else if (depth == 2 && !strcmp(pname, "device_type") && !strcmp((const char *)data, "memory"))
                 is_memory = 1;
             else if (depth == 2 && name_is(path[1], "chosen") && !strcmp(pname, "bootargs"))

@@ -5,6 +5,7 @@
 #include <hermit/heap.h>
 #include <hermit/hermit.h>
 #include <hermit/mm.h>
+#include <hermit/spinlock.h>
 #include <hermit/string.h>
 #include <stdint.h>
 
@@ -27,6 +28,8 @@ struct free_block {
 
 static struct free_block *free_lists[CLASSES];
 static size_t in_use;
+static spinlock_t lock = SPINLOCK_INIT; /* the free lists; taken before the page allocator's */
+static void free_locked(void *p);
 
 static unsigned class_of(size_t size)
 {
@@ -53,7 +56,7 @@ static int refill(unsigned c)
     return 0;
 }
 
-void *kmalloc(size_t size)
+static void *alloc_locked(size_t size)
 {
     if (size == 0)
         size = 1;
@@ -82,6 +85,23 @@ void *kmalloc(size_t size)
     return h + 1;
 }
 
+void *kmalloc(size_t size)
+{
+    unsigned long f = spin_lock_irqsave(&lock);
+    void *p = alloc_locked(size);
+    spin_unlock_irqrestore(&lock, f);
+    return p;
+}
+
+void kfree(void *p)
+{
+    if (!p)
+        return;
+    unsigned long f = spin_lock_irqsave(&lock);
+    free_locked(p);
+    spin_unlock_irqrestore(&lock, f);
+}
+
 void *kzalloc(size_t size)
 {
     void *p = kmalloc(size);
@@ -90,10 +110,8 @@ void *kzalloc(size_t size)
     return p;
 }
 
-void kfree(void *p)
+static void free_locked(void *p)
 {
-    if (!p)
-        return;
     struct header *h = (struct header *)p - 1;
     if (h->magic == MAGIC_FREE)
         panic("kfree(%p): double free", p);

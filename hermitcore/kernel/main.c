@@ -6,6 +6,7 @@
 #include <hermit/boot.h>
 #include <hermit/init.h>
 #include <hermit/mm.h>
+#include <hermit/sched.h>
 #include <hermit/time.h>
 
 #define MAX_ARGS 64
@@ -31,6 +32,14 @@ void boot_times_report(void)
 #undef NS
 }
 static char *argv_store[MAX_ARGS + 1];
+
+static uint64_t atou(const char *s)
+{
+    uint64_t v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    return *s ? 0 : v;
+}
 
 /* Options for optional kernel layers (the Linux layer: hermit.env=...,
  * hermit.strace, ...). Returns 1 when the option was understood. */
@@ -82,6 +91,7 @@ void kernel_main(struct boot_info *bi)
     tick_kernel_main = arch_counter();
     hermit_run_initcalls(HERMIT_INIT_ARCH, HERMIT_INIT_CONSOLE);
     mm_init(bi);
+    sched_init();
 
     /* Rounded up: firmware (SeaBIOS, qboot) reserves a few KiB of what -m gave. */
     uint64_t mib = (boot_ram_bytes(bi) + (1u << 20) - 1) >> 20;
@@ -108,6 +118,8 @@ void kernel_main(struct boot_info *bi)
     for (; i < nwords && strcmp(words[i], "--") != 0; i++) {
         if (!strcmp(words[i], "hermit.boot-times"))
             opt_boot_times = 1;
+        else if (!strncmp(words[i], "hermit.timeslice=", 17) && atou(words[i] + 17))
+            sched_slice_ns = atou(words[i] + 17) * NSEC_PER_USEC;
         else if (!kernel_option(words[i]))
             pr_info("unknown kernel option '%s' ignored\n", words[i]);
     }
@@ -115,6 +127,7 @@ void kernel_main(struct boot_info *bi)
         argv_store[argc++] = words[i];
     argv_store[argc] = 0;
 
+    smp_boot(bi);
     tick_app_main = arch_counter();
     hermit_exit(main(argc, argv_store));
 }

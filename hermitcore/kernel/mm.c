@@ -1,6 +1,7 @@
 #include <board.h>
 #include <hermit/hermit.h>
 #include <hermit/mm.h>
+#include <hermit/spinlock.h>
 #include <hermit/string.h>
 
 #define LOW_RESERVED 0x100000ul /* firmware data below 1 MiB */
@@ -16,6 +17,7 @@ struct run {
 };
 static struct run *free_runs; /* sorted by address, coalesced */
 static size_t free_pages, total_pages;
+static spinlock_t lock = SPINLOCK_INIT; /* the free runs */
 
 static uintptr_t align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) & ~(a - 1); }
 
@@ -100,7 +102,7 @@ void mm_init(const struct boot_info *bi)
     allocator_ready = 1;
 }
 
-void *page_alloc(size_t pages)
+static void *alloc_locked(size_t pages)
 {
     for (struct run **p = &free_runs; *p; p = &(*p)->next) {
         struct run *r = *p;
@@ -117,7 +119,7 @@ void *page_alloc(size_t pages)
     return 0;
 }
 
-void page_free(void *ptr, size_t pages)
+static void free_locked(void *ptr, size_t pages)
 {
     uintptr_t start = (uintptr_t)ptr, end = start + pages * PAGE_SIZE;
     struct run **p = &free_runs;
@@ -143,6 +145,21 @@ void page_free(void *ptr, size_t pages)
         }
     }
     free_pages += pages;
+}
+
+void *page_alloc(size_t pages)
+{
+    unsigned long f = spin_lock_irqsave(&lock);
+    void *p = alloc_locked(pages);
+    spin_unlock_irqrestore(&lock, f);
+    return p;
+}
+
+void page_free(void *ptr, size_t pages)
+{
+    unsigned long f = spin_lock_irqsave(&lock);
+    free_locked(ptr, pages);
+    spin_unlock_irqrestore(&lock, f);
 }
 
 size_t pages_free(void) { return free_pages; }

@@ -10,12 +10,18 @@ struct sink {
     size_t size;
     size_t len;
     int to_console;
+    unsigned pending; /* to_console: bytes in out[] */
+    char out[160];    /* whole lines reach the console in one write (SMP) */
 };
 
 static void put(struct sink *s, char c)
 {
     if (s->to_console) {
-        console_write(&c, 1);
+        s->out[s->pending++] = c;
+        if (s->pending == sizeof s->out) {
+            console_write(s->out, s->pending);
+            s->pending = 0;
+        }
     } else if (s->len + 1 < s->size) {
         s->buf[s->len] = c;
     }
@@ -155,8 +161,11 @@ static int format(struct sink *s, const char *fmt, va_list ap)
 
 int vprintk(const char *fmt, va_list ap)
 {
-    struct sink s = {0, 0, 0, 1};
-    return format(&s, fmt, ap);
+    struct sink s = {0, 0, 0, 1, 0, {0}};
+    int n = format(&s, fmt, ap);
+    if (s.pending)
+        console_write(s.out, s.pending);
+    return n;
 }
 
 int printk(const char *fmt, ...)
@@ -170,7 +179,7 @@ int printk(const char *fmt, ...)
 
 int vsnprintk(char *buf, size_t size, const char *fmt, va_list ap)
 {
-    struct sink s = {buf, size, 0, 0};
+    struct sink s = {buf, size, 0, 0, 0, {0}};
     int n = format(&s, fmt, ap);
     if (size)
         buf[s.len < size ? s.len : size - 1] = 0;

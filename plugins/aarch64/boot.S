@@ -62,13 +62,53 @@ park:
     b park
     .size _start, . - _start
 
+/* Secondary CPUs, started by PSCI CPU_ON at EL1 with the MMU off; x0 is the
+ * context id: their struct cpu. Same MMU set-up as the boot CPU, then the
+ * stack smp_boot prepared (struct cpu's first word) and C. */
+    .globl secondary_entry
+    .type secondary_entry, %function
+secondary_entry:
+    msr daifset, #0xf
+    mov x1, #(3 << 20)          /* CPACR_EL1.FPEN */
+    msr cpacr_el1, x1
+    ldr x1, =BOOT_MAIR
+    msr mair_el1, x1
+    ldr x1, =BOOT_TCR
+    msr tcr_el1, x1
+    adrp x1, boot_ttbr0
+    msr ttbr0_el1, x1
+    isb
+    tlbi vmalle1
+    dsb nsh
+    isb
+    mrs x1, sctlr_el1
+    ldr x2, =BOOT_SCTLR_SET
+    orr x1, x1, x2
+    ldr x2, =BOOT_SCTLR_CLEAR
+    bic x1, x1, x2
+    msr sctlr_el1, x1
+    isb
+    adrp x1, vectors
+    add x1, x1, :lo12:vectors
+    msr vbar_el1, x1
+    msr tpidr_el1, x0
+    isb
+    ldr x1, [x0]                /* arch_kernel_sp: its idle thread's stack */
+    mov sp, x1
+    mov x29, xzr
+    mov x30, xzr
+    bl aarch64_secondary_start
+1:  wfi
+    b 1b
+    .size secondary_entry, . - secondary_entry
+
     .section .stack, "aw", %nobits
     .p2align 12
     .globl boot_stack_guard
 boot_stack_guard:
     .skip 4096
 boot_stack:
-    .skip 16384
+    .skip 32768                 /* thread 1 (the program's main thread) keeps it */
     .globl boot_stack_top
 boot_stack_top:
 

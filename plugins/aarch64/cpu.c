@@ -1,7 +1,9 @@
+#include <arch/aarch64.h>
 #include <hermit/arch.h>
 #include <hermit/fdt.h>
 #include <hermit/hermit.h>
 #include <hermit/mm.h>
+#include <hermit/sched.h>
 #include <hermit/string.h>
 #include <hermit/trap.h>
 #include <hermit/user.h>
@@ -22,26 +24,30 @@ void arch_cpu_relax(void)
 
 static struct boot_info boot_info;
 
+void aarch64_smp_method(const char *method);
+
 void aarch64_start(const void *dtb)
 {
     struct boot_info *bi = &boot_info;
+    uint64_t mpidr;
+    __asm__ volatile("mrs %0, mpidr_el1" : "=r"(mpidr));
+    uint32_t me = (uint32_t)(mpidr & 0xffffff) | (uint32_t)((mpidr >> 32) & 0xff) << 24;
+    sched_early_init(me);
     bi->protocol = "dtb";
     if (fdt_read_boot_info(dtb, bi) != 0) {
         bi->cmdline = "";
         bi->cpus = 1;
     }
+    for (unsigned i = 1; i < bi->cpus && i < BOOT_MAX_CPUS; i++) { /* the boot CPU first */
+        if (bi->cpu_ids[i] == me) {
+            bi->cpu_ids[i] = bi->cpu_ids[0];
+            bi->cpu_ids[0] = me;
+        }
+    }
+    aarch64_smp_method(bi->cpu_enable);
     kernel_main(bi);
 }
 
-struct exception_frame {
-    uint64_t x[31];
-    uint64_t sp; /* SP_EL1 before the exception */
-    uint64_t elr;
-    uint64_t spsr;
-    uint64_t sp_el0; /* the program's stack pointer */
-    uint64_t pad;
-};
-_Static_assert(sizeof(struct exception_frame) == 36 * 8, "matches FRAME_SIZE in vectors.S");
 
 static const char *const kinds[16] = {
     "synchronous (EL1t)", "IRQ (EL1t)", "FIQ (EL1t)", "SError (EL1t)",
@@ -72,6 +78,8 @@ void aarch64_exception(struct exception_frame *f, unsigned kind)
 {
     if ((kind & 3) == 1) { /* IRQ */
         gic_handle_irq();
+        if (kind == 9) /* from the program: a reschedule may be due */
+            sched_preempt();
         return;
     }
     uint64_t esr, far;
@@ -192,12 +200,11 @@ void arch_user_init(void)
     __asm__ volatile("msr cntkctl_el1, %0; isb" : : "r"(k | 2));
 }
 
-extern char user_stack_top[];
 void aarch64_enter_user(struct exception_frame *f) __attribute__((noreturn));
 
 void arch_enter_user(uintptr_t entry, uintptr_t sp)
 {
-    struct exception_frame *f = (struct exception_frame *)(user_stack_top - sizeof *f);
+    struct exception_frame *f = (struct exception_frame *)(current_thread()->kstack_top - sizeof *f);
     memset(f, 0, sizeof *f);
     f->elr = entry;
     f->spsr = 0; /* EL0t, interrupts unmasked */

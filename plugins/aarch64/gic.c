@@ -2,6 +2,7 @@
  * board's device tree: GICv2 ("arm,cortex-a15-gic", "arm,gic-400"; memory-
  * mapped CPU interface) or GICv3 ("arm,gic-v3"; redistributor frames and
  * system-register CPU interface). Addresses come from board.h. */
+#include <arch/aarch64.h>
 #include <board.h>
 #include <hermit/hermit.h>
 #include <hermit/init.h>
@@ -35,15 +36,21 @@ static int dispatch(unsigned id)
     }
     if (id == arch_timer_irq())
         timer_interrupt();
+    else if (id == SGI_RESCHED)
+        sched_ipi();
     else
         irq_handle(id);
     return 1;
 }
 
 #if GIC_VERSION == 3
-#define GICR ((uintptr_t)BOARD_GIC_0_BASE_1) /* redistributor of CPU 0 */
-#define GICR_SGI (GICR + 0x10000)
+#define GICR_BASE ((uintptr_t)BOARD_GIC_0_BASE_1) /* the first redistributor */
+#define GICR_STRIDE 0x20000                          /* RD_base + SGI_base frames */
+#define GICR_TYPER 0x8
 #define GICR_WAKER 0x14
+static uintptr_t gicr_of[MAX_CPUS];
+#define GICR (gicr_of[this_cpu()->id])
+#define GICR_SGI (GICR + 0x10000)
 #define SYSREG_W(name, v) __asm__ volatile("msr " name ", %0" : : "r"((uint64_t)(v)))
 #define SYSREG_R(name, v) __asm__ volatile("mrs %0, " name : "=r"(v))
 #define ICC_SRE_EL1 "S3_0_C12_C12_5"
@@ -82,12 +89,36 @@ void gic_handle_irq(void)
         SYSREG_W(ICC_EOIR1_EL1, iar);
 }
 
-static void gic_init(void)
+#define ICC_SGI1R_EL1 "S3_0_C12_C11_5"
+
+/* This CPU's redistributor: the frame whose GICR_TYPER affinity is its MPIDR. */
+static uintptr_t find_redistributor(uint32_t hwid)
 {
-    w32(GICD + GICD_CTLR, 0);
-    wait_rwp();
-    w32(GICD + GICD_CTLR, (1u << 4) | (1u << 1) | (1u << 0)); /* ARE, EnableGrp1, EnableGrp0 */
-    wait_rwp();
+    uintptr_t r = GICR_BASE;
+    for (unsigned i = 0; i < MAX_CPUS; i++, r += GICR_STRIDE) {
+        uint64_t typer = *(volatile uint64_t *)(r + GICR_TYPER);
+        if ((uint32_t)(typer >> 32) == hwid)
+            return r;
+        if (typer & (1u << 4)) /* Last */
+            break;
+    }
+    panic("GICv3: no redistributor for MPIDR %#x", hwid);
+}
+
+void gic_send_sgi(struct cpu *c, unsigned intid)
+{
+    uint64_t aff0 = c->hwid & 0xff, aff1 = (c->hwid >> 8) & 0xff, aff2 = (c->hwid >> 16) & 0xff,
+             aff3 = c->hwid >> 24;
+    __asm__ volatile("dsb ishst" ::: "memory");
+    SYSREG_W(ICC_SGI1R_EL1, aff3 << 48 | aff2 << 32 | (uint64_t)intid << 24 | aff1 << 16 | (1ull << (aff0 & 15)));
+    __asm__ volatile("isb");
+}
+
+/* Per CPU: wake its redistributor, enable the system-register interface. */
+void gic_init_cpu(void)
+{
+    struct cpu *c = this_cpu();
+    gicr_of[c->id] = find_redistributor(c->hwid);
     uint32_t waker = r32(GICR + GICR_WAKER);
     w32(GICR + GICR_WAKER, waker & ~(1u << 1)); /* ProcessorSleep = 0 */
     while (r32(GICR + GICR_WAKER) & (1u << 2))   /* ChildrenAsleep */
@@ -99,6 +130,16 @@ static void gic_init(void)
     SYSREG_W(ICC_PMR_EL1, 0xff);
     SYSREG_W(ICC_IGRPEN1_EL1, 1);
     __asm__ volatile("isb");
+    arch_irq_unmask(SGI_RESCHED);
+}
+
+static void gic_init(void)
+{
+    w32(GICD + GICD_CTLR, 0);
+    wait_rwp();
+    w32(GICD + GICD_CTLR, (1u << 4) | (1u << 1) | (1u << 0)); /* ARE, EnableGrp1, EnableGrp0 */
+    wait_rwp();
+    gic_init_cpu();
     pr_info("interrupts: GICv3 distributor %#lx, redistributor %#lx\n", (unsigned long)GICD, (unsigned long)GICR);
 }
 #else /* GICv2 */
@@ -107,6 +148,8 @@ static void gic_init(void)
 #define GICC_PMR 0x04
 #define GICC_IAR 0x0c
 #define GICC_EOIR 0x10
+#define GICD_SGIR 0xf00
+static uint8_t cpu_mask[MAX_CPUS]; /* each CPU's interface bit, from its banked ITARGETSR0 */
 
 void arch_irq_unmask(unsigned irq)
 {
@@ -123,11 +166,25 @@ void gic_handle_irq(void)
         w32(GICC + GICC_EOIR, iar);
 }
 
+void gic_send_sgi(struct cpu *c, unsigned intid)
+{
+    __asm__ volatile("dsb ishst" ::: "memory");
+    w32(GICD + GICD_SGIR, (uint32_t)cpu_mask[c->id] << 16 | intid);
+}
+
+/* Per CPU: the banked CPU interface. */
+void gic_init_cpu(void)
+{
+    cpu_mask[this_cpu()->id] = (uint8_t)r32(GICD + GICD_ITARGETSR);
+    w32(GICC + GICC_PMR, 0xff);
+    w32(GICC + GICC_CTLR, 1);
+    arch_irq_unmask(SGI_RESCHED);
+}
+
 static void gic_init(void)
 {
     w32(GICD + GICD_CTLR, 1);
-    w32(GICC + GICC_PMR, 0xff);
-    w32(GICC + GICC_CTLR, 1);
+    gic_init_cpu();
     pr_info("interrupts: GICv2 distributor %#lx, CPU interface %#lx\n", (unsigned long)GICD, (unsigned long)GICC);
 }
 #endif

@@ -124,12 +124,85 @@ arch_longjmp:                   /* x0 = regs, w1 = value */
     mov w0, w1
     ret
 
-/* The kernel stack under the program (SP_EL1 while it runs), above a guard. */
-    .section .stack, "aw", %nobits
-    .p2align 12
-    .globl user_stack_guard
-user_stack_guard:
-    .skip 4096
-    .skip 32768
-    .globl user_stack_top
-user_stack_top:
+/* aarch64_switch(&prev->ksp, next->ksp): callee-saved registers on the old
+ * stack, then the new stack's. A new thread's stack is laid out by
+ * arch_thread_init_*: x19 = function or 0, x20 = argument, x30 =
+ * aarch64_thread_start. */
+    .globl aarch64_switch
+aarch64_switch:
+    sub sp, sp, #96
+    stp x19, x20, [sp, #0]
+    stp x21, x22, [sp, #16]
+    stp x23, x24, [sp, #32]
+    stp x25, x26, [sp, #48]
+    stp x27, x28, [sp, #64]
+    stp x29, x30, [sp, #80]
+    mov x9, sp
+    str x9, [x0]
+    mov sp, x1
+    ldp x19, x20, [sp, #0]
+    ldp x21, x22, [sp, #16]
+    ldp x23, x24, [sp, #32]
+    ldp x25, x26, [sp, #48]
+    ldp x27, x28, [sp, #64]
+    ldp x29, x30, [sp, #80]
+    add sp, sp, #96
+    ret
+
+    .globl aarch64_thread_start
+aarch64_thread_start:
+    bl sched_thread_entry
+    cbz x19, exception_return   /* a program thread: its frame is right here */
+    mov x0, x20
+    blr x19
+    udf #0
+
+/* The program's FP/SIMD registers (the kernel is built without them). */
+    .arch armv8-a+fp+simd
+    .globl aarch64_fp_save
+aarch64_fp_save:                /* x0 = 528-byte area */
+    stp q0, q1, [x0, #0]
+    stp q2, q3, [x0, #32]
+    stp q4, q5, [x0, #64]
+    stp q6, q7, [x0, #96]
+    stp q8, q9, [x0, #128]
+    stp q10, q11, [x0, #160]
+    stp q12, q13, [x0, #192]
+    stp q14, q15, [x0, #224]
+    stp q16, q17, [x0, #256]
+    stp q18, q19, [x0, #288]
+    stp q20, q21, [x0, #320]
+    stp q22, q23, [x0, #352]
+    stp q24, q25, [x0, #384]
+    stp q26, q27, [x0, #416]
+    stp q28, q29, [x0, #448]
+    stp q30, q31, [x0, #480]
+    mrs x9, fpcr
+    mrs x10, fpsr
+    add x11, x0, #512
+    stp x9, x10, [x11]
+    ret
+
+    .globl aarch64_fp_restore
+aarch64_fp_restore:
+    ldp q0, q1, [x0, #0]
+    ldp q2, q3, [x0, #32]
+    ldp q4, q5, [x0, #64]
+    ldp q6, q7, [x0, #96]
+    ldp q8, q9, [x0, #128]
+    ldp q10, q11, [x0, #160]
+    ldp q12, q13, [x0, #192]
+    ldp q14, q15, [x0, #224]
+    ldp q16, q17, [x0, #256]
+    ldp q18, q19, [x0, #288]
+    ldp q20, q21, [x0, #320]
+    ldp q22, q23, [x0, #352]
+    ldp q24, q25, [x0, #384]
+    ldp q26, q27, [x0, #416]
+    ldp q28, q29, [x0, #448]
+    ldp q30, q31, [x0, #480]
+    add x11, x0, #512
+    ldp x9, x10, [x11]
+    msr fpcr, x9
+    msr fpsr, x10
+    ret

@@ -10,6 +10,7 @@
  * - Timer: LAPIC in TSC-deadline mode when available, else one-shot with a
  *   count calibrated against the TSC. */
 #include <arch/io.h>
+#include <arch/x86.h>
 #include <board.h>
 #include <hermit/hermit.h>
 #include <hermit/init.h>
@@ -32,6 +33,8 @@
 #define APIC_TIMER_INIT 0x380
 #define APIC_TIMER_CUR 0x390
 #define APIC_TIMER_DIV 0x3e0
+#define APIC_ICR_LOW 0x300
+#define APIC_ICR_HIGH 0x310
 #define LVT_MASKED (1u << 16)
 #define LVT_TSC_DEADLINE (2u << 17)
 
@@ -123,6 +126,8 @@ void arch_idle(void)
     __asm__ volatile("sti; hlt; cli" ::: "memory");
 }
 
+void x86_ipi(void);
+
 void x86_irq(unsigned vector)
 {
     if (vector == VECTOR_SPURIOUS) {
@@ -131,6 +136,8 @@ void x86_irq(unsigned vector)
     }
     if (vector == VECTOR_TIMER)
         timer_interrupt();
+    else if (vector == VECTOR_IPI)
+        x86_ipi();
     else
         irq_handle(vector - VECTOR_BASE);
     lapic_write(APIC_EOI, 0);
@@ -269,6 +276,49 @@ static void clock_setup(void)
     pr_info("clock: %s, %llu.%03llu MHz; timer: LAPIC %s; %s\n", clock_source,
             (unsigned long long)(tsc_hz / 1000000), (unsigned long long)(tsc_hz / 1000 % 1000),
             tsc_deadline ? "TSC-deadline" : "one-shot", x2apic ? "x2APIC" : "xAPIC");
+}
+
+uint32_t x86_apic_id(void)
+{
+    return x2apic ? lapic_read(APIC_ID) : lapic_read(APIC_ID) >> 24;
+}
+
+int x86_lapic_icr_busy(void)
+{
+    return !x2apic && (lapic_read(APIC_ICR_LOW) & (1u << 12)); /* delivery status */
+}
+
+/* Send an interprocessor interrupt: `low` is the ICR's low word (vector,
+ * delivery mode), `dest` the APIC ID. */
+void x86_lapic_icr(uint32_t dest, uint32_t low)
+{
+    if (x2apic) {
+        __asm__ volatile("mfence" ::: "memory"); /* x2APIC ICR writes are not serialising */
+        wrmsr(0x830, (uint64_t)dest << 32 | low);
+        return;
+    }
+    while (x86_lapic_icr_busy())
+        __asm__ volatile("pause");
+    lapic_write(APIC_ICR_HIGH, dest << 24);
+    lapic_write(APIC_ICR_LOW, low);
+}
+
+/* An AP's own local APIC: the same mode and timer set-up as the boot CPU's. */
+void x86_lapic_init_ap(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE) | (1u << 11);
+    if (x2apic)
+        base |= 1u << 10;
+    wrmsr(MSR_APIC_BASE, base);
+    lapic_write(APIC_TPR, 0);
+    lapic_write(APIC_SVR, (1u << 8) | VECTOR_SPURIOUS);
+    if (tsc_deadline) {
+        lapic_write(APIC_LVT_TIMER, LVT_TSC_DEADLINE | VECTOR_TIMER);
+    } else {
+        lapic_write(APIC_TIMER_DIV, 0x3);
+        lapic_write(APIC_TIMER_INIT, 0);
+        lapic_write(APIC_LVT_TIMER, VECTOR_TIMER); /* one-shot, lapic_hz from the boot CPU */
+    }
 }
 
 static void x86_apic_init(void)

@@ -2,6 +2,7 @@
  * struct boot_info: RAM ranges, CPU count, command line. */
 #include <hermit/boot.h>
 #include <hermit/mm.h>
+#include <hermit/sched.h>
 #include <hermit/string.h>
 #include <stdint.h>
 
@@ -71,27 +72,42 @@ static const uint8_t *find_rsdp(const struct hvm_start_info *si)
     return 0;
 }
 
-static unsigned madt_cpus(const struct acpi_header *madt)
+static uint32_t boot_apic_id(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    return b >> 24; /* initial APIC ID */
+}
+
+/* Enabled CPUs of the ACPI MADT into bi->cpu_ids, the boot CPU first. */
+static unsigned madt_cpus(const struct acpi_header *madt, struct boot_info *bi)
 {
     const uint8_t *p = (const uint8_t *)madt + sizeof *madt + 8;
     const uint8_t *end = (const uint8_t *)madt + madt->length;
-    unsigned n = 0;
+    uint32_t bsp = boot_apic_id();
+    unsigned n = 1;
+    bi->cpu_ids[0] = bsp;
     while (p + 2 <= end && p[1] >= 2) {
-        uint32_t flags;
-        if (p[0] == 0) { /* processor local APIC: flags at +4 */
+        uint32_t flags, id;
+        int cpu = 0;
+        if (p[0] == 0) { /* processor local APIC: id at +3, flags at +4 */
             memcpy(&flags, p + 4, 4);
-            n += (flags & 1) != 0;
-        } else if (p[0] == 9) { /* processor local x2APIC: flags at +8 */
+            id = p[3];
+            cpu = 1;
+        } else if (p[0] == 9) { /* processor local x2APIC: id at +4, flags at +8 */
             memcpy(&flags, p + 8, 4);
-            n += (flags & 1) != 0;
+            memcpy(&id, p + 4, 4);
+            cpu = 1;
         }
+        if (cpu && (flags & 1) && id != bsp && n < BOOT_MAX_CPUS)
+            bi->cpu_ids[n++] = id;
         p += p[1];
     }
     return n;
 }
 
 /* Count enabled CPUs in the ACPI MADT; 0 if there are no ACPI tables. */
-static unsigned acpi_cpu_count(const struct hvm_start_info *si)
+static unsigned acpi_cpu_count(const struct hvm_start_info *si, struct boot_info *bi)
 {
     const uint8_t *rsdp = find_rsdp(si);
     if (!rsdp)
@@ -111,7 +127,7 @@ static unsigned acpi_cpu_count(const struct hvm_start_info *si)
         memcpy(&addr, (const uint8_t *)root + sizeof *root + i * entry, entry);
         const struct acpi_header *t = acpi_table(addr);
         if (t && !memcmp(t->signature, "APIC", 4))
-            return madt_cpus(t);
+            return madt_cpus(t, bi);
     }
     return 0;
 }
@@ -119,7 +135,9 @@ static unsigned acpi_cpu_count(const struct hvm_start_info *si)
 void x86_64_start(const struct hvm_start_info *si)
 {
     struct boot_info *bi = &boot_info;
+    sched_early_init(boot_apic_id());
     bi->protocol = "pvh";
+    bi->cpu_enable = "sipi";
     bi->cmdline = "";
     if (si->magic == HVM_START_MAGIC) {
         if (si->cmdline_paddr) {
@@ -144,7 +162,7 @@ void x86_64_start(const struct hvm_start_info *si)
         /* The boot tables cover only the kernel: map RAM before reading
          * ACPI tables, which firmware may put anywhere in it. */
         mm_map_ram(bi);
-        bi->cpus = acpi_cpu_count(si);
+        bi->cpus = acpi_cpu_count(si, bi);
     }
     if (bi->cpus == 0)
         bi->cpus = 1;

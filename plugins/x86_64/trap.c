@@ -5,20 +5,17 @@
  * overflow into a guard page still gets reported, and rsp0: the kernel stack
  * the CPU switches to when the program is interrupted. */
 #include <arch/io.h>
+#include <arch/x86.h>
 #include <hermit/hermit.h>
 #include <hermit/init.h>
 #include <hermit/irq.h>
+#include <hermit/sched.h>
 #include <hermit/trap.h>
 #include <hermit/user.h>
 #include <stdint.h>
 
 void x86_irq(unsigned vector);
 
-struct trap_frame {
-    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
-    uint64_t vector, error;
-    uint64_t rip, cs, rflags, rsp, ss;
-};
 
 struct tss {
     uint32_t reserved0;
@@ -40,37 +37,21 @@ struct idt_gate {
     uint32_t reserved;
 } __attribute__((packed));
 
-extern char df_stack_top[], nmi_stack_top[], mc_stack_top[], user_stack_top[]; /* traps.S */
-static struct tss tss;
-static uint64_t gdt[7] __attribute__((aligned(16)));
+extern char df_stack_top[], nmi_stack_top[], mc_stack_top[], boot_stack_top[]; /* traps.S, boot.S */
+/* One GDT and TSS per CPU (the TSS holds that CPU's stacks). The kernel's
+ * GS base is the CPU's struct cpu (swapgs on every entry from ring 3):
+ * syscall_entry reads arch_kernel_sp at offset 0 and parks the program's
+ * rsp at offset 8; this_cpu() reads self at offset 16. */
+static struct tss tss[MAX_CPUS];
+static uint64_t gdt[MAX_CPUS][7] __attribute__((aligned(16)));
+_Static_assert(__builtin_offsetof(struct cpu, arch_kernel_sp) == 0, "traps.S PERCPU_KERNEL_RSP");
+_Static_assert(__builtin_offsetof(struct cpu, arch_scratch) == 8, "traps.S PERCPU_USER_RSP");
+_Static_assert(__builtin_offsetof(struct cpu, self) == 16, "this_cpu()");
 
-/* Per-CPU block at the kernel's GS base (swapgs on every entry from ring 3). */
-struct x86_percpu {
-    uint64_t kernel_rsp; /* syscall_entry switches to this stack */
-    uint64_t user_rsp;   /* scratch: the program's rsp during the switch */
-};
-static struct x86_percpu percpu0;
-
-#define MSR_EFER 0xc0000080u
-#define MSR_STAR 0xc0000081u
-#define MSR_LSTAR 0xc0000082u
-#define MSR_SFMASK 0xc0000084u
-#define MSR_FS_BASE 0xc0000100u
-#define MSR_GS_BASE 0xc0000101u
-#define MSR_KERNEL_GS_BASE 0xc0000102u
 #define EFER_SCE 1u
+#define wrmsr x86_wrmsr
+#define rdmsr x86_rdmsr
 
-static void wrmsr(uint32_t msr, uint64_t v)
-{
-    __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
-
-static uint64_t rdmsr(uint32_t msr)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-    return ((uint64_t)hi << 32) | lo;
-}
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 extern const char trap_stubs[];
 
@@ -106,11 +87,13 @@ static const int fault_signal[32] = {
 
 void x86_trap(struct trap_frame *f)
 {
+    int from_user = (f->cs & 3) == 3;
     if (f->vector >= 32) {
         x86_irq((unsigned)f->vector);
+        if (from_user)
+            sched_preempt();
         return;
     }
-    int from_user = (f->cs & 3) == 3;
     struct fault_info fi = {0};
     fi.name = names[f->vector];
     fi.pc = f->rip;
@@ -176,7 +159,7 @@ void arch_enter_user(uintptr_t entry, uintptr_t sp)
 #define ARCH_GET_FS 0x1003
 #define ARCH_GET_GS 0x1004
 
-/* arch_prctl(2): the program's TLS base. */
+/* arch_prctl(2): the program's TLS base (kept per thread, x86_thread()). */
 long sys_arch_prctl(long code, long addr)
 {
     if (addr < 0 || (uint64_t)addr >= USER_LIMIT)
@@ -184,12 +167,14 @@ long sys_arch_prctl(long code, long addr)
     switch (code) {
     case ARCH_SET_FS:
         wrmsr(MSR_FS_BASE, addr);
+        x86_thread(current_thread())->fs = addr;
         return 0;
     case ARCH_GET_FS:
         *(uint64_t *)addr = rdmsr(MSR_FS_BASE);
         return 0;
     case ARCH_SET_GS:
         wrmsr(MSR_KERNEL_GS_BASE, addr); /* the program's GS while in the kernel */
+        x86_thread(current_thread())->gs = addr;
         return 0;
     case ARCH_GET_GS:
         *(uint64_t *)addr = rdmsr(MSR_KERNEL_GS_BASE);
@@ -201,8 +186,9 @@ long sys_arch_prctl(long code, long addr)
 void syscall_entry(void);
 
 /* syscall/sysret, and FP/SSE for the program: x87 and SSE state owned by the
- * program alone (the kernel is built without them); no XSAVE/AVX yet. */
-void arch_user_init(void)
+ * program alone (the kernel is built without them); no XSAVE/AVX yet. Every
+ * CPU runs this. */
+void x86_cpu_user_init(void)
 {
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
     wrmsr(MSR_STAR, (0x10ull << 48) | (0x08ull << 32)); /* sysret: cs 0x23, ss 0x1b */
@@ -218,6 +204,11 @@ void arch_user_init(void)
     __asm__ volatile("fninit");
 }
 
+void arch_user_init(void)
+{
+    x86_cpu_user_init();
+}
+
 static void set_gate(unsigned vector, unsigned ist)
 {
     uintptr_t addr = (uintptr_t)trap_stubs + 16 * vector;
@@ -231,28 +222,47 @@ static void set_gate(unsigned vector, unsigned ist)
     };
 }
 
-static void x86_traps_init(void)
+struct cpu *this_cpu(void)
 {
-    tss.ist[0] = (uintptr_t)df_stack_top;
-    tss.ist[1] = (uintptr_t)nmi_stack_top;
-    tss.ist[2] = (uintptr_t)mc_stack_top;
-    tss.rsp[0] = (uintptr_t)user_stack_top;
-    tss.iomap_base = sizeof tss;
-    percpu0.kernel_rsp = (uintptr_t)user_stack_top;
-    wrmsr(MSR_GS_BASE, (uintptr_t)&percpu0);
-    uintptr_t base = (uintptr_t)&tss;
-    uint64_t limit = sizeof tss - 1;
-    gdt[1] = 0x00af9b000000ffffull; /* kernel code (accessed) */
-    gdt[2] = 0x00cf93000000ffffull; /* kernel data (accessed) */
-    gdt[3] = 0x00cff3000000ffffull; /* user data, DPL 3 (accessed) */
-    gdt[4] = 0x00affb000000ffffull; /* user 64-bit code, DPL 3 (accessed) */
-    gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) | (((limit >> 16) & 0xf) << 48) |
-             ((uint64_t)((base >> 24) & 0xff) << 56);
-    gdt[6] = base >> 32;
+    struct cpu *c;
+    __asm__ volatile("mov %%gs:16, %0" : "=r"(c));
+    return c;
+}
+
+void arch_set_this_cpu(struct cpu *c)
+{
+    wrmsr(MSR_GS_BASE, (uintptr_t)c);
+}
+
+void x86_set_kernel_stack(unsigned cpu, uintptr_t top)
+{
+    tss[cpu].rsp[0] = top;
+}
+
+/* This CPU's GDT, TSS (IST stacks: ist_top[0..2] for #DF, NMI, #MC) and the
+ * shared IDT. */
+void x86_cpu_tables_init(struct cpu *c, const uintptr_t ist_top[3])
+{
+    struct tss *t = &tss[c->id];
+    uint64_t *g = gdt[c->id];
+    t->ist[0] = ist_top[0];
+    t->ist[1] = ist_top[1];
+    t->ist[2] = ist_top[2];
+    t->rsp[0] = c->arch_kernel_sp;
+    t->iomap_base = sizeof *t;
+    uintptr_t base = (uintptr_t)t;
+    uint64_t limit = sizeof *t - 1;
+    g[1] = 0x00af9b000000ffffull; /* kernel code (accessed) */
+    g[2] = 0x00cf93000000ffffull; /* kernel data (accessed) */
+    g[3] = 0x00cff3000000ffffull; /* user data, DPL 3 (accessed) */
+    g[4] = 0x00affb000000ffffull; /* user 64-bit code, DPL 3 (accessed) */
+    g[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) | (((limit >> 16) & 0xf) << 48) |
+           ((uint64_t)((base >> 24) & 0xff) << 56);
+    g[6] = base >> 32;
     struct {
         uint16_t limit;
         uint64_t base;
-    } __attribute__((packed)) gdtr = {sizeof gdt - 1, (uintptr_t)gdt}, idtr = {sizeof idt - 1, (uintptr_t)idt};
+    } __attribute__((packed)) gdtr = {sizeof gdt[0] - 1, (uintptr_t)g}, idtr = {sizeof idt - 1, (uintptr_t)idt};
     __asm__ volatile("lgdt %0\n"
                      "pushq $0x08\n"
                      "leaq 1f(%%rip), %%rax\n"
@@ -267,9 +277,17 @@ static void x86_traps_init(void)
                      :
                      : "m"(gdtr)
                      : "rax", "memory");
+    __asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+static void x86_traps_init(void)
+{
     for (unsigned v = 0; v < 256; v++)
         set_gate(v, v == 8 ? 1 : v == 2 ? 2 : v == 18 ? 3 : 0);
-    __asm__ volatile("lidt %0" : : "m"(idtr));
+    struct cpu *c = this_cpu();
+    c->arch_kernel_sp = (uintptr_t)boot_stack_top; /* thread 1's kernel stack */
+    const uintptr_t ist[3] = {(uintptr_t)df_stack_top, (uintptr_t)nmi_stack_top, (uintptr_t)mc_stack_top};
+    x86_cpu_tables_init(c, ist);
     /* The legacy 8259 PICs stay masked: interrupts come through the APICs. */
     outb(0x21, 0xff);
     outb(0xa1, 0xff);

@@ -78,6 +78,8 @@ trap_common:
     cld
     mov %rsp, %rdi
     call x86_trap
+    .globl trap_return
+trap_return:                    /* also where a new program thread starts */
     RESTORE_REGS
     testb $3, FRAME_CS(%rsp)
     jz 1f
@@ -189,6 +191,5 @@ arch_longjmp:                   /* rdi = regs, esi = value */
 .endm
     .section .stack, "aw", @nobits
     ist_stack df
-    ist_stack user, 32768       /* the kernel stack under the program (TSS rsp0) */
     ist_stack nmi
     ist_stack mc

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #define BOOT_MAX_RAM_RANGES 32
+#define BOOT_MAX_CPUS 64
 
 struct ram_range {
     uint64_t base;
@@ -15,6 +16,8 @@ struct boot_info {
     struct ram_range ram[BOOT_MAX_RAM_RANGES];
     unsigned ram_ranges;
     unsigned cpus;
+    uint32_t cpu_ids[BOOT_MAX_CPUS]; /* APIC IDs / MPIDRs, the boot CPU first */
+    const char *cpu_enable;      /* how to start the others: "psci-hvc", "psci-smc", "sipi" */
     const char *cmdline;         /* may be "" */
 };
 

@@ -61,6 +61,10 @@ const char *arch_page_sizes(void); /* e.g. "4K 2M 1G" */
 int arch_user_map(uintptr_t va, uint64_t pa, unsigned flags);
 uint64_t arch_user_unmap(uintptr_t va);
 int arch_user_protect(uintptr_t va, unsigned flags);
+/* After unmapping or re-protecting program pages: every other CPU has
+ * dropped the old translations when this returns (x86_64: an IPI
+ * shoot-down; aarch64: the broadcast TLBIs already did it). */
+void arch_tlb_sync(void);
 
 /* Linker symbols. */
 extern char __kernel_start[], __kernel_end[];

@@ -40,3 +40,5 @@ unsigned arch_timer_irq(void);
 void arch_idle(void); /* wait for an interrupt; returns with interrupts as they were (off) */
 /* Called by the arch timer interrupt. */
 void timer_interrupt(void);
+/* Program the hardware for this CPU's earliest deadline (timers, slice). */
+void timer_rearm(void);

@@ -1,0 +1,124 @@
+/* CPUs, threads and the scheduler (sched.c). See docs/architecture.md,
+ * "SMP and threads", for the policy and the lock order.
+ *
+ * - One run queue per CPU, FIFO, under that CPU's lock. A thread is placed
+ *   once, when it is created, on the least loaded CPU (idle CPUs first) and
+ *   never migrates: with threads <= CPUs every thread has a core to itself.
+ * - Preemption by a per-CPU time slice, armed only while another thread
+ *   waits on the same CPU: a CPU running one thread takes no tick at all.
+ * - Idle CPUs halt (hlt / wfi) until an interrupt; a wake-up on another CPU
+ *   sends it an IPI.
+ * - The kernel is not preemptible: it runs with interrupts masked, so a
+ *   thread leaves the CPU only on return to the program or when it blocks. */
+#pragma once
+#include <hermit/boot.h>
+#include <hermit/spinlock.h>
+#include <hermit/time.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MAX_CPUS 64
+#define KSTACK_SIZE (32u << 10) /* per-thread kernel stack, above a guard page */
+
+enum thread_state { THREAD_RUNNING, THREAD_RUNNABLE, THREAD_BLOCKED, THREAD_DEAD };
+
+struct cpu;
+
+struct thread {
+    uintptr_t ksp;        /* saved kernel stack pointer while switched out */
+    uintptr_t kstack_top; /* the program's entries land here */
+    int kstack_slot;      /* -1: the boot stack */
+    int tid;
+    int user;             /* runs a program thread (has FP/TLS state to keep) */
+    volatile int state;
+    volatile int on_cpu;  /* its registers are live on (or being saved from) a CPU */
+    struct cpu *cpu;      /* where it runs, for its whole life */
+    struct thread *next;  /* run queue link */
+    struct timer timer;   /* sleeps and timeouts */
+    volatile int timed_out;
+    /* The Linux layer's per-thread state. */
+    uintptr_t clear_child_tid;
+    uintptr_t robust_list;
+    /* Architecture state: TLS base, FP/SIMD registers (arch_switch). */
+    _Alignas(64) uint8_t arch[640];
+};
+
+struct cpu {
+    /* x86_64 reads these three at fixed offsets from its GS base. */
+    uintptr_t arch_kernel_sp; /* kernel stack top of the running thread */
+    uintptr_t arch_scratch;
+    struct cpu *self;
+    unsigned id;          /* 0 .. cpus-1 */
+    uint32_t hwid;        /* APIC ID / MPIDR affinity */
+    volatile int online;
+    struct thread *current, *idle;
+    struct thread *switch_from; /* the thread being switched out */
+    spinlock_t lock;            /* run queue */
+    struct thread *rq_head, *rq_tail;
+    volatile unsigned load;     /* threads placed here and not yet dead (placement) */
+    volatile int need_resched;
+    uint64_t slice_deadline;    /* 0: no time slice running */
+    struct timer *timers;       /* this CPU's timer queue, sorted; local only */
+    uint64_t timer_interrupts;
+    uint64_t switches;
+    void *fpu_owner;            /* whose FP/SIMD registers are live here */
+};
+
+extern struct cpu cpus[MAX_CPUS];
+extern unsigned cpus_online;
+extern uint64_t sched_slice_ns;
+
+/* The CPU this code runs on (x86_64: GS base; aarch64: TPIDR_EL1). */
+struct cpu *this_cpu(void);
+static inline struct thread *current_thread(void) { return this_cpu()->current; }
+
+/* Boot: the boot CPU's per-CPU block, before anything else. */
+void sched_early_init(uint32_t boot_hwid);
+/* The running boot context becomes thread 1 of CPU 0. */
+void sched_init(void);
+/* Start the other CPUs the VMM gave (bi->cpu_ids), wait for them. */
+void smp_boot(const struct boot_info *bi);
+/* An application processor's C entry: set up, then idle forever. */
+void smp_secondary_main(struct cpu *c) __attribute__((noreturn));
+
+/* Switch to the next runnable thread (interrupts off). Returns when this
+ * thread runs again (at once if nothing else is runnable). */
+void schedule(void);
+/* Return to the program: take the CPU from it if a reschedule is due. */
+void sched_preempt(void);
+/* An IPI arrived: another CPU queued work here. */
+void sched_ipi(void);
+/* Block the current thread until sched_wake (its state must have been set
+ * to THREAD_BLOCKED under the lock the waker takes). */
+void sched_wake(struct thread *t);
+/* Sleep until clock_ns() >= deadline. */
+void sched_sleep_until(uint64_t deadline);
+/* Called by timer_interrupt when the slice ran out. */
+void sched_slice_expired(void);
+
+/* Threads. A new user thread returns to the program with the current
+ * thread's registers, except: return value 0, stack `sp`, TLS `tls` (when
+ * set_tls). */
+struct thread *thread_create_user(uintptr_t sp, uintptr_t tls, int set_tls);
+/* Queue it on the least loaded CPU. */
+void thread_start(struct thread *t);
+/* The current thread ends; never returns. */
+void thread_exit(void) __attribute__((noreturn));
+
+/* The big lock of the Linux layer: system calls that touch shared process
+ * state (files, the address space) hold it; it is recursive per CPU and is
+ * dropped while its holder blocks. Spinning for it lets interrupts in, so
+ * TLB shoot-downs and wake-ups reach a waiting CPU. */
+void kernel_lock(void);
+void kernel_unlock(void);
+
+/* Architecture layer. */
+void arch_switch(struct thread *prev, struct thread *next); /* save prev, run next */
+void arch_thread_init_kernel(struct thread *t, void (*fn)(void *), void *arg);
+void arch_thread_init_user(struct thread *t, uintptr_t sp, uintptr_t tls, int set_tls);
+void arch_thread_exit(struct thread *t); /* forget FP/TLS state of a dead thread */
+int arch_cpu_start(struct cpu *c, uintptr_t stack_top); /* 0 once it is running, or -1 */
+void arch_send_ipi(struct cpu *c);
+void arch_set_this_cpu(struct cpu *c);
+/* Kernel virtual window for kernel stacks (each slot: guard + stack). */
+extern const uintptr_t arch_kstack_base;
