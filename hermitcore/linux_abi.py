@@ -68,11 +68,12 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "mremap": (5, "shrink, grow in place, or move pages (MREMAP_MAYMOVE)"),
     "madvise": (3, "MADV_DONTNEED/MADV_FREE drop pages; other advice accepted"),
     # process
-    "exit": (1, "ends the program (it is the only thread)"),
-    "exit_group": (1, "ends the program; its status is the exit status of `hermitcore run`"),
+    "exit": (1, "ends the calling thread (CLONE_CHILD_CLEARTID cleared and woken, robust futexes released); the last one ends the program"),
+    "exit_group": (1, "ends the program, every thread; its status is the exit status of `hermitcore run`"),
+    "clone": (5, "threads only: CLONE_VM|CLONE_SIGHAND|CLONE_THREAD with SETTLS, PARENT_SETTID, CHILD_SETTID, CHILD_CLEARTID (pthread_create); no fork/vfork"),
     "getpid": (0, "1"),
     "getppid": (0, "0"),
-    "gettid": (0, "1"),
+    "gettid": (0, "the thread's id (the first thread is 1)"),
     "getuid": (0, "0"),
     "geteuid": (0, "0"),
     "getgid": (0, "0"),
@@ -83,8 +84,8 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "getpgrp": (0, ""),
     "getsid": (1, ""),
     "setpgid": (2, "accepted"),
-    "set_tid_address": (1, "returns the tid"),
-    "set_robust_list": (2, "recorded"),
+    "set_tid_address": (1, "CLONE_CHILD_CLEARTID for the calling thread"),
+    "set_robust_list": (2, "walked when the thread exits: held locks become OWNER_DIED"),
     "arch_prctl": (2, "ARCH_SET_FS/GET_FS/SET_GS/GET_GS (x86_64 TLS)"),
     "prctl": (5, "PR_SET_NAME, PR_GET_NAME"),
     "uname": (1, "Linux 6.1.0-hermitcore"),
@@ -94,17 +95,17 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "getrusage": (2, "user time = time since boot"),
     "times": (1, ""),
     "sysinfo": (1, "RAM from the page allocator"),
-    "sched_getaffinity": (3, "CPU 0"),
-    "sched_setaffinity": (3, "accepted"),
-    "sched_yield": (0, ""),
-    "getcpu": (3, "CPU 0, node 0"),
+    "sched_getaffinity": (3, "every online CPU"),
+    "sched_setaffinity": (3, "accepted; placement stays the kernel's (one thread per core)"),
+    "sched_yield": (0, "runs the next thread queued on this CPU"),
+    "getcpu": (3, "the CPU, node 0"),
     # signals
     "rt_sigaction": (4, "recorded; signals are never delivered"),
     "rt_sigprocmask": (4, "recorded"),
     "sigaltstack": (2, "recorded"),
     "kill": (2, "to itself: default-fatal signals end the run with 128 + signal"),
-    "tkill": (2, "as kill (abort() ends with 134)"),
-    "tgkill": (3, "as kill"),
+    "tkill": (2, "to a live thread: as kill (abort() ends with 134)"),
+    "tgkill": (3, "as tkill"),
     # time and randomness
     "clock_gettime": (2, "REALTIME from the host's clock at boot plus the monotonic clock"),
     "clock_getres": (2, "1 ns"),
@@ -113,8 +114,17 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "gettimeofday": (2, ""),
     "time": (1, ""),
     "getrandom": (3, "RDRAND/RNDR when present, else a host-seeded generator"),
-    "futex": (6, "WAIT (with timeouts) and WAKE for one thread"),
+    "futex": (6, "WAIT, WAKE, WAIT_BITSET, WAKE_BITSET, REQUEUE, CMP_REQUEUE; relative and absolute timeouts (MONOTONIC, REALTIME); PRIVATE or not"),
 }
+
+#: run without the big kernel lock: thread life, futexes, scheduling (they
+#: take their own locks, and the big lock only around their accesses to
+#: program memory). Everything else holds it; a holder that blocks (sleeps)
+#: drops it until it runs again.
+UNLOCKED = frozenset({
+    "exit", "exit_group", "clone", "futex", "gettid", "getpid", "getppid", "set_tid_address",
+    "set_robust_list", "sched_yield", "sched_getaffinity", "sched_setaffinity", "getcpu", "tkill", "tgkill",
+})
 
 #: not implemented on purpose: -ENOSYS without a report, because the C
 #: libraries probe them at start-up and fall back
@@ -160,7 +170,8 @@ def c_source(arch: str) -> str:
         name, handler, nargs = rows[nr]
         fn = f"(syscall_fn){handler}" if handler else "0"
         quiet = 1 if name in QUIET_ENOSYS else 0
-        lines.append(f'    [{nr}] = {{"{name}", {fn}, {nargs}, {quiet}}},')
+        unlocked = 1 if name in UNLOCKED else 0
+        lines.append(f'    [{nr}] = {{"{name}", {fn}, {nargs}, {quiet}, {unlocked}}},')
     lines += ["};", f"const unsigned syscall_count = {size};", ""]
     return "\n".join(lines)
 

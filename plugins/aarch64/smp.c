@@ -38,7 +38,9 @@ void arch_set_this_cpu(struct cpu *c)
 void arch_switch(struct thread *prev, struct thread *next)
 {
     struct cpu *c = this_cpu();
-    if (prev->user) {
+    if (prev->state == THREAD_DEAD) {
+        c->fpu_owner = 0;
+    } else if (prev->user) {
         struct aarch64_thread *p = aarch64_thread(prev);
         aarch64_fp_save(p->fp);
         __asm__ volatile("mrs %0, tpidr_el0" : "=r"(p->tpidr));

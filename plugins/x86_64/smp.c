@@ -27,7 +27,9 @@ void x86_thread_start(void);
 void arch_switch(struct thread *prev, struct thread *next)
 {
     struct cpu *c = this_cpu();
-    if (prev->user) {
+    if (prev->state == THREAD_DEAD) {
+        c->fpu_owner = 0;
+    } else if (prev->user) {
         __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])x86_thread(prev)->fxsave));
         c->fpu_owner = prev;
     }

@@ -66,6 +66,8 @@ extern int strace_enabled;
 uint64_t realtime_ns(void);
 void random_bytes(void *buf, size_t n);
 void linux_exit(int status) __attribute__((noreturn));
+void linux_threads_init(void); /* thread.c: the running thread is the first */
+unsigned linux_thread_count(void);
 
 /* Generated per architecture from hermitcore/linux_abi.py. */
 typedef long (*syscall_fn)(long, long, long, long, long, long);
@@ -73,7 +75,8 @@ struct syscall_entry {
     const char *name;
     syscall_fn fn;
     unsigned char nargs;
-    unsigned char quiet; /* -ENOSYS without a report: libc probes it */
+    unsigned char quiet;    /* -ENOSYS without a report: libc probes it */
+    unsigned char unlocked; /* runs without the big kernel lock (threads, futexes, time) */
 };
 extern const struct syscall_entry syscall_table[];
 extern const unsigned syscall_count;

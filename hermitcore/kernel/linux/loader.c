@@ -127,6 +127,7 @@ int main(int argc, char **argv)
     const char *name = argv[0];
     snprintk(exe_path, sizeof exe_path, "/%s", name);
     arch_user_init();
+    linux_threads_init();
     fs_init(phys_to_virt((uintptr_t)app_files), (size_t)(app_files_end - app_files), exe_path);
 
     const char *elf = phys_to_virt((uintptr_t)app_elf);

@@ -1,5 +1,5 @@
-/* Process-wide system calls: exit, identity, time, randomness, limits,
- * signals (recorded, never delivered), futexes for one thread, scheduling. */
+/* Process-wide system calls: identity, time, randomness, limits, signals
+ * (recorded, never delivered). Threads, futexes and exit: thread.c. */
 #include "linux.h"
 #include <board.h>
 #include <hermit/boot.h>
@@ -11,12 +11,8 @@ void linux_exit(int status)
     hermit_exit(status & 0xff);
 }
 
-long sys_exit_group(long status) { linux_exit((int)status); }
-long sys_exit(long status) { linux_exit((int)status); } /* the only thread */
-
 long sys_getpid(void) { return 1; }
 long sys_getppid(void) { return 0; }
-long sys_gettid(void) { return 1; }
 long sys_getuid(void) { return 0; }
 long sys_geteuid(void) { return 0; }
 long sys_getgid(void) { return 0; }
@@ -25,9 +21,6 @@ long sys_getpgid(long pid) { return 1; }
 long sys_getpgrp(void) { return 1; }
 long sys_getsid(long pid) { return 1; }
 long sys_setpgid(long pid, long pgid) { return 0; }
-long sys_set_tid_address(long tidptr) { return 1; }
-long sys_set_robust_list(long head, long len) { return len == 24 ? 0 : -EINVAL; }
-long sys_sched_yield(void) { return 0; }
 
 static long put_ids(long a, long b, long c)
 {
@@ -328,34 +321,6 @@ long sys_sysinfo(long ubuf)
     return 0;
 }
 
-long sys_sched_getaffinity(long pid, long size, long umask)
-{
-    if (size < 8 || (size & 7))
-        return -EINVAL;
-    if (!user_ok((uintptr_t)umask, (size_t)size, PROT_WRITE))
-        return -EFAULT;
-    memset((void *)umask, 0, (size_t)size);
-    *(uint64_t *)umask = 1; /* the program runs on CPU 0 */
-    return 8;
-}
-
-long sys_sched_setaffinity(long pid, long size, long umask) { return 0; }
-
-long sys_getcpu(long ucpu, long unode, long cache)
-{
-    if (ucpu) {
-        if (!user_ok((uintptr_t)ucpu, 4, PROT_WRITE))
-            return -EFAULT;
-        *(uint32_t *)ucpu = 0;
-    }
-    if (unode) {
-        if (!user_ok((uintptr_t)unode, 4, PROT_WRITE))
-            return -EFAULT;
-        *(uint32_t *)unode = 0;
-    }
-    return 0;
-}
-
 #define PR_SET_NAME 15
 #define PR_GET_NAME 16
 static char task_name[16] = "main";
@@ -462,7 +427,7 @@ static const char *const signal_names[32] = {
     [13] = "SIGPIPE", [14] = "SIGALRM", [15] = "SIGTERM",
 };
 
-static long signal_self(long sig)
+long signal_self(long sig)
 {
     if (sig == 0)
         return 0;
@@ -477,40 +442,3 @@ static long signal_self(long sig)
 }
 
 long sys_kill(long pid, long sig) { return pid == 1 || pid == 0 || pid == -1 ? signal_self(sig) : -ESRCH; }
-long sys_tkill(long tid, long sig) { return tid == 1 ? signal_self(sig) : -ESRCH; }
-long sys_tgkill(long tgid, long tid, long sig) { return tgid == 1 && tid == 1 ? signal_self(sig) : -ESRCH; }
-
-/* --- futex, one thread: nobody else can wake a waiter --- */
-#define FUTEX_WAIT 0
-#define FUTEX_WAKE 1
-#define FUTEX_WAIT_BITSET 9
-#define FUTEX_WAKE_BITSET 10
-#define FUTEX_CMD_MASK 0x7f
-
-long sys_futex(long uaddr, long op, long val, long utimeout, long uaddr2, long val3)
-{
-    int cmd = (int)(op & FUTEX_CMD_MASK);
-    if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET)
-        return 0;
-    if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) {
-        if (!user_ok((uintptr_t)uaddr, 4, PROT_READ))
-            return -EFAULT;
-        if (*(volatile int32_t *)uaddr != (int32_t)val)
-            return -EAGAIN;
-        if (utimeout) {
-            uint64_t ns;
-            long rc = read_timespec(utimeout, &ns);
-            if (rc)
-                return rc;
-            if (cmd == FUTEX_WAIT_BITSET) { /* absolute */
-                uint64_t now = (op & 256) ? realtime_ns() : clock_ns();
-                ns = ns > now ? ns - now : 0;
-            }
-            sleep_ns(ns);
-            return -ETIMEDOUT;
-        }
-        printk("[hermit] futex wait with no other thread to wake it: the program would hang forever\n");
-        return -EDEADLK;
-    }
-    return -ENOSYS;
-}

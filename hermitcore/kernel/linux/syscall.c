@@ -2,6 +2,7 @@
  * unimplemented call returns -ENOSYS and is reported once by name; with
  * the kernel option hermit.strace every call is printed, strace-like. */
 #include "linux.h"
+#include <hermit/sched.h>
 
 static uint8_t reported[(1024 + 7) / 8];
 
@@ -12,8 +13,12 @@ long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long
     long rc;
     if (strace_enabled && e && e->fn && !strncmp(name, "exit", 4)) /* does not return: say it first */
         printk("[strace] %s(%#lx) = ?\n", name, (unsigned long)a0);
-    if (e && e->fn) {
+    if (e && e->fn && e->unlocked) {
         rc = e->fn(a0, a1, a2, a3, a4, a5);
+    } else if (e && e->fn) {
+        kernel_lock();
+        rc = e->fn(a0, a1, a2, a3, a4, a5);
+        kernel_unlock();
     } else {
         rc = -ENOSYS;
         if (!(e && e->quiet) && nr < 1024 && !(reported[nr / 8] & (1u << (nr % 8)))) {

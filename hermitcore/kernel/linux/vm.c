@@ -3,6 +3,7 @@
  * mprotect, mremap and madvise over it. Pages come from the page-frame
  * allocator and are mapped 4 KiB at a time with the program's permissions. */
 #include "linux.h"
+#include <hermit/sched.h>
 #include <hermit/heap.h>
 
 #define MAP_SHARED 0x01
@@ -97,12 +98,21 @@ static int split_at(uintptr_t addr)
     return 0;
 }
 
+/* Unmap and free, in batches: no other CPU may still reach a page through
+ * its TLB when the page goes back to the allocator. */
 static void free_pages_in(uintptr_t start, uintptr_t end)
 {
+    uint64_t batch[64];
+    unsigned n = 0;
     for (uintptr_t va = start; va < end; va += PAGE_SIZE) {
         uint64_t pa = arch_user_unmap(va);
         if (pa)
-            page_free(phys_to_virt(pa), 1);
+            batch[n++] = pa;
+        if (n == 64 || (n && va + PAGE_SIZE >= end)) {
+            arch_tlb_sync();
+            while (n)
+                page_free(phys_to_virt(batch[--n]), 1);
+        }
     }
 }
 
@@ -173,17 +183,28 @@ int vm_populate(uintptr_t start, uintptr_t end, const void *src, size_t len)
     return 0;
 }
 
-int vm_fault(uintptr_t addr, int write, int exec)
+static int fault_locked(uintptr_t addr, int write, int exec)
 {
     struct vma *v = find(addr);
     if (!v)
         return -1;
     if ((write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)) || !v->prot)
         return -1;
-    int rc = map_new_page(addr & ~(PAGE_SIZE - 1), v->prot, 0, 0);
+    uintptr_t page = addr & ~(PAGE_SIZE - 1);
+    int rc = map_new_page(page, v->prot, 0, 0);
     if (rc == -ENOMEM)
         panic("out of memory: the program touched %p and no page is free (give it more with --mem)", (void *)addr);
-    return rc; /* -2 (already mapped): a genuine permission fault */
+    if (rc == -2) /* mapped meanwhile by another thread, or a stale TLB entry here: refresh and retry */
+        return arch_user_protect(page, map_flags(v->prot)) == 0 ? 0 : -1;
+    return rc;
+}
+
+int vm_fault(uintptr_t addr, int write, int exec)
+{
+    kernel_lock(); /* the mappings are the process's: one fault at a time */
+    int rc = fault_locked(addr, write, exec);
+    kernel_unlock();
+    return rc;
 }
 
 int user_ok(uintptr_t p, size_t len, unsigned prot)
@@ -328,6 +349,7 @@ long sys_mprotect(long addr, long length, long prot)
             arch_user_protect(va, map_flags(v->prot));
         }
     }
+    arch_tlb_sync();
     return 0;
 }
 
@@ -362,6 +384,7 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
         if (pa && arch_user_map(to + off, pa, map_flags(v->prot)) != 0)
             return -ENOMEM;
     }
+    arch_tlb_sync();
     unmap_range(old, old + olen);
     return (long)to;
 }

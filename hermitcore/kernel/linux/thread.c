@@ -1,0 +1,399 @@
+/* Threads for the Linux layer: clone (the flags pthread_create uses),
+ * thread exit vs exit_group, futexes, tids, CPU affinity and yield.
+ *
+ * Futexes are keyed by the user address (one address space, so PRIVATE and
+ * shared futexes are the same thing) and kept in hash chains under one
+ * futex lock, taken after the big kernel lock and before the run-queue
+ * locks. None of these system calls hold the big lock except around their
+ * own accesses to program memory. */
+#include "linux.h"
+#include <hermit/heap.h>
+#include <hermit/sched.h>
+#include <hermit/time.h>
+
+extern const int arch_clone_tls_arg; /* 3: (flags, sp, ptid, tls, ctid); 4: (..., ctid, tls) */
+
+#define CLONE_VM 0x100
+#define CLONE_SIGHAND 0x800
+#define CLONE_THREAD 0x10000
+#define CLONE_SETTLS 0x80000
+#define CLONE_PARENT_SETTID 0x100000
+#define CLONE_CHILD_CLEARTID 0x200000
+#define CLONE_CHILD_SETTID 0x1000000
+
+/* --- the process's threads --- */
+#define MAX_THREADS 1024
+static spinlock_t threads_lock = SPINLOCK_INIT;
+static struct thread *live[MAX_THREADS];
+static unsigned nlive;
+
+void linux_threads_init(void)
+{
+    live[0] = current_thread();
+    live[0]->user = 1; /* it is about to enter the program: keep its FP and TLS state */
+    nlive = 1;
+}
+
+static int thread_add(struct thread *t)
+{
+    spin_lock(&threads_lock);
+    int ok = nlive < MAX_THREADS;
+    if (ok)
+        live[nlive++] = t;
+    spin_unlock(&threads_lock);
+    return ok;
+}
+
+/* Remove it; returns how many threads are left. */
+static unsigned thread_remove(struct thread *t)
+{
+    spin_lock(&threads_lock);
+    for (unsigned i = 0; i < nlive; i++) {
+        if (live[i] == t) {
+            live[i] = live[--nlive];
+            break;
+        }
+    }
+    unsigned left = nlive;
+    spin_unlock(&threads_lock);
+    return left;
+}
+
+static int tid_alive(long tid)
+{
+    int found = 0;
+    spin_lock(&threads_lock);
+    for (unsigned i = 0; i < nlive && !found; i++)
+        found = live[i]->tid == tid;
+    spin_unlock(&threads_lock);
+    return found;
+}
+
+unsigned linux_thread_count(void) { return nlive; }
+
+/* Program memory, checked and touched under the big lock (the mappings may
+ * change under us otherwise). */
+static int put_u32(uintptr_t p, uint32_t v)
+{
+    kernel_lock();
+    int ok = user_ok(p, 4, PROT_WRITE);
+    if (ok)
+        *(volatile uint32_t *)p = v;
+    kernel_unlock();
+    return ok ? 0 : -EFAULT;
+}
+
+static int get_word(uintptr_t p, size_t size, uint64_t *v)
+{
+    kernel_lock();
+    int ok = user_ok(p, size, PROT_READ);
+    if (ok)
+        *v = size == 4 ? *(volatile uint32_t *)p : *(volatile uint64_t *)p;
+    kernel_unlock();
+    return ok ? 0 : -EFAULT;
+}
+
+/* --- futexes --- */
+struct waiter {
+    struct thread *t;
+    uintptr_t addr;
+    uint32_t bitset;
+    volatile int woken;
+    struct waiter *next;
+};
+
+#define BUCKETS 64
+static spinlock_t futex_lock = SPINLOCK_INIT;
+static struct waiter *buckets[BUCKETS];
+
+static struct waiter **bucket(uintptr_t addr) { return &buckets[((addr >> 2) * 2654435761u >> 7) % BUCKETS]; }
+
+static void unlink_waiter(struct waiter *w)
+{
+    for (struct waiter **p = bucket(w->addr); *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+    }
+}
+
+static void timeout_fn(struct timer *tm, void *arg)
+{
+    struct thread *t = arg;
+    t->timed_out = 1;
+    sched_wake(t);
+}
+
+/* deadline: clock_ns() value, 0 for none. */
+static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_t bitset)
+{
+    uint64_t now_val;
+    if (get_word(uaddr, 4, &now_val)) /* also faults the page in */
+        return -EFAULT;
+    struct thread *t = current_thread();
+    struct waiter w = {t, uaddr, bitset, 0, 0};
+    spin_lock(&futex_lock);
+    if (*(volatile uint32_t *)uaddr != val) {
+        spin_unlock(&futex_lock);
+        return -EAGAIN;
+    }
+    struct waiter **b = bucket(uaddr);
+    w.next = *b;
+    *b = &w;
+    t->timed_out = 0;
+    t->state = THREAD_BLOCKED;
+    spin_unlock(&futex_lock);
+    if (deadline)
+        timer_add(&t->timer, deadline, timeout_fn, t);
+    schedule();
+    if (deadline)
+        timer_cancel(&t->timer);
+    spin_lock(&futex_lock);
+    int woken = w.woken;
+    if (!woken)
+        unlink_waiter(&w);
+    spin_unlock(&futex_lock);
+    return woken ? 0 : t->timed_out ? -ETIMEDOUT : -EINTR;
+}
+
+/* Wake up to n waiters on uaddr (matching bitset); then move up to
+ * requeue of the rest to uaddr2. Returns the number woken (+ moved). */
+static long futex_wake_requeue(uintptr_t uaddr, long n, uint32_t bitset, uintptr_t uaddr2, long requeue)
+{
+    long done = 0, moved = 0;
+    spin_lock(&futex_lock);
+    struct waiter **p = bucket(uaddr);
+    while (*p) {
+        struct waiter *w = *p;
+        if (w->addr != uaddr || !(w->bitset & bitset)) {
+            p = &w->next;
+            continue;
+        }
+        if (done < n) {
+            *p = w->next;
+            struct thread *t = w->t;
+            w->woken = 1; /* w lives on the waiter's stack: not touched after the wake */
+            sched_wake(t);
+            done++;
+        } else if (moved < requeue) {
+            *p = w->next;
+            w->addr = uaddr2;
+            struct waiter **q = bucket(uaddr2);
+            w->next = *q;
+            *q = w;
+            moved++;
+        } else {
+            break;
+        }
+    }
+    spin_unlock(&futex_lock);
+    return done + moved;
+}
+
+static long futex_wake(uintptr_t uaddr, long n) { return futex_wake_requeue(uaddr, n, ~0u, 0, 0); }
+
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define FUTEX_REQUEUE 3
+#define FUTEX_CMP_REQUEUE 4
+#define FUTEX_WAIT_BITSET 9
+#define FUTEX_WAKE_BITSET 10
+#define FUTEX_CLOCK_REALTIME 256
+#define FUTEX_CMD_MASK 0x7f
+
+struct timespec_k {
+    int64_t sec, nsec;
+};
+
+long sys_futex(long uaddr, long op, long val, long utimeout, long uaddr2, long val3)
+{
+    int cmd = (int)(op & FUTEX_CMD_MASK);
+    if (uaddr & 3)
+        return -EINVAL;
+    switch (cmd) {
+    case FUTEX_WAIT:
+    case FUTEX_WAIT_BITSET: {
+        uint32_t bitset = cmd == FUTEX_WAIT ? ~0u : (uint32_t)val3;
+        if (!bitset)
+            return -EINVAL;
+        uint64_t deadline = 0;
+        if (utimeout) {
+            uint64_t sec, nsec;
+            if (get_word((uintptr_t)utimeout, 8, &sec) || get_word((uintptr_t)utimeout + 8, 8, &nsec))
+                return -EFAULT;
+            if ((int64_t)sec < 0 || nsec >= NSEC_PER_SEC)
+                return -EINVAL;
+            uint64_t ns = sec * NSEC_PER_SEC + nsec, now = clock_ns();
+            if (cmd == FUTEX_WAIT) { /* relative */
+                deadline = now + ns;
+            } else { /* absolute, on CLOCK_MONOTONIC or CLOCK_REALTIME */
+                uint64_t base = (op & FUTEX_CLOCK_REALTIME) ? realtime_ns() : now;
+                if (ns <= base)
+                    return -ETIMEDOUT;
+                deadline = now + (ns - base);
+            }
+            if (!deadline)
+                deadline = 1;
+        }
+        return futex_wait((uintptr_t)uaddr, (uint32_t)val, deadline, bitset);
+    }
+    case FUTEX_WAKE:
+    case FUTEX_WAKE_BITSET: {
+        uint32_t bitset = cmd == FUTEX_WAKE ? ~0u : (uint32_t)val3;
+        if (!bitset)
+            return -EINVAL;
+        return futex_wake_requeue((uintptr_t)uaddr, val, bitset, 0, 0);
+    }
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+        if (uaddr2 & 3)
+            return -EINVAL;
+        if (cmd == FUTEX_CMP_REQUEUE) {
+            uint64_t cur;
+            if (get_word((uintptr_t)uaddr, 4, &cur))
+                return -EFAULT;
+            /* checked again under the futex lock, as Linux does */
+            spin_lock(&futex_lock);
+            int same = *(volatile uint32_t *)uaddr == (uint32_t)val3;
+            spin_unlock(&futex_lock);
+            if (!same)
+                return -EAGAIN;
+        }
+        return futex_wake_requeue((uintptr_t)uaddr, val, ~0u, (uintptr_t)uaddr2, utimeout /* nr_requeue */);
+    }
+    }
+    return -ENOSYS;
+}
+
+/* --- thread life --- */
+long sys_clone(long flags, long sp, long uptid, long a3, long a4)
+{
+    long uctid = arch_clone_tls_arg == 3 ? a4 : a3, tls = arch_clone_tls_arg == 3 ? a3 : a4;
+    const long thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
+    if ((flags & thread) != thread) {
+        static int said;
+        if (!said++)
+            printk("[hermit] clone without CLONE_VM|CLONE_THREAD (fork, vfork, posix_spawn): a unikernel runs "
+                   "one process; returning -ENOSYS\n");
+        return -ENOSYS;
+    }
+    struct thread *t = thread_create_user((uintptr_t)sp, (uintptr_t)tls, (flags & CLONE_SETTLS) != 0);
+    if (!t)
+        return -ENOMEM;
+    if (!thread_add(t)) {
+        t->state = THREAD_DEAD;
+        return -EAGAIN; /* (its stack slot is not reclaimed: a program at 1024 threads is rare) */
+    }
+    if ((flags & CLONE_PARENT_SETTID) && put_u32((uintptr_t)uptid, (uint32_t)t->tid))
+        return -EFAULT;
+    if ((flags & CLONE_CHILD_SETTID) && put_u32((uintptr_t)uctid, (uint32_t)t->tid))
+        return -EFAULT;
+    if (flags & CLONE_CHILD_CLEARTID)
+        t->clear_child_tid = (uintptr_t)uctid;
+    long tid = t->tid;
+    thread_start(t);
+    return tid;
+}
+
+#define FUTEX_WAITERS 0x80000000u
+#define FUTEX_OWNER_DIED 0x40000000u
+#define FUTEX_TID_MASK 0x3fffffffu
+
+static void robust_release(uintptr_t uaddr, int tid)
+{
+    uint64_t v;
+    if (get_word(uaddr, 4, &v) || (v & FUTEX_TID_MASK) != (uint32_t)tid)
+        return;
+    put_u32(uaddr, ((uint32_t)v & FUTEX_WAITERS) | FUTEX_OWNER_DIED);
+    if (v & FUTEX_WAITERS)
+        futex_wake(uaddr, 1);
+}
+
+/* The robust-futex list: locks the thread still holds are marked
+ * OWNER_DIED and one waiter woken, as Linux does. */
+static void robust_list_exit(struct thread *t)
+{
+    uint64_t head = t->robust_list, entry, offset, pending;
+    if (!head || get_word(head, 8, &entry) || get_word(head + 8, 8, &offset) || get_word(head + 16, 8, &pending))
+        return;
+    for (int n = 0; entry != head && n < 2048; n++) {
+        if (entry != pending)
+            robust_release(entry + offset, t->tid);
+        if (get_word(entry, 8, &entry))
+            break;
+    }
+    if (pending)
+        robust_release(pending + offset, t->tid);
+}
+
+long sys_exit(long status)
+{
+    struct thread *t = current_thread();
+    robust_list_exit(t);
+    if (t->clear_child_tid && put_u32(t->clear_child_tid, 0) == 0)
+        futex_wake(t->clear_child_tid, 1); /* pthread_join's wait */
+    if (thread_remove(t) == 0)
+        linux_exit((int)status); /* the last thread: the process ends */
+    thread_exit();
+}
+
+long sys_exit_group(long status) { linux_exit((int)status); }
+
+long sys_gettid(void) { return current_thread()->tid; }
+
+long sys_set_tid_address(long tidptr)
+{
+    struct thread *t = current_thread();
+    t->clear_child_tid = (uintptr_t)tidptr;
+    return t->tid;
+}
+
+long sys_set_robust_list(long head, long len)
+{
+    if (len != 24)
+        return -EINVAL;
+    current_thread()->robust_list = (uintptr_t)head;
+    return 0;
+}
+
+long sys_sched_yield(void)
+{
+    if (this_cpu()->rq_head)
+        schedule();
+    return 0;
+}
+
+long sys_sched_getaffinity(long pid, long size, long umask)
+{
+    if (size < 8 || (size & 7))
+        return -EINVAL;
+    if (pid && !tid_alive(pid))
+        return -ESRCH;
+    uint64_t mask = cpus_online >= 64 ? ~0ull : (1ull << cpus_online) - 1;
+    kernel_lock();
+    int ok = user_ok((uintptr_t)umask, (size_t)size, PROT_WRITE);
+    if (ok) {
+        memset((void *)umask, 0, (size_t)size);
+        *(uint64_t *)umask = mask; /* every online CPU */
+    }
+    kernel_unlock();
+    return ok ? 8 : -EFAULT;
+}
+
+/* Placement is the kernel's (one thread per core while there are enough). */
+long sys_sched_setaffinity(long pid, long size, long umask) { return pid && !tid_alive(pid) ? -ESRCH : 0; }
+
+long sys_getcpu(long ucpu, long unode, long cache)
+{
+    if (ucpu && put_u32((uintptr_t)ucpu, this_cpu()->id))
+        return -EFAULT;
+    if (unode && put_u32((uintptr_t)unode, 0))
+        return -EFAULT;
+    return 0;
+}
+
+long signal_self(long sig);
+
+long sys_tkill(long tid, long sig) { return tid_alive(tid) ? signal_self(sig) : -ESRCH; }
+long sys_tgkill(long tgid, long tid, long sig) { return tgid == 1 && tid_alive(tid) ? signal_self(sig) : -ESRCH; }
