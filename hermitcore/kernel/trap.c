@@ -1,6 +1,7 @@
 #include <hermit/arch.h>
 #include <hermit/hermit.h>
 #include <hermit/trap.h>
+#include <hermit/sched.h>
 #include <hermit/user.h>
 
 static struct hermit_catch *volatile active_catch;
@@ -45,6 +46,12 @@ static void fault_line(const char *what, const struct fault_info *f)
 
 void hermit_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), const void *frame, uintptr_t fp)
 {
+    struct thread *t = current_thread();
+    if (t && t->uaccess_fixup && f->kind == FAULT_PAGE && f->addr < USER_LIMIT) {
+        uint64_t *fixup = t->uaccess_fixup; /* a bad program pointer in a system call: -EFAULT */
+        t->uaccess_fixup = 0;
+        arch_longjmp(fixup, 1);
+    }
     struct hermit_catch *c = active_catch;
     if (c) {
         active_catch = 0;

@@ -2,10 +2,10 @@
  * thread exit vs exit_group, futexes, tids, CPU affinity and yield.
  *
  * Futexes are keyed by the user address (one address space, so PRIVATE and
- * shared futexes are the same thing) and kept in hash chains under one
- * futex lock, taken after the big kernel lock and before the run-queue
- * locks. None of these system calls hold the big lock except around their
- * own accesses to program memory. */
+ * shared futexes are the same thing) and kept in 256 hash buckets, each
+ * with its lock (taken before the run-queue locks; two buckets in address
+ * order). None of these system calls take the big lock: program memory is
+ * read with a fault fix-up instead (user_access). */
 #include "linux.h"
 #include <hermit/heap.h>
 #include <hermit/sched.h>
@@ -71,27 +71,36 @@ static int tid_alive(long tid)
 
 unsigned linux_thread_count(void) { return nlive; }
 
-/* Program memory, checked and touched under the big lock (the mappings may
- * change under us otherwise). */
-static int put_u32(uintptr_t p, uint32_t v)
+/* Program memory without the big lock: a bad address faults, and the fault
+ * handler sends us back here (struct thread.uaccess_fixup) with -EFAULT. */
+static int user_access(uintptr_t p, uint64_t *v, int size, int write)
 {
-    kernel_lock();
-    int ok = user_ok(p, 4, PROT_WRITE);
-    if (ok)
-        *(volatile uint32_t *)p = v;
-    kernel_unlock();
-    return ok ? 0 : -EFAULT;
+    if (p >= USER_LIMIT - 8 || (p & (uintptr_t)(size - 1)))
+        return -EFAULT;
+    struct thread *t = current_thread();
+    uint64_t jb[14];
+    if (arch_setjmp(jb)) {
+        t->uaccess_fixup = 0;
+        return -EFAULT;
+    }
+    t->uaccess_fixup = jb;
+    if (write && size == 4)
+        *(volatile uint32_t *)p = (uint32_t)*v;
+    else if (size == 4)
+        *v = *(volatile uint32_t *)p;
+    else
+        *v = *(volatile uint64_t *)p;
+    t->uaccess_fixup = 0;
+    return 0;
 }
 
-static int get_word(uintptr_t p, size_t size, uint64_t *v)
+static int put_u32(uintptr_t p, uint32_t v)
 {
-    kernel_lock();
-    int ok = user_ok(p, size, PROT_READ);
-    if (ok)
-        *v = size == 4 ? *(volatile uint32_t *)p : *(volatile uint64_t *)p;
-    kernel_unlock();
-    return ok ? 0 : -EFAULT;
+    uint64_t w = v;
+    return user_access(p, &w, 4, 1);
 }
+
+static int get_word(uintptr_t p, size_t size, uint64_t *v) { return user_access(p, v, (int)size, 0); }
 
 /* --- futexes --- */
 struct waiter {
@@ -102,15 +111,17 @@ struct waiter {
     struct waiter *next;
 };
 
-#define BUCKETS 64
-static spinlock_t futex_lock = SPINLOCK_INIT;
-static struct waiter *buckets[BUCKETS];
+#define BUCKETS 256
+static struct bucket {
+    spinlock_t lock;
+    struct waiter *head;
+} buckets[BUCKETS];
 
-static struct waiter **bucket(uintptr_t addr) { return &buckets[((addr >> 2) * 2654435761u >> 7) % BUCKETS]; }
+static struct bucket *bucket(uintptr_t addr) { return &buckets[((addr >> 2) * 2654435761u >> 8) % BUCKETS]; }
 
-static void unlink_waiter(struct waiter *w)
+static void unlink_waiter(struct bucket *b, struct waiter *w)
 {
-    for (struct waiter **p = bucket(w->addr); *p; p = &(*p)->next) {
+    for (struct waiter **p = &b->head; *p; p = &(*p)->next) {
         if (*p == w) {
             *p = w->next;
             return;
@@ -128,32 +139,41 @@ static void timeout_fn(struct timer *tm, void *arg)
 /* deadline: clock_ns() value, 0 for none. */
 static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_t bitset)
 {
-    uint64_t now_val;
-    if (get_word(uaddr, 4, &now_val)) /* also faults the page in */
-        return -EFAULT;
+    uint64_t cur;
     struct thread *t = current_thread();
     struct waiter w = {t, uaddr, bitset, 0, 0};
-    spin_lock(&futex_lock);
-    if (*(volatile uint32_t *)uaddr != val) {
-        spin_unlock(&futex_lock);
+    struct bucket *b = bucket(uaddr);
+    spin_lock(&b->lock);
+    if (get_word(uaddr, 4, &cur)) { /* under the lock: a wake after our check cannot be lost */
+        spin_unlock(&b->lock);
+        return -EFAULT;
+    }
+    if ((uint32_t)cur != val) {
+        spin_unlock(&b->lock);
         return -EAGAIN;
     }
-    struct waiter **b = bucket(uaddr);
-    w.next = *b;
-    *b = &w;
+    w.next = b->head;
+    b->head = &w;
     t->timed_out = 0;
     t->state = THREAD_BLOCKED;
-    spin_unlock(&futex_lock);
+    spin_unlock(&b->lock);
     if (deadline)
         timer_add(&t->timer, deadline, timeout_fn, t);
     schedule();
     if (deadline)
         timer_cancel(&t->timer);
-    spin_lock(&futex_lock);
-    int woken = w.woken;
+    int woken;
+    for (;;) { /* a requeue may have moved us to another bucket meanwhile */
+        b = bucket(__atomic_load_n(&w.addr, __ATOMIC_ACQUIRE));
+        spin_lock(&b->lock);
+        if (b == bucket(w.addr))
+            break;
+        spin_unlock(&b->lock);
+    }
+    woken = w.woken;
     if (!woken)
-        unlink_waiter(&w);
-    spin_unlock(&futex_lock);
+        unlink_waiter(b, &w);
+    spin_unlock(&b->lock);
     return woken ? 0 : t->timed_out ? -ETIMEDOUT : -EINTR;
 }
 
@@ -162,8 +182,12 @@ static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_
 static long futex_wake_requeue(uintptr_t uaddr, long n, uint32_t bitset, uintptr_t uaddr2, long requeue)
 {
     long done = 0, moved = 0;
-    spin_lock(&futex_lock);
-    struct waiter **p = bucket(uaddr);
+    struct bucket *b = bucket(uaddr), *b2 = requeue ? bucket(uaddr2) : b;
+    /* two buckets: locked in address order */
+    spin_lock(b < b2 ? b : b2);
+    if (b2 != b)
+        spin_lock(b < b2 ? b2 : b);
+    struct waiter **p = &b->head;
     while (*p) {
         struct waiter *w = *p;
         if (w->addr != uaddr || !(w->bitset & bitset)) {
@@ -178,16 +202,17 @@ static long futex_wake_requeue(uintptr_t uaddr, long n, uint32_t bitset, uintptr
             done++;
         } else if (moved < requeue) {
             *p = w->next;
-            w->addr = uaddr2;
-            struct waiter **q = bucket(uaddr2);
-            w->next = *q;
-            *q = w;
+            __atomic_store_n(&w->addr, uaddr2, __ATOMIC_RELEASE);
+            w->next = b2->head;
+            b2->head = w;
             moved++;
         } else {
             break;
         }
     }
-    spin_unlock(&futex_lock);
+    if (b2 != b)
+        spin_unlock(b < b2 ? b2 : b);
+    spin_unlock(b < b2 ? b : b2);
     return done + moved;
 }
 
@@ -253,11 +278,7 @@ long sys_futex(long uaddr, long op, long val, long utimeout, long uaddr2, long v
             uint64_t cur;
             if (get_word((uintptr_t)uaddr, 4, &cur))
                 return -EFAULT;
-            /* checked again under the futex lock, as Linux does */
-            spin_lock(&futex_lock);
-            int same = *(volatile uint32_t *)uaddr == (uint32_t)val3;
-            spin_unlock(&futex_lock);
-            if (!same)
+            if ((uint32_t)cur != (uint32_t)val3)
                 return -EAGAIN;
         }
         return futex_wake_requeue((uintptr_t)uaddr, val, ~0u, (uintptr_t)uaddr2, utimeout /* nr_requeue */);

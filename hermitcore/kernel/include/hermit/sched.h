@@ -39,6 +39,7 @@ struct thread {
     /* The Linux layer's per-thread state. */
     uintptr_t clear_child_tid;
     uintptr_t robust_list;
+    uint64_t *uaccess_fixup; /* set while touching program memory: a bad address longjmps here */
     /* Architecture state: TLS base, FP/SIMD registers (arch_switch). */
     _Alignas(64) uint8_t arch[640];
 };
