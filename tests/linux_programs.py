@@ -32,6 +32,10 @@ COMPILERS = {
         "x86_64": ["gfortran", "-static", "-O2"],
         "aarch64": ["aarch64-linux-gnu-gfortran", "-static", "-O2"],
     },
+    "openmp": {
+        "x86_64": ["gcc", "-static", "-O2", "-fopenmp"],
+        "aarch64": ["aarch64-linux-gnu-gcc", "-static", "-O2", "-fopenmp"],
+    },
     "rust": {
         "x86_64": ["rustc", "--edition=2021", "-O", "-C", "target-feature=+crt-static",
                    "--target", "x86_64-unknown-linux-gnu"],
@@ -41,7 +45,7 @@ COMPILERS = {
 }
 
 #: toolchains CI must have (scripts/setup.sh installs them); rust is optional
-REQUIRED_IN_CI = {"glibc", "musl", "static-pie", "dynamic", "c++", "fortran"}
+REQUIRED_IN_CI = {"glibc", "musl", "static-pie", "dynamic", "c++", "fortran", "openmp"}
 
 
 def unavailable(kind: str, arch: str, why: str):

@@ -24,6 +24,7 @@ static __thread long tls_value;
 static long tls_seen[WORKERS];
 static uint64_t sums[WORKERS];
 static int cpu_of[WORKERS];
+static pthread_barrier_t all_alive; /* every worker exists before any finishes */
 
 static uint64_t checksum(long id)
 {
@@ -36,6 +37,7 @@ static uint64_t checksum(long id)
 static void *worker(void *arg)
 {
     long id = (long)arg;
+    pthread_barrier_wait(&all_alive);
     tls_value = id * 1000 + 7;
     sums[id] = checksum(id);
     sched_yield();
@@ -131,6 +133,7 @@ static int suite(void)
     printf("cpus: %d online, %ld by sysconf\n", CPU_COUNT(&set), sysconf(_SC_NPROCESSORS_ONLN));
 
     pthread_t t[WORKERS];
+    pthread_barrier_init(&all_alive, 0, WORKERS);
     for (long i = 0; i < WORKERS; i++)
         if (pthread_create(&t[i], 0, worker, (void *)i) != 0)
             return printf("pthread_create failed\n"), 1;
