@@ -39,12 +39,12 @@ class Runner:
         self.arch = self.result.spec.arch.name
 
     def run(self, accel: str, kernel_args=(), app_args=(), timeout: float = 120, image=None,
-            mem_mib: int | None = None) -> tuple[float, str]:
+            mem_mib: int | None = None, cpus: int = 1) -> tuple[float, str]:
         """(host seconds from exec to exit, guest console output). `image`
         replaces the composed one on the very same command line (QEMU floor)."""
         with tempfile.TemporaryDirectory(prefix="hermit-bench-") as workdir:
             options = RunOptions(
-                cpus=1, mem_mib=mem_mib or self.board.qemu.default_mem_mib, accel=accel,
+                cpus=cpus, mem_mib=mem_mib or self.board.qemu.default_mem_mib, accel=accel,
                 append=kernel_cmdline(list(app_args), list(kernel_args)), workdir=workdir,
             )
             argv, _ = qemu_command(self.pm, self.board, str(image or self.result.build.image), options)

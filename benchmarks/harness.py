@@ -25,12 +25,9 @@ from benchmarks.common import (
 )
 
 METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter",
-           "syscall_round_trip")
+           "syscall_round_trip", "threads", "os_noise_fwq", "stream")
 #: what later capabilities will add, and why they are not measured yet
 NOT_YET = {
-    "threads_futex_yield": "needs SMP and threads",
-    "os_noise_fwq": "needs SMP and threads",
-    "stream": "needs threads (static Linux executables run now)",
     "network": "needs virtio-net and sockets",
     "linux_guest_baseline": "compared per metric once the same static binary runs in both guests",
 }
@@ -228,10 +225,81 @@ def m_syscall_round_trip(board, runner, floor, runs, quick=False):
     return rows
 
 
+#: guest CPUs for the SMP metrics: no more than the host has (overcommitted
+#: vCPUs measure the host's scheduler, not ours)
+SMP_CPUS = max(1, min(4, os.cpu_count() or 1))
+#: mode -> (argument, quick argument) of benchmarks/apps/threads.c
+SMP_ARGS = {"lat": ("2000", "200"), "fwq": ("2000", "100"), "stream": ("4000000", "500000")}
+_smp_builds: dict[str, str] = {}
+
+
+def _smp(metric, mode, pattern, board, runner, quick):
+    """Run benchmarks/apps/threads.c MODE in hermitcore (SMP_CPUS CPUs) and,
+    on the host's architecture, on the host; rows with ratios."""
+    import platform
+    import shutil
+
+    from hermitcore.run import HOST_ARCH, kvm_is_pvm
+
+    cc = STATIC_CC[runner.arch]
+    if shutil.which(cc) is None:
+        raise RuntimeError(f"{cc} not installed (scripts/setup.sh installs it)")
+    if runner.arch not in _smp_builds:
+        out = Path(tempfile.mkdtemp(prefix="hermit-smp-")) / "threads"
+        subprocess.run([cc, "-static", "-O2", "-fopenmp", "-o", str(out), str(APPS / "threads.c")], check=True,
+                       capture_output=True)
+        _smp_builds[runner.arch] = str(out)
+    prog = _smp_builds[runner.arch]
+    arg = SMP_ARGS[mode][1 if quick else 0]
+    app = Runner(board, prog, pm=runner.pm)
+
+    def parse(text):
+        m = field(pattern, text)
+        return {k: float(v) for k, v in m.groupdict().items()}
+
+    host = None
+    if HOST_ARCH.get(platform.machine()) == runner.arch:
+        env = dict(os.environ, OMP_NUM_THREADS=str(SMP_CPUS))
+        out = subprocess.run(["taskset", "-c", f"0-{SMP_CPUS - 1}", prog, mode, arg], capture_output=True, text=True,
+                             check=True, env=env).stdout
+        host = parse(out)
+    rows = []
+    for accel in accelerators(runner.arch):
+        if accel == "kvm" and runner.arch == "x86_64" and kvm_is_pvm():
+            continue  # the program's ring 3 does not run under PVM yet (docs/linux-programs.md)
+        progress(f"{metric} {board} {accel} ({SMP_CPUS} CPUs)")
+        _, out = app.run(accel, app_args=[mode, arg], timeout=900, cpus=SMP_CPUS, mem_mib=512)
+        row = {"board": board, "accel": accel, "cpus": SMP_CPUS, **parse(out)}
+        if host:
+            for k, v in host.items():
+                row[f"host_{k}"] = v
+                row[f"ratio_{k}"] = row[k] / v if v else None
+        rows.append(row)
+    return rows
+
+
+def m_threads(board, runner, floor, runs, quick=False):
+    return _smp("threads", "lat", r"thread_create_join_us=(?P<create_join_us>[\d.]+) "
+                r"futex_pingpong_ns=(?P<pingpong_ns>[\d.]+) yield_ns=(?P<yield_ns>[\d.]+)", board, runner, quick)
+
+
+def m_os_noise_fwq(board, runner, floor, runs, quick=False):
+    return _smp("os_noise_fwq", "fwq", r"fwq_quantum_ns=(?P<quantum_ns>[\d.]+) "
+                r"fwq_overhead_median_ns=(?P<median_ns>[\d.]+) fwq_overhead_p99_ns=(?P<p99_ns>[\d.]+) "
+                r"fwq_overhead_max_ns=(?P<max_ns>[\d.]+)", board, runner, quick)
+
+
+def m_stream(board, runner, floor, runs, quick=False):
+    return _smp("stream", "stream", r"copy_1=(?P<copy_1>[\d.]+) scale_1=(?P<scale_1>[\d.]+) add_1=(?P<add_1>[\d.]+) "
+                r"triad_1=(?P<triad_1>[\d.]+) copy_n=(?P<copy_n>[\d.]+) scale_n=(?P<scale_n>[\d.]+) "
+                r"add_n=(?P<add_n>[\d.]+) triad_n=(?P<triad_n>[\d.]+)", board, runner, quick)
+
+
 FUNCS = {
     "exec_to_exit": m_exec_to_exit, "run_overhead": m_run_overhead, "boot_breakdown": m_boot_breakdown,
     "image_size": m_image_size, "min_mem": m_min_mem, "compose_time": m_compose_time, "timer_jitter": m_timer_jitter,
-    "syscall_round_trip": m_syscall_round_trip,
+    "syscall_round_trip": m_syscall_round_trip, "threads": m_threads, "os_noise_fwq": m_os_noise_fwq,
+    "stream": m_stream,
 }
 
 
@@ -313,6 +381,24 @@ def markdown(report: dict) -> str:
                for r in metrics["syscall_round_trip"]])
         out += ["The target (<= 0.5x a Linux guest's round trip) needs the Linux-guest baseline, not measured yet; "
                 "under TCG both sides are emulated, so only KVM rows compare kernels.", ""]
+    if "threads" in metrics:
+        table("5b. threads: create+join, futex ping-pong between two threads (round trip), sched_yield",
+              ["board", "accel", "CPUs", "create+join us", "ping-pong ns", "yield ns", "vs host (create / ping-pong / yield)"],
+              [(r["board"], r["accel"], r["cpus"], f"{r['create_join_us']:.1f}", f"{r['pingpong_ns']:.0f}",
+                f"{r['yield_ns']:.0f}", " / ".join(_ratio(r, k) for k in ("create_join_us", "pingpong_ns", "yield_ns")))
+               for r in metrics["threads"]])
+    if "os_noise_fwq" in metrics:
+        table("6. OS noise: fixed-work quanta on every CPU, overhead above the fastest sample",
+              ["board", "accel", "CPUs", "quantum ns", "median ns", "p99 ns", "max ns", "p99 vs host"],
+              [(r["board"], r["accel"], r["cpus"], f"{r['quantum_ns']:.0f}", f"{r['median_ns']:.0f}",
+                f"{r['p99_ns']:.0f}", f"{r['max_ns']:.0f}", _ratio(r, "p99_ns")) for r in metrics["os_noise_fwq"]])
+    if "stream" in metrics:
+        table("7. STREAM MB/s (best of 4 after a warm-up pass), 1 thread and all",
+              ["board", "accel", "CPUs", "copy 1", "triad 1", "copy all", "triad all", "triad all vs host"],
+              [(r["board"], r["accel"], r["cpus"], f"{r['copy_1']:.0f}", f"{r['triad_1']:.0f}", f"{r['copy_n']:.0f}",
+                f"{r['triad_n']:.0f}", _ratio(r, "triad_n")) for r in metrics["stream"]])
+        out += ["Under TCG every guest instruction is emulated: these rows measure QEMU, and only KVM rows "
+                "compare kernels (the STREAM target is >= 0.97x host under KVM).", ""]
     out += ["## Not measured yet", ""] + [f"- {k}: {v}" for k, v in report["not_yet"].items()] + [""]
     return "\n".join(out)
 
@@ -344,6 +430,14 @@ def chart(report: dict, path: Path) -> str | None:
     return None
 
 
+QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream"}
+
+
+def _ratio(r, k):
+    v = r.get(f"ratio_{k}")
+    return f"{v:.2f}x" if v else "n/a (other arch)"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m benchmarks", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -370,7 +464,7 @@ def main(argv=None) -> int:
             runner = Runner(board)
             floor = build_floor(runner.arch, runner.board.ram_base, Path(tmp))
             for metric in metrics:
-                extra = {"quick": args.quick} if metric == "syscall_round_trip" else {}
+                extra = {"quick": args.quick} if metric in QUICK_AWARE else {}
                 report["metrics"][metric].extend(FUNCS[metric](board, runner, floor, runs, **extra))
     (out_dir / "bench-report.json").write_text(json.dumps(report, indent=2))
     (out_dir / "bench-report.md").write_text(markdown(report))

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import BOARDS, ROOT, selected_arches
 
 QUICK_METRICS = {"exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time",
-                 "syscall_round_trip"}
+                 "syscall_round_trip", "threads", "os_noise_fwq", "stream"}
 
 
 @pytest.fixture(scope="module", params=[a for a in ("x86_64", "aarch64") if a in selected_arches()])
@@ -59,13 +59,24 @@ def test_ratios_and_verdicts_follow_from_the_numbers(report):
         assert r["noop_ns"] > 0 and r["write64_ns"] > 0
         if "host_noop_ns" in r:
             assert r["ratio_noop_vs_host"] == pytest.approx(r["noop_ns"] / r["host_noop_ns"])
+    smp_fields = {"threads": ("create_join_us", "pingpong_ns", "yield_ns"),
+                  "os_noise_fwq": ("quantum_ns", "median_ns", "p99_ns", "max_ns"),
+                  "stream": ("copy_1", "triad_1", "copy_n", "triad_n")}
+    for metric, fields in smp_fields.items():
+        for r in data["metrics"][metric]:
+            assert r["cpus"] >= 1
+            for k in fields:
+                assert r[k] >= 0
+                if f"host_{k}" in r and r[f"host_{k}"]:
+                    assert r[f"ratio_{k}"] == pytest.approx(r[k] / r[f"host_{k}"])
 
 
 def test_markdown_and_chart_are_written(report):
     _, out, data = report
     md = (out / "bench-report.md").read_text()
     for heading in ("exec to exit vs the QEMU floor", "what `hermitcore run` adds", "image size",
-                    "smallest --mem", "hermitcore compose", "system-call round trip", "Not measured yet"):
+                    "smallest --mem", "hermitcore compose", "system-call round trip", "threads: create+join",
+                    "OS noise", "STREAM MB/s", "Not measured yet"):
         assert heading in md
     for r in data["metrics"]["exec_to_exit"]:
         assert f"{r['ratio']:.2f}x" in md
