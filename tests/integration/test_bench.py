@@ -69,6 +69,13 @@ def test_ratios_and_verdicts_follow_from_the_numbers(report):
                 assert r[k] >= 0
                 if f"host_{k}" in r and r[f"host_{k}"]:
                     assert r[f"ratio_{k}"] == pytest.approx(r[k] / r[f"host_{k}"])
+    # the Linux-guest baseline: where it ran, every ratio follows from its numbers
+    for metric in ("syscall_round_trip", *smp_fields):
+        for r in data["metrics"][metric]:
+            for k in [k[len("linux_"):] for k in r if k.startswith("linux_")]:
+                if r[f"linux_{k}"]:
+                    assert r[f"ratio_linux_{k}"] == pytest.approx(r[k] / r[f"linux_{k}"])
+    assert "package" in data["linux_guest"] and "unavailable" in data["linux_guest"]
 
 
 def test_markdown_and_chart_are_written(report):
@@ -76,7 +83,7 @@ def test_markdown_and_chart_are_written(report):
     md = (out / "bench-report.md").read_text()
     for heading in ("exec to exit vs the QEMU floor", "what `hermitcore run` adds", "image size",
                     "smallest --mem", "hermitcore compose", "system-call round trip", "threads: create+join",
-                    "OS noise", "STREAM MB/s", "Not measured yet"):
+                    "OS noise", "STREAM MB/s", "Linux-guest baseline", "Not measured yet"):
         assert heading in md
     for r in data["metrics"]["exec_to_exit"]:
         assert f"{r['ratio']:.2f}x" in md
