@@ -93,14 +93,19 @@ void arch_send_ipi(struct cpu *c)
     x86_lapic_icr(c->hwid, VECTOR_IPI);
 }
 
+void x86_tlb_flush_if_asked(void)
+{
+    unsigned id = this_cpu()->id;
+    if (__atomic_load_n(&flush_request[id], __ATOMIC_ACQUIRE)) {
+        flush_local();
+        __atomic_store_n(&flush_request[id], 0, __ATOMIC_RELEASE);
+    }
+}
+
 /* The IPI vector: a shoot-down request and/or queued work. */
 void x86_ipi(void)
 {
-    struct cpu *c = this_cpu();
-    if (__atomic_load_n(&flush_request[c->id], __ATOMIC_ACQUIRE)) {
-        flush_local();
-        __atomic_store_n(&flush_request[c->id], 0, __ATOMIC_RELEASE);
-    }
+    x86_tlb_flush_if_asked();
     sched_ipi();
 }
 
@@ -119,13 +124,8 @@ void arch_tlb_sync(void)
         arch_send_ipi(&cpus[i]);
     }
     for (unsigned i = 0; i < cpus_online; i++) {
-        while (i != me->id && __atomic_load_n(&flush_request[i], __ATOMIC_ACQUIRE)) {
-            if (__atomic_load_n(&flush_request[me->id], __ATOMIC_ACQUIRE)) { /* someone else's, meanwhile */
-                flush_local();
-                __atomic_store_n(&flush_request[me->id], 0, __ATOMIC_RELEASE);
-            }
-            __asm__ volatile("pause");
-        }
+        while (i != me->id && __atomic_load_n(&flush_request[i], __ATOMIC_ACQUIRE))
+            arch_cpu_relax(); /* also answers a request aimed at us meanwhile */
     }
 }
 

@@ -142,9 +142,11 @@ static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_
     uint64_t cur;
     struct thread *t = current_thread();
     struct waiter w = {t, uaddr, bitset, 0, 0};
+    if (get_word(uaddr, 4, &cur)) /* fault it in before taking the bucket lock */
+        return -EFAULT;
     struct bucket *b = bucket(uaddr);
     spin_lock(&b->lock);
-    if (get_word(uaddr, 4, &cur)) { /* under the lock: a wake after our check cannot be lost */
+    if (get_word(uaddr, 4, &cur)) { /* again under the lock: a wake after our check cannot be lost */
         spin_unlock(&b->lock);
         return -EFAULT;
     }
