@@ -6,19 +6,12 @@
  * the MAIR/TCR values the paging hook computed, turn the MMU and caches on,
  * clear .bss and call aarch64_start(dtb). */
 
-    .section .boot.text, "ax"
-    .globl _start
-    .type _start, %function
-_start:
-    mrs x28, cntvct_el0         /* the first instruction's timestamp */
-    msr daifset, #0xf
-    mrs x1, mpidr_el1
-    and x1, x1, #0xffffff
-    cbnz x1, park               /* secondary CPUs wait for PSCI CPU_ON */
-
+/* FP/SIMD on, the compose-time MAIR/TCR/translation tables, MMU and caches
+ * on, the vectors installed: the boot CPU and every secondary alike.
+ * Clobbers x1, x2. */
+.macro mmu_on
     mov x1, #(3 << 20)          /* CPACR_EL1.FPEN: no FP/SIMD traps */
     msr cpacr_el1, x1
-
     ldr x1, =BOOT_MAIR
     msr mair_el1, x1
     ldr x1, =BOOT_TCR
@@ -36,11 +29,23 @@ _start:
     bic x1, x1, x2
     msr sctlr_el1, x1
     isb
-
     adrp x1, vectors
     add x1, x1, :lo12:vectors
     msr vbar_el1, x1
     isb
+.endm
+
+    .section .boot.text, "ax"
+    .globl _start
+    .type _start, %function
+_start:
+    mrs x28, cntvct_el0         /* the first instruction's timestamp */
+    msr daifset, #0xf
+    mrs x1, mpidr_el1
+    and x1, x1, #0xffffff
+    cbnz x1, park               /* secondary CPUs wait for PSCI CPU_ON */
+
+    mmu_on
 
     ldr x1, =__bss_start
     ldr x2, =__bss_end
@@ -69,28 +74,7 @@ park:
     .type secondary_entry, %function
 secondary_entry:
     msr daifset, #0xf
-    mov x1, #(3 << 20)          /* CPACR_EL1.FPEN */
-    msr cpacr_el1, x1
-    ldr x1, =BOOT_MAIR
-    msr mair_el1, x1
-    ldr x1, =BOOT_TCR
-    msr tcr_el1, x1
-    adrp x1, boot_ttbr0
-    msr ttbr0_el1, x1
-    isb
-    tlbi vmalle1
-    dsb nsh
-    isb
-    mrs x1, sctlr_el1
-    ldr x2, =BOOT_SCTLR_SET
-    orr x1, x1, x2
-    ldr x2, =BOOT_SCTLR_CLEAR
-    bic x1, x1, x2
-    msr sctlr_el1, x1
-    isb
-    adrp x1, vectors
-    add x1, x1, :lo12:vectors
-    msr vbar_el1, x1
+    mmu_on
     msr tpidr_el1, x0
     isb
     ldr x1, [x0]                /* arch_kernel_sp: its idle thread's stack */

@@ -4,14 +4,9 @@
  * page tables the compose step computed (boot_pml4), enter long mode and
  * call x86_64_start(start_info). */
 
+#include <arch/long_mode.h>
+
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-#define MSR_EFER 0xc0000080
-#define EFER_LME (1 << 8)
-#define EFER_NXE (1 << 11)
-#define CR0_PE (1 << 0)
-#define CR0_WP (1 << 16)
-#define CR0_PG (1 << 31)
-#define CR4_PAE (1 << 5)
 
     .section .note.Xen, "a", @note
     .p2align 2
@@ -36,29 +31,7 @@ pvh_start32:
 
     lgdt boot_gdt_desc
 
-    mov %cr4, %eax
-    or $CR4_PAE, %eax
-    mov %eax, %cr4
-
-    mov $boot_pml4, %eax
-    mov %eax, %cr3
-
-    /* Long mode, and no-execute if the CPU has it (CPUID 0x80000001 EDX.20). */
-    mov $0x80000001, %eax
-    cpuid
-    xor %edi, %edi
-    bt $20, %edx
-    jnc 1f
-    mov $EFER_NXE, %edi
-1:  mov $MSR_EFER, %ecx
-    rdmsr
-    or $EFER_LME, %eax
-    or %edi, %eax
-    wrmsr
-
-    mov %cr0, %eax
-    or $(CR0_PG | CR0_WP | CR0_PE), %eax
-    mov %eax, %cr0
+    enable_long_mode
 
     ljmp $0x08, $long_mode
 

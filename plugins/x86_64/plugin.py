@@ -97,7 +97,7 @@ def hermitcore_emit_boot(ctx: EmitContext):
         return None
     return Fragment(
         sources=package_sources(PKG, "boot.S", "start.c", "cpu.c", "smp.S", "smp.c", prefix="x86_64")
-        + tuple(Source(f"x86_64/include/arch/{h}", package_file(PKG, f"include/arch/{h}")) for h in ("io.h", "x86.h")),
+        + tuple(Source(f"x86_64/include/arch/{h}", package_file(PKG, f"include/arch/{h}")) for h in ("io.h", "x86.h", "long_mode.h")),
         include_dirs=("x86_64/include",),
         linker_script=package_file(PKG, "kernel.ld"),
         summary=("boot: PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) at 1 MiB",),

@@ -2,18 +2,16 @@
  *
  * INIT-SIPI-SIPI starts an AP in real mode at AP_BASE (the SIPI vector
  * times 4 KiB): smp.c copies ap_trampoline there and fills the mailbox at
- * its end (page tables, stack, struct cpu). The trampoline goes to
+ * its end (stack, struct cpu). The trampoline goes to
  * protected mode, turns on PAE long mode with the kernel's tables and jumps
  * into the kernel's text; nothing runs from the low page once paging is on
  * (it stays no-execute). */
 
+#include <arch/long_mode.h>
+
 #define AP_BASE 0x8000
-#define MB_CR3 0x8fe0
 #define MB_STACK 0x8fe8
 #define MB_CPU 0x8ff0
-#define MSR_EFER 0xc0000080
-#define EFER_LME (1 << 8)
-#define EFER_NXE (1 << 11)
 #define REL(x) (AP_BASE + (x) - ap_trampoline)
 
     .section .rodata
@@ -37,25 +35,7 @@ ap_pm32:
     mov %ax, %ds
     mov %ax, %es
     mov %ax, %ss
-    mov %cr4, %eax
-    or $(1 << 5), %eax          /* PAE */
-    mov %eax, %cr4
-    mov MB_CR3, %eax
-    mov %eax, %cr3
-    mov $0x80000001, %eax       /* no-execute if the CPU has it */
-    cpuid
-    xor %edi, %edi
-    bt $20, %edx
-    jnc 1f
-    mov $EFER_NXE, %edi
-1:  mov $MSR_EFER, %ecx
-    rdmsr
-    or $EFER_LME, %eax
-    or %edi, %eax
-    wrmsr
-    mov %cr0, %eax
-    or $((1 << 31) | (1 << 16) | 1), %eax /* PG, WP, PE */
-    mov %eax, %cr0
+    enable_long_mode
     ljmp $0x18, $x86_ap_long_mode  /* kernel text: identity mapped, executable */
 
     .p2align 3

@@ -11,7 +11,6 @@
 #include <hermit/user.h>
 
 #define AP_BASE 0x8000ul
-#define MB_CR3 0x8fe0ul
 #define MB_STACK 0x8fe8ul
 #define MB_CPU 0x8ff0ul
 
@@ -76,8 +75,6 @@ void arch_thread_init_user(struct thread *t, uintptr_t sp, uintptr_t tls, int se
     a->gs = p->gs;
     switch_frame(t, (uintptr_t)f, 0, 0);
 }
-
-void arch_thread_exit(struct thread *t) {}
 
 /* --- IPIs and TLB shoot-downs --- */
 static volatile int flush_request[MAX_CPUS];
@@ -168,11 +165,6 @@ int arch_cpu_start(struct cpu *c, uintptr_t stack_top)
         memcpy((void *)AP_BASE, ap_trampoline, (size_t)(ap_trampoline_end - ap_trampoline));
         copied = 1;
     }
-    uint64_t cr3;
-    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
-    if (cr3 >> 32)
-        panic("page tables above 4 GiB: APs cannot load them in 32-bit mode");
-    *(volatile uint32_t *)MB_CR3 = (uint32_t)cr3;
     *(volatile uint64_t *)MB_STACK = stack_top;
     *(volatile uint64_t *)MB_CPU = (uintptr_t)c;
     /* The trampoline's far jump into long mode is fetched with paging on:
