@@ -11,23 +11,12 @@ import shutil
 import pytest
 
 from tests.conftest import hermit, selected_arches
-from tests.linux_programs import Builder
 
 TIMEOUT = "120"
 #: the board each architecture's programs run on (fast-booting ones)
 BOARD = {"x86_64": "qemu-microvm", "aarch64": "qemu-virt"}
 
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
-
-
-@pytest.fixture(params=selected_arches())
-def arch(request):
-    return request.param
-
-
-@pytest.fixture(scope="session")
-def builder(tmp_path_factory):
-    return Builder(tmp_path_factory.mktemp("linux-programs"))
 
 
 @pytest.fixture(scope="session")

@@ -7,24 +7,14 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import hermit, selected_arches, selected_boards
-from tests.integration.test_linux import BOARD, TIMEOUT
-from tests.linux_programs import Builder
+from tests.integration import test_linux
+from tests.integration.test_linux import TIMEOUT
 
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
 
 
-@pytest.fixture(params=selected_arches())
-def arch(request):
-    return request.param
-
-
-@pytest.fixture(scope="session")
-def builder(tmp_path_factory):
-    return Builder(tmp_path_factory.mktemp("thread-programs"))
-
-
 def run(arch, program, cpus, *args):
-    return hermit("run", "--board", BOARD[arch], "--cpus", str(cpus), "--timeout", TIMEOUT, str(program), "--", *args)
+    return test_linux.run(arch, program, *args, extra=("--cpus", str(cpus)))
 
 
 @pytest.mark.parametrize("board", selected_boards())
