@@ -46,7 +46,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "dup2": (2, ""),
     "dup3": (3, ""),
     "fcntl": (3, "F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL/F_SETFL"),
-    "pipe": (1, "64 KiB; with one thread an empty pipe reads -EAGAIN instead of blocking forever"),
+    "pipe": (1, "64 KiB; reading an empty pipe whose writer is open gives -EAGAIN (it does not block yet, even with threads)"),
     "pipe2": (2, "as pipe"),
     "ioctl": (3, "TCGETS/TCSETS*, TIOCGWINSZ (80x24), TIOCGPGRP on the console; FIONBIO"),
     "poll": (3, "console, files, pipes"),

@@ -289,9 +289,6 @@ void thread_exit(void)
 {
     arch_irq_disable();
     struct thread *t = current_thread();
-    arch_thread_exit(t);
-    if (this_cpu()->fpu_owner == t)
-        this_cpu()->fpu_owner = 0;
     __atomic_fetch_sub(&t->cpu->load, 1, __ATOMIC_RELAXED);
     t->state = THREAD_DEAD;
     schedule();

@@ -90,8 +90,6 @@ void arch_thread_init_user(struct thread *t, uintptr_t sp, uintptr_t tls, int se
     switch_frame(t, (uintptr_t)f, 0, 0);
 }
 
-void arch_thread_exit(struct thread *t) {}
-
 void arch_send_ipi(struct cpu *c)
 {
     gic_send_sgi(c, SGI_RESCHED);

@@ -278,12 +278,7 @@ static void clock_setup(void)
             tsc_deadline ? "TSC-deadline" : "one-shot", x2apic ? "x2APIC" : "xAPIC");
 }
 
-uint32_t x86_apic_id(void)
-{
-    return x2apic ? lapic_read(APIC_ID) : lapic_read(APIC_ID) >> 24;
-}
-
-int x86_lapic_icr_busy(void)
+static int icr_busy(void)
 {
     return !x2apic && (lapic_read(APIC_ICR_LOW) & (1u << 12)); /* delivery status */
 }
@@ -297,7 +292,7 @@ void x86_lapic_icr(uint32_t dest, uint32_t low)
         wrmsr(0x830, (uint64_t)dest << 32 | low);
         return;
     }
-    while (x86_lapic_icr_busy())
+    while (icr_busy())
         __asm__ volatile("pause");
     lapic_write(APIC_ICR_HIGH, dest << 24);
     lapic_write(APIC_ICR_LOW, low);

@@ -412,7 +412,7 @@ long fs_file_data(int fd, const void **data, size_t *size)
 static long pipe_read(struct pipe *p, char *buf, size_t n)
 {
     if (!p->len)
-        return p->writers ? -EAGAIN : 0; /* one thread: nobody else could fill it */
+        return p->writers ? -EAGAIN : 0; /* does not block yet (see linux_abi.py) */
     size_t done = 0;
     while (done < n && p->len) {
         buf[done++] = p->buf[p->head];

@@ -67,7 +67,7 @@ uint64_t realtime_ns(void);
 void random_bytes(void *buf, size_t n);
 void linux_exit(int status) __attribute__((noreturn));
 void linux_threads_init(void); /* thread.c: the running thread is the first */
-unsigned linux_thread_count(void);
+long signal_self(long sig); /* sys.c: a signal to the program itself (fatal ones end it) */
 
 /* Generated per architecture from hermitcore/linux_abi.py. */
 typedef long (*syscall_fn)(long, long, long, long, long, long);

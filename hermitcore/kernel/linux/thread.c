@@ -69,8 +69,6 @@ static int tid_alive(long tid)
     return found;
 }
 
-unsigned linux_thread_count(void) { return nlive; }
-
 /* Program memory without the big lock: a bad address faults, and the fault
  * handler sends us back here (struct thread.uaccess_fixup) with -EFAULT. */
 static int user_access(uintptr_t p, uint64_t *v, int size, int write)
@@ -228,10 +226,6 @@ static long futex_wake(uintptr_t uaddr, long n) { return futex_wake_requeue(uadd
 #define FUTEX_WAKE_BITSET 10
 #define FUTEX_CLOCK_REALTIME 256
 #define FUTEX_CMD_MASK 0x7f
-
-struct timespec_k {
-    int64_t sec, nsec;
-};
 
 long sys_futex(long uaddr, long op, long val, long utimeout, long uaddr2, long val3)
 {
@@ -415,8 +409,6 @@ long sys_getcpu(long ucpu, long unode, long cache)
         return -EFAULT;
     return 0;
 }
-
-long signal_self(long sig);
 
 long sys_tkill(long tid, long sig) { return tid_alive(tid) ? signal_self(sig) : -ESRCH; }
 long sys_tgkill(long tgid, long tid, long sig) { return tgid == 1 && tid_alive(tid) ? signal_self(sig) : -ESRCH; }

@@ -117,7 +117,6 @@ void kernel_unlock(void);
 void arch_switch(struct thread *prev, struct thread *next); /* save prev, run next */
 void arch_thread_init_kernel(struct thread *t, void (*fn)(void *), void *arg);
 void arch_thread_init_user(struct thread *t, uintptr_t sp, uintptr_t tls, int set_tls);
-void arch_thread_exit(struct thread *t); /* forget FP/TLS state of a dead thread */
 int arch_cpu_start(struct cpu *c, uintptr_t stack_top); /* 0 once it is running, or -1 */
 void arch_send_ipi(struct cpu *c);
 void arch_set_this_cpu(struct cpu *c);

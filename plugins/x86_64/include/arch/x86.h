@@ -47,6 +47,4 @@ void x86_set_kernel_stack(unsigned cpu, uintptr_t top);
 /* apic.c */
 void x86_lapic_init_ap(void);
 void x86_lapic_icr(uint32_t dest, uint32_t low);
-int x86_lapic_icr_busy(void);
-uint32_t x86_apic_id(void);
 #define VECTOR_IPI 0xf0
