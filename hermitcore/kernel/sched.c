@@ -20,16 +20,18 @@ static volatile int next_tid = 2; /* the first thread is 1, the process id */
 #define KSTACK_SLOT (64u << 10)
 #define KSTACK_SLOTS 4096
 static spinlock_t kstack_lock = SPINLOCK_INIT;
-static int kstack_free[KSTACK_SLOTS], kstack_nfree, kstack_used;
+static int kstack_free = -1, kstack_used; /* free slots chain through their own stacks' lowest word */
 
 static uintptr_t slot_top(int slot) { return arch_kstack_base + (uintptr_t)(slot + 1) * KSTACK_SLOT; }
+static int *slot_link(int slot) { return (int *)(slot_top(slot) - KSTACK_SIZE); }
 
 static int kstack_alloc(void)
 {
     unsigned long f = spin_lock_irqsave(&kstack_lock);
     int slot = -1;
-    if (kstack_nfree) {
-        slot = kstack_free[--kstack_nfree];
+    if (kstack_free >= 0) {
+        slot = kstack_free;
+        kstack_free = *slot_link(slot);
     } else if (kstack_used < KSTACK_SLOTS) {
         void *pages = page_alloc(KSTACK_SIZE / PAGE_SIZE);
         if (pages && arch_map(slot_top(kstack_used) - KSTACK_SIZE, virt_to_phys(pages), KSTACK_SIZE, MAP_WRITE) == 0)
@@ -44,7 +46,8 @@ static int kstack_alloc(void)
 static void kstack_release(int slot)
 {
     unsigned long f = spin_lock_irqsave(&kstack_lock);
-    kstack_free[kstack_nfree++] = slot;
+    *slot_link(slot) = kstack_free;
+    kstack_free = slot;
     spin_unlock_irqrestore(&kstack_lock, f);
 }
 
@@ -173,6 +176,8 @@ static void finish_switch(void)
         thread_free(prev);
 }
 
+static struct thread *idle_thread(struct cpu *c);
+
 /* First code a new thread runs (from the arch's thread trampoline). */
 void sched_thread_entry(void) { finish_switch(); }
 
@@ -188,6 +193,8 @@ void schedule(void)
         rq_push(c, prev);
     }
     next = rq_pop(c);
+    if (!next && !c->idle)
+        c->idle = idle_thread(c); /* the boot CPU's, on its first idle moment: boot does not pay for it */
     if (!next)
         next = c->idle;
     uint64_t slice = c->rq_head ? arch_clock_ns() + sched_slice_ns : 0;
@@ -344,7 +351,6 @@ void sched_init(void)
     c->load = 1;
     c->current = t;
     c->arch_kernel_sp = t->kstack_top;
-    c->idle = idle_thread(c);
 }
 
 void smp_secondary_main(struct cpu *c)
@@ -361,7 +367,8 @@ void smp_boot(const struct boot_info *bi)
     unsigned n = bi->cpus < MAX_CPUS ? bi->cpus : MAX_CPUS;
     if (bi->cpus > MAX_CPUS)
         pr_info("smp: %u CPUs reported, using the first %u\n", bi->cpus, MAX_CPUS);
-    (void)arch_clock_ns(); /* calibrate the clock once, on the boot CPU */
+    if (n > 1)
+        (void)arch_clock_ns(); /* calibrate the clock once, on the boot CPU (one CPU: only if asked) */
     for (unsigned i = 1; i < n; i++) {
         struct cpu *c = &cpus[i];
         c->self = c;
