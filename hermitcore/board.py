@@ -276,7 +276,7 @@ def extract_devices(tree, pci_names, dts_path: Path) -> list[Device]:
             regs, pci_id = [], None
             words = _prop_words(child, "reg") or ()
             step = ac + sc
-            for i in range(0, len(words) - step + 1, step if step else 1):
+            for i in range(0, len(words) - step + 1, step) if step else ():  # no address cells: no reg
                 addr_cells = words[i : i + ac]
                 size = _join(words[i + ac : i + step])
                 if bus_kind == "isa":
@@ -306,6 +306,10 @@ def extract_devices(tree, pci_names, dts_path: Path) -> list[Device]:
             # descend into buses
             cac = _cells(child, "#address-cells", None)
             csc = _cells(child, "#size-cells", None)
+            if cac is None and "virtio,mmio" in compatible:
+                # the device behind a virtio-mmio slot: a child node with
+                # compatible "virtio,deviceN" and no reg (Linux's binding)
+                cac, csc = 0, 0
             if cac is None:
                 continue
             kind = "simple"

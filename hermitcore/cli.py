@@ -22,6 +22,8 @@ environment:
   HERMIT_BOARD     default board (otherwise qemu-microvm)
   HERMIT_BOARD_PATH  extra directories holding board folders (':'-separated)
   HERMIT_CACHE_DIR where composed images are cached (default ~/.cache/hermitcore)
+  HERMIT_NET       default for --net;  HERMIT_CAPTURE_NET  default for --capture
+  HERMIT_IP, HERMIT_GATEWAY, HERMIT_MASK  defaults for --ip, --gateway, --mask
 
 exit status of `run`: the guest's own exit status (0-255); 134 when the guest
 kernel panics; 139 when it dies of a CPU exception; 124 when --timeout
@@ -96,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
                    help="environment variable for the program, repeatable")
     _file_options(r)
+    n = r.add_argument_group("network (boards with a network card)")
+    n.add_argument("--net", default=None, metavar="BACKEND",
+                   help="user (default: QEMU user networking, no root needed), tap:NAME (an existing tap device) "
+                        "or none (no network card)")
+    n.add_argument("-p", "--port", action="append", default=[], metavar="HOST:GUEST[/udp]",
+                   help="forward host port HOST (on 127.0.0.1) to the guest's port GUEST, TCP unless /udp; "
+                        "repeatable (--net user)")
+    n.add_argument("--ip", default=None, help="the guest's IPv4 address (default: DHCP)")
+    n.add_argument("--gateway", default=None, help="the default gateway (with --ip)")
+    n.add_argument("--mask", default=None, help="the netmask (with --ip; default 255.255.255.0)")
+    n.add_argument("--capture", default=None, metavar="FILE.pcap", help="write the guest's network traffic to a pcap file")
     r.add_argument("--strace", action="store_true", help="print every system call the program makes")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
     r.add_argument("-v", "--verbose", action="store_true",
@@ -241,11 +254,13 @@ def cmd_run(args, app_args) -> int:
     if (args.strace or args.verbose) and info.meta.get("program"):
         kernel_args.append("hermit.strace")
 
+    net, ports, capture = _network_options(args, kernel_args)
     cpus = args.cpus or _env_cpus()
     mem = parse_mem(args.mem) if args.mem else (parse_mem(os.environ["HERMIT_MEM"]) if os.environ.get("HERMIT_MEM") else None)
     result = run_image(
         pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
         app_args=app_args, kernel_args=kernel_args, verbose=args.verbose, print_qemu=args.print_qemu,
+        net=net, ports=ports, capture=capture,
     )
     if result.fatal is not None:
         who = "" if result.fatal.startswith("program") else "guest kernel "
@@ -254,6 +269,31 @@ def cmd_run(args, app_args) -> int:
         verdict = "passed" if result.status == 0 else f"{result.status} failed"
         print(f"hermitcore: self-tests {verdict}", file=sys.stderr)
     return result.status
+
+
+_IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}")
+
+
+def _network_options(args, kernel_args: list[str]):
+    """--net/--port/--capture and --ip/--gateway/--mask (or HERMIT_*), checked."""
+    net = args.net or os.environ.get("HERMIT_NET", "").strip() or "user"
+    if not (net in ("user", "none") or (net.startswith("tap:") and re.fullmatch(r"[\w.-]{1,15}", net[4:]))):
+        raise HermitError(f"--net {net!r}: expected user, none or tap:NAME")
+    for spec in args.port:
+        m = re.fullmatch(r"(\d+):(\d+)(/(tcp|udp))?", spec)
+        if not m or not all(1 <= int(m.group(i)) <= 65535 for i in (1, 2)):
+            raise HermitError(f"--port {spec!r}: expected HOST:GUEST or HOST:GUEST/udp with ports 1-65535")
+    if args.port and net != "user":
+        raise HermitError("--port forwards through QEMU user networking: use it with --net user")
+    for opt, env in (("ip", "HERMIT_IP"), ("gateway", "HERMIT_GATEWAY"), ("mask", "HERMIT_MASK")):
+        value = getattr(args, opt) or os.environ.get(env, "").strip()
+        if not value:
+            continue
+        if not _IPV4.fullmatch(value):
+            raise HermitError(f"--{opt} {value!r}: expected an IPv4 address like 10.0.2.15")
+        kernel_args.append(f"hermit.{opt}={value}")
+    capture = args.capture or os.environ.get("HERMIT_CAPTURE_NET", "").strip() or None
+    return net, tuple(args.port), capture
 
 
 def _env_cpus() -> int:

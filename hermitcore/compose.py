@@ -34,9 +34,9 @@ from hermitcore.program import Program, cpio_from_dir, inspect_program, is_elf, 
 EMIT_PHASES = ("boot", "paging", "interrupts", "timers")
 KERNEL_SOURCES = (
     "main.c", "init.c", "console.c", "printk.c", "string.c", "exit.c", "fdt.c", "trap.c", "irq.c", "timer.c",
-    "mm.c", "heap.c", "sched.c",
+    "mm.c", "heap.c", "sched.c", "virtio.c", "netdev.c",
 )
-LINUX_SOURCES = ("linux.h", "loader.c", "vm.c", "fs.c", "sys.c", "thread.c", "syscall.c")
+LINUX_SOURCES = ("linux.h", "loader.c", "vm.c", "fs.c", "poll.c", "sys.c", "thread.c", "syscall.c")
 META_SECTION = ".hermit.meta"
 
 #: the program and its file tree, in the image's .app section (see kernel.ld)
@@ -217,11 +217,13 @@ def app_source(app: str | None, builtin: str = "hello") -> tuple[str, Source]:
     return path.stem, Source(f"app/{path.name}", data.decode(errors="replace"))
 
 
-def linux_sources(arch: Architecture, program: Program, files: bytes) -> tuple[Source, ...]:
-    """The Linux layer, its syscall table for ``arch``, and the program with
-    its file tree as binary blobs."""
+def linux_sources(arch: Architecture, program: Program, files: bytes, net: bool) -> tuple[Source, ...]:
+    """The Linux layer (with sockets over the network stack when ``net``),
+    its syscall table for ``arch``, and the program with its file tree as
+    binary blobs."""
     root = resources.files("hermitcore") / "kernel" / "linux"
-    out = [Source(f"kernel/linux/{name}", (root / name).read_text()) for name in LINUX_SOURCES]
+    names = LINUX_SOURCES + (("net.c",) if net else ("net_none.c",))
+    out = [Source(f"kernel/linux/{name}", (root / name).read_text()) for name in names]
     out += [
         Source("kernel/linux/syscall_table.c", linux_abi.c_source(arch.name)),
         Source("generated/app.S", APP_S),
@@ -238,17 +240,19 @@ def make_spec(
     builtin: str = "hello",
     files: str | None = None,
     initrd: str | None = None,
+    progress=None,
 ):
     arch = select_arch(pm, board)
     claimed, unclaimed = claim_devices(pm, board)
     program = None
+    net = any(c.claim.role == "nic" for c in claimed)
     if app is not None and Path(app).is_file() and is_elf(app):
         program = inspect_program(app, arch.name, board.name)
         if files and initrd:
             raise ImageError("give --files or --initrd, not both")
         archive = cpio_from_dir(files) if files else read_initrd(initrd) if initrd else b""
         app_name = program.name
-        app_srcs = linux_sources(arch, program, archive)
+        app_srcs = linux_sources(arch, program, archive, net)
     else:
         if files or initrd:
             raise ImageError("--files and --initrd are for Linux executables; a C application has no file system")
@@ -270,6 +274,13 @@ def make_spec(
         for frag in caller(ctx=ctx, claimed=tuple(group)):
             if frag is not None:
                 fragments.append(("device", group[0].claim.plugin, _check_fragment(group[0].claim.plugin, frag)))
+
+    if program is not None and net:
+        # sockets for a Linux program on a board with a network card: the
+        # kernel's TCP/IP stack (hermitcore/netstack.py) goes in
+        from hermitcore import netstack
+
+        fragments.append(("net", "hermitcore", netstack.fragment(progress)))
 
     scripts = [(p, f) for _, p, f in fragments if f.linker_script]
     if len(scripts) != 1:
@@ -313,7 +324,7 @@ def compose(
     start = time.perf_counter()
     pm = pm or make_plugin_manager()
     board = load_board(board_name)
-    spec, claimed, unclaimed = make_spec(pm, board, app, builtin, files, initrd)
+    spec, claimed, unclaimed = make_spec(pm, board, app, builtin, files, initrd, progress)
     ctx = EmitContext(board=board, arch=spec.arch, claimed=claimed, app_name=spec.app_name)
     final: list = []
 

@@ -158,6 +158,9 @@ class RunOptions:
     append: str = ""
     console_chardev: str = "hcon"
     workdir: str = ""  # a private directory for this run's sockets and files
+    net: str = "user"  # "user", "tap:NAME" or "none" (only boards with a network card)
+    ports: tuple[str, ...] = ()  # "HOST:GUEST" or "HOST:GUEST/udp" forwards (--net user)
+    capture: str = ""  # pcap file of the guest's traffic
 
 
 @attrs.frozen

@@ -262,6 +262,9 @@ def run_image(
     kernel_args: list[str] = (),
     verbose: bool = False,
     print_qemu: bool = False,
+    net: str = "user",
+    ports: tuple[str, ...] = (),
+    capture: str | None = None,
     out=None,
     err=None,
 ) -> RunResult:
@@ -286,6 +289,9 @@ def run_image(
             accel=resolve_accel(accel, arch.name, user_mode=bool(program)),
             append=kernel_cmdline(list(app_args), list(kernel_args)),
             workdir=workdir,
+            net=net,
+            ports=tuple(ports),
+            capture=os.path.abspath(capture) if capture else "",
         )
         argv, ctx = qemu_command(pm, board, os.path.abspath(image), options)
         if print_qemu:

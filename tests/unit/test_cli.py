@@ -93,6 +93,10 @@ def test_boards_show_lists_claims():
     line = next(l for l in r.lines if "/pl011@9000000" in l)
     assert "arm,pl011" in line and "0x9000000" in line and "-> pl011 (pl011, console)" in line
     line = next(l for l in r.lines if "/virtio_mmio@a000000" in l)
+    assert "-> virtio-mmio (virtio-mmio, bus)" in line
+    line = next(l for l in r.lines if l.strip().startswith("/virtio_mmio@a003e00/net"))
+    assert "virtio,device1" in line and "-> virtio-net (virtio-net, nic)" in line and "0x0+0x0" not in line
+    line = next(l for l in r.lines if "/pl061@9030000" in l)
     assert "-> unclaimed" in line
     assert any(l.startswith("memory   0x40000000") for l in r.lines)
 

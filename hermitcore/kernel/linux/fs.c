@@ -22,8 +22,6 @@
 #define O_CREAT 0100
 #define O_TRUNC 01000
 #define O_APPEND 02000
-#define O_NONBLOCK 04000
-#define O_CLOEXEC 02000000
 #if defined(__x86_64__)
 #define O_DIRECTORY 0200000
 #define O_NOFOLLOW 0400000
@@ -66,7 +64,7 @@ static size_t node_count;
 static struct node root_node = {"", 0, S_IFDIR | 0755, 1, 0, 0, 0};
 static char cwd[PATH_MAX] = "/";
 
-enum ftype { F_CONSOLE, F_FILE, F_DIR, F_NULL, F_ZERO, F_RANDOM, F_MEM, F_PIPE };
+enum ftype { F_CONSOLE, F_FILE, F_DIR, F_NULL, F_ZERO, F_RANDOM, F_MEM, F_PIPE, F_OBJ };
 
 struct pipe {
     char *buf;
@@ -85,6 +83,8 @@ struct file {
     size_t mem_size;
     struct pipe *pipe;
     int pipe_write;
+    const struct file_ops *ops; /* F_OBJ: a socket, an epoll instance */
+    void *obj;
 };
 
 struct fd {
@@ -93,7 +93,7 @@ struct fd {
 };
 
 static struct fd fds[MAX_FDS];
-static struct file console_file = {F_CONSOLE, 3, O_RDWR, 0, 0, 0, 0, 0, 0, 0};
+static struct file console_file = {.type = F_CONSOLE, .refs = 3, .flags = O_RDWR};
 
 static unsigned long hex8(const char *p)
 {
@@ -254,8 +254,9 @@ static int alloc_fd(struct file *f, int cloexec, int min)
     return -EMFILE;
 }
 
-static struct file *get(long fd)
+static struct file *get(long lfd)
 {
+    int fd = (int)lfd; /* descriptors are C ints: the upper half of the register is not theirs */
     if (fd < 0 || fd >= MAX_FDS)
         return 0;
     return fds[fd].file;
@@ -270,14 +271,29 @@ static void put(struct file *f)
             f->pipe->writers--;
         else
             f->pipe->readers--;
+        io_notify(); /* a blocked reader sees end of file, a writer EPIPE */
         if (!f->pipe->readers && !f->pipe->writers) {
             kfree(f->pipe->buf);
             kfree(f->pipe);
         }
     }
+    if (f->type == F_OBJ)
+        f->ops->close(f->obj);
     kfree(f->mem);
     kfree(f->path);
     kfree(f);
+}
+
+void *fd_object(long fd, const struct file_ops *ops, long wrong_kind, int *flags, long *err)
+{
+    struct file *f = get(fd);
+    if (!f || f->type != F_OBJ || f->ops != ops) {
+        *err = f ? wrong_kind : -EBADF;
+        return 0;
+    }
+    if (flags)
+        *flags = f->flags;
+    return f->obj;
 }
 
 static struct file *new_file(enum ftype type, int flags)
@@ -291,10 +307,23 @@ static struct file *new_file(enum ftype type, int flags)
     return f;
 }
 
+long fd_install(const struct file_ops *ops, void *obj, int flags)
+{
+    struct file *f = new_file(F_OBJ, flags & O_NONBLOCK);
+    if (!f)
+        return -ENOMEM;
+    f->ops = ops;
+    f->obj = obj;
+    long fd = alloc_fd(f, (flags & O_CLOEXEC) != 0, 0);
+    if (fd < 0)
+        kfree(f); /* the caller still owns obj */
+    return fd;
+}
+
 /* The directory an *at() call is relative to, as an absolute path. */
 static long at_base(long dirfd, const char *path, char *base)
 {
-    if (path[0] == '/' || dirfd == AT_FDCWD) {
+    if (path[0] == '/' || (int)dirfd == AT_FDCWD) {
         memcpy(base, cwd, strlen(cwd) + 1);
         return 0;
     }
@@ -389,6 +418,7 @@ long sys_open(long upath, long flags, long mode) { return sys_openat(AT_FDCWD, u
 
 long sys_close(long fd)
 {
+    fd = (int)fd;
     struct file *f = get(fd);
     if (!f)
         return -EBADF;
@@ -409,29 +439,43 @@ long fs_file_data(int fd, const void **data, size_t *size)
     return 0;
 }
 
-static long pipe_read(struct pipe *p, char *buf, size_t n)
+/* Pipe state is guarded by the big kernel lock, which every pipe call
+ * holds: a reader that finds it empty sleeps in io_wait (dropping the lock)
+ * until a writer's io_notify. */
+static long pipe_read(struct pipe *p, char *buf, size_t n, int flags)
 {
-    if (!p->len)
-        return p->writers ? -EAGAIN : 0; /* does not block yet (see linux_abi.py) */
+    while (!p->len) {
+        if (!p->writers)
+            return 0;
+        if (flags & O_NONBLOCK)
+            return -EAGAIN;
+        io_wait(io_seq(), 0);
+    }
     size_t done = 0;
     while (done < n && p->len) {
         buf[done++] = p->buf[p->head];
         p->head = (p->head + 1) % PIPE_SIZE;
         p->len--;
     }
+    io_notify();
     return (long)done;
 }
 
-static long pipe_write(struct pipe *p, const char *buf, size_t n)
+static long pipe_write(struct pipe *p, const char *buf, size_t n, int flags)
 {
-    if (!p->readers)
-        return -EPIPE;
     size_t done = 0;
-    while (done < n && p->len < PIPE_SIZE) {
-        p->buf[(p->head + p->len) % PIPE_SIZE] = buf[done++];
-        p->len++;
+    for (;;) {
+        if (!p->readers)
+            return done ? (long)done : -EPIPE;
+        while (done < n && p->len < PIPE_SIZE) {
+            p->buf[(p->head + p->len) % PIPE_SIZE] = buf[done++];
+            p->len++;
+        }
+        io_notify();
+        if (done == n || (flags & O_NONBLOCK))
+            return done ? (long)done : -EAGAIN;
+        io_wait(io_seq(), 0); /* full: wait for the reader */
     }
-    return done ? (long)done : -EAGAIN;
 }
 
 static long do_read(struct file *f, char *buf, size_t n, uint64_t *off)
@@ -450,7 +494,9 @@ static long do_read(struct file *f, char *buf, size_t n, uint64_t *off)
     case F_DIR:
         return -EISDIR;
     case F_PIPE:
-        return f->pipe_write ? -EBADF : pipe_read(f->pipe, buf, n);
+        return f->pipe_write ? -EBADF : pipe_read(f->pipe, buf, n, f->flags);
+    case F_OBJ:
+        return f->ops->read ? f->ops->read(f->obj, buf, n, f->flags) : -EINVAL;
     case F_FILE:
     case F_MEM: {
         const char *data = f->type == F_FILE ? f->node->data : f->mem;
@@ -477,7 +523,9 @@ static long do_write(struct file *f, const char *buf, size_t n)
     case F_ZERO:
         return (long)n;
     case F_PIPE:
-        return f->pipe_write ? pipe_write(f->pipe, buf, n) : -EBADF;
+        return f->pipe_write ? pipe_write(f->pipe, buf, n, f->flags) : -EBADF;
+    case F_OBJ:
+        return f->ops->write ? f->ops->write(f->obj, buf, n, f->flags) : -EINVAL;
     default:
         return -EBADF; /* read-only */
     }
@@ -564,7 +612,7 @@ long sys_lseek(long fd, long offset, long whence)
     struct file *f = get(fd);
     if (!f)
         return -EBADF;
-    if (f->type == F_CONSOLE || f->type == F_PIPE)
+    if (f->type == F_CONSOLE || f->type == F_PIPE || f->type == F_OBJ)
         return -ESPIPE;
     int64_t size = f->type == F_FILE ? (int64_t)f->node->size : f->type == F_MEM ? (int64_t)f->mem_size : 0;
     int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)f->off : whence == SEEK_END ? size : -1;
@@ -620,6 +668,9 @@ static void stat_file(const struct file *f, struct kstat *st)
     case F_PIPE:
         st->mode = S_IFIFO | 0600;
         break;
+    case F_OBJ:
+        st->mode = f->ops->mode | 0600;
+        break;
     }
 }
 
@@ -670,8 +721,8 @@ static long stat_at(long dirfd, long upath, struct kstat *k, long flags)
     if (rc < 0)
         return rc;
     if (!path[0] && (flags & AT_EMPTY_PATH)) {
-        struct file *f = dirfd == AT_FDCWD ? 0 : get(dirfd);
-        if (dirfd == AT_FDCWD) {
+        struct file *f = (int)dirfd == AT_FDCWD ? 0 : get(dirfd);
+        if ((int)dirfd == AT_FDCWD) {
             char abs[PATH_MAX], res[PATH_MAX];
             normalize(cwd, ".", abs);
             const struct node *nd = lookup(abs, 1, res);
@@ -972,6 +1023,7 @@ long sys_dup2(long oldfd, long newfd)
 
 long sys_fcntl(long fd, long cmd, long arg)
 {
+    fd = (int)fd;
     struct file *f = get(fd);
     if (!f)
         return -EBADF;
@@ -1004,7 +1056,7 @@ long sys_pipe2(long ufds, long flags)
     if (!user_ok((uintptr_t)ufds, 2 * sizeof(int), PROT_WRITE))
         return -EFAULT;
     struct pipe *p = kzalloc(sizeof *p);
-    struct file *r = new_file(F_PIPE, O_NONBLOCK | (int)flags), *w = new_file(F_PIPE, 1 | O_NONBLOCK | (int)flags);
+    struct file *r = new_file(F_PIPE, (int)flags & O_NONBLOCK), *w = new_file(F_PIPE, 1 | ((int)flags & O_NONBLOCK));
     char *buf = kmalloc(PIPE_SIZE);
     if (!p || !r || !w || !buf) {
         kfree(p);
@@ -1051,8 +1103,12 @@ long sys_ioctl(long fd, long cmd, long arg)
     struct file *f = get(fd);
     if (!f)
         return -EBADF;
-    if (cmd == FIONBIO)
+    if (cmd == FIONBIO) {
+        if (!user_ok((uintptr_t)arg, 4, PROT_READ))
+            return -EFAULT;
+        f->flags = *(int *)arg ? f->flags | O_NONBLOCK : f->flags & ~O_NONBLOCK;
         return 0;
+    }
     if (f->type != F_CONSOLE)
         return -ENOTTY;
     switch (cmd) {
@@ -1091,74 +1147,23 @@ long sys_ioctl(long fd, long cmd, long arg)
     return -EINVAL;
 }
 
-#define POLLIN 0x1
-#define POLLOUT 0x4
-#define POLLHUP 0x10
-#define POLLNVAL 0x20
-
-struct pollfd {
-    int fd;
-    short events, revents;
-};
-
-static short poll_one(const struct pollfd *p)
+short fd_poll(long fd)
 {
-    struct file *f = get(p->fd);
+    struct file *f = get(fd);
     if (!f)
         return POLLNVAL;
-    short ready = 0;
     switch (f->type) {
     case F_CONSOLE:
-        ready = POLLOUT; /* never any input */
-        break;
+        return POLLOUT; /* never any input */
     case F_PIPE:
         if (f->pipe_write)
-            ready = (f->pipe->len < PIPE_SIZE ? POLLOUT : 0) | (f->pipe->readers ? 0 : POLLHUP);
-        else
-            ready = (f->pipe->len ? POLLIN : 0) | (f->pipe->writers ? 0 : POLLHUP);
-        break;
+            return (short)((f->pipe->len < PIPE_SIZE ? POLLOUT : 0) | (f->pipe->readers ? 0 : POLLERR));
+        return (short)((f->pipe->len ? POLLIN : 0) | (f->pipe->writers ? 0 : POLLHUP));
+    case F_OBJ:
+        return f->ops->poll ? f->ops->poll(f->obj) : 0;
     default:
-        ready = POLLIN | POLLOUT;
+        return POLLIN | POLLOUT;
     }
-    return ready & (p->events | POLLHUP);
-}
-
-static long do_poll(long ufds, long nfds, int64_t timeout_ns)
-{
-    if (nfds < 0 || nfds > MAX_FDS)
-        return -EINVAL;
-    if (!user_ok((uintptr_t)ufds, (size_t)nfds * sizeof(struct pollfd), PROT_READ | PROT_WRITE))
-        return -EFAULT;
-    struct pollfd *p = (struct pollfd *)ufds;
-    long n = 0;
-    for (long i = 0; i < nfds; i++) {
-        p[i].revents = p[i].fd < 0 ? 0 : poll_one(&p[i]);
-        n += p[i].revents != 0;
-    }
-    if (!n && timeout_ns > 0)
-        sleep_ns((uint64_t)timeout_ns); /* one thread: nothing can change meanwhile */
-    return n;
-}
-
-long sys_poll(long ufds, long nfds, long timeout_ms)
-{
-    return do_poll(ufds, nfds, timeout_ms < 0 ? -1 : timeout_ms * 1000000ll);
-}
-
-struct timespec_k {
-    int64_t sec, nsec;
-};
-
-long sys_ppoll(long ufds, long nfds, long uts, long sigmask, long sigsetsize)
-{
-    int64_t t = -1;
-    if (uts) {
-        if (!user_ok((uintptr_t)uts, sizeof(struct timespec_k), PROT_READ))
-            return -EFAULT;
-        const struct timespec_k *ts = (const struct timespec_k *)uts;
-        t = ts->sec * 1000000000ll + ts->nsec;
-    }
-    return do_poll(ufds, nfds, t);
 }
 
 long sys_fsync(long fd) { return get(fd) ? 0 : -EBADF; }

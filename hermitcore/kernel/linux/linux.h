@@ -35,7 +35,28 @@
 #define ENOSYS 38
 #define ENOTEMPTY 39
 #define ELOOP 40
+#define ENOTSOCK 88
+#define EDESTADDRREQ 89
+#define EMSGSIZE 90
+#define EPROTOTYPE 91
+#define ENOPROTOOPT 92
+#define EPROTONOSUPPORT 93
+#define EOPNOTSUPP 95
+#define EAFNOSUPPORT 97
+#define EADDRINUSE 98
+#define EADDRNOTAVAIL 99
+#define ENETDOWN 100
+#define ENETUNREACH 101
+#define ECONNABORTED 103
+#define ECONNRESET 104
+#define ENOBUFS 105
+#define EISCONN 106
+#define ENOTCONN 107
 #define ETIMEDOUT 110
+#define ECONNREFUSED 111
+#define EHOSTUNREACH 113
+#define EALREADY 114
+#define EINPROGRESS 115
 
 #define PROT_READ 1
 #define PROT_WRITE 2
@@ -59,6 +80,45 @@ size_t vm_describe(char *buf, size_t size); /* /proc/self/maps */
 
 /* --- files (fs.c) --- */
 void fs_init(const void *archive, size_t size, const char *exe_path);
+
+#define O_NONBLOCK 04000
+#define O_CLOEXEC 02000000
+
+#define POLLIN 0x1
+#define POLLPRI 0x2
+#define POLLOUT 0x4
+#define POLLERR 0x8
+#define POLLHUP 0x10
+#define POLLNVAL 0x20
+#define POLLRDHUP 0x2000
+
+/* Descriptors backed by another subsystem (sockets, epoll instances). */
+struct file_ops {
+    const char *kind;    /* for messages: "socket" */
+    unsigned mode;       /* st_mode file type bits (S_IFSOCK...) */
+    long (*read)(void *obj, char *buf, size_t n, int flags);        /* flags: O_NONBLOCK */
+    long (*write)(void *obj, const char *buf, size_t n, int flags);
+    short (*poll)(void *obj);                                       /* POLL* bits ready now */
+    void (*close)(void *obj);                                       /* the last descriptor went */
+};
+/* A new descriptor for obj (flags: O_NONBLOCK, O_CLOEXEC). Returns it or -EMFILE. */
+long fd_install(const struct file_ops *ops, void *obj, int flags);
+/* The object behind fd if it is of kind `ops`, else NULL with *err set
+ * (-EBADF, or `wrong_kind`); *flags gets its O_* flags. */
+void *fd_object(long fd, const struct file_ops *ops, long wrong_kind, int *flags, long *err);
+/* The POLL* bits fd is ready for now (POLLNVAL if it is not open). */
+short fd_poll(long fd);
+
+/* --- waiting for I/O (poll.c) ---
+ * One event counter for everything that can make a descriptor ready: read
+ * io_seq() under the lock that guards the condition, check it, drop the
+ * lock, then io_wait(seq): it returns at once if an io_notify() came between. */
+uint64_t io_seq(void);
+int io_wait(uint64_t seq, uint64_t deadline); /* 0, or -ETIMEDOUT (deadline 0: none) */
+void io_notify(void);
+
+/* --- sockets (net.c with a network stack, net_none.c without) --- */
+int net_option(char *opt); /* hermit.ip=, hermit.mask=, hermit.gateway= */
 
 /* --- program start (loader.c) and process state (sys.c) --- */
 extern const char *linux_exe_path; /* "/name", what /proc/self/exe names */

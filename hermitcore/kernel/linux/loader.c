@@ -72,6 +72,8 @@ static unsigned long parse_num(const char **s)
 /* Kernel options the Linux layer understands (main.c asks us first). */
 int kernel_option(char *opt)
 {
+    if (net_option(opt))
+        return 1;
     if (!strncmp(opt, "hermit.env=", 11)) {
         if (envc < MAX_ENV)
             envp_store[envc++] = opt + 11;

@@ -12,14 +12,17 @@ struct hermit_initcall {
 
 #define HERMIT_INIT_ARCH 0    /* CPU and platform basics            */
 #define HERMIT_INIT_CONSOLE 1 /* console drivers, before the banner */
-#define HERMIT_INIT_DEVICE 5  /* ordinary device drivers             */
+#define HERMIT_INIT_DRIVER 4  /* drivers register with their bus       */
+#define HERMIT_INIT_DEVICE 5  /* ordinary device drivers, bus probes   */
 #define HERMIT_INIT_LATE 9
 
+#define HERMIT_INIT__STR(x) #x
+#define HERMIT_INIT__XSTR(x) HERMIT_INIT__STR(x) /* the level's number, so the linker sorts by it */
 #define HERMIT_INIT__CAT(a, b) a##b
 #define HERMIT_INIT__NAME(fn, line) HERMIT_INIT__CAT(__hermit_init_##fn##_, line)
 #define HERMIT_INIT(level, fn)                                                 \
     static const struct hermit_initcall HERMIT_INIT__NAME(fn, __LINE__)        \
-        __attribute__((used, aligned(8), section(".hermit_init." #level))) = { \
+        __attribute__((used, aligned(8), section(".hermit_init." HERMIT_INIT__XSTR(level)))) = { \
             (fn), (level), #fn}
 
 void hermit_run_initcalls(int from_level, int to_level);

@@ -1,0 +1,10 @@
+/* The kernel's TCP/IP stack (stack.c) as the socket layer sees it. */
+#pragma once
+#include "../linux/linux.h"
+
+/* Every call into lwIP holds this lock (interrupts are off in the kernel). */
+void net_lock(void);
+void net_unlock(void);
+/* Bring the first interface up (DHCP unless hermit.ip= was given); once.
+ * Returns 0 or -errno (-ENETDOWN: no interface; -ENETUNREACH: no address). */
+int net_up(void);

@@ -1,0 +1,211 @@
+/* The TCP/IP stack: lwIP (Debian's upstream source, fetched at setup, never
+ * copied into this repository) glued to the kernel. lwIP runs without an OS
+ * layer (NO_SYS): every call into it holds net_lock; received frames enter
+ * from the NIC's interrupt; lwIP's timeouts run from a kernel timer. The
+ * interface comes up on the program's first socket() -- programs that never
+ * use the network pay nothing at boot. */
+#include "net.h"
+#include <hermit/hermit.h>
+#include <hermit/netdev.h>
+#include <hermit/sched.h>
+#include <hermit/spinlock.h>
+#include <hermit/string.h>
+#include <hermit/time.h>
+#include <lwip/dhcp.h>
+#include <lwip/etharp.h>
+#include <lwip/init.h>
+#include <lwip/netif.h>
+#include <lwip/pbuf.h>
+#include <lwip/timeouts.h>
+#include <netif/ethernet.h>
+
+#define DHCP_WAIT_NS (5 * NSEC_PER_SEC)
+#define MAX_TICK_MS 250
+
+static spinlock_t lock = SPINLOCK_INIT;
+static struct netif nif;
+static struct netdev *dev;
+static int state; /* 0: not started; 1: up; < 0: -errno of the failed bring-up */
+static struct timer tick;
+static ip4_addr_t opt_ip, opt_mask, opt_gw;
+static int have_ip, have_mask, have_gw;
+static uint32_t rand_state = 0x2545f491;
+
+void net_lock(void) { spin_lock(&lock); }
+void net_unlock(void) { spin_unlock(&lock); }
+
+unsigned hermit_lwip_rand(void)
+{
+    rand_state ^= rand_state << 13;
+    rand_state ^= rand_state >> 17;
+    rand_state ^= rand_state << 5;
+    return rand_state;
+}
+
+u32_t sys_now(void) { return (u32_t)(clock_ns() / NSEC_PER_MSEC); }
+
+static int parse_ip(const char *s, ip4_addr_t *out)
+{
+    uint32_t parts[4];
+    for (int i = 0; i < 4; i++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        uint32_t v = 0;
+        while (*s >= '0' && *s <= '9')
+            v = v * 10 + (uint32_t)(*s++ - '0');
+        if (v > 255 || (i < 3 && *s++ != '.'))
+            return -1;
+        parts[i] = v;
+    }
+    if (*s)
+        return -1;
+    IP4_ADDR(out, parts[0], parts[1], parts[2], parts[3]);
+    return 0;
+}
+
+int net_option(char *opt)
+{
+    struct { const char *key; ip4_addr_t *addr; int *set; } keys[] = {
+        {"hermit.ip=", &opt_ip, &have_ip}, {"hermit.mask=", &opt_mask, &have_mask}, {"hermit.gateway=", &opt_gw, &have_gw},
+    };
+    for (unsigned i = 0; i < 3; i++) {
+        size_t n = strlen(keys[i].key);
+        if (strncmp(opt, keys[i].key, n))
+            continue;
+        if (parse_ip(opt + n, keys[i].addr))
+            pr_info("net: '%s' is not an IPv4 address; ignored\n", opt);
+        else
+            *keys[i].set = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* A received frame, in the NIC's interrupt. */
+static void rx(struct netdev *d, const void *frame, size_t len)
+{
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+    if (!p)
+        return;
+    pbuf_take(p, frame, (u16_t)len);
+    net_lock();
+    if (nif.input(p, &nif) != ERR_OK)
+        pbuf_free(p);
+    net_unlock();
+}
+
+static err_t linkoutput(struct netif *n, struct pbuf *p)
+{
+    struct netdev_seg segs[16];
+    unsigned k = 0;
+    for (struct pbuf *q = p; q && k < 16; q = q->next)
+        segs[k++] = (struct netdev_seg){q->payload, q->len};
+    for (int tries = 0; tries < 1000; tries++) { /* a full ring drains within microseconds */
+        if (dev->xmit(dev, segs, k) == 0)
+            return ERR_OK;
+        arch_cpu_relax();
+    }
+    return ERR_MEM;
+}
+
+static err_t nic_init(struct netif *n)
+{
+    n->name[0] = 'e';
+    n->name[1] = 'n';
+    n->mtu = (u16_t)dev->mtu;
+    n->hwaddr_len = 6;
+    memcpy(n->hwaddr, dev->mac, 6);
+    n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+    n->output = etharp_output;
+    n->linkoutput = linkoutput;
+    return ERR_OK;
+}
+
+static void status_changed(struct netif *n) { io_notify(); }
+
+static void tick_fn(struct timer *t, void *arg)
+{
+    net_lock();
+    sys_check_timeouts();
+    u32_t ms = sys_timeouts_sleeptime();
+    net_unlock();
+    if (ms > MAX_TICK_MS)
+        ms = MAX_TICK_MS;
+    timer_add(&tick, clock_ns() + (uint64_t)(ms ? ms : 1) * NSEC_PER_MSEC, tick_fn, 0);
+}
+
+static void log_address(const char *how, uint64_t t0)
+{
+    char ip[16], mask[16], gw[16];
+    ip4addr_ntoa_r(netif_ip4_addr(&nif), ip, sizeof ip);
+    ip4addr_ntoa_r(netif_ip4_netmask(&nif), mask, sizeof mask);
+    ip4addr_ntoa_r(netif_ip4_gw(&nif), gw, sizeof gw);
+    pr_info("net: %s up, address %s netmask %s gateway %s (%s, %llu ms)\n", dev->where, ip, mask, gw, how,
+            (unsigned long long)((clock_ns() - t0) / NSEC_PER_MSEC));
+}
+
+static int bring_up(void)
+{
+    uint64_t t0 = clock_ns();
+    dev = netdev_get(0);
+    if (!dev) {
+        pr_info("net: the program asked for a socket, but this machine has no network interface "
+                "(the board describes none, or the run had --net none)\n");
+        return -ENETDOWN;
+    }
+    net_lock();
+    lwip_init();
+    ip4_addr_t mask = opt_mask;
+    if (have_ip && !have_mask)
+        IP4_ADDR(&mask, 255, 255, 255, 0);
+    netif_add(&nif, have_ip ? &opt_ip : IP4_ADDR_ANY4, &mask, have_gw ? &opt_gw : IP4_ADDR_ANY4, 0,
+              nic_init, ethernet_input);
+    netif_set_default(&nif);
+    netif_set_status_callback(&nif, status_changed);
+    netif_set_up(&nif);
+    netif_set_link_up(&nif);
+    dev->rx = rx;
+    if (!have_ip)
+        dhcp_start(&nif);
+    net_unlock();
+    dev->start(dev);
+    tick_fn(&tick, 0);
+    if (have_ip) {
+        log_address("static", t0);
+        return 0;
+    }
+    uint64_t deadline = t0 + DHCP_WAIT_NS;
+    for (;;) {
+        net_lock();
+        uint64_t seq = io_seq();
+        int bound = dhcp_supplied_address(&nif);
+        net_unlock();
+        if (bound)
+            break;
+        if (io_wait(seq, deadline) == -ETIMEDOUT) {
+            pr_info("net: %s: no DHCP answer within %llu s (link %s); give an address with --ip\n", dev->where,
+                    (unsigned long long)(DHCP_WAIT_NS / NSEC_PER_SEC), dev->link_up ? "up" : "down");
+            return -ENETUNREACH;
+        }
+    }
+    log_address("DHCP", t0);
+    return 0;
+}
+
+int net_up(void)
+{
+    /* Callers hold the big kernel lock, which DHCP's wait drops: a second
+     * thread waits for the first one's bring-up instead of starting another. */
+    while (state == 2) {
+        uint64_t seq = io_seq();
+        if (state == 2)
+            io_wait(seq, 0);
+    }
+    if (!state) {
+        state = 2;
+        int r = bring_up();
+        state = r ? r : 1;
+        io_notify();
+    }
+    return state < 0 ? state : 0;
+}

@@ -1,0 +1,63 @@
+"""virtio-net: the network card of the QEMU boards. Claims the device-tree
+node "virtio,device1" (a child of a virtio-mmio slot, Linux's binding) and
+the modern virtio-net PCI function 1af4:1041; emits the driver (any virtio
+transport) and, at run time, QEMU's NIC and its back end:
+
+- ``--net user`` (default): QEMU user networking (no root), DHCP from QEMU,
+  ``--port HOST:GUEST[/udp]`` forwards a host port to the guest;
+- ``--net tap:NAME``: an existing tap device;
+- ``--net none``: no NIC (the program's socket() fails);
+- ``--capture FILE`` writes the guest's traffic as pcap (QEMU filter-dump).
+"""
+
+from __future__ import annotations
+
+from hermitcore import hookimpl
+from hermitcore.emit import package_sources
+from hermitcore.model import Claim, Fragment, QemuArgs
+
+DRIVER = "virtio-net"
+PCI_IDS = ((0x1AF4, 0x1041),)
+
+
+@hookimpl
+def hermitcore_claim_device(board, device):
+    if device.is_compatible("virtio,device1") or device.pci_id in PCI_IDS:
+        return Claim(driver=DRIVER, role="nic")
+    return None
+
+
+@hookimpl
+def hermitcore_emit_device(ctx, claimed):
+    where = ", ".join(c.device.path for c in claimed)
+    return Fragment(
+        sources=package_sources(__package__, "virtio_net.c", prefix="drivers/virtio_net"),
+        summary=(f"nic: virtio-net ({where})",),
+    )
+
+
+def netdev_arg(net: str, ports: tuple[str, ...]) -> str:
+    """QEMU's -netdev for ``--net`` and ``--port`` (validated by the CLI)."""
+    if net == "user":
+        fwd = ""
+        for spec in ports:
+            pair, _, proto = spec.partition("/")
+            host, _, guest = pair.partition(":")
+            fwd += f",hostfwd={proto or 'tcp'}:127.0.0.1:{host}-:{guest}"
+        return "user,id=net0" + fwd
+    if net.startswith("tap:"):
+        return f"tap,id=net0,ifname={net[4:]},script=no,downscript=no"
+    raise ValueError(f"unknown network back end '{net}'")
+
+
+@hookimpl
+def hermitcore_qemu_args(ctx):
+    nics = [c for c in ctx.claimed if c.claim.driver == DRIVER]
+    opts = ctx.options
+    if not nics or opts.net == "none":
+        return None
+    model = "virtio-net-pci,disable-legacy=on" if nics[0].device.pci_id else "virtio-net-device"
+    args = ["-netdev", netdev_arg(opts.net, opts.ports), "-device", f"{model},netdev=net0"]
+    if opts.capture:
+        args += ["-object", f"filter-dump,id=capture0,netdev=net0,file={opts.capture}"]
+    return QemuArgs(args=tuple(args))
