@@ -254,13 +254,13 @@ def cmd_run(args, app_args) -> int:
     if (args.strace or args.verbose) and info.meta.get("program"):
         kernel_args.append("hermit.strace")
 
-    net, ports, capture = _network_options(args, kernel_args)
+    net, ports, capture, ip = _network_options(args, kernel_args)
     cpus = args.cpus or _env_cpus()
     mem = parse_mem(args.mem) if args.mem else (parse_mem(os.environ["HERMIT_MEM"]) if os.environ.get("HERMIT_MEM") else None)
     result = run_image(
         pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
         app_args=app_args, kernel_args=kernel_args, verbose=args.verbose, print_qemu=args.print_qemu,
-        net=net, ports=ports, capture=capture,
+        net=net, ports=ports, capture=capture, ip=ip,
     )
     if result.fatal is not None:
         who = "" if result.fatal.startswith("program") else "guest kernel "
@@ -285,6 +285,7 @@ def _network_options(args, kernel_args: list[str]):
             raise HermitError(f"--port {spec!r}: expected HOST:GUEST or HOST:GUEST/udp with ports 1-65535")
     if args.port and net != "user":
         raise HermitError("--port forwards through QEMU user networking: use it with --net user")
+    ip = ""
     for opt, env in (("ip", "HERMIT_IP"), ("gateway", "HERMIT_GATEWAY"), ("mask", "HERMIT_MASK")):
         value = getattr(args, opt) or os.environ.get(env, "").strip()
         if not value:
@@ -292,8 +293,9 @@ def _network_options(args, kernel_args: list[str]):
         if not _IPV4.fullmatch(value):
             raise HermitError(f"--{opt} {value!r}: expected an IPv4 address like 10.0.2.15")
         kernel_args.append(f"hermit.{opt}={value}")
+        ip = value if opt == "ip" else ip
     capture = args.capture or os.environ.get("HERMIT_CAPTURE_NET", "").strip() or None
-    return net, tuple(args.port), capture
+    return net, tuple(args.port), capture, ip
 
 
 def _env_cpus() -> int:

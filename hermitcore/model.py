@@ -161,6 +161,7 @@ class RunOptions:
     net: str = "user"  # "user", "tap:NAME" or "none" (only boards with a network card)
     ports: tuple[str, ...] = ()  # "HOST:GUEST" or "HOST:GUEST/udp" forwards (--net user)
     capture: str = ""  # pcap file of the guest's traffic
+    ip: str = ""  # the guest's static address (--ip), where port forwards go; "" = DHCP's
 
 
 @attrs.frozen

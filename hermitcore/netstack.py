@@ -30,10 +30,15 @@ PORT_FILES = ("stack.c", "net.h", "include/string.h", "include/stdlib.h", "inclu
               "include/arch/cc.h", "include/lwipopts.h")
 
 
-def _cache_root() -> Path:
+def _cache_roots() -> list[Path]:
+    """Where an unpacked tree may be: the image cache in use, then the
+    default one (sources are shared even when HERMIT_CACHE_DIR points a test
+    run at an empty image cache). A fetch goes to the last."""
     from hermitcore.build import cache_dir
 
-    return cache_dir() / "lwip"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    roots = [cache_dir() / "lwip", Path(base) / "hermitcore" / "lwip"]
+    return roots if roots[0] != roots[1] else roots[:1]
 
 
 def _valid(tree: Path) -> bool:
@@ -48,11 +53,12 @@ def lwip_tree(progress=None) -> Path:
         if not _valid(tree):
             raise ToolchainError(f"HERMIT_LWIP_SRC={env} is not an lwIP source tree (no src/core/tcp.c)")
         return tree
-    root = _cache_root()
-    for tree in sorted(root.glob("lwip-*")) if root.is_dir() else ():
-        if _valid(tree) and (tree / ".hermit-complete").is_file():
-            return tree
-    return _fetch(root, progress)
+    roots = _cache_roots()
+    for root in roots:
+        for tree in sorted(root.glob("lwip-*")) if root.is_dir() else ():
+            if _valid(tree) and (tree / ".hermit-complete").is_file():
+                return tree
+    return _fetch(roots[-1], progress)
 
 
 def _fetch(root: Path, progress=None) -> Path:

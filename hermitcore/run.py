@@ -265,6 +265,7 @@ def run_image(
     net: str = "user",
     ports: tuple[str, ...] = (),
     capture: str | None = None,
+    ip: str = "",
     out=None,
     err=None,
 ) -> RunResult:
@@ -292,6 +293,7 @@ def run_image(
             net=net,
             ports=tuple(ports),
             capture=os.path.abspath(capture) if capture else "",
+            ip=ip,
         )
         argv, ctx = qemu_command(pm, board, os.path.abspath(image), options)
         if print_qemu:

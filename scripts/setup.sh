@@ -23,10 +23,22 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The kernel's TCP/IP stack is lwIP, built from Debian's source package
+# (never copied into the repository): `apt-get source` needs a deb-src line.
+if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "setup: adding a deb-src line for Debian 12 (apt-get source lwip)"
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        | $SUDO tee /etc/apt/sources.list.d/hermitcore-src.sources >/dev/null
+    $SUDO apt-get update -qq
+fi
+
 echo "setup: installing hermitcore, test and benchmark tools (pip)"
 python3 -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 # pyenv only exposes new console scripts (hermitcore, tox) after a rehash.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+
+echo "setup: fetching lwIP's source for the network stack (once, into the hermitcore cache)"
+python3 -m hermitcore.netstack
 
 echo "setup: booting the built-in hello image on qemu-microvm"
 python3 -m hermitcore run --board qemu-microvm --timeout 120

@@ -36,14 +36,15 @@ def hermitcore_emit_device(ctx, claimed):
     )
 
 
-def netdev_arg(net: str, ports: tuple[str, ...]) -> str:
-    """QEMU's -netdev for ``--net`` and ``--port`` (validated by the CLI)."""
+def netdev_arg(net: str, ports: tuple[str, ...], ip: str = "") -> str:
+    """QEMU's -netdev for ``--net`` and ``--port`` (validated by the CLI).
+    Forwards go to ``ip``, or to the address QEMU's DHCP hands out."""
     if net == "user":
         fwd = ""
         for spec in ports:
             pair, _, proto = spec.partition("/")
             host, _, guest = pair.partition(":")
-            fwd += f",hostfwd={proto or 'tcp'}:127.0.0.1:{host}-:{guest}"
+            fwd += f",hostfwd={proto or 'tcp'}:127.0.0.1:{host}-{ip}:{guest}"
         return "user,id=net0" + fwd
     if net.startswith("tap:"):
         return f"tap,id=net0,ifname={net[4:]},script=no,downscript=no"
@@ -57,7 +58,7 @@ def hermitcore_qemu_args(ctx):
     if not nics or opts.net == "none":
         return None
     model = "virtio-net-pci,disable-legacy=on" if nics[0].device.pci_id else "virtio-net-device"
-    args = ["-netdev", netdev_arg(opts.net, opts.ports), "-device", f"{model},netdev=net0"]
+    args = ["-netdev", netdev_arg(opts.net, opts.ports, opts.ip), "-device", f"{model},netdev=net0"]
     if opts.capture:
         args += ["-object", f"filter-dump,id=capture0,netdev=net0,file={opts.capture}"]
     return QemuArgs(args=tuple(args))

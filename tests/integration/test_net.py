@@ -1,0 +1,221 @@
+"""Networking: a static C server (tests/apps/linux/netserver.c, built with the
+ordinary compilers) runs inside hermitcore on the virtio-net card of each
+architecture's board, behind QEMU user networking; the host talks to it
+through `hermitcore run --port` forwards and checks every byte."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import hermit, selected_arches
+
+#: boards with a network card (virtio-net over virtio-mmio)
+BOARD = {"x86_64": "qemu-microvm", "aarch64": "qemu-virt"}
+BULK = 64 << 20
+
+pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
+
+
+def free_port(kind=socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Guest:
+    """`hermitcore run` in the background, its console read line by line."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hermitcore", "run", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        )
+        self.lines: list[str] = []
+
+    def wait_for(self, text: str, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line.rstrip("\n"))
+            if text in line:
+                return
+        self.stop()
+        pytest.fail(f"guest never printed {text!r}:\n" + "\n".join(self.lines) + "\n" + self.proc.stderr.read())
+
+    def finish(self, timeout: float = 60) -> int:
+        out, err = self.proc.communicate(timeout=timeout)
+        self.lines += out.splitlines()
+        self.err = err
+        return self.proc.returncode
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+    def __repr__(self):
+        return "\n".join(self.lines) + "\n--- stderr\n" + getattr(self, "err", "")
+
+
+@pytest.fixture(scope="module")
+def netserver(builder):
+    return {arch: builder.build("glibc", arch, "netserver.c") for arch in selected_arches()}
+
+
+@pytest.fixture(scope="module")
+def www(tmp_path_factory):
+    root = tmp_path_factory.mktemp("www")
+    (root / "page.bin").write_bytes(hashlib.sha256(b"seed").digest() * 500)  # 16000 bytes
+    return root
+
+
+def http_get(port: int, path: str, conn=None, close=False):
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", path, headers={"Connection": "close"} if close else {})
+    r = c.getresponse()
+    return r.status, r.read(), c
+
+
+def read_line(s: socket.socket) -> str:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        b = s.recv(1)
+        if not b:
+            break
+        buf += b
+    return buf.decode().strip()
+
+
+def test_tcp_udp_http_server(arch, netserver, www, tmp_path):
+    web, udp, bulk = free_port(), free_port(socket.SOCK_DGRAM), free_port()
+    pcap = tmp_path / "guest.pcap"
+    g = Guest("--board", BOARD[arch], str(netserver[arch]), "--files", str(www), "--timeout", "600",
+              "--port", f"{web}:8080", "--port", f"{udp}:9007/udp", "--port", f"{bulk}:9000",
+              "--capture", str(pcap))
+    phase = "boot"
+    try:
+        g.wait_for("netserver: ready")
+        assert any("[hermit] net: virtio-mmio@" in l and "address 10.0.2.15" in l and "(DHCP" in l for l in g.lines), g
+        page = (www / "page.bin").read_bytes()
+        phase = "http"
+
+        # HTTP: 1000 requests over one keep-alive connection, 100 over new ones
+        conn = None
+        for i in range(1000):
+            status, body, conn = http_get(web, "/page.bin", conn)
+            assert status == 200 and body == page, (i, status, len(body))
+        conn.close()
+        for i in range(100):
+            status, body, c = http_get(web, "/page.bin", close=True)
+            c.close()
+            assert status == 200 and body == page, (i, status, len(body))
+        assert http_get(web, "/missing")[0] == 404
+
+        # UDP echo, datagrams of 1 to 1401 bytes (UDP may drop one: a lost
+        # datagram is sent again, at most twice)
+        phase = "udp"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.settimeout(5)
+            for i in range(100):
+                msg = os.urandom(1 + 14 * i)
+                for attempt in range(3):
+                    u.sendto(msg, ("127.0.0.1", udp))
+                    try:
+                        assert u.recvfrom(2048)[0] == msg, i
+                        break
+                    except TimeoutError:
+                        if attempt == 2:
+                            raise
+
+        # 64 MiB guest -> host, sha256 computed by the guest and the host
+        phase = "bulk guest->host"
+        with socket.create_connection(("127.0.0.1", bulk), timeout=120) as s:
+            s.sendall(f"SEND {BULK}\n".encode())
+            h, got = hashlib.sha256(), 0
+            while got < BULK:
+                chunk = s.recv(min(1 << 20, BULK - got))
+                assert chunk, f"connection closed after {got} bytes"
+                h.update(chunk)
+                got += len(chunk)
+            assert read_line(s) == h.hexdigest()
+
+        # 64 MiB host -> guest
+        phase = "bulk host->guest"
+        data = os.urandom(BULK)
+        with socket.create_connection(("127.0.0.1", bulk), timeout=120) as s:
+            s.sendall(f"RECV {BULK}\n".encode())
+            s.sendall(data)
+            assert read_line(s) == hashlib.sha256(data).hexdigest()
+
+        phase = "quit"
+        status, body, _ = http_get(web, "/quit", close=True)
+        assert (status, body) == (200, b"bye")
+        rc = g.finish()
+    except Exception as exc:
+        g.stop()
+        raise AssertionError(f"{phase}: {type(exc).__name__}: {exc}\n{g}") from exc
+    finally:
+        g.stop()
+    assert rc == 0, g
+    assert any("netserver: quit after" in l and "100 datagrams" in l for l in g.lines), g
+
+    # --capture: a pcap file holding the guest's TCP traffic to port 8080
+    raw = pcap.read_bytes()
+    assert struct.unpack("<I", raw[:4])[0] == 0xA1B2C3D4, "not a pcap file"
+    off, to_web = 24, 0
+    while off + 16 <= len(raw):
+        incl = struct.unpack("<I", raw[off + 8 : off + 12])[0]
+        frame = raw[off + 16 : off + 16 + incl]
+        off += 16 + incl
+        if frame[12:14] == b"\x08\x00" and frame[23] == 6 and frame[36:38] == (8080).to_bytes(2, "big"):
+            to_web += 1
+    assert to_web > 1000, to_web
+
+
+def test_static_address(arch, netserver, www):
+    web = free_port()
+    g = Guest("--board", BOARD[arch], str(netserver[arch]), "--files", str(www), "--timeout", "300",
+              "--port", f"{web}:8080", "--ip", "10.0.2.20", "--gateway", "10.0.2.2")
+    try:
+        g.wait_for("netserver: ready")
+        assert any("address 10.0.2.20 netmask 255.255.255.0 gateway 10.0.2.2 (static" in l for l in g.lines), g
+        assert http_get(web, "/quit", close=True)[:2] == (200, b"bye")
+        assert g.finish() == 0, g
+    finally:
+        g.stop()
+
+
+def test_no_network_card_is_an_error_not_a_hang(arch, netserver):
+    r = hermit("run", "--board", BOARD[arch], str(netserver[arch]), "--net", "none", "--timeout", "120")
+    assert r.rc == 2, r
+    assert "has no network interface" in r.out and "netserver: socket: Network is down" in r.out, r
+
+
+@pytest.mark.skipif("x86_64" not in selected_arches(), reason="q35 is x86_64")
+def test_board_without_network_card(netserver):
+    r = hermit("run", "--board", "qemu-q35", str(netserver["x86_64"]), "--timeout", "120")
+    assert r.rc == 2, r
+    assert "this image has no network stack" in r.out and "Address family not supported" in r.out, r
+
+
+def test_bad_network_options_are_clear_errors():
+    for args, msg in [
+        (["--port", "80"], "expected HOST:GUEST"),
+        (["--port", "70000:80"], "ports 1-65535"),
+        (["--net", "bridge"], "expected user, none or tap:NAME"),
+        (["--ip", "10.0.2"], "expected an IPv4 address"),
+        (["--net", "none", "--port", "8080:80"], "use it with --net user"),
+    ]:
+        r = hermit("run", "--board", "qemu-microvm", "--print-qemu", *args)
+        assert r.rc == 1 and msg in r.err and "Traceback" not in r.err, (args, r)
