@@ -1,12 +1,17 @@
 """Build stage: compile the ImageSpec's sources with clang, link with ld.lld.
 
 Results are cached by a hash of everything that goes in (sources, flags,
-toolchain version), so composing the same image twice costs one hash.
+toolchain version), so composing the same image twice costs one hash. Object
+files are cached too, each under a hash of its flags and source, with the
+hashes of the headers it included (clang -MD) checked on reuse -- like
+ccache's direct mode -- so a new image recompiles only what differs (the
+kernel and lwIP are compiled once, not once per program).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -112,6 +117,70 @@ def spec_key(spec) -> str:
 MAX_LINK_PASSES = 4
 
 
+class ObjectCache:
+    """Compiled objects shared between images. An entry is keyed by the
+    compile flags, the source's name and text; it records the headers the
+    compiler read (with -MD) and their hashes, and is reused only while every
+    one of them is unchanged. Sources that pull in data with ``.incbin`` are
+    never cached (-MD does not see those files)."""
+
+    def __init__(self, root: Path, flags_key: str, texts: dict[str, str]):
+        self.root = root
+        self.flags_key = flags_key
+        self.texts = texts
+        self._hashes: dict[str, str] = {}
+
+    def _hash(self, name: str) -> str | None:
+        if name not in self._hashes:
+            text = self.texts.get(name)
+            self._hashes[name] = hashlib.sha256(text.encode()).hexdigest() if text is not None else ""
+        return self._hashes[name] or None
+
+    def _entry(self, name: str) -> Path | None:
+        text = self.texts.get(name)
+        if text is None or ".incbin" in text:
+            return None
+        h = hashlib.sha256(f"{self.flags_key}\0{name}\0".encode() + text.encode()).hexdigest()[:32]
+        return self.root / h[:2] / h
+
+    def lookup(self, name: str) -> Path | None:
+        entry = self._entry(name)
+        if entry is None:
+            return None
+        try:
+            deps = json.loads(entry.with_suffix(".deps").read_text())
+        except (OSError, ValueError):
+            return None
+        obj = entry.with_suffix(".o")
+        if not obj.is_file() or any(self._hash(h) != sha for h, sha in deps.items()):
+            return None
+        return obj
+
+    def store(self, name: str, obj: Path, depfile: Path, build_root: Path) -> None:
+        entry = self._entry(name)
+        if entry is None:
+            return
+        try:
+            text = depfile.read_text().replace("\\\n", " ")
+        except OSError:
+            return
+        prefix = str(build_root) + "/"
+        deps = {}
+        for token in text.split(":", 1)[-1].split():
+            if token.startswith(prefix) and token[len(prefix):] != name:
+                header = token[len(prefix):]
+                sha = self._hash(header)
+                if sha is None:
+                    return  # a file outside the spec: do not cache
+                deps[header] = sha
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(f".tmp{os.getpid()}")
+        shutil.copyfile(obj, tmp)
+        os.replace(tmp, entry.with_suffix(".o"))
+        tmp.write_text(json.dumps(deps, sort_keys=True))
+        os.replace(tmp, entry.with_suffix(".deps"))
+
+
 def read_layout(path: Path):
     """Allocated sections and global symbols of a linked ELF (pyelftools)."""
     from elftools.elf.constants import SH_FLAGS
@@ -151,8 +220,11 @@ def build_image(spec, progress=None, relink=None) -> BuildResult:
     if image.is_file():
         return BuildResult(image=image, key=key, cached=True, size=image.stat().st_size)
 
-    clang, lld, resource, _ = toolchain()
+    clang, lld, resource, version = toolchain()
     flags, incs, script = _flags(spec)
+    flags_key = hashlib.sha256(
+        "\0".join([version, spec.arch.clang_target, *COMMON_CFLAGS, *flags, *incs]).encode()
+    ).hexdigest()
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hermit-build-", dir=out_dir) as tmp:
         root = Path(tmp)
@@ -182,15 +254,24 @@ def build_image(spec, progress=None, relink=None) -> BuildResult:
             *[f"-I{root / i}" for i in incs],
             *flags,
         ]
+        objcache = ObjectCache(cache_dir() / "objects", flags_key, texts)
         if progress:
-            progress(f"compiling {len(units)} sources for {spec.arch.name}")
+            fresh = sum(1 for name in units if not objcache.lookup(name))
+            progress(f"compiling {fresh} of {len(units)} sources for {spec.arch.name} (the rest are cached)")
 
         def compile_one(path: Path) -> Path:
+            name = str(path.relative_to(root))
+            hit = objcache.lookup(name)
+            if hit:
+                return hit
             obj = path.with_suffix(path.suffix + ".o")
-            proc = subprocess.run([*base, "-c", str(path), "-o", str(obj)], capture_output=True, text=True)
+            dep = path.with_suffix(path.suffix + ".d")
+            proc = subprocess.run([*base, "-MD", "-MF", str(dep), "-c", str(path), "-o", str(obj)],
+                                  capture_output=True, text=True)
             if proc.returncode != 0:
                 err = proc.stderr.replace(str(root) + "/", "")
                 raise ToolchainError(f"compiling {path.relative_to(root)} failed:\n{err.strip()}")
+            objcache.store(name, obj, dep, root)
             return obj
 
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:

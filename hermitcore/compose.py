@@ -170,7 +170,9 @@ def generate_board_h(board: Board, arch: Architecture, claimed, app_name: str) -
     return "\n".join(lines) + "\n"
 
 
-def generate_meta(board: Board, arch: Architecture, plugins, app_name: str, program: str | None = None) -> str:
+def generate_meta(
+    board: Board, arch: Architecture, plugins, app_name: str, program: str | None = None, network: bool = False
+) -> str:
     meta = {
         "hermitcore": __version__,
         "board": board.name,
@@ -179,6 +181,7 @@ def generate_meta(board: Board, arch: Architecture, plugins, app_name: str, prog
         "app": app_name,
         "plugins": list(plugins),
         "program": program,  # "static" / "static-pie": a Linux executable; None: a built-in C app
+        "network": network,  # the kernel's TCP/IP stack is in (run adds the network card)
     }
     text = json.dumps(meta, sort_keys=True)
     return (
@@ -293,7 +296,8 @@ def make_spec(
             plugins.append(p)
     generated = (
         Source("generated/board.h", generate_board_h(board, arch, claimed, app_name)),
-        Source("generated/meta.S", generate_meta(board, arch, plugins, app_name, program.kind if program else None)),
+        Source("generated/meta.S", generate_meta(board, arch, plugins, app_name, program.kind if program else None,
+                                                 network=program is not None and net)),
     )
     spec = ImageSpec(
         board=board,

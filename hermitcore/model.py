@@ -201,6 +201,7 @@ class RunContext:
     claimed: tuple[ClaimedDevice, ...]
     image: str
     options: RunOptions
+    meta: Mapping[str, object] = attrs.field(factory=dict)  # the image's metadata (see compose.generate_meta)
 
 
 def c_ident(text: str) -> str:

@@ -91,10 +91,14 @@ def kernel_cmdline(app_args: list[str], kernel_args: list[str] = ()) -> str:
     return " ".join(words)
 
 
-def qemu_command(pm: pluggy.PluginManager, board: Board, image: str, options: RunOptions) -> tuple[list[str], RunContext]:
+def qemu_command(
+    pm: pluggy.PluginManager, board: Board, image: str, options: RunOptions, meta=None
+) -> tuple[list[str], RunContext]:
     arch = select_arch(pm, board)
     claimed, _ = claim_devices(pm, board)
-    ctx = RunContext(board=board, arch=arch, claimed=claimed, image=image, options=options)
+    if meta is None:
+        meta = read_image(image).meta
+    ctx = RunContext(board=board, arch=arch, claimed=claimed, image=image, options=options, meta=meta)
     contributions = [c for _, c in call_each(pm, "hermitcore_qemu_args", ctx=ctx)]
     binary = next((c.binary for c in contributions if isinstance(c, QemuArgs) and c.binary), None) or arch.qemu_binary
     cpu = next((c.cpu for c in contributions if c.cpu), None) or board.qemu.cpu
@@ -273,7 +277,8 @@ def run_image(
     err = err or sys.stderr
     board = board_for_image(image)
     arch = select_arch(pm, board)
-    program = read_image(image).meta.get("program")
+    meta = read_image(image).meta
+    program = meta.get("program")
     if program:
         # A Linux program's wall clock and random seed come from the host.
         now = time.time_ns()
@@ -295,7 +300,7 @@ def run_image(
             capture=os.path.abspath(capture) if capture else "",
             ip=ip,
         )
-        argv, ctx = qemu_command(pm, board, os.path.abspath(image), options)
+        argv, ctx = qemu_command(pm, board, os.path.abspath(image), options, meta)
         if print_qemu:
             # Runnable as printed: the run directory (exit-status file) stays.
             out.write((" ".join(_shell_quote(a) for a in argv) + "\n").encode())

@@ -55,8 +55,8 @@ def netdev_arg(net: str, ports: tuple[str, ...], ip: str = "") -> str:
 def hermitcore_qemu_args(ctx):
     nics = [c for c in ctx.claimed if c.claim.driver == DRIVER]
     opts = ctx.options
-    if not nics or opts.net == "none":
-        return None
+    if not nics or opts.net == "none" or not ctx.meta.get("network"):
+        return None  # images without the TCP/IP stack (built-in C apps) boot without a card
     model = "virtio-net-pci,disable-legacy=on" if nics[0].device.pci_id else "virtio-net-device"
     args = ["-netdev", netdev_arg(opts.net, opts.ports, opts.ip), "-device", f"{model},netdev=net0"]
     if opts.capture:
