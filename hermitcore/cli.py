@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--gateway", default=None, help="the default gateway (with --ip)")
     n.add_argument("--mask", default=None, help="the netmask (with --ip; default 255.255.255.0)")
     n.add_argument("--capture", default=None, metavar="FILE.pcap", help="write the guest's network traffic to a pcap file")
+    r.add_argument("--mount", action="append", default=[], metavar="HOSTDIR:/GUEST/PATH",
+                   help="let the program read and write HOSTDIR at /GUEST/PATH (virtio-9p; boards with a virtio-mmio "
+                        "slot for it), repeatable")
     r.add_argument("--strace", action="store_true", help="print every system call the program makes")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
     r.add_argument("-v", "--verbose", action="store_true",
@@ -260,7 +263,7 @@ def cmd_run(args, app_args) -> int:
     result = run_image(
         pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
         app_args=app_args, kernel_args=kernel_args, verbose=args.verbose, print_qemu=args.print_qemu,
-        net=net, ports=ports, capture=capture, ip=ip,
+        net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info),
     )
     if result.fatal is not None:
         who = "" if result.fatal.startswith("program") else "guest kernel "
@@ -296,6 +299,26 @@ def _network_options(args, kernel_args: list[str]):
         ip = value if opt == "ip" else ip
     capture = args.capture or os.environ.get("HERMIT_CAPTURE_NET", "").strip() or None
     return net, tuple(args.port), capture, ip
+
+
+def _mount_options(specs: list[str], info) -> tuple[str, ...]:
+    """--mount HOSTDIR:/guest/path, checked; host paths made absolute."""
+    out = []
+    for spec in specs:
+        host, sep, guest = spec.rpartition(":")
+        if not sep or not host or not guest.startswith("/") or guest.rstrip("/") == "":
+            raise HermitError(f"--mount {spec!r}: expected HOSTDIR:/GUEST/PATH (an absolute guest path, not /)")
+        if not Path(host).is_dir():
+            raise HermitError(f"--mount {spec!r}: {host} is not a directory")
+        if len(guest) > 255 or "," in guest:
+            raise HermitError(f"--mount {spec!r}: the guest path must be under 256 characters, without commas")
+        out.append(f"{os.path.abspath(host).replace(',', ',,')}:{guest}")
+    if out and not info.meta.get("program"):
+        raise HermitError("--mount is for Linux executables; this image runs a built-in C application")
+    if out and "virtio-9p" not in info.meta.get("plugins", ()):
+        raise HermitError(f"--mount needs a virtio-9p device, and board '{info.meta.get('board')}' describes none "
+                          "(boards with one: qemu-microvm, qemu-virt, qemu-virt-gicv3)")
+    return tuple(out)
 
 
 def _env_cpus() -> int:

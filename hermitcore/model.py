@@ -162,6 +162,7 @@ class RunOptions:
     ports: tuple[str, ...] = ()  # "HOST:GUEST" or "HOST:GUEST/udp" forwards (--net user)
     capture: str = ""  # pcap file of the guest's traffic
     ip: str = ""  # the guest's static address (--ip), where port forwards go; "" = DHCP's
+    mounts: tuple[str, ...] = ()  # "HOSTDIR:/guest/path" (absolute host path), for --mount
 
 
 @attrs.frozen

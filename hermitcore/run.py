@@ -270,6 +270,7 @@ def run_image(
     ports: tuple[str, ...] = (),
     capture: str | None = None,
     ip: str = "",
+    mounts: tuple[str, ...] = (),
     out=None,
     err=None,
 ) -> RunResult:
@@ -299,6 +300,7 @@ def run_image(
             ports=tuple(ports),
             capture=os.path.abspath(capture) if capture else "",
             ip=ip,
+            mounts=tuple(mounts),
         )
         argv, ctx = qemu_command(pm, board, os.path.abspath(image), options, meta)
         if print_qemu:

@@ -16,20 +16,6 @@
 #define S_IFREG 0100000
 #define S_IFLNK 0120000
 
-#define O_ACCMODE 3
-#define O_WRONLY 1
-#define O_RDWR 2
-#define O_CREAT 0100
-#define O_TRUNC 01000
-#define O_APPEND 02000
-#if defined(__x86_64__)
-#define O_DIRECTORY 0200000
-#define O_NOFOLLOW 0400000
-#else
-#define O_DIRECTORY 040000
-#define O_NOFOLLOW 0100000
-#endif
-
 #define AT_FDCWD -100
 #define AT_SYMLINK_NOFOLLOW 0x100
 #define AT_EMPTY_PATH 0x1000
@@ -64,7 +50,7 @@ static size_t node_count;
 static struct node root_node = {"", 0, S_IFDIR | 0755, 1, 0, 0, 0};
 static char cwd[PATH_MAX] = "/";
 
-enum ftype { F_CONSOLE, F_FILE, F_DIR, F_NULL, F_ZERO, F_RANDOM, F_MEM, F_PIPE, F_OBJ };
+enum ftype { F_CONSOLE, F_FILE, F_DIR, F_NULL, F_ZERO, F_RANDOM, F_MEM, F_PIPE, F_OBJ, F_HOST };
 
 struct pipe {
     char *buf;
@@ -85,6 +71,8 @@ struct file {
     int pipe_write;
     const struct file_ops *ops; /* F_OBJ: a socket, an epoll instance */
     void *obj;
+    struct hostfile *host;      /* F_HOST: a file or directory in a mounted host directory */
+    int host_dir;
 };
 
 struct fd {
@@ -279,6 +267,8 @@ static void put(struct file *f)
     }
     if (f->type == F_OBJ)
         f->ops->close(f->obj);
+    if (f->type == F_HOST)
+        hostfs_close(f->host);
     kfree(f->mem);
     kfree(f->path);
     kfree(f);
@@ -330,7 +320,7 @@ static long at_base(long dirfd, const char *path, char *base)
     struct file *d = get(dirfd);
     if (!d)
         return -EBADF;
-    if (d->type != F_DIR)
+    if (d->type != F_DIR && !(d->type == F_HOST && d->host_dir))
         return -ENOTDIR;
     base[0] = '/';
     memcpy(base + 1, d->path, strlen(d->path) + 1);
@@ -382,12 +372,35 @@ static long open_special(const char *p, int flags)
     return fd;
 }
 
+static long open_host(const char *abs, long flags, long mode)
+{
+    struct hostfile *h;
+    int is_dir;
+    long rc = hostfs_open(abs, (int)flags, (unsigned)mode, &h, &is_dir);
+    if (rc < 0)
+        return rc;
+    struct file *f = new_file(F_HOST, (int)flags);
+    if (!f || !(f->path = kstrdup(abs))) {
+        kfree(f);
+        hostfs_close(h);
+        return -ENOMEM;
+    }
+    f->host = h;
+    f->host_dir = is_dir;
+    long fd = alloc_fd(f, (flags & O_CLOEXEC) != 0, 0);
+    if (fd < 0)
+        put(f);
+    return fd;
+}
+
 long sys_openat(long dirfd, long upath, long flags, long mode)
 {
     char abs[PATH_MAX], res[PATH_MAX];
     long rc = resolve_at(dirfd, upath, abs);
     if (rc < 0)
         return rc;
+    if (hostfs_owns(abs))
+        return open_host(abs, flags, mode);
     const struct node *nd = lookup(abs, !(flags & O_NOFOLLOW), res);
     if (!nd) {
         rc = open_special(abs, (int)flags);
@@ -497,6 +510,16 @@ static long do_read(struct file *f, char *buf, size_t n, uint64_t *off)
         return f->pipe_write ? -EBADF : pipe_read(f->pipe, buf, n, f->flags);
     case F_OBJ:
         return f->ops->read ? f->ops->read(f->obj, buf, n, f->flags) : -EINVAL;
+    case F_HOST: {
+        if (f->host_dir)
+            return -EISDIR;
+        if ((f->flags & O_ACCMODE) == O_WRONLY)
+            return -EBADF;
+        long r = hostfs_pread(f->host, buf, n, *off);
+        if (r > 0)
+            *off += (uint64_t)r;
+        return r;
+    }
     case F_FILE:
     case F_MEM: {
         const char *data = f->type == F_FILE ? f->node->data : f->mem;
@@ -526,6 +549,21 @@ static long do_write(struct file *f, const char *buf, size_t n)
         return f->pipe_write ? pipe_write(f->pipe, buf, n, f->flags) : -EBADF;
     case F_OBJ:
         return f->ops->write ? f->ops->write(f->obj, buf, n, f->flags) : -EINVAL;
+    case F_HOST: {
+        if (f->host_dir || (f->flags & O_ACCMODE) == O_RDONLY)
+            return -EBADF;
+        if (f->flags & O_APPEND) {
+            struct kstat st;
+            long rc = hostfs_fstat(f->host, &st);
+            if (rc < 0)
+                return rc;
+            f->off = st.size;
+        }
+        long r = hostfs_pwrite(f->host, buf, n, f->off);
+        if (r > 0)
+            f->off += (uint64_t)r;
+        return r;
+    }
     default:
         return -EBADF; /* read-only */
     }
@@ -546,7 +584,7 @@ long sys_pread64(long fd, long buf, long count, long offset)
     struct file *f = get(fd);
     if (!f)
         return -EBADF;
-    if (f->type != F_FILE && f->type != F_MEM)
+    if (f->type != F_FILE && f->type != F_MEM && f->type != F_HOST)
         return -ESPIPE;
     if (offset < 0)
         return -EINVAL;
@@ -569,7 +607,17 @@ long sys_write(long fd, long buf, long count)
 long sys_pwrite64(long fd, long buf, long count, long offset)
 {
     struct file *f = get(fd);
-    return !f ? -EBADF : f->type == F_FILE ? -EBADF : -ESPIPE;
+    if (!f)
+        return -EBADF;
+    if (f->type != F_HOST)
+        return f->type == F_FILE ? -EBADF : -ESPIPE;
+    if (f->host_dir || (f->flags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    if (offset < 0)
+        return -EINVAL;
+    if (!user_ok((uintptr_t)buf, (size_t)count, PROT_READ))
+        return -EFAULT;
+    return hostfs_pwrite(f->host, (const char *)buf, (size_t)count, (uint64_t)offset);
 }
 
 struct iovec {
@@ -615,6 +663,13 @@ long sys_lseek(long fd, long offset, long whence)
     if (f->type == F_CONSOLE || f->type == F_PIPE || f->type == F_OBJ)
         return -ESPIPE;
     int64_t size = f->type == F_FILE ? (int64_t)f->node->size : f->type == F_MEM ? (int64_t)f->mem_size : 0;
+    if (f->type == F_HOST && whence == SEEK_END) {
+        struct kstat st;
+        long rc = hostfs_fstat(f->host, &st);
+        if (rc < 0)
+            return rc;
+        size = (int64_t)st.size;
+    }
     int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)f->off : whence == SEEK_END ? size : -1;
     if (base < 0 || base + offset < 0)
         return -EINVAL;
@@ -623,12 +678,6 @@ long sys_lseek(long fd, long offset, long whence)
 }
 
 /* --- stat --- */
-struct kstat {
-    uint64_t ino, size, rdev, nlink;
-    uint32_t mode;
-    uint32_t blksize;
-    int64_t mtime;
-};
 
 static void stat_node(const struct node *nd, struct kstat *st)
 {
@@ -670,6 +719,9 @@ static void stat_file(const struct file *f, struct kstat *st)
         break;
     case F_OBJ:
         st->mode = f->ops->mode | 0600;
+        break;
+    case F_HOST:
+        hostfs_fstat(f->host, st);
         break;
     }
 }
@@ -739,6 +791,8 @@ static long stat_at(long dirfd, long upath, struct kstat *k, long flags)
     char abs[PATH_MAX], res[PATH_MAX], base[PATH_MAX];
     if ((rc = at_base(dirfd, path, base)) < 0 || (rc = normalize(base, path, abs)) < 0)
         return rc;
+    if (hostfs_owns(abs))
+        return hostfs_stat(abs, k);
     const struct node *nd = lookup(abs, !(flags & AT_SYMLINK_NOFOLLOW), res);
     if (!nd) {
         long fd = open_special(abs, 0);
@@ -819,6 +873,10 @@ long sys_faccessat(long dirfd, long upath, long mode)
     long rc = stat_at(dirfd, upath, &k, 0);
     if (rc < 0)
         return rc;
+    char path[PATH_MAX], base[PATH_MAX], abs[PATH_MAX];
+    if (user_str((uintptr_t)upath, path, sizeof path) >= 0 && at_base(dirfd, path, base) >= 0 &&
+        normalize(base, path, abs) >= 0 && hostfs_owns(abs))
+        return 0; /* the host decides when the file is opened */
     return (mode & 2) && (k.mode & S_IFMT) != S_IFCHR ? -EROFS : 0; /* W_OK */
 }
 
@@ -891,6 +949,11 @@ long sys_getdents64(long fd, long ubuf, long count)
     struct file *f = get(fd);
     if (!f)
         return -EBADF;
+    if (f->type == F_HOST) {
+        if (!user_ok((uintptr_t)ubuf, (size_t)count, PROT_WRITE))
+            return -EFAULT;
+        return hostfs_getdents(f->host, (char *)ubuf, (size_t)count);
+    }
     if (f->type != F_DIR)
         return -ENOTDIR;
     if (!user_ok((uintptr_t)ubuf, (size_t)count, PROT_WRITE))
@@ -965,6 +1028,16 @@ long sys_chdir(long upath)
     long rc = resolve_at(AT_FDCWD, upath, abs);
     if (rc < 0)
         return rc;
+    if (hostfs_owns(abs)) {
+        struct kstat st;
+        if ((rc = hostfs_stat(abs, &st)) < 0)
+            return rc;
+        if ((st.mode & S_IFMT) != S_IFDIR)
+            return -ENOTDIR;
+        cwd[0] = '/';
+        memcpy(cwd + 1, abs, strlen(abs) + 1);
+        return 0;
+    }
     const struct node *nd = lookup(abs, 1, res);
     if (!nd)
         return -ENOENT;
@@ -980,7 +1053,7 @@ long sys_fchdir(long fd)
     struct file *f = get(fd);
     if (!f)
         return -EBADF;
-    if (f->type != F_DIR)
+    if (f->type != F_DIR && !(f->type == F_HOST && f->host_dir))
         return -ENOTDIR;
     cwd[0] = '/';
     memcpy(cwd + 1, f->path, strlen(f->path) + 1);
@@ -1166,13 +1239,64 @@ short fd_poll(long fd)
     }
 }
 
-long sys_fsync(long fd) { return get(fd) ? 0 : -EBADF; }
+long sys_fsync(long fd)
+{
+    struct file *f = get(fd);
+    return !f ? -EBADF : f->type == F_HOST ? hostfs_fsync(f->host) : 0;
+}
 long sys_fdatasync(long fd) { return sys_fsync(fd); }
 long sys_fadvise64(long fd, long off, long len, long advice) { return get(fd) ? 0 : -EBADF; }
 long sys_umask(long mask) { return 022; }
 
-long sys_mkdirat(long dirfd, long upath, long mode) { return -EROFS; }
-long sys_mkdir(long upath, long mode) { return -EROFS; }
-long sys_unlinkat(long dirfd, long upath, long flags) { return -EROFS; }
-long sys_unlink(long upath) { return -EROFS; }
-long sys_ftruncate(long fd, long len) { return get(fd) ? -EINVAL : -EBADF; }
+/* Name operations: in a mounted host directory they go to the host; the
+ * embedded tree is read-only. */
+long sys_mkdirat(long dirfd, long upath, long mode)
+{
+    char abs[PATH_MAX];
+    long rc = resolve_at(dirfd, upath, abs);
+    return rc < 0 ? rc : hostfs_owns(abs) ? hostfs_mkdir(abs, (unsigned)mode) : -EROFS;
+}
+
+long sys_mkdir(long upath, long mode) { return sys_mkdirat(AT_FDCWD, upath, mode); }
+
+#define AT_REMOVEDIR 0x200
+
+long sys_unlinkat(long dirfd, long upath, long flags)
+{
+    char abs[PATH_MAX];
+    long rc = resolve_at(dirfd, upath, abs);
+    if (rc < 0)
+        return rc;
+    if (flags & ~(long)AT_REMOVEDIR)
+        return -EINVAL;
+    return hostfs_owns(abs) ? hostfs_unlink(abs, (flags & AT_REMOVEDIR) != 0) : -EROFS;
+}
+
+long sys_unlink(long upath) { return sys_unlinkat(AT_FDCWD, upath, 0); }
+long sys_rmdir(long upath) { return sys_unlinkat(AT_FDCWD, upath, AT_REMOVEDIR); }
+
+long sys_renameat2(long olddirfd, long uold, long newdirfd, long unew, long flags)
+{
+    char from[PATH_MAX], to[PATH_MAX];
+    long rc = resolve_at(olddirfd, uold, from);
+    if (rc < 0 || (rc = resolve_at(newdirfd, unew, to)) < 0)
+        return rc;
+    if (flags)
+        return -EINVAL; /* RENAME_NOREPLACE/EXCHANGE: not over 9P2000.L's renameat */
+    if (hostfs_owns(from) != hostfs_owns(to))
+        return -EXDEV;
+    return hostfs_owns(from) ? hostfs_rename(from, to) : -EROFS;
+}
+
+long sys_renameat(long olddirfd, long uold, long newdirfd, long unew) { return sys_renameat2(olddirfd, uold, newdirfd, unew, 0); }
+long sys_rename(long uold, long unew) { return sys_renameat2(AT_FDCWD, uold, AT_FDCWD, unew, 0); }
+
+long sys_ftruncate(long fd, long len)
+{
+    struct file *f = get(fd);
+    if (!f)
+        return -EBADF;
+    if (f->type != F_HOST || f->host_dir || (f->flags & O_ACCMODE) == O_RDONLY)
+        return -EINVAL;
+    return len < 0 ? -EINVAL : hostfs_truncate(f->host, (uint64_t)len);
+}

@@ -13,13 +13,16 @@
 #define ESRCH 3
 #define EINTR 4
 #define EIO 5
+#define ENXIO 6
 #define EBADF 9
 #define ECHILD 10
 #define EAGAIN 11
 #define ENOMEM 12
 #define EACCES 13
 #define EFAULT 14
+#define EBUSY 16
 #define EEXIST 17
+#define EXDEV 18
 #define ENOTDIR 20
 #define EISDIR 21
 #define EINVAL 22
@@ -81,8 +84,47 @@ size_t vm_describe(char *buf, size_t size); /* /proc/self/maps */
 /* --- files (fs.c) --- */
 void fs_init(const void *archive, size_t size, const char *exe_path);
 
+#define O_ACCMODE 3
+#define O_RDONLY 0
+#define O_WRONLY 1
+#define O_RDWR 2
+#define O_CREAT 0100
+#define O_TRUNC 01000
+#define O_APPEND 02000
+#if defined(__x86_64__)
+#define O_DIRECTORY 0200000
+#define O_NOFOLLOW 0400000
+#else
+#define O_DIRECTORY 040000
+#define O_NOFOLLOW 0100000
+#endif
+
+#define O_EXCL 0200
 #define O_NONBLOCK 04000
 #define O_CLOEXEC 02000000
+
+struct kstat {
+    uint64_t ino, size, rdev, nlink;
+    uint32_t mode;
+    uint32_t blksize;
+    int64_t mtime;
+};
+
+/* --- host directories (p9.c): paths are normalized, without the leading '/' --- */
+struct hostfile;
+int hostfs_owns(const char *abs); /* under a mount point? */
+long hostfs_open(const char *abs, int flags, unsigned mode, struct hostfile **out, int *is_dir);
+void hostfs_close(struct hostfile *h);
+long hostfs_pread(struct hostfile *h, char *buf, size_t n, uint64_t off);
+long hostfs_pwrite(struct hostfile *h, const char *buf, size_t n, uint64_t off);
+long hostfs_fstat(struct hostfile *h, struct kstat *st);
+long hostfs_stat(const char *abs, struct kstat *st);
+long hostfs_getdents(struct hostfile *h, char *buf, size_t n); /* linux_dirent64 records */
+long hostfs_truncate(struct hostfile *h, uint64_t len);
+long hostfs_fsync(struct hostfile *h);
+long hostfs_mkdir(const char *abs, unsigned mode);
+long hostfs_unlink(const char *abs, int rmdir);
+long hostfs_rename(const char *from, const char *to);
 
 #define POLLIN 0x1
 #define POLLPRI 0x2
@@ -109,13 +151,8 @@ void *fd_object(long fd, const struct file_ops *ops, long wrong_kind, int *flags
 /* The POLL* bits fd is ready for now (POLLNVAL if it is not open). */
 short fd_poll(long fd);
 
-/* --- waiting for I/O (poll.c) ---
- * One event counter for everything that can make a descriptor ready: read
- * io_seq() under the lock that guards the condition, check it, drop the
- * lock, then io_wait(seq): it returns at once if an io_notify() came between. */
-uint64_t io_seq(void);
-int io_wait(uint64_t seq, uint64_t deadline); /* 0, or -ETIMEDOUT (deadline 0: none) */
-void io_notify(void);
+/* --- waiting for I/O: hermit/iowait.h (io_seq, io_wait, io_notify) --- */
+#include <hermit/iowait.h>
 
 /* --- sockets (net.c with a network stack, net_none.c without) --- */
 int net_option(char *opt); /* hermit.ip=, hermit.mask=, hermit.gateway= */

@@ -1,5 +1,5 @@
-/* Waiting for descriptors: the io event counter (io_seq/io_wait/io_notify,
- * see linux.h), poll, ppoll, select, pselect6 and epoll (level-triggered). */
+/* Waiting for descriptors: poll, ppoll, select, pselect6 and epoll
+ * (level-triggered), on the kernel's I/O event counter (hermit/iowait.h). */
 #include "linux.h"
 #include <hermit/heap.h>
 #include <hermit/sched.h>
@@ -7,71 +7,6 @@
 #include <hermit/time.h>
 
 #define MAX_FDS 256
-
-/* --- the event counter --- */
-struct io_waiter {
-    struct thread *t;
-    struct io_waiter *next;
-    volatile int woken;
-};
-
-static spinlock_t io_lock = SPINLOCK_INIT;
-static uint64_t seq;
-static struct io_waiter *waiters;
-
-uint64_t io_seq(void) { return __atomic_load_n(&seq, __ATOMIC_ACQUIRE); }
-
-void io_notify(void)
-{
-    spin_lock(&io_lock);
-    __atomic_store_n(&seq, seq + 1, __ATOMIC_RELEASE);
-    struct io_waiter *w = waiters;
-    waiters = 0;
-    while (w) {
-        struct io_waiter *next = w->next; /* w lives on the waiter's stack: read before waking */
-        w->woken = 1;
-        sched_wake(w->t);
-        w = next;
-    }
-    spin_unlock(&io_lock);
-}
-
-static void io_timeout(struct timer *tm, void *arg)
-{
-    struct thread *t = arg;
-    t->timed_out = 1;
-    sched_wake(t);
-}
-
-int io_wait(uint64_t seen, uint64_t deadline)
-{
-    struct thread *t = current_thread();
-    struct io_waiter w = {t, 0, 0};
-    spin_lock(&io_lock);
-    if (seq != seen) {
-        spin_unlock(&io_lock);
-        return 0;
-    }
-    w.next = waiters;
-    waiters = &w;
-    t->timed_out = 0;
-    t->state = THREAD_BLOCKED;
-    spin_unlock(&io_lock);
-    if (deadline)
-        timer_add(&t->timer, deadline, io_timeout, t);
-    schedule();
-    if (deadline)
-        timer_cancel(&t->timer);
-    spin_lock(&io_lock);
-    if (!w.woken)
-        for (struct io_waiter **p = &waiters; *p; p = &(*p)->next)
-            if (*p == &w) {
-                *p = w.next;
-                break;
-            }
-    spin_unlock(&io_lock);
-    return w.woken || !t->timed_out ? 0 : -ETIMEDOUT;
-}
 
 static uint64_t deadline_after(int64_t ns) { return ns > 0 ? clock_ns() + (uint64_t)ns : 0; }
 
