@@ -306,9 +306,10 @@ def extract_devices(tree, pci_names, dts_path: Path) -> list[Device]:
             # descend into buses
             cac = _cells(child, "#address-cells", None)
             csc = _cells(child, "#size-cells", None)
-            if cac is None and "virtio,mmio" in compatible:
-                # the device behind a virtio-mmio slot: a child node with
-                # compatible "virtio,deviceN" and no reg (Linux's binding)
+            if cac is None and any(True for _ in _children(child)):
+                # e.g. the device behind a virtio transport (an mmio slot or a
+                # PCI function): a child node with compatible "virtio,deviceN"
+                # and no reg (Linux's binding)
                 cac, csc = 0, 0
             if cac is None:
                 continue

@@ -110,8 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--mask", default=None, help="the netmask (with --ip; default 255.255.255.0)")
     n.add_argument("--capture", default=None, metavar="FILE.pcap", help="write the guest's network traffic to a pcap file")
     r.add_argument("--mount", action="append", default=[], metavar="HOSTDIR:/GUEST/PATH",
-                   help="let the program read and write HOSTDIR at /GUEST/PATH (virtio-9p; boards with a virtio-mmio "
-                        "slot for it), repeatable")
+                   help="let the program read and write HOSTDIR at /GUEST/PATH (virtio-9p), repeatable")
     r.add_argument("--strace", action="store_true", help="print every system call the program makes")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
     r.add_argument("-v", "--verbose", action="store_true",
@@ -317,7 +316,7 @@ def _mount_options(specs: list[str], info) -> tuple[str, ...]:
         raise HermitError("--mount is for Linux executables; this image runs a built-in C application")
     if out and "virtio-9p" not in info.meta.get("plugins", ()):
         raise HermitError(f"--mount needs a virtio-9p device, and board '{info.meta.get('board')}' describes none "
-                          "(boards with one: qemu-microvm, qemu-virt, qemu-virt-gicv3)")
+                          "(every built-in board has one)")
     return tuple(out)
 
 

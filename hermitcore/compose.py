@@ -34,7 +34,7 @@ from hermitcore.program import Program, cpio_from_dir, inspect_program, is_elf, 
 EMIT_PHASES = ("boot", "paging", "interrupts", "timers")
 KERNEL_SOURCES = (
     "main.c", "init.c", "console.c", "printk.c", "string.c", "exit.c", "fdt.c", "trap.c", "irq.c", "timer.c",
-    "mm.c", "heap.c", "sched.c", "iowait.c", "virtio.c", "netdev.c",
+    "mm.c", "heap.c", "sched.c", "iowait.c", "virtio.c", "netdev.c", "pci.c",
 )
 LINUX_SOURCES = ("linux.h", "loader.c", "vm.c", "fs.c", "p9.c", "poll.c", "sys.c", "thread.c", "syscall.c")
 META_SECTION = ".hermit.meta"

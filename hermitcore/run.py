@@ -97,7 +97,10 @@ def qemu_command(
     arch = select_arch(pm, board)
     claimed, _ = claim_devices(pm, board)
     if meta is None:
-        meta = read_image(image).meta
+        try:
+            meta = read_image(image).meta
+        except ImageError:
+            meta = {}  # a foreign kernel (the benchmarks' QEMU floor, a Linux guest)
     ctx = RunContext(board=board, arch=arch, claimed=claimed, image=image, options=options, meta=meta)
     contributions = [c for _, c in call_each(pm, "hermitcore_qemu_args", ctx=ctx)]
     binary = next((c.binary for c in contributions if isinstance(c, QemuArgs) and c.binary), None) or arch.qemu_binary

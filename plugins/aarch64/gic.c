@@ -65,6 +65,11 @@ static void wait_rwp(void)
         ;
 }
 
+int arch_msi_alloc(unsigned *irq, uint64_t *addr, uint32_t *data)
+{
+    return -1; /* no MSI controller (GICv2m / ITS) is driven yet */
+}
+
 void arch_irq_unmask(unsigned irq)
 {
     uint32_t bit = 1u << (irq % 32);

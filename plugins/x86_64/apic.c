@@ -110,6 +110,22 @@ void arch_irq_unmask(unsigned irq)
     }
 }
 
+/* MSI: vectors 80..0xdf (IRQs 48..191), above every IOAPIC pin and below
+ * the timer and IPI vectors; delivered to the boot CPU, edge, fixed. */
+#define MSI_FIRST_IRQ 48
+#define MSI_LAST_IRQ (0xdf - VECTOR_BASE)
+
+int arch_msi_alloc(unsigned *irq, uint64_t *addr, uint32_t *data)
+{
+    static unsigned next = MSI_FIRST_IRQ;
+    if (next > MSI_LAST_IRQ || bsp_apic_id > 255)
+        return -1;
+    *irq = next++;
+    *addr = 0xfee00000u | bsp_apic_id << 12;
+    *data = VECTOR_BASE + *irq;
+    return 0;
+}
+
 void arch_irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 void arch_irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import hermit, selected_arches
+from tests.conftest import BOARDS, hermit, selected_arches
 
-BOARD = {"x86_64": "qemu-microvm", "aarch64": "qemu-virt"}
+#: virtio-9p over virtio-mmio (microvm, virt) and over virtio-pci (q35)
+FS_BOARDS = [b for b in ("qemu-microvm", "qemu-q35", "qemu-virt") if BOARDS[b] in selected_arches()]
 BIG = 10 << 20
 
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
@@ -18,13 +19,14 @@ def pattern(n: int) -> bytes:
     return bytes((i * 7 + (i >> 12)) & 0xFF for i in range(n))
 
 
-def test_program_reads_and_writes_a_host_directory(arch, builder, tmp_path):
-    prog = builder.build("glibc", arch, "files.c")
+@pytest.mark.parametrize("board", FS_BOARDS)
+def test_program_reads_and_writes_a_host_directory(board, builder, tmp_path):
+    prog = builder.build("glibc", BOARDS[board], "files.c")
     host = tmp_path / "shared"
     host.mkdir()
     (host / "from-host.txt").write_text("written by the host\n")
     (host / "delete-me").write_text("x")
-    r = hermit("run", "--board", BOARD[arch], str(prog), "--mount", f"{host}:/host", "--timeout", "300", "--", "/host",
+    r = hermit("run", "--board", board, str(prog), "--mount", f"{host}:/host", "--timeout", "300", "--", "/host",
                timeout=400)
     assert r.rc == 0, r
     assert "[hermit] hostfs: host directory mounted at /host (9P2000.L" in r.out, r
@@ -51,8 +53,7 @@ def test_mount_errors_are_clear(tmp_path):
     assert r.rc == 1 and "for Linux executables" in r.err, r
 
 
-@pytest.mark.skipif("x86_64" not in selected_arches(), reason="q35 is x86_64")
-def test_mount_on_a_board_without_9p(builder, tmp_path):
-    prog = builder.build("glibc", "x86_64", "files.c")
-    r = hermit("run", "--board", "qemu-q35", str(prog), "--mount", f"{tmp_path}:/host", "--print-qemu")
+def test_mount_on_a_board_without_9p(arch, builder, bare_board, tmp_path):
+    prog = builder.build("glibc", arch, "files.c")
+    r = hermit("run", "--board", str(bare_board[arch]), str(prog), "--mount", f"{tmp_path}:/host", "--print-qemu")
     assert r.rc == 1 and "describes none" in r.err, r

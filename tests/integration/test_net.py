@@ -16,9 +16,11 @@ import time
 
 import pytest
 
-from tests.conftest import hermit, selected_arches
+from tests.conftest import BOARDS, hermit, selected_arches
 
-#: boards with a network card (virtio-net over virtio-mmio)
+#: boards with a network card: virtio-net over virtio-mmio (microvm, virt) and
+#: over virtio-pci with MSI-X (q35)
+NET_BOARDS = [b for b in ("qemu-microvm", "qemu-q35", "qemu-virt") if BOARDS[b] in selected_arches()]
 BOARD = {"x86_64": "qemu-microvm", "aarch64": "qemu-virt"}
 BULK = 64 << 20
 
@@ -97,16 +99,19 @@ def read_line(s: socket.socket) -> str:
     return buf.decode().strip()
 
 
-def test_tcp_udp_http_server(arch, netserver, www, tmp_path):
+@pytest.mark.parametrize("board", NET_BOARDS)
+def test_tcp_udp_http_server(board, netserver, www, tmp_path):
+    arch = BOARDS[board]
     web, udp, bulk = free_port(), free_port(socket.SOCK_DGRAM), free_port()
     pcap = tmp_path / "guest.pcap"
-    g = Guest("--board", BOARD[arch], str(netserver[arch]), "--files", str(www), "--timeout", "600",
+    g = Guest("--board", board, str(netserver[arch]), "--files", str(www), "--timeout", "600",
               "--port", f"{web}:8080", "--port", f"{udp}:9007/udp", "--port", f"{bulk}:9000",
               "--capture", str(pcap))
     phase = "boot"
     try:
         g.wait_for("netserver: ready")
-        assert any("[hermit] net: virtio-mmio@" in l and "address 10.0.2.15" in l and "(DHCP" in l for l in g.lines), g
+        transport = "pci 00:02.0" if board == "qemu-q35" else "virtio-mmio@"
+        assert any(f"[hermit] net: {transport}" in l and "address 10.0.2.15" in l and "(DHCP" in l for l in g.lines), g
         page = (www / "page.bin").read_bytes()
         phase = "http"
 
@@ -202,9 +207,8 @@ def test_no_network_card_is_an_error_not_a_hang(arch, netserver):
     assert "has no network interface" in r.out and "netserver: socket: Network is down" in r.out, r
 
 
-@pytest.mark.skipif("x86_64" not in selected_arches(), reason="q35 is x86_64")
-def test_board_without_network_card(netserver):
-    r = hermit("run", "--board", "qemu-q35", str(netserver["x86_64"]), "--timeout", "120")
+def test_board_without_network_card(arch, netserver, bare_board):
+    r = hermit("run", "--board", str(bare_board[arch]), str(netserver[arch]), "--timeout", "120")
     assert r.rc == 2, r
     assert "this image has no network stack" in r.out and "Address family not supported" in r.out, r
 

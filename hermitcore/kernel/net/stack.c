@@ -16,6 +16,7 @@
 #include <lwip/init.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
+#include <lwip/priv/tcp_priv.h>
 #include <lwip/timeouts.h>
 #include <netif/ethernet.h>
 
@@ -190,6 +191,23 @@ static int bring_up(void)
     }
     log_address("DHCP", t0);
     return 0;
+}
+
+void net_flush_at_exit(void)
+{
+    if (state != 1)
+        return;
+    uint64_t deadline = clock_ns() + NSEC_PER_SEC;
+    for (;;) {
+        int pending = 0;
+        net_lock();
+        for (struct tcp_pcb *p = tcp_active_pcbs; p && !pending; p = p->next)
+            pending = p->unsent || p->unacked;
+        net_unlock();
+        if (!pending || clock_ns() >= deadline)
+            return;
+        sched_sleep_until(clock_ns() + NSEC_PER_MSEC);
+    }
 }
 
 int net_up(void)

@@ -1,16 +1,19 @@
 /* PCI enumeration through ECAM (the DT's "pci-host-ecam-generic" window).
- * Scans bus 0 and every bus behind a PCI-PCI bridge, and logs each function
- * once, named from the board's pci.ids table (pci_names.h, generated at compose
- * time) and marked with whether the image has a driver for it. */
+ * Scans bus 0 and every bus behind a PCI-PCI bridge, offers each function to
+ * the registered PCI drivers (hermit/pci.h), and logs it once, named from the
+ * board's pci.ids table (pci_names.h, generated at compose time), marked when
+ * no driver in the image took it. */
 #include <board.h>
+#include <hermit/heap.h>
 #include <hermit/hermit.h>
 #include <hermit/init.h>
+#include <hermit/pci.h>
+#include <hermit/string.h>
 #include <stdint.h>
 
 struct pci_name {
     uint16_t vendor, device;
     const char *name;
-    int has_driver;
 };
 
 #include "pci_names.h" /* generated: static const struct pci_name names[] */
@@ -46,11 +49,21 @@ static void scan_bus(unsigned bus, int depth)
             uint8_t header = (*cfg(bus, dev, fn, 0x0c) >> 16) & 0xff;
             const struct pci_name *n = lookup(vendor, device);
             found++;
-            if (!n || !n->has_driver)
+            struct pci_dev *pd = kzalloc(sizeof *pd);
+            int bound = 0;
+            if (pd) {
+                *pd = (struct pci_dev){(uint8_t)bus, (uint8_t)dev, (uint8_t)fn, vendor, device, class,
+                                       (volatile uint8_t *)cfg(bus, dev, fn, 0), n ? n->name : 0, ""};
+                snprintk(pd->where, sizeof pd->where, "pci %02x:%02x.%u", bus, dev, fn);
+                bound = pci_device_found(pd);
+                if (!bound)
+                    kfree(pd);
+            }
+            if (!bound)
                 without_driver++;
             pr_info("pci %02x:%02x.%u %04x:%04x class %06x %s%s\n", bus, dev, fn, vendor, device, class,
                     n ? n->name : "unknown device (not in the board's pci.ids)",
-                    n && n->has_driver ? "" : " -- no driver in this image");
+                    bound ? "" : " -- no driver in this image");
             if ((header & 0x7f) == 1 && depth < 8) { /* PCI-PCI bridge */
                 unsigned secondary = (*cfg(bus, dev, fn, 0x18) >> 8) & 0xff;
                 if (secondary > bus)

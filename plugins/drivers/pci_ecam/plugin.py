@@ -1,5 +1,6 @@
 """PCI enumeration over ECAM: claims the DT's "pci-host-ecam-generic" node,
-emits a scanner that names what it finds from the board's pci.ids table."""
+emits a scanner that offers each function to the PCI drivers composed in
+(hermit/pci.h) and names what it finds from the board's pci.ids table."""
 
 from __future__ import annotations
 
@@ -22,14 +23,13 @@ def hermitcore_claim_device(board, device):
 @hookimpl
 def hermitcore_emit_device(ctx, claimed):
     host = claimed[0].device
-    with_driver = {c.device.pci_id for c in ctx.claimed if c.device.pci_id}
     rows = [
-        f"    {{{v:#06x}, {d:#06x}, {json.dumps(name)}, {int((v, d) in with_driver)}}},"
+        f"    {{{v:#06x}, {d:#06x}, {json.dumps(name)}}},"
         for (v, d), name in sorted(ctx.board.pci_names.items())
     ]
     table = "\n".join(
-        ["/* Generated from the board's pci.ids: vendor, device, name, driver composed in. */",
-         "static const struct pci_name names[] = {", *rows, "    {0, 0, 0, 0},", "};", ""]
+        ["/* Generated from the board's pci.ids: vendor, device, name. */",
+         "static const struct pci_name names[] = {", *rows, "    {0, 0, 0},", "};", ""]
     )
     return Fragment(
         sources=package_sources(__package__, "pci_ecam.c", prefix="drivers/pci_ecam")

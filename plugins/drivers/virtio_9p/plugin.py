@@ -15,6 +15,7 @@ from __future__ import annotations
 from hermitcore import hookimpl
 from hermitcore.emit import package_sources
 from hermitcore.model import Claim, Fragment, QemuArgs
+from hermitcore.virtio import qemu_device
 
 DRIVER = "virtio-9p"
 
@@ -36,13 +37,16 @@ def hermitcore_emit_device(ctx, claimed):
 
 @hookimpl
 def hermitcore_qemu_args(ctx):
-    if not any(c.claim.driver == DRIVER for c in ctx.claimed) or not ctx.options.mounts:
+    devices = [c for c in ctx.claimed if c.claim.driver == DRIVER]
+    if not devices or not ctx.options.mounts:
         return None
+    model = qemu_device(ctx.board, devices[0].device, "9p")
     args: list[str] = []
     for i, spec in enumerate(ctx.options.mounts):
-        host, guest = spec.split(":", 1)
+        host, guest = spec.rsplit(":", 1)
+        where = model if i == 0 else model.split(",addr=")[0]  # more mounts: any free slot
         args += [
             "-fsdev", f"local,id=hostfs{i},path={host},security_model=none",
-            "-device", f"virtio-9p-device,fsdev=hostfs{i},mount_tag={guest}",
+            "-device", f"{where},fsdev=hostfs{i},mount_tag={guest}",
         ]
     return QemuArgs(args=tuple(args))

@@ -1,7 +1,7 @@
 """virtio-net: the network card of the QEMU boards. Claims the device-tree
-node "virtio,device1" (a child of a virtio-mmio slot, Linux's binding) and
-the modern virtio-net PCI function 1af4:1041; emits the driver (any virtio
-transport) and, at run time, QEMU's NIC and its back end:
+node "virtio,device1" (a child of a virtio-mmio slot or of a virtio PCI
+function, Linux's binding); emits the driver (any virtio transport) and, at
+run time, QEMU's NIC and its back end:
 
 - ``--net user`` (default): QEMU user networking (no root), DHCP from QEMU,
   ``--port HOST:GUEST[/udp]`` forwards a host port to the guest;
@@ -15,14 +15,14 @@ from __future__ import annotations
 from hermitcore import hookimpl
 from hermitcore.emit import package_sources
 from hermitcore.model import Claim, Fragment, QemuArgs
+from hermitcore.virtio import qemu_device
 
 DRIVER = "virtio-net"
-PCI_IDS = ((0x1AF4, 0x1041),)
 
 
 @hookimpl
 def hermitcore_claim_device(board, device):
-    if device.is_compatible("virtio,device1") or device.pci_id in PCI_IDS:
+    if device.is_compatible("virtio,device1"):
         return Claim(driver=DRIVER, role="nic")
     return None
 
@@ -57,7 +57,7 @@ def hermitcore_qemu_args(ctx):
     opts = ctx.options
     if not nics or opts.net == "none" or not ctx.meta.get("network"):
         return None  # images without the TCP/IP stack (built-in C apps) boot without a card
-    model = "virtio-net-pci,disable-legacy=on" if nics[0].device.pci_id else "virtio-net-device"
+    model = qemu_device(ctx.board, nics[0].device, "net")
     args = ["-netdev", netdev_arg(opts.net, opts.ports, opts.ip), "-device", f"{model},netdev=net0"]
     if opts.capture:
         args += ["-object", f"filter-dump,id=capture0,netdev=net0,file={opts.capture}"]

@@ -24,6 +24,11 @@ struct irq_stats {
 };
 void irq_get_stats(struct irq_stats *out);
 
+/* Message-signalled interrupts (PCI MSI-X): a fresh IRQ number for
+ * irq_register and the address/data the device writes to raise it. 0, or -1
+ * when the platform has none (aarch64 GICv2) or the numbers ran out. */
+int arch_msi_alloc(unsigned *irq, uint64_t *addr, uint32_t *data);
+
 /* Architecture layer. */
 void arch_irq_unmask(unsigned irq);
 void arch_irq_enable(void);   /* let interrupts in on this CPU */
