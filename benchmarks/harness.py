@@ -25,10 +25,11 @@ from benchmarks.common import (
 )
 
 METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter",
-           "syscall_round_trip", "threads", "os_noise_fwq", "stream")
+           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net")
 #: what later capabilities will add, and why they are not measured yet
 NOT_YET = {
-    "network": "needs virtio-net and sockets",
+    "network vs a Linux guest": "the benchmark initramfs would need Debian's virtio_net module and an address "
+                                "set-up in /init; the network rows compare with the host only",
 }
 TARGETS = {
     "exec_to_exit_ratio": 1.15,
@@ -331,11 +332,41 @@ def m_stream(board, runner, floor, runs, quick=False):
                 r"add_n=(?P<add_n>[\d.]+) triad_n=(?P<triad_n>[\d.]+)", board, runner, quick)
 
 
+def m_net(board, runner, floor, runs, quick=False):
+    """TCP both ways, request/response latency, HTTP req/s (benchmarks/net.py)."""
+    import platform
+    import shutil
+
+    from benchmarks import net
+    from hermitcore.run import HOST_ARCH, kvm_is_pvm
+
+    cc = STATIC_CC[runner.arch]
+    if shutil.which(cc) is None:
+        raise RuntimeError(f"{cc} not installed (scripts/setup.sh installs it)")
+    prog, www = net.build(cc)
+    nbytes, requests, wrk_s = (4 << 20, 200, 2) if quick else (32 << 20, 2000, 10)
+    host = None
+    if HOST_ARCH.get(platform.machine()) == runner.arch:
+        progress(f"net host ({nbytes >> 20} MiB each way, {requests} requests)")
+        host = net.run_host(prog, www, nbytes, requests, wrk_s)
+    rows = []
+    for accel in accelerators(runner.arch):
+        if accel == "kvm" and runner.arch == "x86_64" and kvm_is_pvm():
+            continue  # the program's ring 3 does not run under PVM yet (docs/linux-programs.md)
+        progress(f"net {board} {accel} ({nbytes >> 20} MiB each way, {requests} requests)")
+        row = {"board": board, "accel": accel, "bytes": nbytes, "requests": requests,
+               **net.run_guest(board, prog, www, accel, nbytes, requests, wrk_s)}
+        if host:
+            _add_baseline(row, "host", {k: v for k, v in host.items() if v})
+        rows.append(row)
+    return rows
+
+
 FUNCS = {
     "exec_to_exit": m_exec_to_exit, "run_overhead": m_run_overhead, "boot_breakdown": m_boot_breakdown,
     "image_size": m_image_size, "min_mem": m_min_mem, "compose_time": m_compose_time, "timer_jitter": m_timer_jitter,
     "syscall_round_trip": m_syscall_round_trip, "threads": m_threads, "os_noise_fwq": m_os_noise_fwq,
-    "stream": m_stream,
+    "stream": m_stream, "net": m_net,
 }
 
 
@@ -442,6 +473,21 @@ def markdown(report: dict) -> str:
                 f"{r['triad_n']:.0f}", _ratio(r, "triad_n"), _vs_linux(r, "triad_n")) for r in metrics["stream"]])
         out += ["Under TCG every guest instruction is emulated: these rows measure QEMU, and only KVM rows "
                 "compare kernels (the STREAM target is >= 0.97x host under KVM).", ""]
+    if "net" in metrics:
+        def num(r, k, fmt):
+            return fmt.format(r[k]) if r.get(k) is not None else "n/a (no wrk)" if k == "http_req_s" else "n/a"
+
+        table("8. network through QEMU user networking, host client (guest -> host and host -> guest MB/s, "
+              "HTTP request/response us over keep-alive, wrk req/s)",
+              ["board", "accel", "TCP out MB/s", "TCP in MB/s", "req/resp median us", "p99 us", "HTTP req/s",
+               "vs host (out / in / median / req/s)"],
+              [(r["board"], r["accel"], num(r, "tx_mb_s", "{:.1f}"), num(r, "rx_mb_s", "{:.1f}"),
+                num(r, "rr_median_us", "{:.0f}"), num(r, "rr_p99_us", "{:.0f}"), num(r, "http_req_s", "{:.0f}"),
+                " / ".join(_ratio(r, k) for k in ("tx_mb_s", "rx_mb_s", "rr_median_us", "http_req_s")))
+               for r in metrics["net"]])
+        out += ["The host rows run the same static server on the host's loopback: the ratio is the whole "
+                "virtual path (QEMU's slirp, virtio-net, lwIP, TCG), not the kernel alone. The HTTP target "
+                "(>= the Linux guest's req/s) waits for the Linux-guest network baseline.", ""]
     lg = report.get("linux_guest", {})
     out += ["## Linux-guest baseline", "",
             f"Debian's kernel ({lg.get('package', 'n/a')}) on the same QEMU machine and command line, the same static "
@@ -478,7 +524,7 @@ def chart(report: dict, path: Path) -> str | None:
     return None
 
 
-QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream"}
+QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream", "net"}
 
 
 def _ratio(r, k):

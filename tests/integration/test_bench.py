@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import BOARDS, ROOT, selected_arches
 
 QUICK_METRICS = {"exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time",
-                 "syscall_round_trip", "threads", "os_noise_fwq", "stream"}
+                 "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net"}
 
 
 @pytest.fixture(scope="module", params=[a for a in ("x86_64", "aarch64") if a in selected_arches()])
@@ -76,6 +76,11 @@ def test_ratios_and_verdicts_follow_from_the_numbers(report):
                 if r[f"linux_{k}"]:
                     assert r[f"ratio_linux_{k}"] == pytest.approx(r[k] / r[f"linux_{k}"])
     assert "package" in data["linux_guest"] and "unavailable" in data["linux_guest"]
+    for r in data["metrics"]["net"]:
+        assert r["tx_mb_s"] > 0 and r["rx_mb_s"] > 0 and 0 < r["rr_median_us"] <= r["rr_p99_us"]
+        for k in ("tx_mb_s", "rx_mb_s", "rr_median_us", "http_req_s"):
+            if r.get(f"host_{k}"):
+                assert r[f"ratio_{k}"] == pytest.approx(r[k] / r[f"host_{k}"])
 
 
 def test_markdown_and_chart_are_written(report):
@@ -83,7 +88,7 @@ def test_markdown_and_chart_are_written(report):
     md = (out / "bench-report.md").read_text()
     for heading in ("exec to exit vs the QEMU floor", "what `hermitcore run` adds", "image size",
                     "smallest --mem", "hermitcore compose", "system-call round trip", "threads: create+join",
-                    "OS noise", "STREAM MB/s", "Linux-guest baseline", "Not measured yet"):
+                    "OS noise", "STREAM MB/s", "8. network", "Linux-guest baseline", "Not measured yet"):
         assert heading in md
     for r in data["metrics"]["exec_to_exit"]:
         assert f"{r['ratio']:.2f}x" in md

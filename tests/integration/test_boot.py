@@ -212,10 +212,13 @@ def test_unknown_kernel_option_is_reported_not_fatal(board):
 
 def test_pci_enumeration_names_what_the_board_describes(board):
     """The ECAM scan finds exactly the PCI functions the board's DT lists,
-    each named from its pci.ids and reported as having no driver yet."""
+    each named from its pci.ids and reported as having no driver -- except
+    the virtio functions, which `run` plugs in only for images that use them
+    (a Linux program with the network stack, --mount); test_net and
+    test_hostfs see those bound to their drivers."""
     from hermitcore.board import load_board
 
-    expected = {d.pci_id: d.pci_name for d in load_board(board).devices if d.pci_id}
+    expected = {d.pci_id: d.pci_name for d in load_board(board).devices if d.pci_id and d.pci_id[0] != 0x1AF4}
     r = hermit("run", "--board", board, "--timeout", BOOT_TIMEOUT)
     assert r.rc == 0, r
     found = {}

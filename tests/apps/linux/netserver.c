@@ -7,7 +7,8 @@
  *   TCP 9000  bulk: "SEND n\n" -> n bytes of a fixed pseudo-random stream,
  *             then its sha256 as 64 hex digits + "\n";
  *             "RECV n\n" -> reads n bytes, answers their sha256 + "\n".
- * It prints "netserver: ready" once every socket listens. */
+ * It prints "netserver: ready" once every socket listens. An argument N adds
+ * N to every port (for a run on the host next to other services). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -233,10 +234,12 @@ static int http(struct conn *c)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
-    int web = listen_on(SOCK_STREAM, 8080), echo = listen_on(SOCK_DGRAM, 9007), bulkfd = listen_on(SOCK_STREAM, 9000);
+    int off = argc > 1 ? atoi(argv[1]) : 0;
+    int web = listen_on(SOCK_STREAM, 8080 + off), echo = listen_on(SOCK_DGRAM, 9007 + off),
+        bulkfd = listen_on(SOCK_STREAM, 9000 + off);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN};
     ev.data.fd = web;
