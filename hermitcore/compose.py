@@ -66,6 +66,7 @@ class ImageSpec:
     fragments: tuple[tuple[str, str, Fragment], ...]  # (phase, plugin, fragment)
     generated: tuple[Source, ...]
     core: tuple[Source, ...]
+    program: str | None = None  # the Linux executable's kind, or None for a C application
 
     @property
     def plugins(self) -> tuple[str, ...]:
@@ -261,7 +262,8 @@ def make_spec(
             raise ImageError("--files and --initrd are for Linux executables; a C application has no file system")
         app_name, app_src = app_source(app, builtin)
         app_srcs = (app_src,)
-    ctx = EmitContext(board=board, arch=arch, claimed=claimed, app_name=app_name)
+    ctx = EmitContext(board=board, arch=arch, claimed=claimed, app_name=app_name,
+                      program=program.kind if program else None)
 
     fragments: list[tuple[str, str, Fragment]] = []
     for phase in EMIT_PHASES:
@@ -306,6 +308,7 @@ def make_spec(
         fragments=tuple(fragments),
         generated=generated,
         core=kernel_sources() + app_srcs,
+        program=program.kind if program else None,
     )
     return spec, claimed, unclaimed
 
@@ -329,7 +332,8 @@ def compose(
     pm = pm or make_plugin_manager()
     board = load_board(board_name)
     spec, claimed, unclaimed = make_spec(pm, board, app, builtin, files, initrd, progress)
-    ctx = EmitContext(board=board, arch=spec.arch, claimed=claimed, app_name=spec.app_name)
+    ctx = EmitContext(board=board, arch=spec.arch, claimed=claimed, app_name=spec.app_name,
+                      program=spec.program)
     final: list = []
 
     def relink(layout):

@@ -185,6 +185,7 @@ class EmitContext:
     arch: Architecture
     claimed: tuple[ClaimedDevice, ...]
     app_name: str
+    program: str | None = None  # "static"/"static-pie": a Linux executable (with the Linux layer); None: a C app
 
     def devices_of(self, driver: str) -> tuple[ClaimedDevice, ...]:
         return tuple(c for c in self.claimed if c.claim.driver == driver)

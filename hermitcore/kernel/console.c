@@ -1,28 +1,52 @@
 #include <hermit/console.h>
 #include <hermit/spinlock.h>
+#include <hermit/string.h>
 
 #define MAX_CONSOLES 4
+
+#define EARLY_SIZE 8192
 
 static const struct console *consoles[MAX_CONSOLES];
 static unsigned nconsoles;
 static spinlock_t lock = SPINLOCK_INIT; /* the UARTs; innermost lock */
+static char early[EARLY_SIZE];          /* output before any console registered */
+static size_t early_len;
+
+static void put(const struct console *con, const char *s, size_t n)
+{
+    if (con->write) {
+        con->write(s, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n')
+            con->putc('\r');
+        con->putc(s[i]);
+    }
+}
 
 void console_register(const struct console *con)
 {
-    if (nconsoles < MAX_CONSOLES)
+    unsigned long f = spin_lock_irqsave(&lock);
+    if (nconsoles < MAX_CONSOLES) {
         consoles[nconsoles++] = con;
+        if (nconsoles == 1 && early_len)
+            put(con, early, early_len);
+        early_len = 0;
+    }
+    spin_unlock_irqrestore(&lock, f);
 }
 
 void console_write(const char *s, size_t n)
 {
     unsigned long f = spin_lock_irqsave(&lock);
-    for (size_t i = 0; i < n; i++) {
-        for (unsigned c = 0; c < nconsoles; c++) {
-            if (s[i] == '\n')
-                consoles[c]->putc('\r');
-            consoles[c]->putc(s[i]);
-        }
+    if (!nconsoles) {
+        size_t k = n < EARLY_SIZE - early_len ? n : EARLY_SIZE - early_len;
+        memcpy(early + early_len, s, k);
+        early_len += k;
     }
+    for (unsigned c = 0; c < nconsoles; c++)
+        put(consoles[c], s, n);
     spin_unlock_irqrestore(&lock, f);
 }
 

@@ -29,6 +29,8 @@ def hermitcore_claim_device(board, device):
 
 @hookimpl
 def hermitcore_emit_device(ctx, claimed):
+    if ctx.program is None:
+        return None  # a C application has no sockets or files to serve: the device stays out
     where = ", ".join(c.device.path for c in claimed)
     return Fragment(
         sources=package_sources(__package__, "virtio_net.c", prefix="drivers/virtio_net"),
