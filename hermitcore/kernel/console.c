@@ -4,7 +4,13 @@
 
 #define MAX_CONSOLES 4
 
-#define EARLY_SIZE 8192
+/* Boards whose console is found late in boot (virtio-console) keep early
+ * output for it; the console plugin sets the size. Others pay nothing. */
+#ifdef HERMIT_CONSOLE_REPLAY
+#define EARLY_SIZE HERMIT_CONSOLE_REPLAY
+#else
+#define EARLY_SIZE 1
+#endif
 
 static const struct console *consoles[MAX_CONSOLES];
 static unsigned nconsoles;
@@ -40,7 +46,7 @@ void console_register(const struct console *con)
 void console_write(const char *s, size_t n)
 {
     unsigned long f = spin_lock_irqsave(&lock);
-    if (!nconsoles) {
+    if (!nconsoles && EARLY_SIZE > 1) {
         size_t k = n < EARLY_SIZE - early_len ? n : EARLY_SIZE - early_len;
         memcpy(early + early_len, s, k);
         early_len += k;

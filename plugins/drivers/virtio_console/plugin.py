@@ -24,6 +24,7 @@ def hermitcore_claim_device(board, device):
 def hermitcore_emit_device(ctx, claimed):
     return Fragment(
         sources=package_sources(__package__, "virtio_console.c", prefix="drivers/virtio_console"),
+        defines={"HERMIT_CONSOLE_REPLAY": "8192"},  # boot output before the device is found, replayed
         summary=(f"console: virtio-console ({claimed[0].device.path})",),
     )
 

@@ -15,8 +15,9 @@ struct console {
 /* First registered console, or NULL. */
 const struct console *console_primary(void);
 
-/* Register a console; output goes to every registered console. What was
- * written before the first console registered (up to 8 KiB) is replayed to
- * it, so a console found late in boot (virtio) still shows the banner. */
+/* Register a console; output goes to every registered console. When a
+ * console plugin defines HERMIT_CONSOLE_REPLAY (bytes), what was written
+ * before the first console registered is replayed to it, so a console found
+ * late in boot (virtio) still shows the banner. */
 void console_register(const struct console *con);
 void console_write(const char *s, size_t n);
