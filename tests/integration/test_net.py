@@ -6,6 +6,7 @@ through `hermitcore run --port` forwards and checks every byte."""
 from __future__ import annotations
 
 import hashlib
+import shlex
 import http.client
 import os
 import socket
@@ -223,3 +224,21 @@ def test_bad_network_options_are_clear_errors():
     ]:
         r = hermit("run", "--board", "qemu-microvm", "--print-qemu", *args)
         assert r.rc == 1 and msg in r.err and "Traceback" not in r.err, (args, r)
+
+
+def test_nic_without_an_address_is_an_error_not_a_hang(netserver):
+    """A card that comes up but gets no DHCP answer (QEMU's user network with
+    IPv4 off): a clear line after the 5 s wait, an error for the program, and
+    the machine exits by itself. QEMU runs from `run --print-qemu`'s exact
+    command line with that one change."""
+    if "x86_64" not in selected_arches():
+        pytest.skip("one architecture is enough for the DHCP time-out")
+    r = hermit("run", "--board", "qemu-microvm", str(netserver["x86_64"]), "--print-qemu")
+    assert r.rc == 0, r
+    argv = shlex.split(r.out.strip().splitlines()[-1])
+    argv[argv.index("-netdev") + 1] = "user,id=net0,ipv4=off"
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    out = proc.stdout.replace("\r\n", "\n")
+    assert "no DHCP answer within 5 s (link up); give an address with --ip" in out, out
+    assert "netserver: socket: Network is unreachable" in out, out
+    assert proc.returncode == (2 << 1) | 1, (proc.returncode, out)  # isa-debug-exit: the program's status 2
