@@ -4,7 +4,9 @@
  *             image's embedded tree (open/read); GET /quit ends the program
  *             with exit status 0 after answering.
  *   UDP 9007  echo: every datagram back to its sender.
- *   TCP 9000  bulk: "SEND n\n" -> n bytes of a fixed pseudo-random stream,
+ *   TCP 9000  bulk, each connection served by a thread of its own (so with
+ *             --cpus 2 it runs on the other CPU, beside the epoll loop):
+ *             "SEND n\n" -> n bytes of a fixed pseudo-random stream,
  *             then its sha256 as 64 hex digits + "\n";
  *             "RECV n\n" -> reads n bytes, answers their sha256 + "\n".
  * It prints "netserver: ready" once every socket listens. An argument N adds
@@ -14,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,7 +161,7 @@ static void bulk(int fd)
     char cmd[8];
     if (sscanf(line, "%7s %llu", cmd, &len) != 2)
         return;
-    static uint8_t buf[65536];
+    static __thread uint8_t buf[65536];
     struct sha256 s;
     sha_init(&s);
     char hex[66];
@@ -187,6 +190,14 @@ static void bulk(int fd)
     strcat(hex, "\n");
     write_all(fd, hex, 65);
     printf("netserver: bulk %s %llu bytes sha256 %.16s...\n", cmd, len, hex);
+}
+
+static void *bulk_thread(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    bulk(fd);
+    close(fd);
+    return 0;
 }
 
 struct conn {
@@ -283,10 +294,11 @@ int main(int argc, char **argv)
                 }
             } else if (fd == bulkfd) {
                 int c = accept(bulkfd, 0, 0);
-                if (c >= 0) {
-                    bulk(c);
+                pthread_t t;
+                if (c >= 0 && pthread_create(&t, 0, bulk_thread, (void *)(intptr_t)c) == 0)
+                    pthread_detach(t);
+                else if (c >= 0)
                     close(c);
-                }
             } else {
                 struct conn *c = conns[fd];
                 ssize_t r = read(fd, c->req + c->n, sizeof c->req - c->n);
