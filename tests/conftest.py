@@ -16,7 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "tests" / "apps"
-BOARDS = {"qemu-microvm": "x86_64", "qemu-q35": "x86_64", "qemu-virt": "aarch64", "qemu-virt-gicv3": "aarch64"}
+BOARDS = {"qemu-microvm": "x86_64", "qemu-q35": "x86_64", "qemu-pc": "x86_64", "qemu-virt": "aarch64",
+          "qemu-virt-gicv3": "aarch64"}
 
 
 def selected_arches() -> list[str]:

@@ -1,5 +1,6 @@
 /* PCI: the driver registry and what every PCI driver needs (BARs,
  * capabilities, MSI-X). See hermit/pci.h. */
+#include <hermit/heap.h>
 #include <hermit/hermit.h>
 #include <hermit/irq.h>
 #include <hermit/mm.h>
@@ -24,7 +25,7 @@ void pci_driver_register(const struct pci_driver *drv)
         drivers[ndrivers++] = drv;
 }
 
-int pci_device_found(struct pci_dev *d)
+static int bind(struct pci_dev *d)
 {
     for (unsigned i = 0; i < ndrivers; i++) {
         const struct pci_driver *drv = drivers[i];
@@ -32,6 +33,101 @@ int pci_device_found(struct pci_dev *d)
             return drv->probe(d) == 0;
     }
     return 0;
+}
+
+/* --- configuration space: the ECAM window, or the host's accessors --- */
+uint32_t pci_read32(struct pci_dev *d, unsigned off)
+{
+    return d->cfg ? *(volatile uint32_t *)(d->cfg + off) : d->host->read(d, off & ~3u);
+}
+
+uint16_t pci_read16(struct pci_dev *d, unsigned off)
+{
+    return d->cfg ? *(volatile uint16_t *)(d->cfg + off) : (uint16_t)(pci_read32(d, off) >> (8 * (off & 2)));
+}
+
+uint8_t pci_read8(struct pci_dev *d, unsigned off)
+{
+    return d->cfg ? *(volatile uint8_t *)(d->cfg + off) : (uint8_t)(pci_read32(d, off) >> (8 * (off & 3)));
+}
+
+void pci_write32(struct pci_dev *d, unsigned off, uint32_t v)
+{
+    if (d->cfg)
+        *(volatile uint32_t *)(d->cfg + off) = v;
+    else
+        d->host->write(d, off & ~3u, v);
+}
+
+void pci_write16(struct pci_dev *d, unsigned off, uint16_t v)
+{
+    if (d->cfg) {
+        *(volatile uint16_t *)(d->cfg + off) = v;
+        return;
+    }
+    unsigned shift = 8 * (off & 2);
+    uint32_t old = d->host->read(d, off & ~3u);
+    d->host->write(d, off & ~3u, (old & ~(0xffffu << shift)) | (uint32_t)v << shift);
+}
+
+/* --- the scan --- */
+static unsigned found, without_driver;
+
+static const char *lookup(const struct pci_host *h, uint16_t vendor, uint16_t device)
+{
+    for (const struct pci_name *n = h->names; n && n->name; n++)
+        if (n->vendor == vendor && n->device == device)
+            return n->name;
+    return 0;
+}
+
+static void scan_bus(const struct pci_host *h, unsigned bus, int depth)
+{
+    for (unsigned dev = 0; dev < 32; dev++) {
+        for (unsigned fn = 0; fn < 8; fn++) {
+            struct pci_dev probe = {(uint8_t)bus, (uint8_t)dev, (uint8_t)fn, 0, 0, 0, h,
+                                    h->window ? h->window(bus, dev, fn) : 0, 0, ""};
+            uint32_t id = pci_read32(&probe, 0x00);
+            if ((id & 0xffff) == 0xffff) {
+                if (fn == 0)
+                    break; /* no device in this slot */
+                continue;
+            }
+            probe.vendor = (uint16_t)id;
+            probe.device = (uint16_t)(id >> 16);
+            probe.class = pci_read32(&probe, 0x08) >> 8;
+            probe.name = lookup(h, probe.vendor, probe.device);
+            uint8_t header = pci_read8(&probe, 0x0e);
+            snprintk(probe.where, sizeof probe.where, "pci %02x:%02x.%u", bus, dev, fn);
+            found++;
+            struct pci_dev *pd = kmalloc(sizeof *pd);
+            int bound = 0;
+            if (pd) {
+                *pd = probe;
+                bound = bind(pd);
+                if (!bound)
+                    kfree(pd);
+            }
+            if (!bound)
+                without_driver++;
+            pr_info("pci %02x:%02x.%u %04x:%04x class %06x %s%s\n", bus, dev, fn, probe.vendor, probe.device,
+                    (unsigned)probe.class, probe.name ? probe.name : "unknown device (not in the board's pci.ids)",
+                    bound ? "" : " -- no driver in this image");
+            if ((header & 0x7f) == 1 && depth < 8) { /* PCI-PCI bridge */
+                unsigned secondary = (pci_read32(&probe, 0x18) >> 8) & 0xff;
+                if (secondary > bus)
+                    scan_bus(h, secondary, depth + 1);
+            }
+            if (fn == 0 && !(header & 0x80))
+                break; /* single-function device */
+        }
+    }
+}
+
+void pci_scan(const struct pci_host *h)
+{
+    scan_bus(h, 0, 0);
+    pr_info("pci: %u function(s), %u without a driver\n", found, without_driver);
 }
 
 int pci_bar(struct pci_dev *d, unsigned bar, uint64_t *addr, uint64_t *size)

@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import BOARDS, hermit, selected_arches
 
-#: virtio-9p over virtio-mmio (microvm, virt) and over virtio-pci (q35)
-FS_BOARDS = [b for b in ("qemu-microvm", "qemu-q35", "qemu-virt") if BOARDS[b] in selected_arches()]
+#: virtio-9p over virtio-mmio (microvm, virt) and over virtio-pci (q35, pc)
+FS_BOARDS = [b for b in ("qemu-microvm", "qemu-q35", "qemu-pc", "qemu-virt") if BOARDS[b] in selected_arches()]
 BIG = 10 << 20
 
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")

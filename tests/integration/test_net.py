@@ -6,9 +6,9 @@ through `hermitcore run --port` forwards and checks every byte."""
 from __future__ import annotations
 
 import hashlib
-import shlex
 import http.client
 import os
+import shlex
 import socket
 import struct
 import subprocess
@@ -20,8 +20,8 @@ import pytest
 from tests.conftest import BOARDS, hermit, selected_arches
 
 #: boards with a network card: virtio-net over virtio-mmio (microvm, virt) and
-#: over virtio-pci with MSI-X (q35)
-NET_BOARDS = [b for b in ("qemu-microvm", "qemu-q35", "qemu-virt") if BOARDS[b] in selected_arches()]
+#: over virtio-pci with MSI-X (q35: ECAM; pc: configuration ports)
+NET_BOARDS = [b for b in ("qemu-microvm", "qemu-q35", "qemu-pc", "qemu-virt") if BOARDS[b] in selected_arches()]
 BOARD = {"x86_64": "qemu-microvm", "aarch64": "qemu-virt"}
 BULK = 64 << 20
 
@@ -107,14 +107,14 @@ def test_tcp_udp_http_server(board, netserver, www, tmp_path):
     pcap = tmp_path / "guest.pcap"
     # two CPUs on the mmio boards: the bulk threads run beside the epoll loop,
     # lwIP is entered from both CPUs and the NIC interrupt wakes across them
-    cpus = "1" if board == "qemu-q35" else "2"
+    cpus = "1" if board in ("qemu-q35", "qemu-pc") else "2"
     g = Guest("--board", board, str(netserver[arch]), "--files", str(www), "--timeout", "600", "--cpus", cpus,
               "--port", f"{web}:8080", "--port", f"{udp}:9007/udp", "--port", f"{bulk}:9000",
               "--capture", str(pcap))
     phase = "boot"
     try:
         g.wait_for("netserver: ready")
-        transport = "pci 00:02.0" if board == "qemu-q35" else "virtio-mmio@"
+        transport = "pci 00:02.0" if board in ("qemu-q35", "qemu-pc") else "virtio-mmio@"
         assert any(f"[hermit] net: {transport}" in l and "address 10.0.2.15" in l and "(DHCP" in l for l in g.lines), g
         page = (www / "page.bin").read_bytes()
         phase = "http"
@@ -245,3 +245,46 @@ def test_nic_without_an_address_is_an_error_not_a_hang(netserver):
     assert "no DHCP answer within 5 s (link up); give an address with --ip" in out, out
     assert "netserver: socket: Network is unreachable" in out, out
     assert proc.returncode == (2 << 1) | 1, (proc.returncode, out)  # isa-debug-exit: the program's status 2
+
+
+def test_virtio_pci_without_msix_uses_intx(netserver, www):
+    """On the i440fx board a virtio-net function without MSI-X (QEMU
+    `vectors=0`) interrupts through INTx on the IOAPIC pin the firmware
+    wrote into its interrupt-line register; traffic still flows."""
+    if "x86_64" not in selected_arches():
+        pytest.skip("qemu-pc is x86_64")
+    web, udp = free_port(), free_port(socket.SOCK_DGRAM)
+    r = hermit("run", "--board", "qemu-pc", str(netserver["x86_64"]), "--files", str(www), "--port", f"{web}:8080",
+               "--port", f"{udp}:9007/udp", "--print-qemu")
+    assert r.rc == 0, r
+    argv = shlex.split(r.out.strip().splitlines()[-1])
+    i = next(k for k, a in enumerate(argv) if a.startswith("virtio-net-pci,"))
+    argv[i] = argv[i].replace("virtio-net-pci,", "virtio-net-pci,vectors=0,")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip())
+            if "netserver: ready" in line:
+                break
+        assert any("no MSI-X; INTA on IRQ" in l for l in lines), lines
+        page = (www / "page.bin").read_bytes()
+        conn = None
+        for i in range(200):
+            status, body, conn = http_get(web, "/page.bin", conn)
+            assert status == 200 and body == page, i
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.settimeout(5)
+            u.sendto(b"ping", ("127.0.0.1", udp))
+            assert u.recvfrom(64)[0] == b"ping"
+        assert http_get(web, "/quit", close=True)[:2] == (200, b"bye")
+        proc.wait(timeout=60)
+        assert proc.returncode == 1, proc.returncode  # isa-debug-exit: status 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

@@ -84,7 +84,7 @@ def test_boards_listing():
     r = hermit("boards")
     assert r.rc == 0
     rows = {line.split()[0]: line.split()[1] for line in r.lines}
-    assert rows == {"qemu-microvm": "x86_64", "qemu-microvm-vcon": "x86_64", "qemu-q35": "x86_64",
+    assert rows == {"qemu-microvm": "x86_64", "qemu-microvm-vcon": "x86_64", "qemu-pc": "x86_64", "qemu-q35": "x86_64",
                     "qemu-virt": "aarch64", "qemu-virt-gicv3": "aarch64"}
 
 

@@ -4,10 +4,8 @@ emits a scanner that offers each function to the PCI drivers composed in
 
 from __future__ import annotations
 
-import json
-
 from hermitcore import hookimpl
-from hermitcore.emit import package_sources
+from hermitcore.emit import package_sources, pci_names_header
 from hermitcore.model import Claim, Fragment, Source
 
 DRIVER = "pci-ecam"
@@ -23,16 +21,8 @@ def hermitcore_claim_device(board, device):
 @hookimpl
 def hermitcore_emit_device(ctx, claimed):
     host = claimed[0].device
-    rows = [
-        f"    {{{v:#06x}, {d:#06x}, {json.dumps(name)}}},"
-        for (v, d), name in sorted(ctx.board.pci_names.items())
-    ]
-    table = "\n".join(
-        ["/* Generated from the board's pci.ids: vendor, device, name. */",
-         "static const struct pci_name names[] = {", *rows, "    {0, 0, 0},", "};", ""]
-    )
     return Fragment(
         sources=package_sources(__package__, "pci_ecam.c", prefix="drivers/pci_ecam")
-        + (Source("drivers/pci_ecam/pci_names.h", table),),
+        + (Source("drivers/pci_ecam/pci_names.h", pci_names_header(ctx.board)),),
         summary=(f"pci: ECAM at {host.regs[0].address:#x}, {len(ctx.board.pci_names)} names from pci.ids",),
     )

@@ -21,7 +21,8 @@ enum {
 };
 #define NO_VECTOR 0xffff
 
-/* d->base: common config; aux[0] notify base, aux[1] ISR, aux[2] device config. */
+/* d->base: common config; aux[0] notify base, aux[1] ISR, aux[2] device
+ * config; aux[3] set: the function interrupts through INTx, not MSI-X. */
 static volatile uint8_t *common(struct virtio_dev *d) { return (volatile uint8_t *)d->base; }
 static void w8(struct virtio_dev *d, unsigned o, uint8_t v) { *(volatile uint8_t *)(common(d) + o) = v; }
 static void w16(struct virtio_dev *d, unsigned o, uint16_t v) { *(volatile uint16_t *)(common(d) + o) = v; }
@@ -67,9 +68,11 @@ static int queue_enable(struct virtio_dev *d, struct virtq *vq)
 {
     w16(d, QUEUE_SELECT, (uint16_t)vq->index);
     w16(d, QUEUE_SIZE, vq->size);
-    w16(d, QUEUE_MSIX_VECTOR, 0); /* every queue raises the function's one vector */
-    if (r16(d, QUEUE_MSIX_VECTOR) != 0)
-        return -1;
+    if (!d->aux[3]) {
+        w16(d, QUEUE_MSIX_VECTOR, 0); /* every queue raises the function's one vector */
+        if (r16(d, QUEUE_MSIX_VECTOR) != 0)
+            return -1;
+    }
     w64(d, QUEUE_DESC, vq->desc_pa);
     w64(d, QUEUE_DRIVER, vq->avail_pa);
     w64(d, QUEUE_DEVICE, vq->used_pa);
@@ -82,7 +85,9 @@ static void notify(struct virtio_dev *d, struct virtq *vq) { *(volatile uint16_t
 
 static unsigned interrupt_ack(struct virtio_dev *d)
 {
-    return 1; /* MSI-X: nothing to acknowledge (the ISR register is for INTx) */
+    if (d->aux[3])
+        return *(volatile uint8_t *)d->aux[1]; /* INTx: reading the ISR status lowers the line */
+    return 1; /* MSI-X: nothing to acknowledge */
 }
 
 static const struct virtio_transport pci_transport = {
@@ -124,11 +129,23 @@ static int virtio_pci_probe(struct pci_dev *p)
     }
     pci_enable(p);
     if (pci_enable_msix(p, &d->irq)) {
-        pr_info("virtio: %s at %s: no MSI-X vector (INTx is not driven)\n", virtio_device_name(d->device_id), p->where);
-        kfree(d);
-        return -1;
+        /* INTx through the interrupt controller, where the host bridge says the
+         * interrupt-line register names its input (i440fx); not where it does
+         * not (q35 routes to IOAPIC pins the register does not name). */
+        uint8_t line = pci_read8(p, 0x3c), pin = pci_read8(p, 0x3d);
+        if (!p->host->intx_line_is_irq || !pin || !line || line == 0xff || !d->aux[1]) {
+            pr_info("virtio: %s at %s: no MSI-X, and no INTx route this kernel can use\n",
+                    virtio_device_name(d->device_id), p->where);
+            kfree(d);
+            return -1;
+        }
+        d->irq = line;
+        d->aux[3] = 1;
+        pr_info("virtio: %s at %s: no MSI-X; INT%c on IRQ %u\n", virtio_device_name(d->device_id), p->where,
+                'A' + pin - 1, line);
+    } else {
+        w16(d, CONFIG_MSIX_VECTOR, NO_VECTOR);
     }
-    w16(d, CONFIG_MSIX_VECTOR, NO_VECTOR);
     virtio_device_found(d);
     return 0;
 }
