@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import os
 import shlex
+import shutil
 import socket
 import struct
 import subprocess
@@ -288,3 +289,50 @@ def test_virtio_pci_without_msix_uses_intx(netserver, www):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_tap_network(netserver, www):
+    """--net tap:NAME with a static address: the guest on a tap device inside
+    a network namespace this test makes (and removes), reached from inside it."""
+    if "x86_64" not in selected_arches():
+        pytest.skip("one architecture is enough for the tap back end")
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        pytest.skip("needs root and iproute2 to make a network namespace and a tap device")
+    ns, tap = f"hermit-t{os.getpid()}", "hmtap0"
+    setup = [["ip", "netns", "add", ns],
+             ["ip", "netns", "exec", ns, "ip", "tuntap", "add", "dev", tap, "mode", "tap"],
+             ["ip", "netns", "exec", ns, "ip", "addr", "add", "10.99.0.1/24", "dev", tap],
+             ["ip", "netns", "exec", ns, "ip", "link", "set", tap, "up"]]
+    try:
+        for cmd in setup:
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode != 0:
+                pytest.skip(f"cannot make the namespace here: {' '.join(cmd)}: {p.stderr.strip()}")
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "hermitcore", "run", "--board", "qemu-microvm",
+             str(netserver["x86_64"]), "--files", str(www), "--net", f"tap:{tap}", "--ip", "10.99.0.2",
+             "--gateway", "10.99.0.1", "--timeout", "120"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        lines = []
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip())
+            if "netserver: ready" in line:
+                break
+        assert any("address 10.99.0.2 netmask 255.255.255.0 gateway 10.99.0.1 (static" in l for l in lines), lines
+        client = ("import http.client\n"
+                  "c = http.client.HTTPConnection('10.99.0.2', 8080, timeout=30)\n"
+                  "for _ in range(20):\n"
+                  "    c.request('GET', '/page.bin'); assert len(c.getresponse().read()) == 16000\n"
+                  "c.request('GET', '/quit'); print(c.getresponse().read().decode())\n")
+        out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", client], capture_output=True,
+                             text=True, timeout=120)
+        assert out.stdout.strip() == "bye", (out.stdout, out.stderr, lines)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if "proc" in locals() and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
