@@ -508,9 +508,12 @@ def chart(report: dict, path: Path) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed (pip install 'hermitcore[bench]'); no chart"
+    noise = report["metrics"].get("os_noise_fwq") or []
     labels = [f"{r['board']}\n{r['accel']}" for r in rows]
     x = range(len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(rows)), 4))
+    width = max(6, 1.6 * len(rows)) + (max(6, 1.6 * len(noise)) if noise else 0)
+    fig, axes = plt.subplots(1, 2 if noise else 1, figsize=(width, 4), squeeze=False)
+    ax = axes[0][0]
     ax.bar([i - 0.2 for i in x], [r["hermit_ms"]["median"] for r in rows], 0.4, label="hermitcore hello")
     ax.bar([i + 0.2 for i in x], [r["floor_ms"]["median"] for r in rows], 0.4, label="QEMU floor")
     ax.set_xticks(list(x))
@@ -518,6 +521,19 @@ def chart(report: dict, path: Path) -> str | None:
     ax.set_ylabel("exec -> exit, ms (median)")
     ax.set_title("Boot to exit: hermitcore vs the QEMU floor")
     ax.legend()
+    if noise:  # OS noise: FWQ overhead p99 per board, next to the host's and the Linux guest's
+        ax = axes[0][1]
+        series = [("hermitcore", "p99_ns"), ("host", "host_p99_ns"), ("Linux guest", "linux_p99_ns")]
+        series = [(name, key) for name, key in series if any(r.get(key) for r in noise)]
+        w = 0.8 / len(series)
+        for k, (name, key) in enumerate(series):
+            ax.bar([i + (k - (len(series) - 1) / 2) * w for i in range(len(noise))],
+                   [(r.get(key) or 0) / 1e3 for r in noise], w, label=name)
+        ax.set_xticks(list(range(len(noise))))
+        ax.set_xticklabels([f"{r['board']}\n{r['accel']}, {r['cpus']} CPUs" for r in noise])
+        ax.set_ylabel("FWQ overhead p99, us (lower is quieter)")
+        ax.set_title("OS noise: fixed-work quanta on every CPU")
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -571,7 +587,7 @@ def main(argv=None) -> int:
     report["linux_guest"] = {"package": linux_guest.PACKAGES.get("x86_64"), "unavailable": dict(LINUX_UNAVAILABLE)}
     (out_dir / "bench-report.json").write_text(json.dumps(report, indent=2))
     (out_dir / "bench-report.md").write_text(markdown(report))
-    note = chart(report, out_dir / "bench-boot.png")
+    note = chart(report, out_dir / "bench-boot.png")  # boot time and OS noise
     if note:
         progress(note)
     print(markdown(report))
