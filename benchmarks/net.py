@@ -30,7 +30,8 @@ def free_port(kind=socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
-def _line(s: socket.socket) -> str:
+def read_line(s: socket.socket) -> str:
+    """One line from a socket, without its newline."""
     buf = b""
     while not buf.endswith(b"\n"):
         b = s.recv(1)
@@ -53,14 +54,14 @@ def measure(web: int, bulk: int, nbytes: int, requests: int, wrk_seconds: int) -
             h.update(chunk)
             got += len(chunk)
         out["tx_mb_s"] = nbytes / (time.perf_counter() - t) / 1e6
-        if _line(s) != h.hexdigest():
+        if read_line(s) != h.hexdigest():
             raise RuntimeError("bulk SEND: sha256 mismatch")
     data = os.urandom(nbytes)
     with socket.create_connection(("127.0.0.1", bulk), timeout=120) as s:  # host -> guest
         s.sendall(f"RECV {nbytes}\n".encode())
         t = time.perf_counter()
         s.sendall(data)
-        if _line(s) != hashlib.sha256(data).hexdigest():
+        if read_line(s) != hashlib.sha256(data).hexdigest():
             raise RuntimeError("bulk RECV: sha256 mismatch")
         out["rx_mb_s"] = nbytes / (time.perf_counter() - t) / 1e6
     req = b"GET /page.bin HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -124,7 +124,9 @@ def hermitcore_emit_device(ctx: EmitContext, claimed: tuple) -> Fragment | None:
 
     Called only on the plugin that claimed them, once per driver name, with
     ``claimed`` holding every :class:`~hermitcore.model.ClaimedDevice` of that
-    driver. Drivers register with ``HERMIT_INIT(level, fn)`` and read their
+    driver. ``ctx.program`` says whether the image runs a Linux executable
+    (a driver that only serves the Linux layer, like a NIC, may return
+    ``None`` for a C application). Drivers register with ``HERMIT_INIT(level, fn)`` and read their
     addresses and IRQs from the generated ``board.h``
     (``<prefix>_BASE``, ``<prefix>_SIZE``, ``<prefix>_IRQ``, where the prefix
     is ``ClaimedDevice.macro_prefix``).
@@ -142,6 +144,9 @@ def hermitcore_qemu_args(ctx: RunContext) -> QemuArgs | None:
 
     The arch plugin sets ``binary``; device plugins add ``-device`` and
     console wiring (the console chardev id is ``ctx.options.console_chardev``).
+    ``ctx.meta`` is the image's metadata (e.g. ``network``: the TCP/IP stack
+    is in) and ``ctx.options`` carries the user's ``--net``, ``--port``,
+    ``--capture`` and ``--mount`` choices.
     """
 
 

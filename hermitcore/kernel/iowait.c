@@ -31,12 +31,6 @@ void io_notify(void)
     spin_unlock(&io_lock);
 }
 
-static void io_timeout(struct timer *tm, void *arg)
-{
-    struct thread *t = arg;
-    t->timed_out = 1;
-    sched_wake(t);
-}
 
 int io_wait(uint64_t seen, uint64_t deadline)
 {
@@ -53,7 +47,7 @@ int io_wait(uint64_t seen, uint64_t deadline)
     t->state = THREAD_BLOCKED;
     spin_unlock(&io_lock);
     if (deadline)
-        timer_add(&t->timer, deadline, io_timeout, t);
+        timer_add(&t->timer, deadline, sched_timeout_wake, t);
     schedule();
     if (deadline)
         timer_cancel(&t->timer);

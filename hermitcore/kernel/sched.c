@@ -243,7 +243,7 @@ void sched_wake(struct thread *t)
         arch_irq_enable();
 }
 
-static void sleep_timeout(struct timer *tm, void *arg)
+void sched_timeout_wake(struct timer *tm, void *arg)
 {
     struct thread *t = arg;
     t->timed_out = 1;
@@ -255,7 +255,7 @@ void sched_sleep_until(uint64_t deadline)
     struct thread *t = current_thread();
     t->timed_out = 0;
     t->state = THREAD_BLOCKED;
-    timer_add(&t->timer, deadline, sleep_timeout, t);
+    timer_add(&t->timer, deadline, sched_timeout_wake, t);
     while (!t->timed_out) {
         schedule();
         if (!t->timed_out) /* woken early by someone else: sleep on */

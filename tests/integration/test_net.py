@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from benchmarks.net import free_port, read_line
 from tests.conftest import BOARDS, hermit, selected_arches
 
 #: boards with a network card: virtio-net over virtio-mmio (microvm, virt) and
@@ -29,18 +30,13 @@ BULK = 64 << 20
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
 
 
-def free_port(kind=socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Guest:
-    """`hermitcore run` in the background, its console read line by line."""
+    """`hermitcore run ARGS` (or any command line, `argv=`) in the
+    background, its console read line by line."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, argv: list[str] | None = None):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hermitcore", "run", *args],
+            argv or [sys.executable, "-m", "hermitcore", "run", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
         )
         self.lines: list[str] = []
@@ -89,16 +85,6 @@ def http_get(port: int, path: str, conn=None, close=False):
     c.request("GET", path, headers={"Connection": "close"} if close else {})
     r = c.getresponse()
     return r.status, r.read(), c
-
-
-def read_line(s: socket.socket) -> str:
-    buf = b""
-    while not buf.endswith(b"\n"):
-        b = s.recv(1)
-        if not b:
-            break
-        buf += b
-    return buf.decode().strip()
 
 
 @pytest.mark.parametrize("board", NET_BOARDS)
@@ -261,18 +247,10 @@ def test_virtio_pci_without_msix_uses_intx(netserver, www):
     argv = shlex.split(r.out.strip().splitlines()[-1])
     i = next(k for k, a in enumerate(argv) if a.startswith("virtio-net-pci,"))
     argv[i] = argv[i].replace("virtio-net-pci,", "virtio-net-pci,vectors=0,")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    g = Guest(argv=argv)
     try:
-        lines = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip())
-            if "netserver: ready" in line:
-                break
-        assert any("no MSI-X; INTA on IRQ" in l for l in lines), lines
+        g.wait_for("netserver: ready", timeout=120)
+        assert any("no MSI-X; INTA on IRQ" in l for l in g.lines), g
         page = (www / "page.bin").read_bytes()
         conn = None
         for i in range(200):
@@ -283,12 +261,9 @@ def test_virtio_pci_without_msix_uses_intx(netserver, www):
             u.sendto(b"ping", ("127.0.0.1", udp))
             assert u.recvfrom(64)[0] == b"ping"
         assert http_get(web, "/quit", close=True)[:2] == (200, b"bye")
-        proc.wait(timeout=60)
-        assert proc.returncode == 1, proc.returncode  # isa-debug-exit: status 0
+        assert g.finish() == 1, g  # QEMU's own status from isa-debug-exit: the program's 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        g.stop()
 
 
 def test_tap_network(netserver, www):
@@ -308,20 +283,11 @@ def test_tap_network(netserver, www):
             p = subprocess.run(cmd, capture_output=True, text=True)
             if p.returncode != 0:
                 pytest.skip(f"cannot make the namespace here: {' '.join(cmd)}: {p.stderr.strip()}")
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "hermitcore", "run", "--board", "qemu-microvm",
-             str(netserver["x86_64"]), "--files", str(www), "--net", f"tap:{tap}", "--ip", "10.99.0.2",
-             "--gateway", "10.99.0.1", "--timeout", "120"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        lines = []
-        while True:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip())
-            if "netserver: ready" in line:
-                break
-        assert any("address 10.99.0.2 netmask 255.255.255.0 gateway 10.99.0.1 (static" in l for l in lines), lines
+        g = Guest(argv=["ip", "netns", "exec", ns, sys.executable, "-m", "hermitcore", "run", "--board",
+                        "qemu-microvm", str(netserver["x86_64"]), "--files", str(www), "--net", f"tap:{tap}",
+                        "--ip", "10.99.0.2", "--gateway", "10.99.0.1", "--timeout", "120"])
+        g.wait_for("netserver: ready", timeout=120)
+        assert any("address 10.99.0.2 netmask 255.255.255.0 gateway 10.99.0.1 (static" in l for l in g.lines), g
         client = ("import http.client\n"
                   "c = http.client.HTTPConnection('10.99.0.2', 8080, timeout=30)\n"
                   "for _ in range(20):\n"
@@ -329,10 +295,9 @@ def test_tap_network(netserver, www):
                   "c.request('GET', '/quit'); print(c.getresponse().read().decode())\n")
         out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", client], capture_output=True,
                              text=True, timeout=120)
-        assert out.stdout.strip() == "bye", (out.stdout, out.stderr, lines)
-        assert proc.wait(timeout=60) == 0
+        assert out.stdout.strip() == "bye", (out.stdout, out.stderr, g)
+        assert g.finish() == 0, g
     finally:
-        if "proc" in locals() and proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        if "g" in locals():
+            g.stop()
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)

@@ -6,7 +6,6 @@
 #include <hermit/heap.h>
 #include <hermit/time.h>
 
-#define MAX_FDS 256
 #define PATH_MAX 4096
 
 #define S_IFMT 0170000
@@ -620,11 +619,6 @@ long sys_pwrite64(long fd, long buf, long count, long offset)
     return hostfs_pwrite(f->host, (const char *)buf, (size_t)count, (uint64_t)offset);
 }
 
-struct iovec {
-    uintptr_t base;
-    size_t len;
-};
-
 static long do_iov(long fd, long uiov, long cnt, int write)
 {
     struct file *f = get(fd);
@@ -632,14 +626,14 @@ static long do_iov(long fd, long uiov, long cnt, int write)
         return -EBADF;
     if (cnt < 0 || cnt > 1024)
         return -EINVAL;
-    if (!user_ok((uintptr_t)uiov, (size_t)cnt * sizeof(struct iovec), PROT_READ))
+    if (!user_ok((uintptr_t)uiov, (size_t)cnt * sizeof(struct iovec_k), PROT_READ))
         return -EFAULT;
-    const struct iovec *iov = (const struct iovec *)uiov;
+    const struct iovec_k *iov = (const struct iovec_k *)uiov;
     long total = 0;
     for (long i = 0; i < cnt; i++) {
         if (!iov[i].len)
             continue;
-        if (!user_ok(iov[i].base, iov[i].len, write ? PROT_READ : PROT_WRITE))
+        if (!user_ok((uintptr_t)iov[i].base, iov[i].len, write ? PROT_READ : PROT_WRITE))
             return total ? total : -EFAULT;
         long n = write ? do_write(f, (const char *)iov[i].base, iov[i].len)
                        : do_read(f, (char *)iov[i].base, iov[i].len, &f->off);
@@ -884,13 +878,6 @@ long sys_faccessat2(long dirfd, long upath, long mode, long flags) { return sys_
 long sys_access(long upath, long mode) { return sys_faccessat(AT_FDCWD, upath, mode); }
 
 /* --- directories --- */
-struct linux_dirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    uint16_t d_reclen;
-    uint8_t d_type;
-    char d_name[];
-};
 
 /* The i-th entry of directory `dir` ("." and ".." first, then each child
  * once, explicit or implied). Returns 0 at the end. */

@@ -110,6 +110,26 @@ struct kstat {
     int64_t mtime;
 };
 
+/* The kernel ABI's shapes, shared by the calls that take them. */
+#define MAX_FDS 256
+struct timespec_k {
+    int64_t sec, nsec;
+};
+struct timeval_k {
+    int64_t sec, usec;
+};
+struct iovec_k {
+    const char *base;
+    size_t len;
+};
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    uint16_t d_reclen;
+    uint8_t d_type;
+    char d_name[];
+};
+
 /* --- host directories (p9.c): paths are normalized, without the leading '/' --- */
 struct hostfile;
 int hostfs_owns(const char *abs); /* under a mount point? */

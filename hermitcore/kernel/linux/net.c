@@ -333,11 +333,6 @@ static long tcp_send_from(struct sock *s, const char *buf, size_t n, int nonbloc
 }
 
 
-struct iovec_k {
-    const char *base;
-    size_t len;
-};
-
 static long udp_send_from(struct sock *s, const struct iovec_k *iov, int niov, const ip_addr_t *ip, u16_t port)
 {
     size_t total = 0;
@@ -742,9 +737,6 @@ static long name_of(long fd, long uaddr, long ulen, int peer)
 long sys_getsockname(long fd, long uaddr, long ulen) { return name_of(fd, uaddr, ulen, 0); }
 long sys_getpeername(long fd, long uaddr, long ulen) { return name_of(fd, uaddr, ulen, 1); }
 
-struct timeval_k {
-    int64_t sec, usec;
-};
 
 long sys_setsockopt(long fd, long level, long name, long uval, long len)
 {

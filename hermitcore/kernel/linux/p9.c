@@ -473,14 +473,6 @@ long hostfs_fsync(struct hostfile *h)
     return rc;
 }
 
-struct dirent64_k {
-    uint64_t d_ino;
-    int64_t d_off;
-    uint16_t d_reclen;
-    uint8_t d_type;
-    char d_name[];
-};
-
 long hostfs_getdents(struct hostfile *h, char *buf, size_t n)
 {
     struct mount *m = h->m;
@@ -511,7 +503,7 @@ long hostfs_getdents(struct hostfile *h, char *buf, size_t n)
         get(m, &len, 2);
         if (m->rx_off + len > end)
             break;
-        size_t reclen = (sizeof(struct dirent64_k) + len + 1 + 7) & ~(size_t)7;
+        size_t reclen = (sizeof(struct linux_dirent64) + len + 1 + 7) & ~(size_t)7;
         if (used + reclen > n) {
             if (!used) {
                 unlock(m);
@@ -520,7 +512,7 @@ long hostfs_getdents(struct hostfile *h, char *buf, size_t n)
             break;
         }
         memcpy(&ino, qid + 5, 8);
-        struct dirent64_k *d = (struct dirent64_k *)(buf + used);
+        struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + used);
         d->d_ino = ino;
         d->d_off = (int64_t)off;
         d->d_reclen = (uint16_t)reclen;

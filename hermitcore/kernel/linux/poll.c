@@ -6,13 +6,9 @@
 #include <hermit/spinlock.h>
 #include <hermit/time.h>
 
-#define MAX_FDS 256
 
 static uint64_t deadline_after(int64_t ns) { return ns > 0 ? clock_ns() + (uint64_t)ns : 0; }
 
-struct timespec_k {
-    int64_t sec, nsec;
-};
 
 /* A user timespec as nanoseconds: -1 for none (wait forever). */
 static long user_timeout(long uts, int64_t *ns)
@@ -118,9 +114,6 @@ static long do_select(long nfds, long ur, long uw, long ue, int64_t timeout_ns)
     }
 }
 
-struct timeval_k {
-    int64_t sec, usec;
-};
 
 long sys_select(long nfds, long ur, long uw, long ue, long utv)
 {

@@ -66,9 +66,6 @@ long sys_uname(long ubuf)
 }
 
 /* --- time --- */
-struct timespec_k {
-    int64_t sec, nsec;
-};
 
 #define CLOCK_REALTIME 0
 #define CLOCK_REALTIME_COARSE 5

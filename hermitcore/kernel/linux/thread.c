@@ -127,12 +127,6 @@ static void unlink_waiter(struct bucket *b, struct waiter *w)
     }
 }
 
-static void timeout_fn(struct timer *tm, void *arg)
-{
-    struct thread *t = arg;
-    t->timed_out = 1;
-    sched_wake(t);
-}
 
 /* deadline: clock_ns() value, 0 for none. */
 static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_t bitset)
@@ -158,7 +152,7 @@ static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_
     t->state = THREAD_BLOCKED;
     spin_unlock(&b->lock);
     if (deadline)
-        timer_add(&t->timer, deadline, timeout_fn, t);
+        timer_add(&t->timer, deadline, sched_timeout_wake, t);
     schedule();
     if (deadline)
         timer_cancel(&t->timer);

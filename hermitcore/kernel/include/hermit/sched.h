@@ -92,6 +92,9 @@ void sched_ipi(void);
 /* Block the current thread until sched_wake (its state must have been set
  * to THREAD_BLOCKED under the lock the waker takes). */
 void sched_wake(struct thread *t);
+/* A timer callback for timed blocks: sets arg's (a struct thread) timed_out
+ * and wakes it. Arm it with timer_add(&t->timer, deadline, ..., t). */
+void sched_timeout_wake(struct timer *tm, void *arg);
 /* Sleep until clock_ns() >= deadline. */
 void sched_sleep_until(uint64_t deadline);
 /* Called by timer_interrupt when the slice ran out. */
