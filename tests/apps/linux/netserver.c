@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,7 @@ static int http(struct conn *c)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN); /* a client that hangs up mid-answer (wrk at its deadline) is not fatal */
     int off = argc > 1 ? atoi(argv[1]) : 0;
     int web = listen_on(SOCK_STREAM, 8080 + off), echo = listen_on(SOCK_DGRAM, 9007 + off),
         bulkfd = listen_on(SOCK_STREAM, 9000 + off);
