@@ -69,20 +69,29 @@ def m_exec_to_exit(board, runner, floor, runs):
 
 
 def m_run_overhead(board, runner, floor, runs):
+    """`hermitcore run IMAGE` against QEMU alone on the same command line, and
+    the interpreter's bare start-up (``python -c pass``, same interpreter and
+    site-packages) so the report shows how much of the difference is ours.
+    One run before sampling computes the run plan, as any first run does."""
     rows = []
     image = str(runner.result.build.image)
     for accel in accelerators(runner.arch):
-        full, direct = [], []
+        cmd = [sys.executable, "-m", "hermitcore", "run", image, "--accel", accel]
+        subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, check=True)
+        full, direct, python = [], [], []
         for i in range(runs):
             progress(f"run_overhead {board} {accel} {i + 1}/{runs}")
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "hermitcore", "run", image, "--accel", accel],
-                           capture_output=True, stdin=subprocess.DEVNULL, check=True)
+            subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, check=True)
             full.append((time.perf_counter() - start) * 1e3)
             direct.append(runner.run(accel)[0] * 1e3)
-        r, d = summary(full), summary(direct)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+            python.append((time.perf_counter() - start) * 1e3)
+        r, d, p = summary(full), summary(direct), summary(python)
         overhead = r["median"] - d["median"]
         rows.append({"board": board, "accel": accel, "run_ms": r, "qemu_ms": d, "overhead_ms": overhead,
+                     "python_startup_ms": p, "own_ms": overhead - p["median"],
                      "target_ms": TARGETS["run_overhead_ms"], "meets": overhead <= TARGETS["run_overhead_ms"]})
     return rows
 
@@ -403,10 +412,16 @@ def markdown(report: dict) -> str:
                 f"{r['floor_ms']['median']:.1f}", f"{r['ratio']:.2f}x", f"<= {r['target']}x", _verdict(r))
                for r in metrics["exec_to_exit"]])
     if "run_overhead" in metrics:
-        table("1b. what `hermitcore run` adds (Python start-up, plugins, QMP)",
-              ["board", "accel", "hermitcore run ms", "QEMU alone ms", "added ms", "target", ""],
+        table("1b. what `hermitcore run` adds (Python start-up, run plan, console pump)",
+              ["board", "accel", "hermitcore run ms", "QEMU alone ms", "added ms", "of which bare Python start-up ms",
+               "target", ""],
               [(r["board"], r["accel"], f"{r['run_ms']['median']:.1f}", f"{r['qemu_ms']['median']:.1f}",
-                f"{r['overhead_ms']:.1f}", f"<= {r['target_ms']:.0f} ms", _verdict(r)) for r in metrics["run_overhead"]])
+                f"{r['overhead_ms']:.1f}", f"{r['python_startup_ms']['median']:.1f}", f"<= {r['target_ms']:.0f} ms",
+                _verdict(r)) for r in metrics["run_overhead"]])
+        out.extend(["Bare Python start-up is `python -c pass` with the same interpreter and site-packages (its .pth "
+                    "hooks included); the rest is hermitcore's: argument parsing, the image's metadata, the cached "
+                    "run plan, the console pump. The first run of an image computes its run plan with the plugins "
+                    "(~150 ms more); the samples follow one such run.", ""])
     if "boot_breakdown" in metrics:
         table("1c. boot breakdown: QEMU exec -> first instruction (host, derived), then the guest's clock",
               ["board", "accel", "QEMU start ms", "-> kernel_main us", "-> main us", "-> exit us", "target", ""],

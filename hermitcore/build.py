@@ -22,6 +22,7 @@ from pathlib import Path
 
 import attrs
 
+from hermitcore.paths import cache_dir  # noqa: F401 (re-exported)
 from hermitcore.errors import ToolchainError
 from hermitcore.toolchain import find_tool
 
@@ -53,14 +54,6 @@ class BuildResult:
     key: str
     cached: bool
     size: int
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("HERMIT_CACHE_DIR")
-    if root:
-        return Path(root)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "hermitcore"
 
 
 @lru_cache(maxsize=None)

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strace", action="store_true", help="print every system call the program makes")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
     r.add_argument("-v", "--verbose", action="store_true",
-                   help="show the QEMU command line, QEMU's messages and (like --strace) every system call")
+                   help="show the QEMU command line, QEMU's messages and why it stopped (QMP), and (like --strace) every system call")
     return p
 
 
@@ -217,10 +217,9 @@ def cmd_compose(args) -> int:
 
 def cmd_run(args, app_args) -> int:
     from hermitcore.image import read_image
-    from hermitcore.plugins import make_plugin_manager
     from hermitcore.run import run_image
 
-    pm = make_plugin_manager()
+    pm = None  # made only when something needs the plugins (compose, or a run with no run plan yet)
     image = args.image
     is_image = False
     if args.selftest:
@@ -233,7 +232,9 @@ def cmd_run(args, app_args) -> int:
             is_image = f.read(4) == b"\x7fELF" and _has_meta(image)
     if not is_image:
         from hermitcore.compose import compose
+        from hermitcore.plugins import make_plugin_manager
 
+        pm = make_plugin_manager()
         result = compose(args.board or os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), image, pm=pm,
                          progress=_progress if args.verbose else None,
                          builtin="selftest" if args.selftest else "hello", files=args.files, initrd=args.initrd)

@@ -147,13 +147,22 @@ def hermitcore_qemu_args(ctx: RunContext) -> QemuArgs | None:
     ``ctx.meta`` is the image's metadata (e.g. ``network``: the TCP/IP stack
     is in) and ``ctx.options`` carries the user's ``--net``, ``--port``,
     ``--capture`` and ``--mount`` choices.
+
+    The plugin of the exit device sets ``exit_code`` (how QEMU's exit status
+    carries the guest's). Answers must depend only on ``ctx`` and files in
+    the plugin's own module: `run` keeps them as a run plan (see
+    ``runplan.py``), substituting ``ctx.options.workdir`` and
+    ``ctx.options.append`` per run.
     """
 
 
 @hookspec(firstresult=True)
 def hermitcore_decode_exit(ctx: RunContext, returncode: int) -> int | None:
-    """Translate QEMU's exit status into the guest's exit status.
+    """Translate QEMU's exit status into the guest's exit status, for exit
+    devices that a declared ``QemuArgs.exit_code`` cannot describe.
 
-    First non-``None`` result wins; ``None`` from everyone means QEMU's
-    status is not a guest exit (QEMU failed or was killed).
+    First non-``None`` result wins, before the declared ``exit_code``;
+    ``None`` from everyone means QEMU's status is not a guest exit (QEMU
+    failed or was killed). Images whose plugins implement this hook are run
+    without a cached run plan (the answer is code, not data).
     """

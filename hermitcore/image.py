@@ -7,14 +7,12 @@ from pathlib import Path
 
 import struct
 
-import attrs
+from typing import NamedTuple
 
 from hermitcore.errors import ImageError
 
 
-
-@attrs.frozen
-class ImageInfo:
+class ImageInfo(NamedTuple):
     path: str
     arch: str
     entry: int

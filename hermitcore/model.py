@@ -140,12 +140,27 @@ class Fragment:
 
 
 @attrs.frozen
+class ExitCode:
+    """How QEMU's exit status carries the guest's, declared by the plugin
+    that provides the exit device (data, not code, so a run plan can keep it;
+    decoded by ``launch.decode_exit``)."""
+
+    odd: bool = False  # only odd statuses are the guest's (isa-debug-exit: (value << 1) | 1)
+    shift: int = 0  # the guest's status is QEMU's shifted right by this much
+    status_file: str = ""  # a file in the run directory whose last byte is the exact status
+
+    def as_dict(self) -> dict:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
 class QemuArgs:
     """QEMU arguments contributed by a plugin for one run."""
 
     args: tuple[str, ...] = ()
     binary: str | None = None  # only the arch plugin sets this
     cpu: str | None = None  # the arch plugin may refine the board's -cpu model
+    exit_code: ExitCode | None = None  # the exit device's plugin says how to read QEMU's status
 
 
 @attrs.frozen

@@ -34,10 +34,9 @@ def _cache_roots() -> list[Path]:
     """Where an unpacked tree may be: the image cache in use, then the
     default one (sources are shared even when HERMIT_CACHE_DIR points a test
     run at an empty image cache). A fetch goes to the last."""
-    from hermitcore.build import cache_dir
+    from hermitcore.paths import cache_dir, default_cache_dir
 
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    roots = [cache_dir() / "lwip", Path(base) / "hermitcore" / "lwip"]
+    roots = [cache_dir() / "lwip", default_cache_dir() / "lwip"]
     return roots if roots[0] != roots[1] else roots[:1]
 
 

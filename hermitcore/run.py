@@ -1,99 +1,54 @@
 """Run stage: boot an image in QEMU, stream the guest's console, return the
 guest's exit status.
 
-QEMU is started as a child process with its QMP monitor connected back to a
-socket we listen on (qemu.qmp); the console is QEMU's stdio chardev, read
-line by line. The command line comes from the board and the plugins
-(``hermitcore_qemu_args``), never from a table here.
+The command line comes from the board and the plugins
+(``hermitcore_qemu_args``), never from a table here. It is kept as a run plan
+(runplan.py) so the next run of the same image with the same options starts
+QEMU without loading a plugin; this module imports the plugin machinery only
+when it has to compute one.
+
+QEMU runs as a child process; its console is QEMU's stdio chardev, read line
+by line (launch.py). With ``verbose`` the run is watched over QMP (qemu.qmp)
+too, so an unexpected end names QEMU's shutdown reason (a triple fault is a
+guest reset); qemu.qmp and asyncio cost ~50 ms to import, more than a whole
+hello run, so plain runs go without.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import platform
-import re
 import shutil
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-import attrs
-import pluggy
-
-from hermitcore.board import load_board
-from hermitcore.compose import call_each, claim_devices, select_arch
+from hermitcore import runplan
 from hermitcore.errors import GuestTimeout, HermitError, ImageError, RunError
-from hermitcore.image import read_image, symbolize, symbolize_program
-from hermitcore.model import Board, QemuArgs, RunContext, RunOptions
-from hermitcore.toolchain import find_tool
-
-PROGRAM_PC_RE = re.compile(r" at pc (0x[0-9a-f]+)")
-PANIC_RE = re.compile(r"^\[hermit\] (PANIC|EXCEPTION|PROGRAM FAULT): (.*)$")
-BACKTRACE_RE = re.compile(r"^\[hermit\] backtrace:((?: 0x[0-9a-f]+)*)\s*$")
-HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+from hermitcore.image import read_image
+from hermitcore.launch import (  # noqa: F401 (re-exported: the CLI, benchmarks and tests use them)
+    HOST_ARCH, ConsoleScanner, LaunchResult, decode_exit, kernel_cmdline, kvm_is_pvm, kvm_usable, launch, quote_arg,
+    resolve_accel,
+)
 
 
-@attrs.frozen
 class RunResult:
-    status: int
-    fatal: str | None  # "panic: ..." or "exception: ..." when the guest kernel died
-    seconds: float
-    qemu_argv: tuple[str, ...]
+    __slots__ = ("status", "fatal", "seconds", "qemu_argv", "planned")
+
+    def __init__(self, status: int, fatal: str | None, seconds: float, qemu_argv: tuple[str, ...], planned=False):
+        self.status = status
+        self.fatal = fatal  # "panic: ..." / "exception: ..." / "program fault: ..." when the guest died
+        self.seconds = seconds
+        self.qemu_argv = qemu_argv
+        self.planned = planned  # the command line came from a run plan
 
 
-def kvm_usable() -> bool:
-    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+def plan_command(pm, board, image: str, options, meta=None):
+    """(argv, RunContext, declared exit code as a dict or None): the plugins'
+    QEMU command line for ``image`` on ``board``."""
+    from hermitcore.compose import call_each, claim_devices, select_arch
+    from hermitcore.model import QemuArgs, RunContext
+    from hermitcore.toolchain import find_tool
 
-
-def kvm_is_pvm() -> bool:
-    """The host's KVM is PVM (pagetable-based, no VMX/SVM): it runs our
-    kernel, but a guest's own ring-3 code needs the PVM paravirtual event
-    protocol (MSR_PVM_EVENT_ENTRY...), which this kernel does not speak."""
-    return os.path.isdir("/sys/module/kvm_pvm")
-
-
-def resolve_accel(requested: str, arch: str, user_mode: bool = False) -> str:
-    """``auto``: KVM when /dev/kvm is usable, the guest arch is the host's and
-    HERMIT_KVM is not 0 (and, for images that run a program in ring 3, the
-    KVM is not PVM); otherwise TCG."""
-    same_arch = HOST_ARCH.get(platform.machine()) == arch
-    if requested == "tcg":
-        return "tcg"
-    if requested == "kvm":
-        if not same_arch:
-            raise HermitError(f"--accel kvm: cannot run an {arch} guest with KVM on a {platform.machine()} host")
-        if not kvm_usable():
-            raise HermitError("--accel kvm: /dev/kvm is missing or not accessible (use --accel tcg)")
-        return "kvm"
-    if requested != "auto":
-        raise HermitError(f"unknown accelerator '{requested}' (use kvm, tcg or auto)")
-    if os.environ.get("HERMIT_KVM", "1") in ("0", "false", "no", "off"):
-        return "tcg"
-    if user_mode and arch == "x86_64" and kvm_is_pvm():
-        return "tcg"
-    return "kvm" if same_arch and kvm_usable() else "tcg"
-
-
-def quote_arg(arg: str) -> str:
-    """Quote one application argument for the kernel's command-line parser."""
-    if arg and not re.search(r'[\s"\\]', arg):
-        return arg
-    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def kernel_cmdline(app_args: list[str], kernel_args: list[str] = ()) -> str:
-    """``<kernel options> -- <application arguments>``."""
-    words = list(kernel_args)
-    if app_args:
-        words += ["--", *map(quote_arg, app_args)]
-    return " ".join(words)
-
-
-def qemu_command(
-    pm: pluggy.PluginManager, board: Board, image: str, options: RunOptions, meta=None
-) -> tuple[list[str], RunContext]:
     arch = select_arch(pm, board)
     claimed, _ = claim_devices(pm, board)
     if meta is None:
@@ -105,6 +60,7 @@ def qemu_command(
     contributions = [c for _, c in call_each(pm, "hermitcore_qemu_args", ctx=ctx)]
     binary = next((c.binary for c in contributions if isinstance(c, QemuArgs) and c.binary), None) or arch.qemu_binary
     cpu = next((c.cpu for c in contributions if c.cpu), None) or board.qemu.cpu
+    exit_code = next((c.exit_code for c in contributions if c.exit_code), None)
     binary_path = find_tool(binary, arch.qemu_package)
     argv = [
         binary_path,
@@ -122,143 +78,31 @@ def qemu_command(
     argv += ["-kernel", image]
     if options.append:
         argv += ["-append", options.append]
+    return argv, ctx, exit_code.as_dict() if exit_code else None
+
+
+def qemu_command(pm, board, image: str, options, meta=None):
+    """(argv, RunContext): the exact command line `hermitcore run` uses."""
+    argv, ctx, _ = plan_command(pm, board, image, options, meta)
     return argv, ctx
 
 
-def board_for_image(image: str) -> Board:
+def board_for_image(image: str):
+    from hermitcore.board import load_board
+
     info = read_image(image)
     meta = info.meta
     try:
         return load_board(meta["board"])
     except HermitError:
         board_dir = meta.get("board_dir")
-        if board_dir and Path(board_dir, "board.toml").is_file():
+        if board_dir and os.path.isfile(os.path.join(board_dir, "board.toml")):
             return load_board(board_dir)
         raise ImageError(f"{image} was composed for board '{meta.get('board')}', which is not installed") from None
 
 
-async def _boot(argv, ctx, pm, timeout, out, err, verbose) -> RunResult:
-    from qemu.qmp import QMPClient  # imported here: only runs need it
-
-    start = time.perf_counter()
-    sock = os.path.join(ctx.options.workdir, "qmp.sock")
-    qmp = QMPClient("hermitcore")
-    await qmp.start_server(sock)
-    full = argv + ["-chardev", f"socket,id=hqmp,path={sock}", "-mon", "chardev=hqmp,mode=control"]
-    if verbose:
-        err.write("hermitcore: " + " ".join(full) + "\n")
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *full, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-    except OSError as exc:
-        raise RunError(f"cannot start {argv[0]}: {exc}") from None
-
-    fatal: list[str] = []
-    started: list[str] = []  # evidence the guest ran: QMP greeting, console output
-    shutdown_reason: list[str] = []
-    stderr_chunks: list[bytes] = []
-
-    closed = []  # our stdout went away (e.g. piped into `head`): keep draining
-
-    def emit(data: bytes) -> None:
-        if closed:
-            return
-        try:
-            out.write(data)
-            out.flush()
-        except (BrokenPipeError, ValueError):
-            closed.append(True)
-
-    async def pump_console():
-        pending = b""
-        while True:
-            chunk = await proc.stdout.read(4096)
-            if not chunk:
-                break
-            started.append("console")
-            pending += chunk.replace(b"\r\n", b"\n")
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                emit(raw + b"\n")
-                text = raw.decode(errors="replace")
-                m = PANIC_RE.match(text)
-                if m:
-                    kind = {"PANIC": "panic", "EXCEPTION": "exception"}.get(m.group(1), "program fault")
-                    fatal.append(f"{kind}: {m.group(2)}")
-                    pc = PROGRAM_PC_RE.search(text) if kind == "program fault" else None
-                    if pc:
-                        err.write(f"hermitcore:   at {symbolize_program(ctx.image, int(pc.group(1), 16))}\n")
-                        err.flush()
-                m = BACKTRACE_RE.match(text)
-                if m and m.group(1).strip():
-                    addrs = [int(a, 16) for a in m.group(1).split()]
-                    for i, name in enumerate(symbolize(ctx.image, addrs)):
-                        err.write(f"hermitcore:   #{i} {name}\n")
-                    err.flush()
-        if pending:
-            emit(pending)
-
-    async def pump_stderr():
-        while True:
-            chunk = await proc.stderr.read(4096)
-            if not chunk:
-                break
-            stderr_chunks.append(chunk)
-
-    async def watch_events():
-        try:
-            await qmp.accept()
-        except Exception:
-            return  # QEMU died before connecting; its stderr says why
-        started.append("qmp")
-        with qmp.listen() as listener:
-            async for event in listener:
-                if event["event"] == "SHUTDOWN":
-                    shutdown_reason.append(event["data"].get("reason", ""))
-
-    tasks = [asyncio.create_task(t) for t in (pump_console(), pump_stderr(), watch_events())]
-    timed_out = False
-    try:
-        await asyncio.wait_for(proc.wait(), timeout)
-    except asyncio.TimeoutError:
-        timed_out = True
-        try:
-            if qmp.runstate.name == "RUNNING":
-                await asyncio.wait_for(qmp.execute("quit"), 2)
-            await asyncio.wait_for(proc.wait(), 2)
-        except Exception:
-            proc.kill()
-            await proc.wait()
-    await asyncio.gather(tasks[0], tasks[1])
-    tasks[2].cancel()
-    try:
-        await qmp.disconnect()
-    except Exception:
-        pass
-    seconds = time.perf_counter() - start
-    stderr_text = b"".join(stderr_chunks).decode(errors="replace").strip()
-
-    if timed_out:
-        raise GuestTimeout(f"guest still running after {timeout:g} s; stopped it (raise --timeout if it needs longer)")
-    rc = proc.returncode
-    if not started:
-        raise RunError(f"QEMU failed to start (status {rc})" + (f":\n{stderr_text}" if stderr_text else ""))
-    status = pm.hook.hermitcore_decode_exit(ctx=ctx, returncode=rc)
-    if status is None:
-        why = f"QEMU exited with status {rc} without a guest exit status"
-        if shutdown_reason:
-            why += f" (shutdown reason: {shutdown_reason[-1]}; a triple fault shows as guest-reset)"
-        if stderr_text:
-            why += f":\n{stderr_text}"
-        raise RunError(why)
-    if stderr_text and verbose:
-        err.write(stderr_text + "\n")
-    return RunResult(status=status, fatal=fatal[0] if fatal else None, seconds=seconds, qemu_argv=tuple(full))
-
-
 def run_image(
-    pm: pluggy.PluginManager,
+    pm,
     image: str,
     *,
     cpus: int = 1,
@@ -277,12 +121,13 @@ def run_image(
     out=None,
     err=None,
 ) -> RunResult:
+    """Boot ``image`` and return the guest's exit status. ``pm`` may be None:
+    the plugin manager is made only if no run plan serves this run."""
     out = out or sys.stdout.buffer
     err = err or sys.stderr
-    board = board_for_image(image)
-    arch = select_arch(pm, board)
-    meta = read_image(image).meta
-    program = meta.get("program")
+    info = read_image(image)
+    image = os.path.abspath(image)
+    program = info.meta.get("program")
     if program:
         # A Linux program's wall clock and random seed come from the host.
         now = time.time_ns()
@@ -291,30 +136,157 @@ def run_image(
             f"hermit.seed={os.urandom(16).hex()}",
             *kernel_args,
         ]
+    append = kernel_cmdline(list(app_args), list(kernel_args))
+    capture = os.path.abspath(capture) if capture else ""
+    resolved = resolve_accel(accel, info.arch, user_mode=bool(program))
+    request = {"cpus": cpus, "mem_mib": mem_mib, "accel": resolved, "net": net, "ports": list(ports),
+               "capture": capture, "ip": ip, "mounts": list(mounts)}
+    key = runplan.plan_key(image, request)
+    plan = None if print_qemu else runplan.load(key)
     workdir = tempfile.mkdtemp(prefix="hermit-run-")
     try:
-        options = RunOptions(
-            cpus=cpus,
-            mem_mib=mem_mib or board.qemu.default_mem_mib,
-            accel=resolve_accel(accel, arch.name, user_mode=bool(program)),
-            append=kernel_cmdline(list(app_args), list(kernel_args)),
-            workdir=workdir,
-            net=net,
-            ports=tuple(ports),
-            capture=os.path.abspath(capture) if capture else "",
-            ip=ip,
-            mounts=tuple(mounts),
-        )
-        argv, ctx = qemu_command(pm, board, os.path.abspath(image), options, meta)
+        if plan is not None:
+            argv = runplan.instantiate(plan, workdir)
+            exit_code, hook = plan["exit_code"], None
+        else:
+            argv, exit_code, hook = _compute(pm, image, info, request, workdir, key)
+        if append:
+            argv += ["-append", append]
         if print_qemu:
             # Runnable as printed: the run directory (exit-status file) stays.
             out.write((" ".join(_shell_quote(a) for a in argv) + "\n").encode())
             out.flush()
             return RunResult(status=0, fatal=None, seconds=0.0, qemu_argv=tuple(argv))
-        return asyncio.run(_boot(argv, ctx, pm, timeout, out, err, verbose))
+        if verbose:
+            origin = f"run plan {runplan.plan_file(key)}" if plan is not None else "the plugins"
+            err.write(f"hermitcore: QEMU command line from {origin}:\nhermitcore: " + " ".join(argv) + "\n")
+            import asyncio
+
+            guest_exit = lambda rc: decode_exit(exit_code, rc, workdir) is not None  # noqa: E731
+            result, reasons = asyncio.run(_boot_qmp(argv, image, workdir, timeout, out, err, guest_exit))
+        else:
+            result, reasons = launch(argv, image, timeout, out, err), []
+        return _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, err, planned=plan is not None)
     finally:
         if not print_qemu:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _compute(pm, image, info, request, workdir, key):
+    """The plugins' command line for this run (saved as a run plan when the
+    exit status is declared as data)."""
+    from hermitcore.model import RunOptions
+    from hermitcore.plugins import make_plugin_manager
+
+    pm = pm or make_plugin_manager()
+    board = board_for_image(image)
+    options = RunOptions(
+        cpus=request["cpus"], mem_mib=request["mem_mib"] or board.qemu.default_mem_mib, accel=request["accel"],
+        workdir=workdir, net=request["net"], ports=tuple(request["ports"]), capture=request["capture"],
+        ip=request["ip"], mounts=tuple(request["mounts"]),
+    )
+    argv, ctx, exit_code = plan_command(pm, board, image, options, info.meta)
+    decoders = pm.hook.hermitcore_decode_exit.get_hookimpls()
+    hook = (lambda rc: pm.hook.hermitcore_decode_exit(ctx=ctx, returncode=rc)) if decoders else None
+    if not decoders:
+        depends = [image, *runplan.plugin_sources(pm)]
+        depends += [os.path.join(board.directory, f) for f in sorted(os.listdir(board.directory))]
+        runplan.save(key, argv, workdir, exit_code, info.meta, depends)
+    return argv, exit_code, hook
+
+
+def _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, err, planned) -> RunResult:
+    if result.timed_out:
+        raise GuestTimeout(f"guest still running after {timeout:g} s; stopped it (raise --timeout if it needs longer)")
+    rc = result.returncode
+    status = hook(rc) if hook else None
+    if status is None:
+        status = decode_exit(exit_code, rc, workdir)
+    if status is None:
+        if not result.started and not reasons:
+            raise RunError(f"QEMU failed to start (status {rc})" + (f":\n{result.stderr}" if result.stderr else ""))
+        why = f"QEMU exited with status {rc} without a guest exit status"
+        if reasons:
+            why += f" (shutdown reason: {reasons[-1]}; a triple fault shows as guest-reset)"
+        elif not verbose:
+            why += " (the guest reset or powered off: --verbose watches QEMU over QMP and names the reason)"
+        if result.stderr:
+            why += f":\n{result.stderr}"
+        raise RunError(why)
+    if result.stderr and verbose:
+        err.write(result.stderr + "\n")
+    return RunResult(status=status, fatal=result.fatal, seconds=result.seconds, qemu_argv=tuple(argv), planned=planned)
+
+
+async def _boot_qmp(argv, image, workdir, timeout, out, err, guest_exit):
+    """Run QEMU with its QMP monitor connected back to a socket we listen on:
+    (LaunchResult, the SHUTDOWN events' reasons). ``guest_exit(rc)``: QEMU's
+    status is the guest's (else the SHUTDOWN event is waited for briefly: it
+    may still be in the socket when QEMU is gone)."""
+    import asyncio
+
+    from qemu.qmp import QMPClient
+
+    start = time.perf_counter()
+    sock = os.path.join(workdir, "qmp.sock")
+    qmp = QMPClient("hermitcore")
+    await qmp.start_server(sock)
+    # -S: the guest starts when QMP is listening (`cont`), so no event is missed
+    full = argv + ["-S", "-chardev", f"socket,id=hqmp,path={sock}", "-mon", "chardev=hqmp,mode=control"]
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *full, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+    except OSError as exc:
+        raise RunError(f"cannot start {argv[0]}: {exc}") from None
+    scanner = ConsoleScanner(image, out, err)
+    reasons: list[str] = []
+    stderr_chunks: list[bytes] = []
+
+    async def pump(stream, sink):
+        while chunk := await stream.read(4096):
+            sink(chunk)
+
+    async def watch_events():
+        try:
+            await qmp.accept()
+        except Exception:
+            return  # QEMU died before connecting; its stderr says why
+        reasons.append("")  # evidence QEMU ran
+        with qmp.listener() as listener:
+            await qmp.execute("cont")
+            async for event in listener:
+                if event["event"] == "SHUTDOWN":
+                    reasons.append(event["data"].get("reason", ""))
+                    return
+
+    tasks = [asyncio.create_task(pump(proc.stdout, scanner.feed)), asyncio.create_task(pump(proc.stderr, stderr_chunks.append)),
+             asyncio.create_task(watch_events())]
+    timed_out = False
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except asyncio.TimeoutError:
+        timed_out = True
+        try:
+            if qmp.runstate.name == "RUNNING":
+                await asyncio.wait_for(qmp.execute("quit"), 2)
+            await asyncio.wait_for(proc.wait(), 2)
+        except Exception:
+            proc.kill()
+            await proc.wait()
+    await asyncio.gather(tasks[0], tasks[1])
+    if not timed_out and not guest_exit(proc.returncode):
+        await asyncio.wait([tasks[2]], timeout=1.0)
+    tasks[2].cancel()
+    try:
+        await qmp.disconnect()
+    except Exception:
+        pass
+    scanner.finish()
+    result = LaunchResult(returncode=proc.returncode, fatal=scanner.fatal[0] if scanner.fatal else None,
+                          seconds=time.perf_counter() - start, timed_out=timed_out, started=scanner.seen or bool(reasons),
+                          stderr=b"".join(stderr_chunks).decode(errors="replace").strip())
+    return result, [r for r in reasons if r]
 
 
 def _shell_quote(arg: str) -> str:

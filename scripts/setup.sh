@@ -36,6 +36,9 @@ echo "setup: installing hermitcore, test and benchmark tools (pip)"
 python3 -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 # pyenv only exposes new console scripts (hermitcore, tox) after a rehash.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+# An editable install leaves bytecode to the first import, which writes none
+# under PYTHONDONTWRITEBYTECODE: every `hermitcore run` would recompile.
+python3 -m compileall -q hermitcore plugins benchmarks >/dev/null
 
 echo "setup: fetching lwIP's source for the network stack (once, into the hermitcore cache)"
 python3 -m hermitcore.netstack

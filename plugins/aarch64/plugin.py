@@ -3,15 +3,18 @@ of RAM, compose-time translation tables, exception vectors, semihosting exit."""
 
 from __future__ import annotations
 
+import os
+
 from hermitcore import hookimpl
 from hermitcore.emit import package_file, package_sources
 from hermitcore.errors import PluginError
-from hermitcore.model import Architecture, Claim, EmitContext, Fragment, QemuArgs, RunContext, Source
+from hermitcore.model import Architecture, Claim, EmitContext, ExitCode, Fragment, QemuArgs, RunContext, Source
 from hermitcore.pagetables import describe, emit_tables
 
 from . import paging
 
 PKG = __package__
+EXIT_STATUS_FILE = "exit-status"  # the semihosting console: the exit status byte
 KERNEL_OFFSET = paging.KERNEL_OFFSET
 
 ARCH = Architecture(
@@ -125,16 +128,13 @@ def hermitcore_emit_timers(ctx: EmitContext):
 def hermitcore_qemu_args(ctx: RunContext):
     if ctx.arch.name != ARCH.name:
         return None
+    # Semihosting SYS_EXIT with ADP_Stopped_ApplicationExit: QEMU exits with
+    # the guest's status; the kernel writes the exact byte to the semihosting
+    # console first (no byte: QEMU's 0 is a reset or power-off, not an exit).
+    status = os.path.join(ctx.options.workdir, EXIT_STATUS_FILE)
     return QemuArgs(
         binary=ARCH.qemu_binary,
-        args=("-semihosting-config", "enable=on,target=native"),
+        args=("-chardev", f"file,id=hexitstatus,path={status}",
+              "-semihosting-config", "enable=on,target=native,chardev=hexitstatus"),
+        exit_code=ExitCode(status_file=EXIT_STATUS_FILE),
     )
-
-
-@hookimpl
-def hermitcore_decode_exit(ctx: RunContext, returncode: int):
-    if ctx.arch.name != ARCH.name:
-        return None
-    # Semihosting SYS_EXIT with ADP_Stopped_ApplicationExit: QEMU exits with
-    # the guest's status as is.
-    return returncode if returncode >= 0 else None

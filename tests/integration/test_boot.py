@@ -4,7 +4,11 @@ and aarch64 boards in separate environments (HERMIT_TEST_ARCH)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import time
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +106,37 @@ def test_hanging_guest_is_stopped_at_the_timeout(board):
     assert "hanging on purpose" in r.lines
     assert f"guest still running after {limit} s; stopped it" in r.err
     assert "Traceback" not in r.err
+
+
+def test_guest_reset_is_reported_not_taken_for_an_exit(board):
+    # TCG: under kvm_pvm a triple fault does not reset the machine (it hangs)
+    r = hermit("run", "--board", board, str(APPS / "reset.c"), "--accel", "tcg", "--timeout", BOOT_TIMEOUT)
+    assert "about to reset" in r.lines, r
+    assert r.rc == 125, r
+    assert "QEMU exited with status 0 without a guest exit status" in r.err and "--verbose" in r.err, r
+    v = hermit("run", "--board", board, str(APPS / "reset.c"), "--accel", "tcg", "--timeout", BOOT_TIMEOUT, "-v")
+    assert v.rc == 125, v
+    assert "shutdown reason: guest-reset" in v.err, v
+    assert "Traceback" not in r.err + v.err
+
+
+def test_second_run_of_an_image_starts_from_its_run_plan(board, tmp_path):
+    out = tmp_path / "hello.elf"
+    assert hermit("compose", "--board", board, "-o", str(out)).rc == 0
+    runs = []
+    for touch in (False, False, True):
+        if touch:  # a changed image is a new plan
+            os.utime(out, ns=(time.time_ns(), time.time_ns()))
+        runs.append(hermit("run", str(out), "--accel", "tcg", "--timeout", BOOT_TIMEOUT, "-v", "--", "x"))
+    origins = [re.search(r"QEMU command line from (the plugins|run plan \S+)", r.err) for r in runs]
+    assert all(r.rc == 0 and r.lines[-1] == "argv[1] = x" for r in runs), runs
+    assert [m.group(1).split()[0] for m in origins] == ["the", "run", "the"], runs
+    plan = json.loads(Path(origins[1].group(1).split(maxsplit=2)[2].rstrip(":")).read_text())
+    assert plan["argv"][-1] == str(out) and "-append" not in plan["argv"]
+    assert str(out) in [d[0] for d in plan["depends"]]
+    # the plan and the plugins give the same command line (but for the run directory)
+    argv = [re.sub(r"hermit-run-\w+", "RUN", r.err.splitlines()[1]) for r in runs]
+    assert argv[0] == argv[1] == argv[2], argv
 
 
 def test_tcg_is_always_available(board):

@@ -7,7 +7,7 @@ import os
 
 from hermitcore import hookimpl
 from hermitcore.emit import package_sources
-from hermitcore.model import Claim, Fragment, QemuArgs
+from hermitcore.model import Claim, ExitCode, Fragment, QemuArgs
 
 EXIT, STATUS = "isa-debug-exit", "isa-debugcon-status"
 STATUS_FILE = "exit-status"
@@ -51,27 +51,14 @@ def hermitcore_qemu_args(ctx):
         return None
     reg = exit_dev.regs[0]
     args = ["-device", f"isa-debug-exit,iobase={reg.address:#x},iosize={reg.size:#x}"]
+    # QEMU exits with (value << 1) | 1; the driver writes the exact status
+    # to the debugcon port first (no byte: the odd status is QEMU's own).
+    exit_code = ExitCode(odd=True, shift=1)
     if status_dev is not None:
+        exit_code = ExitCode(odd=True, status_file=STATUS_FILE)
         path = os.path.join(ctx.options.workdir, STATUS_FILE)
         args += [
             "-chardev", f"file,id=hexitstatus,path={path}",
             "-device", f"isa-debugcon,iobase={status_dev.regs[0].address:#x},chardev=hexitstatus",
         ]
-    return QemuArgs(args=tuple(args))
-
-
-@hookimpl
-def hermitcore_decode_exit(ctx, returncode):
-    exit_dev, status_dev = _ports(ctx)
-    if exit_dev is None or returncode < 0 or returncode % 2 == 0:
-        return None  # not written by isa-debug-exit (it always gives odd)
-    if status_dev is not None:
-        # The driver writes the exact status here before isa-debug-exit; no
-        # byte means QEMU's odd status is not ours (QEMU itself failed).
-        try:
-            with open(os.path.join(ctx.options.workdir, STATUS_FILE), "rb") as f:
-                data = f.read()
-        except OSError:
-            return None
-        return data[-1] if data else None
-    return returncode >> 1
+    return QemuArgs(args=tuple(args), exit_code=exit_code)

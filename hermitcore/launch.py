@@ -1,0 +1,215 @@
+"""Start QEMU on a finished command line, stream the guest's console, decode
+the guest's exit status. Standard library only: this is every `hermitcore
+run`'s path, and on a cached run plan (see runplan.py) it is the only part of
+hermitcore that runs, so what it imports is what a run costs.
+
+Console lines are scanned for the kernel's panic and fault reports; their
+addresses are named from the image's symbols (pyelftools, imported only then).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import selectors
+import signal
+import subprocess
+import time
+
+HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+PROGRAM_PC_RE = re.compile(r" at pc (0x[0-9a-f]+)")
+PANIC_RE = re.compile(r"^\[hermit\] (PANIC|EXCEPTION|PROGRAM FAULT): (.*)$")
+BACKTRACE_RE = re.compile(r"^\[hermit\] backtrace:((?: 0x[0-9a-f]+)*)\s*$")
+#: SIGTERM first (QEMU exits cleanly), SIGKILL if it has not after this long
+KILL_GRACE_S = 2.0
+
+
+class LaunchResult:
+    __slots__ = ("returncode", "fatal", "seconds", "timed_out", "started", "stderr")
+
+    def __init__(self, returncode, fatal, seconds, timed_out, started, stderr):
+        self.returncode = returncode  # QEMU's exit status
+        self.fatal = fatal  # "panic: ..." / "exception: ..." / "program fault: ..." or None
+        self.seconds = seconds
+        self.timed_out = timed_out
+        self.started = started  # the guest produced console output
+        self.stderr = stderr
+
+
+def kvm_usable() -> bool:
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def kvm_is_pvm() -> bool:
+    """The host's KVM is PVM (pagetable-based, no VMX/SVM): it runs our
+    kernel, but a guest's own ring-3 code needs the PVM paravirtual event
+    protocol (MSR_PVM_EVENT_ENTRY...), which this kernel does not speak."""
+    return os.path.isdir("/sys/module/kvm_pvm")
+
+
+def resolve_accel(requested: str, arch: str, user_mode: bool = False) -> str:
+    """``auto``: KVM when /dev/kvm is usable, the guest arch is the host's and
+    HERMIT_KVM is not 0 (and, for images that run a program in ring 3, the
+    KVM is not PVM); otherwise TCG."""
+    from hermitcore.errors import HermitError
+
+    same_arch = HOST_ARCH.get(platform.machine()) == arch
+    if requested == "tcg":
+        return "tcg"
+    if requested == "kvm":
+        if not same_arch:
+            raise HermitError(f"--accel kvm: cannot run an {arch} guest with KVM on a {platform.machine()} host")
+        if not kvm_usable():
+            raise HermitError("--accel kvm: /dev/kvm is missing or not accessible (use --accel tcg)")
+        return "kvm"
+    if requested != "auto":
+        raise HermitError(f"unknown accelerator '{requested}' (use kvm, tcg or auto)")
+    if os.environ.get("HERMIT_KVM", "1") in ("0", "false", "no", "off"):
+        return "tcg"
+    if user_mode and arch == "x86_64" and kvm_is_pvm():
+        return "tcg"
+    return "kvm" if same_arch and kvm_usable() else "tcg"
+
+
+def quote_arg(arg: str) -> str:
+    """Quote one application argument for the kernel's command-line parser."""
+    if arg and not re.search(r'[\s"\\]', arg):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def kernel_cmdline(app_args: list[str], kernel_args: list[str] = ()) -> str:
+    """``<kernel options> -- <application arguments>``."""
+    words = list(kernel_args)
+    if app_args:
+        words += ["--", *map(quote_arg, app_args)]
+    return " ".join(words)
+
+
+def decode_exit(spec: dict | None, returncode: int, workdir: str) -> int | None:
+    """The guest's exit status from QEMU's, as the exit device declared it
+    (``model.ExitCode``): ``odd`` -- only odd statuses are the guest's
+    (isa-debug-exit writes ``(value << 1) | 1``); ``shift`` -- QEMU's status
+    shifted right by this much; ``status_file`` -- a file in the run
+    directory whose last byte is the exact status (no byte: not the guest's).
+    None: QEMU's status is not a guest exit."""
+    if spec is None or returncode < 0:
+        return None
+    if spec.get("odd") and returncode % 2 == 0:
+        return None
+    if spec.get("status_file"):
+        try:
+            with open(os.path.join(workdir, spec["status_file"]), "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        return data[-1] if data else None
+    return returncode >> spec.get("shift", 0)
+
+
+class ConsoleScanner:
+    """Copies the guest's console to ``out`` line by line and notes kernel
+    panics, exceptions and program faults, naming their addresses."""
+
+    def __init__(self, image: str, out, err):
+        self.image, self.out, self.err = image, out, err
+        self.pending = b""
+        self.fatal: list[str] = []
+        self.closed = False  # our stdout went away (e.g. piped into `head`): keep draining
+        self.seen = False
+
+    def _emit(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self.out.write(data)
+            self.out.flush()
+        except (BrokenPipeError, ValueError):
+            self.closed = True
+
+    def feed(self, chunk: bytes) -> None:
+        self.seen = True
+        self.pending += chunk.replace(b"\r\n", b"\n")
+        *lines, self.pending = self.pending.split(b"\n")
+        for raw in lines:
+            self._emit(raw + b"\n")
+            if raw.startswith(b"[hermit] "):
+                self._scan(raw.decode(errors="replace"))
+
+    def finish(self) -> None:
+        if self.pending:
+            self._emit(self.pending)
+            self.pending = b""
+
+    def _scan(self, text: str) -> None:
+        m = PANIC_RE.match(text)
+        if m:
+            kind = {"PANIC": "panic", "EXCEPTION": "exception"}.get(m.group(1), "program fault")
+            self.fatal.append(f"{kind}: {m.group(2)}")
+            pc = PROGRAM_PC_RE.search(text) if kind == "program fault" else None
+            if pc:
+                from hermitcore.image import symbolize_program
+
+                self.err.write(f"hermitcore:   at {symbolize_program(self.image, int(pc.group(1), 16))}\n")
+                self.err.flush()
+        m = BACKTRACE_RE.match(text)
+        if m and m.group(1).strip():
+            from hermitcore.image import symbolize
+
+            addrs = [int(a, 16) for a in m.group(1).split()]
+            for i, name in enumerate(symbolize(self.image, addrs)):
+                self.err.write(f"hermitcore:   #{i} {name}\n")
+            self.err.flush()
+
+
+def launch(argv: list[str], image: str, timeout: float | None, out, err) -> LaunchResult:
+    """Run QEMU to its end (or until ``timeout``: SIGTERM, then SIGKILL)."""
+    from hermitcore.errors import RunError
+
+    start = time.perf_counter()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise RunError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+    scanner = ConsoleScanner(image, out, err)
+    stderr_chunks: list[bytes] = []
+    deadline = None if timeout is None else start + timeout
+    timed_out = False
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ, scanner.feed)
+        sel.register(proc.stderr, selectors.EVENT_READ, stderr_chunks.append)
+        open_streams = 2
+        while open_streams:
+            wait = None if deadline is None else deadline - time.perf_counter()
+            if wait is not None and wait <= 0:
+                if not timed_out:
+                    timed_out = True
+                    proc.send_signal(signal.SIGTERM)
+                    deadline = time.perf_counter() + KILL_GRACE_S
+                    continue
+                proc.kill()
+                break
+            for key, _ in sel.select(wait):
+                chunk = os.read(key.fd, 65536)
+                if chunk:
+                    key.data(chunk)
+                else:
+                    sel.unregister(key.fileobj)
+                    open_streams -= 1
+    scanner.finish()
+    try:
+        proc.wait(KILL_GRACE_S if timed_out else None)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    return LaunchResult(
+        returncode=proc.returncode,
+        fatal=scanner.fatal[0] if scanner.fatal else None,
+        seconds=time.perf_counter() - start,
+        timed_out=timed_out,
+        started=scanner.seen,
+        stderr=b"".join(stderr_chunks).decode(errors="replace").strip(),
+    )
