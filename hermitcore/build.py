@@ -45,6 +45,7 @@ COMMON_CFLAGS = (
     "-Wall",
     "-Wextra",
     "-Wno-unused-parameter",
+    "-Werror=implicit-function-declaration",  # an undeclared call truncates pointers to int
 )
 
 

@@ -189,7 +189,7 @@ def _compute(pm, image, info, request, workdir, key):
     decoders = pm.hook.hermitcore_decode_exit.get_hookimpls()
     hook = (lambda rc: pm.hook.hermitcore_decode_exit(ctx=ctx, returncode=rc)) if decoders else None
     if not decoders:
-        depends = [image, *runplan.plugin_sources(pm)]
+        depends = [image, argv[0], *runplan.plugin_sources(pm)]
         depends += [os.path.join(board.directory, f) for f in sorted(os.listdir(board.directory))]
         runplan.save(key, argv, workdir, exit_code, info.meta, depends)
     return argv, exit_code, hook

@@ -6,10 +6,10 @@ plugin, pluggy, attrs or the board's device tree.
 Computing a command line costs ~150 ms of imports and plugin hooks; the run
 it serves may take 35 ms. A plan is a JSON file in ``cache_dir()/run-plans``
 named by a hash of its key: the image (path, inode, size, mtime), the
-options as the user gave them, the interpreter, hermitcore's version and
-``HERMIT_BOARD_PATH``. It is used only while every file it was computed from
-is unchanged: the image, the modules of every registered plugin, the board's
-files, and the directories where installed distributions live (installing or
+options as the user gave them, the interpreter, hermitcore's version,
+``HERMIT_BOARD_PATH`` and ``PATH``. It is used only while every file it was computed from
+is unchanged: the image, the QEMU binary, the modules of every registered
+plugin, the board's files, and the directories where installed distributions live (installing or
 removing a plugin changes them). Runs whose plugins decode the exit status in
 code (``hermitcore_decode_exit``) are not planned.
 
@@ -54,6 +54,7 @@ def plan_key(image: str, request: dict) -> str | None:
         "hermitcore": __version__,
         "python": sys.executable,
         "board_path": os.environ.get("HERMIT_BOARD_PATH", ""),
+        "path": os.environ.get("PATH", ""),  # which QEMU the plugins would find
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
 

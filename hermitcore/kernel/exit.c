@@ -14,10 +14,12 @@ void poweroff_register(const char *name, void (*fn)(int status))
 }
 
 void boot_times_report(void);
+void stack_usage_report(void);
 
 void hermit_exit(int status)
 {
     boot_times_report();
+    stack_usage_report();
     if (poweroff_fn)
         poweroff_fn(status & 0xff);
     pr_info("no exit device on this board (exit status %d); halting\n", status);

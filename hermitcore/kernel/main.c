@@ -13,7 +13,32 @@
 
 static char cmdline_copy[1024];
 static uint64_t tick_kernel_main, tick_app_main;
-static int opt_boot_times;
+static int opt_boot_times, opt_stack_usage;
+#define STACK_PAINT 0x5a5a5a5a5a5a5a5aull
+extern char boot_stack_top[];
+
+/* Kernel option hermit.stack-usage: paint the unused part of thread 1's
+ * stack (the boot stack: the built-in application's stack, a Linux
+ * program's main-thread kernel stack) and, at exit, report how deep it was
+ * ever used -- the evidence for the stack sizes. */
+static void stack_paint(void)
+{
+    uint64_t *p = (uint64_t *)(boot_stack_guard + PAGE_SIZE);
+    uint64_t *end = (uint64_t *)((uintptr_t)__builtin_frame_address(0) - 1024);
+    while (p < end)
+        *p++ = STACK_PAINT;
+}
+
+void stack_usage_report(void)
+{
+    if (!opt_stack_usage)
+        return;
+    const uint64_t *p = (const uint64_t *)(boot_stack_guard + PAGE_SIZE);
+    while (p < (const uint64_t *)boot_stack_top && *p == STACK_PAINT)
+        p++;
+    printk("[hermit] stack-usage: thread 1 used %zu of %zu bytes\n", (size_t)(boot_stack_top - (const char *)p),
+           (size_t)(boot_stack_top - boot_stack_guard - PAGE_SIZE));
+}
 
 /* Kernel option hermit.boot-times: at exit, print how long each boot stage
  * took, from the first instruction (raw counter) -- for benchmarks. */
@@ -89,6 +114,14 @@ static int split_words(char *s, char **words, int max)
 void kernel_main(struct boot_info *bi)
 {
     tick_kernel_main = arch_counter();
+    /* The command line is still where the VMM put it: copy it before the
+     * page allocator may hand that memory out. */
+    size_t n = strlen(bi->cmdline);
+    int truncated = n >= sizeof cmdline_copy;
+    if (truncated)
+        n = sizeof cmdline_copy - 1;
+    memcpy(cmdline_copy, bi->cmdline, n);
+    cmdline_copy[n] = 0;
     hermit_run_initcalls(HERMIT_INIT_ARCH, HERMIT_INIT_CONSOLE);
     mm_init(bi);
     sched_init();
@@ -103,13 +136,8 @@ void kernel_main(struct boot_info *bi)
     hermit_run_initcalls(HERMIT_INIT_CONSOLE + 1, HERMIT_INIT_LATE);
 
     /* Command line: "<kernel options> -- <application arguments>". */
-    size_t n = strlen(bi->cmdline);
-    if (n >= sizeof cmdline_copy) {
+    if (truncated)
         pr_info("command line truncated to %zu bytes\n", sizeof cmdline_copy - 1);
-        n = sizeof cmdline_copy - 1;
-    }
-    memcpy(cmdline_copy, bi->cmdline, n);
-    cmdline_copy[n] = 0;
     char *words[MAX_ARGS];
     int nwords = split_words(cmdline_copy, words, MAX_ARGS);
     int argc = 0;
@@ -118,6 +146,8 @@ void kernel_main(struct boot_info *bi)
     for (; i < nwords && strcmp(words[i], "--") != 0; i++) {
         if (!strcmp(words[i], "hermit.boot-times"))
             opt_boot_times = 1;
+        else if (!strcmp(words[i], "hermit.stack-usage"))
+            opt_stack_usage = 1, stack_paint();
         else if (!strncmp(words[i], "hermit.timeslice=", 17) && atou(words[i] + 17))
             sched_slice_ns = atou(words[i] + 17) * NSEC_PER_USEC;
         else if (!kernel_option(words[i]))

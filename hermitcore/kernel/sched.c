@@ -7,7 +7,8 @@
 #include <hermit/sched.h>
 #include <hermit/string.h>
 
-struct cpu cpus[MAX_CPUS];
+static struct cpu boot_cpu;
+struct cpu *cpus[MAX_CPUS] = {&boot_cpu};
 unsigned cpus_online;
 uint64_t sched_slice_ns = 10 * NSEC_PER_MSEC;
 extern char boot_stack_top[];
@@ -277,10 +278,10 @@ struct thread *thread_create_user(uintptr_t sp, uintptr_t tls, int set_tls)
 
 static struct cpu *least_loaded(void)
 {
-    struct cpu *best = &cpus[0];
+    struct cpu *best = cpus[0];
     for (unsigned i = 1; i < cpus_online; i++)
-        if (cpus[i].load < best->load)
-            best = &cpus[i];
+        if (cpus[i]->load < best->load)
+            best = cpus[i];
     return best;
 }
 
@@ -328,7 +329,7 @@ static struct thread *idle_thread(struct cpu *c)
 
 void sched_early_init(uint32_t boot_hwid)
 {
-    struct cpu *c = &cpus[0];
+    struct cpu *c = cpus[0];
     c->self = c;
     c->hwid = boot_hwid;
     c->online = 1;
@@ -338,7 +339,7 @@ void sched_early_init(uint32_t boot_hwid)
 
 void sched_init(void)
 {
-    struct cpu *c = &cpus[0];
+    struct cpu *c = cpus[0];
     struct thread *t = kzalloc(sizeof *t);
     if (!t)
         panic("out of memory for the first thread");
@@ -370,7 +371,12 @@ void smp_boot(const struct boot_info *bi)
     if (n > 1)
         (void)arch_clock_ns(); /* calibrate the clock once, on the boot CPU (one CPU: only if asked) */
     for (unsigned i = 1; i < n; i++) {
-        struct cpu *c = &cpus[i];
+        struct cpu *c = kzalloc(sizeof *c);
+        if (!c) {
+            pr_info("smp: out of memory for CPU %u; going on with %u\n", i, i);
+            break;
+        }
+        cpus[i] = c;
         c->self = c;
         c->id = i;
         c->hwid = bi->cpu_ids[i];

@@ -17,7 +17,8 @@ uint64_t timer_interrupts(void)
 {
     uint64_t n = 0;
     for (unsigned i = 0; i < MAX_CPUS; i++)
-        n += cpus[i].timer_interrupts;
+        if (cpus[i])
+            n += cpus[i]->timer_interrupts;
     return n;
 }
 

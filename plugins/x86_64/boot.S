@@ -86,6 +86,6 @@ boot_gdt_desc:
 boot_stack_guard:
     .skip 4096
 boot_stack:
-    .skip 32768                 /* thread 1 (the program's main thread) keeps it */
+    .skip 16384                 /* KSTACK_SIZE: thread 1 (the program's main thread) keeps it */
     .globl boot_stack_top
 boot_stack_top:

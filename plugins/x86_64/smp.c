@@ -3,6 +3,7 @@
  * INIT-SIPI-SIPI with the APIC IDs from the MADT, IPIs and TLB
  * shoot-downs. */
 #include <arch/x86.h>
+#include <hermit/heap.h>
 #include <hermit/hermit.h>
 #include <hermit/mm.h>
 #include <hermit/sched.h>
@@ -115,10 +116,10 @@ void arch_tlb_sync(void)
         return;
     struct cpu *me = this_cpu();
     for (unsigned i = 0; i < cpus_online; i++) {
-        if (i == me->id || !cpus[i].online)
+        if (i == me->id || !cpus[i]->online)
             continue;
         __atomic_store_n(&flush_request[i], 1, __ATOMIC_RELEASE);
-        arch_send_ipi(&cpus[i]);
+        arch_send_ipi(cpus[i]);
     }
     for (unsigned i = 0; i < cpus_online; i++) {
         while (i != me->id && __atomic_load_n(&flush_request[i], __ATOMIC_ACQUIRE))
@@ -130,13 +131,15 @@ void arch_tlb_sync(void)
 void x86_ap_entry(struct cpu *c)
 {
     arch_set_this_cpu(c);
-    /* IST stacks: one more kernel-stack-sized allocation, split in three. */
-    uint8_t *ist = page_alloc(4);
-    if (!ist)
-        panic("CPU %u: out of memory for its IST stacks", c->id);
-    const uintptr_t tops[3] = {(uintptr_t)ist + 4 * PAGE_SIZE, (uintptr_t)ist + 2 * PAGE_SIZE,
+    /* IST stacks (#DF, NMI, #MC: 4 KiB each, as the boot CPU's), its GDT
+     * and TSS. */
+    uint8_t *ist = page_alloc(3);
+    void *tables = kzalloc(x86_cpu_tables_size);
+    if (!ist || !tables)
+        panic("CPU %u: out of memory for its IST stacks and descriptor tables", c->id);
+    const uintptr_t tops[3] = {(uintptr_t)ist + 3 * PAGE_SIZE, (uintptr_t)ist + 2 * PAGE_SIZE,
                                (uintptr_t)ist + 1 * PAGE_SIZE};
-    x86_cpu_tables_init(c, tops);
+    x86_cpu_tables_init(c, tops, tables);
     x86_cpu_user_init();
     x86_lapic_init_ap();
     smp_secondary_main(c);

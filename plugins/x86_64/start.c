@@ -42,7 +42,6 @@ struct acpi_header {
 } __attribute__((packed));
 
 static struct boot_info boot_info;
-static char cmdline[1024];
 extern uint64_t boot_pt0[]; /* pagetables.S: the 4 KiB PTEs of the first 2 MiB */
 
 /* ACPI tables live in firmware-reserved memory, outside the RAM direct map:
@@ -140,14 +139,8 @@ void x86_64_start(const struct hvm_start_info *si)
     bi->cpu_enable = "sipi";
     bi->cmdline = "";
     if (si->magic == HVM_START_MAGIC) {
-        if (si->cmdline_paddr) {
-            const char *src = (const char *)(uintptr_t)si->cmdline_paddr;
-            size_t n = strlen(src);
-            if (n >= sizeof cmdline)
-                n = sizeof cmdline - 1;
-            memcpy(cmdline, src, n);
-            bi->cmdline = cmdline;
-        }
+        if (si->cmdline_paddr) /* in low RAM, identity mapped; kernel_main copies it first thing */
+            bi->cmdline = (const char *)(uintptr_t)si->cmdline_paddr;
         if (si->version >= 1 && si->memmap_paddr) {
             const struct hvm_memmap_entry *e =
                 (const struct hvm_memmap_entry *)(uintptr_t)si->memmap_paddr;

@@ -38,12 +38,17 @@ struct idt_gate {
 } __attribute__((packed));
 
 extern char df_stack_top[], nmi_stack_top[], mc_stack_top[], boot_stack_top[]; /* traps.S, boot.S */
-/* One GDT and TSS per CPU (the TSS holds that CPU's stacks). The kernel's
- * GS base is the CPU's struct cpu (swapgs on every entry from ring 3):
- * syscall_entry reads arch_kernel_sp at offset 0 and parks the program's
- * rsp at offset 8; this_cpu() reads self at offset 16. */
-static struct tss tss[MAX_CPUS];
-static uint64_t gdt[MAX_CPUS][7] __attribute__((aligned(16)));
+/* One GDT and TSS per CPU (the TSS holds that CPU's stacks): the boot
+ * CPU's are static, the others' come with their IST stacks (smp.c). The
+ * kernel's GS base is the CPU's struct cpu (swapgs on every entry from
+ * ring 3): syscall_entry reads arch_kernel_sp at offset 0 and parks the
+ * program's rsp at offset 8; this_cpu() reads self at offset 16. */
+struct cpu_tables {
+    uint64_t gdt[7];
+    struct tss tss;
+} __attribute__((aligned(16)));
+static struct cpu_tables boot_tables;
+static struct cpu_tables *tables[MAX_CPUS] = {&boot_tables};
 _Static_assert(__builtin_offsetof(struct cpu, arch_kernel_sp) == 0, "traps.S PERCPU_KERNEL_RSP");
 _Static_assert(__builtin_offsetof(struct cpu, arch_scratch) == 8, "traps.S PERCPU_USER_RSP");
 _Static_assert(__builtin_offsetof(struct cpu, self) == 16, "this_cpu()");
@@ -236,15 +241,20 @@ void arch_set_this_cpu(struct cpu *c)
 
 void x86_set_kernel_stack(unsigned cpu, uintptr_t top)
 {
-    tss[cpu].rsp[0] = top;
+    tables[cpu]->tss.rsp[0] = top;
 }
 
 /* This CPU's GDT, TSS (IST stacks: ist_top[0..2] for #DF, NMI, #MC) and the
- * shared IDT. */
-void x86_cpu_tables_init(struct cpu *c, const uintptr_t ist_top[3])
+ * shared IDT. ``mem``: room for the tables (x86_cpu_tables_size bytes,
+ * 16-aligned); the boot CPU passes 0 and uses static ones. */
+const size_t x86_cpu_tables_size = sizeof(struct cpu_tables);
+
+void x86_cpu_tables_init(struct cpu *c, const uintptr_t ist_top[3], void *mem)
 {
-    struct tss *t = &tss[c->id];
-    uint64_t *g = gdt[c->id];
+    if (mem)
+        tables[c->id] = mem;
+    struct tss *t = &tables[c->id]->tss;
+    uint64_t *g = tables[c->id]->gdt;
     t->ist[0] = ist_top[0];
     t->ist[1] = ist_top[1];
     t->ist[2] = ist_top[2];
@@ -262,7 +272,7 @@ void x86_cpu_tables_init(struct cpu *c, const uintptr_t ist_top[3])
     struct {
         uint16_t limit;
         uint64_t base;
-    } __attribute__((packed)) gdtr = {sizeof gdt[0] - 1, (uintptr_t)g}, idtr = {sizeof idt - 1, (uintptr_t)idt};
+    } __attribute__((packed)) gdtr = {sizeof tables[0]->gdt - 1, (uintptr_t)g}, idtr = {sizeof idt - 1, (uintptr_t)idt};
     __asm__ volatile("lgdt %0\n"
                      "pushq $0x08\n"
                      "leaq 1f(%%rip), %%rax\n"
@@ -287,7 +297,7 @@ static void x86_traps_init(void)
     struct cpu *c = this_cpu();
     c->arch_kernel_sp = (uintptr_t)boot_stack_top; /* thread 1's kernel stack */
     const uintptr_t ist[3] = {(uintptr_t)df_stack_top, (uintptr_t)nmi_stack_top, (uintptr_t)mc_stack_top};
-    x86_cpu_tables_init(c, ist);
+    x86_cpu_tables_init(c, ist, 0);
     /* The legacy 8259 PICs stay masked: interrupts come through the APICs. */
     outb(0x21, 0xff);
     outb(0xa1, 0xff);

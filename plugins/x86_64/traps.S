@@ -179,17 +179,16 @@ arch_longjmp:                   /* rdi = regs, esi = value */
     mov %esi, %eax
     jmp *56(%rdi)
 
-/* IST stacks for #DF, NMI and #MC, each above an unmapped guard page. */
-.macro ist_stack name, size=8192
-    .p2align 12
-    .globl \name\()_stack_guard
-\name\()_stack_guard:
-    .skip 4096
+/* The boot CPU's IST stacks for #DF, NMI and #MC, 4 KiB each (as Linux's),
+ * as the other CPUs get them (smp.c): no guard pages -- a handler that runs
+ * off one is a triple fault, which the host reports as a guest reset. */
+.macro ist_stack name, size
+    .p2align 4
     .skip \size
     .globl \name\()_stack_top
 \name\()_stack_top:
 .endm
-    .section .stack, "aw", @nobits
-    ist_stack df
-    ist_stack nmi
-    ist_stack mc
+    .section .bss.ist, "aw", @nobits
+    ist_stack df, 4096
+    ist_stack nmi, 4096
+    ist_stack mc, 4096

@@ -96,7 +96,7 @@ def test_panic_fails_with_message_and_symbolised_backtrace(board):
 
 
 #: boards that boot through firmware (SeaBIOS takes ~4 s under kvm_pvm)
-FIRMWARE_SECONDS = {"qemu-q35": 15}
+FIRMWARE_SECONDS = {"qemu-q35": 15, "qemu-pc": 15}
 
 
 def test_hanging_guest_is_stopped_at_the_timeout(board):

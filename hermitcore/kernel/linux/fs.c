@@ -7,6 +7,11 @@
 #include <hermit/time.h>
 
 #define PATH_MAX 4096
+/* Path buffers come from the heap and go back at the end of their scope: a
+ * path call nests several (user string, absolute path, resolved link...)
+ * and 4 KiB each on a kernel stack adds up. */
+static void path_release(char **p) { kfree(*p); }
+#define PATHBUF(name) char *name __attribute__((cleanup(path_release))) = kmalloc(PATH_MAX)
 
 #define S_IFMT 0170000
 #define S_IFIFO 0010000
@@ -211,7 +216,9 @@ static const struct node *lookup(const char *p, int follow, char *resolved)
         }
         if ((nd->mode & S_IFMT) != S_IFLNK || !follow)
             return nd;
-        char target[PATH_MAX], dir[PATH_MAX];
+        PATHBUF(target);
+        PATHBUF(dir);
+        if (!target || !dir) return 0;
         size_t tl = nd->size < PATH_MAX - 1 ? nd->size : PATH_MAX - 1;
         memcpy(target, nd->data, tl);
         target[tl] = 0;
@@ -328,8 +335,10 @@ static long at_base(long dirfd, const char *path, char *base)
 
 static long resolve_at(long dirfd, long upath, char *abs)
 {
-    char path[PATH_MAX], base[PATH_MAX];
-    long rc = user_str((uintptr_t)upath, path, sizeof path);
+    PATHBUF(path);
+    PATHBUF(base);
+    if (!path || !base) return -ENOMEM;
+    long rc = user_str((uintptr_t)upath, path, PATH_MAX);
     if (rc < 0)
         return rc;
     if ((rc = at_base(dirfd, path, base)) < 0)
@@ -394,7 +403,9 @@ static long open_host(const char *abs, long flags, long mode)
 
 long sys_openat(long dirfd, long upath, long flags, long mode)
 {
-    char abs[PATH_MAX], res[PATH_MAX];
+    PATHBUF(abs);
+    PATHBUF(res);
+    if (!abs || !res) return -ENOMEM;
     long rc = resolve_at(dirfd, upath, abs);
     if (rc < 0)
         return rc;
@@ -762,14 +773,17 @@ static long put_stat(long ubuf, const struct kstat *k)
 
 static long stat_at(long dirfd, long upath, struct kstat *k, long flags)
 {
-    char path[PATH_MAX];
-    long rc = user_str((uintptr_t)upath, path, sizeof path);
+    PATHBUF(path);
+    if (!path) return -ENOMEM;
+    long rc = user_str((uintptr_t)upath, path, PATH_MAX);
     if (rc < 0)
         return rc;
     if (!path[0] && (flags & AT_EMPTY_PATH)) {
         struct file *f = (int)dirfd == AT_FDCWD ? 0 : get(dirfd);
         if ((int)dirfd == AT_FDCWD) {
-            char abs[PATH_MAX], res[PATH_MAX];
+            PATHBUF(abs);
+            PATHBUF(res);
+            if (!abs || !res) return -ENOMEM;
             normalize(cwd, ".", abs);
             const struct node *nd = lookup(abs, 1, res);
             if (!nd)
@@ -782,7 +796,10 @@ static long stat_at(long dirfd, long upath, struct kstat *k, long flags)
         stat_file(f, k);
         return 0;
     }
-    char abs[PATH_MAX], res[PATH_MAX], base[PATH_MAX];
+    PATHBUF(abs);
+    PATHBUF(res);
+    PATHBUF(base);
+    if (!abs || !res || !base) return -ENOMEM;
     if ((rc = at_base(dirfd, path, base)) < 0 || (rc = normalize(base, path, abs)) < 0)
         return rc;
     if (hostfs_owns(abs))
@@ -867,8 +884,11 @@ long sys_faccessat(long dirfd, long upath, long mode)
     long rc = stat_at(dirfd, upath, &k, 0);
     if (rc < 0)
         return rc;
-    char path[PATH_MAX], base[PATH_MAX], abs[PATH_MAX];
-    if (user_str((uintptr_t)upath, path, sizeof path) >= 0 && at_base(dirfd, path, base) >= 0 &&
+    PATHBUF(path);
+    PATHBUF(base);
+    PATHBUF(abs);
+    if (!path || !base || !abs) return -ENOMEM;
+    if (user_str((uintptr_t)upath, path, PATH_MAX) >= 0 && at_base(dirfd, path, base) >= 0 &&
         normalize(base, path, abs) >= 0 && hostfs_owns(abs))
         return 0; /* the host decides when the file is opened */
     return (mode & 2) && (k.mode & S_IFMT) != S_IFCHR ? -EROFS : 0; /* W_OK */
@@ -970,7 +990,8 @@ long sys_getdents64(long fd, long ubuf, long count)
 
 long sys_readlinkat(long dirfd, long upath, long ubuf, long size)
 {
-    char abs[PATH_MAX];
+    PATHBUF(abs);
+    if (!abs) return -ENOMEM;
     long rc = resolve_at(dirfd, upath, abs);
     if (rc < 0)
         return rc;
@@ -1011,7 +1032,9 @@ long sys_getcwd(long ubuf, long size)
 
 long sys_chdir(long upath)
 {
-    char abs[PATH_MAX], res[PATH_MAX];
+    PATHBUF(abs);
+    PATHBUF(res);
+    if (!abs || !res) return -ENOMEM;
     long rc = resolve_at(AT_FDCWD, upath, abs);
     if (rc < 0)
         return rc;
@@ -1239,7 +1262,8 @@ long sys_umask(long mask) { return 022; }
  * embedded tree is read-only. */
 long sys_mkdirat(long dirfd, long upath, long mode)
 {
-    char abs[PATH_MAX];
+    PATHBUF(abs);
+    if (!abs) return -ENOMEM;
     long rc = resolve_at(dirfd, upath, abs);
     return rc < 0 ? rc : hostfs_owns(abs) ? hostfs_mkdir(abs, (unsigned)mode) : -EROFS;
 }
@@ -1250,7 +1274,8 @@ long sys_mkdir(long upath, long mode) { return sys_mkdirat(AT_FDCWD, upath, mode
 
 long sys_unlinkat(long dirfd, long upath, long flags)
 {
-    char abs[PATH_MAX];
+    PATHBUF(abs);
+    if (!abs) return -ENOMEM;
     long rc = resolve_at(dirfd, upath, abs);
     if (rc < 0)
         return rc;
@@ -1264,7 +1289,9 @@ long sys_rmdir(long upath) { return sys_unlinkat(AT_FDCWD, upath, AT_REMOVEDIR);
 
 long sys_renameat2(long olddirfd, long uold, long newdirfd, long unew, long flags)
 {
-    char from[PATH_MAX], to[PATH_MAX];
+    PATHBUF(from);
+    PATHBUF(to);
+    if (!from || !to) return -ENOMEM;
     long rc = resolve_at(olddirfd, uold, from);
     if (rc < 0 || (rc = resolve_at(newdirfd, unew, to)) < 0)
         return rc;

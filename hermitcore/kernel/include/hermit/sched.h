@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define MAX_CPUS 64
-#define KSTACK_SIZE (32u << 10) /* per-thread kernel stack, above a guard page */
+#define KSTACK_SIZE (16u << 10) /* per-thread kernel stack, above a guard page (as Linux; measured: hermit.stack-usage) */
 
 enum thread_state { THREAD_RUNNING, THREAD_RUNNABLE, THREAD_BLOCKED, THREAD_DEAD };
 
@@ -65,7 +65,9 @@ struct cpu {
     void *fpu_owner;            /* whose FP/SIMD registers are live here */
 };
 
-extern struct cpu cpus[MAX_CPUS];
+/* CPU i's block: the boot CPU's is static, the others' are allocated when
+ * smp_boot starts them (an image pays for the CPUs it runs on). */
+extern struct cpu *cpus[MAX_CPUS];
 extern unsigned cpus_online;
 extern uint64_t sched_slice_ns;
 

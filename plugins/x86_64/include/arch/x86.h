@@ -41,7 +41,8 @@ static inline uint64_t x86_rdmsr(uint32_t msr)
 }
 
 /* trap.c */
-void x86_cpu_tables_init(struct cpu *c, const uintptr_t ist_top[3]);
+extern const size_t x86_cpu_tables_size;
+void x86_cpu_tables_init(struct cpu *c, const uintptr_t ist_top[3], void *tables);
 void x86_cpu_user_init(void);
 void x86_set_kernel_stack(unsigned cpu, uintptr_t top);
 /* apic.c */
