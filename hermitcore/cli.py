@@ -264,7 +264,7 @@ def cmd_run(args, app_args) -> int:
     result = run_image(
         pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
         app_args=app_args, kernel_args=kernel_args, verbose=args.verbose, print_qemu=args.print_qemu,
-        net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info),
+        net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info), info=info,
     )
     if result.fatal is not None:
         who = "" if result.fatal.startswith("program") else "guest kernel "

@@ -120,12 +120,14 @@ def run_image(
     mounts: tuple[str, ...] = (),
     out=None,
     err=None,
+    info=None,
 ) -> RunResult:
     """Boot ``image`` and return the guest's exit status. ``pm`` may be None:
-    the plugin manager is made only if no run plan serves this run."""
+    the plugin manager is made only if no run plan serves this run. ``info``:
+    the image's ``read_image``, if the caller has it."""
     out = out or sys.stdout.buffer
     err = err or sys.stderr
-    info = read_image(image)
+    info = info or read_image(image)
     image = os.path.abspath(image)
     program = info.meta.get("program")
     if program:
