@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-PACKAGES=(qemu-system-x86 qemu-system-arm clang lld device-tree-compiler wrk)
+PACKAGES=(qemu-system-x86 qemu-system-arm clang lld device-tree-compiler wrk iproute2)
 # Ordinary Linux compilers the tests build static programs with (glibc, musl,
 # C++, Fortran, both architectures) and Debian's static busybox.
 PACKAGES+=(gcc libc6-dev g++ gfortran musl-tools busybox-static
