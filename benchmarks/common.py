@@ -102,7 +102,7 @@ def build_floor(arch: str, ram_base: int, out_dir: Path) -> Path:
     from hermitcore.build import toolchain
 
     clang, lld, _, _ = toolchain()
-    base = 0x100000 if arch == "x86_64" else ram_base + 0x200000
+    base = 0x100000 if arch == "x86_64" else ram_base + 0x100000  # where the kernels link
     target = {"x86_64": "x86_64-unknown-none-elf", "aarch64": "aarch64-unknown-none-elf"}[arch]
     obj, elf, script = out_dir / f"floor-{arch}.o", out_dir / f"floor-{arch}.elf", out_dir / f"floor-{arch}.ld"
     script.write_text((FLOOR / "floor.ld").read_text().replace("FLOOR_BASE", hex(base)))

@@ -4,8 +4,7 @@
 #include <hermit/spinlock.h>
 #include <hermit/string.h>
 
-#define LOW_RESERVED 0x100000ul /* firmware data below 1 MiB */
-#define DTB_RESERVED 0x200000ul /* the 2 MiB at the RAM base hold the DTB on aarch64 */
+#define LOW_RESERVED 0x100000ul /* x86: firmware data, the AP trampoline */
 #define BOOT_MAP_ALIGN 0x200000ul /* the boot map covers whole 2 MiB regions */
 
 static uintptr_t pool_next; /* early page-table pool: [__kernel_end, boot_map_end) */
@@ -80,26 +79,37 @@ static void add_free(uintptr_t start, uintptr_t end)
     }
 }
 
+/* RAM [start, end) minus what stays reserved: the low MiB, the kernel with
+ * the early-pool pages it used, and the program with its files. The rest
+ * of the boot map -- below the kernel (aarch64: QEMU's DTB, read and copied
+ * by now) and the pool left over above it -- is identity mapped rw- and
+ * joins the allocator like any other RAM. */
+static void add_ram(uintptr_t start, uintptr_t end)
+{
+    const uintptr_t holes[][2] = {
+        {0, LOW_RESERVED},
+        {(uintptr_t)__kernel_start, pool_next},
+        {(uintptr_t)__app_start, (uintptr_t)__image_end},
+    };
+    for (unsigned i = 0; i < sizeof holes / sizeof holes[0] && start < end; i++) {
+        if (holes[i][1] <= start || holes[i][0] >= end)
+            continue;
+        if (holes[i][0] > start)
+            add_ram(start, holes[i][0]);
+        start = holes[i][1];
+    }
+    if (start < end)
+        add_free(start, end);
+}
+
 void mm_init(const struct boot_info *bi)
 {
     mm_map_ram(bi);
-    uintptr_t kstart, kend;
-    boot_map(&kstart, &kend);
-    if ((uintptr_t)__image_end > kend)
-        kend = (uintptr_t)__image_end; /* the program and its files follow the boot map */
-    for (unsigned i = 0; i < bi->ram_ranges; i++) {
-        uintptr_t start = bi->ram[i].base, end = bi->ram[i].base + bi->ram[i].size;
-        if (start < LOW_RESERVED)
-            start = LOW_RESERVED;
-        if (start == BOARD_RAM_BASE && BOARD_RAM_BASE != 0)
-            start += DTB_RESERVED;
-        /* cut out the kernel's boot map */
-        if (start < kstart)
-            add_free(start, end < kstart ? end : kstart);
-        if (end > kend)
-            add_free(start > kend ? start : kend, end);
-    }
-    allocator_ready = 1;
+    if (!pool_next)
+        pool_next = align_up((uintptr_t)__kernel_end, PAGE_SIZE);
+    allocator_ready = 1; /* the pool is closed: tables come from page_alloc now */
+    for (unsigned i = 0; i < bi->ram_ranges; i++)
+        add_ram(bi->ram[i].base, bi->ram[i].base + bi->ram[i].size);
 }
 
 static void *alloc_locked(size_t pages)

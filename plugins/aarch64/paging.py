@@ -1,7 +1,10 @@
 """aarch64 boot translation tables (4 KiB granule, 39-bit VA, TTBR0_EL1),
 computed at compose time from the board and the linked image.
 
-- The 2 MiB at the RAM base (QEMU's DTB): one Normal block, rw, execute-never.
+- The MiB at the RAM base (QEMU's DTB, which QEMU always loads as a 1 MiB
+  blob there and the kernel reads once at boot): Normal, rw-, execute-never,
+  4 KiB pages like the rest of the boot map; the page allocator takes it
+  over once the kernel has read it.
 - The image: 4 KiB pages with its sections' permissions (text r-x, rodata
   r--, data/bss/stacks rw-, never w+x); guard pages unmapped; the rest of
   the boot map rw- (the early pool for the runtime mapper's tables).
@@ -31,7 +34,10 @@ AP_RO = 2 << 6
 PXN, UXN = 1 << 53, 1 << 54
 NORMAL = AF | SH_INNER | (ATTR_NORMAL << 2)
 DEVICE = AF | (ATTR_DEVICE << 2) | PXN | UXN
-KERNEL_OFFSET = 0x200000  # above the DTB QEMU writes at the start of RAM
+# Above the DTB QEMU writes at the start of RAM: QEMU loads it whole (its
+# FDT_MAX_SIZE, 1 MiB, free space included) and silently drops it when the
+# kernel's lowest segment leaves less room than that.
+KERNEL_OFFSET = 0x100000
 
 
 def build(board: Board, layout: Layout | None) -> tuple[list[Table], dict[str, str], dict[str, int], list[str]]:
@@ -51,7 +57,6 @@ def build(board: Board, layout: Layout | None) -> tuple[list[Table], dict[str, s
             l1.set(gib, (l2s[gib], TABLE))
         return l2s[gib]
 
-    l2_for(ram).set((ram % GIB) // MIB2, ram | BLOCK | NORMAL | PXN | UXN)  # the DTB
     start = image.start - image.start % MIB2
     for region in range(start, end, MIB2):
         l3 = Table(f"boot_l3_{region // MIB2}")
@@ -69,7 +74,7 @@ def build(board: Board, layout: Layout | None) -> tuple[list[Table], dict[str, s
             l3.set(i, page | PAGE_DESC | attrs)
 
     summary = [
-        f"{'dtb':<12} {ram:#012x}-{ram + MIB2 - 1:#012x}  rw-  2 MiB block",
+        f"{'dtb':<12} {ram:#012x}-{image.start - 1:#012x}  rw-  read at boot, then free memory",
         f"boot map     {start:#012x}-{end - 1:#012x}  4 KiB pages",
     ] + image.describe()
     for dev in board.devices:

@@ -54,6 +54,17 @@ def test_environment_defaults(board):
     assert (m.group(4), m.group(5)) == ("192", "3")
 
 
+def test_hello_boots_in_2_mib(board):
+    """The smallest-memory goal: the kernel keeps only the pages it uses (the
+    DTB's MiB on aarch64 and the unused early pool go back to the allocator)."""
+    r = hermit("run", "--board", board, "--mem", "2M", "--timeout", BOOT_TIMEOUT)
+    assert r.rc == 0, r
+    assert banner(r).group(4) == "2"
+    assert "Hello from hermitcore!" in r.lines
+    free = next(int(m.group(1)) for line in r.lines if (m := re.search(r"memory: (\d+) KiB free", line)))
+    assert 0 < free < 2048
+
+
 def test_third_party_driver_runs_in_the_guest(board):
     """tests/fixtures/hermitcore-example-fwcfg claims fw_cfg from the board's
     DT; the C it emits reads QEMU's fw_cfg in the guest."""
