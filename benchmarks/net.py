@@ -1,6 +1,9 @@
 """Network benchmarks (metric `net`): the static server of the network tests
 (tests/apps/linux/netserver.c) in hermitcore, reached through `hermitcore run
---port` forwards (QEMU user networking), next to the same binary on the host.
+--port` forwards (QEMU user networking), next to the same binary on the host
+and in the Linux guest (same QEMU machine and network back end; its /init is
+benchmarks/apps/netinit.c, which loads the virtio-net modules and sets the
+address, then execs the server).
 
 Measured from the host: TCP bulk throughput each way, request/response
 latency over one keep-alive HTTP connection, and HTTP requests/s with `wrk`
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 SERVER = Path(__file__).resolve().parent.parent / "tests" / "apps" / "linux" / "netserver.c"
+NETINIT = Path(__file__).resolve().parent / "apps" / "netinit.c"
 PAGE = 5000
 
 
@@ -48,7 +52,7 @@ def measure(web: int, bulk: int, nbytes: int, requests: int, wrk_seconds: int) -
         s.sendall(f"SEND {nbytes}\n".encode())
         got, h, t = 0, hashlib.sha256(), time.perf_counter()
         while got < nbytes:
-            chunk = s.recv(1 << 20)
+            chunk = s.recv(min(1 << 20, nbytes - got))  # the sha256 line follows the data
             if not chunk:
                 raise RuntimeError("bulk SEND ended early")
             h.update(chunk)
@@ -104,11 +108,13 @@ def _wait_ready(proc, what: str, timeout: float = 240) -> None:
         line = proc.stdout.readline()
         if not line:
             break
+        if isinstance(line, bytes):
+            line = line.decode(errors="replace")
         lines.append(line)
         if "netserver: ready" in line:
             return
     proc.kill()
-    raise RuntimeError(f"{what}: the server never became ready:\n{''.join(lines[-20:])}")
+    raise RuntimeError(f"{what}: the server never became ready:\n{''.join(lines[-60:])}")
 
 
 def run_guest(board: str, prog: str, www: str, accel: str, nbytes: int, requests: int, wrk_seconds: int) -> dict:
@@ -129,6 +135,25 @@ def run_guest(board: str, prog: str, www: str, accel: str, nbytes: int, requests
             proc.communicate()
 
 
+def run_linux(runner, prog: str, www: str, netinit: str, accel: str, nbytes: int, requests: int,
+              wrk_seconds: int) -> dict:
+    """The same server as PID 1 of Debian's kernel on runner's board
+    (benchmarks/linux_guest.py), through the same kind of port forwards."""
+    from benchmarks import linux_guest
+
+    guest = linux_guest.fetch(runner.arch)
+    web, udp, bulk = free_port(), free_port(socket.SOCK_DGRAM), free_port()
+    files = {"netserver": prog, "page.bin": str(Path(www) / "page.bin")}
+    files.update({f"lib/{name}.ko": str(path) for name, path in guest.modules.items()})
+    args = [f"/lib/{name}.ko" for name in guest.modules] + ["/netserver"]
+    ports = (f"{web}:8080", f"{udp}:9007/udp", f"{bulk}:9000")
+    with linux_guest.boot(runner, netinit, args, 1, files=files, ports=ports, accel=accel) as proc:
+        _wait_ready(proc, f"the Linux guest on {runner.board.name}")
+        result = measure(web, bulk, nbytes, requests, wrk_seconds)
+        _quit(web)
+    return result
+
+
 def run_host(prog: str, www: str, nbytes: int, requests: int, wrk_seconds: int) -> dict:
     base = 20000 + os.getpid() % 20000
     proc = subprocess.Popen([prog, str(base)], cwd=www, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -145,12 +170,13 @@ def run_host(prog: str, www: str, nbytes: int, requests: int, wrk_seconds: int) 
             proc.communicate()
 
 
-def build(cc: str) -> tuple[str, str]:
-    """(static server binary, document root with page.bin)."""
+def build(cc: str) -> tuple[str, str, str]:
+    """(static server binary, document root with page.bin, static netinit)."""
     tmp = tempfile.mkdtemp(prefix="hermit-net-")
-    prog = f"{tmp}/netserver"
+    prog, netinit = f"{tmp}/netserver", f"{tmp}/netinit"
     subprocess.run([cc, "-static", "-O2", "-o", prog, str(SERVER)], check=True, capture_output=True)
+    subprocess.run([cc, "-static", "-O2", "-o", netinit, str(NETINIT)], check=True, capture_output=True)
     www = Path(tmp) / "www"
     www.mkdir()
     (www / "page.bin").write_bytes(os.urandom(PAGE))
-    return prog, str(www)
+    return prog, str(www), netinit
