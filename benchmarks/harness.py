@@ -96,18 +96,21 @@ def m_run_overhead(board, runner, floor, runs):
 def m_boot_breakdown(board, runner, floor, runs):
     rows = []
     for accel in accelerators(runner.arch):
-        kmain, amain, exit_, start = [], [], [], []
+        kmain, amain, exit_, start, steps = [], [], [], [], {}
         for i in range(runs):
             progress(f"boot_breakdown {board} {accel} {i + 1}/{runs}")
             seconds, out = runner.run(accel, kernel_args=["hermit.boot-times"])
             m = field(r"boot-times: kernel_main (\d+) ns, main (\d+) ns, exit (\d+) ns", out)
+            for name, ns in re.findall(r"boot-times:   (\S+(?: \S+)*) +(\d+) ns", out):
+                steps.setdefault(name, []).append(int(ns) / 1e3)
             kmain.append(int(m.group(1)) / 1e3)
             amain.append(int(m.group(2)) / 1e3)
             exit_.append(int(m.group(3)) / 1e3)
             # host exec->exit minus the guest's own first-instruction->exit
             start.append(seconds * 1e3 - exit_[-1] / 1e3)
         row = {"board": board, "accel": accel, "qemu_start_ms": summary(start), "kernel_main_us": summary(kmain),
-               "main_us": summary(amain), "exit_us": summary(exit_)}
+               "main_us": summary(amain), "exit_us": summary(exit_),
+               "steps_us": {name: summary(v)["median"] for name, v in steps.items()}}
         if accel == "kvm":
             row["target_main_us"] = TARGETS["boot_to_main_kvm_us"]
             row["meets"] = row["main_us"]["median"] <= TARGETS["boot_to_main_kvm_us"]
@@ -440,6 +443,10 @@ def markdown(report: dict) -> str:
                 f"{r['main_us']['median']:.0f}",
                 f"{r['exit_us']['median']:.0f}", f"<= {r['target_main_us']:.0f} us to main" if "target_main_us" in r else "",
                 _verdict(r)) for r in metrics["boot_breakdown"]])
+        out += ["Slowest steps from kernel_main to main (median us, `-k hermit.boot-times`): "] + [
+            f"- {r['board']} {r['accel']}: " + ", ".join(
+                f"{name} {us:.0f}" for name, us in sorted(r["steps_us"].items(), key=lambda kv: -kv[1])[:6])
+            for r in metrics["boot_breakdown"]] + [""]
     if "image_size" in metrics:
         table("2. image size (kernel + built-in hello)",
               ["board", "in memory", "file", "target", "", "largest symbols"],

@@ -41,7 +41,15 @@ void stack_usage_report(void)
 }
 
 /* Kernel option hermit.boot-times: at exit, print how long each boot stage
- * took, from the first instruction (raw counter) -- for benchmarks. */
+ * took, from the first instruction (raw counter) -- for benchmarks -- and
+ * then every step on the way (each initcall, memory, SMP) with its own
+ * duration, like Linux's initcall_debug. */
+static unsigned long long ticks_ns(uint64_t t, uint64_t hz)
+{
+    /* ticks -> ns without 128-bit division (no compiler runtime here) */
+    return (unsigned long long)((t / hz) * NSEC_PER_SEC + (t % hz) * NSEC_PER_SEC / hz);
+}
+
 void boot_times_report(void)
 {
     if (!opt_boot_times)
@@ -49,12 +57,14 @@ void boot_times_report(void)
     uint64_t now = arch_counter(), hz = arch_clock_hz();
     if (!hz)
         return;
-    /* ticks -> ns without 128-bit division (no compiler runtime here) */
-#define NS(t) ((unsigned long long)((((t) - boot_first_tick) / hz) * NSEC_PER_SEC + \
-                                   (((t) - boot_first_tick) % hz) * NSEC_PER_SEC / hz))
-    printk("[hermit] boot-times: kernel_main %llu ns, main %llu ns, exit %llu ns\n", NS(tick_kernel_main),
-           NS(tick_app_main), NS(now));
-#undef NS
+    printk("[hermit] boot-times: kernel_main %llu ns, main %llu ns, exit %llu ns\n",
+           ticks_ns(tick_kernel_main - boot_first_tick, hz), ticks_ns(tick_app_main - boot_first_tick, hz),
+           ticks_ns(now - boot_first_tick, hz));
+    uint64_t prev = tick_kernel_main;
+    for (unsigned i = 0; i < boot_stage_count; i++) {
+        printk("[hermit] boot-times:   %-24s %8llu ns\n", boot_stages[i].name, ticks_ns(boot_stages[i].tick - prev, hz));
+        prev = boot_stages[i].tick;
+    }
 }
 static char *argv_store[MAX_ARGS + 1];
 
@@ -122,9 +132,12 @@ void kernel_main(struct boot_info *bi)
         n = sizeof cmdline_copy - 1;
     memcpy(cmdline_copy, bi->cmdline, n);
     cmdline_copy[n] = 0;
+    boot_stage("command line");
     hermit_run_initcalls(HERMIT_INIT_ARCH, HERMIT_INIT_CONSOLE);
     mm_init(bi);
+    boot_stage("memory");
     sched_init();
+    boot_stage("scheduler");
 
     /* Rounded up: firmware (SeaBIOS, qboot) reserves a few KiB of what -m gave. */
     uint64_t mib = (boot_ram_bytes(bi) + (1u << 20) - 1) >> 20;
@@ -133,6 +146,7 @@ void kernel_main(struct boot_info *bi)
 
     pr_info("memory: %zu KiB free in page frames; pages %s; kernel %p-%p\n", pages_free() * 4, arch_page_sizes(),
             (void *)__kernel_start, (void *)__kernel_end);
+    boot_stage("banner");
     hermit_run_initcalls(HERMIT_INIT_CONSOLE + 1, HERMIT_INIT_LATE);
 
     /* Command line: "<kernel options> -- <application arguments>". */
@@ -157,7 +171,8 @@ void kernel_main(struct boot_info *bi)
         argv_store[argc++] = words[i];
     argv_store[argc] = 0;
 
+    boot_stage("command-line options");
     smp_boot(bi);
-    tick_app_main = arch_counter();
+    tick_app_main = boot_stage("smp");
     hermit_exit(main(argc, argv_store));
 }

@@ -1,6 +1,7 @@
 /* Init table: drivers and arch code register init functions in a linker
  * section; kernel_main runs them in level order. Nothing is hard-wired. */
 #pragma once
+#include <stdint.h>
 
 typedef void (*hermit_initcall_t)(void);
 
@@ -26,3 +27,14 @@ struct hermit_initcall {
             (fn), (level), #fn}
 
 void hermit_run_initcalls(int from_level, int to_level);
+
+/* Boot steps (each initcall, and kernel_main's own) with the raw counter at
+ * their end: the hermit.boot-times kernel option prints them at exit. */
+#define BOOT_STAGES_MAX 64
+struct boot_stage {
+    const char *name;
+    uint64_t tick;
+};
+extern struct boot_stage boot_stages[BOOT_STAGES_MAX];
+extern unsigned boot_stage_count;
+uint64_t boot_stage(const char *name); /* returns the counter it recorded */
