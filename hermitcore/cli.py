@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=None, help="stop the guest and fail after this many seconds")
     r.add_argument("--selftest", action="store_true", help="compose and run the in-guest kernel self-tests for --board")
     r.add_argument("-k", "--kernel-arg", action="append", default=[], metavar="OPTION",
-                   help="kernel option, repeatable (hermit.boot-times: print boot stage times at exit; "
+                   help="kernel option, repeatable (hermit.boot-times: print boot stage times and every boot step's duration at exit; "
                         "hermit.stack-usage: print thread 1's deepest stack use at exit; "
                         "hermit.timeslice=US: scheduler time slice, default 10000)")
     r.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
