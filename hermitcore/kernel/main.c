@@ -135,7 +135,7 @@ void kernel_main(struct boot_info *bi)
     boot_stage("command line");
     hermit_run_initcalls(HERMIT_INIT_ARCH, HERMIT_INIT_CONSOLE);
     mm_init(bi);
-    boot_stage("memory");
+    boot_stage("page frames");
     sched_init();
     boot_stage("scheduler");
 

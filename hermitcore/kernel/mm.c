@@ -1,5 +1,6 @@
 #include <board.h>
 #include <hermit/hermit.h>
+#include <hermit/init.h>
 #include <hermit/mm.h>
 #include <hermit/spinlock.h>
 #include <hermit/string.h>
@@ -105,6 +106,7 @@ static void add_ram(uintptr_t start, uintptr_t end)
 void mm_init(const struct boot_info *bi)
 {
     mm_map_ram(bi);
+    boot_stage("direct map");
     if (!pool_next)
         pool_next = align_up((uintptr_t)__kernel_end, PAGE_SIZE);
     allocator_ready = 1; /* the pool is closed: tables come from page_alloc now */

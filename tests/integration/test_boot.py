@@ -252,7 +252,7 @@ def test_boot_times_kernel_option(board):
     steps = [re.match(r"\[hermit\] boot-times:   (\S+(?: \S+)*) +(\d+) ns$", l)
              for l in r.lines if l.startswith("[hermit] boot-times:   ")]
     names = [s.group(1) for s in steps]
-    assert names[0] == "command line" and names[-1] == "smp" and "memory" in names, names
+    assert names[0] == "command line" and names[-1] == "smp" and "page frames" in names, names
     assert any(n.endswith("_init") for n in names)  # the drivers' initcalls, by name
     assert sum(int(s.group(2)) for s in steps) == pytest.approx(amain - kmain, abs=2 * len(steps))  # ns rounding only
 
