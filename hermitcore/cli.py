@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -196,6 +195,8 @@ def cmd_compose(args) -> int:
                      files=args.files, initrd=args.initrd)
     spec = result.spec
     out = Path(args.output or f"{spec.board.name}-{spec.app_name}.elf")
+    import shutil
+
     shutil.copyfile(result.build.image, out)
     size = result.build.size
     print(

@@ -5,7 +5,7 @@ plugin, pluggy, attrs or the board's device tree.
 
 Computing a command line costs ~150 ms of imports and plugin hooks; the run
 it serves may take 35 ms. A plan is a JSON file in ``cache_dir()/run-plans``
-named by a hash of its key: the image (path, inode, size, mtime), the
+named by a checksum of its key (which it also keeps, and must match): the image (path, inode, size, mtime), the
 options as the user gave them, the interpreter, hermitcore's version,
 ``HERMIT_BOARD_PATH`` and ``PATH``. It is used only while every file it was computed from
 is unchanged: the image, the QEMU binary, the modules of every registered
@@ -18,14 +18,14 @@ Standard library only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
+import zlib
 
 from hermitcore.paths import cache_dir
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
 #: stands for the run's private directory in a planned command line
 RUN_DIR = "@HERMIT_RUN_DIR@"
 
@@ -38,9 +38,12 @@ def _stamp(path: str) -> list:
         return [path, None, None]
 
 
-def plan_key(image: str, request: dict) -> str | None:
-    """The plan's name for ``image`` run with ``request`` (JSON-able
-    options, before plugins see them); None when the image is unreadable."""
+def plan_key(image: str, request: dict) -> tuple[str, str] | None:
+    """(file name, full key text) of the plan for ``image`` run with
+    ``request`` (JSON-able options, before plugins see them); None when the
+    image is unreadable. The name is a checksum (zlib: hashlib's OpenSSL
+    costs ~3 ms to import, on every run); the plan keeps the whole key and
+    is used only when it matches, so a clash is a miss, never a wrong plan."""
     from hermitcore import __version__
 
     try:
@@ -56,14 +59,16 @@ def plan_key(image: str, request: dict) -> str | None:
         "board_path": os.environ.get("HERMIT_BOARD_PATH", ""),
         "path": os.environ.get("PATH", ""),  # which QEMU the plugins would find
     }
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    text = json.dumps(key, sort_keys=True)
+    data = text.encode()
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}", text
 
 
-def plan_file(key: str):
-    return cache_dir() / "run-plans" / f"{key}.json"
+def plan_file(key: tuple[str, str]):
+    return cache_dir() / "run-plans" / f"{key[0]}.json"
 
 
-def load(key: str | None) -> dict | None:
+def load(key: tuple[str, str] | None) -> dict | None:
     """The plan stored under ``key`` if everything it depends on is as it was."""
     if key is None:
         return None
@@ -71,7 +76,7 @@ def load(key: str | None) -> dict | None:
         plan = json.loads(plan_file(key).read_text())
     except (OSError, ValueError):
         return None
-    if plan.get("format") != PLAN_FORMAT:
+    if plan.get("format") != PLAN_FORMAT or plan.get("key") != key[1]:
         return None
     for stamp in plan.get("depends", ()):
         if _stamp(stamp[0]) != stamp:
@@ -79,13 +84,14 @@ def load(key: str | None) -> dict | None:
     return plan
 
 
-def save(key: str | None, argv: list[str], run_dir: str, exit_code: dict, meta: dict, depends: list[str]) -> None:
+def save(key: tuple[str, str] | None, argv: list[str], run_dir: str, exit_code: dict, meta: dict, depends: list[str]) -> None:
     """Store a plan; ``run_dir`` in ``argv`` becomes a placeholder. Best
     effort: a read-only cache only costs the next run its speed."""
     if key is None:
         return
     plan = {
         "format": PLAN_FORMAT,
+        "key": key[1],
         "argv": [a.replace(run_dir, RUN_DIR) for a in argv],
         "exit_code": exit_code,
         "meta": meta,
