@@ -143,7 +143,7 @@ def run_image(
                "capture": capture, "ip": ip, "mounts": list(mounts)}
     key = runplan.plan_key(image, request)
     plan = None if print_qemu else runplan.load(key)
-    workdir = _make_run_dir()
+    workdir = _print_dir(key) if print_qemu else _make_run_dir()
     try:
         if plan is not None:
             argv = runplan.instantiate(plan, workdir)
@@ -185,6 +185,17 @@ def _make_run_dir() -> str:
         except FileExistsError:
             continue
     raise RunError(f"cannot create a run directory in {base}")
+
+
+def _print_dir(key) -> str:
+    """The run directory a --print-qemu command line names: it must outlive
+    this process (the line is runnable as printed), so one per image and
+    options under the cache, reused, instead of a new one in /tmp each time."""
+    from hermitcore.paths import cache_dir
+
+    path = cache_dir() / "printed-runs" / (key[0] if key else "default")
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
 
 
 def _remove_run_dir(path: str) -> None:
