@@ -138,7 +138,7 @@ def run_image(
         ]
     append = kernel_cmdline(list(app_args), list(kernel_args))
     capture = os.path.abspath(capture) if capture else ""
-    resolved = resolve_accel(accel, info.arch, user_mode=bool(program))
+    resolved = resolve_accel(accel, info.arch)
     request = {"cpus": cpus, "mem_mib": mem_mib, "accel": resolved, "net": net, "ports": list(ports),
                "capture": capture, "ip": ip, "mounts": list(mounts)}
     key = runplan.plan_key(image, request)

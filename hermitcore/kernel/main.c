@@ -42,8 +42,8 @@ void stack_usage_report(void)
 
 /* Kernel option hermit.boot-times: at exit, print how long each boot stage
  * took, from the first instruction (raw counter) -- for benchmarks -- and
- * then every step on the way (each initcall, memory, SMP) with its own
- * duration, like Linux's initcall_debug. */
+ * then every step on the way (the arch's early steps, each initcall,
+ * memory, SMP) with its own duration, like Linux's initcall_debug. */
 static unsigned long long ticks_ns(uint64_t t, uint64_t hz)
 {
     /* ticks -> ns without 128-bit division (no compiler runtime here) */
@@ -60,7 +60,7 @@ void boot_times_report(void)
     printk("[hermit] boot-times: kernel_main %llu ns, main %llu ns, exit %llu ns\n",
            ticks_ns(tick_kernel_main - boot_first_tick, hz), ticks_ns(tick_app_main - boot_first_tick, hz),
            ticks_ns(now - boot_first_tick, hz));
-    uint64_t prev = tick_kernel_main;
+    uint64_t prev = boot_first_tick;
     for (unsigned i = 0; i < boot_stage_count; i++) {
         printk("[hermit] boot-times:   %-24s %8llu ns\n", boot_stages[i].name, ticks_ns(boot_stages[i].tick - prev, hz));
         prev = boot_stages[i].tick;
@@ -123,7 +123,7 @@ static int split_words(char *s, char **words, int max)
 
 void kernel_main(struct boot_info *bi)
 {
-    tick_kernel_main = arch_counter();
+    tick_kernel_main = boot_stage("to kernel_main");
     /* The command line is still where the VMM put it: copy it before the
      * page allocator may hand that memory out. */
     size_t n = strlen(bi->cmdline);

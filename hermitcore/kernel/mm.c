@@ -68,6 +68,7 @@ void mm_map_ram(const struct boot_info *bi)
         map_range(base > kend ? base : kend, end);
     }
     mapped = 1;
+    boot_stage("direct map");
 }
 
 static void add_free(uintptr_t start, uintptr_t end)
@@ -106,7 +107,6 @@ static void add_ram(uintptr_t start, uintptr_t end)
 void mm_init(const struct boot_info *bi)
 {
     mm_map_ram(bi);
-    boot_stage("direct map");
     if (!pool_next)
         pool_next = align_up((uintptr_t)__kernel_end, PAGE_SIZE);
     allocator_ready = 1; /* the pool is closed: tables come from page_alloc now */

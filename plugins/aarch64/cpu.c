@@ -2,6 +2,7 @@
 #include <hermit/arch.h>
 #include <hermit/fdt.h>
 #include <hermit/hermit.h>
+#include <hermit/init.h>
 #include <hermit/mm.h>
 #include <hermit/sched.h>
 #include <hermit/string.h>
@@ -29,12 +30,15 @@ void aarch64_smp_method(const char *method);
 void aarch64_start(const void *dtb)
 {
     struct boot_info *bi = &boot_info;
+    boot_stage("entry, MMU on");
     uint64_t mpidr;
     __asm__ volatile("mrs %0, mpidr_el1" : "=r"(mpidr));
     uint32_t me = (uint32_t)(mpidr & 0xffffff) | (uint32_t)((mpidr >> 32) & 0xff) << 24;
     sched_early_init(me);
     bi->protocol = "dtb";
-    if (fdt_read_boot_info(dtb, bi) != 0) {
+    int fdt = fdt_read_boot_info(dtb, bi);
+    boot_stage("device tree");
+    if (fdt != 0) {
         bi->cmdline = "";
         bi->cpus = 1;
     }

@@ -58,8 +58,9 @@ int arch_map(uintptr_t va, uint64_t pa, uint64_t size, unsigned flags)
 {
     uint64_t leaf = leaf_flags(flags);
     uintptr_t end = va + size;
+    uint64_t *top = root();
     while (va < end) {
-        uint64_t *table = root();
+        uint64_t *table = top;
         for (int level = 4;; level--) {
             unsigned shift = 12 + 9 * (level - 1);
             uint64_t span = 1ull << shift;

@@ -1,6 +1,7 @@
 /* From the PVH start info (and the ACPI tables it points to) to the generic
  * struct boot_info: RAM ranges, CPU count, command line. */
 #include <hermit/boot.h>
+#include <hermit/init.h>
 #include <hermit/mm.h>
 #include <hermit/sched.h>
 #include <hermit/string.h>
@@ -134,6 +135,7 @@ static unsigned acpi_cpu_count(const struct hvm_start_info *si, struct boot_info
 void x86_64_start(const struct hvm_start_info *si)
 {
     struct boot_info *bi = &boot_info;
+    boot_stage("PVH entry, long mode");
     sched_early_init(boot_apic_id());
     bi->protocol = "pvh";
     bi->cpu_enable = "sipi";
@@ -156,6 +158,7 @@ void x86_64_start(const struct hvm_start_info *si)
          * ACPI tables, which firmware may put anywhere in it. */
         mm_map_ram(bi);
         bi->cpus = acpi_cpu_count(si, bi);
+        boot_stage("ACPI tables");
     }
     if (bi->cpus == 0)
         bi->cpus = 1;
