@@ -30,7 +30,7 @@ void hermit_run_initcalls(int from_level, int to_level);
 
 /* Boot steps (each initcall, and kernel_main's own) with the raw counter at
  * their end: the hermit.boot-times kernel option prints them at exit. */
-#define BOOT_STAGES_MAX 64
+#define BOOT_STAGES_MAX 32
 struct boot_stage {
     const char *name;
     uint64_t tick;
