@@ -21,6 +21,7 @@ uint64_t boot_stage(const char *name)
 {
     uint64_t now = arch_counter();
     if (boot_stage_count < BOOT_STAGES_MAX)
-        boot_stages[boot_stage_count++] = (struct boot_stage){name, now};
+        boot_stages[boot_stage_count] = (struct boot_stage){name, now};
+    boot_stage_count++;
     return now;
 }

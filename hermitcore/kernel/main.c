@@ -61,10 +61,13 @@ void boot_times_report(void)
            ticks_ns(tick_kernel_main - boot_first_tick, hz), ticks_ns(tick_app_main - boot_first_tick, hz),
            ticks_ns(now - boot_first_tick, hz));
     uint64_t prev = boot_first_tick;
-    for (unsigned i = 0; i < boot_stage_count; i++) {
+    for (unsigned i = 0; i < boot_stage_count && i < BOOT_STAGES_MAX; i++) {
         printk("[hermit] boot-times:   %-24s %8llu ns\n", boot_stages[i].name, ticks_ns(boot_stages[i].tick - prev, hz));
         prev = boot_stages[i].tick;
     }
+    if (boot_stage_count > BOOT_STAGES_MAX)
+        printk("[hermit] boot-times: %u later steps not recorded (BOOT_STAGES_MAX %u)\n",
+               boot_stage_count - BOOT_STAGES_MAX, BOOT_STAGES_MAX);
 }
 static char *argv_store[MAX_ARGS + 1];
 

@@ -36,5 +36,5 @@ struct boot_stage {
     uint64_t tick;
 };
 extern struct boot_stage boot_stages[BOOT_STAGES_MAX];
-extern unsigned boot_stage_count;
+extern unsigned boot_stage_count; /* may exceed BOOT_STAGES_MAX: the rest were not kept */
 uint64_t boot_stage(const char *name); /* returns the counter it recorded */
