@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--board", help=f"compose for this board first (default when no IMAGE: {DEFAULT_BOARD})")
     r.add_argument("--cpus", type=_positive_int, default=None, help="virtual CPUs (env HERMIT_CPUS, default 1)")
     r.add_argument("--mem", default=None, help="guest memory, e.g. 256M or 1G (env HERMIT_MEM, default: the board's)")
-    r.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto", help="KVM, TCG, or KVM when usable (default auto)")
+    r.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto", help="KVM, TCG, or KVM when usable and not PVM (default auto)")
     r.add_argument("--timeout", type=float, default=None, help="stop the guest and fail after this many seconds")
     r.add_argument("--selftest", action="store_true", help="compose and run the in-guest kernel self-tests for --board")
     r.add_argument("-k", "--kernel-arg", action="append", default=[], metavar="OPTION",
