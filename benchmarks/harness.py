@@ -443,7 +443,7 @@ def markdown(report: dict) -> str:
                 f"{r['main_us']['median']:.0f}",
                 f"{r['exit_us']['median']:.0f}", f"<= {r['target_main_us']:.0f} us to main" if "target_main_us" in r else "",
                 _verdict(r)) for r in metrics["boot_breakdown"]])
-        out += ["Slowest steps from kernel_main to main (median us, `-k hermit.boot-times`): "] + [
+        out += ["Slowest boot steps, first instruction to main (median us, `-k hermit.boot-times`):"] + [
             f"- {r['board']} {r['accel']}: " + ", ".join(
                 f"{name} {us:.0f}" for name, us in sorted(r["steps_us"].items(), key=lambda kv: -kv[1])[:6])
             for r in metrics["boot_breakdown"]] + [""]

@@ -1,4 +1,3 @@
-#include <board.h>
 #include <hermit/hermit.h>
 #include <hermit/init.h>
 #include <hermit/mm.h>

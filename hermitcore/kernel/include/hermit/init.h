@@ -28,8 +28,9 @@ struct hermit_initcall {
 
 void hermit_run_initcalls(int from_level, int to_level);
 
-/* Boot steps (each initcall, and kernel_main's own) with the raw counter at
- * their end: the hermit.boot-times kernel option prints them at exit. */
+/* Boot steps (the arch's early ones, each initcall, kernel_main's own) with
+ * the raw counter at their end: the hermit.boot-times kernel option prints
+ * them at exit. */
 #define BOOT_STAGES_MAX 32
 struct boot_stage {
     const char *name;
