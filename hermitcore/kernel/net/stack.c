@@ -82,6 +82,39 @@ int net_option(char *opt)
     return 0;
 }
 
+/* A new connection's SYN for the address pair of one of our connections in
+ * TIME-WAIT. lwIP answers it with an ACK of the old connection (to which
+ * the peer, e.g. QEMU's slirp, replies RST, which TIME-WAIT ignores), so a
+ * client that reuses its port -- Linux does, once it has seen the close --
+ * cannot connect for the 2 MSL (2 minutes) that state lasts. RFC 1122
+ * 4.2.2.13 lets a TIME-WAIT connection be reopened by a SYN whose sequence
+ * number lies beyond everything the old one received; Linux does that
+ * (tcp_timewait_state_process), and so do we: the old state is dropped and
+ * lwIP sees the SYN as a new connection. Called with net_lock held. */
+static void reopen_time_wait(const uint8_t *f, size_t len)
+{
+    if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00) /* IPv4 */
+        return;
+    const uint8_t *ip = f + 14;
+    size_t ihl = (size_t)(ip[0] & 15) * 4;
+    if (ip[9] != IP_PROTO_TCP || (ip[6] & 0x3f) || ip[7] || len < 14 + ihl + 20) /* TCP, unfragmented */
+        return;
+    const uint8_t *th = ip + ihl;
+    if ((th[13] & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
+        return;
+    u16_t sport = (u16_t)(th[0] << 8 | th[1]), dport = (u16_t)(th[2] << 8 | th[3]);
+    u32_t seq = (u32_t)th[4] << 24 | (u32_t)th[5] << 16 | (u32_t)th[6] << 8 | th[7], src, dst;
+    memcpy(&src, ip + 12, 4);
+    memcpy(&dst, ip + 16, 4);
+    for (struct tcp_pcb *pcb = tcp_tw_pcbs; pcb; pcb = pcb->next)
+        if (pcb->remote_port == sport && pcb->local_port == dport && ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)) == src &&
+            ip4_addr_get_u32(ip_2_ip4(&pcb->local_ip)) == dst) {
+            if (TCP_SEQ_GT(seq, pcb->rcv_nxt))
+                tcp_abort(pcb); /* a TIME-WAIT pcb is freed quietly, no RST */
+            return;
+        }
+}
+
 /* A received frame, in the NIC's interrupt. */
 static void rx(struct netdev *d, const void *frame, size_t len)
 {
@@ -90,6 +123,8 @@ static void rx(struct netdev *d, const void *frame, size_t len)
         return;
     pbuf_take(p, frame, (u16_t)len);
     net_lock();
+    if (tcp_tw_pcbs)
+        reopen_time_wait(frame, len);
     if (nif.input(p, &nif) != ERR_OK)
         pbuf_free(p);
     net_unlock();
