@@ -34,6 +34,18 @@ def free_port(kind=socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
+def stop(proc, grace: float = 10) -> None:
+    """End a `hermitcore run` process: SIGTERM first, which takes its QEMU
+    down with it (SIGKILL would leave QEMU running, orphaned), then SIGKILL."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
 def read_line(s: socket.socket) -> str:
     """One line from a socket, without its newline."""
     buf = b""
@@ -113,7 +125,7 @@ def _wait_ready(proc, what: str, timeout: float = 240) -> None:
         lines.append(line)
         if "netserver: ready" in line:
             return
-    proc.kill()
+    stop(proc)
     raise RuntimeError(f"{what}: the server never became ready:\n{''.join(lines[-60:])}")
 
 
@@ -130,9 +142,7 @@ def run_guest(board: str, prog: str, www: str, accel: str, nbytes: int, requests
         proc.wait(timeout=60)
         return result
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stop(proc)
 
 
 def run_linux(runner, prog: str, www: str, netinit: str, accel: str, nbytes: int, requests: int,

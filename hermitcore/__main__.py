@@ -1,5 +1,3 @@
-import sys
+from hermitcore.cli import entry
 
-from hermitcore.cli import main
-
-sys.exit(main())
+entry()

@@ -6,7 +6,6 @@ import argparse
 import os
 import re
 import sys
-from pathlib import Path
 
 from hermitcore import __version__
 from hermitcore.errors import HermitError
@@ -26,7 +25,8 @@ environment:
 
 exit status of `run`: the guest's own exit status (0-255); 134 when the guest
 kernel panics; 139 when it dies of a CPU exception; 124 when --timeout
-expires; 125 when QEMU fails; 1 for other errors (unknown board, bad input,
+expires; 125 when QEMU fails; 143/129 when hermitcore itself gets SIGTERM/SIGHUP
+(QEMU is stopped with it); 1 for other errors (unknown board, bad input,
 missing tools). With --selftest: the number of failed self-tests.
 """
 
@@ -53,7 +53,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with ``only`` just that subcommand (same
+    options, usage and errors): `run` builds only its own, ~5 ms less on
+    every run."""
     p = argparse.ArgumentParser(
         prog="hermitcore",
         description="Compose bootable unikernel images for x86_64 and aarch64 from plugins and run them in QEMU.",
@@ -63,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-V", "--version", action="version", version=f"hermitcore {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    if only is None:
+        _other_commands(sub)
+    if only in (None, "run"):
+        _run_command(sub)
+    return p
+
+
+def _other_commands(sub) -> None:
     b = sub.add_parser("boards", help="list boards, or show one: boards show NAME")
     b.add_argument("action", nargs="?", choices=["show"], help="show one board in detail")
     b.add_argument("name", nargs="?", help="board name (with 'show')")
@@ -77,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     _file_options(c)
     c.add_argument("-v", "--verbose", action="store_true", help="show the memory layout and each plugin's contribution")
 
+
+def _run_command(sub) -> None:
     r = sub.add_parser(
         "run",
         help="boot an image (composing it first if given a board) and return the guest's exit status",
@@ -115,7 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
     r.add_argument("-v", "--verbose", action="store_true",
                    help="show the QEMU command line, QEMU's messages and why it stopped (QMP), and (like --strace) every system call")
-    return p
 
 
 def _file_options(p) -> None:
@@ -194,7 +206,7 @@ def cmd_compose(args) -> int:
     result = compose(args.board, args.app, progress=_progress, builtin="selftest" if args.selftest else "hello",
                      files=args.files, initrd=args.initrd)
     spec = result.spec
-    out = Path(args.output or f"{spec.board.name}-{spec.app_name}.elf")
+    out = args.output or f"{spec.board.name}-{spec.app_name}.elf"
     import shutil
 
     shutil.copyfile(result.build.image, out)
@@ -229,7 +241,7 @@ def cmd_run(args, app_args) -> int:
             raise HermitError("--selftest composes the built-in self-test image; give --board, not an IMAGE")
     elif image and not args.board:
         is_image = True
-    elif image and Path(image).is_file():
+    elif image and os.path.isfile(image):
         with open(image, "rb") as f:
             is_image = f.read(4) == b"\x7fELF" and _has_meta(image)
     if not is_image:
@@ -241,7 +253,7 @@ def cmd_run(args, app_args) -> int:
                          progress=_progress if args.verbose else None,
                          builtin="selftest" if args.selftest else "hello", files=args.files, initrd=args.initrd)
         image = str(result.build.image)
-    elif not Path(image).is_file():
+    elif not os.path.isfile(image):
         raise HermitError(f"image '{image}' not found")
     elif args.files or args.initrd:
         raise HermitError("--files/--initrd are embedded at compose time; give the program and --board, not an image")
@@ -310,7 +322,7 @@ def _mount_options(specs: list[str], info) -> tuple[str, ...]:
         host, sep, guest = spec.rpartition(":")
         if not sep or not host or not guest.startswith("/") or guest.rstrip("/") == "":
             raise HermitError(f"--mount {spec!r}: expected HOSTDIR:/GUEST/PATH (an absolute guest path, not /)")
-        if not Path(host).is_dir():
+        if not os.path.isdir(host):
             raise HermitError(f"--mount {spec!r}: {host} is not a directory")
         if len(guest) > 255 or "," in guest:
             raise HermitError(f"--mount {spec!r}: the guest path must be under 256 characters, without commas")
@@ -346,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in argv:
         i = argv.index("--")
         argv, app_args = argv[:i], argv[i + 1 :]
-    parser = build_parser()
+    parser = build_parser(only="run" if argv[:1] == ["run"] else None)
     args = parser.parse_args(argv)
     if app_args and args.command != "run":
         parser.error("arguments after -- are only for `run`")
@@ -371,5 +383,21 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def entry() -> None:
+    """The `hermitcore` command: main(), then the exit handlers, then exit
+    without the interpreter's module teardown (~5 ms of every run with
+    run's modules loaded; nothing of ours needs it)."""
+    code = main()
+    import atexit
+
+    atexit._run_exitfuncs()  # weakref finalizers (temporary directories) and the like
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

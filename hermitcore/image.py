@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
+import os
 import struct
-
-from typing import NamedTuple
+from collections import namedtuple
 
 from hermitcore.errors import ImageError
 
-
-class ImageInfo(NamedTuple):
-    path: str
-    arch: str
-    entry: int
-    meta: dict
-    load_size: int  # bytes occupied in memory by PT_LOAD segments
-    file_size: int
+#: what read_image returns; load_size: bytes occupied in memory by the PT_LOAD
+#: segments. (collections, not typing.NamedTuple: typing costs ~3 ms to import
+#: on every run.)
+ImageInfo = namedtuple("ImageInfo", "path arch entry meta load_size file_size")
 
 
 ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
 
 
-def read_image(path: str | Path) -> ImageInfo:
+def read_image(path: str | os.PathLike) -> ImageInfo:
     """The image's metadata, read with plain ``struct`` (this is on every
     `hermitcore run`'s path; pyelftools costs ~35 ms to import, so it is
     left to symbolisation, which needs it)."""
-    path = Path(path)
+    path = os.fspath(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as exc:
         raise ImageError(f"cannot open image '{path}': {exc.strerror}") from None
     if len(data) < 64 or data[:4] != b"\x7fELF":
@@ -62,7 +57,7 @@ def read_image(path: str | Path) -> ImageInfo:
     except ValueError:
         raise ImageError(f"{path}: corrupt .hermit.meta section") from None
     return ImageInfo(
-        path=str(path),
+        path=path,
         arch=ELF_MACHINES.get(machine, str(machine)),
         entry=entry,
         meta=meta,
@@ -74,12 +69,12 @@ def read_image(path: str | Path) -> ImageInfo:
 USER_PIE_BASE = 0x8_0000_0000  # hermit/user.h
 
 
-def program_of(path: str | Path) -> bytes | None:
+def program_of(path: str | os.PathLike) -> bytes | None:
     """The static Linux executable embedded in a Linux image (``app_elf`` in
     its ``.app`` section), or None."""
     from elftools.elf.elffile import ELFFile
 
-    with Path(path).open("rb") as f:
+    with open(path, "rb") as f:
         elf = ELFFile(f)
         symtab = elf.get_section_by_name(".symtab")
         sec = elf.get_section_by_name(".app")
@@ -92,7 +87,7 @@ def program_of(path: str | Path) -> bytes | None:
         return sec.data()[start:start + syms["app_elf_end"] - syms["app_elf"]]
 
 
-def symbolize_program(path: str | Path, pc: int) -> str:
+def symbolize_program(path: str | os.PathLike, pc: int) -> str:
     """Name the program's pc from its own symbols (static-pie: relative to
     its load address)."""
     import io
@@ -118,7 +113,7 @@ def symbolize(path, addresses: list[int], return_addresses: bool = True) -> list
 
     from elftools.elf.elffile import ELFFile
 
-    with (Path(path).open("rb") if isinstance(path, (str, Path)) else contextlib.nullcontext(path)) as f:
+    with (open(path, "rb") if isinstance(path, (str, os.PathLike)) else contextlib.nullcontext(path)) as f:
         elf = ELFFile(f)
         symtab = elf.get_section_by_name(".symtab")
         funcs = []

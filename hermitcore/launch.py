@@ -13,7 +13,6 @@ import os
 import re
 import selectors
 import signal
-import subprocess
 import time
 
 HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
@@ -168,50 +167,111 @@ class ConsoleScanner:
             self.err.flush()
 
 
+def _spawn(argv: list[str]) -> tuple[int, int, int]:
+    """Start argv with stdin on /dev/null and stdout/stderr on pipes: (pid,
+    stdout fd, stderr fd). os.posix_spawn rather than subprocess, whose
+    import (locale, threading) costs every run ~6 ms. The pipes' other ends
+    and every fd of ours are close-on-exec (PEP 446)."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+            (os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])
+    except OSError:
+        os.close(out_r)
+        os.close(err_r)
+        raise
+    finally:
+        for fd in (null, out_w, err_w):
+            os.close(fd)
+    return pid, out_r, err_r
+
+
+def _wait(pid: int, grace: float | None) -> int:
+    """The child's exit status as Popen.returncode gives it (-N: killed by
+    signal N); after ``grace`` seconds (None: no limit) it is killed."""
+    if grace is not None:
+        deadline = time.perf_counter() + grace
+        while time.perf_counter() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _raise_exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _end_on_signals() -> list:
+    """SIGTERM and SIGHUP (kill, timeout(1), a closed terminal) end this
+    process through Python, so QEMU is killed with it instead of running on
+    orphaned. The old handlers, to restore; none off the main thread."""
+    old = []
+    try:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            old.append((signum, signal.signal(signum, _raise_exit)))
+    except ValueError:  # not the main thread
+        pass
+    return old
+
+
 def launch(argv: list[str], image: str, timeout: float | None, out, err) -> LaunchResult:
     """Run QEMU to its end (or until ``timeout``: SIGTERM, then SIGKILL)."""
     from hermitcore.errors import RunError
 
     start = time.perf_counter()
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        pid, out_fd, err_fd = _spawn(argv)
     except OSError as exc:
         raise RunError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
     scanner = ConsoleScanner(image, out, err)
     stderr_chunks: list[bytes] = []
     deadline = None if timeout is None else start + timeout
-    timed_out = False
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ, scanner.feed)
-        sel.register(proc.stderr, selectors.EVENT_READ, stderr_chunks.append)
-        open_streams = 2
-        while open_streams:
-            wait = None if deadline is None else deadline - time.perf_counter()
-            if wait is not None and wait <= 0:
-                if not timed_out:
-                    timed_out = True
-                    proc.send_signal(signal.SIGTERM)
-                    deadline = time.perf_counter() + KILL_GRACE_S
-                    continue
-                proc.kill()
-                break
-            for key, _ in sel.select(wait):
-                chunk = os.read(key.fd, 65536)
-                if chunk:
-                    key.data(chunk)
-                else:
-                    sel.unregister(key.fileobj)
-                    open_streams -= 1
-    scanner.finish()
+    timed_out = killed = False
+    handlers = _end_on_signals()
     try:
-        proc.wait(KILL_GRACE_S if timed_out else None)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
-    proc.stderr.close()
+        with selectors.DefaultSelector() as sel:
+            sel.register(out_fd, selectors.EVENT_READ, scanner.feed)
+            sel.register(err_fd, selectors.EVENT_READ, stderr_chunks.append)
+            open_streams = 2
+            while open_streams:
+                wait = None if deadline is None else deadline - time.perf_counter()
+                if wait is not None and wait <= 0:
+                    if not timed_out:
+                        timed_out = True
+                        os.kill(pid, signal.SIGTERM)
+                        deadline = time.perf_counter() + KILL_GRACE_S
+                        continue
+                    os.kill(pid, signal.SIGKILL)
+                    killed = True
+                    break
+                for key, _ in sel.select(wait):
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        key.data(chunk)
+                    else:
+                        sel.unregister(key.fd)
+                        open_streams -= 1
+        scanner.finish()
+        returncode = _wait(pid, KILL_GRACE_S if timed_out and not killed else None)
+    except BaseException:  # Ctrl-C, a broken pipe: QEMU does not outlive us
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:  # already reaped
+            pass
+        raise
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
+        for signum, handler in handlers:
+            signal.signal(signum, handler)
     return LaunchResult(
-        returncode=proc.returncode,
+        returncode=returncode,
         fatal=scanner.fatal[0] if scanner.fatal else None,
         seconds=time.perf_counter() - start,
         timed_out=timed_out,

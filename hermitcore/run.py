@@ -17,6 +17,7 @@ hello run, so plain runs go without.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -163,7 +164,14 @@ def run_image(
             import asyncio
 
             guest_exit = lambda rc: decode_exit(exit_code, rc, workdir) is not None  # noqa: E731
-            result, reasons = asyncio.run(_boot_qmp(argv, image, workdir, timeout, out, err, guest_exit))
+            from hermitcore.launch import _end_on_signals
+
+            handlers = _end_on_signals()  # SIGTERM/SIGHUP: _boot_qmp kills QEMU on the way out
+            try:
+                result, reasons = asyncio.run(_boot_qmp(argv, image, workdir, timeout, out, err, guest_exit))
+            finally:
+                for signum, handler in handlers:
+                    signal.signal(signum, handler)
         else:
             result, reasons = launch(argv, image, timeout, out, err), []
         return _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, err, planned=plan is not None)
@@ -191,11 +199,11 @@ def _print_dir(key) -> str:
     """The run directory a --print-qemu command line names: it must outlive
     this process (the line is runnable as printed), so one per image and
     options under the cache, reused, instead of a new one in /tmp each time."""
-    from hermitcore.paths import cache_dir
+    from hermitcore.paths import cache_path
 
-    path = cache_dir() / "printed-runs" / (key[0] if key else "default")
-    path.mkdir(parents=True, exist_ok=True)
-    return str(path)
+    path = cache_path("printed-runs", key[0] if key else "default")
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def _remove_run_dir(path: str) -> None:
@@ -309,7 +317,11 @@ async def _boot_qmp(argv, image, workdir, timeout, out, err, guest_exit):
     timed_out = False
     try:
         await asyncio.wait_for(proc.wait(), timeout)
-    except asyncio.TimeoutError:
+    except BaseException as exc:  # the timeout; SIGTERM/SIGHUP or Ctrl-C: QEMU does not outlive us
+        if not isinstance(exc, asyncio.TimeoutError):
+            if proc.returncode is None:
+                proc.kill()
+            raise
         timed_out = True
         try:
             if qmp.runstate.name == "RUNNING":

@@ -23,7 +23,7 @@ import os
 import sys
 import zlib
 
-from hermitcore.paths import cache_dir
+from hermitcore.paths import cache_path
 
 PLAN_FORMAT = 2
 #: stands for the run's private directory in a planned command line
@@ -64,8 +64,8 @@ def plan_key(image: str, request: dict) -> tuple[str, str] | None:
     return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}", text
 
 
-def plan_file(key: tuple[str, str]):
-    return cache_dir() / "run-plans" / f"{key[0]}.json"
+def plan_file(key: tuple[str, str]) -> str:
+    return cache_path("run-plans", f"{key[0]}.json")
 
 
 def load(key: tuple[str, str] | None) -> dict | None:
@@ -73,7 +73,8 @@ def load(key: tuple[str, str] | None) -> dict | None:
     if key is None:
         return None
     try:
-        plan = json.loads(plan_file(key).read_text())
+        with open(plan_file(key), encoding="utf-8") as f:
+            plan = json.load(f)
     except (OSError, ValueError):
         return None
     if plan.get("format") != PLAN_FORMAT or plan.get("key") != key[1]:
@@ -99,9 +100,10 @@ def save(key: tuple[str, str] | None, argv: list[str], run_dir: str, exit_code: 
     }
     path = plan_file(key)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(plan))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path[:-len('.json')]}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(plan, f)
         os.replace(tmp, path)
     except OSError:
         pass

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -117,6 +120,43 @@ def test_hanging_guest_is_stopped_at_the_timeout(board):
     assert "hanging on purpose" in r.lines
     assert f"guest still running after {limit} s; stopped it" in r.err
     assert "Traceback" not in r.err
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return kids
+
+
+@pytest.mark.parametrize("verbose", [(), ("-v",)], ids=["plain", "verbose"])
+@pytest.mark.parametrize("arch_board", [b for b in ("qemu-microvm", "qemu-virt") if b in selected_boards()])
+def test_sigterm_to_run_takes_qemu_down(arch_board, verbose):
+    """kill, timeout(1) or a closed terminal end `hermitcore run` with
+    SIGTERM/SIGHUP: its QEMU must not run on, orphaned (plain runs and
+    -v's QMP-watched ones)."""
+    p = subprocess.Popen([sys.executable, "-m", "hermitcore", "run", *verbose, "--board", arch_board,
+                          str(APPS / "hang.c"), "--timeout", "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        for line in p.stdout:
+            if "hanging on purpose" in line:
+                break
+        qemu = _children(p.pid)
+        assert len(qemu) == 1, qemu
+        p.terminate()
+        assert p.wait(timeout=30) == 128 + signal.SIGTERM
+        assert not os.path.exists(f"/proc/{qemu[0]}"), "QEMU outlived hermitcore run"
+        assert "Traceback" not in p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.communicate()
 
 
 def test_guest_reset_is_reported_not_taken_for_an_exit(board):

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from benchmarks.net import free_port, read_line
+from benchmarks.net import free_port, read_line, stop
 from tests.conftest import BOARDS, hermit, selected_arches
 
 #: boards with a network card: virtio-net over virtio-mmio (microvm, virt) and
@@ -60,9 +60,7 @@ class Guest:
         return self.proc.returncode
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
+        stop(self.proc)
 
     def __repr__(self):
         return "\n".join(self.lines) + "\n--- stderr\n" + getattr(self, "err", "")
