@@ -177,7 +177,8 @@ def _spawn(argv: list[str]) -> tuple[int, int, int]:
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
         pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
-            (os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])
+            (os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)],
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))  # Python ignores these; QEMU starts as from a shell
     except OSError:
         os.close(out_r)
         os.close(err_r)
