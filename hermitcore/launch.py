@@ -207,17 +207,24 @@ def _raise_exit(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def _end_on_signals() -> list:
-    """SIGTERM and SIGHUP (kill, timeout(1), a closed terminal) end this
-    process through Python, so QEMU is killed with it instead of running on
-    orphaned. The old handlers, to restore; none off the main thread."""
-    old = []
-    try:
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            old.append((signum, signal.signal(signum, _raise_exit)))
-    except ValueError:  # not the main thread
-        pass
-    return old
+class end_on_signals:
+    """Within it, SIGTERM and SIGHUP (kill, timeout(1), a closed terminal)
+    end this process through Python (SystemExit 128+N), so the code that
+    started QEMU kills it on the way out instead of leaving it orphaned. The
+    old handlers come back after; off the main thread it does nothing."""
+
+    def __enter__(self):
+        self.old = []
+        try:
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                self.old.append((signum, signal.signal(signum, _raise_exit)))
+        except ValueError:  # not the main thread
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self.old:
+            signal.signal(signum, handler)
 
 
 def launch(argv: list[str], image: str, timeout: float | None, out, err) -> LaunchResult:
@@ -233,44 +240,42 @@ def launch(argv: list[str], image: str, timeout: float | None, out, err) -> Laun
     stderr_chunks: list[bytes] = []
     deadline = None if timeout is None else start + timeout
     timed_out = killed = False
-    handlers = _end_on_signals()
-    try:
-        with selectors.DefaultSelector() as sel:
-            sel.register(out_fd, selectors.EVENT_READ, scanner.feed)
-            sel.register(err_fd, selectors.EVENT_READ, stderr_chunks.append)
-            open_streams = 2
-            while open_streams:
-                wait = None if deadline is None else deadline - time.perf_counter()
-                if wait is not None and wait <= 0:
-                    if not timed_out:
-                        timed_out = True
-                        os.kill(pid, signal.SIGTERM)
-                        deadline = time.perf_counter() + KILL_GRACE_S
-                        continue
-                    os.kill(pid, signal.SIGKILL)
-                    killed = True
-                    break
-                for key, _ in sel.select(wait):
-                    chunk = os.read(key.fd, 65536)
-                    if chunk:
-                        key.data(chunk)
-                    else:
-                        sel.unregister(key.fd)
-                        open_streams -= 1
-        scanner.finish()
-        returncode = _wait(pid, KILL_GRACE_S if timed_out and not killed else None)
-    except BaseException:  # Ctrl-C, a broken pipe: QEMU does not outlive us
+    with end_on_signals():
         try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except OSError:  # already reaped
-            pass
-        raise
-    finally:
-        os.close(out_fd)
-        os.close(err_fd)
-        for signum, handler in handlers:
-            signal.signal(signum, handler)
+            with selectors.DefaultSelector() as sel:
+                sel.register(out_fd, selectors.EVENT_READ, scanner.feed)
+                sel.register(err_fd, selectors.EVENT_READ, stderr_chunks.append)
+                open_streams = 2
+                while open_streams:
+                    wait = None if deadline is None else deadline - time.perf_counter()
+                    if wait is not None and wait <= 0:
+                        if not timed_out:
+                            timed_out = True
+                            os.kill(pid, signal.SIGTERM)
+                            deadline = time.perf_counter() + KILL_GRACE_S
+                            continue
+                        os.kill(pid, signal.SIGKILL)
+                        killed = True
+                        break
+                    for key, _ in sel.select(wait):
+                        chunk = os.read(key.fd, 65536)
+                        if chunk:
+                            key.data(chunk)
+                        else:
+                            sel.unregister(key.fd)
+                            open_streams -= 1
+            scanner.finish()
+            returncode = _wait(pid, KILL_GRACE_S if timed_out and not killed else None)
+        except BaseException:  # Ctrl-C, a broken pipe: QEMU does not outlive us
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:  # already reaped
+                pass
+            raise
+        finally:
+            os.close(out_fd)
+            os.close(err_fd)
     return LaunchResult(
         returncode=returncode,
         fatal=scanner.fatal[0] if scanner.fatal else None,

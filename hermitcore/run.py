@@ -17,7 +17,6 @@ hello run, so plain runs go without.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 
@@ -25,8 +24,8 @@ from hermitcore import runplan
 from hermitcore.errors import GuestTimeout, HermitError, ImageError, RunError
 from hermitcore.image import read_image
 from hermitcore.launch import (  # noqa: F401 (re-exported: the CLI, benchmarks and tests use them)
-    HOST_ARCH, ConsoleScanner, LaunchResult, decode_exit, kernel_cmdline, kvm_is_pvm, kvm_usable, launch, quote_arg,
-    resolve_accel,
+    HOST_ARCH, ConsoleScanner, LaunchResult, decode_exit, end_on_signals, kernel_cmdline, kvm_is_pvm, kvm_usable, launch,
+    quote_arg, resolve_accel,
 )
 
 
@@ -164,14 +163,8 @@ def run_image(
             import asyncio
 
             guest_exit = lambda rc: decode_exit(exit_code, rc, workdir) is not None  # noqa: E731
-            from hermitcore.launch import _end_on_signals
-
-            handlers = _end_on_signals()  # SIGTERM/SIGHUP: _boot_qmp kills QEMU on the way out
-            try:
+            with end_on_signals():  # SIGTERM/SIGHUP: _boot_qmp kills QEMU on the way out
                 result, reasons = asyncio.run(_boot_qmp(argv, image, workdir, timeout, out, err, guest_exit))
-            finally:
-                for signum, handler in handlers:
-                    signal.signal(signum, handler)
         else:
             result, reasons = launch(argv, image, timeout, out, err), []
         return _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, err, planned=plan is not None)

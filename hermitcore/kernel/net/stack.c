@@ -97,7 +97,7 @@ static void reopen_time_wait(const uint8_t *f, size_t len)
         return;
     const uint8_t *ip = f + 14;
     size_t ihl = (size_t)(ip[0] & 15) * 4;
-    if (ip[9] != IP_PROTO_TCP || (ip[6] & 0x3f) || ip[7] || len < 14 + ihl + 20) /* TCP, unfragmented */
+    if (ihl < 20 || ip[9] != IP_PROTO_TCP || (ip[6] & 0x3f) || ip[7] || len < 14 + ihl + 20) /* TCP, whole */
         return;
     const uint8_t *th = ip + ihl;
     if ((th[13] & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
