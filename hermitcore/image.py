@@ -69,27 +69,42 @@ def read_image(path: str | os.PathLike) -> ImageInfo:
 USER_PIE_BASE = 0x8_0000_0000  # hermit/user.h
 
 
+def _elf_read_errors() -> tuple:
+    """What pyelftools raises on a corrupt or truncated file: its own
+    ELFError (ELFParseError wraps its construct errors), struct.error and
+    ValueError (UnicodeDecodeError: a symbol name that is not UTF-8) from
+    fields it unpacks, IndexError/KeyError from tables it indexes with
+    values read from the file, OverflowError from offsets past 2**63."""
+    from elftools.common.exceptions import ELFError
+
+    return (ELFError, struct.error, ValueError, OverflowError, IndexError, KeyError)
+
+
 def program_of(path: str | os.PathLike) -> bytes | None:
     """The static Linux executable embedded in a Linux image (``app_elf`` in
-    its ``.app`` section), or None."""
+    its ``.app`` section), or None (also when the image cannot be read)."""
     from elftools.elf.elffile import ELFFile
 
-    with open(path, "rb") as f:
-        elf = ELFFile(f)
-        symtab = elf.get_section_by_name(".symtab")
-        sec = elf.get_section_by_name(".app")
-        if symtab is None or sec is None:
-            return None
-        syms = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name in ("app_elf", "app_elf_end")}
-        if len(syms) != 2:
-            return None
-        start = syms["app_elf"] - sec["sh_addr"]
-        return sec.data()[start:start + syms["app_elf_end"] - syms["app_elf"]]
+    try:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            symtab = elf.get_section_by_name(".symtab")
+            sec = elf.get_section_by_name(".app")
+            if symtab is None or sec is None:
+                return None
+            syms = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name in ("app_elf", "app_elf_end")}
+            if len(syms) != 2:
+                return None
+            start = syms["app_elf"] - sec["sh_addr"]
+            return sec.data()[start:start + syms["app_elf_end"] - syms["app_elf"]]
+    except (OSError, *_elf_read_errors()):
+        return None
 
 
 def symbolize_program(path: str | os.PathLike, pc: int) -> str:
     """Name the program's pc from its own symbols (static-pie: relative to
-    its load address)."""
+    its load address); the bare address when they cannot be read (a
+    stripped or corrupt program: it ran, so only its headers were sound)."""
     import io
 
     from elftools.elf.elffile import ELFFile
@@ -97,14 +112,18 @@ def symbolize_program(path: str | os.PathLike, pc: int) -> str:
     data = program_of(path)
     if not data:
         return f"{pc:#x}"
-    bias = USER_PIE_BASE if ELFFile(io.BytesIO(data))["e_type"] == "ET_DYN" else 0
+    try:
+        bias = USER_PIE_BASE if ELFFile(io.BytesIO(data))["e_type"] == "ET_DYN" else 0
+    except _elf_read_errors():
+        return f"{pc:#x}"
     name = symbolize(io.BytesIO(data), [pc - bias], return_addresses=False)[0]
     return f"{pc:#x}" + name[name.find(" "):] if " " in name else f"{pc:#x}"
 
 
 def symbolize(path, addresses: list[int], return_addresses: bool = True) -> list[str]:
     """Name each address as ``function+0xoff`` from the image's symbol table
-    (``path`` may also be an open binary file).
+    (``path`` may also be an open binary file); an address stays bare when
+    the symbol table cannot be read.
 
     Return addresses point after their call, which may be past the end of a
     function that ends in a call to a noreturn function: look them up at
@@ -113,15 +132,18 @@ def symbolize(path, addresses: list[int], return_addresses: bool = True) -> list
 
     from elftools.elf.elffile import ELFFile
 
-    with (open(path, "rb") if isinstance(path, (str, os.PathLike)) else contextlib.nullcontext(path)) as f:
-        elf = ELFFile(f)
-        symtab = elf.get_section_by_name(".symtab")
+    funcs = []
+    try:
+        with (open(path, "rb") if isinstance(path, (str, os.PathLike)) else contextlib.nullcontext(path)) as f:
+            elf = ELFFile(f)
+            symtab = elf.get_section_by_name(".symtab")
+            if symtab is not None:
+                for sym in symtab.iter_symbols():
+                    if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"]:
+                        funcs.append((sym["st_value"], sym["st_size"], sym.name))
+    except (OSError, *_elf_read_errors()):
         funcs = []
-        if symtab is not None:
-            for sym in symtab.iter_symbols():
-                if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"]:
-                    funcs.append((sym["st_value"], sym["st_size"], sym.name))
-        funcs.sort()
+    funcs.sort()
     out = []
     for addr in addresses:
         name = f"{addr:#x}"

@@ -7,15 +7,27 @@ import gzip
 import io
 import os
 import stat
+import struct
+import zlib
 from pathlib import Path
 
 import attrs
 
 from hermitcore.errors import ImageError
 
-MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64"}
+MACHINES = {62: "x86_64", 183: "aarch64"}  # e_machine: EM_X86_64, EM_AARCH64
+ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
+ELF_TYPES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
+PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_PHDR, PT_TLS = 1, 2, 3, 6, 7
+DT_FLAGS_1 = 0x6FFFFFFB
 DF_1_PIE = 0x08000000
-USER_LIMIT = 0x40_0000_0000  # hermit/user.h: programs live below 256 GiB
+EHDR = struct.Struct("<16sHHIQQQIHHHHHH")  # Elf64_Ehdr, 64 bytes
+PHDR = struct.Struct("<IIQQQQQQ")  # Elf64_Phdr, 56 bytes
+# The loader's limits (hermitcore/kernel/linux/loader.c, hermit/user.h):
+USER_LIMIT = 0x40_0000_0000  # programs live below 256 GiB
+USER_PIE_BASE = 0x8_0000_0000  # a static-pie is loaded at 32 GiB
+MIN_VADDR = 0x10000  # nothing below 64 KiB (Linux's default vm.mmap_min_addr)
+MAX_PHDR_BYTES = 0x10000  # at most 64 KiB of program headers (Linux's limit)
 MAX_FILES_BYTES = 512 << 20
 
 
@@ -37,12 +49,12 @@ def is_elf(path: str | Path) -> bool:
 
 
 def inspect_program(path: str | Path, board_arch: str, board_name: str) -> Program:
-    """Check that ``path`` is a static executable for ``board_arch``; one
-    actionable line per problem."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.dynamic import DynamicSection
-    from elftools.elf.elffile import ELFFile
-
+    """Check that ``path`` is a static executable for ``board_arch`` that the
+    kernel's loader (hermitcore/kernel/linux/loader.c) will take: the same
+    header checks, done here so a bad program is refused at compose time
+    with one actionable line. Every field is read with ``struct`` from the
+    bytes and bounds-checked before use (pyelftools is not used: it trusts
+    offsets and enum values it reads)."""
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -50,53 +62,139 @@ def inspect_program(path: str | Path, board_arch: str, board_name: str) -> Progr
         raise ImageError(f"cannot read {path}: {exc.strerror}") from None
     if data[:4] != b"\x7fELF":
         raise ImageError(f"{path}: not an ELF executable (nor a C source file ending in .c)")
-    try:
-        elf = ELFFile(io.BytesIO(data))
-        machine = elf["e_machine"]
-        etype = elf["e_type"]
-        arch = MACHINES.get(machine, machine.replace("EM_", "").lower())
-        if elf.elfclass != 64:
-            raise ImageError(f"{path}: a 32-bit {arch} executable; hermitcore runs 64-bit programs ({board_arch})")
-        if arch != board_arch:
+    if len(data) < EHDR.size:
+        raise ImageError(f"{path}: truncated ELF file ({len(data)} bytes, shorter than an ELF header)")
+    elf_class, endian = data[4], data[5]
+    if endian not in (1, 2):
+        raise ImageError(f"{path}: corrupt ELF header (byte order {endian})")
+    machine = int.from_bytes(data[18:20], "little" if endian == 1 else "big")
+    arch = machine_name(machine)
+    if elf_class == 1:
+        raise ImageError(f"{path}: a 32-bit {arch} executable; hermitcore runs 64-bit programs ({board_arch})")
+    if elf_class != 2:
+        raise ImageError(f"{path}: corrupt ELF header (class {elf_class})")
+    if endian != 1:
+        raise ImageError(f"{path}: a big-endian {arch} executable; hermitcore runs little-endian programs ({board_arch})")
+    (_, etype, _, _, entry, phoff, _, _, _, phentsize, phnum, _, _, _) = EHDR.unpack_from(data)
+    if arch != board_arch:
+        raise ImageError(
+            (f"{path} is a {arch} executable" if not arch.startswith("machine ") else
+             f"{path} is an executable for an unknown machine (e_machine {machine})") + f", but board '{board_name}' needs {board_arch}"
+            + (f"; build it with {board_arch}-linux-gnu-gcc -static" if board_arch == "aarch64" else "")
+        )
+    if etype == ET_REL:
+        raise ImageError(f"{path}: an object file, not an executable; link it (e.g. gcc -static -o prog prog.o)")
+    if etype not in (ET_EXEC, ET_DYN):
+        raise ImageError(f"{path}: not an executable (ELF type {ELF_TYPES.get(etype, etype)})")
+    phdrs = _program_headers(path, data, phoff, phentsize, phnum)
+    for ptype, _, offset, _, filesz, _, _ in phdrs:
+        if ptype == PT_INTERP:
+            interp = data[offset:offset + min(filesz, 4096)].split(b"\0")[0].decode(errors="replace") or "?"
             raise ImageError(
-                f"{path} is a {arch} executable, but board '{board_name}' needs {board_arch}"
-                + (f"; build it with {board_arch}-linux-gnu-gcc -static" if board_arch == "aarch64" else "")
+                f"{path} is dynamically linked (interpreter {interp}); hermitcore runs static executables: "
+                "rebuild it with -static (or -static-pie)"
             )
-        if etype == "ET_REL":
-            raise ImageError(f"{path}: an object file, not an executable; link it (e.g. gcc -static -o prog prog.o)")
-        if etype not in ("ET_EXEC", "ET_DYN"):
-            raise ImageError(f"{path}: not an executable (ELF type {etype})")
-        for seg in elf.iter_segments():
-            if seg["p_type"] == "PT_INTERP":
-                interp = seg.get_interp_name()
-                raise ImageError(
-                    f"{path} is dynamically linked (interpreter {interp}); hermitcore runs static executables: "
-                    "rebuild it with -static (or -static-pie)"
-                )
-        kind = "static"
-        if etype == "ET_DYN":
-            pie = False
-            for sec in elf.iter_sections():
-                if isinstance(sec, DynamicSection):
-                    for tag in sec.iter_tags():
-                        if tag.entry.d_tag == "DT_FLAGS_1" and tag.entry.d_val & DF_1_PIE:
-                            pie = True
-            if not pie:
-                raise ImageError(f"{path}: a shared library, not an executable")
-            kind = "static-pie"
-        else:
-            for seg in elf.iter_segments():
-                if seg["p_type"] == "PT_LOAD" and seg["p_vaddr"] + seg["p_memsz"] > USER_LIMIT:
-                    raise ImageError(f"{path}: loads at {seg['p_vaddr']:#x}, above the 256 GiB programs may use")
-        if not any(seg["p_type"] == "PT_LOAD" for seg in elf.iter_segments()):
-            raise ImageError(f"{path}: no loadable segments")
-    except ELFError as exc:
-        raise ImageError(f"{path}: corrupt ELF file ({exc})") from None
+    kind = "static"
+    if etype == ET_DYN:
+        if not _is_pie(data, phdrs):
+            raise ImageError(f"{path}: a shared library, not an executable")
+        kind = "static-pie"
+    _check_segments(path, len(data), phdrs, entry, USER_PIE_BASE if etype == ET_DYN else 0)
     return Program(path=str(path), name=p.name, arch=arch, kind=kind, data=data)
 
 
+def machine_name(machine: int) -> str:
+    """x86_64, aarch64, or another e_machine's name as pyelftools spells it
+    (EM_386 -> 386), or its number."""
+    if machine in MACHINES:
+        return MACHINES[machine]
+    from elftools.elf.enums import ENUM_E_MACHINE
+
+    for name, value in ENUM_E_MACHINE.items():
+        if value == machine and name.startswith("EM_"):
+            return name.removeprefix("EM_").lower()
+    return f"machine {machine}"
+
+
+def _program_headers(path, data: bytes, phoff: int, phentsize: int, phnum: int) -> list[tuple]:
+    """(p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz, p_align) of
+    each program header, once the table is known to lie in the file."""
+    if phnum == 0:
+        raise ImageError(f"{path}: no program headers (not an executable)")
+    if phentsize != PHDR.size:
+        raise ImageError(f"{path}: corrupt program headers (entry size {phentsize}, expected {PHDR.size})")
+    if phnum * PHDR.size > MAX_PHDR_BYTES:
+        raise ImageError(f"{path}: corrupt program headers ({phnum} entries; at most {MAX_PHDR_BYTES // PHDR.size})")
+    if phoff % 8 or phoff + phnum * PHDR.size > len(data):
+        raise ImageError(f"{path}: corrupt program headers (table at offset {phoff:#x} is not in the "
+                         f"{len(data)}-byte file{'' if phoff % 8 == 0 else ' or not 8-byte aligned'})")
+    out = []
+    for i in range(phnum):
+        ptype, flags, offset, vaddr, _, filesz, memsz, align = PHDR.unpack_from(data, phoff + i * PHDR.size)
+        out.append((ptype, flags, offset, vaddr, filesz, memsz, align))
+    return out
+
+
+def _is_pie(data: bytes, phdrs) -> bool:
+    """DT_FLAGS_1 has DF_1_PIE (read from PT_DYNAMIC, bounds-checked)."""
+    for ptype, _, offset, _, filesz, _, _ in phdrs:
+        if ptype != PT_DYNAMIC:
+            continue
+        end = min(offset + filesz, len(data))
+        for pos in range(offset, end - 15, 16):
+            tag, value = struct.unpack_from("<qQ", data, pos)
+            if tag == 0:  # DT_NULL
+                break
+            if tag == DT_FLAGS_1 and value & DF_1_PIE:
+                return True
+    return False
+
+
+def _check_segments(path, size: int, phdrs, entry: int, bias: int) -> None:
+    """What the loader needs of the PT_LOAD and PT_TLS segments: in the
+    file, file size <= memory size, in ascending order without overlap,
+    from 64 KiB to 256 GiB, alignment a power of two, the entry point
+    inside one, the TLS image and PT_PHDR inside one (loader.c checks the
+    same)."""
+    loads, tls = [], []
+    prev_end = 0
+    for ptype, _, offset, vaddr, filesz, memsz, align in phdrs:
+        if ptype not in (PT_LOAD, PT_TLS) or (ptype == PT_LOAD and memsz == 0):
+            continue
+        what = "a loadable segment" if ptype == PT_LOAD else "the TLS segment"
+        if offset + filesz > size:
+            raise ImageError(f"{path}: {what} lies outside the file (offset {offset:#x} + {filesz:#x} bytes, "
+                             f"file {size:#x}): truncated or corrupt")
+        if filesz > memsz:
+            raise ImageError(f"{path}: corrupt program headers ({what} has more bytes in the file than in memory)")
+        if align & (align - 1):
+            raise ImageError(f"{path}: corrupt program headers ({what} has alignment {align:#x}, not a power of two)")
+        start, end = bias + vaddr, bias + vaddr + memsz
+        if ptype == PT_LOAD and end > USER_LIMIT:
+            raise ImageError(f"{path}: loads at {start:#x}-{end:#x}, above the 256 GiB programs may use")
+        if ptype == PT_TLS:
+            tls.append((start, filesz))
+            continue
+        if start < prev_end:
+            raise ImageError(f"{path}: corrupt program headers (loadable segments overlap or are out of order)")
+        if start < MIN_VADDR:
+            raise ImageError(f"{path}: loads at {start:#x}, below {MIN_VADDR:#x} (the first 64 KiB stay unmapped, as on Linux)")
+        prev_end = end
+        loads.append((start, end))
+    if not loads:
+        raise ImageError(f"{path}: no loadable segments")
+    if not any(s <= bias + entry < e for s, e in loads):
+        raise ImageError(f"{path}: its entry point {bias + entry:#x} is not in a loadable segment")
+    # what the C library reads through AT_PHDR must be in loaded memory
+    phdr = [(bias + vaddr, len(phdrs) * PHDR.size) for ptype, _, _, vaddr, _, _, _ in phdrs if ptype == PT_PHDR]
+    for what, ranges in (("the TLS image", tls), ("PT_PHDR", phdr)):
+        for start, length in ranges:
+            if length and not any(s <= start and start + length <= e for s, e in loads):
+                raise ImageError(f"{path}: corrupt program headers ({what} is not in a loadable segment)")
+
+
 def _newc(name: str, mode: int, data: bytes, ino: int, mtime: int) -> bytes:
-    encoded = name.encode() + b"\0"
+    encoded = os.fsencode(name) + b"\0"  # file names as the file system has them, UTF-8 or not
     fields = [ino, mode, 0, 0, 1, mtime, len(data), 0, 0, 0, 0, len(encoded), 0]
     header = b"070701" + b"".join(f"{v & 0xFFFFFFFF:08x}".encode() for v in fields)
     out = header + encoded
@@ -142,13 +240,64 @@ def cpio_from_dir(root: str | Path) -> bytes:
 
 
 def read_initrd(path: str | Path) -> bytes:
-    """A cpio newc archive as given (gzip-compressed is unpacked here)."""
+    """A cpio newc archive as given (gzip-compressed is unpacked here),
+    checked entry by entry the way the kernel walks it (fs.c): every header
+    in place with hexadecimal fields, every name NUL-terminated and every
+    file inside the archive, up to the ``TRAILER!!!`` entry."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ImageError(f"--initrd {path}: {exc.strerror}") from None
     if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
+        data = _gunzip(path, data)
     if data[:6] not in (b"070701", b"070702"):
         raise ImageError(f"--initrd {path}: not a cpio archive in newc format (make one with: find . | cpio -o -H newc)")
+    _check_newc(path, data)
     return data
+
+
+def _gunzip(path, data: bytes) -> bytes:
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            out = f.read(MAX_FILES_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError; EOFError: truncated
+        raise ImageError(f"--initrd {path}: corrupt gzip data ({exc or 'truncated'})") from None
+    if len(out) > MAX_FILES_BYTES:
+        raise ImageError(f"--initrd {path}: more than {MAX_FILES_BYTES >> 20} MiB to embed once unpacked")
+    return out
+
+
+NEWC_HEADER = 110
+
+
+def _check_newc(path, data: bytes) -> None:
+    if len(data) > MAX_FILES_BYTES:
+        raise ImageError(f"--initrd {path}: more than {MAX_FILES_BYTES >> 20} MiB to embed")
+    off = 0
+    while True:
+        where = f"--initrd {path}: entry at offset {off:#x}"
+        if off + NEWC_HEADER > len(data):
+            raise ImageError(f"--initrd {path}: truncated cpio archive (no TRAILER!!! entry)")
+        header = data[off:off + NEWC_HEADER]
+        if header[:6] not in (b"070701", b"070702"):
+            raise ImageError(f"{where}: not a newc header (corrupt or truncated archive)")
+        fields = header[6:]
+        if not all(c in HEX_DIGITS for c in fields):
+            raise ImageError(f"{where}: a header field is not hexadecimal (corrupt archive)")
+        filesize, namesize = int(fields[48:56], 16), int(fields[88:96], 16)
+        name_end = off + NEWC_HEADER + namesize
+        if namesize == 0 or name_end > len(data) or data[name_end - 1] != 0:
+            raise ImageError(f"{where}: corrupt name (size {namesize})")
+        name = data[off + NEWC_HEADER:name_end - 1]
+        if b"\0" in name:
+            raise ImageError(f"{where}: corrupt name (a NUL inside it)")
+        start = (name_end + 3) & ~3
+        if start + filesize > len(data):
+            raise ImageError(f"{where} ({name.decode(errors='replace')}): its data runs past the end of the archive "
+                             "(truncated?)")
+        if name == b"TRAILER!!!":
+            return
+        off = (start + filesize + 3) & ~3
+
+
+HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
