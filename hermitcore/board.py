@@ -77,38 +77,76 @@ def load_board(name_or_path: str) -> Board:
         for child_name, child in _children(node)
         if _prop_str(child, "device_type") == "cpu"
     )
-    qemu = meta.get("qemu", {})
-    try:
-        machine = QemuMachine(
-            machine=str(qemu["machine"]),
-            cpu=str(qemu.get("cpu", "max")),
-            default_mem_mib=int(qemu.get("mem", 128)),
-            extra_args=tuple(str(a) for a in qemu.get("args", ())),
-        )
-        return Board(
-            name=directory.name,
-            arch=str(meta["arch"]),
-            description=str(meta.get("description", "")),
-            directory=str(directory),
-            dtb=dtb,
-            devices=tuple(devices),
-            memory=tuple(memory),
-            cpus=max(cpus, 1),
-            qemu=machine,
-            pci_names=pci_names,
-        )
-    except KeyError as exc:
-        raise BoardError(
-            f"{directory / 'board.toml'}: missing key {exc.args[0]!r}"
-        ) from None
+    qemu = meta["qemu"]
+    machine = QemuMachine(
+        machine=qemu["machine"],
+        cpu=qemu.get("cpu", "max"),
+        default_mem_mib=qemu.get("mem", 128),
+        extra_args=tuple(qemu.get("args", ())),
+    )
+    return Board(
+        name=directory.name,
+        arch=meta["arch"],
+        description=meta.get("description", ""),
+        directory=str(directory),
+        dtb=dtb,
+        devices=tuple(devices),
+        memory=tuple(memory),
+        cpus=max(cpus, 1),
+        qemu=machine,
+        pci_names=pci_names,
+    )
+
+
+#: board.toml: key -> (type, required, what a value must be)
+_META_KEYS = {
+    "arch": (str, True, "an architecture name such as \"x86_64\""),
+    "description": (str, False, "a string"),
+    "qemu": (dict, True, "a table with at least machine = \"...\""),
+}
+_QEMU_KEYS = {
+    "machine": (str, True, "a QEMU machine such as \"virt\""),
+    "cpu": (str, False, "a QEMU CPU model such as \"max\""),
+    "mem": (int, False, "a number of MiB, at least 1"),
+    "args": (list, False, "a list of strings (extra QEMU arguments)"),
+}
+
+
+def _check_meta(path: Path, meta: dict) -> None:
+    """Every key board.toml may have, of the right type: one line naming
+    the first that is not."""
+    for table, keys, prefix in ((meta, _META_KEYS, ""), (meta.get("qemu"), _QEMU_KEYS, "qemu.")):
+        if not isinstance(table, dict):
+            return  # reported for the table itself
+        for key, (kind, required, what) in keys.items():
+            if key not in table:
+                if required:
+                    raise BoardError(f"{path}: missing key '{prefix}{key}' ({what})")
+                continue
+            value = table[key]
+            ok = isinstance(value, kind) and not isinstance(value, bool)
+            if ok and kind is str:
+                ok = bool(value.strip()) or key == "description"
+            if ok and kind is int:
+                ok = 1 <= value <= 1 << 20
+            if ok and kind is list:
+                ok = all(isinstance(a, str) for a in value)
+            if not ok:
+                raise BoardError(f"{path}: '{prefix}{key}' must be {what}, not {value!r}"[:300])
 
 
 def _read_meta(directory: Path) -> dict:
     path = directory / "board.toml"
     try:
-        return tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        meta = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BoardError(f"{path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise BoardError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
         raise BoardError(f"{path}: {exc}") from None
+    _check_meta(path, meta)
+    return meta
 
 
 def compile_dts(dts: Path) -> bytes:
@@ -193,9 +231,20 @@ def _prop_words(node, name) -> tuple[int, ...] | None:
     return None
 
 
+#: the cell counts the walk accepts, as Linux's of_n_addr_cells and the DT spec
+_CELL_LIMITS = {"#address-cells": (0, 3), "#size-cells": (0, 2), "#interrupt-cells": (1, 4)}
+
+
 def _cells(node, name, default):
+    """A node's #address-cells, #size-cells or #interrupt-cells, in the
+    range the tree walk can use (a BoardError otherwise)."""
     words = _prop_words(node, name)
-    return words[0] if words else default
+    if not words:
+        return default
+    lo, hi = _CELL_LIMITS[name]
+    if not lo <= words[0] <= hi:
+        raise BoardError(f"node '{node.get_name() or '/'}': {name} = <{words[0]:#x}>, expected {lo} to {hi}")
+    return words[0]
 
 
 def _join(words: tuple[int, ...]) -> int:
@@ -318,6 +367,9 @@ def extract_devices(tree, pci_names, dts_path: Path) -> list[Device]:
                 kind = "pci"
             elif "isa" in compatible:
                 kind = "isa"
+                if cac < 2:
+                    raise BoardError(f"{dts_path}:{dts_lines.get(name, 1)}: ISA bus '{name}' needs #address-cells = <2> "
+                                     "(<space address>)")
             ranges = _prop_words(child, "ranges")
             child_translate = _make_translate(ranges, cac, ac, csc, translate)
             walk(child, child_path, cac, csc if csc is not None else 1, child_translate, kind)
