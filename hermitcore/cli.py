@@ -24,33 +24,65 @@ environment:
   HERMIT_IP, HERMIT_GATEWAY, HERMIT_MASK  defaults for --ip, --gateway, --mask
 
 exit status of `run`: the guest's own exit status (0-255); 134 when the guest
-kernel panics; 139 when it dies of a CPU exception; 124 when --timeout
-expires; 125 when QEMU fails; 143/129 when hermitcore itself gets SIGTERM/SIGHUP
+kernel panics; 139 when it dies of a CPU exception; 127 when the kernel
+refuses to start a malformed Linux program; 124 when --timeout expires;
+125 when QEMU fails; 143/129 when hermitcore itself gets SIGTERM/SIGHUP
 (QEMU is stopped with it); 1 for other errors (unknown board, bad input,
 missing tools). With --selftest: the number of failed self-tests.
 """
 
 
+MAX_CPUS = 64  # the kernel brings up at most this many (BOOT_MAX_CPUS)
+MAX_MEM_MIB = 1 << 20  # 1 TiB
+
+
 def parse_mem(text: str) -> int:
-    """'512', '512M', '1G', '2048K' -> MiB."""
-    m = re.fullmatch(r"\s*(\d+)\s*([KkMmGg]i?[Bb]?)?\s*", text)
+    """'512', '512M', '1G', '2048K' -> MiB (1 MiB to 1 TiB)."""
+    m = re.fullmatch(r"\s*(\d{1,16})\s*([KkMmGgTt]i?[Bb]?)?\s*", text)
     if not m:
         raise HermitError(f"invalid memory size '{text}' (examples: 256M, 1G, 512)")
     value, unit = int(m.group(1)), (m.group(2) or "M")[0].upper()
-    mib = {"K": value / 1024, "M": value, "G": value * 1024}[unit]
+    mib = {"K": value / 1024, "M": value, "G": value * 1024, "T": value << 20}[unit]
     if mib < 1 or mib != int(mib):
         raise HermitError(f"invalid memory size '{text}': must be a whole number of MiB, at least 1M")
+    if mib > MAX_MEM_MIB:
+        raise HermitError(f"invalid memory size '{text}': at most 1T")
     return int(mib)
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not re.fullmatch(r"\s*\d{1,9}\s*", text):
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _cpus(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_CPUS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_CPUS} (the kernel starts no more)")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (0 < value < 1e9):  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _kernel_option(text: str) -> str:
+    """One word of the kernel's command line: the guest splits it at
+    whitespace and takes ``--`` as the start of the program's arguments."""
+    if not text or text == "--" or re.search(r'[\s"\\]', text) or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"{text!r}: a kernel option is one word without spaces, quotes or "
+                                         "backslashes (e.g. hermit.boot-times)")
+    return text
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -99,12 +131,12 @@ def _run_command(sub) -> None:
     )
     r.add_argument("image", nargs="?", help="a composed image, or an application (static Linux executable or C file) to compose with --board")
     r.add_argument("--board", help=f"compose for this board first (default when no IMAGE: {DEFAULT_BOARD})")
-    r.add_argument("--cpus", type=_positive_int, default=None, help="virtual CPUs (env HERMIT_CPUS, default 1)")
-    r.add_argument("--mem", default=None, help="guest memory, e.g. 256M or 1G (env HERMIT_MEM, default: the board's)")
+    r.add_argument("--cpus", type=_cpus, default=None, help=f"virtual CPUs, 1 to {MAX_CPUS} (env HERMIT_CPUS, default 1)")
+    r.add_argument("--mem", default=None, help="guest memory, e.g. 256M or 1G, at most 1T (env HERMIT_MEM, default: the board's)")
     r.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto", help="KVM, TCG, or KVM when usable and not PVM (default auto)")
-    r.add_argument("--timeout", type=float, default=None, help="stop the guest and fail after this many seconds")
+    r.add_argument("--timeout", type=_seconds, default=None, help="stop the guest and fail after this many seconds (more than 0)")
     r.add_argument("--selftest", action="store_true", help="compose and run the in-guest kernel self-tests for --board")
-    r.add_argument("-k", "--kernel-arg", action="append", default=[], metavar="OPTION",
+    r.add_argument("-k", "--kernel-arg", action="append", default=[], metavar="OPTION", type=_kernel_option,
                    help="kernel option, repeatable (hermit.boot-times: print boot stage times and every boot step's duration at exit; "
                         "hermit.stack-usage: print thread 1's deepest stack use at exit; "
                         "hermit.timeslice=US: scheduler time slice, default 10000)")
@@ -209,7 +241,10 @@ def cmd_compose(args) -> int:
     out = args.output or f"{spec.board.name}-{spec.app_name}.elf"
     import shutil
 
-    shutil.copyfile(result.build.image, out)
+    try:
+        shutil.copyfile(result.build.image, out)
+    except OSError as exc:  # no such directory, a directory, read-only, the image itself
+        raise HermitError(f"cannot write the image to {out}: {exc.strerror or exc}") from None
     size = result.build.size
     print(
         f"{out}: {spec.arch.name} image for {spec.board.name}, {size / 1024:.1f} KiB, "
@@ -296,10 +331,15 @@ def _network_options(args, kernel_args: list[str]):
     net = args.net or os.environ.get("HERMIT_NET", "").strip() or "user"
     if not (net in ("user", "none") or (net.startswith("tap:") and re.fullmatch(r"[\w.-]{1,15}", net[4:]))):
         raise HermitError(f"--net {net!r}: expected user, none or tap:NAME")
+    forwarded = set()
     for spec in args.port:
-        m = re.fullmatch(r"(\d+):(\d+)(/(tcp|udp))?", spec)
+        m = re.fullmatch(r"(\d{1,5}):(\d{1,5})(/(tcp|udp))?", spec)
         if not m or not all(1 <= int(m.group(i)) <= 65535 for i in (1, 2)):
             raise HermitError(f"--port {spec!r}: expected HOST:GUEST or HOST:GUEST/udp with ports 1-65535")
+        host = (int(m.group(1)), m.group(4) or "tcp")
+        if host in forwarded:
+            raise HermitError(f"--port {spec!r}: host port {host[0]}/{host[1]} is already forwarded")
+        forwarded.add(host)
     if args.port and net != "user":
         raise HermitError("--port forwards through QEMU user networking: use it with --net user")
     ip = ""
@@ -312,6 +352,9 @@ def _network_options(args, kernel_args: list[str]):
         kernel_args.append(f"hermit.{opt}={value}")
         ip = value if opt == "ip" else ip
     capture = args.capture or os.environ.get("HERMIT_CAPTURE_NET", "").strip() or None
+    if capture and (os.path.isdir(capture) or not os.path.isdir(os.path.dirname(os.path.abspath(capture)))
+                    or "," in capture):
+        raise HermitError(f"--capture {capture!r}: expected a file (no commas in its path) in an existing directory")
     return net, tuple(args.port), capture, ip
 
 
@@ -337,8 +380,8 @@ def _mount_options(specs: list[str], info) -> tuple[str, ...]:
 
 def _env_cpus() -> int:
     text = os.environ.get("HERMIT_CPUS", "").strip() or "1"
-    if not text.isdigit() or int(text) < 1:
-        raise HermitError(f"HERMIT_CPUS={text!r}: expected a number of CPUs, at least 1")
+    if not re.fullmatch(r"\d{1,9}", text) or not 1 <= int(text) <= MAX_CPUS:
+        raise HermitError(f"HERMIT_CPUS={text!r}: expected a number of CPUs, 1 to {MAX_CPUS}")
     return int(text)
 
 
