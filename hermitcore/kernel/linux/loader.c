@@ -7,12 +7,22 @@
 #define PT_LOAD 1
 #define PT_INTERP 3
 #define PT_PHDR 6
+#define PT_TLS 7
 #define PT_GNU_STACK 0x6474e551u
 #define PF_X 1
 #define PF_W 2
 #define PF_R 4
 #define ET_EXEC 2
 #define ET_DYN 3
+#if defined(__x86_64__)
+#define ELF_MACHINE 62 /* EM_X86_64 */
+#else
+#define ELF_MACHINE 183 /* EM_AARCH64 */
+#endif
+/* As compose checks (hermitcore/program.py) and as Linux does: nothing below
+ * 64 KiB (vm.mmap_min_addr), at most 64 KiB of program headers. */
+#define MIN_VADDR 0x10000ul
+#define MAX_PHDR_BYTES 0x10000ul
 
 #define AT_NULL 0
 #define AT_PHDR 3
@@ -117,6 +127,117 @@ static __attribute__((noreturn)) void bad_program(const char *why)
     hermit_exit(127);
 }
 
+/* [off, off + len) lies in [0, size), without overflow. */
+static int in_file(uint64_t off, uint64_t len, uint64_t size) { return off <= size && len <= size - off; }
+
+static int pow2_or_zero(uint64_t v) { return (v & (v - 1)) == 0; }
+
+/* The program's address range of a header: [bias + vaddr, + len) below
+ * USER_LIMIT, without overflow; 0 when it is not. */
+static int user_range(uint64_t vaddr, uint64_t len, uintptr_t bias, uintptr_t *start, uintptr_t *end)
+{
+    if (vaddr >= USER_LIMIT || bias >= USER_LIMIT - vaddr)
+        return 0;
+    *start = bias + vaddr;
+    if (len > USER_LIMIT - *start)
+        return 0;
+    *end = *start + len;
+    return 1;
+}
+
+/* Every field the loader uses, checked before anything is mapped: the
+ * embedded program was checked at compose time, but a program reached
+ * another way (a file tree, a later execve) was not, and a bad one must be
+ * refused, not take the kernel down. */
+static void check_program(const char *elf, size_t elf_size, uintptr_t bias)
+{
+    const struct elf64_ehdr *eh = (const void *)elf;
+    const struct elf64_phdr *ph = (const void *)(elf + eh->e_phoff);
+    uintptr_t prev_end = 0, entry = 0, s, e;
+    int loads = 0, entry_ok = 0;
+    size_t pages = 0;
+
+    if (eh->e_machine != ELF_MACHINE)
+        bad_program("built for another architecture");
+    if (!user_range(eh->e_entry, 1, bias, &entry, &e))
+        bad_program("its entry point lies outside the program's address space (below 256 GiB)");
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        const struct elf64_phdr *p = &ph[i];
+        if (p->p_type == PT_INTERP)
+            bad_program("dynamically linked (it has an interpreter); link it with -static");
+        if (p->p_type != PT_LOAD || !p->p_memsz)
+            continue;
+        if (!in_file(p->p_offset, p->p_filesz, elf_size))
+            bad_program("a segment lies outside the file (truncated or corrupt)");
+        if (p->p_filesz > p->p_memsz || !pow2_or_zero(p->p_align))
+            bad_program("corrupt program headers (a segment's sizes or alignment)");
+        if (!user_range(p->p_vaddr, p->p_memsz, bias, &s, &e))
+            bad_program("a segment lies outside the program's address space (below 256 GiB)");
+        if (s < MIN_VADDR)
+            bad_program("a segment lies in the first 64 KiB, which stay unmapped");
+        if (s < prev_end)
+            bad_program("corrupt program headers (segments overlap or are out of order)");
+        prev_end = e;
+        loads++;
+        pages += (page_up(e) - (s & ~(PAGE_SIZE - 1))) / PAGE_SIZE;
+        if (entry >= s && entry < e)
+            entry_ok = 1;
+    }
+    if (!loads)
+        bad_program("no loadable segments");
+    if (!entry_ok)
+        bad_program("its entry point is not in a loadable segment");
+    if (pages > pages_free()) /* segments are loaded whole, now */
+        bad_program("its segments need more memory than there is (give it more with --mem)");
+    /* What the C library reads through AT_PHDR: the TLS image and the
+     * program headers themselves must be in loaded memory. */
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        const struct elf64_phdr *p = &ph[i];
+        uint64_t len;
+        if (p->p_type == PT_TLS) {
+            if (!in_file(p->p_offset, p->p_filesz, elf_size) || p->p_filesz > p->p_memsz || !pow2_or_zero(p->p_align))
+                bad_program("corrupt TLS segment");
+            len = p->p_filesz;
+        } else if (p->p_type == PT_PHDR) {
+            len = (uint64_t)eh->e_phnum * sizeof *ph;
+        } else {
+            continue;
+        }
+        int inside = !len;
+        if (!inside && user_range(p->p_vaddr, len, bias, &s, &e))
+            for (unsigned j = 0; j < eh->e_phnum && !inside; j++) {
+                const struct elf64_phdr *l = &ph[j];
+                inside = l->p_type == PT_LOAD && l->p_memsz && s >= bias + l->p_vaddr && e <= bias + l->p_vaddr + l->p_memsz;
+            }
+        if (!inside)
+            bad_program(p->p_type == PT_TLS ? "corrupt TLS segment (not in a loadable segment)"
+                                            : "corrupt program headers (PT_PHDR not in a loadable segment)");
+    }
+}
+
+/* The pages [start, end) are free in the page tables. The vma list knows
+ * only the program's mappings; the kernel's own in the lower half (x86_64:
+ * its boot map from 0; aarch64: RAM's identity map and the device windows)
+ * are not the program's to replace. arch_user_map answers -2 where
+ * something is mapped; a page it did map is unmapped again at once. */
+static int pages_unused(uintptr_t start, uintptr_t end)
+{
+    static uint64_t probe;
+    if (!probe) {
+        void *page = page_alloc(1);
+        if (!page)
+            return -1;
+        probe = virt_to_phys(page);
+    }
+    for (uintptr_t va = start; va < end; va += PAGE_SIZE) {
+        int rc = arch_user_map(va, probe, 0);
+        if (rc)
+            return rc;
+        arch_user_unmap(va);
+    }
+    return 0;
+}
+
 static uintptr_t push(uintptr_t sp, const void *data, size_t n)
 {
     sp -= n;
@@ -135,45 +256,48 @@ int main(int argc, char **argv)
     const char *elf = phys_to_virt((uintptr_t)app_elf);
     size_t elf_size = (size_t)(app_elf_end - app_elf);
     const struct elf64_ehdr *eh = (const void *)elf;
-    if (elf_size < sizeof *eh || memcmp(eh->e_ident, "\177ELF", 4) || eh->e_ident[4] != 2)
-        bad_program("not a 64-bit ELF file");
+    if (elf_size < sizeof *eh || memcmp(eh->e_ident, "\177ELF", 4) || eh->e_ident[4] != 2 || eh->e_ident[5] != 1)
+        bad_program("not a 64-bit little-endian ELF file");
     if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
         bad_program("not an executable");
-    if (eh->e_phentsize != sizeof(struct elf64_phdr) || eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr) > elf_size)
+    if (eh->e_phentsize != sizeof(struct elf64_phdr) || !eh->e_phnum || (eh->e_phoff & 7) ||
+        (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr) > MAX_PHDR_BYTES ||
+        !in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr), elf_size))
         bad_program("corrupt program headers");
     const struct elf64_phdr *ph = (const void *)(elf + eh->e_phoff);
     uintptr_t bias = eh->e_type == ET_DYN ? USER_PIE_BASE : 0;
+    check_program(elf, elf_size, bias);
     uintptr_t phdr_addr = 0, top = 0, mapped_to = 0;
     unsigned stack_prot = PROT_READ | PROT_WRITE;
 
     for (unsigned i = 0; i < eh->e_phnum; i++) {
         const struct elf64_phdr *p = &ph[i];
-        if (p->p_type == PT_INTERP)
-            bad_program("dynamically linked (it has an interpreter); link it with -static");
         if (p->p_type == PT_PHDR)
             phdr_addr = bias + p->p_vaddr;
         if (p->p_type == PT_GNU_STACK && (p->p_flags & PF_X))
             stack_prot |= PROT_EXEC;
         if (p->p_type != PT_LOAD || !p->p_memsz)
             continue;
-        if (p->p_offset + p->p_filesz > elf_size || p->p_filesz > p->p_memsz)
-            bad_program("a segment lies outside the file");
-        uintptr_t start = bias + p->p_vaddr, end = start + p->p_memsz;
-        if (end > USER_LIMIT || end < start)
-            bad_program("a segment lies outside the program's address space (below 256 GiB)");
+        uintptr_t start = bias + p->p_vaddr, end = start + p->p_memsz; /* checked by check_program */
         unsigned prot = (p->p_flags & PF_R ? PROT_READ : 0) | (p->p_flags & PF_W ? PROT_WRITE : 0) |
                         (p->p_flags & PF_X ? PROT_EXEC : 0);
         uintptr_t vstart = start & ~(PAGE_SIZE - 1);
         if (vstart < mapped_to)
             vstart = mapped_to; /* shares a page with the previous segment */
-        if (page_up(end) > vstart && vm_add(vstart, page_up(end), prot, exe_path) != 0) {
-            printk("[hermit] segment %#lx-%#lx collides with the kernel or an earlier segment\n",
-                   (unsigned long)start, (unsigned long)end);
-            bad_program("cannot map its segments");
+        if (page_up(end) > vstart) {
+            int rc = pages_unused(vstart, page_up(end));
+            if (rc == -1)
+                bad_program("out of memory loading it (give it more with --mem)");
+            if (rc || vm_add(vstart, page_up(end), prot, exe_path) != 0) {
+                static char why[96];
+                snprintk(why, sizeof why, "its segment %#lx-%#lx collides with the kernel's memory",
+                         (unsigned long)start, (unsigned long)end);
+                bad_program(why);
+            }
         }
         if (vm_populate(start, end, elf + p->p_offset, p->p_filesz) != 0)
             bad_program("out of memory loading it (give it more with --mem)");
-        if (!phdr_addr && p->p_offset == 0 && p->p_filesz >= eh->e_phoff + eh->e_phnum * sizeof *ph)
+        if (!phdr_addr && p->p_offset == 0 && p->p_filesz >= eh->e_phoff + (uint64_t)eh->e_phnum * sizeof *ph)
             phdr_addr = start + eh->e_phoff;
         if (page_up(end) > mapped_to)
             mapped_to = page_up(end);
