@@ -76,6 +76,8 @@ void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame)
 {
     int sig = f->signal > 0 && f->signal < 32 ? f->signal : 11;
     fault_line("PROGRAM FAULT", f);
+    if (f->kind == FAULT_PAGE)
+        vm_explain_fault(f->addr);
     printk("[hermit] the program was killed by %s (exit status %d)\n", signal_names[sig] ? signal_names[sig] : "a signal",
            128 + sig);
     if (regs_dump)
@@ -93,3 +95,5 @@ __attribute__((weak)) int vm_fault(uintptr_t addr, int write, int exec)
 {
     return -1;
 }
+
+__attribute__((weak)) void vm_explain_fault(uintptr_t addr) {}

@@ -10,6 +10,7 @@
 #define MAP_PRIVATE 0x02
 #define MAP_FIXED 0x10
 #define MAP_ANONYMOUS 0x20
+#define MAP_NORESERVE 0x4000
 #define MAP_FIXED_NOREPLACE 0x100000
 #define MREMAP_MAYMOVE 1
 #define MREMAP_FIXED 2
@@ -28,6 +29,12 @@ static uintptr_t brk_base, brk_cur;
 static struct vma *brk_vma;
 
 static uintptr_t page_up(uintptr_t v) { return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); }
+
+/* Linux's default overcommit policy (heuristic, vm.overcommit_memory = 0):
+ * memory is given on first touch, but one private writable mapping larger
+ * than all of RAM is refused at once with ENOMEM instead of killing the
+ * program later. */
+static int beyond_ram(size_t len) { return len / PAGE_SIZE > pages_total(); }
 
 /* PROT_NONE pages stay mapped (their contents survive a later mprotect)
  * but without MAP_USER: only the kernel could reach them. */
@@ -136,17 +143,19 @@ static int unmap_range(uintptr_t start, uintptr_t end)
     return 0;
 }
 
-static int map_new_page(uintptr_t va, unsigned prot, const void *src, size_t len)
+/* A zeroed page at va. Returns 0, -ENOMEM (no page or no page table) or
+ * -EEXIST: something is mapped there already (another CPU's fault on the
+ * same page won the race, or a large kernel page covers va). */
+static int map_zero_page(uintptr_t va, unsigned prot)
 {
     void *page = page_alloc(1);
     if (!page)
         return -ENOMEM;
     memset(page, 0, PAGE_SIZE);
-    if (src && len)
-        memcpy(page, src, len > PAGE_SIZE ? PAGE_SIZE : len);
-    if (arch_user_map(va, virt_to_phys(page), map_flags(prot)) != 0) {
+    int rc = arch_user_map(va, virt_to_phys(page), map_flags(prot));
+    if (rc != 0) {
         page_free(page, 1);
-        return -ENOMEM;
+        return rc == -2 ? -EEXIST : -ENOMEM;
     }
     return 0;
 }
@@ -183,6 +192,16 @@ int vm_populate(uintptr_t start, uintptr_t end, const void *src, size_t len)
     return 0;
 }
 
+/* Linux's answer to a program that touches more memory than there is: the
+ * OOM killer's SIGKILL (exit status 137), with one line saying why. */
+static void __attribute__((noreturn)) out_of_memory(uintptr_t addr)
+{
+    printk("[hermit] out of memory: the program touched %p and no page is free (%zu KiB in use; give it more "
+           "with --mem): killed (SIGKILL, exit status 137)\n",
+           (void *)addr, (pages_total() - pages_free()) * PAGE_SIZE / 1024);
+    linux_exit(128 + 9);
+}
+
 static int fault_locked(uintptr_t addr, int write, int exec)
 {
     struct vma *v = find(addr);
@@ -191,10 +210,16 @@ static int fault_locked(uintptr_t addr, int write, int exec)
     if ((write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)) || !v->prot)
         return -1;
     uintptr_t page = addr & ~(PAGE_SIZE - 1);
-    int rc = map_new_page(page, v->prot, 0, 0);
+    int rc = map_zero_page(page, v->prot);
     if (rc == -ENOMEM)
-        panic("out of memory: the program touched %p and no page is free (give it more with --mem)", (void *)addr);
-    if (rc == -2) /* mapped meanwhile by another thread, or a stale TLB entry here: refresh and retry */
+        out_of_memory(addr);
+    /* Already mapped: another CPU faulted on the same page first (both
+     * trapped before either mapped it; the lock made this one wait), or this
+     * CPU holds a stale TLB entry from before an mprotect. The entry already
+     * has the mapping's permissions (mprotect rewrites every present page
+     * under the same lock); refreshing it also flushes this CPU's TLB. A
+     * large page here is the kernel's: not the program's to touch. */
+    if (rc == -EEXIST)
         return arch_user_protect(page, map_flags(v->prot)) == 0 ? 0 : -1;
     return rc;
 }
@@ -247,7 +272,7 @@ long sys_brk(long addr)
         return (long)brk_cur;
     uintptr_t old_end = page_up(brk_cur), new_end = page_up(want);
     if (new_end > old_end) {
-        if (overlaps(old_end, new_end) || new_end > USER_LIMIT)
+        if (overlaps(old_end, new_end) || new_end > USER_LIMIT || beyond_ram(new_end - old_end))
             return (long)brk_cur;
         if (brk_vma && brk_vma->end == old_end) {
             brk_vma->end = new_end;
@@ -280,6 +305,7 @@ static uintptr_t find_gap(uintptr_t hint, size_t len)
 
 long fs_file_data(int fd, const void **data, size_t *size); /* fs.c */
 
+
 long sys_mmap(long addr, long length, long prot, long flags, long fd, long offset)
 {
     uintptr_t start = (uintptr_t)addr;
@@ -288,6 +314,8 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
         return -EINVAL;
     if (!(flags & (MAP_PRIVATE | MAP_SHARED)))
         return -EINVAL;
+    if ((prot & PROT_WRITE) && (flags & MAP_PRIVATE) && !(flags & MAP_NORESERVE) && beyond_ram(len))
+        return -ENOMEM;
     const void *data = 0;
     size_t size = 0;
     if (!(flags & MAP_ANONYMOUS)) {
@@ -411,4 +439,26 @@ size_t vm_describe(char *buf, size_t size)
         n += (size_t)w;
     }
     return n < size ? n : size;
+}
+
+/* A fault the program dies of, explained where its address says more than
+ * "not mapped": a stack overflow into the gap below the main stack or into
+ * the guard page a C library put below a thread's stack. */
+void vm_explain_fault(uintptr_t addr)
+{
+    kernel_lock();
+    struct vma *stack = 0, *guard = find(addr);
+    for (struct vma *v = vmas; v; v = v->next)
+        if (v->name && !strcmp(v->name, "[stack]"))
+            stack = v;
+    if (!guard && stack && addr < stack->start && addr >= stack->start - (1ull << 20))
+        printk("[hermit] stack overflow: %p is in the guard gap below the main thread's stack %lx-%lx "
+               "(RLIMIT_STACK %llu KiB)\n",
+               (void *)addr, (unsigned long)stack->start, (unsigned long)stack->end, USER_STACK_MAX / 1024);
+    else if (guard && !guard->prot && guard->next && guard->next->start == guard->end &&
+             (guard->next->prot & PROT_WRITE) && guard->end - guard->start <= (1ull << 20))
+        printk("[hermit] stack overflow: %p is in the guard page %lx-%lx below a thread's stack %lx-%lx\n",
+               (void *)addr, (unsigned long)guard->start, (unsigned long)guard->end,
+               (unsigned long)guard->next->start, (unsigned long)guard->next->end);
+    kernel_unlock();
 }

@@ -25,6 +25,9 @@ long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long
  * memory in a system call): map it if it belongs to a mapping that allows the
  * access (demand paging). Returns 0 when the access may be retried. */
 int vm_fault(uintptr_t addr, int write, int exec);
+/* Says what a fatal fault's address was when it says more than "not
+ * mapped" (a stack overflow into a guard page). */
+void vm_explain_fault(uintptr_t addr);
 /* The program died of a CPU exception: report it like a crash report and end
  * the run with 128 + the signal Linux would have sent. */
 void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), const void *frame,
