@@ -308,10 +308,18 @@ void x86_lapic_icr(uint32_t dest, uint32_t low)
         wrmsr(0x830, (uint64_t)dest << 32 | low);
         return;
     }
+    /* Two writes make one IPI: an interrupt between them whose handler sends
+     * an IPI of its own (a wake-up) would leave its destination in ICR_HIGH
+     * and this IPI would go there -- a TLB shoot-down lost, its sender
+     * waiting forever. */
+    int was = arch_irq_enabled();
+    arch_irq_disable();
     while (icr_busy())
         __asm__ volatile("pause");
     lapic_write(APIC_ICR_HIGH, dest << 24);
     lapic_write(APIC_ICR_LOW, low);
+    if (was)
+        arch_irq_enable();
 }
 
 /* An AP's own local APIC: the same mode and timer set-up as the boot CPU's. */
