@@ -36,7 +36,7 @@ KERNEL_SOURCES = (
     "main.c", "init.c", "console.c", "printk.c", "string.c", "exit.c", "fdt.c", "trap.c", "irq.c", "timer.c",
     "mm.c", "heap.c", "sched.c", "iowait.c", "virtio.c", "netdev.c", "pci.c",
 )
-LINUX_SOURCES = ("linux.h", "loader.c", "vm.c", "fs.c", "p9.c", "poll.c", "sys.c", "thread.c", "syscall.c")
+LINUX_SOURCES = ("linux.h", "loader.c", "vm.c", "fs.c", "locks.c", "p9.c", "poll.c", "sys.c", "thread.c", "syscall.c")
 META_SECTION = ".hermit.meta"
 
 #: the program and its file tree, in the image's .app section (see kernel.ld)

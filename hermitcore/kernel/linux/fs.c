@@ -33,8 +33,17 @@ static void path_release(char **p) { kfree(*p); }
 #define F_SETFD 2
 #define F_GETFL 3
 #define F_SETFL 4
+#define F_GETLK 5
+#define F_SETLK 6
+#define F_SETLKW 7
+#define F_OFD_GETLK 36
+#define F_OFD_SETLK 37
+#define F_OFD_SETLKW 38
 #define F_DUPFD_CLOEXEC 1030
 #define FD_CLOEXEC 1
+#define F_RDLCK 0
+#define F_WRLCK 1
+#define F_UNLCK 2
 
 #define PIPE_SIZE 65536
 
@@ -47,11 +56,12 @@ struct node {
     uint64_t mtime;
     const char *data;
     size_t size;
+    uint32_t nlink; /* directories: 2 + their subdirectories */
 };
 
 static struct node *nodes;
 static size_t node_count;
-static struct node root_node = {"", 0, S_IFDIR | 0755, 1, 0, 0, 0};
+static struct node root_node = {"", 0, S_IFDIR | 0755, 1, 0, 0, 0, 2};
 static char cwd[PATH_MAX] = "/";
 
 enum ftype { F_CONSOLE, F_FILE, F_DIR, F_NULL, F_ZERO, F_RANDOM, F_MEM, F_PIPE, F_OBJ, F_HOST };
@@ -77,6 +87,7 @@ struct file {
     void *obj;
     struct hostfile *host;      /* F_HOST: a file or directory in a mounted host directory */
     int host_dir;
+    struct lock_key lock_key;   /* the file its locks are on, once looked up */
 };
 
 struct fd {
@@ -85,6 +96,8 @@ struct fd {
 };
 
 static struct fd fds[MAX_FDS];
+/* RLIMIT_NOFILE: descriptors are below it (sys.c's setrlimit lowers it). */
+unsigned fd_limit = MAX_FDS;
 static struct file console_file = {.type = F_CONSOLE, .refs = 3, .flags = O_RDWR};
 
 static unsigned long hex8(const char *p)
@@ -116,7 +129,10 @@ static size_t cpio_walk(const char *a, size_t size, struct node *out)
             name += 2;
         while (name[0] == '/')
             name++;
-        if (name[0] && strcmp(name, ".")) {
+        if ((!name[0] || !strcmp(name, ".")) && (mode & S_IFMT) == S_IFDIR) { /* the root itself */
+            root_node.mode = (uint32_t)mode;
+            root_node.mtime = mtime;
+        } else if (name[0]) {
             if (out) {
                 struct node *nd = &out[n];
                 nd->path = name;
@@ -128,6 +144,7 @@ static size_t cpio_walk(const char *a, size_t size, struct node *out)
                 nd->mtime = mtime;
                 nd->data = a + data;
                 nd->size = filesize;
+                nd->nlink = (mode & S_IFMT) == S_IFDIR ? 2 : 1;
             }
             n++;
         }
@@ -146,6 +163,21 @@ void fs_init(const void *archive, size_t size, const char *exe_path)
     if (!nodes)
         panic("no memory for the file tree");
     cpio_walk(archive, size, nodes);
+    /* a directory's link count: "." and its entry in the parent, plus each
+     * subdirectory's ".." */
+    for (size_t i = 0; i < node_count; i++) {
+        if ((nodes[i].mode & S_IFMT) != S_IFDIR)
+            continue;
+        size_t pl = nodes[i].path_len;
+        while (pl && nodes[i].path[pl - 1] != '/')
+            pl--;
+        struct node *parent = pl ? 0 : &root_node;
+        for (size_t j = 0; j < node_count && !parent; j++)
+            if (nodes[j].path_len == pl - 1 && !memcmp(nodes[j].path, nodes[i].path, pl - 1))
+                parent = &nodes[j];
+        if (parent)
+            parent->nlink++;
+    }
     pr_info("files: %zu entries, %zu KiB, read-only\n", node_count, size / 1024);
 }
 
@@ -238,7 +270,7 @@ static const struct node *lookup(const char *p, int follow, char *resolved)
 
 static int alloc_fd(struct file *f, int cloexec, int min)
 {
-    for (int i = min; i < MAX_FDS; i++) {
+    for (int i = min; i < (int)fd_limit; i++) {
         if (!fds[i].file) {
             fds[i].file = f;
             fds[i].cloexec = cloexec;
@@ -256,10 +288,45 @@ static struct file *get(long lfd)
     return fds[fd].file;
 }
 
+/* The file f's locks are on (a tree node, a host inode, a pipe...). */
+static long lock_key_of(struct file *f, struct lock_key *key)
+{
+    if (!f->lock_key.kind) {
+        struct kstat st;
+        switch (f->type) {
+        case F_FILE:
+        case F_DIR:
+            f->lock_key = (struct lock_key){1, (uintptr_t)f->node};
+            break;
+        case F_HOST: {
+            long rc = hostfs_fstat(f->host, &st);
+            if (rc < 0)
+                return rc;
+            f->lock_key = (struct lock_key){st.dev, st.ino};
+            break;
+        }
+        case F_PIPE:
+            f->lock_key = (struct lock_key){2, (uintptr_t)f->pipe};
+            break;
+        case F_OBJ:
+            f->lock_key = (struct lock_key){2, (uintptr_t)f->obj};
+            break;
+        default:
+            f->lock_key = (struct lock_key){3, (uintptr_t)f->type};
+        }
+    }
+    *key = f->lock_key;
+    return 0;
+}
+
 static void put(struct file *f)
 {
     if (--f->refs > 0 || f == &console_file)
         return;
+    if (locks_held()) { /* the open file's own locks: OFD record locks and flock */
+        rlock_release((struct lock_key){0, 0}, f);
+        flock_release(f);
+    }
     if (f->pipe) {
         if (f->pipe_write)
             f->pipe->writers--;
@@ -446,6 +513,9 @@ long sys_close(long fd)
     if (!f)
         return -EBADF;
     fds[fd].file = 0;
+    struct lock_key key;
+    if (locks_held() && lock_key_of(f, &key) == 0)
+        rlock_release(key, lock_process()); /* POSIX: any close of the file drops the process's locks */
     put(f);
     return 0;
 }
@@ -546,7 +616,20 @@ static long do_read(struct file *f, char *buf, size_t n, uint64_t *off)
     return -EINVAL;
 }
 
+static long do_write_kind(struct file *f, const char *buf, size_t n);
+
+/* A write to a pipe without readers, or a socket shut for writing, raises
+ * SIGPIPE (its default action ends the program with 141); ignored, the
+ * write fails with EPIPE. */
 static long do_write(struct file *f, const char *buf, size_t n)
+{
+    long r = do_write_kind(f, buf, n);
+    if (r == -EPIPE)
+        signal_self(13);
+    return r;
+}
+
+static long do_write_kind(struct file *f, const char *buf, size_t n)
 {
     switch (f->type) {
     case F_CONSOLE:
@@ -684,20 +767,27 @@ long sys_lseek(long fd, long offset, long whence)
 
 /* --- stat --- */
 
+/* The embedded tree as ext4 or tmpfs would show it: directories 4 KiB,
+ * space allocated in whole 4 KiB blocks (none for a symlink's target or an
+ * empty file), every time the archive's mtime. */
 static void stat_node(const struct node *nd, struct kstat *st)
 {
     memset(st, 0, sizeof *st);
+    st->dev = 0x0801;
     st->ino = nd->ino ? nd->ino : 1;
     st->mode = nd->mode;
-    st->size = (nd->mode & S_IFMT) == S_IFDIR ? 4096 : nd->size;
-    st->nlink = (nd->mode & S_IFMT) == S_IFDIR ? 2 : 1;
+    uint32_t fmt = nd->mode & S_IFMT;
+    st->size = fmt == S_IFDIR ? 4096 : nd->size;
+    st->nlink = nd->nlink ? nd->nlink : fmt == S_IFDIR ? 2 : 1;
+    st->blocks = fmt == S_IFLNK ? 0 : (st->size + 4095) / 4096 * 8;
     st->blksize = 4096;
-    st->mtime = (int64_t)nd->mtime;
+    st->atime.sec = st->mtime.sec = st->ctime.sec = (int64_t)nd->mtime;
 }
 
 static void stat_file(const struct file *f, struct kstat *st)
 {
     memset(st, 0, sizeof *st);
+    st->dev = 5; /* devtmpfs, pipefs, sockfs: anonymous devices */
     st->nlink = 1;
     st->blksize = 4096;
     switch (f->type) {
@@ -759,15 +849,22 @@ static long put_stat(long ubuf, const struct kstat *k)
         return -EFAULT;
     struct linux_stat *s = (struct linux_stat *)ubuf;
     memset(s, 0, sizeof *s);
-    s->st_dev = 0x0801;
+    s->st_dev = k->dev;
     s->st_ino = k->ino;
     s->st_nlink = (uint32_t)k->nlink;
     s->st_mode = k->mode;
+    s->st_uid = k->uid;
+    s->st_gid = k->gid;
     s->st_rdev = k->rdev;
     s->st_size = (int64_t)k->size;
     s->st_blksize = k->blksize;
-    s->st_blocks = (int64_t)((k->size + 511) / 512);
-    s->st_atime = s->st_mtime = s->st_ctime = k->mtime;
+    s->st_blocks = (int64_t)k->blocks;
+    s->st_atime = k->atime.sec;
+    s->st_atime_nsec = k->atime.nsec;
+    s->st_mtime = k->mtime.sec;
+    s->st_mtime_nsec = k->mtime.nsec;
+    s->st_ctime = k->ctime.sec;
+    s->st_ctime_nsec = k->ctime.nsec;
     return 0;
 }
 
@@ -866,15 +963,22 @@ long sys_statx(long dirfd, long upath, long flags, long mask, long ubuf)
     s->stx_mask = 0x7ff; /* STATX_BASIC_STATS */
     s->stx_blksize = k.blksize;
     s->stx_nlink = (uint32_t)k.nlink;
+    s->stx_uid = k.uid;
+    s->stx_gid = k.gid;
     s->stx_mode = (uint16_t)k.mode;
     s->stx_ino = k.ino;
     s->stx_size = k.size;
-    s->stx_blocks = (k.size + 511) / 512;
-    s->stx_atime.tv_sec = s->stx_ctime.tv_sec = s->stx_mtime.tv_sec = k.mtime;
+    s->stx_blocks = k.blocks;
+    struct statx_timestamp *to[3] = {&s->stx_atime, &s->stx_mtime, &s->stx_ctime};
+    const struct timespec_k *from[3] = {&k.atime, &k.mtime, &k.ctime};
+    for (int i = 0; i < 3; i++) {
+        to[i]->tv_sec = from[i]->sec;
+        to[i]->tv_nsec = (uint32_t)from[i]->nsec;
+    }
     s->stx_rdev_major = (uint32_t)(k.rdev >> 8);
     s->stx_rdev_minor = (uint32_t)(k.rdev & 0xff);
-    s->stx_dev_major = 8;
-    s->stx_dev_minor = 1;
+    s->stx_dev_major = (uint32_t)(k.dev >> 8);
+    s->stx_dev_minor = (uint32_t)(k.dev & 0xff);
     return 0;
 }
 
@@ -1087,8 +1191,10 @@ long sys_dup3(long oldfd, long newfd, long flags)
     struct file *f = get(oldfd);
     if (!f)
         return -EBADF;
-    if (newfd < 0 || newfd >= MAX_FDS || oldfd == newfd)
+    if (oldfd == newfd)
         return -EINVAL;
+    if (newfd < 0 || newfd >= fd_limit)
+        return -EBADF;
     if (fds[newfd].file)
         sys_close(newfd);
     fds[newfd].file = f;
@@ -1104,6 +1210,8 @@ long sys_dup2(long oldfd, long newfd)
     return sys_dup3(oldfd, newfd, 0);
 }
 
+static long record_lock(struct file *f, int cmd, long uarg);
+
 long sys_fcntl(long fd, long cmd, long arg)
 {
     fd = (int)fd;
@@ -1113,7 +1221,7 @@ long sys_fcntl(long fd, long cmd, long arg)
     switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
-        if (arg < 0 || arg >= MAX_FDS)
+        if (arg < 0 || arg >= fd_limit)
             return -EINVAL;
         long n = alloc_fd(f, cmd == F_DUPFD_CLOEXEC, (int)arg);
         if (n >= 0)
@@ -1130,8 +1238,105 @@ long sys_fcntl(long fd, long cmd, long arg)
     case F_SETFL:
         f->flags = (f->flags & ~(O_APPEND | O_NONBLOCK)) | ((int)arg & (O_APPEND | O_NONBLOCK));
         return 0;
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_GETLK:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW:
+        return record_lock(f, (int)cmd, arg);
     }
     return -EINVAL;
+}
+
+struct flock_k {
+    int16_t type, whence;
+    int64_t start, len;
+    int32_t pid;
+};
+
+static long file_size(struct file *f, uint64_t *size)
+{
+    struct kstat st;
+    if (f->type == F_HOST) {
+        long rc = hostfs_fstat(f->host, &st);
+        if (rc < 0)
+            return rc;
+        *size = st.size;
+        return 0;
+    }
+    stat_file(f, &st);
+    *size = st.size;
+    return 0;
+}
+
+/* fcntl's record locks: decode struct flock into a byte range, check it as
+ * Linux does, and hand it to locks.c. */
+static long record_lock(struct file *f, int cmd, long uarg)
+{
+    int ofd = cmd >= F_OFD_GETLK, get = cmd == F_GETLK || cmd == F_OFD_GETLK;
+    if (!user_ok((uintptr_t)uarg, sizeof(struct flock_k), get ? PROT_READ | PROT_WRITE : PROT_READ))
+        return -EFAULT;
+    struct flock_k *u = (struct flock_k *)uarg, fl = *u;
+    if (fl.type != F_RDLCK && fl.type != F_WRLCK && (fl.type != F_UNLCK || get))
+        return -EINVAL;
+    if (ofd && fl.pid)
+        return -EINVAL;
+    int64_t base = 0;
+    if (fl.whence == SEEK_CUR) {
+        base = (int64_t)f->off;
+    } else if (fl.whence == SEEK_END) {
+        uint64_t size;
+        long rc = file_size(f, &size);
+        if (rc < 0)
+            return rc;
+        base = (int64_t)size;
+    } else if (fl.whence != SEEK_SET) {
+        return -EINVAL;
+    }
+    int64_t start = base + fl.start, end;
+    if (fl.len > 0) {
+        if (__builtin_add_overflow(start, fl.len - 1, &end))
+            return -EOVERFLOW;
+    } else if (fl.len < 0) {
+        end = start - 1;
+        start += fl.len;
+    } else {
+        end = -1; /* to the end of the file, however far it grows */
+    }
+    if (start < 0)
+        return -EINVAL;
+    uint64_t s = (uint64_t)start, e = end < 0 ? LOCK_EOF : (uint64_t)end;
+    int acc = f->flags & O_ACCMODE;
+    if (!get && ((fl.type == F_RDLCK && acc == O_WRONLY) || (fl.type == F_WRLCK && acc == O_RDONLY)))
+        return -EBADF;
+    struct lock_key key;
+    long rc = lock_key_of(f, &key);
+    if (rc < 0)
+        return rc;
+    const void *owner = ofd ? (const void *)f : lock_process();
+    if (get) {
+        long pid = 0;
+        u->type = (int16_t)rlock_test(key, owner, fl.type, &s, &e, &pid);
+        if (u->type != F_UNLCK) {
+            u->whence = SEEK_SET;
+            u->start = (int64_t)s;
+            u->len = e == LOCK_EOF ? 0 : (int64_t)(e - s + 1);
+            u->pid = (int32_t)pid;
+        }
+        return 0;
+    }
+    return rlock_set(key, owner, ofd, sys_getpid(), fl.type, s, e, cmd == F_SETLKW || cmd == F_OFD_SETLKW);
+}
+
+long sys_flock(long fd, long op)
+{
+    struct file *f = get(fd);
+    if (!f)
+        return -EBADF;
+    struct lock_key key;
+    long rc = lock_key_of(f, &key);
+    return rc < 0 ? rc : flock_op(key, f, op);
 }
 
 long sys_pipe2(long ufds, long flags)
@@ -1237,7 +1442,7 @@ short fd_poll(long fd)
         return POLLNVAL;
     switch (f->type) {
     case F_CONSOLE:
-        return POLLOUT; /* never any input */
+        return POLLIN | POLLOUT; /* no input connected: readable, at end of file, like /dev/null */
     case F_PIPE:
         if (f->pipe_write)
             return (short)((f->pipe->len < PIPE_SIZE ? POLLOUT : 0) | (f->pipe->readers ? 0 : POLLERR));
@@ -1312,5 +1517,196 @@ long sys_ftruncate(long fd, long len)
         return -EBADF;
     if (f->type != F_HOST || f->host_dir || (f->flags & O_ACCMODE) == O_RDONLY)
         return -EINVAL;
-    return len < 0 ? -EINVAL : hostfs_truncate(f->host, (uint64_t)len);
+    struct ksetattr a = {.valid = SETATTR_SIZE, .size = (uint64_t)len};
+    return len < 0 ? -EINVAL : hostfs_setattr(f->host, &a);
+}
+
+/* --- metadata: chmod, chown, utimensat, truncate --- */
+
+static long setattr_fd(long fd, const struct ksetattr *a);
+
+/* Change what `a` says of a file named by path: a host file's attributes go
+ * to the host; the embedded tree is read-only. */
+static long setattr_at(long dirfd, long upath, long flags, const struct ksetattr *a)
+{
+    PATHBUF(abs);
+    PATHBUF(res);
+    if (!abs || !res)
+        return -ENOMEM;
+    long rc;
+    if (flags & AT_EMPTY_PATH) {
+        PATHBUF(path);
+        if (!path)
+            return -ENOMEM;
+        if ((rc = user_str((uintptr_t)upath, path, PATH_MAX)) < 0)
+            return rc;
+        if (!path[0])
+            return setattr_fd(dirfd, a);
+    }
+    if ((rc = resolve_at(dirfd, upath, abs)) < 0)
+        return rc;
+    if (hostfs_owns(abs))
+        return hostfs_setattr_path(abs, a);
+    if (lookup(abs, !(flags & AT_SYMLINK_NOFOLLOW), res))
+        return -EROFS;
+    long fd = open_special(abs, 0);
+    if (fd < 0)
+        return fd;
+    sys_close(fd);
+    return 0; /* a device file: its attributes are not kept */
+}
+
+static long setattr_fd(long fd, const struct ksetattr *a)
+{
+    struct file *f = get(fd);
+    if (!f)
+        return -EBADF;
+    switch (f->type) {
+    case F_HOST:
+        return hostfs_setattr(f->host, a);
+    case F_FILE:
+    case F_DIR:
+        return -EROFS;
+    default:
+        return 0; /* pipes, sockets, devices: in-memory inodes whose attributes are not kept */
+    }
+}
+
+long sys_fchmodat(long dirfd, long upath, long mode)
+{
+    struct ksetattr a = {.valid = SETATTR_MODE | SETATTR_CTIME, .mode = (uint32_t)mode & 07777};
+    return setattr_at(dirfd, upath, 0, &a);
+}
+
+long sys_chmod(long upath, long mode) { return sys_fchmodat(AT_FDCWD, upath, mode); }
+
+long sys_fchmod(long fd, long mode)
+{
+    struct ksetattr a = {.valid = SETATTR_MODE | SETATTR_CTIME, .mode = (uint32_t)mode & 07777};
+    return setattr_fd(fd, &a);
+}
+
+static void owner_attr(long uid, long gid, struct ksetattr *a)
+{
+    memset(a, 0, sizeof *a);
+    a->valid = SETATTR_CTIME;
+    if ((uint32_t)uid != (uint32_t)-1) {
+        a->valid |= SETATTR_UID;
+        a->uid = (uint32_t)uid;
+    }
+    if ((uint32_t)gid != (uint32_t)-1) {
+        a->valid |= SETATTR_GID;
+        a->gid = (uint32_t)gid;
+    }
+}
+
+long sys_fchownat(long dirfd, long upath, long uid, long gid, long flags)
+{
+    if (flags & ~(long)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    struct ksetattr a;
+    owner_attr(uid, gid, &a);
+    return setattr_at(dirfd, upath, flags, &a);
+}
+
+long sys_chown(long upath, long uid, long gid) { return sys_fchownat(AT_FDCWD, upath, uid, gid, 0); }
+long sys_lchown(long upath, long uid, long gid) { return sys_fchownat(AT_FDCWD, upath, uid, gid, AT_SYMLINK_NOFOLLOW); }
+
+long sys_fchown(long fd, long uid, long gid)
+{
+    struct ksetattr a;
+    owner_attr(uid, gid, &a);
+    return setattr_fd(fd, &a);
+}
+
+#define UTIME_NOW ((1l << 30) - 1)
+#define UTIME_OMIT ((1l << 30) - 2)
+
+long sys_utimensat(long dirfd, long upath, long utimes, long flags)
+{
+    if (flags & ~(long)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    struct ksetattr a = {.valid = SETATTR_ATIME | SETATTR_MTIME | SETATTR_CTIME};
+    if (utimes) {
+        if (!user_ok((uintptr_t)utimes, 2 * sizeof(struct timespec_k), PROT_READ))
+            return -EFAULT;
+        const struct timespec_k *t = (const struct timespec_k *)utimes;
+        struct timespec_k *to[2] = {&a.atime, &a.mtime};
+        for (int i = 0; i < 2; i++) {
+            if (t[i].nsec == UTIME_OMIT) {
+                a.valid &= ~(unsigned)(i ? SETATTR_MTIME : SETATTR_ATIME);
+            } else if (t[i].nsec != UTIME_NOW) {
+                if (t[i].nsec < 0 || t[i].nsec >= 1000000000)
+                    return -EINVAL;
+                *to[i] = t[i];
+                a.valid |= i ? SETATTR_MTIME_SET : SETATTR_ATIME_SET;
+            }
+        }
+        if (!(a.valid & (SETATTR_ATIME | SETATTR_MTIME)))
+            a.valid = 0; /* both omitted: only the checks below */
+    }
+    if (!upath)
+        return setattr_fd(dirfd, &a); /* futimens */
+    return setattr_at(dirfd, upath, flags, &a);
+}
+
+long sys_truncate(long upath, long len)
+{
+    if (len < 0)
+        return -EINVAL;
+    struct ksetattr a = {.valid = SETATTR_SIZE, .size = (uint64_t)len};
+    return setattr_at(AT_FDCWD, upath, 0, &a);
+}
+
+/* --- sendfile: file to anything, through a kernel buffer --- */
+long sys_sendfile(long out_fd, long in_fd, long uoff, long count)
+{
+    struct file *in = get(in_fd), *out = get(out_fd);
+    if (!in || !out)
+        return -EBADF;
+    if ((in->flags & O_ACCMODE) == O_WRONLY || (out->flags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    if (in->type != F_FILE && in->type != F_MEM && !(in->type == F_HOST && !in->host_dir))
+        return -EINVAL; /* the source must be a file one can mmap or seek */
+    if (out->flags & O_APPEND)
+        return -EINVAL;
+    if (count < 0)
+        return -EINVAL;
+    uint64_t off = in->off;
+    if (uoff) {
+        if (!user_ok((uintptr_t)uoff, 8, PROT_READ | PROT_WRITE))
+            return -EFAULT;
+        if (*(int64_t *)uoff < 0)
+            return -EINVAL;
+        off = *(uint64_t *)uoff;
+    }
+    size_t chunk = count < 65536 ? (size_t)count : 65536;
+    char *buf = chunk ? kmalloc(chunk) : 0;
+    if (chunk && !buf)
+        return -ENOMEM;
+    long done = 0, rc = 0;
+    while (done < count) {
+        size_t want = (size_t)(count - done) < chunk ? (size_t)(count - done) : chunk;
+        uint64_t at = off;
+        long n = do_read(in, buf, want, &at);
+        if (n <= 0) {
+            rc = n;
+            break;
+        }
+        long w = do_write(out, buf, (size_t)n);
+        if (w <= 0) {
+            rc = w;
+            break;
+        }
+        off += (uint64_t)w;
+        done += w;
+        if (w < n)
+            break;
+    }
+    kfree(buf);
+    if (uoff)
+        *(uint64_t *)uoff = off;
+    else
+        in->off = off;
+    return done ? done : rc;
 }

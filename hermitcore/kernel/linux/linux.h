@@ -35,9 +35,11 @@
 #define ERANGE 34
 #define EDEADLK 35
 #define ENAMETOOLONG 36
+#define ENOLCK 37
 #define ENOSYS 38
 #define ENOTEMPTY 39
 #define ELOOP 40
+#define EOVERFLOW 75
 #define ENOTSOCK 88
 #define EDESTADDRREQ 89
 #define EMSGSIZE 90
@@ -103,17 +105,35 @@ void fs_init(const void *archive, size_t size, const char *exe_path);
 #define O_NONBLOCK 04000
 #define O_CLOEXEC 02000000
 
-struct kstat {
-    uint64_t ino, size, rdev, nlink;
-    uint32_t mode;
-    uint32_t blksize;
-    int64_t mtime;
-};
-
 /* The kernel ABI's shapes, shared by the calls that take them. */
 #define MAX_FDS 256
 struct timespec_k {
     int64_t sec, nsec;
+};
+
+struct kstat {
+    uint64_t dev, ino, size, rdev, nlink, blocks; /* blocks: 512-byte units allocated */
+    uint32_t mode, uid, gid;
+    uint32_t blksize;
+    struct timespec_k atime, mtime, ctime;
+};
+
+/* What chmod, chown, utimensat and truncate change (9P2000.L's setattr
+ * bits, which are Linux's ATTR_* bits). */
+#define SETATTR_MODE 0x1
+#define SETATTR_UID 0x2
+#define SETATTR_GID 0x4
+#define SETATTR_SIZE 0x8
+#define SETATTR_ATIME 0x10     /* to now, unless ATIME_SET */
+#define SETATTR_MTIME 0x20     /* to now, unless MTIME_SET */
+#define SETATTR_CTIME 0x40
+#define SETATTR_ATIME_SET 0x80 /* to .atime */
+#define SETATTR_MTIME_SET 0x100 /* to .mtime */
+struct ksetattr {
+    unsigned valid;
+    uint32_t mode, uid, gid;
+    uint64_t size;
+    struct timespec_k atime, mtime;
 };
 struct timeval_k {
     int64_t sec, usec;
@@ -140,11 +160,32 @@ long hostfs_pwrite(struct hostfile *h, const char *buf, size_t n, uint64_t off);
 long hostfs_fstat(struct hostfile *h, struct kstat *st);
 long hostfs_stat(const char *abs, struct kstat *st);
 long hostfs_getdents(struct hostfile *h, char *buf, size_t n); /* linux_dirent64 records */
-long hostfs_truncate(struct hostfile *h, uint64_t len);
+long hostfs_setattr(struct hostfile *h, const struct ksetattr *a);
+long hostfs_setattr_path(const char *abs, const struct ksetattr *a);
 long hostfs_fsync(struct hostfile *h);
 long hostfs_mkdir(const char *abs, unsigned mode);
 long hostfs_unlink(const char *abs, int rmdir);
 long hostfs_rename(const char *from, const char *to);
+
+/* --- advisory locks (locks.c): fcntl record locks (POSIX, OFD) and flock --- */
+struct lock_key { /* the file a lock is on: its kind of file system and its inode there */
+    uint64_t kind, id;
+};
+#define LOCK_EOF UINT64_MAX
+int locks_held(void); /* any lock at all: close() need not look further */
+/* The first lock of another owner that conflicts with `type` on [*start,
+ * *end]: returns its type (F_RDLCK/F_WRLCK) with its range and pid (-1 for
+ * OFD locks), or F_UNLCK. */
+long rlock_test(struct lock_key key, const void *owner, int type, uint64_t *start, uint64_t *end, long *pid);
+/* Lock (F_RDLCK/F_WRLCK) or unlock (F_UNLCK) [start, end] for owner (the
+ * process for POSIX locks, the open file for OFD locks). 0, -EAGAIN, -ENOLCK. */
+long rlock_set(struct lock_key key, const void *owner, int ofd, long pid, int type, uint64_t start, uint64_t end,
+               int wait);
+void rlock_release(struct lock_key key, const void *owner); /* key.kind 0: on every file */
+long flock_op(struct lock_key key, const void *file, long op);
+void flock_release(const void *file);
+/* The owner of the calling process's POSIX locks. */
+const void *lock_process(void);
 
 #define POLLIN 0x1
 #define POLLPRI 0x2
@@ -188,6 +229,8 @@ void random_bytes(void *buf, size_t n);
 void linux_exit(int status) __attribute__((noreturn));
 void linux_threads_init(void); /* thread.c: the running thread is the first */
 long signal_self(long sig); /* sys.c: a signal to the program itself (fatal ones end it) */
+long sys_getpid(void);
+extern unsigned fd_limit; /* fs.c: RLIMIT_NOFILE, at most MAX_FDS */
 
 /* Generated per architecture from hermitcore/linux_abi.py. */
 typedef long (*syscall_fn)(long, long, long, long, long, long);

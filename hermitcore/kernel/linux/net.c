@@ -939,6 +939,15 @@ static long do_recv(struct sock *s, int fflags, const struct iovec_k *iov, int n
     return r;
 }
 
+/* Sending on a connection that is shut down for writing raises SIGPIPE,
+ * as a write does, unless the call says MSG_NOSIGNAL. */
+static long sent(long r, long flags)
+{
+    if (r == -EPIPE && !(flags & MSG_NOSIGNAL))
+        signal_self(13);
+    return r;
+}
+
 long sys_sendto(long fd, long buf, long len, long flags, long uaddr, long alen)
 {
     long err;
@@ -949,7 +958,7 @@ long sys_sendto(long fd, long buf, long len, long flags, long uaddr, long alen)
     if (!user_ok((uintptr_t)buf, (size_t)len, PROT_READ))
         return -EFAULT;
     struct iovec_k iov = {(const char *)buf, (size_t)len};
-    return do_send(s, fflags, &iov, 1, flags, uaddr, alen);
+    return sent(do_send(s, fflags, &iov, 1, flags, uaddr, alen), flags);
 }
 
 long sys_recvfrom(long fd, long buf, long len, long flags, long uaddr, long ulen)
@@ -978,7 +987,7 @@ long sys_sendmsg(long fd, long umsg, long flags)
     struct iovec_k iov[MAX_IOV];
     if ((err = check_iov(m->iov, m->iovlen, iov, PROT_READ)))
         return err;
-    return do_send(s, fflags, iov, (int)m->iovlen, flags, (long)m->name, m->namelen);
+    return sent(do_send(s, fflags, iov, (int)m->iovlen, flags, (long)m->name, m->namelen), flags);
 }
 
 long sys_recvmsg(long fd, long umsg, long flags)

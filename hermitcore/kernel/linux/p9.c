@@ -187,23 +187,40 @@ static long p9_getattr(struct mount *m, uint32_t fid, struct kstat *st)
     uint8_t qid[13];
     get64(m); /* valid */
     get(m, qid, 13);
-    uint32_t mode = get32(m);
-    get32(m); /* uid */
-    get32(m); /* gid */
-    uint64_t nlink = get64(m), rdev = get64(m), size = get64(m), blksize = get64(m);
-    get64(m); /* blocks */
-    get64(m); /* atime */
-    get64(m);
-    uint64_t mtime = get64(m);
     memset(st, 0, sizeof *st);
+    st->mode = get32(m);
+    st->uid = get32(m);
+    st->gid = get32(m);
+    st->nlink = get64(m);
+    st->rdev = get64(m);
+    st->size = get64(m);
+    uint64_t blksize = get64(m);
+    st->blocks = get64(m);
+    struct timespec_k *times[3] = {&st->atime, &st->mtime, &st->ctime};
+    for (int i = 0; i < 3; i++) {
+        times[i]->sec = (int64_t)get64(m);
+        times[i]->nsec = (int64_t)get64(m);
+    }
     memcpy(&st->ino, qid + 5, 8);
-    st->mode = mode;
-    st->nlink = nlink;
-    st->rdev = rdev;
-    st->size = size;
+    st->dev = 0x2000 + (uint64_t)(m - mounts); /* one device per mount, as Linux numbers 9p mounts */
     st->blksize = (uint32_t)(blksize ? blksize : 4096);
-    st->mtime = (int64_t)mtime;
     return 0;
+}
+
+static long p9_setattr(struct mount *m, uint32_t fid, const struct ksetattr *a)
+{
+    begin(m, Tsetattr);
+    put32(m, fid);
+    put32(m, a->valid);
+    put32(m, a->mode);
+    put32(m, a->uid);
+    put32(m, a->gid);
+    put64(m, a->size);
+    put64(m, (uint64_t)a->atime.sec);
+    put64(m, (uint64_t)a->atime.nsec);
+    put64(m, (uint64_t)a->mtime.sec);
+    put64(m, (uint64_t)a->mtime.nsec);
+    return exchange(m);
 }
 
 /* --- mounting --- */
@@ -443,20 +460,27 @@ long hostfs_stat(const char *abs, struct kstat *st)
     return rc;
 }
 
-long hostfs_truncate(struct hostfile *h, uint64_t len)
+long hostfs_setattr(struct hostfile *h, const struct ksetattr *a)
 {
-    struct mount *m = h->m;
+    lock(h->m);
+    long rc = p9_setattr(h->m, h->fid, a);
+    unlock(h->m);
+    return rc;
+}
+
+long hostfs_setattr_path(const char *abs, const struct ksetattr *a)
+{
+    const char *rel;
+    struct mount *m = mount_of(abs, &rel);
+    if (!m)
+        return -ENOENT;
+    uint32_t fid;
     lock(m);
-    begin(m, Tsetattr);
-    put32(m, h->fid);
-    put32(m, P9_ATTR_SIZE);
-    put32(m, 0);
-    put32(m, 0);
-    put32(m, 0);
-    put64(m, len);
-    for (int i = 0; i < 4; i++)
-        put64(m, 0);
-    long rc = exchange(m);
+    long rc = p9_walk(m, rel, 0, &fid, 0);
+    if (!rc) {
+        rc = p9_setattr(m, fid, a);
+        p9_clunk(m, fid);
+    }
     unlock(m);
     return rc;
 }

@@ -37,6 +37,41 @@ static long put_ids(long a, long b, long c)
 long sys_getresuid(long r, long e, long s) { return put_ids(r, e, s); }
 long sys_getresgid(long r, long e, long s) { return put_ids(r, e, s); }
 
+/* root, in no supplementary group (as root is in a container) */
+long sys_getgroups(long size, long ulist)
+{
+    return size < 0 ? -EINVAL : 0;
+}
+
+/* The program is the only process: the owner of its POSIX locks. */
+static const char the_process[] = "pid 1";
+const void *lock_process(void) { return the_process; }
+
+/* --- children: the program has none (fork is not there yet) --- */
+#define WNOHANG 1
+#define WUNTRACED 2
+#define WEXITED 4
+#define WCONTINUED 8
+#define WNOWAIT 0x1000000
+#define __WNOTHREAD 0x20000000
+#define __WALL 0x40000000
+#define __WCLONE 0x80000000
+
+long sys_wait4(long pid, long ustatus, long options, long urusage)
+{
+    if (options & ~(long)(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE))
+        return -EINVAL;
+    return -ECHILD;
+}
+
+long sys_waitid(long idtype, long id, long uinfo, long options, long urusage)
+{
+    if (idtype < 0 || idtype > 3 || !(options & (WEXITED | WUNTRACED | WCONTINUED)) ||
+        (options & ~(long)(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE)))
+        return -EINVAL;
+    return -ECHILD;
+}
+
 struct utsname {
     char sysname[65], nodename[65], release[65], version[65], machine[65], domainname[65];
 };
@@ -288,13 +323,25 @@ long sys_prlimit64(long pid, long resource, long unew, long uold)
         if (resource == RLIMIT_STACK)
             r->cur = USER_STACK_MAX;
         if (resource == RLIMIT_NOFILE)
-            r->cur = r->max = 256;
+            r->cur = fd_limit, r->max = MAX_FDS;
     }
-    return 0; /* new limits are accepted and not enforced */
+    if (unew) {
+        if (!user_ok((uintptr_t)unew, sizeof(struct rlimit_k), PROT_READ))
+            return -EFAULT;
+        const struct rlimit_k *r = (const struct rlimit_k *)unew;
+        if (r->cur > r->max)
+            return -EINVAL;
+        if (resource == RLIMIT_NOFILE) {
+            if (r->max > MAX_FDS)
+                return -EPERM; /* beyond the descriptor table (Linux: beyond fs.nr_open) */
+            fd_limit = (unsigned)r->cur;
+        }
+    }
+    return 0; /* other limits are accepted and not enforced */
 }
 
 long sys_getrlimit(long resource, long uold) { return sys_prlimit64(0, resource, 0, uold); }
-long sys_setrlimit(long resource, long unew) { return 0; }
+long sys_setrlimit(long resource, long unew) { return sys_prlimit64(0, resource, unew, 0); }
 
 struct sysinfo_k {
     int64_t uptime;
@@ -432,7 +479,9 @@ long signal_self(long sig)
     if (sig < 0 || sig >= NSIG)
         return -EINVAL;
     int ignored_by_default = sig == 17 || sig == 18 || sig == 23 || sig == 28; /* CHLD CONT URG WINCH */
-    if (actions[sig].handler == 1 /* SIG_IGN */ || ignored_by_default)
+    /* SIG_IGN, or a handler: the program means to survive it (handlers are
+     * not run yet: signal delivery is still to come) */
+    if (actions[sig].handler != 0 /* SIG_DFL */ || ignored_by_default)
         return 0;
     printk("[hermit] the program sent itself %s (signal %ld): ending it with exit status %ld\n",
            sig < 32 && signal_names[sig] ? signal_names[sig] : "a signal", sig, 128 + sig);
