@@ -208,7 +208,8 @@ def cpio_from_dir(root: str | Path) -> bytes:
     root = Path(root)
     if not root.is_dir():
         raise ImageError(f"--files {root}: not a directory")
-    parts = []
+    top = os.stat(root)
+    parts = [_newc(".", top.st_mode, b"", 1, int(top.st_mtime))]  # the root's own mode and time
     total = 0
     ino = 2
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):

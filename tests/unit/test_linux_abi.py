@@ -93,7 +93,8 @@ def test_cpio_tree_round_trip(tmp_path):
     (tmp_path / "top").write_bytes(b"x" * 5)
     (tmp_path / "d" / "l").symlink_to("a.txt")
     entries = _parse_newc(cpio_from_dir(tmp_path))
-    assert set(entries) == {"d", "d/a.txt", "d/l", "top"}
+    assert set(entries) == {".", "d", "d/a.txt", "d/l", "top"}  # ".": the root's own mode and time
+    assert entries["."][0] == tmp_path.stat().st_mode
     assert entries["d/a.txt"][1] == b"abc" and entries["d/l"][1] == b"a.txt"
     assert entries["d"][0] & 0o170000 == 0o040000
 

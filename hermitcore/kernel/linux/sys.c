@@ -304,6 +304,7 @@ long sys_getrandom(long ubuf, long len, long flags)
 #define RLIMIT_STACK 3
 #define RLIMIT_NOFILE 7
 #define RLIM_INFINITY (~0ull)
+static unsigned fd_limit_max = MAX_FDS;
 
 struct rlimit_k {
     uint64_t cur, max;
@@ -323,7 +324,7 @@ long sys_prlimit64(long pid, long resource, long unew, long uold)
         if (resource == RLIMIT_STACK)
             r->cur = USER_STACK_MAX;
         if (resource == RLIMIT_NOFILE)
-            r->cur = fd_limit, r->max = MAX_FDS;
+            r->cur = fd_limit, r->max = fd_limit_max;
     }
     if (unew) {
         if (!user_ok((uintptr_t)unew, sizeof(struct rlimit_k), PROT_READ))
@@ -335,6 +336,7 @@ long sys_prlimit64(long pid, long resource, long unew, long uold)
             if (r->max > MAX_FDS)
                 return -EPERM; /* beyond the descriptor table (Linux: beyond fs.nr_open) */
             fd_limit = (unsigned)r->cur;
+            fd_limit_max = (unsigned)r->max; /* root may raise it again, up to MAX_FDS */
         }
     }
     return 0; /* other limits are accepted and not enforced */
@@ -483,7 +485,7 @@ long signal_self(long sig)
      * not run yet: signal delivery is still to come) */
     if (actions[sig].handler != 0 /* SIG_DFL */ || ignored_by_default)
         return 0;
-    printk("[hermit] the program sent itself %s (signal %ld): ending it with exit status %ld\n",
+    printk("[hermit] %s (signal %ld) ends the program: exit status %ld\n",
            sig < 32 && signal_names[sig] ? signal_names[sig] : "a signal", sig, 128 + sig);
     linux_exit((int)(128 + sig));
 }

@@ -1,0 +1,190 @@
+"""Robustness: what a program does at the edges -- racing page faults,
+exhausted memory, descriptors, threads and sockets, pipes without readers,
+stack overflows, file locks, standard input with nothing behind it -- ends in
+a clear outcome, never a kernel panic or a hang. Where the outcome does not
+depend on the machine, the same probe (tests/apps/linux/robust.c) runs on the
+host too and both must print the same lines."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import hermit, selected_arches
+from tests.integration.test_linux import BOARD, TIMEOUT
+
+pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
+
+
+def guest(arch, builder, *args, cpus=1, mem=None, mount=None):
+    prog = builder.build("glibc", arch, "robust.c")
+    cmd = ["run", "--board", BOARD[arch], str(prog), "--timeout", TIMEOUT, "--cpus", str(cpus)]
+    if mem:
+        cmd += ["--mem", mem]
+    if mount:
+        cmd += ["--mount", f"{mount}:/m"]
+    return hermit(*cmd, "--", *args)
+
+
+def program_lines(r) -> list[str]:
+    """What the program printed: the console's kernel lines left out (they
+    share stdout until the standard-streams work separates them), and the
+    console's \\r\\n taken back to \\n."""
+    return [line.rstrip("\r") for line in r.out.splitlines() if not line.startswith(("[hermit]", "hermitcore "))]
+
+
+def no_panic(r):
+    assert "PANIC" not in r.out and "EXCEPTION" not in r.out and "Traceback" not in r.err, r
+
+
+@pytest.fixture(scope="session")
+def on_host(builder):
+    """Run the x86_64 probe on this (x86_64 Linux) host: the reference."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("the reference runs need an x86_64 host")
+    prog = builder.build("glibc", "x86_64", "robust.c")
+
+    def run(*args):
+        p = subprocess.run([str(prog), *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout.splitlines()
+    return run
+
+
+def test_threads_first_touching_the_same_pages(arch, builder):
+    """Four threads write the same fresh pages at once, 200 rounds: the CPU
+    that loses a fault race retries; it used to panic 'out of memory'."""
+    r = guest(arch, builder, "race", "200", cpus=4)
+    no_panic(r)
+    assert r.rc == 0 and "race: 200 rounds x 4 threads x 64 pages, 0 lost writes" in r.lines, r
+
+
+def test_concurrency_stress(arch, builder):
+    """Threads on four CPUs fault, map, unmap and mprotect while others read
+    regions being re-protected and dropped (MADV_DONTNEED); a contended mutex
+    and condition variable, a pipe between threads and sockets opened and
+    closed alongside: bounded rounds, every check exact."""
+    r = guest(arch, builder, "stress", "200", cpus=4)
+    no_panic(r)
+    assert r.rc == 0, r
+    assert "stress: 200 rounds: counter 800, pipe 2000000 bytes (0 wrong), 0 errors" in r.lines, r
+
+
+def test_memory_exhaustion_is_enomem_then_the_oom_kill(arch, builder):
+    r = guest(arch, builder, "oom", mem="64M")
+    no_panic(r)
+    assert r.rc == 137, r
+    lines = program_lines(r)
+    assert lines[:2] == ["oom: mmap of twice the RAM: Cannot allocate memory",
+                         "oom: sbrk of twice the RAM: Cannot allocate memory"], r
+    assert re.search(r"\[hermit\] out of memory: the program touched 0x[0-9a-f]+ and no page is free .*"
+                     r"killed \(SIGKILL, exit status 137\)", r.out), r
+
+
+def test_descriptors_past_rlimit_nofile(arch, builder, on_host):
+    r = guest(arch, builder, "fds")
+    rc, want = on_host("fds")
+    assert (r.rc, program_lines(r)) == (rc, want), r
+    assert "fds: opened 61 more, then Too many open files; highest 63" in want
+
+
+def test_threads_until_there_is_no_room(arch, builder):
+    """pthread_create until it fails: EAGAIN, never a panic; every thread
+    joins with its own value and a new one can start again."""
+    r = guest(arch, builder, "threads", cpus=2)
+    no_panic(r)
+    assert r.rc == 0, r
+    assert any(re.fullmatch(r"threads: Resource temporarily unavailable after \d+ threads", x) for x in r.lines), r
+    assert "threads: all joined (0 wrong), one more: ok" in r.lines, r
+
+
+def test_ten_thousand_sockets(arch, builder):
+    r = guest(arch, builder, "sockets", "10000")
+    no_panic(r)
+    assert r.rc == 0 and "sockets: 10000 opened, bound and closed, 0 failed; the next is fd 3" in r.lines, r
+
+
+def test_pipe_without_a_reader_raises_sigpipe(arch, builder, on_host):
+    r = guest(arch, builder, "sigpipe")
+    rc, want = on_host("sigpipe")
+    assert rc == -13 and r.rc == 141, r  # the host's subprocess reports death by SIGPIPE as -13
+    assert program_lines(r) == want == ["sigpipe: ignored: write -1 (Broken pipe)", "sigpipe: default: writing"], r
+
+
+@pytest.mark.parametrize("where", ["stack", "stack-thread"])
+def test_stack_overflow_is_sigsegv_naming_the_guard(arch, builder, where):
+    r = guest(arch, builder, where)
+    no_panic(r)
+    assert r.rc == 139, r
+    what = "the guard gap below the main thread's stack" if where == "stack" else "the guard page"
+    assert re.search(r"\[hermit\] stack overflow: 0x[0-9a-f]+ is in " + what, r.out), r
+    assert "stack: still alive" not in r.out, r
+
+
+def test_stdin_without_input_is_like_dev_null(arch, builder, on_host):
+    """Nothing is connected to stdin yet: it must read and poll as /dev/null
+    does on Linux (readable, end of file), never leave poll waiting."""
+    r = guest(arch, builder, "stdin")
+    rc, want = on_host("stdin")
+    assert (r.rc, program_lines(r)) == (rc, want) == (0, ["stdin: poll 1 revents IN", "stdin: select 1 readable 1",
+                                                          "stdin: read 0"]), r
+
+
+@pytest.mark.parametrize("probe", ["locks", "calls"])
+def test_locks_and_file_calls_as_linux(arch, builder, on_host, tmp_path, probe):
+    """fcntl record locks (POSIX and OFD, splitting, merging, conflicts
+    between the kinds, F_SETLKW waiting, release on close), flock (sharing,
+    conversion, release with the last descriptor), and getgroups, wait4,
+    sendfile, chmod/chown/utimensat on a --mount: the same lines as on Linux."""
+    host_dir, guest_dir = tmp_path / "host", tmp_path / "guest"
+    host_dir.mkdir()
+    guest_dir.mkdir()
+    rc, want = on_host(probe, str(host_dir))
+    r = guest(arch, builder, probe, "/m", mount=guest_dir)
+    assert rc == 0 and r.rc == 0, r
+    assert program_lines(r) == want, r
+    assert len(want) > 20
+
+
+def test_file_metadata_as_linux(builder, tmp_path):
+    """busybox ls -lan, stat and du over the embedded tree print what they
+    print for the same tree on the host: link counts, sizes, blocks, modes
+    and times (the root's too)."""
+    if "x86_64" not in selected_arches():
+        pytest.skip("Debian's busybox-static here is x86_64")
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        pytest.skip("busybox-static not installed")
+    tree = tmp_path / "tree"
+    (tree / "data" / "sub" / "deeper").mkdir(parents=True)
+    (tree / "data" / "other").mkdir()
+    (tree / "data" / "small.txt").write_text("hello\n")
+    (tree / "data" / "empty").write_bytes(b"")
+    (tree / "data" / "big.bin").write_bytes(bytes(range(256)) * 40)
+    (tree / "data" / "link").symlink_to("small.txt")
+    (tree / "data" / "sub" / "x").write_text("x" * 5000)
+    (tree / "data" / "run.sh").write_text("#!/bin/sh\n")
+    (tree / "data" / "run.sh").chmod(0o750)
+    for p in [*tree.rglob("*"), tree]:
+        os.utime(p, (1_700_000_000, 1_700_000_000), follow_symlinks=False)
+    commands = [
+        ["ls", "-lan", "/data", "/data/sub"],
+        ["stat", "-c", "%n %s %b %h %Y %a %F", "/", "/data", "/data/small.txt", "/data/link", "/data/empty",
+         "/data/sub", "/data/sub/deeper"],
+        ["du", "-a", "/data"],
+    ]
+    for cmd in commands:
+        host_cmd = [busybox, *[a.replace("/data", str(tree / "data")) if a.startswith("/data") else a for a in cmd]]
+        if cmd[0] == "stat":
+            host_cmd = [str(tree) if a == "/" else a for a in host_cmd]
+        h = subprocess.run(host_cmd, capture_output=True, text=True)
+        want = h.stdout.replace(str(tree / "data"), "/data").replace(str(tree) + " ", "/ ").splitlines()
+        r = hermit("run", "--board", "qemu-microvm", busybox, "--files", str(tree), "--timeout", TIMEOUT, "--", *cmd)
+        assert r.rc == h.returncode == 0, r
+        got = program_lines(r)
+        if cmd[0] == "du":  # in directory order, which is the file system's own (ext4: hashed)
+            got, want = sorted(got), sorted(want)
+        assert got == want, (cmd, r)
