@@ -1,7 +1,9 @@
 /* Network test server for hermitcore (built static with the ordinary
  * compilers). One epoll loop serves:
  *   TCP 8080  HTTP/1.1 with keep-alive: GET /<file> returns the file from the
- *             image's embedded tree (open/read); GET /quit ends the program
+ *             image's embedded tree (open/read); GET /meminfo answers
+ *             "freeram=F totalram=T\n", sysinfo()'s free and total memory in
+ *             bytes (the soak benchmark reads it); GET /quit ends the program
  *             with exit status 0 after answering.
  *   UDP 9007  echo: every datagram back to its sender.
  *   TCP 9000  bulk, each connection served by a thread of its own (so with
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 /* --- sha256 (FIPS 180-4) --- */
@@ -217,17 +220,21 @@ static int http(struct conn *c)
         size_t used = (size_t)(end + 4 - c->req);
         char path[256] = "";
         sscanf(c->req, "GET /%255s HTTP/1.1", path);
-        int quit = !strcmp(path, "quit");
+        int quit = !strcmp(path, "quit"), meminfo = !strcmp(path, "meminfo");
         int close_after = memmem(c->req, used, "Connection: close", 17) != 0;
         memmove(c->req, c->req + used, c->n - used);
         c->n -= used;
         static char body[1 << 20];
         ssize_t len = -1;
-        int f = quit ? -1 : open(path, O_RDONLY);
+        int f = quit || meminfo ? -1 : open(path, O_RDONLY);
         if (f >= 0) {
             len = read(f, body, sizeof body);
             close(f);
         }
+        struct sysinfo si;
+        if (meminfo && sysinfo(&si) == 0)
+            len = snprintf(body, sizeof body, "freeram=%llu totalram=%llu\n",
+                           (unsigned long long)si.freeram * si.mem_unit, (unsigned long long)si.totalram * si.mem_unit);
         char head[256];
         int hn;
         if (quit)
