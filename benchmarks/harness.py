@@ -2,9 +2,10 @@
 boards that run here, against the QEMU floor, with ratios and targets.
 
     python3 -m benchmarks [--quick] [--runs N] [--boards B ...] [--only METRIC ...] [--out DIR]
+                          [--soak-windows N] [--soak-window-s S]
 
-Writes DIR/bench-report.md, DIR/bench-report.json (raw numbers + machine)
-and DIR/bench-boot.png (boot time chart). Samples of compared things are
+Writes DIR/bench-report.md, DIR/bench-report.json (raw numbers + machine),
+DIR/bench-boot.png (boot time chart) and, with `soak`, DIR/bench-soak.png. Samples of compared things are
 interleaved (A B A B ...) so machine drift cancels. Numbers, not asserts.
 """
 
@@ -25,7 +26,7 @@ from benchmarks.common import (
 )
 
 METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter",
-           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net")
+           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak")
 #: what later capabilities will add, and why they are not measured yet (metric -> reason)
 NOT_YET: dict[str, str] = {}
 TARGETS = {
@@ -385,11 +386,62 @@ def m_net(board, runner, floor, runs, quick=False):
     return rows
 
 
+#: soak sizes: wrk windows x seconds after a warm-up run; thread create/join rounds
+SOAK = {"full": {"windows": 6, "window_s": 30, "warmup_s": 5, "threads": 100_000},
+        "quick": {"windows": 2, "window_s": 2, "warmup_s": 1, "threads": 2_000}}
+#: with the default board list, the soak runs once per architecture (its first board)
+SOAK_ONE_PER_ARCH = {"on": False, "done": set()}
+
+
+def _soak_accel(arch: str) -> str:
+    """The fastest accelerator a program runs under here (one: a soak takes minutes)."""
+    from hermitcore.run import kvm_is_pvm
+
+    return [a for a in accelerators(arch) if not (a == "kvm" and arch == "x86_64" and kvm_is_pvm())][-1]
+
+
+def m_soak(board, runner, floor, runs, quick=False):
+    """Minutes of load, free memory before and after (benchmarks/soak.py):
+    the network server under wrk, then a thread create/exit loop."""
+    import shutil
+
+    from benchmarks import net, soak
+
+    if SOAK_ONE_PER_ARCH["on"]:
+        if runner.arch in SOAK_ONE_PER_ARCH["done"]:
+            return []
+        SOAK_ONE_PER_ARCH["done"].add(runner.arch)
+    cc = STATIC_CC[runner.arch]
+    if shutil.which(cc) is None:
+        raise RuntimeError(f"{cc} not installed (scripts/setup.sh installs it)")
+    size = SOAK["quick" if quick else "full"]
+    accel = _soak_accel(runner.arch)
+    row = {"board": board, "accel": accel}
+    prog, www, _ = net.build(cc)
+    progress(f"soak net {board} {accel}: {size['warmup_s']} s warm-up, {size['windows']} x {size['window_s']} s of wrk")
+    try:
+        row["net"] = soak.run_net(board, prog, www, accel, size["windows"], size["window_s"], size["warmup_s"],
+                                  progress=progress)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        row["net_error"] = str(e)[:500]
+    with tempfile.TemporaryDirectory() as tmp:
+        app = f"{tmp}/soak_threads"
+        subprocess.run([cc, "-static", "-O2", "-o", app, str(APPS / "soak_threads.c")], check=True, capture_output=True)
+        progress(f"soak threads {board} {accel} ({SMP_CPUS} CPUs): {size['threads']} create/join")
+        _, out = Runner(board, app, pm=runner.pm).run(accel, app_args=[str(size["threads"])], cpus=SMP_CPUS,
+                                                      timeout=1800)
+        try:
+            row["threads"] = {"cpus": SMP_CPUS, **soak.parse_threads(out)}
+        except RuntimeError as e:
+            row["threads_error"] = str(e)[:500]
+    return [row]
+
+
 FUNCS = {
     "exec_to_exit": m_exec_to_exit, "run_overhead": m_run_overhead, "boot_breakdown": m_boot_breakdown,
     "image_size": m_image_size, "min_mem": m_min_mem, "compose_time": m_compose_time, "timer_jitter": m_timer_jitter,
     "syscall_round_trip": m_syscall_round_trip, "threads": m_threads, "os_noise_fwq": m_os_noise_fwq,
-    "stream": m_stream, "net": m_net,
+    "stream": m_stream, "net": m_net, "soak": m_soak,
 }
 
 
@@ -530,6 +582,8 @@ def markdown(report: dict) -> str:
                 "virtual path (QEMU's slirp, virtio-net, lwIP, TCG), not the kernel alone. The Linux guest's "
                 "/init loads its virtio-mmio and virtio-net modules and sets the address "
                 "(benchmarks/apps/netinit.c), then execs the same server binary.", ""]
+    if "soak" in metrics:
+        _soak_markdown(metrics["soak"], table, out)
     lg = report.get("linux_guest", {})
     out += ["## Linux-guest baseline", "",
             f"Debian's kernel ({', '.join(f'{a}: {p}' for a, p in lg.get('package', {}).items()) or 'n/a'}) on the "
@@ -584,7 +638,86 @@ def chart(report: dict, path: Path) -> str | None:
     return None
 
 
-QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream", "net"}
+def _soak_markdown(rows, table, out) -> None:
+    def kib(v):
+        return f"{v:+.0f}" if v is not None else "n/a"
+
+    def ms(us):
+        return f"{us / 1e3:.2f}" if us is not None else "n/a"
+
+    def x(v):
+        return f"{v:.2f}x" if v is not None else "n/a"
+
+    nets = [r for r in rows if "net" in r]
+    table("9. soak, network: the server under wrk (8 keep-alive connections), guest free memory (sysinfo) "
+          "after a warm-up run and after the last window",
+          ["board", "accel", "duration", "requests", "errors", "free start KiB", "free end KiB", "change KiB",
+           "lost B/request", "p99 first -> last ms (drift)", "req/s first -> last (drift)"],
+          [(r["board"], r["accel"], f"{len(n['windows'])} x {n['window_s']:g} s", n["requests"], n["errors"],
+            n["free_start_kib"], n["free_end_kib"], kib(n["free_delta_kib"]),
+            f"{n['lost_bytes_per_request']:.2f}" if n["lost_bytes_per_request"] is not None else "n/a",
+            f"{ms(n['p99_first_us'])} -> {ms(n['p99_last_us'])} ({x(n['p99_drift'])})",
+            f"{n['req_s_first']:.0f} -> {n['req_s_last']:.0f} ({x(n['req_s_drift'])})")
+           for r in nets for n in [r["net"]]])
+    out += [f"- {r['board']}: free KiB at boot {r['net']['free_boot_kib']}, after warm-up "
+            f"{r['net']['free_start_kib']}, after each window: "
+            + ", ".join(str(w["freeram"] // 1024) for w in r["net"]["windows"])
+            + "; p99 ms per window: " + ", ".join(ms(w["p99_us"]) for w in r["net"]["windows"]) for r in nets]
+    out += [f"- {r['board']}: network soak not measured -- {r['net_error']}" for r in rows if "net_error" in r]
+    out.append("")
+    ths = [r for r in rows if "threads" in r]
+    table("9b. soak, threads: create+join loop with detached threads exiting on their own "
+          "(benchmarks/apps/soak_threads.c), guest free memory after a warm-up and after the loop",
+          ["board", "accel", "CPUs", "joined + detached", "creates/s", "failed", "free start KiB", "free end KiB",
+           "change KiB", "lost B/thread"],
+          [(r["board"], r["accel"], t["cpus"], f"{t['joined']} + {t['detached']}", f"{t['creates_per_s']:.0f}",
+            t["failed"], t["free_start_kib"], t["free_end_kib"], kib(t["free_delta_kib"]),
+            f"{t['lost_bytes_per_thread']:.2f}" if t["lost_bytes_per_thread"] is not None else "n/a")
+           for r in ths for t in [r["threads"]]])
+    out += [f"- {r['board']}: free KiB at each tenth of the loop: "
+            + ", ".join(str(v) for v in r["threads"]["checkpoints_free_kib"]) for r in ths]
+    out += [f"- {r['board']}: thread soak not measured -- {r['threads_error']}" for r in rows if "threads_error" in r]
+    out += ["", "Numbers, not verdicts: a leak shows as a negative change that grows with the duration "
+            "(`--soak-windows`, `--soak-window-s`); free memory counts the kernel's free page frames, so "
+            "memory a program touches for the first time and keeps (buffers, glibc's stack cache) counts "
+            "too -- the warm-up run takes that before the start reading.", ""]
+
+
+def soak_chart(report: dict, path: Path) -> str | None:
+    """Free memory and p99 latency per wrk window, one line per board."""
+    rows = [r for r in report["metrics"].get("soak", []) if "net" in r]
+    if not rows:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (pip install 'hermitcore[bench]'); no soak chart"
+    fig, (mem, lat) = plt.subplots(1, 2, figsize=(12, 4))
+    for r in rows:
+        n = r["net"]
+        t = [n["window_s"] * (i + 1) for i in range(len(n["windows"]))]
+        label = f"{r['board']} {r['accel']}"
+        mem.plot([0] + t, [n["free_start_kib"] / 1024] + [w["freeram"] / 1048576 for w in n["windows"]], "o-",
+                 label=label)
+        lat.plot(t, [(w["p99_us"] or 0) / 1e3 for w in n["windows"]], "o-", label=label)
+    mem.set_xlabel("seconds of wrk (after the warm-up)")
+    mem.set_ylabel("guest free memory, MiB")
+    mem.set_title("Soak: guest free memory")
+    lat.set_xlabel("seconds of wrk (end of window)")
+    lat.set_ylabel("p99 latency per window, ms")
+    lat.set_title("Soak: p99 latency drift")
+    mem.legend()
+    lat.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return None
+
+
+QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak"}
 
 
 def _ratio(r, k):
@@ -610,11 +743,22 @@ def main(argv=None) -> int:
     ap.add_argument("--boards", nargs="+", default=None, choices=BOARDS)
     ap.add_argument("--only", nargs="+", choices=METRICS, default=None, metavar="METRIC",
                     help=f"metrics to run: {', '.join(METRICS)}")
-    ap.add_argument("--out", default=".", help="directory for bench-report.{md,json} and bench-boot.png")
+    ap.add_argument("--out", default=".", help="directory for bench-report.{md,json}, bench-boot.png, bench-soak.png")
+    ap.add_argument("--soak-windows", type=int, default=None, metavar="N",
+                    help=f"soak: wrk windows (default {SOAK['full']['windows']}, quick {SOAK['quick']['windows']})")
+    ap.add_argument("--soak-window-s", type=float, default=None, metavar="S",
+                    help=f"soak: seconds per wrk window (default {SOAK['full']['window_s']}, "
+                         f"quick {SOAK['quick']['window_s']})")
     args = ap.parse_args(argv)
+    for key, value in (("windows", args.soak_windows), ("window_s", args.soak_window_s)):
+        if value is not None:
+            if value <= 0:
+                ap.error(f"--soak-{key.replace('_', '-')} must be more than 0")
+            SOAK["quick" if args.quick else "full"][key] = value
     runs = args.runs or (2 if args.quick else 10)
     boards = args.boards or (["qemu-microvm", "qemu-virt"] if args.quick else list(BOARDS))
     metrics = args.only or list(METRICS)
+    SOAK_ONE_PER_ARCH["on"] = args.boards is None
     if args.quick and not args.only:
         metrics = [m for m in metrics if m != "timer_jitter"]  # 1000 shots per board: not smoke-sized
     out_dir = Path(args.out)
@@ -639,9 +783,15 @@ def main(argv=None) -> int:
     note = chart(report, out_dir / "bench-boot.png")  # boot time and OS noise
     if note:
         progress(note)
+    soak_note = soak_chart(report, out_dir / "bench-soak.png")
+    if soak_note:
+        progress(soak_note)
     print(markdown(report))
-    progress(f"wrote {out_dir / 'bench-report.md'}, {out_dir / 'bench-report.json'}"
-             + ("" if note else f", {out_dir / 'bench-boot.png'}"))
+    written = [out_dir / "bench-report.md", out_dir / "bench-report.json"]
+    written += [out_dir / png for png, rows, failed in (("bench-boot.png", "exec_to_exit", note),
+                                                        ("bench-soak.png", "soak", soak_note))
+                if report["metrics"].get(rows) and not failed]
+    progress("wrote " + ", ".join(str(p) for p in written))
     return 0
 
 
