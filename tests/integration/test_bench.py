@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import BOARDS, ROOT, selected_arches
 
 QUICK_METRICS = {"exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time",
-                 "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net"}
+                 "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak"}
 
 
 @pytest.fixture(scope="module", params=[a for a in ("x86_64", "aarch64") if a in selected_arches()])
@@ -86,6 +86,20 @@ def test_ratios_and_verdicts_follow_from_the_numbers(report):
                 assert r[f"ratio_linux_{k}"] == pytest.approx(r[k] / r[f"linux_{k}"])
         if "meets" in r:
             assert r["meets"] == (r["http_req_s"] >= r["linux_http_req_s"])
+    for r in data["metrics"]["soak"]:  # leaks are numbers in the report, not asserts
+        t = r["threads"]
+        assert t["joined"] == 2000 and t["detached"] > 0 and t["creates_per_s"] > 0 and len(t["checkpoints_free_kib"]) == 10
+        assert t["free_delta_kib"] == pytest.approx(t["free_end_kib"] - t["free_start_kib"], abs=1)
+        if "net" not in r:
+            assert "wrk is not installed" in r["net_error"]
+            continue
+        n = r["net"]
+        assert len(n["windows"]) == 2 and n["requests"] == sum(w["requests"] for w in n["windows"]) > 0
+        assert n["errors"] == sum(w["errors"] for w in n["windows"]) >= 0
+        assert 0 < n["free_end_kib"] <= n["totalram_kib"] and 0 < n["free_start_kib"] <= n["totalram_kib"]
+        assert n["free_delta_kib"] == pytest.approx(n["windows"][-1]["freeram"] / 1024 - n["free_start_kib"], abs=1)
+        assert n["p99_drift"] == pytest.approx(n["p99_last_us"] / n["p99_first_us"])
+        assert n["req_s_drift"] == pytest.approx(n["req_s_last"] / n["req_s_first"])
 
 
 def test_markdown_and_chart_are_written(report):
@@ -94,9 +108,44 @@ def test_markdown_and_chart_are_written(report):
     for heading in ("exec to exit vs the QEMU floor", "what `hermitcore run` adds", "image size",
                     "smallest --mem", "hermitcore compose", "system-call round trip", "threads: create+join",
                     "OS noise", "STREAM MB/s", "8. network", "8b. the same server in the Linux guest",
-                    "Linux-guest baseline"):
+                    "9. soak, network", "9b. soak, threads", "Linux-guest baseline"):
         assert heading in md
     assert ("Not measured yet" in md) == bool(data["not_yet"])
     for r in data["metrics"]["exec_to_exit"]:
         assert f"{r['ratio']:.2f}x" in md
     assert (out / "bench-boot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if any("net" in r for r in data["metrics"]["soak"]):  # free memory and p99 per wrk window
+        assert (out / "bench-soak.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+WRK_OUT = """Running 30s test @ http://127.0.0.1:40000/page.bin
+  1 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.49ms   18.66ms 206.15ms   97.75%
+    Req/Sec     5.17k   400.00     5.60k    80.00%
+  Latency Distribution
+     50%  880.00us
+     75%    1.20ms
+     90%    1.96ms
+     99%  125.14ms
+  10284 requests in 2.00s, 50.26MB read
+  Socket errors: connect 0, read 3, write 1, timeout 2
+  Non-2xx or 3xx responses: 4
+Requests/sec:   5142.06
+Transfer/sec:     25.13MB
+"""
+
+
+def test_soak_reads_wrk_latency_percentiles_and_errors():
+    from benchmarks.soak import parse_wrk
+
+    r = parse_wrk(WRK_OUT)
+    assert r["req_s"] == 5142.06 and r["requests"] == 10284
+    assert (r["p50_us"], r["p90_us"], r["p99_us"]) == (880.0, 1960.0, pytest.approx(125140.0))
+    assert r["socket_errors"] == {"connect": 0, "read": 3, "write": 1, "timeout": 2}
+    assert r["non_2xx"] == 4 and r["errors"] == 10
+    clean = parse_wrk(WRK_OUT.replace("  Socket errors: connect 0, read 3, write 1, timeout 2\n", "")
+                      .replace("  Non-2xx or 3xx responses: 4\n", "").replace("125.14ms", "1.02s"))
+    assert clean["errors"] == 0 and clean["p99_us"] == pytest.approx(1.02e6)
+    with pytest.raises(RuntimeError):
+        parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
