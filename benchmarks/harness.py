@@ -680,7 +680,9 @@ def _soak_markdown(rows, table, out) -> None:
     out += ["", "Numbers, not verdicts: a leak shows as a negative change that grows with the duration "
             "(`--soak-windows`, `--soak-window-s`); free memory counts the kernel's free page frames, so "
             "memory a program touches for the first time and keeps (buffers, glibc's stack cache) counts "
-            "too -- the warm-up run takes that before the start reading.", ""]
+            "too -- the warm-up run takes that before the start reading. QEMU's port forward listens with a backlog "
+            "of 1, so some of wrk's 8 simultaneous connects wait for the host's 1 s SYN retry: the first second of "
+            "a window runs on fewer connections (it matters in --quick's 2 s windows).", ""]
 
 
 def soak_chart(report: dict, path: Path) -> str | None:
