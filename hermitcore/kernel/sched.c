@@ -79,6 +79,20 @@ static spinlock_t klock = SPINLOCK_INIT;
 static volatile int klock_owner = -1;
 static int klock_depth;
 
+/* CPUs asleep until the big lock is released (bit = CPU id). A waiter
+ * spins a little, then halts until the holder's unlock sends it an IPI:
+ * a vCPU that halts gives its host CPU back, so under a VMM that runs more
+ * vCPUs than it has cores (or TCG) the holder is not starved by spinning
+ * waiters -- the stress test on 4 vCPUs over 2 host cores ran 2-20 s
+ * spinning against ~1 s here. */
+static volatile uint64_t klock_sleepers;
+#define KLOCK_SPINS 64
+
+static int klock_free(void)
+{
+    return __atomic_load_n(&klock.next, __ATOMIC_RELAXED) == __atomic_load_n(&klock.owner, __ATOMIC_RELAXED);
+}
+
 void kernel_lock(void)
 {
     struct cpu *c = this_cpu();
@@ -86,13 +100,24 @@ void kernel_lock(void)
         klock_depth++;
         return;
     }
-    while (!spin_trylock(&klock)) {
-        int was = arch_irq_enabled();
-        arch_irq_enable(); /* let shoot-downs and wake-ups in while waiting */
-        arch_cpu_relax();
-        if (!was)
+    int was = arch_irq_enabled();
+    for (unsigned spins = 0; !spin_trylock(&klock); spins++) {
+        if (spins < KLOCK_SPINS || c->id >= 64) {
+            arch_irq_enable(); /* let shoot-downs and wake-ups in while waiting */
+            arch_cpu_relax();
             arch_irq_disable();
+            continue;
+        }
+        uint64_t me = 1ull << c->id;
+        arch_irq_disable();
+        __atomic_fetch_or(&klock_sleepers, me, __ATOMIC_SEQ_CST);
+        if (!klock_free()) /* checked after announcing: the holder's unlock sees us, or we see it */
+            arch_idle(); /* until an interrupt: the unlock's IPI, a shoot-down, a timer */
+        __atomic_fetch_and(&klock_sleepers, ~me, __ATOMIC_SEQ_CST);
+        spins = 0;
     }
+    if (was)
+        arch_irq_enable();
     klock_owner = (int)c->id;
     klock_depth = 1;
 }
@@ -102,6 +127,11 @@ void kernel_unlock(void)
     if (--klock_depth == 0) {
         klock_owner = -1;
         spin_unlock(&klock);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        uint64_t sleepers = __atomic_load_n(&klock_sleepers, __ATOMIC_RELAXED);
+        for (unsigned i = 0; sleepers; i++, sleepers >>= 1)
+            if ((sleepers & 1) && i < cpus_online)
+                arch_send_ipi(cpus[i]);
     }
 }
 
