@@ -18,6 +18,7 @@
 #define ATTR_DEVICE (0ull << 2)
 #define ATTR_NORMAL (1ull << 2)
 #define ADDR_MASK 0x0000fffffffff000ull
+#define PROG (1ull << 55) /* software bit: a program page (arch_user_map), never one of the kernel's */
 
 const uintptr_t arch_direct_map_base = 0;
 
@@ -118,7 +119,7 @@ int arch_user_map(uintptr_t va, uint64_t pa, unsigned flags)
         return err;
     if (*e & VALID)
         return -2;
-    *e = (pa & ADDR_MASK) | user_attrs(flags);
+    *e = (pa & ADDR_MASK) | user_attrs(flags) | PROG;
     __asm__ volatile("dsb ishst; isb" ::: "memory");
     return 0;
 }
@@ -127,7 +128,7 @@ uint64_t arch_user_unmap(uintptr_t va)
 {
     int err;
     uint64_t *e = pte(va, 0, &err);
-    if (!e || !(*e & VALID))
+    if (!e || !(*e & VALID) || !(*e & PROG))
         return 0;
     uint64_t pa = *e & ADDR_MASK;
     *e = 0;
@@ -139,9 +140,32 @@ int arch_user_protect(uintptr_t va, unsigned flags)
 {
     int err;
     uint64_t *e = pte(va, 0, &err);
-    if (!e || !(*e & VALID))
+    if (!e || !(*e & VALID) || !(*e & PROG))
         return -1;
-    *e = (*e & ADDR_MASK) | user_attrs(flags);
+    *e = (*e & ADDR_MASK) | user_attrs(flags) | PROG;
     tlb_flush_page(va);
+    return 0;
+}
+
+int arch_user_kernel_mapped(uintptr_t va, uintptr_t end)
+{
+    while (va < end) {
+        uint64_t *table = root();
+        for (int level = 1;; level++) {
+            uint64_t span = 1ull << (12 + 9 * (3 - level));
+            uint64_t e = table[(va >> (12 + 9 * (3 - level))) & 511];
+            uintptr_t next = (va & ~(span - 1)) + span;
+            int leaf = level == 3 || (e & 3) == BLOCK;
+            if (!(e & VALID) || (leaf && (e & PROG))) {
+                if (next <= va)
+                    return 0;
+                va = next;
+                break;
+            }
+            if (leaf)
+                return 1;
+            table = phys_to_virt(e & ADDR_MASK);
+        }
+    }
     return 0;
 }

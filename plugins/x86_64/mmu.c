@@ -13,6 +13,7 @@
 #define PWT (1ull << 3)
 #define PCD (1ull << 4)
 #define PS (1ull << 7)
+#define PROG (1ull << 9) /* software bit: a program page (arch_user_map), never one of the kernel's */
 #define NX (1ull << 63)
 #define ADDR_MASK 0x000ffffffffff000ull
 
@@ -124,7 +125,7 @@ int arch_user_map(uintptr_t va, uint64_t pa, unsigned flags)
         return err;
     if (*e & P)
         return -2;
-    *e = (pa & ADDR_MASK) | leaf_flags(flags);
+    *e = (pa & ADDR_MASK) | leaf_flags(flags) | PROG;
     return 0;
 }
 
@@ -132,7 +133,7 @@ uint64_t arch_user_unmap(uintptr_t va)
 {
     int err;
     uint64_t *e = pte(va, 0, &err);
-    if (!e || !(*e & P))
+    if (!e || !(*e & P) || !(*e & PROG))
         return 0;
     uint64_t pa = *e & ADDR_MASK;
     *e = 0;
@@ -144,9 +145,31 @@ int arch_user_protect(uintptr_t va, unsigned flags)
 {
     int err;
     uint64_t *e = pte(va, 0, &err);
-    if (!e || !(*e & P))
+    if (!e || !(*e & P) || !(*e & PROG))
         return -1;
-    *e = (*e & ADDR_MASK) | leaf_flags(flags);
+    *e = (*e & ADDR_MASK) | leaf_flags(flags) | PROG;
     invlpg(va);
+    return 0;
+}
+
+int arch_user_kernel_mapped(uintptr_t va, uintptr_t end)
+{
+    while (va < end) {
+        uint64_t *table = root();
+        for (int level = 4;; level--) {
+            uint64_t span = 1ull << (12 + 9 * (level - 1));
+            uint64_t e = table[(va >> (12 + 9 * (level - 1))) & 511];
+            uintptr_t next = (va & ~(span - 1)) + span;
+            if (!(e & P) || ((level == 1 || (e & PS)) && (e & PROG))) {
+                if (next <= va)
+                    return 0; /* the top of the address space */
+                va = next;
+                break;
+            }
+            if (level == 1 || (e & PS))
+                return 1;
+            table = phys_to_virt(e & ADDR_MASK);
+        }
+    }
     return 0;
 }

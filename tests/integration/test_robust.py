@@ -188,3 +188,21 @@ def test_file_metadata_as_linux(builder, tmp_path):
         if cmd[0] == "du":  # in directory order, which is the file system's own (ext4: hashed)
             got, want = sorted(got), sorted(want)
         assert got == want, (cmd, r)
+
+
+#: addresses the guest kernel maps in the program's half: its image, its boot
+#: map, and on aarch64 the RAM identity map and a device window (the PL011)
+KERNEL_PAGES = {"x86_64": ["0x100000", "0x110000", "0x1000"], "aarch64": ["0x40100000", "0x40200000", "0x9000000"]}
+
+
+def test_kernel_pages_are_out_of_the_programs_reach(arch, builder):
+    """No mapping over the kernel's own lower-half pages, no unmapping or
+    re-protecting them, no system call reading them for the program: before,
+    mmap(MAP_FIXED) there succeeded and munmap freed the kernel's pages."""
+    r = guest(arch, builder, "kernel", *KERNEL_PAGES[arch])
+    no_panic(r)
+    assert r.rc == 0 and "kernel: still running" in r.lines, r
+    for a in KERNEL_PAGES[arch]:
+        for line in ["mmap fixed: Cannot allocate memory", "mmap hint: elsewhere", "mprotect: Cannot allocate memory",
+                     "madvise: Cannot allocate memory", "munmap: ok", "write from it: Bad address"]:
+            assert f"kernel {a}: {line}" in program_lines(r), (a, line, r)

@@ -82,7 +82,7 @@ int vm_add(uintptr_t start, uintptr_t end, unsigned prot, const char *name)
 {
     start &= ~(PAGE_SIZE - 1);
     end = page_up(end);
-    if (end <= start || end > USER_LIMIT || overlaps(start, end))
+    if (end <= start || end > USER_LIMIT || overlaps(start, end) || arch_user_kernel_mapped(start, end))
         return -EINVAL;
     return insert(start, end, prot, name) ? 0 : -ENOMEM;
 }
@@ -272,7 +272,8 @@ long sys_brk(long addr)
         return (long)brk_cur;
     uintptr_t old_end = page_up(brk_cur), new_end = page_up(want);
     if (new_end > old_end) {
-        if (overlaps(old_end, new_end) || new_end > USER_LIMIT || beyond_ram(new_end - old_end))
+        if (overlaps(old_end, new_end) || new_end > USER_LIMIT || beyond_ram(new_end - old_end) ||
+            arch_user_kernel_mapped(old_end, new_end))
             return (long)brk_cur;
         if (brk_vma && brk_vma->end == old_end) {
             brk_vma->end = new_end;
@@ -293,14 +294,20 @@ long sys_brk(long addr)
 static uintptr_t find_gap(uintptr_t hint, size_t len)
 {
     uintptr_t at = hint >= USER_MMAP_BASE && hint + len <= USER_STACK_TOP - USER_STACK_MAX ? hint : USER_MMAP_BASE;
-    for (struct vma *v = vmas; v; v = v->next) {
-        if (v->end <= at)
-            continue;
-        if (v->start >= at + len)
-            break;
-        at = v->end;
+    for (;;) {
+        for (struct vma *v = vmas; v; v = v->next) {
+            if (v->end <= at)
+                continue;
+            if (v->start >= at + len)
+                break;
+            at = v->end;
+        }
+        if (at + len > USER_STACK_TOP - USER_STACK_MAX || at + len < at)
+            return 0;
+        if (!arch_user_kernel_mapped(at, at + len))
+            return at;
+        at = (at | ((1ull << 30) - 1)) + 1; /* past the kernel's mapping (aarch64's RAM identity map): next GiB */
     }
-    return at + len <= USER_STACK_TOP - USER_STACK_MAX ? at : 0;
 }
 
 long fs_file_data(int fd, const void **data, size_t *size); /* fs.c */
@@ -326,7 +333,7 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
             return -EACCES; /* read-only files */
     }
     if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
-        if (start + len > USER_LIMIT || start + len < start)
+        if (start + len > USER_LIMIT || start + len < start || arch_user_kernel_mapped(start, start + len))
             return -ENOMEM;
         if (overlaps(start, start + len)) {
             if (flags & MAP_FIXED_NOREPLACE)
@@ -335,7 +342,10 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
                 return -ENOMEM;
         }
     } else {
-        start = (start & (PAGE_SIZE - 1)) || overlaps(start, start + len) ? 0 : start;
+        start = (start & (PAGE_SIZE - 1)) || start + len > USER_LIMIT || start + len < start ||
+                        overlaps(start, start + len) || arch_user_kernel_mapped(start, start + len)
+                    ? 0
+                    : start;
         start = find_gap(start, len);
         if (!start)
             return -ENOMEM;
@@ -395,7 +405,8 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
             unmap_range(old + nlen, old + olen);
         return (long)old;
     }
-    if (!overlaps(old + olen, old + nlen) && old + nlen <= USER_LIMIT) { /* grow in place */
+    if (old + nlen <= USER_LIMIT && old + nlen > old && !overlaps(old + olen, old + nlen) &&
+        !arch_user_kernel_mapped(old + olen, old + nlen)) { /* grow in place */
         if (split_at(old + olen))
             return -ENOMEM;
         if (!insert(old + olen, old + nlen, v->prot, v->name))
@@ -422,6 +433,8 @@ long sys_madvise(long addr, long length, long advice)
     uintptr_t start = (uintptr_t)addr;
     if (start & (PAGE_SIZE - 1))
         return -EINVAL;
+    if (!user_ok(start, page_up((size_t)length), 0))
+        return -ENOMEM; /* as Linux: part of the range is not mapped */
     if (advice == MADV_DONTNEED || advice == MADV_FREE) /* private anonymous: zero on next touch */
         free_pages_in(start, start + page_up((size_t)length));
     return 0;

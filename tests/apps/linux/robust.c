@@ -14,7 +14,10 @@
  *   robust stack | stack-thread   recursion until the stack ends
  *   robust stdin            poll/select/read on standard input
  *   robust locks DIR        fcntl record locks (POSIX and OFD) and flock
- *   robust calls DIR        getgroups, wait4, sendfile, chmod/chown/utimensat */
+ *   robust calls DIR        getgroups, wait4, sendfile, chmod/chown/utimensat
+ *   robust kernel ADDR...   the guest kernel's own pages at ADDR are out of
+ *                           the program's reach: no mapping over them, no
+ *                           unmapping, no re-protecting, no system call I/O */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -566,6 +569,30 @@ static int calls(const char *dir)
     return 0;
 }
 
+/* --- the kernel's pages in the lower half (guest only: on a host these
+ * addresses are ordinary free space) --- */
+static int kernel_pages(int argc, char **argv)
+{
+    int bad = 0;
+    for (int i = 2; i < argc; i++) {
+        char *a = (char *)strtoul(argv[i], 0, 0);
+        void *m = mmap(a, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        printf("kernel %s: mmap fixed: %s\n", argv[i], m == MAP_FAILED ? strerror(errno) : "granted");
+        m = mmap(a, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        printf("kernel %s: mmap hint: %s\n", argv[i], m == MAP_FAILED ? "failed" : m == a ? "granted there" : "elsewhere");
+        printf("kernel %s: mprotect: %s\n", argv[i], err(mprotect(a, PAGE, PROT_READ) ? errno : 0));
+        printf("kernel %s: madvise: %s\n", argv[i], err(madvise(a, PAGE, MADV_DONTNEED) ? errno : 0));
+        printf("kernel %s: munmap: %s\n", argv[i], err(munmap(a, 1 << 20) ? errno : 0));
+        ssize_t w = write(1, a, 16);
+        printf("\nkernel %s: write from it: %s\n", argv[i], w < 0 ? strerror(errno) : "wrote");
+        bad += m == a;
+    }
+    void *p = malloc(1 << 20); /* the kernel still works */
+    memset(p, 1, 1 << 20);
+    printf("kernel: still running\n");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
@@ -593,6 +620,8 @@ int main(int argc, char **argv)
         return locks(arg);
     if (!strcmp(what, "calls"))
         return calls(arg);
+    if (!strcmp(what, "kernel"))
+        return kernel_pages(argc, argv);
     fprintf(stderr, "usage: robust race|stress|oom|fds|threads|sockets|sigpipe|stack|stack-thread|stdin|locks|calls\n");
     return 2;
 }

@@ -61,6 +61,12 @@ const char *arch_page_sizes(void); /* e.g. "4K 2M 1G" */
 int arch_user_map(uintptr_t va, uint64_t pa, unsigned flags);
 uint64_t arch_user_unmap(uintptr_t va);
 int arch_user_protect(uintptr_t va, unsigned flags);
+/* Program pages carry a mark of their own: arch_user_unmap and
+ * arch_user_protect leave every other page alone (0 / -1), so no program
+ * call can unmap or re-protect the kernel's pages in the lower half (its
+ * boot map, aarch64's RAM identity map, device windows). 1 when the kernel
+ * maps something in [va, end) (then no program mapping may go there). */
+int arch_user_kernel_mapped(uintptr_t va, uintptr_t end);
 /* After unmapping or re-protecting program pages: every other CPU has
  * dropped the old translations when this returns (x86_64: an IPI
  * shoot-down; aarch64: the broadcast TLBIs already did it). */
