@@ -196,3 +196,61 @@ def test_mutated_program_headers_end_cleanly(arch, program, plugin_manager, tmp_
     f = tmp_path / "prog"
     f.write_bytes(apply_edits(program, edits))
     assert_clean_end(boot(compose_unchecked(plugin_manager, arch, f)))
+
+
+# -- mutated --initrd archives, the host's checks turned off -------------------
+
+
+def compose_with_raw_initrd(pm, arch: str, program_path, archive: bytes, tmp_path) -> str:
+    """Compose with ``archive`` embedded as it is: the kernel's own walk
+    (fs.c) must cope with an archive the host never checked."""
+    import hermitcore.compose as compose_mod
+
+    f = tmp_path / "initrd.cpio"
+    f.write_bytes(archive)
+    real = compose_mod.read_initrd
+    compose_mod.read_initrd = lambda path: open(path, "rb").read()
+    try:
+        return str(compose_mod.compose(BOARD[arch], str(program_path), pm=pm, initrd=str(f)).build.image)
+    finally:
+        compose_mod.read_initrd = real
+
+
+#: newc header fields: (offset in the 110-byte header, width)
+NEWC_FIELDS = {"mode": 14, "nlink": 38, "mtime": 46, "filesize": 54, "namesize": 94}
+
+
+@st.composite
+def archive_edits(draw):
+    return [(draw(st.integers(0, 3)), draw(st.sampled_from(sorted(NEWC_FIELDS))),
+             draw(st.sampled_from([b"00000000", b"ffffffff", b"7fffffff", b"0000zz00", b"00000001", b"00001000"])))
+            for _ in range(draw(st.integers(1, 2)))] + [draw(st.sampled_from([None, 17, 111, 300]))]
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(edits=archive_edits())
+@example(edits=[(1, "namesize", b"00000003"), None])  # a name without its NUL
+@example(edits=[(0, "filesize", b"0000zz00"), 200])   # not hexadecimal, then cut short
+def test_mutated_initrd_ends_cleanly(arch, program, plugin_manager, tmp_path, edits):
+    import tempfile
+    from pathlib import Path
+
+    from hermitcore.program import cpio_from_dir
+
+    tmp_path = Path(tempfile.mkdtemp(dir=tmp_path))  # one per example: hypothesis reuses the fixture
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "hostname").write_text("fuzz\n")
+    (tree / "etc" / "link").symlink_to("hostname")
+    data = bytearray(cpio_from_dir(tree))
+    starts = [i for i in range(len(data)) if data[i:i + 6] == b"070701"]
+    *fields, cut = edits
+    for entry, name, value in fields:
+        at = starts[entry % len(starts)] + NEWC_FIELDS[name]
+        data[at:at + 8] = value
+    if cut:
+        del data[cut:]
+    prog = tmp_path / "prog"
+    prog.write_bytes(program)
+    assert_clean_end(boot(compose_with_raw_initrd(plugin_manager, arch, prog, bytes(data), tmp_path)))

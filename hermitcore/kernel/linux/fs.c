@@ -100,12 +100,16 @@ static struct fd fds[MAX_FDS];
 unsigned fd_limit = MAX_FDS;
 static struct file console_file = {.type = F_CONSOLE, .refs = 3, .flags = O_RDWR};
 
+/* An 8-digit hexadecimal header field; ~0ul if it is not one. */
 static unsigned long hex8(const char *p)
 {
     unsigned long v = 0;
     for (int i = 0; i < 8; i++) {
         char c = p[i];
-        v = v * 16 + (unsigned long)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return ~0ul;
+        v = v * 16 + (unsigned long)d;
     }
     return v;
 }
@@ -120,8 +124,13 @@ static size_t cpio_walk(const char *a, size_t size, struct node *out)
         const char *h = a + off;
         unsigned long mode = hex8(h + 14), mtime = hex8(h + 46), filesize = hex8(h + 54), namesize = hex8(h + 94);
         const char *name = h + 110;
+        /* an archive the host never checked (--initrd from anywhere) ends at
+         * the first entry that does not hold together */
+        if (mode == ~0ul || mtime == ~0ul || filesize == ~0ul || namesize == ~0ul || namesize == 0 ||
+            namesize > size - off - 110 || name[namesize - 1] != 0)
+            break;
         size_t data = align4(off + 110 + namesize);
-        if (data + filesize > size || namesize == 0)
+        if (data > size || filesize > size - data)
             break;
         if (!strcmp(name, "TRAILER!!!"))
             break;
