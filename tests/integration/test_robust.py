@@ -206,3 +206,18 @@ def test_kernel_pages_are_out_of_the_programs_reach(arch, builder):
         for line in ["mmap fixed: Cannot allocate memory", "mmap hint: elsewhere", "mprotect: Cannot allocate memory",
                      "madvise: Cannot allocate memory", "munmap: ok", "write from it: Bad address"]:
             assert f"kernel {a}: {line}" in program_lines(r), (a, line, r)
+
+
+def test_file_mappings_as_linux(arch, builder, on_host, tmp_path):
+    """MAP_SHARED and MAP_PRIVATE mappings of a --mount file: two shared
+    mappings see each other's writes, a private one keeps its own, msync and
+    munmap write back, a mapping still dirty at exit reaches the file; the
+    same lines as on Linux and the same file bytes."""
+    host_dir, guest_dir = tmp_path / "host", tmp_path / "guest"
+    host_dir.mkdir()
+    guest_dir.mkdir()
+    want = on_host("mmap", str(host_dir))
+    r = guest(arch, builder, "mmap", "/m", mount=guest_dir)
+    assert (r.rc, program_lines(r)) == want and want[0] == 0, r
+    assert (guest_dir / "mapped.bin").read_bytes() == (host_dir / "mapped.bin").read_bytes()
+    assert (guest_dir / "mapped.bin").read_bytes()[:7] == b"AT-EXIT"

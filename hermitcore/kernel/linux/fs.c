@@ -239,7 +239,7 @@ static const struct node *lookup_exact(const char *p)
 }
 
 /* A directory only implied by the paths under it (archives may omit it). */
-static struct node implied_dir = {"", 0, S_IFDIR | 0755, 0, 0, 0, 0};
+static struct node implied_dir = {"", 0, S_IFDIR | 0755, 0, 0, 0, 0, 2};
 
 static const struct node *lookup(const char *p, int follow, char *resolved)
 {
@@ -529,17 +529,39 @@ long sys_close(long fd)
     return 0;
 }
 
-long fs_file_data(int fd, const void **data, size_t *size)
+/* --- files behind mmap (vm.c): a mapping holds a reference to its open file --- */
+static long file_size(struct file *f, uint64_t *size);
+static long do_read(struct file *f, char *buf, size_t n, uint64_t *off);
+
+long fs_mmap_file(long fd, int shared, int write, void **file, struct lock_key *key)
 {
     struct file *f = get(fd);
     if (!f)
         return -EBADF;
-    if (f->type != F_FILE)
+    if (f->type != F_FILE && f->type != F_MEM && !(f->type == F_HOST && !f->host_dir))
+        return -ENODEV; /* pipes, sockets, devices, directories */
+    int acc = f->flags & O_ACCMODE;
+    if (acc == O_WRONLY || (shared && write && acc != O_RDWR))
         return -EACCES;
-    *data = f->node->data;
-    *size = f->node->size;
+    long rc = lock_key_of(f, key);
+    if (rc < 0)
+        return rc;
+    f->refs++;
+    *file = f;
     return 0;
 }
+
+void fs_file_put(void *file) { put(file); }
+
+long fs_file_pread(void *file, void *buf, size_t n, uint64_t off) { return do_read(file, buf, n, &off); }
+
+long fs_file_pwrite(void *file, const void *buf, size_t n, uint64_t off)
+{
+    struct file *f = file;
+    return f->type == F_HOST ? hostfs_pwrite(f->host, buf, n, off) : -EROFS;
+}
+
+long fs_file_size(void *file, uint64_t *size) { return file_size(file, size); }
 
 /* Pipe state is guarded by the big kernel lock, which every pipe call
  * holds: a reader that finds it empty sleeps in io_wait (dropping the lock)

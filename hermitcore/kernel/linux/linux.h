@@ -23,6 +23,7 @@
 #define EBUSY 16
 #define EEXIST 17
 #define EXDEV 18
+#define ENODEV 19
 #define ENOTDIR 20
 #define EISDIR 21
 #define EINVAL 22
@@ -85,6 +86,16 @@ size_t vm_describe(char *buf, size_t size); /* /proc/self/maps */
 
 /* --- files (fs.c) --- */
 void fs_init(const void *archive, size_t size, const char *exe_path);
+struct lock_key;
+/* The open file behind fd for mmap, with a reference the mapping keeps
+ * (fs_file_put drops it): -EBADF, -ENODEV (not a file), -EACCES (opened
+ * without the access the mapping needs). */
+long fs_mmap_file(long fd, int shared, int write, void **file, struct lock_key *key);
+void fs_file_put(void *file);
+long fs_file_pread(void *file, void *buf, size_t n, uint64_t off);
+long fs_file_pwrite(void *file, const void *buf, size_t n, uint64_t off);
+long fs_file_size(void *file, uint64_t *size);
+void vm_writeback_all(void); /* at exit: shared file mappings reach their files */
 
 #define O_ACCMODE 3
 #define O_RDONLY 0

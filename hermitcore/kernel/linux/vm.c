@@ -1,7 +1,15 @@
 /* The program's memory: a sorted list of mappings (start, end, PROT_*),
- * backed page by page on first touch (demand-zero), plus brk, mmap, munmap,
- * mprotect, mremap and madvise over it. Pages come from the page-frame
- * allocator and are mapped 4 KiB at a time with the program's permissions. */
+ * backed page by page on first touch, plus brk, mmap, munmap, mprotect,
+ * mremap, madvise and msync over it. Pages come from the page-frame
+ * allocator and are mapped 4 KiB at a time with the program's permissions.
+ *
+ * Anonymous mappings are demand-zero. A file mapping reads the file when it
+ * is made (mmap may sleep on the host's 9P; a page fault never does): a
+ * private one into pages of its own, then anonymous; a shared one into the
+ * file's shared pages -- one per file page, whatever mapping of the file
+ * maps it (the file is known by its lock key: its inode) -- kept while any
+ * shared mapping of the file lives and written back on msync, when the last
+ * one goes, and at exit. */
 #include "linux.h"
 #include <hermit/sched.h>
 #include <hermit/heap.h>
@@ -16,13 +24,36 @@
 #define MREMAP_FIXED 2
 #define MADV_DONTNEED 4
 #define MADV_FREE 8
+#define MS_ASYNC 1
+#define MS_INVALIDATE 2
+#define MS_SYNC 4
+
+/* A mapping's file: its open file (a reference kept while any piece of the
+ * mapping lives) and whether pages are shared with the file. */
+struct fmap {
+    void *file;
+    struct lock_key key;
+    int shared;
+    int refs; /* mappings (vmas) using it: splits share it */
+};
 
 struct vma {
     uintptr_t start, end;
     unsigned prot;
     const char *name;
     struct vma *next;
+    struct fmap *fm; /* NULL: anonymous */
+    uint64_t off;    /* fm: the file offset at start */
 };
+
+/* A file page shared by MAP_SHARED mappings. */
+struct spage {
+    struct lock_key key;
+    uint64_t pgoff;
+    uint64_t pa;
+    struct spage *next;
+};
+static struct spage *spages;
 
 static struct vma *vmas;
 static uintptr_t brk_base, brk_cur;
@@ -70,6 +101,8 @@ static struct vma *insert(uintptr_t start, uintptr_t end, unsigned prot, const c
     n->end = end;
     n->prot = prot;
     n->name = name;
+    n->fm = 0;
+    n->off = 0;
     struct vma **p = &vmas;
     while (*p && (*p)->start < start)
         p = &(*p)->next;
@@ -98,6 +131,10 @@ static int split_at(uintptr_t addr)
         return -ENOMEM;
     *n = *v;
     n->start = addr;
+    if (n->fm) {
+        n->fm->refs++;
+        n->off += addr - v->start;
+    }
     v->end = addr;
     v->next = n;
     if (v == brk_vma && brk_cur > addr)
@@ -105,14 +142,71 @@ static int split_at(uintptr_t addr)
     return 0;
 }
 
+static int same_key(struct lock_key a, struct lock_key b) { return a.kind == b.kind && a.id == b.id; }
+
+static struct spage *spage_find(struct lock_key key, uint64_t pgoff)
+{
+    for (struct spage *sp = spages; sp; sp = sp->next)
+        if (same_key(sp->key, key) && sp->pgoff == pgoff)
+            return sp;
+    return 0;
+}
+
+/* A shared page's bytes back to its file (the part below the file's end). */
+static void spage_writeback(const struct spage *sp, void *file)
+{
+    uint64_t size, at = sp->pgoff * PAGE_SIZE;
+    if (fs_file_size(file, &size) < 0 || at >= size)
+        return;
+    fs_file_pwrite(file, phys_to_virt(sp->pa), size - at < PAGE_SIZE ? size - at : PAGE_SIZE, at);
+}
+
+/* Every shared page of the file back to it. */
+static void writeback_key(struct lock_key key, void *file)
+{
+    for (struct spage *sp = spages; sp; sp = sp->next)
+        if (same_key(sp->key, key))
+            spage_writeback(sp, file);
+}
+
+/* The last piece of a mapping went. With it the file's last shared mapping:
+ * its pages go back to the file and are freed (no page table maps them). */
+static void fmap_release(struct fmap *fm)
+{
+    if (!fm || --fm->refs > 0)
+        return;
+    int others = 0;
+    for (struct vma *v = vmas; v && !others; v = v->next)
+        others = v->fm && v->fm != fm && v->fm->shared && same_key(v->fm->key, fm->key);
+    if (fm->shared && !others) {
+        writeback_key(fm->key, fm->file);
+        for (struct spage **p = &spages; *p;) {
+            struct spage *sp = *p;
+            if (same_key(sp->key, fm->key)) {
+                *p = sp->next;
+                page_free(phys_to_virt(sp->pa), 1);
+                kfree(sp);
+            } else {
+                p = &sp->next;
+            }
+        }
+    }
+    fs_file_put(fm->file);
+    kfree(fm);
+}
+
 /* Unmap and free, in batches: no other CPU may still reach a page through
- * its TLB when the page goes back to the allocator. */
-static void free_pages_in(uintptr_t start, uintptr_t end)
+ * its TLB when the page goes back to the allocator. A shared file page is
+ * freed with its last mapping, after going back to its file. */
+static void free_pages_in(const struct vma *v, uintptr_t start, uintptr_t end)
 {
     uint64_t batch[64];
     unsigned n = 0;
+    int shared = v && v->fm && v->fm->shared;
     for (uintptr_t va = start; va < end; va += PAGE_SIZE) {
         uint64_t pa = arch_user_unmap(va);
+        if (shared)
+            pa = 0; /* the file's page: it stays with the file's other mappings, or goes in fmap_release */
         if (pa)
             batch[n++] = pa;
         if (n == 64 || (n && va + PAGE_SIZE >= end)) {
@@ -123,6 +217,14 @@ static void free_pages_in(uintptr_t start, uintptr_t end)
     }
 }
 
+/* free_pages_in over [start, end), mapping by mapping. */
+static void free_range(uintptr_t start, uintptr_t end)
+{
+    for (struct vma *v = vmas; v && v->start < end; v = v->next)
+        if (v->end > start)
+            free_pages_in(v, v->start > start ? v->start : start, v->end < end ? v->end : end);
+}
+
 /* Remove every mapping in [start, end) and free its pages. */
 static int unmap_range(uintptr_t start, uintptr_t end)
 {
@@ -131,10 +233,11 @@ static int unmap_range(uintptr_t start, uintptr_t end)
     for (struct vma **p = &vmas; *p;) {
         struct vma *v = *p;
         if (v->start >= start && v->end <= end) {
-            free_pages_in(v->start, v->end);
+            free_pages_in(v, v->start, v->end);
             if (v == brk_vma)
                 brk_vma = 0;
             *p = v->next;
+            fmap_release(v->fm);
             kfree(v);
         } else {
             p = &v->next;
@@ -202,6 +305,27 @@ static void __attribute__((noreturn)) out_of_memory(uintptr_t addr)
     linux_exit(128 + 9);
 }
 
+/* A shared mapping's page: the file's page, read when the mapping was made;
+ * a page the file did not have then (past its end) starts zeroed. */
+static int map_shared_page(struct vma *v, uintptr_t page)
+{
+    uint64_t pgoff = (v->off + (page - v->start)) / PAGE_SIZE;
+    struct spage *sp = spage_find(v->fm->key, pgoff);
+    if (!sp) {
+        void *mem = page_alloc(1);
+        if (!mem || !(sp = kmalloc(sizeof *sp))) {
+            if (mem)
+                page_free(mem, 1);
+            return -ENOMEM;
+        }
+        memset(mem, 0, PAGE_SIZE);
+        *sp = (struct spage){v->fm->key, pgoff, virt_to_phys(mem), spages};
+        spages = sp;
+    }
+    int rc = arch_user_map(page, sp->pa, map_flags(v->prot));
+    return rc == -2 ? -EEXIST : rc ? -ENOMEM : 0;
+}
+
 static int fault_locked(uintptr_t addr, int write, int exec)
 {
     struct vma *v = find(addr);
@@ -210,7 +334,7 @@ static int fault_locked(uintptr_t addr, int write, int exec)
     if ((write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)) || !v->prot)
         return -1;
     uintptr_t page = addr & ~(PAGE_SIZE - 1);
-    int rc = map_zero_page(page, v->prot);
+    int rc = v->fm && v->fm->shared ? map_shared_page(v, page) : map_zero_page(page, v->prot);
     if (rc == -ENOMEM)
         out_of_memory(addr);
     /* Already mapped: another CPU faulted on the same page first (both
@@ -310,56 +434,158 @@ static uintptr_t find_gap(uintptr_t hint, size_t len)
     }
 }
 
-long fs_file_data(int fd, const void **data, size_t *size); /* fs.c */
+/* The file's pages for a mapping of [off, off + len), read now (this may
+ * sleep: nothing of the program's mappings is touched until it is done).
+ * pages[i] is NULL past the file's end and, for a shared mapping, where the
+ * file's shared page exists already. */
+static long read_file_pages(void *file, struct lock_key key, int shared, uint64_t off, size_t len, void ***out,
+                            size_t *count)
+{
+    uint64_t size;
+    long rc = fs_file_size(file, &size);
+    if (rc < 0)
+        return rc;
+    size_t n = off < size ? (size_t)((size - off + PAGE_SIZE - 1) / PAGE_SIZE) : 0;
+    if (n > len / PAGE_SIZE)
+        n = len / PAGE_SIZE;
+    void **pages = n ? kzalloc(n * sizeof *pages) : 0;
+    if (n && !pages)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (shared && spage_find(key, off / PAGE_SIZE + i))
+            continue;
+        if (!(pages[i] = page_alloc(1))) {
+            rc = -ENOMEM;
+            break;
+        }
+        memset(pages[i], 0, PAGE_SIZE);
+        uint64_t at = off + i * PAGE_SIZE;
+        rc = fs_file_pread(file, pages[i], size - at < PAGE_SIZE ? (size_t)(size - at) : PAGE_SIZE, at);
+        if (rc < 0)
+            break;
+        rc = 0;
+    }
+    if (rc < 0) {
+        for (size_t i = 0; i < n; i++)
+            if (pages[i])
+                page_free(pages[i], 1);
+        kfree(pages);
+        return rc;
+    }
+    *out = pages;
+    *count = n;
+    return 0;
+}
 
+static void free_file_pages(void **pages, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pages[i])
+            page_free(pages[i], 1);
+    kfree(pages);
+}
 
 long sys_mmap(long addr, long length, long prot, long flags, long fd, long offset)
 {
     uintptr_t start = (uintptr_t)addr;
     size_t len = page_up((size_t)length);
-    if (!length || !len || (offset & (PAGE_SIZE - 1)) || (start & (PAGE_SIZE - 1) && (flags & MAP_FIXED)))
+    if (!length || !len || (offset & (PAGE_SIZE - 1)) || offset < 0 || (start & (PAGE_SIZE - 1) && (flags & MAP_FIXED)))
         return -EINVAL;
     if (!(flags & (MAP_PRIVATE | MAP_SHARED)))
         return -EINVAL;
     if ((prot & PROT_WRITE) && (flags & MAP_PRIVATE) && !(flags & MAP_NORESERVE) && beyond_ram(len))
         return -ENOMEM;
-    const void *data = 0;
-    size_t size = 0;
+    int shared = (flags & MAP_SHARED) && !(flags & MAP_ANONYMOUS); /* anonymous shared: one process, so private */
+    void *file = 0, **pages = 0;
+    size_t npages = 0;
+    struct lock_key key = {0, 0};
     if (!(flags & MAP_ANONYMOUS)) {
-        long rc = fs_file_data((int)fd, &data, &size);
+        long rc = fs_mmap_file(fd, shared, (prot & PROT_WRITE) != 0, &file, &key);
         if (rc < 0)
             return rc;
-        if ((flags & MAP_SHARED) && (prot & PROT_WRITE))
-            return -EACCES; /* read-only files */
-    }
-    if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
-        if (start + len > USER_LIMIT || start + len < start || arch_user_kernel_mapped(start, start + len))
-            return -ENOMEM;
-        if (overlaps(start, start + len)) {
-            if (flags & MAP_FIXED_NOREPLACE)
-                return -EEXIST;
-            if (unmap_range(start, start + len))
-                return -ENOMEM;
+        if ((rc = read_file_pages(file, key, shared, (uint64_t)offset, len, &pages, &npages)) < 0) {
+            fs_file_put(file);
+            return rc;
         }
+    }
+    struct fmap *fm = shared ? kzalloc(sizeof *fm) : 0;
+    long rc = shared && !fm ? -ENOMEM : 0;
+    if (rc) {
+    } else if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+        if (start + len > USER_LIMIT || start + len < start || arch_user_kernel_mapped(start, start + len))
+            rc = -ENOMEM;
+        else if (overlaps(start, start + len))
+            rc = flags & MAP_FIXED_NOREPLACE ? -EEXIST : unmap_range(start, start + len) ? -ENOMEM : 0;
     } else {
         start = (start & (PAGE_SIZE - 1)) || start + len > USER_LIMIT || start + len < start ||
                         overlaps(start, start + len) || arch_user_kernel_mapped(start, start + len)
                     ? 0
                     : start;
-        start = find_gap(start, len);
-        if (!start)
-            return -ENOMEM;
+        if (!(start = find_gap(start, len)))
+            rc = -ENOMEM;
     }
-    if (!insert(start, start + len, (unsigned)prot & 7, data ? "file" : 0))
-        return -ENOMEM;
-    if (data) {
-        size_t off = (size_t)offset, n = off < size ? size - off : 0;
-        if (vm_populate(start, start + len, (const char *)data + off, n > len ? len : n)) {
-            unmap_range(start, start + len);
-            return -ENOMEM;
+    struct vma *v = rc ? 0 : insert(start, start + len, (unsigned)prot & 7, file ? "file" : 0);
+    if (!v) {
+        kfree(fm);
+        free_file_pages(pages, npages);
+        if (file)
+            fs_file_put(file);
+        return rc ? rc : -ENOMEM;
+    }
+    if (fm) {
+        *fm = (struct fmap){file, key, 1, 1};
+        v->fm = fm;
+        v->off = (uint64_t)offset;
+    }
+    for (size_t i = 0; i < npages; i++) {
+        uintptr_t va = start + i * PAGE_SIZE;
+        if (shared) {
+            struct spage *sp = spage_find(key, (uint64_t)offset / PAGE_SIZE + i);
+            if (!sp && pages[i] && (sp = kmalloc(sizeof *sp))) {
+                *sp = (struct spage){key, (uint64_t)offset / PAGE_SIZE + i, virt_to_phys(pages[i]), spages};
+                spages = sp;
+                pages[i] = 0;
+            }
+            if (sp)
+                arch_user_map(va, sp->pa, map_flags(v->prot));
+        } else if (pages[i] && arch_user_map(va, virt_to_phys(pages[i]), map_flags(v->prot)) == 0) {
+            pages[i] = 0;
         }
     }
+    free_file_pages(pages, npages); /* what is left: pages another mapping had already */
+    if (file && !shared)
+        fs_file_put(file); /* a private copy needs the file no more */
     return (long)start;
+}
+
+/* Shared pages in [addr, addr + length) back to their files. */
+long sys_msync(long addr, long length, long flags)
+{
+    uintptr_t start = (uintptr_t)addr, end = start + page_up((size_t)length);
+    if ((start & (PAGE_SIZE - 1)) || (flags & ~(long)(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) ||
+        ((flags & MS_ASYNC) && (flags & MS_SYNC)) || end < start)
+        return -EINVAL;
+    if (!user_ok(start, end - start, 0))
+        return -ENOMEM;
+    for (struct vma *v = vmas; v && v->start < end; v = v->next) {
+        if (v->end <= start || !v->fm || !v->fm->shared)
+            continue;
+        uint64_t first = (v->off + ((start > v->start ? start : v->start) - v->start)) / PAGE_SIZE;
+        uint64_t last = (v->off + ((end < v->end ? end : v->end) - v->start)) / PAGE_SIZE;
+        for (struct spage *sp = spages; sp; sp = sp->next)
+            if (same_key(sp->key, v->fm->key) && sp->pgoff >= first && sp->pgoff < last)
+                spage_writeback(sp, v->fm->file);
+    }
+    return 0;
+}
+
+void vm_writeback_all(void)
+{
+    kernel_lock();
+    for (struct vma *v = vmas; v; v = v->next)
+        if (v->fm && v->fm->shared)
+            writeback_key(v->fm->key, v->fm->file);
+    kernel_unlock();
 }
 
 long sys_munmap(long addr, long length)
@@ -409,15 +635,25 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
         !arch_user_kernel_mapped(old + olen, old + nlen)) { /* grow in place */
         if (split_at(old + olen))
             return -ENOMEM;
-        if (!insert(old + olen, old + nlen, v->prot, v->name))
+        struct vma *n = insert(old + olen, old + nlen, v->prot, v->name);
+        if (!n)
             return -ENOMEM;
+        if ((n->fm = v->fm)) {
+            n->fm->refs++;
+            n->off = v->off + (old + olen - v->start);
+        }
         return (long)old;
     }
     if (!(flags & MREMAP_MAYMOVE))
         return -ENOMEM;
     uintptr_t to = find_gap(0, nlen);
-    if (!to || !insert(to, to + nlen, v->prot, v->name))
+    struct vma *n = to ? insert(to, to + nlen, v->prot, v->name) : 0;
+    if (!n)
         return -ENOMEM;
+    if ((n->fm = v->fm)) {
+        n->fm->refs++;
+        n->off = v->off + (old - v->start);
+    }
     for (size_t off = 0; off < olen; off += PAGE_SIZE) { /* move the pages, not their contents */
         uint64_t pa = arch_user_unmap(old + off);
         if (pa && arch_user_map(to + off, pa, map_flags(v->prot)) != 0)
@@ -436,7 +672,7 @@ long sys_madvise(long addr, long length, long advice)
     if (!user_ok(start, page_up((size_t)length), 0))
         return -ENOMEM; /* as Linux: part of the range is not mapped */
     if (advice == MADV_DONTNEED || advice == MADV_FREE) /* private anonymous: zero on next touch */
-        free_pages_in(start, start + page_up((size_t)length));
+        free_range(start, start + page_up((size_t)length));
     return 0;
 }
 

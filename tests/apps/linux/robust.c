@@ -15,6 +15,8 @@
  *   robust stdin            poll/select/read on standard input
  *   robust locks DIR        fcntl record locks (POSIX and OFD) and flock
  *   robust calls DIR        getgroups, wait4, sendfile, chmod/chown/utimensat
+ *   robust mmap DIR         shared and private file mappings: coherence between
+ *                           mappings, msync, munmap, exit write-back
  *   robust kernel ADDR...   the guest kernel's own pages at ADDR are out of
  *                           the program's reach: no mapping over them, no
  *                           unmapping, no re-protecting, no system call I/O */
@@ -569,6 +571,52 @@ static int calls(const char *dir)
     return 0;
 }
 
+/* --- file mappings --- */
+static int mmap_probe(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/mapped.bin", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    char buf[3 * PAGE];
+    for (int i = 0; i < 3 * PAGE; i++)
+        buf[i] = (char)('a' + i % 26);
+    write(fd, buf, sizeof buf - 100); /* the last page partly past the end */
+    char *a = mmap(0, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    char *b = mmap(0, 2 * PAGE, PROT_READ, MAP_SHARED, fd, PAGE);
+    char *p = mmap(0, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    printf("mmap: shared, shared at an offset, private: %s\n", a != MAP_FAILED && b != MAP_FAILED && p != MAP_FAILED ? "ok" : strerror(errno));
+    printf("mmap: contents %c%c%c, at the offset %c, private %c, past the end %d\n", a[0], a[1], a[PAGE], b[0], p[2], a[3 * PAGE - 50]);
+    memcpy(a + PAGE, "SHARED", 6);
+    printf("mmap: another shared mapping sees a write: %.6s\n", b);
+    p[0] = 'P';
+    printf("mmap: a private write stays private: %c %c\n", a[0], p[0]);
+    printf("mmap: msync: %s\n", err(msync(a, 3 * PAGE, MS_SYNC) ? errno : 0));
+    char back[8] = {0};
+    pread(fd, back, 6, PAGE);
+    printf("mmap: read() after msync: %s\n", back);
+    memcpy(a + 2 * PAGE, "UNMAPPED", 8);
+    munmap(a, 3 * PAGE);
+    munmap(b, 2 * PAGE);
+    pread(fd, back, 8, 2 * PAGE);
+    printf("mmap: read() after munmap: %.8s\n", back);
+    printf("mmap: size %ld\n", (long)lseek(fd, 0, SEEK_END));
+    printf("mmap: shared writable on a read-only fd: %s\n", ({
+               int ro = open(path, O_RDONLY);
+               mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0) == MAP_FAILED ? strerror(errno) : "granted";
+           }));
+    printf("mmap: a pipe: %s\n", ({
+               int pp[2];
+               pipe(pp);
+               mmap(0, PAGE, PROT_READ, MAP_PRIVATE, pp[0], 0) == MAP_FAILED ? strerror(errno) : "granted";
+           }));
+    /* left mapped at exit: the write reaches the file all the same */
+    char *c = mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    memcpy(c, "AT-EXIT", 7);
+    close(fd);
+    printf("mmap: exiting with a dirty mapping\n");
+    return 0;
+}
+
 /* --- the kernel's pages in the lower half (guest only: on a host these
  * addresses are ordinary free space) --- */
 static int kernel_pages(int argc, char **argv)
@@ -620,6 +668,8 @@ int main(int argc, char **argv)
         return locks(arg);
     if (!strcmp(what, "calls"))
         return calls(arg);
+    if (!strcmp(what, "mmap"))
+        return mmap_probe(arg);
     if (!strcmp(what, "kernel"))
         return kernel_pages(argc, argv);
     fprintf(stderr, "usage: robust race|stress|oom|fds|threads|sockets|sigpipe|stack|stack-thread|stdin|locks|calls\n");
