@@ -126,11 +126,13 @@ def test_stack_overflow_is_sigsegv_naming_the_guard(arch, builder, where):
 
 def test_stdin_without_input_is_like_dev_null(arch, builder, on_host):
     """Nothing is connected to stdin yet: it must read and poll as /dev/null
-    does on Linux (readable, end of file), never leave poll waiting."""
+    does on Linux (readable, end of file, not a terminal), never leave poll
+    waiting."""
     r = guest(arch, builder, "stdin")
     rc, want = on_host("stdin")
     assert (r.rc, program_lines(r)) == (rc, want) == (0, ["stdin: poll 1 revents IN", "stdin: select 1 readable 1",
-                                                          "stdin: read 0"]), r
+                                                          "stdin: read 0",
+                                                          "stdin: a terminal: no; a character device: yes"]), r
 
 
 @pytest.mark.parametrize("probe", ["locks", "calls"])
@@ -221,3 +223,42 @@ def test_file_mappings_as_linux(arch, builder, on_host, tmp_path):
     assert (r.rc, program_lines(r)) == want and want[0] == 0, r
     assert (guest_dir / "mapped.bin").read_bytes() == (host_dir / "mapped.bin").read_bytes()
     assert (guest_dir / "mapped.bin").read_bytes()[:7] == b"AT-EXIT"
+
+
+def test_busybox_stdin_readers_groups_and_tar(tmp_path):
+    """Real programs that met the old defects: bc and sh without arguments
+    wait for input (they ended at --timeout), id asks for the groups
+    (getgroups was missing), tar -x sets modes and times (chmod and
+    utimensat were missing on a --mount). The same output as the host's
+    busybox with stdin from /dev/null, and the same files."""
+    if "x86_64" not in selected_arches():
+        pytest.skip("Debian's busybox-static here is x86_64")
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        pytest.skip("busybox-static not installed")
+    for cmd in (["bc"], ["sh"], ["sh", "-c", "echo $((6 * 7)); read x || echo eof"]):
+        h = subprocess.run([busybox, *cmd], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        r = hermit("run", "--board", "qemu-microvm", busybox, "--timeout", "60", "--", *cmd)
+        assert (r.rc, program_lines(r)) == (h.returncode, h.stdout.splitlines()), (cmd, r)
+        assert "not implemented" not in r.out, r
+    r = hermit("run", "--board", "qemu-microvm", busybox, "--timeout", "60", "--", "id")
+    assert r.rc == 0 and program_lines(r) == ["uid=0 gid=0"] and "not implemented" not in r.out, r
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f").write_text("hi\n")
+    (src / "d" / "run.sh").write_text("#!/bin/sh\n")
+    for name, mode in (("d/f", 0o640), ("d/run.sh", 0o751), ("d", 0o750)):
+        (src / name).chmod(mode)
+        os.utime(src / name, (1_577_934_245, 1_577_934_245))
+    subprocess.run(["tar", "-cf", str(tmp_path / "a.tar"), "-C", str(src), "d"], check=True)
+    for where in ("host", "guest"):
+        (tmp_path / where).mkdir()
+    subprocess.run([busybox, "tar", "-xf", str(tmp_path / "a.tar"), "-C", str(tmp_path / "host")], check=True)
+    r = hermit("run", "--board", "qemu-microvm", busybox, "--mount", f"{tmp_path}:/m", "--timeout", "60", "--",
+               "tar", "-xf", "/m/a.tar", "-C", "/m/guest")
+    assert r.rc == 0 and "not implemented" not in r.out, r
+    for name in ("d/f", "d/run.sh"):
+        h, g = (tmp_path / "host" / name).stat(), (tmp_path / "guest" / name).stat()
+        assert (g.st_mode, int(g.st_mtime)) == (h.st_mode, int(h.st_mtime)) == ((src / name).stat().st_mode,
+                                                                                1_577_934_245), name
+    assert (tmp_path / "guest" / "d").stat().st_mode == (tmp_path / "host" / "d").stat().st_mode

@@ -98,7 +98,11 @@ struct fd {
 static struct fd fds[MAX_FDS];
 /* RLIMIT_NOFILE: descriptors are below it (sys.c's setrlimit lowers it). */
 unsigned fd_limit = MAX_FDS;
-static struct file console_file = {.type = F_CONSOLE, .refs = 3, .flags = O_RDWR};
+static struct file console_file = {.type = F_CONSOLE, .refs = 2, .flags = O_RDWR};
+/* Standard input is not connected to the host's yet: until it is, it is
+ * what `prog < /dev/null` gives on Linux -- readable at end of file, not a
+ * terminal (so shells and REPLs do not wait for a user or print banners). */
+static struct file stdin_file = {.type = F_NULL, .refs = 1, .flags = O_RDONLY};
 
 /* An 8-digit hexadecimal header field; ~0ul if it is not one. */
 static unsigned long hex8(const char *p)
@@ -164,7 +168,8 @@ static size_t cpio_walk(const char *a, size_t size, struct node *out)
 
 void fs_init(const void *archive, size_t size, const char *exe_path)
 {
-    fds[0].file = fds[1].file = fds[2].file = &console_file;
+    fds[0].file = &stdin_file;
+    fds[1].file = fds[2].file = &console_file;
     if (!size)
         return;
     node_count = cpio_walk(archive, size, 0);
@@ -330,7 +335,7 @@ static long lock_key_of(struct file *f, struct lock_key *key)
 
 static void put(struct file *f)
 {
-    if (--f->refs > 0 || f == &console_file)
+    if (--f->refs > 0 || f == &console_file || f == &stdin_file)
         return;
     if (locks_held()) { /* the open file's own locks: OFD record locks and flock */
         rlock_release((struct lock_key){0, 0}, f);
@@ -668,7 +673,7 @@ static long do_write_kind(struct file *f, const char *buf, size_t n)
         return (long)n;
     case F_NULL:
     case F_ZERO:
-        return (long)n;
+        return (f->flags & O_ACCMODE) == O_RDONLY ? -EBADF : (long)n;
     case F_PIPE:
         return f->pipe_write ? pipe_write(f->pipe, buf, n, f->flags) : -EBADF;
     case F_OBJ:

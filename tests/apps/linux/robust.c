@@ -360,6 +360,10 @@ static int stdin_probe(void)
     printf("stdin: select %d readable %d\n", n, FD_ISSET(0, &r) != 0);
     char c;
     printf("stdin: read %zd\n", read(0, &c, 1));
+    struct stat st;
+    fstat(0, &st);
+    printf("stdin: a terminal: %s; a character device: %s\n", isatty(0) ? "yes" : "no",
+           S_ISCHR(st.st_mode) ? "yes" : "no");
     return 0;
 }
 
