@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PACKAGES=(qemu-system-x86 qemu-system-arm clang lld device-tree-compiler wrk iproute2)
 # Ordinary Linux compilers the tests build static programs with (glibc, musl,
 # C++, Fortran, both architectures) and Debian's static busybox.
-PACKAGES+=(gcc libc6-dev g++ gfortran musl-tools busybox-static libsqlite3-dev
+PACKAGES+=(gcc libc6-dev g++ gfortran musl-tools busybox-static libsqlite3-dev golang-go
            gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gfortran-aarch64-linux-gnu libc6-dev-arm64-cross)
 missing=()
 for p in "${PACKAGES[@]}"; do

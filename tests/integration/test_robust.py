@@ -11,10 +11,11 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import hermit, selected_arches
+from tests.conftest import APPS, hermit, selected_arches
 from tests.integration.test_linux import BOARD, TIMEOUT
 
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
@@ -262,3 +263,40 @@ def test_busybox_stdin_readers_groups_and_tar(tmp_path):
         assert (g.st_mode, int(g.st_mtime)) == (h.st_mode, int(h.st_mtime)) == ((src / name).stat().st_mode,
                                                                                 1_577_934_245), name
     assert (tmp_path / "guest" / "d").stat().st_mode == (tmp_path / "host" / "d").stat().st_mode
+
+
+@pytest.fixture(scope="session")
+def go_programs(tmp_path_factory):
+    """tests/apps/linux/gcstress.go built static with Debian's go, per
+    architecture (GOARCH=arm64 cross-compiles)."""
+    go = shutil.which("go")
+    if go is None:
+        if os.environ.get("CI"):
+            pytest.fail("go is not installed (scripts/setup.sh installs golang-go)")
+        pytest.skip("go is not installed")
+    root = tmp_path_factory.mktemp("go")
+    built = {}
+
+    def build(arch):
+        if arch not in built:
+            out = root / f"gcstress-{arch}"
+            env = dict(os.environ, CGO_ENABLED="0", GOARCH={"x86_64": "amd64", "aarch64": "arm64"}[arch],
+                       GOCACHE=str(root / "cache"), GOPATH=str(root / "gopath"))
+            subprocess.run([go, "build", "-o", str(out), str(Path(APPS) / "linux" / "gcstress.go")], env=env,
+                           check=True, capture_output=True)
+            built[arch] = out
+        return built[arch]
+    return build
+
+
+def test_go_collector_on_two_cpus(arch, go_programs):
+    """A Go program whose goroutines allocate on two CPUs while runtime.GC
+    runs: Go programs used to hit the first-touch fault race (a kernel
+    panic) in ~7% of such runs; three runs, each with the host's output."""
+    prog = go_programs(arch)
+    want = subprocess.run([str(go_programs("x86_64")), "x"], capture_output=True, text=True, timeout=60)
+    assert want.returncode == 3
+    for _ in range(3):
+        r = hermit("run", "--board", BOARD[arch], str(prog), "--cpus", "2", "--timeout", TIMEOUT, "--", "x")
+        no_panic(r)
+        assert (r.rc, program_lines(r)) == (3, want.stdout.splitlines()), r
