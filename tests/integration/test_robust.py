@@ -21,9 +21,11 @@ from tests.integration.test_linux import BOARD, TIMEOUT
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
 
 
-def guest(arch, builder, *args, cpus=1, mem=None, mount=None):
+def guest(arch, builder, *args, cpus=1, mem=None, mount=None, files=None):
     prog = builder.build("glibc", arch, "robust.c")
     cmd = ["run", "--board", BOARD[arch], str(prog), "--timeout", TIMEOUT, "--cpus", str(cpus)]
+    if files:
+        cmd += ["--files", str(files)]
     if mem:
         cmd += ["--mem", mem]
     if mount:
@@ -300,3 +302,15 @@ def test_go_collector_on_two_cpus(arch, go_programs):
         r = hermit("run", "--board", BOARD[arch], str(prog), "--cpus", "2", "--timeout", TIMEOUT, "--", "x")
         no_panic(r)
         assert (r.rc, program_lines(r)) == (3, want.stdout.splitlines()), r
+
+
+def test_read_only_file_mappings_of_the_embedded_tree(arch, builder, on_host, tmp_path):
+    """mmap of a file of the image's tree: private and shared read-only
+    mappings see its bytes, a private writable one is a copy, a shared
+    writable one is refused (EACCES: opened read-only) -- as on Linux."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "blob").write_bytes(bytes((i * 13 + (i >> 9)) & 0xFF for i in range(3 * 4096 + 123)))
+    want = on_host("mmap-ro", str(tree / "blob"))
+    r = guest(arch, builder, "mmap-ro", "/blob", files=tree)
+    assert (r.rc, program_lines(r)) == want and want[0] == 0, r

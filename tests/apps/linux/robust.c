@@ -17,6 +17,7 @@
  *   robust calls DIR        getgroups, wait4, sendfile, chmod/chown/utimensat
  *   robust mmap DIR         shared and private file mappings: coherence between
  *                           mappings, msync, munmap, exit write-back
+ *   robust mmap-ro FILE     private and shared read-only mappings of a file
  *   robust kernel ADDR...   the guest kernel's own pages at ADDR are out of
  *                           the program's reach: no mapping over them, no
  *                           unmapping, no re-protecting, no system call I/O */
@@ -621,6 +622,27 @@ static int mmap_probe(const char *dir)
     return 0;
 }
 
+static int mmap_ro(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st))
+        return printf("mmap-ro: %s\n", strerror(errno)), 1;
+    const unsigned char *p = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const unsigned char *q = mmap(0, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    const unsigned char *w = mmap(0, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED || q == MAP_FAILED || w == MAP_FAILED)
+        return printf("mmap-ro: %s\n", strerror(errno)), 1;
+    unsigned long sum = 0;
+    for (off_t i = 0; i < st.st_size; i++)
+        sum = sum * 31 + p[i] + q[i] * 7;
+    ((unsigned char *)w)[0] ^= 0xff; /* a private copy: the file and the other mappings keep theirs */
+    printf("mmap-ro: %ld bytes, checksum %lu, private write %s, shared writable: %s\n", (long)st.st_size, sum,
+           p[0] == q[0] && w[0] != p[0] ? "stays private" : "leaked",
+           mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED ? strerror(errno) : "granted");
+    return 0;
+}
+
 /* --- the kernel's pages in the lower half (guest only: on a host these
  * addresses are ordinary free space) --- */
 static int kernel_pages(int argc, char **argv)
@@ -674,6 +696,8 @@ int main(int argc, char **argv)
         return calls(arg);
     if (!strcmp(what, "mmap"))
         return mmap_probe(arg);
+    if (!strcmp(what, "mmap-ro"))
+        return mmap_ro(arg);
     if (!strcmp(what, "kernel"))
         return kernel_pages(argc, argv);
     fprintf(stderr, "usage: robust race|stress|oom|fds|threads|sockets|sigpipe|stack|stack-thread|stdin|locks|calls\n");
