@@ -124,6 +124,21 @@ static int split_words(char *s, char **words, int max)
     return n;
 }
 
+/* The VMM loads the whole image, the program and its file tree too, but
+ * says nothing when part of it lands beyond RAM: say it here, before anything
+ * reads that part. */
+static void image_fits(const struct boot_info *bi)
+{
+    uint64_t start = virt_to_phys(__kernel_start), end = (uintptr_t)__image_end;
+    for (unsigned i = 0; i < bi->ram_ranges; i++)
+        if (bi->ram[i].base <= start && end <= bi->ram[i].base + bi->ram[i].size)
+            return;
+    printk("[hermit] the image (%llu KiB with its program and files) does not fit in this machine's RAM: "
+           "give it more with --mem\n",
+           (unsigned long long)((end - start) >> 10));
+    hermit_exit(127);
+}
+
 void kernel_main(struct boot_info *bi)
 {
     tick_kernel_main = boot_stage("to kernel_main");
@@ -149,6 +164,7 @@ void kernel_main(struct boot_info *bi)
 
     pr_info("memory: %zu KiB free in page frames; pages %s; kernel %p-%p\n", pages_free() * 4, arch_page_sizes(),
             (void *)__kernel_start, (void *)__kernel_end);
+    image_fits(bi);
     boot_stage("banner");
     hermit_run_initcalls(HERMIT_INIT_CONSOLE + 1, HERMIT_INIT_LATE);
 

@@ -314,3 +314,29 @@ def test_read_only_file_mappings_of_the_embedded_tree(arch, builder, on_host, tm
     want = on_host("mmap-ro", str(tree / "blob"))
     r = guest(arch, builder, "mmap-ro", "/blob", files=tree)
     assert (r.rc, program_lines(r)) == want and want[0] == 0, r
+
+
+@pytest.fixture(scope="session")
+def big_tree(tmp_path_factory):
+    """40 000 empty files: an archive of ~6 MiB whose table of entries needs
+    ~2.5 MiB of kernel memory."""
+    root = tmp_path_factory.mktemp("big-tree")
+    (root / "d").mkdir()
+    for i in range(40_000):
+        (root / "d" / f"f{i}").touch()
+    return root
+
+
+def test_image_or_file_tree_larger_than_memory(arch, builder, big_tree):
+    """An image that does not fit in --mem, and a file tree whose entries do
+    not fit in what is left: one clear line each, never a kernel fault (the
+    tree's walk used to read past the end of RAM, the table's allocation to
+    panic)."""
+    small = {"x86_64": "4M", "aarch64": "4M"}[arch]
+    r = guest(arch, builder, "stdin", mem=small, files=big_tree)
+    no_panic(r)
+    assert (r.rc == 127 and "does not fit in this machine's RAM: give it more with --mem" in r.out) or \
+        (r.rc == 125 and "is too large to fit in RAM" in r.err), r  # aarch64: QEMU itself refuses to load it
+    r = guest(arch, builder, "stdin", mem="8M", files=big_tree)
+    no_panic(r)
+    assert r.rc == 127 and "no memory for its file tree (40001 entries; give it more with --mem)" in r.out, r

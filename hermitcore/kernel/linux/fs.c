@@ -174,8 +174,11 @@ void fs_init(const void *archive, size_t size, const char *exe_path)
         return;
     node_count = cpio_walk(archive, size, 0);
     nodes = kzalloc(node_count * sizeof *nodes + 1);
-    if (!nodes)
-        panic("no memory for the file tree");
+    if (!nodes) {
+        printk("[hermit] cannot start %s: no memory for its file tree (%zu entries; give it more with --mem)\n",
+               exe_path, node_count);
+        hermit_exit(127);
+    }
     cpio_walk(archive, size, nodes);
     /* a directory's link count: "." and its entry in the parent, plus each
      * subdirectory's ".." */
