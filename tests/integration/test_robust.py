@@ -33,11 +33,16 @@ def guest(arch, builder, *args, cpus=1, mem=None, mount=None, files=None):
     return hermit(*cmd, "--", *args)
 
 
+#: the kernel's banner and log lines: `[hermit] ...`, a driver plugin's `[name] ...`
+KERNEL_LINE = re.compile(r"hermitcore \d+\.\d+\.\d+ on |\[[a-z0-9_.-]+\] ")
+
+
 def program_lines(r) -> list[str]:
     """What the program printed: the console's kernel lines left out (they
-    share stdout until the standard-streams work separates them), and the
+    share stdout until the standard-streams work separates them; a
+    third-party driver plugin, as tox installs one, logs there too), and the
     console's \\r\\n taken back to \\n."""
-    return [line.rstrip("\r") for line in r.out.splitlines() if not line.startswith(("[hermit]", "hermitcore "))]
+    return [line.rstrip("\r") for line in r.out.splitlines() if not KERNEL_LINE.match(line)]
 
 
 def no_panic(r):
