@@ -129,10 +129,15 @@ static int split_words(char *s, char **words, int max)
  * reads that part. */
 static void image_fits(const struct boot_info *bi)
 {
-    uint64_t start = virt_to_phys(__kernel_start), end = (uintptr_t)__image_end;
+    uint64_t start = virt_to_phys(__kernel_start), end = (uintptr_t)__image_end, top = 0;
     for (unsigned i = 0; i < bi->ram_ranges; i++)
-        if (bi->ram[i].base <= start && end <= bi->ram[i].base + bi->ram[i].size)
-            return;
+        if (bi->ram[i].base + bi->ram[i].size > top)
+            top = bi->ram[i].base + bi->ram[i].size;
+    /* Firmware (SeaBIOS, qboot) keeps a few KiB at the top of what -m gave
+     * out of the memory map, possibly under the image: RAM all the same. */
+    top = (top + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
+    if (end <= top)
+        return;
     printk("[hermit] the image (%llu KiB with its program and files) does not fit in this machine's RAM: "
            "give it more with --mem\n",
            (unsigned long long)((end - start) >> 10));
