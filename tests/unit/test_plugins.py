@@ -20,7 +20,16 @@ def test_builtin_plugins_load_through_entry_points():
 
 def test_third_party_plugin_is_discovered():
     """The fixture distribution under tests/fixtures is installed by tox; it is
-    found through its own entry point, with no change to hermitcore."""
+    found through its own entry point, with no change to hermitcore. Outside
+    tox (and CI) a checkout without it skips this test instead of failing."""
+    import importlib.metadata
+    import os
+
+    try:
+        importlib.metadata.distribution("hermitcore-example-fwcfg")
+    except importlib.metadata.PackageNotFoundError:
+        if not (os.environ.get("CI") or os.environ.get("TOX_ENV_NAME")):
+            pytest.skip("tests/fixtures/hermitcore-example-fwcfg is not installed (tox installs it)")
     pm = make_plugin_manager()
     infos = {i.name: i for i in describe_plugins(pm)}
     assert "example-fwcfg" in infos, "install tests/fixtures/hermitcore-example-fwcfg (tox does)"
