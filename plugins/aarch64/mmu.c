@@ -147,6 +147,29 @@ int arch_user_protect(uintptr_t va, unsigned flags)
     return 0;
 }
 
+uintptr_t arch_user_next(uintptr_t va, uintptr_t end)
+{
+    while (va < end) {
+        uint64_t *table = root();
+        for (int level = 1;; level++) {
+            uint64_t span = 1ull << (12 + 9 * (3 - level));
+            uint64_t e = table[(va >> (12 + 9 * (3 - level))) & 511];
+            uintptr_t next = (va & ~(span - 1)) + span;
+            int block = level < 3 && (e & 3) == BLOCK;
+            if (!(e & VALID) || block || (level == 3 && !(e & PROG))) {
+                if (next <= va)
+                    return end;
+                va = next; /* nothing of the program's down there: skip the whole span */
+                break;
+            }
+            if (level == 3)
+                return va;
+            table = phys_to_virt(e & ADDR_MASK);
+        }
+    }
+    return end;
+}
+
 int arch_user_kernel_mapped(uintptr_t va, uintptr_t end)
 {
     while (va < end) {

@@ -152,6 +152,28 @@ int arch_user_protect(uintptr_t va, unsigned flags)
     return 0;
 }
 
+uintptr_t arch_user_next(uintptr_t va, uintptr_t end)
+{
+    while (va < end) {
+        uint64_t *table = root();
+        for (int level = 4;; level--) {
+            uint64_t span = 1ull << (12 + 9 * (level - 1));
+            uint64_t e = table[(va >> (12 + 9 * (level - 1))) & 511];
+            uintptr_t next = (va & ~(span - 1)) + span;
+            if (!(e & P) || (e & PS) || (level == 1 && !(e & PROG))) {
+                if (next <= va)
+                    return end;
+                va = next; /* nothing of the program's down there: skip the whole span */
+                break;
+            }
+            if (level == 1)
+                return va;
+            table = phys_to_virt(e & ADDR_MASK);
+        }
+    }
+    return end;
+}
+
 int arch_user_kernel_mapped(uintptr_t va, uintptr_t end)
 {
     while (va < end) {

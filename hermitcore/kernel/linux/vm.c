@@ -203,17 +203,22 @@ static void free_pages_in(const struct vma *v, uintptr_t start, uintptr_t end)
     uint64_t batch[64];
     unsigned n = 0;
     int shared = v && v->fm && v->fm->shared;
-    for (uintptr_t va = start; va < end; va += PAGE_SIZE) {
+    for (uintptr_t va = arch_user_next(start, end); va < end; va = arch_user_next(va + PAGE_SIZE, end)) {
         uint64_t pa = arch_user_unmap(va);
         if (shared)
             pa = 0; /* the file's page: it stays with the file's other mappings, or goes in fmap_release */
         if (pa)
             batch[n++] = pa;
-        if (n == 64 || (n && va + PAGE_SIZE >= end)) {
+        if (n == 64) {
             arch_tlb_sync();
             while (n)
                 page_free(phys_to_virt(batch[--n]), 1);
         }
+    }
+    if (n) {
+        arch_tlb_sync();
+        while (n)
+            page_free(phys_to_virt(batch[--n]), 1);
     }
 }
 
@@ -609,9 +614,8 @@ long sys_mprotect(long addr, long length, long prot)
         if (v->start < start)
             continue;
         v->prot = (unsigned)prot & 7;
-        for (uintptr_t va = v->start; va < v->end; va += PAGE_SIZE) {
+        for (uintptr_t va = arch_user_next(v->start, v->end); va < v->end; va = arch_user_next(va + PAGE_SIZE, v->end))
             arch_user_protect(va, map_flags(v->prot));
-        }
     }
     arch_tlb_sync();
     return 0;

@@ -67,6 +67,10 @@ int arch_user_protect(uintptr_t va, unsigned flags);
  * boot map, aarch64's RAM identity map, device windows). 1 when the kernel
  * maps something in [va, end) (then no program mapping may go there). */
 int arch_user_kernel_mapped(uintptr_t va, uintptr_t end);
+/* The first program page mapped in [va, end), or end: a walk that skips
+ * empty tables, so unmapping or re-protecting a large, mostly untouched
+ * reservation costs what is mapped in it, not its size. */
+uintptr_t arch_user_next(uintptr_t va, uintptr_t end);
 /* After unmapping or re-protecting program pages: every other CPU has
  * dropped the old translations when this returns (x86_64: an IPI
  * shoot-down; aarch64: the broadcast TLBIs already did it). */
