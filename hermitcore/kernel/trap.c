@@ -82,7 +82,7 @@ void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame)
            128 + sig);
     if (regs_dump)
         regs_dump(frame);
-    hermit_exit(128 + sig);
+    linux_exit(128 + sig); /* as any end of the program: its shared file mappings and sockets are flushed */
 }
 
 /* Kernel-only images (built-in C applications) have no Linux layer. */
@@ -97,3 +97,8 @@ __attribute__((weak)) int vm_fault(uintptr_t addr, int write, int exec)
 }
 
 __attribute__((weak)) void vm_explain_fault(uintptr_t addr) {}
+
+__attribute__((weak)) void linux_exit(int status)
+{
+    hermit_exit(status);
+}

@@ -345,3 +345,11 @@ def test_image_or_file_tree_larger_than_memory(arch, builder, big_tree):
     r = guest(arch, builder, "stdin", mem="8M", files=big_tree)
     no_panic(r)
     assert r.rc == 127 and "no memory for its file tree (40001 entries; give it more with --mem)" in r.out, r
+
+
+def test_shared_mapping_reaches_the_file_when_the_program_crashes(arch, builder, tmp_path):
+    """What a program wrote through a MAP_SHARED mapping is in the file even
+    when it dies of SIGSEGV right after (on Linux the page cache outlives it)."""
+    r = guest(arch, builder, "mmap-crash", "/m", mount=tmp_path)
+    assert r.rc == 139 and "mmap-crash: crashing" in program_lines(r), r
+    assert (tmp_path / "crash.bin").read_bytes()[:24] == b"WRITTEN BEFORE THE CRASH"

@@ -17,6 +17,7 @@
  *   robust calls DIR        getgroups, wait4, sendfile, chmod/chown/utimensat
  *   robust mmap DIR         shared and private file mappings: coherence between
  *                           mappings, msync, munmap, exit write-back
+ *   robust mmap-crash DIR   write through a shared mapping, then crash
  *   robust mmap-ro FILE     private and shared read-only mappings of a file
  *   robust kernel ADDR...   the guest kernel's own pages at ADDR are out of
  *                           the program's reach: no mapping over them, no
@@ -622,6 +623,20 @@ static int mmap_probe(const char *dir)
     return 0;
 }
 
+static int mmap_crash(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/crash.bin", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ftruncate(fd, PAGE);
+    char *a = mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    memcpy(a, "WRITTEN BEFORE THE CRASH", 24);
+    printf("mmap-crash: crashing\n");
+    fflush(stdout);
+    *(volatile int *)16 = 1;
+    return 0;
+}
+
 static int mmap_ro(const char *path)
 {
     int fd = open(path, O_RDONLY);
@@ -696,6 +711,8 @@ int main(int argc, char **argv)
         return calls(arg);
     if (!strcmp(what, "mmap"))
         return mmap_probe(arg);
+    if (!strcmp(what, "mmap-crash"))
+        return mmap_crash(arg);
     if (!strcmp(what, "mmap-ro"))
         return mmap_ro(arg);
     if (!strcmp(what, "kernel"))

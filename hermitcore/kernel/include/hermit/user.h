@@ -28,6 +28,9 @@ int vm_fault(uintptr_t addr, int write, int exec);
 /* Says what a fatal fault's address was when it says more than "not
  * mapped" (a stack overflow into a guard page). */
 void vm_explain_fault(uintptr_t addr);
+/* The program ends (exit_group, a fatal signal or fault): what it left in
+ * shared file mappings and socket buffers goes out, then the machine stops. */
+void linux_exit(int status) __attribute__((noreturn));
 /* The program died of a CPU exception: report it like a crash report and end
  * the run with 128 + the signal Linux would have sent. */
 void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), const void *frame,
