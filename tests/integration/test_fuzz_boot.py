@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from hermitcore.errors import ImageError
 from tests.conftest import hermit, selected_arches
+from tests.helpers import BOARD
 
-BOARD = {"x86_64": "qemu-microvm", "aarch64": "qemu-virt"}
 CC = {"x86_64": "gcc", "aarch64": "aarch64-linux-gnu-gcc"}
 #: where each architecture's kernel image is linked (a program there must be refused, not load over it)
 KERNEL_BASE = {"x86_64": 0x100000, "aarch64": 0x40100000}

@@ -10,11 +10,8 @@ import shutil
 
 import pytest
 
-from tests.conftest import hermit, selected_arches
-
-TIMEOUT = "120"
-#: the board each architecture's programs run on (fast-booting ones)
-BOARD = {"x86_64": "qemu-microvm", "aarch64": "qemu-virt"}
+from tests.conftest import selected_arches
+from tests.helpers import run_linux
 
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
 
@@ -29,19 +26,10 @@ def tree(tmp_path_factory):
     return root
 
 
-def run(arch, program, *args, files=None, env=(), extra=()):
-    cmd = ["run", "--board", BOARD[arch], str(program), "--timeout", TIMEOUT, *extra]
-    if files:
-        cmd += ["--files", str(files)]
-    for kv in env:
-        cmd += ["--env", kv]
-    return hermit(*cmd, "--", *args)
-
-
 @pytest.mark.parametrize("kind", ["glibc", "musl", "static-pie"])
 def test_c_program_round_trip(arch, kind, builder, tree):
     prog = builder.build(kind, arch, "probe.c")
-    r = run(arch, prog, "42", "two words", files=tree, env=["FOO=bar", "SPACED=a b c"])
+    r = run_linux(arch, prog, "42", "two words", files=tree, env=["FOO=bar", "SPACED=a b c"])
     assert r.rc == 42, r
     out = r.lines
     assert "argc=3" in out and f"argv[0]={prog.name}" in out, r
@@ -62,14 +50,14 @@ def test_c_program_round_trip(arch, kind, builder, tree):
 
 def test_exit_status_zero_and_no_tree(arch, builder):
     prog = builder.build("glibc", arch, "probe.c")
-    r = run(arch, prog, "0")
+    r = run_linux(arch, prog, "0")
     assert r.rc == 0, r
     assert "file /data/hello.txt: errno 2 (No such file or directory)" in r.lines, r
 
 
 def test_wild_pointer_is_reported_not_fatal_to_the_kernel(arch, builder):
     prog = builder.build("glibc", arch, "crash.c")
-    r = run(arch, prog)
+    r = run_linux(arch, prog)
     assert r.rc == 139, r
     assert "about to crash" in r.lines and "still alive?!" not in r.out, r
     assert "[hermit] PROGRAM FAULT:" in r.out and "address 0x10 (write, not mapped)" in r.out, r
@@ -80,14 +68,14 @@ def test_wild_pointer_is_reported_not_fatal_to_the_kernel(arch, builder):
 
 def test_cxx_iostream_strings_exceptions(arch, builder):
     prog = builder.build("c++", arch, "cxx.cpp")
-    r = run(arch, prog, "pear", "apple", "pear")
+    r = run_linux(arch, prog, "pear", "apple", "pear")
     assert r.rc == 2, r
     assert r.lines[-4:] == ["static constructor ran", "apple:1", "pear:2", "exception thrown and caught"], r
 
 
 def test_fortran_formatted_output(arch, builder):
     prog = builder.build("fortran", arch, "fortran.f90")
-    r = run(arch, prog)
+    r = run_linux(arch, prog)
     assert r.rc == 3, r
     total = sum(i ** 0.5 for i in range(1, 11))
     assert f"sum of sqrt(1..10) = {total:12.6f}" in r.lines, r
@@ -96,7 +84,7 @@ def test_fortran_formatted_output(arch, builder):
 
 def test_rust_std(arch, builder, tree):
     prog = builder.build("rust", arch, "rust.rs")
-    r = run(arch, prog, "x", "y", files=tree, env=["FOO=rusty"])
+    r = run_linux(arch, prog, "x", "y", files=tree, env=["FOO=rusty"])
     assert r.rc == 4, r
     assert 'rust args: ["x", "y"]' in r.lines and "rust env FOO=rusty" in r.lines, r
     assert "rust file: hello from the embedded tree" in r.lines, r
@@ -105,7 +93,7 @@ def test_rust_std(arch, builder, tree):
 
 def test_strace_shows_system_calls(arch, builder):
     prog = builder.build("musl" if arch == "x86_64" else "glibc", arch, "probe.c")
-    r = run(arch, prog, "5", extra=["--strace"])
+    r = run_linux(arch, prog, "5", extra=["--strace"])
     assert r.rc == 5, r
     assert any(re.match(r"\[strace\] writev?\(0x1, ", line) for line in r.lines), r
     assert any(line == "[strace] exit_group(0x5) = ?" for line in r.lines), r
@@ -122,11 +110,11 @@ def busybox():
 def test_busybox(busybox, tree):
     if "x86_64" not in selected_arches():
         pytest.skip("Debian's busybox-static here is x86_64")
-    r = run("x86_64", busybox, "echo", "hello", "busybox")
+    r = run_linux("x86_64", busybox, "echo", "hello", "busybox")
     assert r.rc == 0 and "hello busybox" in r.lines, r
-    r = run("x86_64", busybox, "sha256sum", "/data/blob.bin", files=tree)
+    r = run_linux("x86_64", busybox, "sha256sum", "/data/blob.bin", files=tree)
     want = hashlib.sha256((tree / "data" / "blob.bin").read_bytes()).hexdigest()
     assert r.rc == 0 and f"{want}  /data/blob.bin" in r.lines, r
-    r = run("x86_64", busybox, "ls", "-1", "/data", files=tree)
+    r = run_linux("x86_64", busybox, "ls", "-1", "/data", files=tree)
     assert r.rc == 0, r
     assert r.lines[-3:] == ["blob.bin", "hello.txt", "link"], r

@@ -20,11 +20,11 @@ import pytest
 
 from benchmarks.net import free_port, read_line, stop
 from tests.conftest import BOARDS, hermit, selected_arches
+from tests.helpers import BOARD
 
 #: boards with a network card: virtio-net over virtio-mmio (microvm, virt) and
 #: over virtio-pci with MSI-X (q35: ECAM; pc: configuration ports)
 NET_BOARDS = [b for b in ("qemu-microvm", "qemu-q35", "qemu-pc", "qemu-virt") if BOARDS[b] in selected_arches()]
-BOARD = {"x86_64": "qemu-microvm", "aarch64": "qemu-virt"}
 BULK = 64 << 20
 
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")

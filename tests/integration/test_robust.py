@@ -16,37 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import APPS, hermit, selected_arches
-from tests.integration.test_linux import BOARD, TIMEOUT
+from tests.helpers import BOARD, TIMEOUT, no_panic, program_lines, run_linux
 
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
 
 
 def guest(arch, builder, *args, cpus=1, mem=None, mount=None, files=None):
-    prog = builder.build("glibc", arch, "robust.c")
-    cmd = ["run", "--board", BOARD[arch], str(prog), "--timeout", TIMEOUT, "--cpus", str(cpus)]
-    if files:
-        cmd += ["--files", str(files)]
-    if mem:
-        cmd += ["--mem", mem]
-    if mount:
-        cmd += ["--mount", f"{mount}:/m"]
-    return hermit(*cmd, "--", *args)
-
-
-#: the kernel's banner and log lines: `[hermit] ...`, a driver plugin's `[name] ...`
-KERNEL_LINE = re.compile(r"hermitcore \d+\.\d+\.\d+ on |\[[a-z0-9_.-]+\] ")
-
-
-def program_lines(r) -> list[str]:
-    """What the program printed: the console's kernel lines left out (they
-    share stdout until the standard-streams work separates them; a
-    third-party driver plugin, as tox installs one, logs there too), and the
-    console's \\r\\n taken back to \\n."""
-    return [line.rstrip("\r") for line in r.out.splitlines() if not KERNEL_LINE.match(line)]
-
-
-def no_panic(r):
-    assert "PANIC" not in r.out and "EXCEPTION" not in r.out and "Traceback" not in r.err, r
+    extra = ["--cpus", str(cpus)] + (["--mem", mem] if mem else [])
+    return run_linux(arch, builder.build("glibc", arch, "robust.c"), *args, files=files, mount=mount, extra=extra)
 
 
 @pytest.fixture(scope="session")

@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import APPS, hermit, selected_arches
-from tests.integration.test_linux import BOARD, TIMEOUT
-from tests.integration.test_robust import program_lines
+from tests.conftest import APPS, selected_arches
+from tests.helpers import program_lines, run_linux
 from tests.linux_programs import unavailable
 
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
@@ -68,12 +66,7 @@ def sqlite_programs(tmp_path_factory):
 
 
 def run_guest(arch, prog, *args, mount=None, files=None):
-    cmd = ["run", "--board", BOARD[arch], str(prog), "--timeout", TIMEOUT]
-    if mount:
-        cmd += ["--mount", f"{mount}:/m"]
-    if files:
-        cmd += ["--files", str(files)]
-    return hermit(*cmd, "--", *args, timeout=400)
+    return run_linux(arch, prog, *args, mount=mount, files=files, timeout=400)
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,13 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import hermit, selected_arches, selected_boards
-from tests.integration import test_linux
-from tests.integration.test_linux import TIMEOUT
+from tests.helpers import TIMEOUT, run_linux
 
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
 
 
 def run(arch, program, cpus, *args):
-    return test_linux.run(arch, program, *args, extra=("--cpus", str(cpus)))
+    return run_linux(arch, program, *args, extra=("--cpus", str(cpus)))
 
 
 @pytest.mark.parametrize("board", selected_boards())
