@@ -111,6 +111,7 @@ void kernel_lock(void)
         uint64_t me = 1ull << c->id;
         arch_irq_disable();
         __atomic_fetch_or(&klock_sleepers, me, __ATOMIC_SEQ_CST);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST); /* aarch64: order the store before the loads below */
         if (!klock_free()) /* checked after announcing: the holder's unlock sees us, or we see it */
             arch_idle(); /* until an interrupt: the unlock's IPI, a shoot-down, a timer */
         __atomic_fetch_and(&klock_sleepers, ~me, __ATOMIC_SEQ_CST);

@@ -330,3 +330,17 @@ def test_shared_mapping_reaches_the_file_when_the_program_crashes(arch, builder,
     r = guest(arch, builder, "mmap-crash", "/m", mount=tmp_path)
     assert r.rc == 139 and "mmap-crash: crashing" in program_lines(r), r
     assert (tmp_path / "crash.bin").read_bytes()[:24] == b"WRITTEN BEFORE THE CRASH"
+
+
+def test_shared_mappings_and_writes_agree_as_linux(arch, builder, on_host, tmp_path):
+    """write()/pwrite() are seen through shared mappings and their write-back
+    never undoes them; MAP_FIXED over the file's own shared mapping keeps
+    its bytes; a truncation reads as zeros; a read-only open cannot be made
+    writable by mprotect (a review found each of these broken)."""
+    host_dir, guest_dir = tmp_path / "host", tmp_path / "guest"
+    host_dir.mkdir()
+    guest_dir.mkdir()
+    want = on_host("mmap-coherent", str(host_dir))
+    r = guest(arch, builder, "mmap-coherent", "/m", mount=guest_dir)
+    assert (r.rc, program_lines(r)) == want and want[0] == 0, r
+    assert (guest_dir / "coherent.bin").read_bytes() == (host_dir / "coherent.bin").read_bytes()

@@ -479,6 +479,9 @@ static long open_host(const char *abs, long flags, long mode)
     }
     f->host = h;
     f->host_dir = is_dir;
+    struct lock_key key;
+    if (!is_dir)
+        lock_key_of(f, &key); /* known from now on: writes tell shared mappings without another round trip */
     long fd = alloc_fd(f, (flags & O_CLOEXEC) != 0, 0);
     if (fd < 0)
         put(f);
@@ -551,13 +554,17 @@ long fs_mmap_file(long fd, int shared, int write, void **file, struct lock_key *
     int acc = f->flags & O_ACCMODE;
     if (acc == O_WRONLY || (shared && write && acc != O_RDWR))
         return -EACCES;
+    f->refs++; /* first: lock_key_of may sleep (9P), and a close meanwhile must not free it */
     long rc = lock_key_of(f, key);
-    if (rc < 0)
+    if (rc < 0) {
+        put(f);
         return rc;
-    f->refs++;
+    }
     *file = f;
     return 0;
 }
+
+int fs_file_writable(void *file) { return (((struct file *)file)->flags & O_ACCMODE) == O_RDWR; }
 
 void fs_file_put(void *file) { put(file); }
 
@@ -655,20 +662,31 @@ static long do_read(struct file *f, char *buf, size_t n, uint64_t *off)
     return -EINVAL;
 }
 
-static long do_write_kind(struct file *f, const char *buf, size_t n);
+static long do_write_kind(struct file *f, const char *buf, size_t n, int user);
+
+/* A write to a host file: its shared mapped pages (vm.c) get the bytes too,
+ * so mappings see them and a later write-back cannot undo them. The file's
+ * lock key is known from its open; a program buffer is checked again (the
+ * write may have slept since the system call checked it). */
+static long host_write(struct file *f, const char *buf, size_t n, uint64_t off, int user)
+{
+    if (vm_file_shared() && f->lock_key.kind && (!user || user_ok((uintptr_t)buf, n, PROT_READ)))
+        vm_file_written(f->lock_key, off, buf, n);
+    return hostfs_pwrite(f->host, buf, n, off);
+}
 
 /* A write to a pipe without readers, or a socket shut for writing, raises
  * SIGPIPE (its default action ends the program with 141); ignored, the
  * write fails with EPIPE. */
-static long do_write(struct file *f, const char *buf, size_t n)
+static long do_write(struct file *f, const char *buf, size_t n, int user)
 {
-    long r = do_write_kind(f, buf, n);
+    long r = do_write_kind(f, buf, n, user);
     if (r == -EPIPE)
         signal_self(13);
     return r;
 }
 
-static long do_write_kind(struct file *f, const char *buf, size_t n)
+static long do_write_kind(struct file *f, const char *buf, size_t n, int user)
 {
     switch (f->type) {
     case F_CONSOLE:
@@ -691,7 +709,7 @@ static long do_write_kind(struct file *f, const char *buf, size_t n)
                 return rc;
             f->off = st.size;
         }
-        long r = hostfs_pwrite(f->host, buf, n, f->off);
+        long r = host_write(f, buf, n, f->off, user);
         if (r > 0)
             f->off += (uint64_t)r;
         return r;
@@ -733,7 +751,7 @@ long sys_write(long fd, long buf, long count)
         return -EBADF;
     if (!user_ok((uintptr_t)buf, (size_t)count, PROT_READ))
         return -EFAULT;
-    return do_write(f, (const char *)buf, (size_t)count);
+    return do_write(f, (const char *)buf, (size_t)count, 1);
 }
 
 long sys_pwrite64(long fd, long buf, long count, long offset)
@@ -749,7 +767,7 @@ long sys_pwrite64(long fd, long buf, long count, long offset)
         return -EINVAL;
     if (!user_ok((uintptr_t)buf, (size_t)count, PROT_READ))
         return -EFAULT;
-    return hostfs_pwrite(f->host, (const char *)buf, (size_t)count, (uint64_t)offset);
+    return host_write(f, (const char *)buf, (size_t)count, (uint64_t)offset, 1);
 }
 
 static long do_iov(long fd, long uiov, long cnt, int write)
@@ -768,7 +786,7 @@ static long do_iov(long fd, long uiov, long cnt, int write)
             continue;
         if (!user_ok((uintptr_t)iov[i].base, iov[i].len, write ? PROT_READ : PROT_WRITE))
             return total ? total : -EFAULT;
-        long n = write ? do_write(f, (const char *)iov[i].base, iov[i].len)
+        long n = write ? do_write(f, (const char *)iov[i].base, iov[i].len, 1)
                        : do_read(f, (char *)iov[i].base, iov[i].len, &f->off);
         if (n < 0)
             return total ? total : n;
@@ -1234,11 +1252,11 @@ long sys_dup3(long oldfd, long newfd, long flags)
         return -EINVAL;
     if (newfd < 0 || newfd >= fd_limit)
         return -EBADF;
-    if (fds[newfd].file)
+    f->refs++; /* the new descriptor's reference, taken first: closing newfd may sleep */
+    while (fds[newfd].file)
         sys_close(newfd);
     fds[newfd].file = f;
     fds[newfd].cloexec = (flags & O_CLOEXEC) != 0;
-    f->refs++;
     return newfd;
 }
 
@@ -1282,8 +1300,12 @@ long sys_fcntl(long fd, long cmd, long arg)
     case F_SETLKW:
     case F_OFD_GETLK:
     case F_OFD_SETLK:
-    case F_OFD_SETLKW:
-        return record_lock(f, (int)cmd, arg);
+    case F_OFD_SETLKW: {
+        f->refs++; /* it may sleep (9P, F_SETLKW): a close meanwhile must not free f */
+        long rc = record_lock(f, (int)cmd, arg);
+        put(f);
+        return rc;
+    }
     }
     return -EINVAL;
 }
@@ -1333,13 +1355,16 @@ static long record_lock(struct file *f, int cmd, long uarg)
     } else if (fl.whence != SEEK_SET) {
         return -EINVAL;
     }
-    int64_t start = base + fl.start, end;
+    int64_t start, end;
+    if (__builtin_add_overflow(base, fl.start, &start))
+        return -EOVERFLOW;
     if (fl.len > 0) {
         if (__builtin_add_overflow(start, fl.len - 1, &end))
             return -EOVERFLOW;
     } else if (fl.len < 0) {
         end = start - 1;
-        start += fl.len;
+        if (__builtin_add_overflow(start, fl.len, &start))
+            return -EINVAL;
     } else {
         end = -1; /* to the end of the file, however far it grows */
     }
@@ -1356,6 +1381,8 @@ static long record_lock(struct file *f, int cmd, long uarg)
     const void *owner = ofd ? (const void *)f : lock_process();
     if (get) {
         long pid = 0;
+        if (!user_ok((uintptr_t)uarg, sizeof(struct flock_k), PROT_READ | PROT_WRITE))
+            return -EFAULT; /* again: lock_key_of may have slept while another thread unmapped it */
         u->type = (int16_t)rlock_test(key, owner, fl.type, &s, &e, &pid);
         if (u->type != F_UNLCK) {
             u->whence = SEEK_SET;
@@ -1374,8 +1401,12 @@ long sys_flock(long fd, long op)
     if (!f)
         return -EBADF;
     struct lock_key key;
+    f->refs++; /* it may sleep: a close meanwhile must not free f */
     long rc = lock_key_of(f, &key);
-    return rc < 0 ? rc : flock_op(key, f, op);
+    if (rc >= 0)
+        rc = flock_op(key, f, op);
+    put(f);
+    return rc;
 }
 
 long sys_pipe2(long ufds, long flags)
@@ -1557,7 +1588,11 @@ long sys_ftruncate(long fd, long len)
     if (f->type != F_HOST || f->host_dir || (f->flags & O_ACCMODE) == O_RDONLY)
         return -EINVAL;
     struct ksetattr a = {.valid = SETATTR_SIZE, .size = (uint64_t)len};
-    return len < 0 ? -EINVAL : hostfs_setattr(f->host, &a);
+    if (len < 0)
+        return -EINVAL;
+    if (vm_file_shared() && f->lock_key.kind)
+        vm_file_truncated(f->lock_key, (uint64_t)len);
+    return hostfs_setattr(f->host, &a);
 }
 
 /* --- metadata: chmod, chown, utimensat, truncate --- */
@@ -1723,6 +1758,8 @@ long sys_sendfile(long out_fd, long in_fd, long uoff, long count)
     char *buf = chunk ? kmalloc(chunk) : 0;
     if (chunk && !buf)
         return -ENOMEM;
+    in->refs++; /* reads and writes may sleep: a close meanwhile must not free them */
+    out->refs++;
     long done = 0, rc = 0;
     while (done < count) {
         size_t want = (size_t)(count - done) < chunk ? (size_t)(count - done) : chunk;
@@ -1732,7 +1769,7 @@ long sys_sendfile(long out_fd, long in_fd, long uoff, long count)
             rc = n;
             break;
         }
-        long w = do_write(out, buf, (size_t)n);
+        long w = do_write(out, buf, (size_t)n, 0);
         if (w <= 0) {
             rc = w;
             break;
@@ -1743,9 +1780,13 @@ long sys_sendfile(long out_fd, long in_fd, long uoff, long count)
             break;
     }
     kfree(buf);
-    if (uoff)
-        *(uint64_t *)uoff = off;
-    else
+    if (!uoff)
         in->off = off;
+    else if (user_ok((uintptr_t)uoff, 8, PROT_READ | PROT_WRITE))
+        *(uint64_t *)uoff = off;
+    else if (!done)
+        rc = -EFAULT;
+    put(in);
+    put(out);
     return done ? done : rc;
 }

@@ -92,6 +92,7 @@ struct lock_key;
  * without the access the mapping needs). */
 long fs_mmap_file(long fd, int shared, int write, void **file, struct lock_key *key);
 void fs_file_put(void *file);
+int fs_file_writable(void *file); /* opened O_RDWR */
 long fs_file_pread(void *file, void *buf, size_t n, uint64_t off);
 long fs_file_pwrite(void *file, const void *buf, size_t n, uint64_t off);
 long fs_file_size(void *file, uint64_t *size);
@@ -197,6 +198,10 @@ long flock_op(struct lock_key key, const void *file, long op);
 void flock_release(const void *file);
 /* The owner of the calling process's POSIX locks. */
 const void *lock_process(void);
+/* vm.c: writes to a file reach its shared mapped pages (fs.c calls these). */
+int vm_file_shared(void);     /* any file mapped shared: writes must tell vm.c */
+void vm_file_written(struct lock_key key, uint64_t off, const char *buf, size_t n);
+void vm_file_truncated(struct lock_key key, uint64_t size);
 
 #define POLLIN 0x1
 #define POLLPRI 0x2

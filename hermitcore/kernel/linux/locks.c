@@ -231,12 +231,16 @@ long flock_op(struct lock_key key, const void *file, long op)
     for (;;) {
         int busy = 0;
         for (struct flk *l = flocks; l && !busy; l = l->next)
-            busy = same_key(l->key, key) && (type == LOCK_EX || l->type == LOCK_EX);
+            busy = same_key(l->key, key) && l->file != file && (type == LOCK_EX || l->type == LOCK_EX);
         if (!busy)
             break;
         if (op & LOCK_NB)
             return -EAGAIN;
         io_wait(io_seq(), 0);
+    }
+    if (*(mine = flock_of(file))) { /* another thread on the same open file took one meanwhile */
+        (*mine)->type = type;
+        return 0;
     }
     struct flk *n = kmalloc(sizeof *n);
     if (!n)

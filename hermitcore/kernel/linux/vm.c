@@ -34,7 +34,10 @@ struct fmap {
     void *file;
     struct lock_key key;
     int shared;
-    int refs; /* mappings (vmas) using it: splits share it */
+    int writable; /* shared, on a file opened read-write: may be made writable */
+    int wrote;    /* has been writable: its pages go back to the file */
+    int refs;     /* mappings (vmas) using it (splits share it), and walks pinning it */
+    uint64_t synced; /* the last write-back pass that covered it */
 };
 
 struct vma {
@@ -51,9 +54,19 @@ struct spage {
     struct lock_key key;
     uint64_t pgoff;
     uint64_t pa;
+    uint64_t pass; /* the last write-back pass that wrote it */
     struct spage *next;
 };
 static struct spage *spages;
+
+/* A file being mapped shared right now: its shared pages must outlive the
+ * sleeps of that mmap (reading the file) even if its last mapping goes. */
+struct pin {
+    struct lock_key key;
+    struct pin *next;
+};
+static struct pin *pins;
+static uint64_t wb_pass;
 
 static struct vma *vmas;
 static uintptr_t brk_base, brk_cur;
@@ -152,44 +165,69 @@ static struct spage *spage_find(struct lock_key key, uint64_t pgoff)
     return 0;
 }
 
-/* A shared page's bytes back to its file (the part below the file's end). */
-static void spage_writeback(const struct spage *sp, void *file)
+/* Whether a mapping, or an mmap in progress, still uses the file's shared pages. */
+static int key_in_use(struct lock_key key)
 {
-    uint64_t size, at = sp->pgoff * PAGE_SIZE;
-    if (fs_file_size(file, &size) < 0 || at >= size)
+    for (struct vma *v = vmas; v; v = v->next)
+        if (v->fm && v->fm->shared && same_key(v->fm->key, key))
+            return 1;
+    for (struct pin *p = pins; p; p = p->next)
+        if (same_key(p->key, key))
+            return 1;
+    return 0;
+}
+
+/* The file's shared pages in [first, last) back to it (the part below its
+ * end). Each page is copied first and written after, and writing sleeps
+ * (9P): the list is walked again from the start after every page. */
+static void writeback_key(struct lock_key key, void *file, uint64_t first, uint64_t last)
+{
+    char *bounce = fs_file_writable(file) ? kmalloc(PAGE_SIZE) : 0;
+    if (!bounce)
         return;
-    fs_file_pwrite(file, phys_to_virt(sp->pa), size - at < PAGE_SIZE ? size - at : PAGE_SIZE, at);
+    uint64_t pass = ++wb_pass;
+again:
+    for (struct spage *sp = spages; sp; sp = sp->next) {
+        if (!same_key(sp->key, key) || sp->pgoff < first || sp->pgoff >= last || sp->pass == pass)
+            continue;
+        sp->pass = pass;
+        uint64_t at = sp->pgoff * PAGE_SIZE, size;
+        memcpy(bounce, phys_to_virt(sp->pa), PAGE_SIZE);
+        if (fs_file_size(file, &size) >= 0 && at < size)
+            fs_file_pwrite(file, bounce, size - at < PAGE_SIZE ? (size_t)(size - at) : PAGE_SIZE, at);
+        goto again;
+    }
+    kfree(bounce);
 }
 
-/* Every shared page of the file back to it. */
-static void writeback_key(struct lock_key key, void *file)
+static void free_spages(struct lock_key key)
 {
-    for (struct spage *sp = spages; sp; sp = sp->next)
-        if (same_key(sp->key, key))
-            spage_writeback(sp, file);
+    for (struct spage **p = &spages; *p;) {
+        struct spage *sp = *p;
+        if (same_key(sp->key, key)) {
+            *p = sp->next;
+            page_free(phys_to_virt(sp->pa), 1);
+            kfree(sp);
+        } else {
+            p = &sp->next;
+        }
+    }
 }
 
-/* The last piece of a mapping went. With it the file's last shared mapping:
- * its pages go back to the file and are freed (no page table maps them). */
+/* A piece of a mapping went (or a walk's pin). With the last: a writable
+ * shared mapping writes its file's pages back (this sleeps), and when no
+ * mapping of the file is left after that, its shared pages are freed --
+ * decided after the sleep, so an mmap of the same file meanwhile keeps
+ * them. Called with the mapping already out of the list. */
 static void fmap_release(struct fmap *fm)
 {
     if (!fm || --fm->refs > 0)
         return;
-    int others = 0;
-    for (struct vma *v = vmas; v && !others; v = v->next)
-        others = v->fm && v->fm != fm && v->fm->shared && same_key(v->fm->key, fm->key);
-    if (fm->shared && !others) {
-        writeback_key(fm->key, fm->file);
-        for (struct spage **p = &spages; *p;) {
-            struct spage *sp = *p;
-            if (same_key(sp->key, fm->key)) {
-                *p = sp->next;
-                page_free(phys_to_virt(sp->pa), 1);
-                kfree(sp);
-            } else {
-                p = &sp->next;
-            }
-        }
+    if (fm->shared) {
+        if (fm->wrote)
+            writeback_key(fm->key, fm->file, 0, ~0ull);
+        if (!key_in_use(fm->key))
+            free_spages(fm->key);
     }
     fs_file_put(fm->file);
     kfree(fm);
@@ -202,9 +240,10 @@ static void free_pages_in(const struct vma *v, uintptr_t start, uintptr_t end)
 {
     uint64_t batch[64];
     unsigned n = 0;
-    int shared = v && v->fm && v->fm->shared;
+    int shared = v && v->fm && v->fm->shared, cleared = 0;
     for (uintptr_t va = arch_user_next(start, end); va < end; va = arch_user_next(va + PAGE_SIZE, end)) {
         uint64_t pa = arch_user_unmap(va);
+        cleared |= pa != 0;
         if (shared)
             pa = 0; /* the file's page: it stays with the file's other mappings, or goes in fmap_release */
         if (pa)
@@ -215,11 +254,10 @@ static void free_pages_in(const struct vma *v, uintptr_t start, uintptr_t end)
                 page_free(phys_to_virt(batch[--n]), 1);
         }
     }
-    if (n) {
+    if (n || cleared) /* a shared page may be freed right after (fmap_release): no CPU may still reach it */
         arch_tlb_sync();
-        while (n)
-            page_free(phys_to_virt(batch[--n]), 1);
-    }
+    while (n)
+        page_free(phys_to_virt(batch[--n]), 1);
 }
 
 /* free_pages_in over [start, end), mapping by mapping. */
@@ -230,11 +268,14 @@ static void free_range(uintptr_t start, uintptr_t end)
             free_pages_in(v, v->start > start ? v->start : start, v->end < end ? v->end : end);
 }
 
-/* Remove every mapping in [start, end) and free its pages. */
+/* Remove every mapping in [start, end) and free its pages. The mappings
+ * leave the list before any of them is released (releasing may sleep), so
+ * the list is whole whenever another thread looks. */
 static int unmap_range(uintptr_t start, uintptr_t end)
 {
     if (split_at(start) || split_at(end))
         return -ENOMEM;
+    struct vma *gone = 0;
     for (struct vma **p = &vmas; *p;) {
         struct vma *v = *p;
         if (v->start >= start && v->end <= end) {
@@ -242,11 +283,17 @@ static int unmap_range(uintptr_t start, uintptr_t end)
             if (v == brk_vma)
                 brk_vma = 0;
             *p = v->next;
-            fmap_release(v->fm);
-            kfree(v);
+            v->next = gone;
+            gone = v;
         } else {
             p = &v->next;
         }
+    }
+    while (gone) {
+        struct vma *v = gone;
+        gone = v->next;
+        fmap_release(v->fm);
+        kfree(v);
     }
     return 0;
 }
@@ -307,7 +354,10 @@ static void __attribute__((noreturn)) out_of_memory(uintptr_t addr)
     printk("[hermit] out of memory: the program touched %p and no page is free (%zu KiB in use; give it more "
            "with --mem): killed (SIGKILL, exit status 137)\n",
            (void *)addr, (pages_total() - pages_free()) * PAGE_SIZE / 1024);
-    linux_exit(128 + 9);
+    /* Straight out, not through linux_exit: the fault may be the kernel's own
+     * access to program memory with the network lock or a 9P mount held,
+     * which flushing sockets and files would take again. */
+    hermit_exit(128 + 9);
 }
 
 /* A shared mapping's page: the file's page, read when the mapping was made;
@@ -441,7 +491,8 @@ static uintptr_t find_gap(uintptr_t hint, size_t len)
 
 /* The file's pages for a mapping of [off, off + len), read now (this may
  * sleep: nothing of the program's mappings is touched until it is done).
- * pages[i] is NULL past the file's end and, for a shared mapping, where the
+ * Private: pages up to the file's end (past it the mapping is demand-zero).
+ * Shared: every page of the mapping (zero past the end), NULL where the
  * file's shared page exists already. */
 static long read_file_pages(void *file, struct lock_key key, int shared, uint64_t off, size_t len, void ***out,
                             size_t *count)
@@ -450,9 +501,8 @@ static long read_file_pages(void *file, struct lock_key key, int shared, uint64_
     long rc = fs_file_size(file, &size);
     if (rc < 0)
         return rc;
-    size_t n = off < size ? (size_t)((size - off + PAGE_SIZE - 1) / PAGE_SIZE) : 0;
-    if (n > len / PAGE_SIZE)
-        n = len / PAGE_SIZE;
+    size_t in_file = off < size ? (size_t)((size - off + PAGE_SIZE - 1) / PAGE_SIZE) : 0;
+    size_t n = shared ? len / PAGE_SIZE : in_file < len / PAGE_SIZE ? in_file : len / PAGE_SIZE;
     void **pages = n ? kzalloc(n * sizeof *pages) : 0;
     if (n && !pages)
         return -ENOMEM;
@@ -465,6 +515,8 @@ static long read_file_pages(void *file, struct lock_key key, int shared, uint64_
         }
         memset(pages[i], 0, PAGE_SIZE);
         uint64_t at = off + i * PAGE_SIZE;
+        if (at >= size)
+            continue;
         rc = fs_file_pread(file, pages[i], size - at < PAGE_SIZE ? (size_t)(size - at) : PAGE_SIZE, at);
         if (rc < 0)
             break;
@@ -490,6 +542,27 @@ static void free_file_pages(void **pages, size_t n)
     kfree(pages);
 }
 
+static struct pin *pin_key(struct lock_key key)
+{
+    struct pin *p = kmalloc(sizeof *p);
+    if (p) {
+        p->key = key;
+        p->next = pins;
+        pins = p;
+    }
+    return p;
+}
+
+static void unpin(struct pin *pin)
+{
+    for (struct pin **p = &pins; *p; p = &(*p)->next)
+        if (*p == pin) {
+            *p = pin->next;
+            kfree(pin);
+            return;
+        }
+}
+
 long sys_mmap(long addr, long length, long prot, long flags, long fd, long offset)
 {
     uintptr_t start = (uintptr_t)addr;
@@ -498,29 +571,39 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
         return -EINVAL;
     if (!(flags & (MAP_PRIVATE | MAP_SHARED)))
         return -EINVAL;
-    if ((prot & PROT_WRITE) && (flags & MAP_PRIVATE) && !(flags & MAP_NORESERVE) && beyond_ram(len))
+    int fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
+    if (fixed && (start + len > USER_LIMIT || start + len < start || arch_user_kernel_mapped(start, start + len)))
         return -ENOMEM;
+    if (fixed && (flags & MAP_FIXED_NOREPLACE) && overlaps(start, start + len))
+        return -EEXIST;
     int shared = (flags & MAP_SHARED) && !(flags & MAP_ANONYMOUS); /* anonymous shared: one process, so private */
+    if (((prot & PROT_WRITE) && (flags & MAP_PRIVATE) && !(flags & MAP_NORESERVE) && beyond_ram(len)) ||
+        (shared && beyond_ram(len)))
+        return -ENOMEM;
     void *file = 0, **pages = 0;
     size_t npages = 0;
     struct lock_key key = {0, 0};
+    struct pin *pin = 0;
+    long rc = 0;
     if (!(flags & MAP_ANONYMOUS)) {
-        long rc = fs_mmap_file(fd, shared, (prot & PROT_WRITE) != 0, &file, &key);
-        if (rc < 0)
+        if ((rc = fs_mmap_file(fd, shared, (prot & PROT_WRITE) != 0, &file, &key)) < 0)
             return rc;
-        if ((rc = read_file_pages(file, key, shared, (uint64_t)offset, len, &pages, &npages)) < 0) {
-            fs_file_put(file);
-            return rc;
-        }
-    }
-    struct fmap *fm = shared ? kzalloc(sizeof *fm) : 0;
-    long rc = shared && !fm ? -ENOMEM : 0;
-    if (rc) {
-    } else if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
-        if (start + len > USER_LIMIT || start + len < start || arch_user_kernel_mapped(start, start + len))
+        if (shared && !(pin = pin_key(key)))
             rc = -ENOMEM;
-        else if (overlaps(start, start + len))
-            rc = flags & MAP_FIXED_NOREPLACE ? -EEXIST : unmap_range(start, start + len) ? -ENOMEM : 0;
+    }
+    /* MAP_FIXED replaces what is there first (Linux too loses it if the
+     * mmap then fails); the file's shared pages stay, pinned. */
+    if (!rc && fixed && overlaps(start, start + len) && unmap_range(start, start + len))
+        rc = -ENOMEM;
+    if (!rc && file)
+        rc = read_file_pages(file, key, shared, (uint64_t)offset, len, &pages, &npages); /* may sleep */
+    struct fmap *fm = !rc && shared ? kzalloc(sizeof *fm) : 0;
+    if (!rc && shared && !fm)
+        rc = -ENOMEM;
+    if (rc) {
+    } else if (fixed) {
+        if (overlaps(start, start + len))
+            rc = -ENOMEM; /* another thread mapped it while the file was read */
     } else {
         start = (start & (PAGE_SIZE - 1)) || start + len > USER_LIMIT || start + len < start ||
                         overlaps(start, start + len) || arch_user_kernel_mapped(start, start + len)
@@ -533,12 +616,14 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
     if (!v) {
         kfree(fm);
         free_file_pages(pages, npages);
+        if (pin)
+            unpin(pin);
         if (file)
             fs_file_put(file);
         return rc ? rc : -ENOMEM;
     }
     if (fm) {
-        *fm = (struct fmap){file, key, 1, 1};
+        *fm = (struct fmap){file, key, 1, fs_file_writable(file), (prot & PROT_WRITE) != 0, 1, 0};
         v->fm = fm;
         v->off = (uint64_t)offset;
     }
@@ -546,8 +631,8 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
         uintptr_t va = start + i * PAGE_SIZE;
         if (shared) {
             struct spage *sp = spage_find(key, (uint64_t)offset / PAGE_SIZE + i);
-            if (!sp && pages[i] && (sp = kmalloc(sizeof *sp))) {
-                *sp = (struct spage){key, (uint64_t)offset / PAGE_SIZE + i, virt_to_phys(pages[i]), spages};
+            if (!sp && pages[i] && (sp = kzalloc(sizeof *sp))) {
+                *sp = (struct spage){key, (uint64_t)offset / PAGE_SIZE + i, virt_to_phys(pages[i]), 0, spages};
                 spages = sp;
                 pages[i] = 0;
             }
@@ -558,9 +643,59 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
         }
     }
     free_file_pages(pages, npages); /* what is left: pages another mapping had already */
+    if (pin)
+        unpin(pin);
     if (file && !shared)
         fs_file_put(file); /* a private copy needs the file no more */
     return (long)start;
+}
+
+/* Writes through write()/pwrite() reach the file's shared pages too, so a
+ * mapping sees them and a later write-back cannot undo them. */
+int vm_file_shared(void) { return spages != 0; }
+
+void vm_file_written(struct lock_key key, uint64_t off, const char *buf, size_t n)
+{
+    for (struct spage *sp = spages; sp; sp = sp->next) {
+        if (!same_key(sp->key, key))
+            continue;
+        uint64_t at = sp->pgoff * PAGE_SIZE;
+        if (at >= off + n || at + PAGE_SIZE <= off)
+            continue;
+        uint64_t from = at > off ? at : off, to = at + PAGE_SIZE < off + n ? at + PAGE_SIZE : off + n;
+        memcpy((char *)phys_to_virt(sp->pa) + (from - at), buf + (from - off), (size_t)(to - from));
+    }
+}
+
+void vm_file_truncated(struct lock_key key, uint64_t size)
+{
+    for (struct spage *sp = spages; sp; sp = sp->next) {
+        uint64_t at = sp->pgoff * PAGE_SIZE;
+        if (same_key(sp->key, key) && at + PAGE_SIZE > size) /* past the new end: zeros, as the file reads */
+            memset((char *)phys_to_virt(sp->pa) + (size > at ? size - at : 0), 0,
+                   PAGE_SIZE - (size > at ? (size_t)(size - at) : 0));
+    }
+}
+
+/* Write back what the mappings of [start, end) that have been writable
+ * hold. Writing sleeps: each mapping is pinned while its file is written and
+ * the walk starts again after it (a pass number skips the ones done). */
+static void writeback_range(uintptr_t start, uintptr_t end)
+{
+    uint64_t pass = ++wb_pass;
+again:
+    for (struct vma *v = vmas; v && v->start < end; v = v->next) {
+        struct fmap *fm = v->fm;
+        if (v->end <= start || !fm || !fm->shared || !fm->wrote || fm->synced == pass)
+            continue;
+        fm->synced = pass;
+        uint64_t first = (v->off + ((start > v->start ? start : v->start) - v->start)) / PAGE_SIZE;
+        uint64_t last = (v->off + ((end < v->end ? end : v->end) - v->start) + PAGE_SIZE - 1) / PAGE_SIZE;
+        fm->refs++;
+        writeback_key(fm->key, fm->file, first, last);
+        fmap_release(fm);
+        goto again;
+    }
 }
 
 /* Shared pages in [addr, addr + length) back to their files. */
@@ -572,24 +707,14 @@ long sys_msync(long addr, long length, long flags)
         return -EINVAL;
     if (!user_ok(start, end - start, 0))
         return -ENOMEM;
-    for (struct vma *v = vmas; v && v->start < end; v = v->next) {
-        if (v->end <= start || !v->fm || !v->fm->shared)
-            continue;
-        uint64_t first = (v->off + ((start > v->start ? start : v->start) - v->start)) / PAGE_SIZE;
-        uint64_t last = (v->off + ((end < v->end ? end : v->end) - v->start)) / PAGE_SIZE;
-        for (struct spage *sp = spages; sp; sp = sp->next)
-            if (same_key(sp->key, v->fm->key) && sp->pgoff >= first && sp->pgoff < last)
-                spage_writeback(sp, v->fm->file);
-    }
+    writeback_range(start, end);
     return 0;
 }
 
 void vm_writeback_all(void)
 {
     kernel_lock();
-    for (struct vma *v = vmas; v; v = v->next)
-        if (v->fm && v->fm->shared)
-            writeback_key(v->fm->key, v->fm->file);
+    writeback_range(0, USER_LIMIT);
     kernel_unlock();
 }
 
@@ -608,12 +733,17 @@ long sys_mprotect(long addr, long length, long prot)
         return -EINVAL;
     if (!user_ok(start, end - start, 0))
         return -ENOMEM;
+    for (struct vma *v = vmas; v && v->start < end; v = v->next)
+        if (v->end > start && v->fm && v->fm->shared && (prot & PROT_WRITE) && !v->fm->writable)
+            return -EACCES; /* a shared mapping of a file opened read-only */
     if (split_at(start) || split_at(end))
         return -ENOMEM;
     for (struct vma *v = vmas; v && v->start < end; v = v->next) {
         if (v->start < start)
             continue;
         v->prot = (unsigned)prot & 7;
+        if (v->fm && (prot & PROT_WRITE))
+            v->fm->wrote = 1;
         for (uintptr_t va = arch_user_next(v->start, v->end); va < v->end; va = arch_user_next(va + PAGE_SIZE, v->end))
             arch_user_protect(va, map_flags(v->prot));
     }
@@ -635,6 +765,8 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
             unmap_range(old + nlen, old + olen);
         return (long)old;
     }
+    if (v->fm && v->fm->shared)
+        return -ENOMEM; /* growing a shared file mapping would need the file read here: not yet */
     if (old + nlen <= USER_LIMIT && old + nlen > old && !overlaps(old + olen, old + nlen) &&
         !arch_user_kernel_mapped(old + olen, old + nlen)) { /* grow in place */
         if (split_at(old + olen))

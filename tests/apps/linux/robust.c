@@ -17,6 +17,9 @@
  *   robust calls DIR        getgroups, wait4, sendfile, chmod/chown/utimensat
  *   robust mmap DIR         shared and private file mappings: coherence between
  *                           mappings, msync, munmap, exit write-back
+ *   robust mmap-coherent DIR  write()/pwrite()/ftruncate seen through shared
+ *                           mappings and never undone by their write-back;
+ *                           MAP_FIXED over a file's own shared mapping
  *   robust mmap-crash DIR   write through a shared mapping, then crash
  *   robust mmap-ro FILE     private and shared read-only mappings of a file
  *   robust kernel ADDR...   the guest kernel's own pages at ADDR are out of
@@ -623,6 +626,49 @@ static int mmap_probe(const char *dir)
     return 0;
 }
 
+static int mmap_coherent(const char *dir)
+{
+    char path[512], buf[2 * PAGE];
+    snprintf(path, sizeof path, "%s/coherent.bin", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    memset(buf, 'o', sizeof buf);
+    write(fd, buf, sizeof buf);
+    char *r = mmap(0, 2 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+    char *w = mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    pwrite(fd, "NEW", 3, 0);
+    printf("coherent: pwrite seen by mappings: %.3s %.3s\n", r, w);
+    memcpy(w + PAGE, "MAPPED", 6);
+    lseek(fd, 10, SEEK_SET);
+    write(fd, "WRITE", 5);
+    printf("coherent: write seen: %.5s\n", r + 10);
+    munmap(w, 2 * PAGE); /* writes back: must not undo the pwrite and the write */
+    char back[16] = {0};
+    pread(fd, back, 15, 0);
+    printf("coherent: file after munmap: %.15s\n", back);
+    pread(fd, back, 6, PAGE);
+    printf("coherent: mapped write in the file: %.6s\n", back);
+    /* MAP_FIXED over the file's own shared mapping: the same bytes */
+    char *q = mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    q[100] = 'Q';
+    char *q2 = mmap(q, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+    printf("coherent: MAP_FIXED again: %s, byte %c, %.3s\n", q2 == q ? "same place" : "moved", q2[100], q2);
+    munmap(q2, 2 * PAGE);
+    pread(fd, back, 1, 100);
+    printf("coherent: file byte %c\n", back[0]);
+    ftruncate(fd, 50);
+    printf("coherent: past a truncation: %d\n", r[60]);
+    printf("coherent: mprotect writable on a read-only open: %s\n", ({
+               int ro = open(path, O_RDONLY);
+               char *m = mmap(0, PAGE, PROT_READ, MAP_SHARED, ro, 0);
+               mprotect(m, PAGE, PROT_READ | PROT_WRITE) ? strerror(errno) : "granted";
+           }));
+    munmap(r, 2 * PAGE);
+    struct stat st;
+    fstat(fd, &st);
+    printf("coherent: size %ld\n", (long)st.st_size);
+    return 0;
+}
+
 static int mmap_crash(const char *dir)
 {
     char path[512];
@@ -711,6 +757,8 @@ int main(int argc, char **argv)
         return calls(arg);
     if (!strcmp(what, "mmap"))
         return mmap_probe(arg);
+    if (!strcmp(what, "mmap-coherent"))
+        return mmap_coherent(arg);
     if (!strcmp(what, "mmap-crash"))
         return mmap_crash(arg);
     if (!strcmp(what, "mmap-ro"))
