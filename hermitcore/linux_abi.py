@@ -100,11 +100,11 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "recvmsg": (3, "no ancillary data; MSG_TRUNC reported in msg_flags"),
     # memory
     "brk": (1, "demand-zero heap after the program's last segment"),
-    "mmap": (6, "anonymous (demand-zero) and file mappings of embedded and host files: private (a copy read when mapped) and shared (the file's pages, one per file page for every shared mapping of it, written back on msync, on the last unmapping and at exit; read()/write() on the file do not see them until then); MAP_FIXED(_NOREPLACE); a private writable mapping larger than RAM is -ENOMEM (Linux's heuristic overcommit), touching more memory than there is ends the program with 137 (SIGKILL, as the OOM killer)"),
+    "mmap": (6, "anonymous (demand-zero) and file mappings of embedded and host files: private (a copy read when mapped) and shared (the file's pages, one per file page for every shared mapping of it, which write()/pwrite()/ftruncate update; written back on msync, on the last unmapping, at exit and at a fatal fault, so read() sees a mapping's writes only then); MAP_FIXED(_NOREPLACE); a private writable mapping larger than RAM is -ENOMEM (Linux's heuristic overcommit), touching more memory than there is ends the program with 137 (SIGKILL, as the OOM killer)"),
     "munmap": (2, ""),
     "msync": (3, "shared file mappings back to their files"),
     "mprotect": (3, "PROT_NONE pages keep their contents"),
-    "mremap": (5, "shrink, grow in place, or move pages (MREMAP_MAYMOVE)"),
+    "mremap": (5, "shrink, grow in place, or move pages (MREMAP_MAYMOVE); a shared file mapping does not grow (-ENOMEM)"),
     "madvise": (3, "MADV_DONTNEED/MADV_FREE drop pages; other advice accepted"),
     # process
     "exit": (1, "ends the calling thread (CLONE_CHILD_CLEARTID cleared and woken, robust futexes released); the last one ends the program"),
