@@ -1527,7 +1527,16 @@ short fd_poll(long fd)
 long sys_fsync(long fd)
 {
     struct file *f = get(fd);
-    return !f ? -EBADF : f->type == F_HOST ? hostfs_fsync(f->host) : 0;
+    if (!f)
+        return -EBADF;
+    if (f->type != F_HOST)
+        return 0;
+    f->refs++; /* write-back and the host's fsync sleep: a close meanwhile must not free f */
+    if (vm_file_shared() && f->lock_key.kind)
+        vm_file_sync(f->lock_key);
+    long rc = hostfs_fsync(f->host);
+    put(f);
+    return rc;
 }
 long sys_fdatasync(long fd) { return sys_fsync(fd); }
 long sys_fadvise64(long fd, long off, long len, long advice) { return get(fd) ? 0 : -EBADF; }

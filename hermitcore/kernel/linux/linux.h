@@ -202,6 +202,7 @@ const void *lock_process(void);
 int vm_file_shared(void);     /* any file mapped shared: writes must tell vm.c */
 void vm_file_written(struct lock_key key, uint64_t off, const char *buf, size_t n);
 void vm_file_truncated(struct lock_key key, uint64_t size);
+void vm_file_sync(struct lock_key key); /* fsync: the file's writable shared mappings first */
 
 #define POLLIN 0x1
 #define POLLPRI 0x2

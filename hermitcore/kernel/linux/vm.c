@@ -698,6 +698,23 @@ again:
     }
 }
 
+/* fsync of a file: what its writable shared mappings hold goes back first. */
+void vm_file_sync(struct lock_key key)
+{
+    uint64_t pass = ++wb_pass;
+again:
+    for (struct vma *v = vmas; v; v = v->next) {
+        struct fmap *fm = v->fm;
+        if (!fm || !fm->shared || !fm->wrote || fm->synced == pass || !same_key(fm->key, key))
+            continue;
+        fm->synced = pass;
+        fm->refs++;
+        writeback_key(fm->key, fm->file, 0, ~0ull);
+        fmap_release(fm);
+        goto again;
+    }
+}
+
 /* Shared pages in [addr, addr + length) back to their files. */
 long sys_msync(long addr, long length, long flags)
 {

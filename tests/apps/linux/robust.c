@@ -652,6 +652,10 @@ static int mmap_coherent(const char *dir)
     q[100] = 'Q';
     char *q2 = mmap(q, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
     printf("coherent: MAP_FIXED again: %s, byte %c, %.3s\n", q2 == q ? "same place" : "moved", q2[100], q2);
+    q2[101] = 'F';
+    printf("coherent: fsync: %s\n", err(fsync(fd) ? errno : 0));
+    pread(fd, back, 2, 100);
+    printf("coherent: read() after fsync: %.2s\n", back);
     munmap(q2, 2 * PAGE);
     pread(fd, back, 1, 100);
     printf("coherent: file byte %c\n", back[0]);
