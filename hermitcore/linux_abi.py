@@ -59,7 +59,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "epoll_ctl": (4, "ADD, MOD, DEL; EPOLLONESHOT; EPOLLET is served level-triggered"),
     "epoll_wait": (4, "level-triggered"),
     "epoll_pwait": (6, "as epoll_wait"),
-    "fsync": (1, "host files: the host's fsync; others: nothing to flush"),
+    "fsync": (1, "host files: the file's writable shared mappings written back, then the host's fsync; others: nothing to flush"),
     "fdatasync": (1, "as fsync"),
     "fadvise64": (4, "accepted"),
     "umask": (1, "returns 022"),
