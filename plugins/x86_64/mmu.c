@@ -152,7 +152,9 @@ int arch_user_protect(uintptr_t va, unsigned flags)
     return 0;
 }
 
-uintptr_t arch_user_next(uintptr_t va, uintptr_t end)
+/* The first address in [va, end) whose leaf is a program page (kernel 0)
+ * or one of the kernel's (kernel 1), or end; empty tables are skipped whole. */
+static uintptr_t find_leaf(uintptr_t va, uintptr_t end, int kernel)
 {
     while (va < end) {
         uint64_t *table = root();
@@ -160,38 +162,20 @@ uintptr_t arch_user_next(uintptr_t va, uintptr_t end)
             uint64_t span = 1ull << (12 + 9 * (level - 1));
             uint64_t e = table[(va >> (12 + 9 * (level - 1))) & 511];
             uintptr_t next = (va & ~(span - 1)) + span;
-            if (!(e & P) || (e & PS) || (level == 1 && !(e & PROG))) {
+            int leaf = level == 1 || (e & PS);
+            if ((e & P) && leaf && !(e & PROG) == kernel)
+                return va;
+            if (!(e & P) || leaf) {
                 if (next <= va)
                     return end;
-                va = next; /* nothing of the program's down there: skip the whole span */
+                va = next;
                 break;
             }
-            if (level == 1)
-                return va;
             table = phys_to_virt(e & ADDR_MASK);
         }
     }
     return end;
 }
 
-int arch_user_kernel_mapped(uintptr_t va, uintptr_t end)
-{
-    while (va < end) {
-        uint64_t *table = root();
-        for (int level = 4;; level--) {
-            uint64_t span = 1ull << (12 + 9 * (level - 1));
-            uint64_t e = table[(va >> (12 + 9 * (level - 1))) & 511];
-            uintptr_t next = (va & ~(span - 1)) + span;
-            if (!(e & P) || ((level == 1 || (e & PS)) && (e & PROG))) {
-                if (next <= va)
-                    return 0; /* the top of the address space */
-                va = next;
-                break;
-            }
-            if (level == 1 || (e & PS))
-                return 1;
-            table = phys_to_virt(e & ADDR_MASK);
-        }
-    }
-    return 0;
-}
+uintptr_t arch_user_next(uintptr_t va, uintptr_t end) { return find_leaf(va, end, 0); }
+int arch_user_kernel_mapped(uintptr_t va, uintptr_t end) { return find_leaf(va, end, 1) < end; }

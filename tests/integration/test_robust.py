@@ -39,6 +39,19 @@ def on_host(builder):
     return run
 
 
+def same_on_mount(arch, builder, on_host, tmp_path, probe):
+    """`robust PROBE DIR` on the host over one directory and in the guest
+    over another, --mounted: the same status (0) and the same lines. Returns
+    the two directories for the caller to compare what was left in them."""
+    host_dir, guest_dir = tmp_path / "host", tmp_path / "guest"
+    host_dir.mkdir()
+    guest_dir.mkdir()
+    want = on_host(probe, str(host_dir))
+    r = guest(arch, builder, probe, "/m", mount=guest_dir)
+    assert (r.rc, program_lines(r)) == want and want[0] == 0 and len(want[1]) > 5, r
+    return host_dir, guest_dir
+
+
 def test_threads_first_touching_the_same_pages(arch, builder):
     """Four threads write the same fresh pages at once, 200 rounds: the CPU
     that loses a fault race retries; it used to panic 'out of memory'."""
@@ -126,14 +139,7 @@ def test_locks_and_file_calls_as_linux(arch, builder, on_host, tmp_path, probe):
     between the kinds, F_SETLKW waiting, release on close), flock (sharing,
     conversion, release with the last descriptor), and getgroups, wait4,
     sendfile, chmod/chown/utimensat on a --mount: the same lines as on Linux."""
-    host_dir, guest_dir = tmp_path / "host", tmp_path / "guest"
-    host_dir.mkdir()
-    guest_dir.mkdir()
-    rc, want = on_host(probe, str(host_dir))
-    r = guest(arch, builder, probe, "/m", mount=guest_dir)
-    assert rc == 0 and r.rc == 0, r
-    assert program_lines(r) == want, r
-    assert len(want) > 20
+    same_on_mount(arch, builder, on_host, tmp_path, probe)
 
 
 def test_file_metadata_as_linux(builder, tmp_path):
@@ -200,12 +206,7 @@ def test_file_mappings_as_linux(arch, builder, on_host, tmp_path):
     mappings see each other's writes, a private one keeps its own, msync and
     munmap write back, a mapping still dirty at exit reaches the file; the
     same lines as on Linux and the same file bytes."""
-    host_dir, guest_dir = tmp_path / "host", tmp_path / "guest"
-    host_dir.mkdir()
-    guest_dir.mkdir()
-    want = on_host("mmap", str(host_dir))
-    r = guest(arch, builder, "mmap", "/m", mount=guest_dir)
-    assert (r.rc, program_lines(r)) == want and want[0] == 0, r
+    host_dir, guest_dir = same_on_mount(arch, builder, on_host, tmp_path, "mmap")
     assert (guest_dir / "mapped.bin").read_bytes() == (host_dir / "mapped.bin").read_bytes()
     assert (guest_dir / "mapped.bin").read_bytes()[:7] == b"AT-EXIT"
 
@@ -337,10 +338,5 @@ def test_shared_mappings_and_writes_agree_as_linux(arch, builder, on_host, tmp_p
     never undoes them; MAP_FIXED over the file's own shared mapping keeps
     its bytes; a truncation reads as zeros; a read-only open cannot be made
     writable by mprotect (a review found each of these broken)."""
-    host_dir, guest_dir = tmp_path / "host", tmp_path / "guest"
-    host_dir.mkdir()
-    guest_dir.mkdir()
-    want = on_host("mmap-coherent", str(host_dir))
-    r = guest(arch, builder, "mmap-coherent", "/m", mount=guest_dir)
-    assert (r.rc, program_lines(r)) == want and want[0] == 0, r
+    host_dir, guest_dir = same_on_mount(arch, builder, on_host, tmp_path, "mmap-coherent")
     assert (guest_dir / "coherent.bin").read_bytes() == (host_dir / "coherent.bin").read_bytes()
