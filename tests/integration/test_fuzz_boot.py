@@ -92,7 +92,9 @@ def assert_clean_end(r) -> None:
     assert r.rc not in (124, 125), r
     if r.rc == 127:
         refusals = [line for line in r.lines if line.startswith("[hermit] cannot start /prog: ")]
-        assert len(refusals) == 1, r
+        # none: the program's own 127 -- a mutated program can start and end
+        # in glibc's fatal start-up path (_dl_fatal_printf exits 127)
+        assert len(refusals) <= 1, r
     elif r.rc > 128:
         assert "[hermit] PROGRAM FAULT" in r.out or "killed" in r.out or "[hermit] out of memory" in r.out, r
     else:
