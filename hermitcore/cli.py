@@ -22,6 +22,13 @@ environment:
   HERMIT_CACHE_DIR where composed images are cached (default ~/.cache/hermitcore)
   HERMIT_NET       default for --net;  HERMIT_CAPTURE_NET  default for --capture
   HERMIT_IP, HERMIT_GATEWAY, HERMIT_MASK  defaults for --ip, --gateway, --mask
+  HERMIT_VERBOSE=1 as run -v: the kernel log on stderr
+
+standard streams of `run`: the program's stdin, stdout and stderr are this
+command's, byte for byte (a terminal stays one: raw here, the guest runs the
+line discipline). The kernel's log is not shown, except warnings, faults and
+panics, on stderr as "hermitcore: ..."; -v shows it on stderr, --kernel-log
+FILE saves it.
 
 exit status of `run`: the guest's own exit status (0-255); 134 when the guest
 kernel panics; 139 when it dies of a CPU exception; 127 when the kernel
@@ -156,10 +163,12 @@ def _run_command(sub) -> None:
     n.add_argument("--capture", default=None, metavar="FILE.pcap", help="write the guest's network traffic to a pcap file")
     r.add_argument("--mount", action="append", default=[], metavar="HOSTDIR:/GUEST/PATH",
                    help="let the program read and write HOSTDIR at /GUEST/PATH (virtio-9p), repeatable")
-    r.add_argument("--strace", action="store_true", help="print every system call the program makes")
+    r.add_argument("--strace", action="store_true", help="print every system call the program makes (on stderr)")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
+    r.add_argument("--kernel-log", metavar="FILE", help="save the kernel's log (banner, [hermit] lines) to FILE")
     r.add_argument("-v", "--verbose", action="store_true",
-                   help="show the QEMU command line, QEMU's messages and why it stopped (QMP), and (like --strace) every system call")
+                   help="show the kernel log, the QEMU command line, QEMU's messages and why it stopped (QMP) on stderr "
+                        "(env HERMIT_VERBOSE=1)")
 
 
 def _file_options(p) -> None:
@@ -303,17 +312,29 @@ def cmd_run(args, app_args) -> int:
         kernel_args.append(quote_arg(f"hermit.env={kv}"))
     if (args.env or args.strace) and not info.meta.get("program"):
         raise HermitError("--env and --strace are for Linux executables; this image runs a built-in C application")
-    if (args.strace or args.verbose) and info.meta.get("program"):
+    if args.strace and info.meta.get("program"):
         kernel_args.append("hermit.strace")
+    verbose = args.verbose or os.environ.get("HERMIT_VERBOSE", "").strip() not in ("", "0")
 
     net, ports, capture, ip = _network_options(args, kernel_args)
     cpus = args.cpus or _env_cpus()
     mem = parse_mem(args.mem) if args.mem else (parse_mem(os.environ["HERMIT_MEM"]) if os.environ.get("HERMIT_MEM") else None)
-    result = run_image(
-        pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
-        app_args=app_args, kernel_args=kernel_args, verbose=args.verbose, print_qemu=args.print_qemu,
-        net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info), info=info,
-    )
+    kernel_log = None
+    if args.kernel_log and not args.print_qemu:
+        try:
+            kernel_log = open(args.kernel_log, "wb")
+        except OSError as exc:
+            raise HermitError(f"--kernel-log {args.kernel_log}: {exc.strerror or exc}") from None
+    try:
+        result = run_image(
+            pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
+            app_args=app_args, kernel_args=kernel_args, verbose=verbose, print_qemu=args.print_qemu,
+            net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info), info=info,
+            kernel_log=kernel_log,
+        )
+    finally:
+        if kernel_log is not None:
+            kernel_log.close()
     if result.fatal is not None:
         who = "" if result.fatal.startswith("program") else "guest kernel "
         print(f"hermitcore: {who}{result.fatal}", file=sys.stderr)

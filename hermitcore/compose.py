@@ -32,10 +32,6 @@ from hermitcore.plugins import make_plugin_manager
 from hermitcore.program import Program, cpio_from_dir, inspect_program, is_elf, read_initrd
 
 EMIT_PHASES = ("boot", "paging", "interrupts", "timers")
-KERNEL_SOURCES = (
-    "main.c", "init.c", "console.c", "printk.c", "string.c", "exit.c", "fdt.c", "trap.c", "irq.c", "timer.c",
-    "mm.c", "heap.c", "sched.c", "iowait.c", "virtio.c", "netdev.c", "pci.c",
-)
 LINUX_SOURCES = ("linux.h", "loader.c", "vm.c", "fs.c", "locks.c", "p9.c", "poll.c", "sys.c", "thread.c", "syscall.c")
 META_SECTION = ".hermit.meta"
 
@@ -172,7 +168,8 @@ def generate_board_h(board: Board, arch: Architecture, claimed, app_name: str) -
 
 
 def generate_meta(
-    board: Board, arch: Architecture, plugins, app_name: str, program: str | None = None, network: bool = False
+    board: Board, arch: Architecture, plugins, app_name: str, program: str | None = None, network: bool = False,
+    stdio: str = "console",
 ) -> str:
     meta = {
         "hermitcore": __version__,
@@ -183,6 +180,7 @@ def generate_meta(
         "plugins": list(plugins),
         "program": program,  # "static" / "static-pie": a Linux executable; None: a built-in C app
         "network": network,  # the kernel's TCP/IP stack is in (run adds the network card)
+        "stdio": stdio,  # "virtio": a port per stream; "console": framed on the console (launch.py reads either)
     }
     text = json.dumps(meta, sort_keys=True)
     return (
@@ -193,7 +191,8 @@ def generate_meta(
 
 def kernel_sources() -> tuple[Source, ...]:
     root = resources.files("hermitcore") / "kernel"
-    out = [Source(f"kernel/{name}", (root / name).read_text()) for name in KERNEL_SOURCES]
+    names = sorted(e.name for e in root.iterdir() if e.name.endswith(".c"))  # every one of them: found, not listed
+    out = [Source(f"kernel/{name}", (root / name).read_text()) for name in names]
     inc = root / "include" / "hermit"
     for entry in sorted(inc.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".h"):
@@ -280,6 +279,12 @@ def make_spec(
             if frag is not None:
                 fragments.append(("device", group[0].claim.plugin, _check_fragment(group[0].claim.plugin, frag)))
 
+    stdio = "virtio" if any(c.claim.role == "stdio" for c in claimed) else "console"
+    if stdio == "console":
+        # no stream device: the program's stdin/stdout/stderr share the
+        # console with the kernel log, framed (kernel/console.c)
+        fragments.append(("stdio", "hermitcore", Fragment(defines={"HERMIT_STDIO_MUX": "1"},
+                                                          summary=("streams: framed on the console",))))
     if program is not None and net:
         # sockets for a Linux program on a board with a network card: the
         # kernel's TCP/IP stack (hermitcore/netstack.py) goes in
@@ -299,7 +304,7 @@ def make_spec(
     generated = (
         Source("generated/board.h", generate_board_h(board, arch, claimed, app_name)),
         Source("generated/meta.S", generate_meta(board, arch, plugins, app_name, program.kind if program else None,
-                                                 network=program is not None and net)),
+                                                 network=program is not None and net, stdio=stdio)),
     )
     spec = ImageSpec(
         board=board,

@@ -10,6 +10,8 @@ from typing import Mapping
 
 import attrs
 
+from hermitcore.launch import STREAM_CHARDEVS as STDIO_PORTS  # noqa: F401 (the stream device's plugin uses it)
+
 
 @attrs.frozen
 class Reg:
@@ -178,6 +180,9 @@ class RunOptions:
     capture: str = ""  # pcap file of the guest's traffic
     ip: str = ""  # the guest's static address (--ip), where port forwards go; "" = DHCP's
     mounts: tuple[str, ...] = ()  # "HOSTDIR:/guest/path" (absolute host path), for --mount
+    #: the image's meta "stdio": "virtio" (a port per stream), "console" (framed
+    #: on the console); "" for a foreign kernel (its console on QEMU's stdio)
+    stdio: str = ""
 
 
 @attrs.frozen

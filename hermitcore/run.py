@@ -7,11 +7,13 @@ The command line comes from the board and the plugins
 QEMU without loading a plugin; this module imports the plugin machinery only
 when it has to compute one.
 
-QEMU runs as a child process; its console is QEMU's stdio chardev, read line
-by line (launch.py). With ``verbose`` the run is watched over QMP (qemu.qmp)
-too, so an unexpected end names QEMU's shutdown reason (a triple fault is a
-guest reset); qemu.qmp and asyncio cost ~50 ms to import, more than a whole
-hello run, so plain runs go without.
+QEMU runs as a child process. Its chardevs are sockets whose other ends
+launch.py holds: the console (the kernel log) and, on boards with a stream
+device, one per standard stream, relayed to and from our own stdin, stdout
+and stderr byte for byte. With ``verbose`` the run is watched over QMP
+(qemu.qmp) too, so an unexpected end names QEMU's shutdown reason (a triple
+fault is a guest reset); qemu.qmp and asyncio cost ~50 ms to import, more
+than a whole hello run, so plain runs go without.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from hermitcore import runplan
 from hermitcore.errors import GuestTimeout, HermitError, ImageError, RunError
 from hermitcore.image import read_image
 from hermitcore.launch import (  # noqa: F401 (re-exported: the CLI, benchmarks and tests use them)
-    HOST_ARCH, ConsoleScanner, LaunchResult, decode_exit, end_on_signals, kernel_cmdline, kvm_is_pvm, kvm_usable, launch,
-    quote_arg, resolve_accel,
+    HOST_ARCH, QEMU_FDS, STREAM_CHARDEVS, LaunchResult, decode_exit, end_on_signals, kernel_cmdline, kvm_is_pvm,
+    kvm_usable, launch, quote_arg, resolve_accel, terminal_args,
 )
 
 
@@ -68,7 +70,7 @@ def plan_command(pm, board, image: str, options, meta=None):
         "-m", f"{options.mem_mib}M",
         "-smp", str(options.cpus),
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-chardev", f"stdio,id={options.console_chardev},signal=off",
+        *_chardevs(options),
         *board.qemu.extra_args,
     ]
     for c in contributions:
@@ -77,6 +79,19 @@ def plan_command(pm, board, image: str, options, meta=None):
     if options.append:
         argv += ["-append", options.append]
     return argv, ctx, exit_code.as_dict() if exit_code else None
+
+
+def _chardevs(options) -> list[str]:
+    """Our kernel's chardevs are sockets launch.py holds the other ends of
+    (the console; with a stream device, stdin, stdout and stderr); a foreign
+    kernel's console is QEMU's stdio."""
+    if not options.stdio:
+        return ["-chardev", f"stdio,id={options.console_chardev},signal=off"]
+    ids = [options.console_chardev] + ([c for c, _ in STREAM_CHARDEVS] if options.stdio == "virtio" else [])
+    out = []
+    for cid in ids:
+        out += ["-chardev", f"socket,id={cid},fd={QEMU_FDS.get(cid, QEMU_FDS['hcon'])}"]
+    return out
 
 
 def qemu_command(pm, board, image: str, options, meta=None):
@@ -119,10 +134,14 @@ def run_image(
     out=None,
     err=None,
     info=None,
+    kernel_log=None,
 ) -> RunResult:
     """Boot ``image`` and return the guest's exit status. ``pm`` may be None:
     the plugin manager is made only if no run plan serves this run. ``info``:
-    the image's ``read_image``, if the caller has it."""
+    the image's ``read_image``, if the caller has it. The program's streams
+    are our stdin, stdout and stderr; the kernel log goes to ``err`` with
+    ``verbose`` (warnings always) and whole to ``kernel_log`` (a binary
+    file), if given."""
     out = out or sys.stdout.buffer
     err = err or sys.stderr
     info = info or read_image(image)
@@ -134,13 +153,15 @@ def run_image(
         kernel_args = [
             f"hermit.epoch={now // 1_000_000_000}.{now % 1_000_000_000:09d}",
             f"hermit.seed={os.urandom(16).hex()}",
+            *terminal_args(),
             *kernel_args,
         ]
     append = kernel_cmdline(list(app_args), list(kernel_args))
     capture = os.path.abspath(capture) if capture else ""
     resolved = resolve_accel(accel, info.arch)
+    stdio = info.meta.get("stdio") or "console"
     request = {"cpus": cpus, "mem_mib": mem_mib, "accel": resolved, "net": net, "ports": list(ports),
-               "capture": capture, "ip": ip, "mounts": list(mounts)}
+               "capture": capture, "ip": ip, "mounts": list(mounts), "stdio": stdio}
     key = runplan.plan_key(image, request)
     plan = None if print_qemu else runplan.load(key)
     workdir = _print_dir(key) if print_qemu else _make_run_dir()
@@ -160,13 +181,10 @@ def run_image(
         if verbose:
             origin = f"run plan {runplan.plan_file(key)}" if plan is not None else "the plugins"
             err.write(f"hermitcore: QEMU command line from {origin}:\nhermitcore: " + " ".join(argv) + "\n")
-            import asyncio
-
             guest_exit = lambda rc: decode_exit(exit_code, rc, workdir) is not None  # noqa: E731
-            with end_on_signals():  # SIGTERM/SIGHUP: _boot_qmp kills QEMU on the way out
-                result, reasons = asyncio.run(_boot_qmp(argv, image, workdir, timeout, out, err, guest_exit))
+            result, reasons = _launch_watched(argv, image, workdir, timeout, out, err, guest_exit, stdio, kernel_log)
         else:
-            result, reasons = launch(argv, image, timeout, out, err), []
+            result, reasons = launch(argv, image, timeout, out, err, stdio=stdio, log=kernel_log), []
         return _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, err, planned=plan is not None)
     finally:
         if not print_qemu:
@@ -228,7 +246,7 @@ def _compute(pm, image, info, request, workdir, key):
     options = RunOptions(
         cpus=request["cpus"], mem_mib=request["mem_mib"] or board.qemu.default_mem_mib, accel=request["accel"],
         workdir=workdir, net=request["net"], ports=tuple(request["ports"]), capture=request["capture"],
-        ip=request["ip"], mounts=tuple(request["mounts"]),
+        ip=request["ip"], mounts=tuple(request["mounts"]), stdio=request["stdio"],
     )
     argv, ctx, exit_code = plan_command(pm, board, image, options, info.meta)
     decoders = pm.hook.hermitcore_decode_exit.get_hookimpls()
@@ -263,79 +281,62 @@ def _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, 
     return RunResult(status=status, fatal=result.fatal, seconds=result.seconds, qemu_argv=tuple(argv), planned=planned)
 
 
-async def _boot_qmp(argv, image, workdir, timeout, out, err, guest_exit):
-    """Run QEMU with its QMP monitor connected back to a socket we listen on:
-    (LaunchResult, the SHUTDOWN events' reasons). ``guest_exit(rc)``: QEMU's
-    status is the guest's (else the SHUTDOWN event is waited for briefly: it
-    may still be in the socket when QEMU is gone)."""
+def _launch_watched(argv, image, workdir, timeout, out, err, guest_exit, stdio, kernel_log):
+    """launch() with QEMU's QMP monitor watched from a thread: (LaunchResult,
+    the SHUTDOWN events' reasons). QEMU starts paused (-S) and listens on a
+    socket in the run directory; the watcher connects, continues the guest
+    and collects SHUTDOWN events. ``guest_exit(rc)``: QEMU's status is the
+    guest's (else the watcher gets a moment more: the event may still be in
+    the socket when QEMU is gone)."""
+    import threading
+
+    sock = os.path.join(workdir, "qmp.sock")
+    full = argv + ["-S", "-qmp", f"unix:{sock},server=on,wait=off"]
+    reasons: list[str] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_qmp, args=(sock, reasons, stop), daemon=True)
+    watcher.start()
+    try:
+        result = launch(full, image, timeout, out, err, stdio=stdio, verbose=True, log=kernel_log)
+    finally:
+        stop.set()
+    if not result.timed_out and not guest_exit(result.returncode):
+        watcher.join(1.0)
+    return result, [r for r in reasons if r]
+
+
+def _watch_qmp(sock: str, reasons: list, stop) -> None:
     import asyncio
 
     from qemu.qmp import QMPClient
 
-    start = time.perf_counter()
-    sock = os.path.join(workdir, "qmp.sock")
-    qmp = QMPClient("hermitcore")
-    await qmp.start_server(sock)
-    # -S: the guest starts when QMP is listening (`cont`), so no event is missed
-    full = argv + ["-S", "-chardev", f"socket,id=hqmp,path={sock}", "-mon", "chardev=hqmp,mode=control"]
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *full, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-    except OSError as exc:
-        raise RunError(f"cannot start {argv[0]}: {exc}") from None
-    scanner = ConsoleScanner(image, out, err)
-    reasons: list[str] = []
-    stderr_chunks: list[bytes] = []
-
-    async def pump(stream, sink):
-        while chunk := await stream.read(4096):
-            sink(chunk)
-
-    async def watch_events():
-        try:
-            await qmp.accept()
-        except Exception:
-            return  # QEMU died before connecting; its stderr says why
+    async def watch():
+        qmp = QMPClient("hermitcore")
+        while not stop.is_set():  # QEMU makes the socket as it starts
+            try:
+                await qmp.connect(sock)
+                break
+            except Exception:
+                await asyncio.sleep(0.01)
+        else:
+            return
         reasons.append("")  # evidence QEMU ran
-        with qmp.listener() as listener:
-            await qmp.execute("cont")
-            async for event in listener:
-                if event["event"] == "SHUTDOWN":
-                    reasons.append(event["data"].get("reason", ""))
-                    return
-
-    tasks = [asyncio.create_task(pump(proc.stdout, scanner.feed)), asyncio.create_task(pump(proc.stderr, stderr_chunks.append)),
-             asyncio.create_task(watch_events())]
-    timed_out = False
-    try:
-        await asyncio.wait_for(proc.wait(), timeout)
-    except BaseException as exc:  # the timeout; SIGTERM/SIGHUP or Ctrl-C: QEMU does not outlive us
-        if not isinstance(exc, asyncio.TimeoutError):
-            if proc.returncode is None:
-                proc.kill()
-            raise
-        timed_out = True
         try:
-            if qmp.runstate.name == "RUNNING":
-                await asyncio.wait_for(qmp.execute("quit"), 2)
-            await asyncio.wait_for(proc.wait(), 2)
+            with qmp.listener() as listener:
+                await qmp.execute("cont")
+                async for event in listener:
+                    if event["event"] == "SHUTDOWN":
+                        reasons.append(event["data"].get("reason", ""))
+                        return
         except Exception:
-            proc.kill()
-            await proc.wait()
-    await asyncio.gather(tasks[0], tasks[1])
-    if not timed_out and not guest_exit(proc.returncode):
-        await asyncio.wait([tasks[2]], timeout=1.0)
-    tasks[2].cancel()
-    try:
-        await qmp.disconnect()
-    except Exception:
-        pass
-    scanner.finish()
-    result = LaunchResult(returncode=proc.returncode, fatal=scanner.fatal[0] if scanner.fatal else None,
-                          seconds=time.perf_counter() - start, timed_out=timed_out, started=scanner.seen or bool(reasons),
-                          stderr=b"".join(stderr_chunks).decode(errors="replace").strip())
-    return result, [r for r in reasons if r]
+            return
+        finally:
+            try:
+                await qmp.disconnect()
+            except Exception:
+                pass
+
+    asyncio.run(watch())
 
 
 def _shell_quote(arg: str) -> str:

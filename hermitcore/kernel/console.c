@@ -1,5 +1,10 @@
+/* The kernel console: the log (printk) goes to every registered console.
+ * On a board without a stream device the first console also carries the
+ * program's standard streams, framed (HERMIT_STDIO_MUX; see console.h). */
 #include <hermit/console.h>
+#include <hermit/init.h>
 #include <hermit/spinlock.h>
+#include <hermit/stdio.h>
 #include <hermit/string.h>
 
 #define MAX_CONSOLES 4
@@ -12,11 +17,14 @@
 #define EARLY_SIZE 1
 #endif
 
+#define ESC 0xff
+
 static const struct console *consoles[MAX_CONSOLES];
 static unsigned nconsoles;
 static spinlock_t lock = SPINLOCK_INIT; /* the UARTs; innermost lock */
 static char early[EARLY_SIZE];          /* output before any console registered */
 static size_t early_len;
+static unsigned cur_stream; /* HERMIT_STDIO_MUX: the stream the host is reading */
 
 static void put(const struct console *con, const char *s, size_t n)
 {
@@ -24,12 +32,35 @@ static void put(const struct console *con, const char *s, size_t n)
         con->write(s, n);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\n')
-            con->putc('\r');
+    for (size_t i = 0; i < n; i++)
         con->putc(s[i]);
-    }
 }
+
+#ifdef HERMIT_STDIO_MUX
+/* Stream `stream`'s bytes, framed, to the first console (lock held). */
+static void put_framed(unsigned stream, const char *s, size_t n)
+{
+    const struct console *con = consoles[0];
+    char out[256];
+    size_t k = 0;
+    if (stream != cur_stream) {
+        out[k++] = (char)ESC;
+        out[k++] = (char)stream;
+        cur_stream = stream;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (k + 2 > sizeof out) {
+            put(con, out, k);
+            k = 0;
+        }
+        if ((unsigned char)s[i] == ESC)
+            out[k++] = (char)ESC;
+        out[k++] = s[i];
+    }
+    if (k)
+        put(con, out, k);
+}
+#endif
 
 void console_register(const struct console *con)
 {
@@ -51,8 +82,15 @@ void console_write(const char *s, size_t n)
         memcpy(early + early_len, s, k);
         early_len += k;
     }
-    for (unsigned c = 0; c < nconsoles; c++)
+    for (unsigned c = 0; c < nconsoles; c++) {
+#ifdef HERMIT_STDIO_MUX
+        if (c == 0) {
+            put_framed(0, s, n);
+            continue;
+        }
+#endif
         put(consoles[c], s, n);
+    }
     spin_unlock_irqrestore(&lock, f);
 }
 
@@ -60,3 +98,88 @@ const struct console *console_primary(void)
 {
     return nconsoles ? consoles[0] : 0;
 }
+
+#ifdef HERMIT_STDIO_MUX
+/* --- the streams over the console --- */
+
+static spinlock_t rx_lock = SPINLOCK_INIT;
+static int in_esc;    /* the last input byte was ESC */
+static int held = -1; /* a data byte stdin had no room for */
+static int rx_off;    /* the console's receive interrupt is held off */
+
+static long mux_send(unsigned s, const char *buf, size_t n)
+{
+    if (!nconsoles)
+        return (long)n; /* nowhere to go: as /dev/null */
+    unsigned long f = spin_lock_irqsave(&lock);
+    put_framed(s, buf, n);
+    spin_unlock_irqrestore(&lock, f);
+    return (long)n;
+}
+
+static int mux_sent(unsigned s) { return 1; } /* a UART write has left when it returns */
+static int mux_writable(unsigned s) { return 1; }
+
+static void rx_resume_locked(void)
+{
+    if (held >= 0) {
+        char c = (char)held;
+        if (!stdio_input(&c, 1))
+            return;
+        held = -1;
+    }
+    if (rx_off && nconsoles && consoles[0]->rx_enable) {
+        rx_off = 0;
+        consoles[0]->rx_enable(1);
+    }
+}
+
+static void mux_rx_resume(void)
+{
+    unsigned long f = spin_lock_irqsave(&rx_lock);
+    rx_resume_locked();
+    spin_unlock_irqrestore(&rx_lock, f);
+}
+
+int console_input_room(void)
+{
+    unsigned long f = spin_lock_irqsave(&rx_lock);
+    if (held >= 0)
+        rx_resume_locked();
+    int room = held < 0;
+    if (!room && !rx_off && nconsoles && consoles[0]->rx_enable) {
+        rx_off = 1;
+        consoles[0]->rx_enable(0);
+    }
+    spin_unlock_irqrestore(&rx_lock, f);
+    return room;
+}
+
+void console_input(char c)
+{
+    unsigned long f = spin_lock_irqsave(&rx_lock);
+    if (!in_esc && (unsigned char)c == ESC) {
+        in_esc = 1;
+    } else if (in_esc && (unsigned char)c != ESC) {
+        in_esc = 0;
+        if (c == 4)
+            stdio_input_eof();
+        else if (c == 5 || c == 6)
+            stdio_closed((unsigned)(c - 4));
+    } else {
+        in_esc = 0;
+        if (!stdio_input(&c, 1))
+            held = (unsigned char)c;
+    }
+    spin_unlock_irqrestore(&rx_lock, f);
+    stdio_notify(); /* a ^C among the input is raised here, outside the lock */
+}
+
+static const struct stdio_transport mux = {"console", mux_send, mux_sent, mux_writable, 0, mux_rx_resume};
+
+static void mux_register(void) { stdio_register(&mux); }
+HERMIT_INIT(HERMIT_INIT_CONSOLE, mux_register);
+#else
+int console_input_room(void) { return 0; }
+void console_input(char c) {}
+#endif

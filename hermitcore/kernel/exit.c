@@ -1,5 +1,6 @@
 #include <hermit/arch.h>
 #include <hermit/hermit.h>
+#include <hermit/stdio.h>
 #include <stdarg.h>
 
 static void (*poweroff_fn)(int);
@@ -20,6 +21,7 @@ void hermit_exit(int status)
 {
     boot_times_report();
     stack_usage_report();
+    stdio_drain(); /* the program's last output reaches the host before the machine goes */
     if (poweroff_fn)
         poweroff_fn(status & 0xff);
     pr_info("no exit device on this board (exit status %d); halting\n", status);

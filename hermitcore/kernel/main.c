@@ -7,6 +7,7 @@
 #include <hermit/init.h>
 #include <hermit/mm.h>
 #include <hermit/sched.h>
+#include <hermit/stdio.h>
 #include <hermit/time.h>
 
 #define MAX_ARGS 64
@@ -138,7 +139,7 @@ static void image_fits(const struct boot_info *bi)
     top = (top + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
     if (end <= top)
         return;
-    printk("[hermit] the image (%llu KiB with its program and files) does not fit in this machine's RAM: "
+    pr_warn("the image (%llu KiB with its program and files) does not fit in this machine's RAM: "
            "give it more with --mem\n",
            (unsigned long long)((end - start) >> 10));
     hermit_exit(127);
@@ -188,7 +189,7 @@ void kernel_main(struct boot_info *bi)
             opt_stack_usage = 1, stack_paint();
         else if (!strncmp(words[i], "hermit.timeslice=", 17) && atou(words[i] + 17))
             sched_slice_ns = atou(words[i] + 17) * NSEC_PER_USEC;
-        else if (!kernel_option(words[i]))
+        else if (!stdio_option(words[i]) && !kernel_option(words[i]))
             pr_info("unknown kernel option '%s' ignored\n", words[i]);
     }
     for (i++; i < nwords && argc < MAX_ARGS; i++)

@@ -2,6 +2,7 @@
  * width, '-', '0' and '#' flags, and precision for strings. */
 #include <hermit/console.h>
 #include <hermit/printk.h>
+#include <hermit/stdio.h>
 #include <hermit/string.h>
 #include <stdint.h>
 
@@ -9,19 +10,26 @@ struct sink {
     char *buf;
     size_t size;
     size_t len;
-    int to_console;
+    int to_console; /* 1: the kernel log; 2: the program's stdout (a C application's printf) */
     unsigned pending; /* to_console: bytes in out[] */
     char out[160];    /* whole lines reach the console in one write (SMP) */
 };
+
+static void flush(struct sink *s)
+{
+    if (s->to_console == 2)
+        stdio_write(STDIO_OUT, s->out, s->pending, 0);
+    else
+        console_write(s->out, s->pending);
+    s->pending = 0;
+}
 
 static void put(struct sink *s, char c)
 {
     if (s->to_console) {
         s->out[s->pending++] = c;
-        if (s->pending == sizeof s->out) {
-            console_write(s->out, s->pending);
-            s->pending = 0;
-        }
+        if (s->pending == sizeof s->out)
+            flush(s);
     } else if (s->len + 1 < s->size) {
         s->buf[s->len] = c;
     }
@@ -164,7 +172,19 @@ int vprintk(const char *fmt, va_list ap)
     struct sink s = {0, 0, 0, 1, 0, {0}};
     int n = format(&s, fmt, ap);
     if (s.pending)
-        console_write(s.out, s.pending);
+        flush(&s);
+    return n;
+}
+
+int app_printf(const char *fmt, ...)
+{
+    struct sink s = {0, 0, 0, 2, 0, {0}};
+    va_list ap;
+    va_start(ap, fmt);
+    int n = format(&s, fmt, ap);
+    va_end(ap);
+    if (s.pending)
+        flush(&s);
     return n;
 }
 

@@ -78,7 +78,7 @@ void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame)
     fault_line("PROGRAM FAULT", f);
     if (f->kind == FAULT_PAGE)
         vm_explain_fault(f->addr);
-    printk("[hermit] the program was killed by %s (exit status %d)\n", signal_names[sig] ? signal_names[sig] : "a signal",
+    pr_warn("the program was killed by %s (exit status %d)\n", signal_names[sig] ? signal_names[sig] : "a signal",
            128 + sig);
     if (regs_dump)
         regs_dump(frame);

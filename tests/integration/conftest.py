@@ -28,7 +28,7 @@ def bare_board(tmp_path_factory):
         dest = tmp_path_factory.mktemp("boards") / f"{name}-bare"
         shutil.copytree(ROOT / "boards" / name, dest)
         dts = dest / "board.dts"
-        text = re.sub(r"\n\t\t// [^\n]*\n(\t\t// [^\n]*\n)?\t\t(net|fs) \{\n[^}]*\};\n", "\n", dts.read_text())
+        text = re.sub(r"\n\t\t// [^\n]*\n(\t\t// [^\n]*\n)?\t\t(net|fs|streams) \{\n[^}]*\};\n", "\n", dts.read_text())
         assert "virtio,device" not in text
         dts.write_text(text)
         out[arch] = dest

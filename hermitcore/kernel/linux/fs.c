@@ -3,6 +3,7 @@
  * `--initrd`), a few device and /proc files, and pipes. */
 #include "linux.h"
 #include <hermit/console.h>
+#include <hermit/stdio.h>
 #include <hermit/heap.h>
 #include <hermit/time.h>
 
@@ -83,6 +84,7 @@ struct file {
     size_t mem_size;
     struct pipe *pipe;
     int pipe_write;
+    int stream;                 /* F_CONSOLE: STDIO_IN/OUT/ERR, or TTY_STREAM (/dev/tty, /dev/console) */
     const struct file_ops *ops; /* F_OBJ: a socket, an epoll instance */
     void *obj;
     struct hostfile *host;      /* F_HOST: a file or directory in a mounted host directory */
@@ -98,11 +100,21 @@ struct fd {
 static struct fd fds[MAX_FDS];
 /* RLIMIT_NOFILE: descriptors are below it (sys.c's setrlimit lowers it). */
 unsigned fd_limit = MAX_FDS;
-static struct file console_file = {.type = F_CONSOLE, .refs = 2, .flags = O_RDWR};
-/* Standard input is not connected to the host's yet: until it is, it is
- * what `prog < /dev/null` gives on Linux -- readable at end of file, not a
- * terminal (so shells and REPLs do not wait for a user or print banners). */
-static struct file stdin_file = {.type = F_NULL, .refs = 1, .flags = O_RDONLY};
+/* The standard streams are the host command's (hermit/stdio.h): a stream
+ * that is a terminal on the host is one here (read and write, termios);
+ * otherwise it reads or writes like the pipe it most likely is. /dev/tty
+ * and /dev/console are the terminal: stdin's input, stdout's output. */
+#define TTY_STREAM 3
+static struct file stdio_files[4] = {
+    {.type = F_CONSOLE, .refs = 1, .flags = O_RDONLY, .stream = STDIO_IN},
+    {.type = F_CONSOLE, .refs = 1, .flags = O_WRONLY, .stream = STDIO_OUT},
+    {.type = F_CONSOLE, .refs = 1, .flags = O_WRONLY, .stream = STDIO_ERR},
+    {.type = F_CONSOLE, .refs = 1, .flags = O_RDWR, .stream = TTY_STREAM},
+};
+
+static int is_stdio_file(const struct file *f) { return f >= stdio_files && f < stdio_files + 4; }
+
+static int stream_is_tty(const struct file *f) { return f->stream == TTY_STREAM || stdio_is_tty((unsigned)f->stream); }
 
 /* An 8-digit hexadecimal header field; ~0ul if it is not one. */
 static unsigned long hex8(const char *p)
@@ -168,14 +180,17 @@ static size_t cpio_walk(const char *a, size_t size, struct node *out)
 
 void fs_init(const void *archive, size_t size, const char *exe_path)
 {
-    fds[0].file = &stdin_file;
-    fds[1].file = fds[2].file = &console_file;
+    for (int s = 0; s < STDIO_STREAMS; s++) {
+        if (stdio_is_tty((unsigned)s))
+            stdio_files[s].flags = O_RDWR;
+        fds[s].file = &stdio_files[s];
+    }
     if (!size)
         return;
     node_count = cpio_walk(archive, size, 0);
     nodes = kzalloc(node_count * sizeof *nodes + 1);
     if (!nodes) {
-        printk("[hermit] cannot start %s: no memory for its file tree (%zu entries; give it more with --mem)\n",
+        pr_warn("cannot start %s: no memory for its file tree (%zu entries; give it more with --mem)\n",
                exe_path, node_count);
         hermit_exit(127);
     }
@@ -338,7 +353,7 @@ static long lock_key_of(struct file *f, struct lock_key *key)
 
 static void put(struct file *f)
 {
-    if (--f->refs > 0 || f == &console_file || f == &stdin_file)
+    if (--f->refs > 0 || is_stdio_file(f))
         return;
     if (locks_held()) { /* the open file's own locks: OFD record locks and flock */
         rlock_release((struct lock_key){0, 0}, f);
@@ -447,8 +462,10 @@ static long open_special(const char *p, int flags)
     } else if (!strcmp(p, "dev/urandom") || !strcmp(p, "dev/random")) {
         f = new_file(F_RANDOM, flags);
     } else if (!strcmp(p, "dev/tty") || !strcmp(p, "dev/console")) {
-        console_file.refs++;
-        return alloc_fd(&console_file, (flags & O_CLOEXEC) != 0, 0);
+        if (p[4] == 't' && !stdio_is_tty(STDIO_IN) && !stdio_is_tty(STDIO_OUT))
+            return -ENXIO; /* no controlling terminal */
+        stdio_files[TTY_STREAM].refs++;
+        return alloc_fd(&stdio_files[TTY_STREAM], (flags & O_CLOEXEC) != 0, 0);
     } else if (!strcmp(p, "proc/self/maps")) {
         f = new_file(F_MEM, flags);
         if (f && (f->mem = kmalloc(16384)))
@@ -621,7 +638,9 @@ static long do_read(struct file *f, char *buf, size_t n, uint64_t *off)
 {
     switch (f->type) {
     case F_CONSOLE:
-        return 0; /* no input: the host does not connect stdin */
+        if ((f->flags & O_ACCMODE) == O_WRONLY)
+            return -EBADF;
+        return stdio_read(buf, n, f->flags & O_NONBLOCK);
     case F_NULL:
         return 0;
     case F_ZERO:
@@ -690,8 +709,9 @@ static long do_write_kind(struct file *f, const char *buf, size_t n, int user)
 {
     switch (f->type) {
     case F_CONSOLE:
-        console_write(buf, n);
-        return (long)n;
+        if ((f->flags & O_ACCMODE) == O_RDONLY)
+            return -EBADF;
+        return stdio_write(f->stream == STDIO_ERR ? STDIO_ERR : STDIO_OUT, buf, n, f->flags & O_NONBLOCK);
     case F_NULL:
     case F_ZERO:
         return (f->flags & O_ACCMODE) == O_RDONLY ? -EBADF : (long)n;
@@ -853,9 +873,13 @@ static void stat_file(const struct file *f, struct kstat *st)
         stat_node(f->node, st);
         break;
     case F_CONSOLE:
-        st->mode = S_IFCHR | 0620;
-        st->rdev = (5 << 8) | 1; /* /dev/console */
-        st->blksize = 1024;
+        if (stream_is_tty(f)) {
+            st->mode = S_IFCHR | 0620;
+            st->rdev = f->stream == TTY_STREAM ? (5 << 8) | 1 : (136 << 8); /* /dev/console, /dev/pts/0 */
+            st->blksize = 1024;
+        } else {
+            st->mode = S_IFIFO | 0600; /* the host's pipe or file, as the program can tell */
+        }
         break;
     case F_NULL:
     case F_ZERO:
@@ -1447,14 +1471,13 @@ long sys_pipe(long ufds) { return sys_pipe2(ufds, 0); }
 #define TCSETS 0x5402
 #define TCSETSW 0x5403
 #define TCSETSF 0x5404
+#define TIOCSCTTY 0x540e
 #define TIOCGPGRP 0x540f
+#define TIOCSPGRP 0x5410
 #define TIOCGWINSZ 0x5413
+#define TIOCSWINSZ 0x5414
+#define FIONREAD 0x541b
 #define FIONBIO 0x5421
-
-struct termios {
-    uint32_t c_iflag, c_oflag, c_cflag, c_lflag;
-    uint8_t c_line, c_cc[19];
-};
 
 long sys_ioctl(long fd, long cmd, long arg)
 {
@@ -1467,39 +1490,49 @@ long sys_ioctl(long fd, long cmd, long arg)
         f->flags = *(int *)arg ? f->flags | O_NONBLOCK : f->flags & ~O_NONBLOCK;
         return 0;
     }
-    if (f->type != F_CONSOLE)
-        return -ENOTTY;
-    switch (cmd) {
-    case TCGETS: {
-        if (!user_ok((uintptr_t)arg, sizeof(struct termios), PROT_WRITE))
+    if (cmd == FIONREAD && (f->type == F_CONSOLE || f->type == F_PIPE)) {
+        if (!user_ok((uintptr_t)arg, 4, PROT_WRITE))
             return -EFAULT;
-        struct termios *t = (struct termios *)arg;
-        memset(t, 0, sizeof *t);
-        t->c_iflag = 0400 | 02000;                                      /* ICRNL IXON */
-        t->c_oflag = 1 | 4;                                             /* OPOST ONLCR */
-        t->c_cflag = 017 | 060 | 0200;                                  /* B38400 CS8 CREAD */
-        t->c_lflag = 1 | 2 | 010 | 020 | 040 | 01000 | 04000 | 0100000; /* ISIG ICANON ECHO... */
-        t->c_cc[0] = 3;                                                 /* VINTR ^C */
-        t->c_cc[4] = 4;                                                 /* VEOF ^D */
+        *(int *)arg = f->type == F_PIPE ? (int)f->pipe->len : (int)stdio_readable();
         return 0;
     }
+    if (f->type != F_CONSOLE || !stream_is_tty(f))
+        return -ENOTTY;
+    switch (cmd) {
+    case TCGETS:
+        if (!user_ok((uintptr_t)arg, sizeof(struct kernel_termios), PROT_WRITE))
+            return -EFAULT;
+        tty_get((struct kernel_termios *)arg);
+        return 0;
     case TCSETS:
     case TCSETSW:
     case TCSETSF:
+        if (!user_ok((uintptr_t)arg, sizeof(struct kernel_termios), PROT_READ))
+            return -EFAULT;
+        tty_set((const struct kernel_termios *)arg);
         return 0;
     case TIOCGWINSZ: {
         if (!user_ok((uintptr_t)arg, 8, PROT_WRITE))
             return -EFAULT;
         uint16_t *ws = (uint16_t *)arg;
-        ws[0] = 24; /* rows */
-        ws[1] = 80; /* columns */
+        stdio_winsize(&ws[0], &ws[1]);
         ws[2] = ws[3] = 0;
+        return 0;
+    }
+    case TIOCSWINSZ: {
+        if (!user_ok((uintptr_t)arg, 8, PROT_READ))
+            return -EFAULT;
+        const uint16_t *ws = (const uint16_t *)arg;
+        stdio_set_winsize(ws[0], ws[1]);
         return 0;
     }
     case TIOCGPGRP:
         if (!user_ok((uintptr_t)arg, 4, PROT_WRITE))
             return -EFAULT;
         *(int *)arg = 1;
+        return 0;
+    case TIOCSPGRP:
+    case TIOCSCTTY:
         return 0;
     }
     return -EINVAL;
@@ -1511,8 +1544,15 @@ short fd_poll(long fd)
     if (!f)
         return POLLNVAL;
     switch (f->type) {
-    case F_CONSOLE:
-        return POLLIN | POLLOUT; /* no input connected: readable, at end of file, like /dev/null */
+    case F_CONSOLE: {
+        int acc = f->flags & O_ACCMODE;
+        short r = 0;
+        if (acc != O_WRONLY)
+            r |= stdio_poll(STDIO_IN);
+        if (acc != O_RDONLY)
+            r |= stdio_poll(f->stream == STDIO_ERR ? STDIO_ERR : STDIO_OUT) & ~POLLHUP;
+        return r;
+    }
     case F_PIPE:
         if (f->pipe_write)
             return (short)((f->pipe->len < PIPE_SIZE ? POLLOUT : 0) | (f->pipe->readers ? 0 : POLLERR));

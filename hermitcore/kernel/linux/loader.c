@@ -123,7 +123,7 @@ static uintptr_t page_up(uintptr_t v) { return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE
 
 static __attribute__((noreturn)) void bad_program(const char *why)
 {
-    printk("[hermit] cannot start %s: %s\n", exe_path, why);
+    pr_warn("cannot start %s: %s\n", exe_path, why);
     hermit_exit(127);
 }
 

@@ -11,7 +11,7 @@ long sys_socket(long domain, long type, long protocol)
 {
     static int said;
     if (!said++)
-        printk("[hermit] socket(): this image has no network stack (its board describes no network card)\n");
+        pr_warn("socket(): this image has no network stack (its board describes no network card)\n");
     return -EAFNOSUPPORT;
 }
 

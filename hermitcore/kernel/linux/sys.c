@@ -486,9 +486,19 @@ long signal_self(long sig)
      * not run yet: signal delivery is still to come) */
     if (actions[sig].handler != 0 /* SIG_DFL */ || ignored_by_default)
         return 0;
-    printk("[hermit] %s (signal %ld) ends the program: exit status %ld\n",
+    pr_warn("%s (signal %ld) ends the program: exit status %ld\n",
            sig < 32 && signal_names[sig] ? signal_names[sig] : "a signal", sig, 128 + sig);
     linux_exit((int)(128 + sig));
+}
+
+/* ^C, ^\ or ^Z on the terminal (tty.c), from an interrupt: until signals
+ * are delivered, one whose default action ends the program ends the run; a
+ * program that handles or ignores it (a shell at its prompt) keeps going. */
+void tty_signal(int sig)
+{
+    if (sig <= 0 || sig >= NSIG || sig == 20 /* SIGTSTP: no job control to stop for */ || actions[sig].handler != 0)
+        return;
+    hermit_exit(128 + sig);
 }
 
 long sys_kill(long pid, long sig) { return pid == 1 || pid == 0 || pid == -1 ? signal_self(sig) : -ESRCH; }

@@ -23,7 +23,7 @@ long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long
         rc = -ENOSYS;
         if (!(e && e->quiet) && nr < 1024 && !(reported[nr / 8] & (1u << (nr % 8)))) {
             reported[nr / 8] |= (uint8_t)(1u << (nr % 8));
-            printk("[hermit] system call %s (%lu) is not implemented: returning -ENOSYS\n", name, nr);
+            pr_warn("system call %s (%lu) is not implemented: returning -ENOSYS\n", name, nr);
         }
     }
     if (strace_enabled) {

@@ -285,7 +285,7 @@ long sys_clone(long flags, long sp, long uptid, long a3, long a4)
     if ((flags & thread) != thread) {
         static int said;
         if (!said++)
-            printk("[hermit] clone without CLONE_VM|CLONE_THREAD (fork, vfork, posix_spawn): a unikernel runs "
+            pr_warn("clone without CLONE_VM|CLONE_THREAD (fork, vfork, posix_spawn): a unikernel runs "
                    "one process; returning -ENOSYS\n");
         return -ENOSYS;
     }

@@ -351,7 +351,7 @@ int vm_populate(uintptr_t start, uintptr_t end, const void *src, size_t len)
  * OOM killer's SIGKILL (exit status 137), with one line saying why. */
 static void __attribute__((noreturn)) out_of_memory(uintptr_t addr)
 {
-    printk("[hermit] out of memory: the program touched %p and no page is free (%zu KiB in use; give it more "
+    pr_warn("out of memory: the program touched %p and no page is free (%zu KiB in use; give it more "
            "with --mem): killed (SIGKILL, exit status 137)\n",
            (void *)addr, (pages_total() - pages_free()) * PAGE_SIZE / 1024);
     /* Straight out, not through linux_exit: the fault may be the kernel's own
@@ -854,12 +854,12 @@ void vm_explain_fault(uintptr_t addr)
         if (v->name && !strcmp(v->name, "[stack]"))
             stack = v;
     if (!guard && stack && addr < stack->start && addr >= stack->start - (1ull << 20))
-        printk("[hermit] stack overflow: %p is in the guard gap below the main thread's stack %lx-%lx "
+        pr_warn("stack overflow: %p is in the guard gap below the main thread's stack %lx-%lx "
                "(RLIMIT_STACK %llu KiB)\n",
                (void *)addr, (unsigned long)stack->start, (unsigned long)stack->end, USER_STACK_MAX / 1024);
     else if (guard && !guard->prot && guard->next && guard->next->start == guard->end &&
              (guard->next->prot & PROT_WRITE) && guard->end - guard->start <= (1ull << 20))
-        printk("[hermit] stack overflow: %p is in the guard page %lx-%lx below a thread's stack %lx-%lx\n",
+        pr_warn("stack overflow: %p is in the guard page %lx-%lx below a thread's stack %lx-%lx\n",
                (void *)addr, (unsigned long)guard->start, (unsigned long)guard->end,
                (unsigned long)guard->next->start, (unsigned long)guard->next->end);
     kernel_unlock();

@@ -9,14 +9,17 @@
 #include <stdint.h>
 
 #define THR 0 /* transmit holding */
+#define RBR 0 /* receive buffer */
 #define IER 1
 #define FCR 2
 #define LCR 3
 #define MCR 4
 #define LSR 5
 #define LSR_THRE 0x20
+#define LSR_DR 0x01
 #define IIR 2
 #define IER_THRI 0x02
+#define IER_RDI 0x01
 #define MCR_OUT2 0x08 /* gates the UART's interrupt line on PC hardware */
 
 #if NS16550_PIO
@@ -42,31 +45,45 @@ static void ns16550_putc(char c)
 }
 
 static volatile unsigned irqs;
+static uint8_t ier_rx; /* IER_RDI while the streams take input (HERMIT_STDIO_MUX) */
 
 static void ns16550_irq(unsigned irq, void *arg)
 {
-    (void)reg_read(IIR);  /* acknowledges "transmit empty" */
-    reg_write(IER, 0x00); /* one is enough */
+    (void)reg_read(IIR);   /* acknowledges "transmit empty" */
+    reg_write(IER, ier_rx); /* one "transmit empty" is enough */
     irqs++;
+    while ((reg_read(LSR) & LSR_DR) && console_input_room())
+        console_input((char)reg_read(RBR));
+}
+
+/* Input held off while the program is behind: the byte waits in the UART
+ * (and QEMU stops taking more from the host). */
+static void ns16550_rx_enable(int on)
+{
+    ier_rx = on ? IER_RDI : 0;
+    reg_write(IER, ier_rx);
 }
 
 /* "Transmit holding register empty" fires at once on an idle UART. */
 static unsigned ns16550_irq_selftest(void)
 {
     static int registered;
+#ifdef HERMIT_STDIO_MUX
+    registered = 1; /* at boot, for input */
+#endif
     if (!registered && irq_register(BOARD_NS16550_0_IRQ, ns16550_irq, 0) != 0)
         return 0;
     registered = 1;
     unsigned before = irqs;
-    reg_write(IER, IER_THRI);
+    reg_write(IER, ier_rx | IER_THRI);
     uint64_t until = clock_ns() + 100 * NSEC_PER_MSEC;
     while (irqs == before && clock_ns() < until)
         arch_idle();
-    reg_write(IER, 0x00);
+    reg_write(IER, ier_rx);
     return irqs - before;
 }
 
-static const struct console ns16550_console = {"ns16550", ns16550_putc, ns16550_irq_selftest};
+static const struct console ns16550_console = {"ns16550", ns16550_putc, ns16550_irq_selftest, 0, ns16550_rx_enable};
 
 static void ns16550_init(void)
 {
@@ -77,3 +94,13 @@ static void ns16550_init(void)
     console_register(&ns16550_console);
 }
 HERMIT_INIT(HERMIT_INIT_CONSOLE, ns16550_init);
+
+#ifdef HERMIT_STDIO_MUX
+/* The program's stdin comes over this UART: take its receive interrupt. */
+static void ns16550_input(void)
+{
+    if (irq_register(BOARD_NS16550_0_IRQ, ns16550_irq, 0) == 0)
+        ns16550_rx_enable(1);
+}
+HERMIT_INIT(HERMIT_INIT_DEVICE, ns16550_input);
+#endif

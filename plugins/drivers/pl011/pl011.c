@@ -15,6 +15,10 @@
 #define UARTIMSC 0x38
 #define UARTICR 0x44
 #define INT_TX (1 << 5)
+#define INT_RX (1 << 4)
+#define INT_RT (1 << 6) /* receive timeout */
+#define FR_RXFE (1 << 4)
+#define CR_RXE (1 << 9)
 
 static inline volatile uint32_t *reg(unsigned off)
 {
@@ -32,15 +36,33 @@ static volatile unsigned irqs;
 
 static void pl011_irq(unsigned irq, void *arg)
 {
-    *reg(UARTIMSC) &= ~INT_TX; /* one is enough */
-    *reg(UARTICR) = INT_TX;
-    irqs++;
+    if (*reg(UARTIMSC) & INT_TX) {
+        *reg(UARTIMSC) &= ~INT_TX; /* one is enough */
+        *reg(UARTICR) = INT_TX;
+        irqs++;
+    }
+    while (!(*reg(UARTFR) & FR_RXFE) && console_input_room())
+        console_input((char)*reg(UARTDR));
+    *reg(UARTICR) = INT_RX | INT_RT;
+}
+
+/* Input held off while the program is behind: the byte waits in the UART
+ * (and QEMU stops taking more from the host). */
+static void pl011_rx_enable(int on)
+{
+    if (on)
+        *reg(UARTIMSC) |= INT_RX | INT_RT;
+    else
+        *reg(UARTIMSC) &= ~(INT_RX | INT_RT);
 }
 
 /* The transmit interrupt: raised once a character has gone out. */
 static unsigned pl011_irq_selftest(void)
 {
     static int registered;
+#ifdef HERMIT_STDIO_MUX
+    registered = 1; /* at boot, for input */
+#endif
     if (!registered && irq_register(BOARD_PL011_0_IRQ, pl011_irq, 0) != 0)
         return 0;
     registered = 1;
@@ -55,11 +77,21 @@ static unsigned pl011_irq_selftest(void)
     return irqs - before;
 }
 
-static const struct console pl011_console = {"pl011", pl011_putc, pl011_irq_selftest};
+static const struct console pl011_console = {"pl011", pl011_putc, pl011_irq_selftest, 0, pl011_rx_enable};
 
 static void pl011_init(void)
 {
-    *reg(UARTCR) |= CR_UARTEN | CR_TXE;
+    *reg(UARTCR) |= CR_UARTEN | CR_TXE | CR_RXE;
     console_register(&pl011_console);
 }
 HERMIT_INIT(HERMIT_INIT_CONSOLE, pl011_init);
+
+#ifdef HERMIT_STDIO_MUX
+/* The program's stdin comes over this UART: take its receive interrupt. */
+static void pl011_input(void)
+{
+    if (irq_register(BOARD_PL011_0_IRQ, pl011_irq, 0) == 0)
+        pl011_rx_enable(1);
+}
+HERMIT_INIT(HERMIT_INIT_DEVICE, pl011_input);
+#endif

@@ -6,7 +6,7 @@
 #include <hermit/hermit.h>
 #include <hermit/string.h>
 
-#define printf printk
+#define printf app_printf
 #define exit hermit_exit
 
 int main(int argc, char **argv);

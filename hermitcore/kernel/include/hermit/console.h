@@ -8,8 +8,12 @@ struct console {
      * through irq_register and wait for it; returns the interrupts taken. */
     unsigned (*irq_selftest)(void);
     /* Optional: write a run of bytes at once (devices where each transfer
-     * is costly, like virtio-console); no "\r" is added before "\n". */
+     * is costly, like virtio-console). Bytes go out as they are: no "\r" is
+     * added before "\n" (the host reads the log, not a terminal). */
     void (*write)(const char *s, size_t n);
+    /* Optional, for input (the streams' fallback, below): let the device's
+     * receive interrupt in (1) or hold it off (0) while the reader is behind. */
+    void (*rx_enable)(int on);
 };
 
 /* First registered console, or NULL. */
@@ -21,3 +25,14 @@ const struct console *console_primary(void);
  * late in boot (virtio) still shows the banner. */
 void console_register(const struct console *con);
 void console_write(const char *s, size_t n);
+
+/* On a board without a stream device (HERMIT_STDIO_MUX), the program's
+ * standard streams share the first console with the kernel log, framed:
+ * byte 0xff starts an escape -- 0xff 0xff is a 0xff of data; guest to host,
+ * 0xff N switches to stream N (0 the log, 1 stdout, 2 stderr); host to
+ * guest, 0xff 0x04 ends stdin and 0xff 0x05 / 0xff 0x06 say the host closed
+ * stdout / stderr. The log is stream 0 from the first byte.
+ * console_input: a byte the console received (its interrupt handler calls
+ * it while console_input_room() is true, else holds input off). */
+int console_input_room(void);
+void console_input(char c);
