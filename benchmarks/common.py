@@ -14,9 +14,11 @@ from pathlib import Path
 
 from hermitcore.board import load_board
 from hermitcore.compose import compose
+from hermitcore.errors import ImageError
+from hermitcore.image import read_image
 from hermitcore.model import RunOptions
 from hermitcore.plugins import make_plugin_manager
-from hermitcore.run import HOST_ARCH, kernel_cmdline, kvm_usable, qemu_command
+from hermitcore.run import HOST_ARCH, kernel_cmdline, kvm_usable, printable, qemu_command
 
 BOARDS = ("qemu-microvm", "qemu-q35", "qemu-virt", "qemu-virt-gicv3")
 APPS = Path(__file__).parent / "apps"
@@ -40,19 +42,26 @@ class Runner:
 
     def run(self, accel: str, kernel_args=(), app_args=(), timeout: float = 120, image=None,
             mem_mib: int | None = None, cpus: int = 1) -> tuple[float, str]:
-        """(host seconds from exec to exit, guest console output). `image`
-        replaces the composed one on the very same command line (QEMU floor)."""
+        """(host seconds from exec to exit, guest output: the kernel log, then
+        the program's stdout). `image` replaces the composed one on the very
+        same command line (QEMU floor). QEMU runs on `run --print-qemu`'s
+        chardevs: the kernel log on its stderr, the streams on its stdio."""
+        image = str(image or self.result.build.image)
+        try:
+            stdio = read_image(image).meta.get("stdio", "")
+        except ImageError:
+            stdio = ""  # a foreign kernel: its console on QEMU's stdio
         with tempfile.TemporaryDirectory(prefix="hermit-bench-") as workdir:
             options = RunOptions(
                 cpus=cpus, mem_mib=mem_mib or self.board.qemu.default_mem_mib, accel=accel,
-                append=kernel_cmdline(list(app_args), list(kernel_args)), workdir=workdir,
+                append=kernel_cmdline(list(app_args), list(kernel_args)), workdir=workdir, stdio=stdio,
             )
-            argv, _ = qemu_command(self.pm, self.board, str(image or self.result.build.image), options)
+            argv, _ = qemu_command(self.pm, self.board, image, options)
             start = time.perf_counter()
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+            proc = subprocess.run(printable(argv), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
             elapsed = time.perf_counter() - start
-        out = proc.stdout.decode(errors="replace").replace("\r\n", "\n")
-        return elapsed, out
+        out = (proc.stderr if stdio else b"") + proc.stdout
+        return elapsed, out.decode(errors="replace").replace("\r\n", "\n")
 
 
 def summary(values: list[float]) -> dict[str, float]:

@@ -146,6 +146,7 @@ class ConsoleScanner:
         text = raw.decode(errors="replace")
         if self.log is not None:
             self.log.write(raw + b"\n")
+            self.log.flush()  # readable while the run goes on
         if self.verbose:
             self._say(text)
         elif text.startswith("[strace] "):
@@ -192,8 +193,9 @@ class Demux:
     one byte stream (kernel/console.c): 0xff N switches to stream N, 0xff
     0xff is a 0xff of data."""
 
-    def __init__(self, sinks):
+    def __init__(self, sinks, on_ready):
         self.sinks = sinks  # stream number -> callable(bytes)
+        self.on_ready = on_ready  # 0xff 0x03: the guest takes input now
         self.stream = 0
         self.esc = False
 
@@ -208,6 +210,8 @@ class Demux:
                     self._emit(b"\xff")
                 elif b in self.sinks:
                     self.stream = b
+                elif b == 3:
+                    self.on_ready()
                 continue
             j = chunk.find(b"\xff", i)
             if j < 0:
@@ -327,7 +331,9 @@ class Streams:
         self.stdout = HostOut(stdout if _fd_open(stdout) else -1, lambda: self._host_closed("out"))
         self.stderr = HostOut(stderr if _fd_open(stderr) else -1, lambda: self._host_closed("err"))
         self.log_sink = log_sink
-        self.demux = Demux({0: log_sink, 1: self.stdout.write, 2: self.stderr.write}) if mode == "console" else None
+        self.demux = Demux({0: log_sink, 1: self.stdout.write, 2: self.stderr.write},
+                           self._input_ready) if mode == "console" else None
+        self.input_ready = mode != "console"  # console: once the guest's UART takes input
         self.in_pending = b""
         self.in_eof = self.stdin < 0
         self.in_done = False  # the guest was told about the end of stdin
@@ -380,9 +386,15 @@ class Streams:
             if self.in_pending or self.in_blocked or (self.in_eof and not self.in_done):
                 out.append((s.fileno(), select.POLLOUT, self._on_in_sock))
                 return out
-        if not self.in_eof and not self.in_pending and not self.to_con and self.stdin >= 0:
+        if self.input_ready and not self.in_eof and not self.in_pending and not self.to_con and self.stdin >= 0:
             out.append((self.stdin, select.POLLIN, self._on_stdin))
         return out
+
+    def _input_ready(self) -> None:
+        self.input_ready = True
+        if self.in_eof and not self.in_done:  # no stdin at all: say so now
+            self.to_con += b"\xff\x04"
+            self.in_done = True
 
     def done(self) -> bool:
         """QEMU closed every chardev."""
@@ -522,27 +534,35 @@ class HostTerminal:
 def terminal_args(stdin: int = 0, stdout: int = 1, stderr: int = 2) -> list[str]:
     """Kernel options telling the guest which of its streams are terminals
     on the host (and that the host's is raw: stdin is one), and the size."""
-    mask = sum(1 << i for i, fd in enumerate((stdin, stdout, stderr)) if _isatty(fd))
+    kinds = "".join(_kind(fd) for fd in (stdin, stdout, stderr))
+    mask = sum(1 << i for i, k in enumerate(kinds) if k == "t")
+    args = [] if kinds == "ppp" else [f"hermit.stdio={kinds}"]
     if not mask:
-        return []
+        return args
     if mask & 1:
         mask |= 8
-    args = [f"hermit.tty={mask}"]
+    args.append(f"hermit.tty={mask}")
     for fd in (stdin, stdout, stderr):
         try:
             size = os.get_terminal_size(fd)
-            args.append(f"hermit.winsize={size.lines}x{size.columns}")
-            break
         except OSError:
             continue
+        if size.lines and size.columns:
+            args.append(f"hermit.winsize={size.lines}x{size.columns}")
+        break
     return args
 
 
-def _isatty(fd: int) -> bool:
+def _kind(fd: int) -> str:
+    """What fd is, for the guest's fstat: a terminal, a character device, a
+    regular file, a socket, or a pipe (also what a closed fd looks like)."""
     try:
-        return os.isatty(fd)
+        mode = os.fstat(fd).st_mode
     except OSError:
-        return False
+        return "p"
+    if stat.S_ISCHR(mode):
+        return "t" if os.isatty(fd) else "c"
+    return "f" if stat.S_ISREG(mode) else "s" if stat.S_ISSOCK(mode) else "p"
 
 
 def _spawn(argv: list[str], child_fds: list[int]) -> tuple[int, int, int]:

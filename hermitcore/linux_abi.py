@@ -18,8 +18,8 @@ NUMBERS = {"x86_64": X86_64, "aarch64": AARCH64}
 #: name -> (number of arguments, what hermitcore does)
 SYSCALLS: dict[str, tuple[int, str]] = {
     # files and descriptors
-    "read": (3, "console: end of file (stdin is not connected yet: it reads and polls as /dev/null does); embedded files, pipes, sockets, /dev/{null,zero,urandom}, /proc/self/maps"),
-    "write": (3, "console (fds 1, 2 go to the host terminal), pipes, sockets, /dev/null; a pipe without readers raises SIGPIPE (default: the program ends with 141; ignored: -EPIPE)"),
+    "read": (3, "stdin: the host command's standard input, byte for byte, end of file when it ends (a terminal: the guest's line discipline); embedded files, pipes, sockets, /dev/{null,zero,urandom}, /proc/self/maps"),
+    "write": (3, "stdout, stderr: the host command's own, apart and byte for byte (a closed host stdout: SIGPIPE/-EPIPE); pipes, sockets, /dev/null; a pipe without readers raises SIGPIPE (default: the program ends with 141; ignored: -EPIPE)"),
     "readv": (3, "as read"),
     "writev": (3, "as write"),
     "pread64": (4, "embedded and host files"),
@@ -49,8 +49,8 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "flock": (2, "LOCK_SH, LOCK_EX, LOCK_UN, LOCK_NB; per open file description, released with its last descriptor; a failed conversion drops the old lock, as Linux does"),
     "pipe": (1, "64 KiB; reads block while it is empty and a writer is open, writes while it is full (O_NONBLOCK: -EAGAIN)"),
     "pipe2": (2, "as pipe"),
-    "ioctl": (3, "TCGETS/TCSETS*, TIOCGWINSZ (80x24), TIOCGPGRP on the console; FIONBIO"),
-    "poll": (3, "console, files, pipes, sockets, epoll; blocks until ready or the timeout"),
+    "ioctl": (3, "on a stream that is a terminal on the host: TCGETS/TCSETS* (the line discipline follows), TIOCGWINSZ (the host's size)/TIOCSWINSZ, TIOCGPGRP/TIOCSPGRP; elsewhere -ENOTTY; FIONBIO; FIONREAD on stdin and pipes"),
+    "poll": (3, "standard streams (stdin readable when bytes or end of file are there), files, pipes, sockets, epoll; blocks until ready or the timeout"),
     "ppoll": (5, "as poll (the signal mask is ignored: signals are not delivered)"),
     "select": (5, "as poll; the timeout is not updated"),
     "pselect6": (6, "as select"),
@@ -228,7 +228,7 @@ def markdown() -> str:
         "",
         "Programs are static Linux executables (ET_EXEC or static-pie) run in ring 3 / EL0.",
         "Every system call not listed returns `-ENOSYS` and is reported once, by name and",
-        "number, on the console (`hermitcore run -v` traces every call). See",
+        "number, on stderr (`hermitcore run --strace` traces every call). See",
         "[linux-programs.md](linux-programs.md) for building programs and the address-space layout.",
         "",
         "| system call | " + " | ".join(f"{a} nr" for a in arches) + " | notes |",

@@ -94,6 +94,25 @@ def _chardevs(options) -> list[str]:
     return out
 
 
+#: --print-qemu's stand-ins for the sockets launch.py would hold: the kernel
+#: log on stderr, the streams on the shell's own stdin, stdout and stderr
+PRINTED_CHARDEVS = {
+    "hcon": "file,id=hcon,path=/dev/stderr,append=on",
+    "hin": "file,id=hin,path=/dev/null,input-path=/dev/stdin",
+    "hout": "file,id=hout,path=/dev/stdout,append=on",
+    "herr": "file,id=herr,path=/dev/stderr,append=on",
+}
+
+
+def printable(argv: list[str]) -> list[str]:
+    """The command line with chardevs a shell can run it with (no fds)."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if i and out[i - 1] == "-chardev" and arg.startswith("socket,id=") and ",fd=" in arg:
+            out[i] = PRINTED_CHARDEVS.get(arg.split(",")[1][3:], arg)
+    return out
+
+
 def qemu_command(pm, board, image: str, options, meta=None):
     """(argv, RunContext): the exact command line `hermitcore run` uses."""
     argv, ctx, _ = plan_command(pm, board, image, options, meta)
@@ -175,7 +194,7 @@ def run_image(
             argv += ["-append", append]
         if print_qemu:
             # Runnable as printed: the run directory (exit-status file) stays.
-            out.write((" ".join(_shell_quote(a) for a in argv) + "\n").encode())
+            out.write((" ".join(_shell_quote(a) for a in printable(argv)) + "\n").encode())
             out.flush()
             return RunResult(status=0, fatal=None, seconds=0.0, qemu_argv=tuple(argv))
         if verbose:

@@ -48,26 +48,50 @@ def _hermit_cache(tmp_path_factory):
 
 
 class Result:
-    def __init__(self, proc: subprocess.CompletedProcess):
+    """A finished `hermitcore` command: ``out``/``lines`` are its stdout (for
+    `run`, exactly the program's), ``err`` its stderr, and for `run` ``log``
+    and ``log_lines`` the kernel log it saved (--kernel-log)."""
+
+    def __init__(self, proc: subprocess.CompletedProcess, log: str = ""):
         self.rc = proc.returncode
         self.out = proc.stdout
         self.err = proc.stderr
         self.lines = proc.stdout.splitlines()
+        self.log = log
+        self.log_lines = log.splitlines()
 
     def __repr__(self):
-        return f"<rc={self.rc}\n--- stdout\n{self.out}\n--- stderr\n{self.err}>"
+        return f"<rc={self.rc}\n--- stdout\n{self.out}\n--- stderr\n{self.err}\n--- kernel log\n{self.log}>"
 
 
-def hermit(*args: str, env: dict | None = None, timeout: float = 180) -> Result:
-    """Run the real `hermitcore` CLI in a subprocess."""
+def hermit(*args: str, env: dict | None = None, timeout: float = 180, stdin=subprocess.DEVNULL) -> Result:
+    """Run the real `hermitcore` CLI in a subprocess. A `run` saves the
+    kernel log (--kernel-log) for the test to read as ``log``."""
+    import tempfile
+
     full_env = dict(os.environ)
     full_env.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "hermitcore", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    return Result(proc)
+    args = list(args)
+    log_path = None
+    if args and args[0] == "run" and "--print-qemu" not in args and "--kernel-log" not in args:
+        fd, log_path = tempfile.mkstemp(prefix="hermit-kernel-log-")
+        os.close(fd)
+        cut = args.index("--") if "--" in args else len(args)
+        args[cut:cut] = ["--kernel-log", log_path]
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "hermitcore", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
+            stdin=stdin,
+        )
+        log = ""
+        if log_path:
+            with open(log_path, "rb") as f:
+                log = f.read().decode(errors="replace")
+    finally:
+        if log_path:
+            os.unlink(log_path)
+    return Result(proc, log)

@@ -177,9 +177,21 @@ void console_input(char c)
 
 static const struct stdio_transport mux = {"console", mux_send, mux_sent, mux_writable, 0, mux_rx_resume};
 
+/* The console takes input from now on: the host holds stdin back until it
+ * reads this (a UART drops what arrives before its driver is set up). */
+void console_input_ready(void)
+{
+    static const char ready[2] = {(char)ESC, 3};
+    unsigned long f = spin_lock_irqsave(&lock);
+    if (nconsoles)
+        put(consoles[0], ready, 2);
+    spin_unlock_irqrestore(&lock, f);
+}
+
 static void mux_register(void) { stdio_register(&mux); }
 HERMIT_INIT(HERMIT_INIT_CONSOLE, mux_register);
 #else
 int console_input_room(void) { return 0; }
 void console_input(char c) {}
+void console_input_ready(void) {}
 #endif

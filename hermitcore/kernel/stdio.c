@@ -22,7 +22,8 @@
 
 static const struct stdio_transport *transport;
 static volatile int closed[STDIO_STREAMS];
-static int tty_mask; /* bit s: stream s is a terminal on the host; TTY_RAW: we run its line discipline */
+static int tty_mask; /* bit s: stream s is a terminal on the host; 8: we run its line discipline */
+static char kinds[STDIO_STREAMS] = {'p', 'p', 'p'}; /* what each is on the host (hermit.stdio=) */
 static uint16_t win_rows = 24, win_cols = 80;
 
 void stdio_register(const struct stdio_transport *t)
@@ -76,8 +77,15 @@ static unsigned parse_uint(const char **s)
     return v;
 }
 
+char stdio_kind(unsigned s) { return s < STDIO_STREAMS ? (stdio_is_tty(s) ? 't' : kinds[s]) : 'p'; }
+
 int stdio_option(const char *opt)
 {
+    if (!strncmp(opt, "hermit.stdio=", 13)) { /* per stream: c f p s t (see stdio.h) */
+        for (unsigned s = 0; s < STDIO_STREAMS && opt[13 + s]; s++)
+            kinds[s] = opt[13 + s];
+        return 1;
+    }
     if (!strncmp(opt, "hermit.tty=", 11)) { /* bits 0-2: fds 0-2 are terminals; 8: the host's is raw */
         const char *s = opt + 11;
         tty_mask = (int)parse_uint(&s) & 15;

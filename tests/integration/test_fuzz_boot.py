@@ -87,16 +87,16 @@ def boot(image: str, *extra: str):
 def assert_clean_end(r) -> None:
     """A refusal, a program fault or the program's own exit: never the
     kernel's death, never a timeout."""
-    assert "[hermit] PANIC" not in r.out and "[hermit] EXCEPTION" not in r.out, r
+    assert "[hermit] PANIC" not in r.log and "[hermit] EXCEPTION" not in r.log, r
     assert "guest kernel" not in r.err and "Traceback" not in r.err, r
     assert r.rc not in (124, 125), r
     if r.rc == 127:
-        refusals = [line for line in r.lines if line.startswith("[hermit] cannot start /prog: ")]
+        refusals = [line for line in r.err.splitlines() if line.startswith("hermitcore: warning: cannot start /prog: ")]
         # none: the program's own 127 -- a mutated program can start and end
         # in glibc's fatal start-up path (_dl_fatal_printf exits 127)
         assert len(refusals) <= 1, r
     elif r.rc > 128:
-        assert "[hermit] PROGRAM FAULT" in r.out or "killed" in r.out or "[hermit] out of memory" in r.out, r
+        assert "hermitcore: PROGRAM FAULT" in r.err or "killed" in r.err or "out of memory" in r.err, r
     else:
         assert r.rc == 42 and "fuzz program ran" in r.lines, r
 
@@ -130,7 +130,7 @@ def test_program_over_the_kernel_is_refused(arch, program, plugin_manager, tmp_p
     f = tmp_path / "prog"
     f.write_bytes(relocate(program, KERNEL_BASE[arch]))
     r = boot(compose_unchecked(plugin_manager, arch, f))
-    assert r.rc == 127 and "collides with the kernel's memory" in r.out, r
+    assert r.rc == 127 and "collides with the kernel's memory" in r.err, r
     assert_clean_end(r)
 
 
@@ -145,7 +145,7 @@ def test_segment_larger_than_memory_is_refused(arch, program, plugin_manager, tm
     f = tmp_path / "prog"
     f.write_bytes(bytes(data))
     r = boot(compose_unchecked(plugin_manager, arch, f))
-    assert r.rc == 127 and "need more memory than there is" in r.out, r
+    assert r.rc == 127 and "need more memory than there is" in r.err, r
     assert_clean_end(r)
 
 

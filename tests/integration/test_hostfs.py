@@ -29,7 +29,7 @@ def test_program_reads_and_writes_a_host_directory(board, builder, tmp_path):
     r = hermit("run", "--board", board, str(prog), "--mount", f"{host}:/host", "--timeout", "300", "--", "/host",
                timeout=400)
     assert r.rc == 0, r
-    assert "[hermit] hostfs: host directory mounted at /host (9P2000.L" in r.out, r
+    assert "[hermit] hostfs: host directory mounted at /host (9P2000.L" in r.log, r
     assert "ok: read host file: written by the host" in r.lines, r
     assert "files: 0 failed" in r.lines, r
     # what the host sees

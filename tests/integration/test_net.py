@@ -32,14 +32,23 @@ pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture s
 
 class Guest:
     """`hermitcore run ARGS` (or any command line, `argv=`) in the
-    background, its console read line by line."""
+    background, the program's stdout read line by line; ``log()``: the
+    kernel log so far (--kernel-log; a printed QEMU line's is its stderr)."""
 
     def __init__(self, *args: str, argv: list[str] | None = None):
+        import tempfile
+
+        self.log_file = tempfile.NamedTemporaryFile(prefix="hermit-kernel-log-")
         self.proc = subprocess.Popen(
-            argv or [sys.executable, "-m", "hermitcore", "run", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            argv or [sys.executable, "-m", "hermitcore", "run", "--kernel-log", self.log_file.name, *args],
+            stdout=subprocess.PIPE, stderr=self.log_file if argv else subprocess.PIPE, stdin=subprocess.DEVNULL,
+            text=True,
         )
         self.lines: list[str] = []
+
+    def log(self) -> list[str]:
+        with open(self.log_file.name, encoding="utf-8", errors="replace") as f:
+            return f.read().splitlines()
 
     def wait_for(self, text: str, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
@@ -51,7 +60,7 @@ class Guest:
             if text in line:
                 return
         self.stop()
-        pytest.fail(f"guest never printed {text!r}:\n" + "\n".join(self.lines) + "\n" + self.proc.stderr.read())
+        pytest.fail(f"guest never printed {text!r}:\n" + "\n".join(self.lines + self.log()))
 
     def finish(self, timeout: float = 60) -> int:
         out, err = self.proc.communicate(timeout=timeout)
@@ -63,7 +72,8 @@ class Guest:
         stop(self.proc)
 
     def __repr__(self):
-        return "\n".join(self.lines) + "\n--- stderr\n" + getattr(self, "err", "")
+        return "\n".join(self.lines) + "\n--- stderr\n" + (getattr(self, "err", "") or "") + "\n--- kernel log\n" + \
+            "\n".join(self.log())
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +134,7 @@ def test_tcp_udp_http_server(board, netserver, www, tmp_path):
     try:
         g.wait_for("netserver: ready")
         transport = "pci 00:02.0" if board in ("qemu-q35", "qemu-pc") else "virtio-mmio@"
-        assert any(f"[hermit] net: {transport}" in l and "address 10.0.2.15" in l and "(DHCP" in l for l in g.lines), g
+        assert any(f"[hermit] net: {transport}" in l and "address 10.0.2.15" in l and "(DHCP" in l for l in g.log()), g
         page = (www / "page.bin").read_bytes()
         phase = "http"
 
@@ -215,7 +225,7 @@ def test_static_address(arch, netserver, www):
               "--port", f"{web}:8080", "--ip", "10.0.2.20", "--gateway", "10.0.2.2")
     try:
         g.wait_for("netserver: ready")
-        assert any("address 10.0.2.20 netmask 255.255.255.0 gateway 10.0.2.2 (static" in l for l in g.lines), g
+        assert any("address 10.0.2.20 netmask 255.255.255.0 gateway 10.0.2.2 (static" in l for l in g.log()), g
         assert http_get(web, "/quit", close=True)[:2] == (200, b"bye")
         assert g.finish() == 0, g
     finally:
@@ -225,13 +235,13 @@ def test_static_address(arch, netserver, www):
 def test_no_network_card_is_an_error_not_a_hang(arch, netserver):
     r = hermit("run", "--board", BOARD[arch], str(netserver[arch]), "--net", "none", "--timeout", "120")
     assert r.rc == 2, r
-    assert "has no network interface" in r.out and "netserver: socket: Network is down" in r.out, r
+    assert "has no network interface" in r.err and "netserver: socket: Network is down" in r.out, r
 
 
 def test_board_without_network_card(arch, netserver, bare_board):
     r = hermit("run", "--board", str(bare_board[arch]), str(netserver[arch]), "--timeout", "120")
     assert r.rc == 2, r
-    assert "this image has no network stack" in r.out and "Address family not supported" in r.out, r
+    assert "this image has no network stack" in r.err and "Address family not supported" in r.out, r
 
 
 def test_bad_network_options_are_clear_errors():
@@ -258,9 +268,9 @@ def test_nic_without_an_address_is_an_error_not_a_hang(netserver):
     argv = shlex.split(r.out.strip().splitlines()[-1])
     argv[argv.index("-netdev") + 1] = "user,id=net0,ipv4=off"
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    out = proc.stdout.replace("\r\n", "\n")
-    assert "no DHCP answer within 5 s (link up); give an address with --ip" in out, out
-    assert "netserver: socket: Network is unreachable" in out, out
+    out = proc.stdout + "\n--- stderr (the kernel log)\n" + proc.stderr
+    assert "no DHCP answer within 5 s (link up); give an address with --ip" in proc.stderr, out
+    assert "netserver: socket: Network is unreachable" in proc.stdout, out
     assert proc.returncode == (2 << 1) | 1, (proc.returncode, out)  # isa-debug-exit: the program's status 2
 
 
@@ -280,7 +290,7 @@ def test_virtio_pci_without_msix_uses_intx(netserver, www):
     g = Guest(argv=argv)
     try:
         g.wait_for("netserver: ready", timeout=120)
-        assert any("no MSI-X; INTA on IRQ" in l for l in g.lines), g
+        assert any("no MSI-X; INTA on IRQ" in l for l in g.log()), g
         page = (www / "page.bin").read_bytes()
         conn = None
         for i in range(200):
@@ -317,7 +327,7 @@ def test_tap_network(netserver, www):
                         "qemu-microvm", str(netserver["x86_64"]), "--files", str(www), "--net", f"tap:{tap}",
                         "--ip", "10.99.0.2", "--gateway", "10.99.0.1", "--timeout", "120"])
         g.wait_for("netserver: ready", timeout=120)
-        assert any("address 10.99.0.2 netmask 255.255.255.0 gateway 10.99.0.1 (static" in l for l in g.lines), g
+        assert any("address 10.99.0.2 netmask 255.255.255.0 gateway 10.99.0.1 (static" in l for l in g.log()), g
         client = ("import http.client\n"
                   "c = http.client.HTTPConnection('10.99.0.2', 8080, timeout=30)\n"
                   "for _ in range(20):\n"

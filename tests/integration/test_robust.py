@@ -78,8 +78,8 @@ def test_memory_exhaustion_is_enomem_then_the_oom_kill(arch, builder):
     lines = program_lines(r)
     assert lines[:2] == ["oom: mmap of twice the RAM: Cannot allocate memory",
                          "oom: sbrk of twice the RAM: Cannot allocate memory"], r
-    assert re.search(r"\[hermit\] out of memory: the program touched 0x[0-9a-f]+ and no page is free .*"
-                     r"killed \(SIGKILL, exit status 137\)", r.out), r
+    assert re.search(r"hermitcore: warning: out of memory: the program touched 0x[0-9a-f]+ and no page is free .*"
+                     r"killed \(SIGKILL, exit status 137\)", r.err), r
 
 
 def test_descriptors_past_rlimit_nofile(arch, builder, on_host):
@@ -118,14 +118,14 @@ def test_stack_overflow_is_sigsegv_naming_the_guard(arch, builder, where):
     no_panic(r)
     assert r.rc == 139, r
     what = "the guard gap below the main thread's stack" if where == "stack" else "the guard page"
-    assert re.search(r"\[hermit\] stack overflow: 0x[0-9a-f]+ is in " + what, r.out), r
+    assert re.search(r"hermitcore: warning: stack overflow: 0x[0-9a-f]+ is in " + what, r.err), r
     assert "stack: still alive" not in r.out, r
 
 
 def test_stdin_without_input_is_like_dev_null(arch, builder, on_host):
-    """Nothing is connected to stdin yet: it must read and poll as /dev/null
-    does on Linux (readable, end of file, not a terminal), never leave poll
-    waiting."""
+    """stdin from /dev/null (the test's own): it reads, polls and stats as
+    /dev/null does on Linux (readable, end of file, a character device, not
+    a terminal), never leaves poll waiting."""
     r = guest(arch, builder, "stdin")
     rc, want = on_host("stdin")
     assert (r.rc, program_lines(r)) == (rc, want) == (0, ["stdin: poll 1 revents IN", "stdin: select 1 readable 1",
@@ -226,9 +226,9 @@ def test_busybox_stdin_readers_groups_and_tar(tmp_path):
         h = subprocess.run([busybox, *cmd], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         r = hermit("run", "--board", "qemu-microvm", busybox, "--timeout", "60", "--", *cmd)
         assert (r.rc, program_lines(r)) == (h.returncode, h.stdout.splitlines()), (cmd, r)
-        assert "not implemented" not in r.out, r
+        assert "not implemented" not in r.err, r
     r = hermit("run", "--board", "qemu-microvm", busybox, "--timeout", "60", "--", "id")
-    assert r.rc == 0 and program_lines(r) == ["uid=0 gid=0"] and "not implemented" not in r.out, r
+    assert r.rc == 0 and program_lines(r) == ["uid=0 gid=0"] and "not implemented" not in r.err, r
     src = tmp_path / "src"
     (src / "d").mkdir(parents=True)
     (src / "d" / "f").write_text("hi\n")
@@ -242,7 +242,7 @@ def test_busybox_stdin_readers_groups_and_tar(tmp_path):
     subprocess.run([busybox, "tar", "-xf", str(tmp_path / "a.tar"), "-C", str(tmp_path / "host")], check=True)
     r = hermit("run", "--board", "qemu-microvm", busybox, "--mount", f"{tmp_path}:/m", "--timeout", "60", "--",
                "tar", "-xf", "/m/a.tar", "-C", "/m/guest")
-    assert r.rc == 0 and "not implemented" not in r.out, r
+    assert r.rc == 0 and "not implemented" not in r.err, r
     for name in ("d/f", "d/run.sh"):
         h, g = (tmp_path / "host" / name).stat(), (tmp_path / "guest" / name).stat()
         assert (g.st_mode, int(g.st_mtime)) == (h.st_mode, int(h.st_mtime)) == ((src / name).stat().st_mode,
@@ -318,11 +318,11 @@ def test_image_or_file_tree_larger_than_memory(arch, builder, big_tree):
     small = {"x86_64": "4M", "aarch64": "4M"}[arch]
     r = guest(arch, builder, "stdin", mem=small, files=big_tree)
     no_panic(r)
-    assert (r.rc == 127 and "does not fit in this machine's RAM: give it more with --mem" in r.out) or \
+    assert (r.rc == 127 and "does not fit in this machine's RAM: give it more with --mem" in r.err) or \
         (r.rc == 125 and "is too large to fit in RAM" in r.err), r  # aarch64: QEMU itself refuses to load it
     r = guest(arch, builder, "stdin", mem="8M", files=big_tree)
     no_panic(r)
-    assert r.rc == 127 and "no memory for its file tree (40001 entries; give it more with --mem)" in r.out, r
+    assert r.rc == 127 and "no memory for its file tree (40001 entries; give it more with --mem)" in r.err, r
 
 
 def test_shared_mapping_reaches_the_file_when_the_program_crashes(arch, builder, tmp_path):

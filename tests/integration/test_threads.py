@@ -20,8 +20,8 @@ def run(arch, program, cpus, *args):
 def test_every_cpu_comes_online(board):
     r = hermit("run", "--board", board, "--cpus", "4", "--timeout", TIMEOUT)
     assert r.rc == 0, r
-    assert "4 CPUs" in r.lines[0], r
-    assert "[hermit] smp: 4 of 4 CPUs online" in r.lines, r
+    assert "4 CPUs" in r.log_lines[0], r
+    assert "[hermit] smp: 4 of 4 CPUs online" in r.log_lines, r
     assert "Hello from hermitcore!" in r.lines, r
 
 
@@ -40,7 +40,7 @@ def check_suite(r, cpus):
 def test_pthreads_on_four_cpus(arch, kind, builder):
     prog = builder.build(kind, arch, "threads.c")
     r = run(arch, prog, 4)
-    assert "[hermit] smp: 4 of 4 CPUs online" in r.lines, r
+    assert "[hermit] smp: 4 of 4 CPUs online" in r.log_lines, r
     check_suite(r, 4)
     # 8 live workers on 4 CPUs: placed on every CPU, not piled on one
     assert "workers ran on 4 cpus" in r.lines, r

@@ -14,12 +14,6 @@
 static void path_release(char **p) { kfree(*p); }
 #define PATHBUF(name) char *name __attribute__((cleanup(path_release))) = kmalloc(PATH_MAX)
 
-#define S_IFMT 0170000
-#define S_IFIFO 0010000
-#define S_IFCHR 0020000
-#define S_IFDIR 0040000
-#define S_IFREG 0100000
-#define S_IFLNK 0120000
 
 #define AT_FDCWD -100
 #define AT_SYMLINK_NOFOLLOW 0x100
@@ -878,7 +872,20 @@ static void stat_file(const struct file *f, struct kstat *st)
             st->rdev = f->stream == TTY_STREAM ? (5 << 8) | 1 : (136 << 8); /* /dev/console, /dev/pts/0 */
             st->blksize = 1024;
         } else {
-            st->mode = S_IFIFO | 0600; /* the host's pipe or file, as the program can tell */
+            switch (stdio_kind((unsigned)f->stream)) { /* what the host's stream is */
+            case 'c':
+                st->mode = S_IFCHR | 0666;
+                st->rdev = (1 << 8) | 3; /* /dev/null */
+                break;
+            case 'f':
+                st->mode = S_IFREG | 0644;
+                break;
+            case 's':
+                st->mode = S_IFSOCK | 0777;
+                break;
+            default:
+                st->mode = S_IFIFO | 0600;
+            }
         }
         break;
     case F_NULL:

@@ -213,6 +213,15 @@ void vm_file_sync(struct lock_key key); /* fsync: the file's writable shared map
 #define POLLRDHUP 0x2000
 
 /* Descriptors backed by another subsystem (sockets, epoll instances). */
+/* st_mode file types */
+#define S_IFMT 0170000
+#define S_IFIFO 0010000
+#define S_IFCHR 0020000
+#define S_IFDIR 0040000
+#define S_IFREG 0100000
+#define S_IFSOCK 0140000
+#define S_IFLNK 0120000
+
 struct file_ops {
     const char *kind;    /* for messages: "socket" */
     unsigned mode;       /* st_mode file type bits (S_IFSOCK...) */

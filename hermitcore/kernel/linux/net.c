@@ -51,7 +51,6 @@
 #define SHUT_WR 1
 #define SHUT_RDWR 2
 
-#define S_IFSOCK 0140000
 #define ACCEPT_QUEUE 128
 #define UDP_RCVBUF 212992
 

@@ -486,7 +486,9 @@ long signal_self(long sig)
      * not run yet: signal delivery is still to come) */
     if (actions[sig].handler != 0 /* SIG_DFL */ || ignored_by_default)
         return 0;
-    pr_warn("%s (signal %ld) ends the program: exit status %ld\n",
+    /* as a shell, say nothing of SIGPIPE: `prog | head` ends programs so */
+    printk(sig == 13 ? "[hermit] %s (signal %ld) ends the program: exit status %ld\n"
+                     : "[hermit] warning: %s (signal %ld) ends the program: exit status %ld\n",
            sig < 32 && signal_names[sig] ? signal_names[sig] : "a signal", sig, 128 + sig);
     linux_exit((int)(128 + sig));
 }

@@ -185,7 +185,7 @@ static int bring_up(void)
     uint64_t t0 = clock_ns();
     dev = netdev_get(0);
     if (!dev) {
-        pr_info("net: the program asked for a socket, but this machine has no network interface "
+        pr_warn("net: the program asked for a socket, but this machine has no network interface "
                 "(the board describes none, or the run had --net none)\n");
         return -ENETDOWN;
     }
@@ -219,7 +219,7 @@ static int bring_up(void)
         if (bound)
             break;
         if (io_wait(seq, deadline) == -ETIMEDOUT) {
-            pr_info("net: %s: no DHCP answer within %llu s (link %s); give an address with --ip\n", dev->where,
+            pr_warn("net: %s: no DHCP answer within %llu s (link %s); give an address with --ip\n", dev->where,
                     (unsigned long long)(DHCP_WAIT_NS / NSEC_PER_SEC), dev->link_up ? "up" : "down");
             return -ENETUNREACH;
         }

@@ -99,8 +99,10 @@ HERMIT_INIT(HERMIT_INIT_CONSOLE, ns16550_init);
 /* The program's stdin comes over this UART: take its receive interrupt. */
 static void ns16550_input(void)
 {
-    if (irq_register(BOARD_NS16550_0_IRQ, ns16550_irq, 0) == 0)
+    if (irq_register(BOARD_NS16550_0_IRQ, ns16550_irq, 0) == 0) {
         ns16550_rx_enable(1);
+        console_input_ready();
+    }
 }
 HERMIT_INIT(HERMIT_INIT_DEVICE, ns16550_input);
 #endif

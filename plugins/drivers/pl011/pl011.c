@@ -90,8 +90,10 @@ HERMIT_INIT(HERMIT_INIT_CONSOLE, pl011_init);
 /* The program's stdin comes over this UART: take its receive interrupt. */
 static void pl011_input(void)
 {
-    if (irq_register(BOARD_PL011_0_IRQ, pl011_irq, 0) == 0)
+    if (irq_register(BOARD_PL011_0_IRQ, pl011_irq, 0) == 0) {
         pl011_rx_enable(1);
+        console_input_ready();
+    }
 }
 HERMIT_INIT(HERMIT_INIT_DEVICE, pl011_input);
 #endif

@@ -65,14 +65,11 @@ static char *ctl_tx_free[CTL_TX];
 static unsigned ctl_tx_nfree;
 static unsigned named; /* stream ports the host has named */
 
+/* Every stream named, and the host said whether stdout and stderr are
+ * connected (stdin may never be: a host with no input closes it at once). */
 static int handshake_done(void)
 {
-    if (named < STDIO_STREAMS)
-        return 0;
-    for (int s = 0; s < STDIO_STREAMS; s++)
-        if (!by_stream[s]->host_told)
-            return 0;
-    return 1;
+    return named == STDIO_STREAMS && by_stream[STDIO_OUT]->host_told && by_stream[STDIO_ERR]->host_told;
 }
 
 /* --- the kernel log on port 0 --- */
@@ -211,17 +208,22 @@ static void tx_reclaim(struct port *p)
         p->tx_free[p->tx_nfree++] = b;
 }
 
-/* Hand received input to the stdio layer while it has room. */
+/* Hand received input to the stdio layer while it has room. Called without
+ * the device lock: the line discipline echoes through vs_send. */
+static spinlock_t rx_lock = SPINLOCK_INIT; /* one deliverer at a time: stdin's order */
+
 static void rx_deliver(void)
 {
     struct port *p = by_stream[STDIO_IN];
     if (!p)
         return;
-    int reposted = 0;
+    unsigned long f = spin_lock_irqsave(&rx_lock);
     for (;;) {
         if (!p->held) {
             uint32_t len;
+            spin_lock(&lock);
             p->held = virtq_get(p->rx, &len);
+            spin_unlock(&lock);
             if (!p->held)
                 break;
             p->held_off = 0;
@@ -230,25 +232,26 @@ static void rx_deliver(void)
         p->held_off += (uint32_t)stdio_input(p->held + p->held_off, p->held_len - p->held_off);
         if (p->held_off < p->held_len)
             break; /* the reader is behind; rx_resume brings the rest */
+        spin_lock(&lock);
         rx_post(p, p->held);
-        p->held = 0;
-        reposted = 1;
-    }
-    if (reposted)
         virtq_kick(p->rx);
+        spin_unlock(&lock);
+        p->held = 0;
+    }
     if (!p->held && !p->host_open && !p->eof_told) {
         p->eof_told = 1; /* everything before the host's end of file is delivered */
         stdio_input_eof();
     }
+    spin_unlock_irqrestore(&rx_lock, f);
 }
 
+/* Control messages and completions (lock held); input is rx_deliver's. */
 static void poll_locked(void)
 {
     ctl_poll();
     for (int s = STDIO_OUT; s < STDIO_STREAMS; s++)
         if (by_stream[s])
             tx_reclaim(by_stream[s]);
-    rx_deliver();
 }
 
 static long vs_send(unsigned s, const char *buf, size_t n)
@@ -306,6 +309,7 @@ static void vs_poll(void)
     unsigned long f = spin_lock_irqsave(&lock);
     poll_locked();
     spin_unlock_irqrestore(&lock, f);
+    rx_deliver();
 }
 
 static const struct stdio_transport streams = {"virtio-console", vs_send, vs_sent, vs_writable, vs_poll, vs_poll};
@@ -316,6 +320,7 @@ static void vs_interrupt(unsigned irq, void *arg)
     spin_lock(&lock);
     poll_locked();
     spin_unlock(&lock);
+    rx_deliver();
     stdio_notify();
 }
 

@@ -29,10 +29,14 @@ void console_write(const char *s, size_t n);
 /* On a board without a stream device (HERMIT_STDIO_MUX), the program's
  * standard streams share the first console with the kernel log, framed:
  * byte 0xff starts an escape -- 0xff 0xff is a 0xff of data; guest to host,
- * 0xff N switches to stream N (0 the log, 1 stdout, 2 stderr); host to
+ * 0xff N switches to stream N (0 the log, 1 stdout, 2 stderr), 0xff 0x03
+ * says input is on (console_input_ready); host to
  * guest, 0xff 0x04 ends stdin and 0xff 0x05 / 0xff 0x06 say the host closed
  * stdout / stderr. The log is stream 0 from the first byte.
  * console_input: a byte the console received (its interrupt handler calls
  * it while console_input_room() is true, else holds input off). */
 int console_input_room(void);
 void console_input(char c);
+/* The driver takes input now (its receive interrupt is on): tells the host
+ * (0xff 0x03), which holds stdin back until then. */
+void console_input_ready(void);

@@ -60,6 +60,10 @@ void stdio_drain(void);
 /* Terminals: stream s is one on the host (hermit.tty=MASK), with this many
  * rows and columns (hermit.winsize=ROWSxCOLS). */
 int stdio_is_tty(unsigned s);
+/* What stream s is on the host, for fstat (hermit.stdio=KKK): 'c' a
+ * character device (/dev/null), 'f' a regular file, 'p' a pipe, 's' a
+ * socket, 't' a terminal. */
+char stdio_kind(unsigned s);
 void stdio_winsize(uint16_t *rows, uint16_t *cols);
 void stdio_set_winsize(uint16_t rows, uint16_t cols);
 /* Kernel command-line options of this layer; 1 if `opt` was one. */
