@@ -26,7 +26,7 @@ from benchmarks.common import (
 )
 
 METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter",
-           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak")
+           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio")
 #: what later capabilities will add, and why they are not measured yet (metric -> reason)
 NOT_YET: dict[str, str] = {}
 TARGETS = {
@@ -437,11 +437,30 @@ def m_soak(board, runner, floor, runs, quick=False):
     return [row]
 
 
+def m_stdio(board, runner, floor, runs, quick=False):
+    """MB/s out of and into one static program's standard streams: `hermitcore
+    run`'s pipes, the Linux guest's hvc0 (TCG), the host's pipes (benchmarks/stdio.py)."""
+    from benchmarks import stdio
+    from hermitcore.run import kvm_is_pvm
+
+    rows = []
+    for accel in accelerators(runner.arch):
+        if accel == "kvm" and runner.arch == "x86_64" and kvm_is_pvm():
+            continue  # the program's ring 3 does not run under PVM yet (docs/linux-programs.md)
+        row = stdio.measure(board, runner, accel, quick, min(runs, stdio.MAX_SAMPLES),
+                            linux=accel == "tcg" and runner.arch not in LINUX_UNAVAILABLE, progress=progress)
+        for key in ("linux_out_error", "linux_in_error"):
+            if row.get(key, "").startswith("unavailable: "):
+                LINUX_UNAVAILABLE[runner.arch] = row.pop(key)[len("unavailable: "):]
+        rows.append(row)
+    return rows
+
+
 FUNCS = {
     "exec_to_exit": m_exec_to_exit, "run_overhead": m_run_overhead, "boot_breakdown": m_boot_breakdown,
     "image_size": m_image_size, "min_mem": m_min_mem, "compose_time": m_compose_time, "timer_jitter": m_timer_jitter,
     "syscall_round_trip": m_syscall_round_trip, "threads": m_threads, "os_noise_fwq": m_os_noise_fwq,
-    "stream": m_stream, "net": m_net, "soak": m_soak,
+    "stream": m_stream, "net": m_net, "soak": m_soak, "stdio": m_stdio,
 }
 
 
@@ -584,6 +603,29 @@ def markdown(report: dict) -> str:
                 "(benchmarks/apps/netinit.c), then execs the same server binary.", ""]
     if "soak" in metrics:
         _soak_markdown(metrics["soak"], table, out)
+    if "stdio" in metrics:
+        def mb(r, k):
+            return (f"{r[f'{k}_mb_s']:.1f}" if f"{k}_mb_s" in r else "error" if f"{k}_error" in r
+                    else "n/a (other arch)" if k.startswith("host") else "n/a")
+
+        table("10. standard streams: MB/s out of (stdout) and into (stdin) the same static program through "
+              "`hermitcore run`'s pipes, the Linux guest's hvc0 (TCG) and the host's pipes",
+              ["board", "accel", "MiB each way", "hermitcore out", "hermitcore in", "Linux guest out", "Linux guest in",
+               "host out", "host in", "hermitcore / Linux (out / in)", "target: >= 1x Linux both ways"],
+              [(r["board"], r["accel"], r["bytes"] >> 20, *(mb(r, f"{s}_{d}") for s in ("hermit", "linux", "host")
+                                                          for d in ("out", "in")),
+                " / ".join(f"{r[f'ratio_linux_{d}']:.2f}x" if r.get(f"ratio_linux_{d}") else "n/a" for d in ("out", "in")),
+                _verdict(r) or "not measured") for r in metrics["stdio"]])
+        out += [f"- {r['board']} {r['accel']}, {k[:-6].replace('hermit_', 'hermitcore ').replace('_', ' ')}: {r[k]}"
+                for r in metrics["stdio"] for k in sorted(r) if k.endswith("_error")]
+        out += ["", "Out: the program writes N bytes (pattern 0..250: NUL, CR, LF, high bytes) in 64 KiB writes; the "
+                "host times its stdout from the first byte received to the N-th ((N - first chunk) / time) and "
+                "checks it byte for byte, nothing more. In: the host writes the same N bytes; the program times its "
+                "own reads, first byte to last. Medians of up to 3 samples per point. The Linux guest's /init is the "
+                "same binary (`stdio hvc`: loads virtio_console and its transport from the kernel's package, raw "
+                "mode on hvc0, hvc0 as fds 0-2); hvc0 is a virtconsole whose output goes to a file chardev (QEMU "
+                "drops a virtconsole's bytes when a socket or pipe chardev would block) and whose input comes from "
+                "a Unix socket. Host columns: the host's architecture only.", ""]
     lg = report.get("linux_guest", {})
     out += ["## Linux-guest baseline", "",
             f"Debian's kernel ({', '.join(f'{a}: {p}' for a, p in lg.get('package', {}).items()) or 'n/a'}) on the "
@@ -719,7 +761,7 @@ def soak_chart(report: dict, path: Path) -> str | None:
     return None
 
 
-QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak"}
+QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio"}
 
 
 def _ratio(r, k):
@@ -762,7 +804,9 @@ def main(argv=None) -> int:
     metrics = args.only or list(METRICS)
     SOAK_ONE_PER_ARCH["on"] = args.boards is None
     if args.quick and not args.only:
-        metrics = [m for m in metrics if m != "timer_jitter"]  # 1000 shots per board: not smoke-sized
+        # timer_jitter: 1000 shots per board, not smoke-sized; stdio: `--quick --only stdio` (the smoke run's
+        # metric set is tests/integration/test_bench.py's QUICK_METRICS)
+        metrics = [m for m in metrics if m not in ("timer_jitter", "stdio")]
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
