@@ -98,7 +98,7 @@ def _chardevs(options) -> list[str]:
 #: log on stderr, the streams on the shell's own stdin, stdout and stderr
 PRINTED_CHARDEVS = {
     "hcon": "file,id=hcon,path=/dev/stderr,append=on",
-    "hin": "file,id=hin,path=/dev/null,input-path=/dev/stdin",
+    "hin": "stdio,id=hin,signal=off",  # read only: the guest never writes its stdin port
     "hout": "file,id=hout,path=/dev/stdout,append=on",
     "herr": "file,id=herr,path=/dev/stderr,append=on",
 }

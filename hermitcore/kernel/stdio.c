@@ -276,9 +276,11 @@ short stdio_poll(unsigned s)
 {
     if (s == STDIO_IN) {
         unsigned long f = spin_lock_irqsave(&in_lock);
-        short r = (short)(readable_locked() || in_eof || !transport ? POLLIN : 0);
-        if (in_eof && !ring_len)
-            r |= POLLHUP;
+        short r = (short)(readable_locked() ? POLLIN : 0);
+        if ((in_eof || !transport) && !ring_len) {
+            char k = stdio_kind(STDIO_IN); /* at the end, as the host's kind of file says it */
+            r |= k == 'p' ? POLLHUP : k == 's' ? POLLIN | POLLHUP : POLLIN;
+        }
         spin_unlock_irqrestore(&in_lock, f);
         return r;
     }

@@ -325,7 +325,8 @@ def test_tap_network(netserver, www):
                 pytest.skip(f"cannot make the namespace here: {' '.join(cmd)}: {p.stderr.strip()}")
         g = Guest(argv=["ip", "netns", "exec", ns, sys.executable, "-m", "hermitcore", "run", "--board",
                         "qemu-microvm", str(netserver["x86_64"]), "--files", str(www), "--net", f"tap:{tap}",
-                        "--ip", "10.99.0.2", "--gateway", "10.99.0.1", "--timeout", "120"])
+                        "--ip", "10.99.0.2", "--gateway", "10.99.0.1", "--timeout", "120",
+                        "-v"])  # the kernel log on stderr, which Guest keeps for log()
         g.wait_for("netserver: ready", timeout=120)
         assert any("address 10.99.0.2 netmask 255.255.255.0 gateway 10.99.0.1 (static" in l for l in g.log()), g
         client = ("import http.client\n"
