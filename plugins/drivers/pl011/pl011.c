@@ -41,9 +41,12 @@ static void pl011_irq(unsigned irq, void *arg)
         *reg(UARTICR) = INT_TX;
         irqs++;
     }
+    /* acknowledge before draining: a byte that arrives after the drain raises
+     * the interrupt anew (acknowledged after, it would sit unseen, and QEMU
+     * sends nothing more while it does) */
+    *reg(UARTICR) = INT_RX | INT_RT;
     while (!(*reg(UARTFR) & FR_RXFE) && console_input_room())
         console_input((char)*reg(UARTDR));
-    *reg(UARTICR) = INT_RX | INT_RT;
 }
 
 /* Input held off while the program is behind: the byte waits in the UART
