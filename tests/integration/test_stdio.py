@@ -116,7 +116,9 @@ def test_poll_waits_for_input_then_sees_end_of_file(arch, probe, how):
         proc.wait(timeout=120)
         out, err = proc.stdout.read(), proc.stderr.read()
     finally:
-        proc.kill()
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=10)
     assert proc.returncode == 0 and out == b"end of file: 19 bytes, 4 lines\n", (out, err)
 
 
@@ -209,6 +211,16 @@ class Pty:
     def send(self, data: bytes) -> None:
         os.write(self.master, data)
 
+    def stop(self) -> None:
+        """SIGTERM first: `hermitcore run` takes its QEMU down with it (a
+        SIGKILL would leave QEMU running)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
     def finish(self, timeout: float = 120) -> int:
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
@@ -235,7 +247,7 @@ def test_terminal_facts(arch, probe):
         t.expect(b"isig")
         rc = t.finish()
     finally:
-        t.proc.kill()
+        t.stop()
     assert rc == 0, t.seen
     assert b"isatty 1 1 1\r\nwinsize 33 101\r\nicanon 1 echo 1 isig 1\r\n" in t.seen, t.seen
     assert t.after == t.before
@@ -253,7 +265,7 @@ def test_interactive_session(arch, probe):
         t.expect(b"bye\r\n")
         rc = t.finish()
     finally:
-        t.proc.kill()
+        t.stop()
     assert rc == 0, t.seen
     assert b"hellp\b \bo world\r\n" in t.seen, t.seen  # the guest echoes, the erase is drawn
     assert t.after == t.before
@@ -268,7 +280,7 @@ def test_ctrl_c_ends_the_run(arch, probe):
         t.send(b"\x03")
         rc = t.finish()
     finally:
-        t.proc.kill()
+        t.stop()
     assert rc == 130, t.seen
     assert t.after == t.before
 
@@ -290,7 +302,7 @@ def test_busybox_shell_session():
         t.send(b"exit 5\r")
         rc = t.finish()
     finally:
-        t.proc.kill()
+        t.stop()
     assert rc == 5, t.seen
     assert t.after == t.before
 
