@@ -193,16 +193,16 @@ def cmd_boards(args) -> int:
         return 0
     if not args.name:
         raise HermitError("usage: hermitcore boards show NAME")
-    from hermitcore.compose import claim_devices, select_arch
-    from hermitcore.plugins import make_plugin_manager
+    from hermitcore.plugins import claim_devices, make_plugin_manager, select
 
     board = load_board(args.name)
     pm = make_plugin_manager()
-    arch = select_arch(pm, board)
-    claimed, unclaimed = claim_devices(pm, board)
+    sel = select(pm, board)
+    arch = sel.arch
+    claimed, unclaimed = claim_devices(sel)
     owner = {c.device.path: c for c in claimed}
     print(f"board    {board.name}: {board.description}")
-    print(f"arch     {board.arch} (plugin: {pm.get_name(_arch_plugin(pm, board))})")
+    print(f"arch     {board.arch} (plugin: {sel.arch_plugin_name})")
     print(f"qemu     {arch.qemu_binary} -machine {board.qemu.machine} -cpu {board.qemu.cpu}")
     for r in board.memory:
         print(f"memory   {r.base:#x}, {r.size >> 20} MiB by default (the VMM's size is read at boot)")
@@ -215,13 +215,6 @@ def cmd_boards(args) -> int:
         by = f"-> {c.claim.plugin} ({c.claim.driver}, {c.claim.role})" if c else "-> unclaimed"
         print(f"  {dev.path:<34} {dev.describe():<38} {regs}{irqs}  {by}")
     return 0
-
-
-def _arch_plugin(pm, board):
-    for impl in pm.hook.hermitcore_select_arch.get_hookimpls():
-        if impl.function(board=board) is not None:
-            return impl.plugin
-    return None
 
 
 def cmd_plugins(args) -> int:

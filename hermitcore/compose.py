@@ -28,7 +28,7 @@ from hermitcore.model import (
     Source,
     c_ident,
 )
-from hermitcore.plugins import make_plugin_manager
+from hermitcore.plugins import claim_devices, make_plugin_manager, select
 from hermitcore.program import Program, cpio_from_dir, inspect_program, is_elf, read_initrd
 
 EMIT_PHASES = ("boot", "paging", "interrupts", "timers")
@@ -80,65 +80,6 @@ class ComposeResult:
     seconds: float
     claimed: tuple[ClaimedDevice, ...]
     unclaimed: tuple
-
-
-def call_each(pm: pluggy.PluginManager, hook_name: str, **kwargs) -> list[tuple[str, object]]:
-    """Call every implementation of a hook; return (plugin name, result) pairs
-    for non-None results, so the core can say who contributed what."""
-    caller = getattr(pm.hook, hook_name)
-    out = []
-    for impl in reversed(caller.get_hookimpls()):
-        try:
-            result = impl.function(**{name: kwargs[name] for name in impl.argnames})
-        except HermitError:
-            raise
-        except Exception as exc:
-            raise PluginError(
-                f"plugin '{impl.plugin_name}' failed in {hook_name}: {type(exc).__name__}: {exc}"
-            ) from exc
-        if result is not None:
-            out.append((impl.plugin_name, result))
-    return out
-
-
-def select_arch(pm: pluggy.PluginManager, board: Board) -> Architecture:
-    arch = pm.hook.hermitcore_select_arch(board=board)
-    if arch is None:
-        archs = sorted({a.name for _, lst in call_each(pm, "hermitcore_architectures") for a in lst})
-        raise PluginError(
-            f"board '{board.name}' needs architecture '{board.arch}', but no installed plugin "
-            f"implements it (available: {', '.join(archs) or 'none'})"
-        )
-    return arch
-
-
-def claim_devices(pm: pluggy.PluginManager, board: Board):
-    """Ask every plugin about every device. Returns (claimed, unclaimed)."""
-    claimed: list[ClaimedDevice] = []
-    unclaimed = []
-    per_driver: dict[str, int] = {}
-    driver_owner: dict[str, str] = {}
-    for device in board.devices:
-        claims = [
-            (plugin, attrs.evolve(claim, plugin=plugin))
-            for plugin, claim in call_each(pm, "hermitcore_claim_device", board=board, device=device)
-        ]
-        if len(claims) > 1:
-            who = " and ".join(f"'{p}' (driver {c.driver})" for p, c in claims)
-            raise PluginError(f"device {device.path} ({device.describe()}) is claimed by two plugins: {who}")
-        if not claims:
-            unclaimed.append(device)
-            continue
-        plugin, claim = claims[0]
-        owner = driver_owner.setdefault(claim.driver, plugin)
-        if owner != plugin:
-            raise PluginError(
-                f"driver name '{claim.driver}' is used by two plugins: '{owner}' and '{plugin}'"
-            )
-        instance = per_driver.get(claim.driver, 0)
-        per_driver[claim.driver] = instance + 1
-        claimed.append(ClaimedDevice(device=device, claim=claim, instance=instance))
-    return tuple(claimed), tuple(unclaimed)
 
 
 def generate_board_h(board: Board, arch: Architecture, claimed, app_name: str) -> str:
@@ -245,8 +186,9 @@ def make_spec(
     initrd: str | None = None,
     progress=None,
 ):
-    arch = select_arch(pm, board)
-    claimed, unclaimed = claim_devices(pm, board)
+    sel = select(pm, board)
+    arch = sel.arch
+    claimed, unclaimed = claim_devices(sel)
     program = None
     net = any(c.claim.role == "nic" for c in claimed)
     if app is not None and Path(app).is_file() and is_elf(app):
@@ -265,8 +207,8 @@ def make_spec(
                       program=program.kind if program else None)
 
     fragments: list[tuple[str, str, Fragment]] = []
-    for phase in EMIT_PHASES:
-        for plugin, frag in call_each(pm, f"hermitcore_emit_{phase}", ctx=ctx, layout=None):
+    for phase in EMIT_PHASES:  # the architecture's own
+        for plugin, frag in sel.call_arch(f"hermitcore_emit_{phase}", ctx=ctx, layout=None):
             fragments.append((phase, plugin, _check_fragment(plugin, frag)))
     by_driver: dict[str, list[ClaimedDevice]] = {}
     for c in claimed:
@@ -337,6 +279,7 @@ def compose(
     pm = pm or make_plugin_manager()
     board = load_board(board_name)
     spec, claimed, unclaimed = make_spec(pm, board, app, builtin, files, initrd, progress)
+    sel = select(pm, board)
     ctx = EmitContext(board=board, arch=spec.arch, claimed=claimed, app_name=spec.app_name,
                       program=spec.program)
     final: list = []
@@ -345,7 +288,7 @@ def compose(
         """Page tables again, now from the linked image's sections."""
         sources = []
         final.clear()
-        for plugin, frag in call_each(pm, "hermitcore_emit_paging", ctx=ctx, layout=layout):
+        for plugin, frag in sel.call_arch("hermitcore_emit_paging", ctx=ctx, layout=layout):
             frag = _check_fragment(plugin, frag)
             final.append((plugin, frag))
             sources.extend(frag.sources)

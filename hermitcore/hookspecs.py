@@ -9,13 +9,19 @@ error instead of silence.
 Phases, in the order the core calls them:
 
 1. registration -- what architectures a plugin implements;
-2. selection    -- which architecture serves the board (first result wins);
+2. selection    -- which architecture serves the board (exactly one answers);
 3. devices      -- which plugin drives each device of the board;
 4. emission     -- native code and data for boot, paging, interrupts, timers
                    and each claimed device, as :class:`~hermitcore.model.Fragment`;
 5. run          -- QEMU arguments and the meaning of QEMU's exit status.
 
-A plugin that has nothing to say for a board returns ``None``.
+The core routes every hook (``hermitcore.plugins.Selection``): once a board's
+architecture is selected, the other architectures' plugins are never called
+for it, and each hook below says which plugins it is called on. A plugin
+therefore does not check whether a call is meant for it. Each plugin is
+called on its own through pluggy, so the core knows (and error messages
+name) who contributed what. A plugin that has nothing to say returns
+``None``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from hermitcore.model import (
     Architecture,
     Board,
     Claim,
+    ClaimedDevice,
     Device,
     EmitContext,
     Fragment,
@@ -42,9 +49,8 @@ from hermitcore.model import (
 def hermitcore_architectures() -> list[Architecture] | None:
     """Return the architectures this plugin implements.
 
-    Called once per composition and by ``hermitcore plugins``. All results
-    are collected; two plugins announcing the same architecture name is a
-    conflict.
+    Called on every plugin, to name what is available when no plugin serves
+    a board.
     """
 
 
@@ -57,8 +63,12 @@ def hermitcore_architectures() -> list[Architecture] | None:
 def hermitcore_select_arch(board: Board) -> Architecture | None:
     """Return the :class:`Architecture` that serves ``board``, or ``None``.
 
-    First non-``None`` result wins. An arch plugin answers for boards whose
-    ``board.arch`` is its own name.
+    :param board: the board being composed or run.
+
+    Called on every plugin that implements it; exactly one must answer (none:
+    "no installed plugin implements it"; two: a conflict naming both). The
+    one that answers is the board's architecture plugin; the others are left
+    out of every later hook for this board.
     """
 
 
@@ -71,7 +81,12 @@ def hermitcore_select_arch(board: Board) -> Architecture | None:
 def hermitcore_claim_device(board: Board, device: Device) -> Claim | None:
     """Return a :class:`Claim` if this plugin drives ``device``.
 
-    Called once for every device node and PCI function of the board. Match
+    :param board: the board.
+    :param device: one device node or PCI function of it.
+
+    Called on the architecture's plugin and every non-architecture plugin,
+    once for every device of the board; the core stamps the claim with the
+    plugin's name (``Claim.plugin``). Match
     on ``device.compatible`` (device tree) or ``device.pci_id``
     (vendor, device). All results are collected: a device claimed by two
     plugins is an error naming both; a device nobody claims is listed by
@@ -88,6 +103,10 @@ def hermitcore_claim_device(board: Board, device: Device) -> Claim | None:
 def hermitcore_emit_boot(ctx: EmitContext) -> Fragment | None:
     """Entry code, boot protocol glue and the linker script.
 
+    :param ctx: the board, its architecture, the claimed devices, the app.
+
+    Called on the architecture's plugin only.
+
     Exactly one plugin (the board's architecture) must provide a
     ``linker_script``; its entry code records ``boot_first_tick``, reads what
     the VMM handed over (PVH start info, DTB) into a ``struct boot_info`` and
@@ -101,6 +120,11 @@ def hermitcore_emit_paging(ctx: EmitContext, layout: Layout | None) -> Fragment 
     """Page tables computed at compose time, emitted as data, and the code
     that installs them (CR3 / TTBR0_EL1).
 
+    :param ctx: as for ``hermitcore_emit_boot``.
+    :param layout: ``None``, then the linked image's layout.
+
+    Called on the architecture's plugin only.
+
     Called once with ``layout=None`` (emit tables of the right shape for a
     nominal layout), then again after each link with the image's real
     :class:`~hermitcore.model.Layout` until the emitted sources stop changing,
@@ -110,17 +134,30 @@ def hermitcore_emit_paging(ctx: EmitContext, layout: Layout | None) -> Fragment 
 
 @hookspec
 def hermitcore_emit_interrupts(ctx: EmitContext) -> Fragment | None:
-    """Exception vectors, interrupt controller set-up and ``irq_*`` API."""
+    """Exception vectors, interrupt controller set-up and ``irq_*`` API.
+
+    :param ctx: as for ``hermitcore_emit_boot``.
+
+    Called on the architecture's plugin only.
+    """
 
 
 @hookspec
 def hermitcore_emit_timers(ctx: EmitContext) -> Fragment | None:
-    """Clock source and timer: ``arch_clock_ns`` and friends."""
+    """Clock source and timer: ``arch_clock_ns`` and friends.
+
+    :param ctx: as for ``hermitcore_emit_boot``.
+
+    Called on the architecture's plugin only.
+    """
 
 
 @hookspec
-def hermitcore_emit_device(ctx: EmitContext, claimed: tuple) -> Fragment | None:
+def hermitcore_emit_device(ctx: EmitContext, claimed: tuple[ClaimedDevice, ...]) -> Fragment | None:
     """Driver code for the devices this plugin claimed.
+
+    :param ctx: as for ``hermitcore_emit_boot``.
+    :param claimed: every device of one driver this plugin claimed.
 
     Called only on the plugin that claimed them, once per driver name, with
     ``claimed`` holding every :class:`~hermitcore.model.ClaimedDevice` of that
@@ -142,6 +179,12 @@ def hermitcore_emit_device(ctx: EmitContext, claimed: tuple) -> Fragment | None:
 def hermitcore_qemu_args(ctx: RunContext) -> QemuArgs | None:
     """QEMU arguments this plugin needs for a run of an image on ``ctx.board``.
 
+    :param ctx: the board, its architecture, the claimed devices
+        (``ctx.devices_of(driver)``), the run's options and the image's meta.
+
+    Called on the architecture's plugin and on the plugins that claimed a
+    device of the board.
+
     The arch plugin sets ``binary``; device plugins add ``-device`` and
     console wiring (the console chardev id is ``ctx.options.console_chardev``).
     ``ctx.meta`` is the image's metadata (e.g. ``network``: the TCP/IP stack
@@ -160,6 +203,12 @@ def hermitcore_qemu_args(ctx: RunContext) -> QemuArgs | None:
 def hermitcore_decode_exit(ctx: RunContext, returncode: int) -> int | None:
     """Translate QEMU's exit status into the guest's exit status, for exit
     devices that a declared ``QemuArgs.exit_code`` cannot describe.
+
+    :param ctx: as for ``hermitcore_qemu_args``.
+    :param returncode: QEMU's exit status (negative: killed by a signal).
+
+    Called on the architecture's plugin and on the plugins that claimed a
+    device of the board.
 
     First non-``None`` result wins, before the declared ``exit_code``;
     ``None`` from everyone means QEMU's status is not a guest exit (QEMU

@@ -225,6 +225,9 @@ class RunContext:
     options: RunOptions
     meta: Mapping[str, object] = attrs.field(factory=dict)  # the image's metadata (see compose.generate_meta)
 
+    def devices_of(self, driver: str) -> tuple[ClaimedDevice, ...]:
+        return tuple(c for c in self.claimed if c.claim.driver == driver)
+
 
 def c_ident(text: str) -> str:
     """``"isa-debug-exit"`` -> ``"ISA_DEBUG_EXIT"``."""

@@ -45,19 +45,20 @@ class RunResult:
 def plan_command(pm, board, image: str, options, meta=None):
     """(argv, RunContext, declared exit code as a dict or None): the plugins'
     QEMU command line for ``image`` on ``board``."""
-    from hermitcore.compose import call_each, claim_devices, select_arch
     from hermitcore.model import QemuArgs, RunContext
+    from hermitcore.plugins import claim_devices, select
     from hermitcore.toolchain import find_tool
 
-    arch = select_arch(pm, board)
-    claimed, _ = claim_devices(pm, board)
+    sel = select(pm, board)
+    arch = sel.arch
+    claimed, _ = claim_devices(sel)
     if meta is None:
         try:
             meta = read_image(image).meta
         except ImageError:
             meta = {}  # a foreign kernel (the benchmarks' QEMU floor, a Linux guest)
     ctx = RunContext(board=board, arch=arch, claimed=claimed, image=image, options=options, meta=meta)
-    contributions = [c for _, c in call_each(pm, "hermitcore_qemu_args", ctx=ctx)]
+    contributions = [c for _, c in sel.call_serving("hermitcore_qemu_args", claimed, ctx=ctx)]
     binary = next((c.binary for c in contributions if isinstance(c, QemuArgs) and c.binary), None) or arch.qemu_binary
     cpu = next((c.cpu for c in contributions if c.cpu), None) or board.qemu.cpu
     exit_code = next((c.exit_code for c in contributions if c.exit_code), None)
@@ -268,8 +269,11 @@ def _compute(pm, image, info, request, workdir, key):
         ip=request["ip"], mounts=tuple(request["mounts"]), stdio=request["stdio"],
     )
     argv, ctx, exit_code = plan_command(pm, board, image, options, info.meta)
-    decoders = pm.hook.hermitcore_decode_exit.get_hookimpls()
-    hook = (lambda rc: pm.hook.hermitcore_decode_exit(ctx=ctx, returncode=rc)) if decoders else None
+    from hermitcore.plugins import select
+
+    decode = select(pm, board).subset("hermitcore_decode_exit", ctx.claimed)
+    hook = (lambda rc: decode(ctx=ctx, returncode=rc)) if decode.get_hookimpls() else None
+    decoders = hook is not None
     if not decoders:
         depends = [image, argv[0], *runplan.plugin_sources(pm)]
         depends += [os.path.join(board.directory, f) for f in sorted(os.listdir(board.directory))]

@@ -27,9 +27,6 @@ ARCH = Architecture(
 )
 
 
-def _mine(ctx) -> bool:
-    return ctx.arch.name == ARCH.name
-
 
 @hookimpl
 def hermitcore_architectures():
@@ -43,8 +40,6 @@ def hermitcore_select_arch(board):
 
 @hookimpl
 def hermitcore_emit_boot(ctx: EmitContext):
-    if not _mine(ctx):
-        return None
     base = ctx.board.ram_base + KERNEL_OFFSET
     return Fragment(
         sources=package_sources(PKG, "boot.S", "cpu.c", "smp.c", "semihosting.c", prefix="aarch64")
@@ -57,8 +52,6 @@ def hermitcore_emit_boot(ctx: EmitContext):
 
 @hookimpl
 def hermitcore_emit_paging(ctx: EmitContext, layout):
-    if not _mine(ctx):
-        return None
     tables, defines, symbols, summary = paging.build(ctx.board, layout)
     return Fragment(
         sources=(
@@ -75,18 +68,12 @@ GIC_VERSIONS = {"arm,cortex-a15-gic": 2, "arm,gic-400": 2, "arm,gic-v3": 3}
 
 @hookimpl
 def hermitcore_claim_device(board, device):
-    if board.arch != ARCH.name:
-        return None
     if device.is_compatible(*GIC_VERSIONS):
         return Claim(driver="gic", role="interrupt-controller")
     if device.is_compatible("arm,armv8-timer"):
         return Claim(driver="armv8-timer", role="timer")
     return None
 
-
-@hookimpl
-def hermitcore_emit_device(ctx, claimed):
-    return None  # emitted as part of the interrupts and timers hooks
 
 
 def _one(ctx, driver, what):
@@ -98,8 +85,6 @@ def _one(ctx, driver, what):
 
 @hookimpl
 def hermitcore_emit_interrupts(ctx: EmitContext):
-    if not _mine(ctx):
-        return None
     gic = _one(ctx, "gic", "GIC ('arm,cortex-a15-gic', 'arm,gic-400' or 'arm,gic-v3')")
     version = next(v for c, v in GIC_VERSIONS.items() if gic.is_compatible(c))
     if len(gic.regs) < 2:
@@ -113,8 +98,6 @@ def hermitcore_emit_interrupts(ctx: EmitContext):
 
 @hookimpl
 def hermitcore_emit_timers(ctx: EmitContext):
-    if not _mine(ctx):
-        return None
     timer = _one(ctx, "armv8-timer", "'arm,armv8-timer'")
     if len(timer.interrupts) < 3:
         raise PluginError(f"{timer.path}: expected 4 timer interrupts (secure, non-secure, virtual, hypervisor)")
@@ -126,8 +109,6 @@ def hermitcore_emit_timers(ctx: EmitContext):
 
 @hookimpl
 def hermitcore_qemu_args(ctx: RunContext):
-    if ctx.arch.name != ARCH.name:
-        return None
     # Semihosting SYS_EXIT with ADP_Stopped_ApplicationExit: QEMU exits with
     # the guest's status; the kernel writes the exact byte to the semihosting
     # console first (no byte: QEMU's 0 is a reset or power-off, not an exit).

@@ -23,9 +23,6 @@ ARCH = Architecture(
 )
 
 
-def _mine(ctx) -> bool:
-    return ctx.arch.name == ARCH.name
-
 
 @hookimpl
 def hermitcore_architectures():
@@ -47,23 +44,15 @@ CLAIMS = {
 
 @hookimpl
 def hermitcore_claim_device(board, device):
-    if board.arch != ARCH.name:
-        return None
     for compatible, (driver, role) in CLAIMS.items():
         if device.is_compatible(compatible):
             return Claim(driver=driver, role=role)
     return None
 
 
-@hookimpl
-def hermitcore_emit_device(ctx, claimed):
-    return None  # emitted as part of the interrupts and timers hooks
-
 
 @hookimpl
 def hermitcore_emit_interrupts(ctx: EmitContext):
-    if not _mine(ctx):
-        return None
     _require(ctx, "x86-lapic", "x86-ioapic")
     return Fragment(
         sources=package_sources(PKG, "traps.S", "trap.c", prefix="x86_64"),
@@ -73,8 +62,6 @@ def hermitcore_emit_interrupts(ctx: EmitContext):
 
 @hookimpl
 def hermitcore_emit_timers(ctx: EmitContext):
-    if not _mine(ctx):
-        return None
     _require(ctx, "x86-lapic", "x86-ioapic", "i8254")
     return Fragment(
         sources=package_sources(PKG, "apic.c", prefix="x86_64"),
@@ -93,8 +80,6 @@ def _require(ctx, *drivers):
 
 @hookimpl
 def hermitcore_emit_boot(ctx: EmitContext):
-    if not _mine(ctx):
-        return None
     return Fragment(
         sources=package_sources(PKG, "boot.S", "start.c", "cpu.c", "smp.S", "smp.c", prefix="x86_64")
         + tuple(Source(f"x86_64/include/arch/{h}", package_file(PKG, f"include/arch/{h}")) for h in ("io.h", "x86.h", "long_mode.h")),
@@ -106,8 +91,6 @@ def hermitcore_emit_boot(ctx: EmitContext):
 
 @hookimpl
 def hermitcore_emit_paging(ctx: EmitContext, layout):
-    if not _mine(ctx):
-        return None
     tables, symbols, summary = paging.build(ctx.board, layout)
     return Fragment(
         sources=(
@@ -120,8 +103,6 @@ def hermitcore_emit_paging(ctx: EmitContext, layout):
 
 @hookimpl
 def hermitcore_qemu_args(ctx: RunContext):
-    if ctx.arch.name != ARCH.name:
-        return None
     cpu = None
     if ctx.options.accel == "kvm":
         # Some KVM hosts (kvm_pvm among them) refuse IA32_ARCH_CAPABILITIES;

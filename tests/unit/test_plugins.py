@@ -2,10 +2,10 @@ import pytest
 
 from hermitcore import hookimpl
 from hermitcore.board import load_board
-from hermitcore.compose import claim_devices, make_spec
+from hermitcore.compose import make_spec
 from hermitcore.errors import PluginError
 from hermitcore.model import Claim, Fragment, Source
-from hermitcore.plugins import describe_plugins, make_plugin_manager
+from hermitcore.plugins import claim_devices, describe_plugins, make_plugin_manager, select
 
 BUILTIN = {"x86_64", "aarch64", "ns16550", "pl011", "isa-debug-exit"}
 
@@ -58,7 +58,7 @@ class AnotherUart:
 def test_device_claimed_twice_names_both_plugins():
     pm = make_plugin_manager(extra=[("my-uart-plugin", AnotherUart())])
     with pytest.raises(PluginError) as exc:
-        claim_devices(pm, load_board("qemu-virt"))
+        claim_devices(select(pm, load_board("qemu-virt")))
     msg = str(exc.value)
     assert "/pl011@9000000" in msg and "'pl011'" in msg and "'my-uart-plugin'" in msg
 
@@ -93,11 +93,80 @@ def test_emit_device_is_called_only_on_the_claiming_plugin():
 
 class BadFragment:
     @hookimpl
-    def hermitcore_emit_timers(self, ctx):
+    def hermitcore_claim_device(self, board, device):
+        if device.is_compatible("arm,pl031"):
+            return Claim(driver="bad-rtc")
+
+    @hookimpl
+    def hermitcore_emit_device(self, ctx, claimed):
         return "not a fragment"
 
 
 def test_plugin_returning_garbage_is_reported():
     pm = make_plugin_manager(extra=[("bad", BadFragment())])
     with pytest.raises(PluginError, match="plugin 'bad' returned str, expected a Fragment"):
-        make_spec(pm, load_board("qemu-microvm"))
+        make_spec(pm, load_board("qemu-virt"))
+
+
+class Spy:
+    """Records every hook it is asked."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def hermitcore_claim_device(self, board, device):
+        self.calls.append("claim_device")
+
+    @hookimpl
+    def hermitcore_emit_boot(self, ctx):
+        self.calls.append("emit_boot")
+
+    @hookimpl
+    def hermitcore_emit_timers(self, ctx):
+        self.calls.append("emit_timers")
+
+    @hookimpl
+    def hermitcore_qemu_args(self, ctx):
+        self.calls.append("qemu_args")
+
+
+class OtherArchSpy(Spy):
+    """An architecture plugin that does not serve the board."""
+
+    @hookimpl
+    def hermitcore_select_arch(self, board):
+        self.calls.append("select_arch")
+
+
+def test_the_core_routes_hooks_to_the_plugins_that_serve_the_board(tmp_path):
+    """Another architecture's plugin hears only selection; a plugin that
+    claims nothing is asked about devices but not to emit the architecture's
+    code or add QEMU arguments; the arch plugin and the claimers are."""
+    from hermitcore.model import RunOptions
+    from hermitcore.run import plan_command
+
+    other_arch, bystander, rec = OtherArchSpy(), Spy(), Recorder()
+    pm = make_plugin_manager(extra=[("other-arch", other_arch), ("bystander", bystander), ("recorder", rec)])
+    board = load_board("qemu-virt")
+    sel = select(pm, board)
+    assert sel.arch.name == "aarch64" and sel.arch_plugin_name == "aarch64" and other_arch in sel.others
+    make_spec(pm, board)
+    argv, ctx, _ = plan_command(pm, board, str(tmp_path / "none.elf"), RunOptions(workdir=str(tmp_path)), meta={})
+    assert set(other_arch.calls) == {"select_arch"}
+    assert set(bystander.calls) == {"claim_device"}
+    assert rec.calls == [("rtc-recorder",)]
+    assert "qemu-system-aarch64" in argv[0] and ctx.devices_of("rtc-recorder")
+
+
+def test_two_plugins_for_one_architecture_is_a_conflict():
+    class Twin:
+        @hookimpl
+        def hermitcore_select_arch(self, board):
+            from hermitcore.model import Architecture
+
+            return Architecture(name=board.arch, clang_target="x", qemu_binary="y", qemu_package="z")
+
+    pm = make_plugin_manager(extra=[("twin", Twin())])
+    with pytest.raises(PluginError, match="'aarch64' and 'twin'|'twin' and 'aarch64'"):
+        select(pm, load_board("qemu-virt"))

@@ -39,9 +39,8 @@ def hermitcore_emit_device(ctx, claimed):
 
 
 def _ports(ctx):
-    exit_dev = next((c.device for c in ctx.claimed if c.claim.driver == EXIT), None)
-    status_dev = next((c.device for c in ctx.claimed if c.claim.driver == STATUS), None)
-    return exit_dev, status_dev
+    exit_dev, status_dev = ctx.devices_of(EXIT), ctx.devices_of(STATUS)
+    return exit_dev[0].device if exit_dev else None, status_dev[0].device if status_dev else None
 
 
 @hookimpl

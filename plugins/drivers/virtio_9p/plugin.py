@@ -39,8 +39,8 @@ def hermitcore_emit_device(ctx, claimed):
 
 @hookimpl
 def hermitcore_qemu_args(ctx):
-    devices = [c for c in ctx.claimed if c.claim.driver == DRIVER]
-    if not devices or not ctx.options.mounts:
+    devices = ctx.devices_of(DRIVER)
+    if not ctx.options.mounts:
         return None
     model = qemu_device(ctx.board, devices[0].device, "9p")
     args: list[str] = []

@@ -45,8 +45,8 @@ def hermitcore_emit_device(ctx, claimed):
 
 @hookimpl
 def hermitcore_qemu_args(ctx):
-    mine = [c for c in ctx.claimed if c.claim.driver == DRIVER]
-    if not mine or ctx.meta.get("stdio") != "virtio":
+    mine = ctx.devices_of(DRIVER)
+    if ctx.meta.get("stdio") != "virtio":
         return None  # a foreign kernel (the benchmarks' Linux guest) brings its own
     args = ["-device", qemu_device(ctx.board, mine[0].device, "serial")]
     if _kernel_log(ctx.claimed):

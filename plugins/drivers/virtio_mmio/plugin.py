@@ -38,8 +38,6 @@ def hermitcore_emit_device(ctx, claimed):
 
 
 @hookimpl
-def hermitcore_qemu_args(ctx):
-    if any(c.claim.driver == DRIVER for c in ctx.claimed):
-        # QEMU's virtio-mmio speaks the legacy (0.9.5) register layout unless told otherwise
-        return QemuArgs(args=("-global", "virtio-mmio.force-legacy=false"))
-    return None
+def hermitcore_qemu_args(ctx):  # called only for boards where this plugin claimed a slot
+    # QEMU's virtio-mmio speaks the legacy (0.9.5) register layout unless told otherwise
+    return QemuArgs(args=("-global", "virtio-mmio.force-legacy=false"))

@@ -55,9 +55,9 @@ def netdev_arg(net: str, ports: tuple[str, ...], ip: str = "") -> str:
 
 @hookimpl
 def hermitcore_qemu_args(ctx):
-    nics = [c for c in ctx.claimed if c.claim.driver == DRIVER]
+    nics = ctx.devices_of(DRIVER)
     opts = ctx.options
-    if not nics or opts.net == "none" or not ctx.meta.get("network"):
+    if opts.net == "none" or not ctx.meta.get("network"):
         return None  # images without the TCP/IP stack (built-in C apps) boot without a card
     model = qemu_device(ctx.board, nics[0].device, "net")
     args = ["-netdev", netdev_arg(opts.net, opts.ports, opts.ip), "-device", f"{model},netdev=net0"]
