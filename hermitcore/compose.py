@@ -32,7 +32,8 @@ from hermitcore.plugins import claim_devices, make_plugin_manager, select
 from hermitcore.program import Program, cpio_from_dir, inspect_program, is_elf, read_initrd
 
 EMIT_PHASES = ("boot", "paging", "interrupts", "timers")
-LINUX_SOURCES = ("linux.h", "loader.c", "vm.c", "fs.c", "locks.c", "p9.c", "poll.c", "sys.c", "thread.c", "syscall.c")
+#: the Linux layer's sockets: over the network stack, or none (one of the two goes in)
+SOCKETS = {True: "net.c", False: "net_none.c"}
 META_SECTION = ".hermit.meta"
 
 #: the program and its file tree, in the image's .app section (see kernel.ld)
@@ -166,7 +167,8 @@ def linux_sources(arch: Architecture, program: Program, files: bytes, net: bool)
     its syscall table for ``arch``, and the program with its file tree as
     binary blobs."""
     root = resources.files("hermitcore") / "kernel" / "linux"
-    names = LINUX_SOURCES + (("net.c",) if net else ("net_none.c",))
+    found = sorted(e.name for e in root.iterdir() if e.name.endswith((".c", ".h")))  # found, not listed
+    names = [n for n in found if n not in SOCKETS.values()] + [SOCKETS[net]]
     out = [Source(f"kernel/linux/{name}", (root / name).read_text()) for name in names]
     out += [
         Source("kernel/linux/syscall_table.c", linux_abi.c_source(arch.name)),
