@@ -1,8 +1,27 @@
+#include <hermit/hermit.h>
 #include <hermit/init.h>
+#include <hermit/string.h>
 #include <hermit/time.h>
 
 /* Provided by the arch linker script around KEEP(*(SORT(.hermit_init.*))). */
 extern const struct hermit_initcall __hermit_init_start[], __hermit_init_end[];
+
+/* And around KEEP(*(.hermit_param)). */
+extern const struct hermit_param __hermit_param_start[], __hermit_param_end[];
+
+int hermit_param_apply(const char *word)
+{
+    for (const struct hermit_param *p = __hermit_param_start; p < __hermit_param_end; p++) {
+        size_t n = strlen(p->name);
+        int takes_value = n && p->name[n - 1] == '=';
+        if (takes_value ? strncmp(word, p->name, n) != 0 : strcmp(word, p->name) != 0)
+            continue;
+        if (p->set(takes_value ? word + n : "") != 0)
+            pr_info("kernel option '%s': bad value; ignored\n", word);
+        return 1;
+    }
+    return 0;
+}
 
 void hermit_run_initcalls(int from_level, int to_level)
 {

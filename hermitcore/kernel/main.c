@@ -30,6 +30,14 @@ static void stack_paint(void)
         *p++ = STACK_PAINT;
 }
 
+static int set_stack_usage(const char *value)
+{
+    opt_stack_usage = 1;
+    stack_paint();
+    return 0;
+}
+HERMIT_PARAM("hermit.stack-usage", set_stack_usage);
+
 void stack_usage_report(void)
 {
     if (!opt_stack_usage)
@@ -50,6 +58,13 @@ static unsigned long long ticks_ns(uint64_t t, uint64_t hz)
     /* ticks -> ns without 128-bit division (no compiler runtime here) */
     return (unsigned long long)((t / hz) * NSEC_PER_SEC + (t % hz) * NSEC_PER_SEC / hz);
 }
+
+static int set_boot_times(const char *value)
+{
+    opt_boot_times = 1;
+    return 0;
+}
+HERMIT_PARAM("hermit.boot-times", set_boot_times);
 
 void boot_times_report(void)
 {
@@ -72,20 +87,6 @@ void boot_times_report(void)
 }
 static char *argv_store[MAX_ARGS + 1];
 
-static uint64_t atou(const char *s)
-{
-    uint64_t v = 0;
-    while (*s >= '0' && *s <= '9')
-        v = v * 10 + (uint64_t)(*s++ - '0');
-    return *s ? 0 : v;
-}
-
-/* Options for optional kernel layers (the Linux layer: hermit.env=...,
- * hermit.strace, ...). Returns 1 when the option was understood. */
-__attribute__((weak)) int kernel_option(char *opt)
-{
-    return 0;
-}
 
 uint64_t boot_ram_bytes(const struct boot_info *bi)
 {
@@ -182,16 +183,9 @@ void kernel_main(struct boot_info *bi)
     int argc = 0;
     argv_store[argc++] = (char *)HERMIT_APP_NAME;
     int i = 0;
-    for (; i < nwords && strcmp(words[i], "--") != 0; i++) {
-        if (!strcmp(words[i], "hermit.boot-times"))
-            opt_boot_times = 1;
-        else if (!strcmp(words[i], "hermit.stack-usage"))
-            opt_stack_usage = 1, stack_paint();
-        else if (!strncmp(words[i], "hermit.timeslice=", 17) && atou(words[i] + 17))
-            sched_slice_ns = atou(words[i] + 17) * NSEC_PER_USEC;
-        else if (!stdio_option(words[i]) && !kernel_option(words[i]))
+    for (; i < nwords && strcmp(words[i], "--") != 0; i++)
+        if (!hermit_param_apply(words[i])) /* HERMIT_PARAM: each option next to what it sets */
             pr_info("unknown kernel option '%s' ignored\n", words[i]);
-    }
     for (i++; i < nwords && argc < MAX_ARGS; i++)
         argv_store[argc++] = words[i];
     argv_store[argc] = 0;

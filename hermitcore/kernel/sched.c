@@ -2,6 +2,7 @@
  * Policy and lock order: include/hermit/sched.h, docs/architecture.md. */
 #include <hermit/arch.h>
 #include <hermit/heap.h>
+#include <hermit/init.h>
 #include <hermit/hermit.h>
 #include <hermit/mm.h>
 #include <hermit/sched.h>
@@ -11,6 +12,16 @@ static struct cpu boot_cpu;
 struct cpu *cpus[MAX_CPUS] = {&boot_cpu};
 unsigned cpus_online;
 uint64_t sched_slice_ns = 10 * NSEC_PER_MSEC;
+
+static int set_timeslice(const char *value) /* hermit.timeslice=US */
+{
+    uint64_t us = parse_u64(&value);
+    if (*value || !us)
+        return -1;
+    sched_slice_ns = us * NSEC_PER_USEC;
+    return 0;
+}
+HERMIT_PARAM("hermit.timeslice=", set_timeslice);
 extern char boot_stack_top[];
 
 static volatile int next_tid = 2; /* the first thread is 1, the process id */

@@ -3,6 +3,7 @@
  * about its terminal. The line discipline is tty.c's. */
 #include <hermit/console.h>
 #include <hermit/hermit.h>
+#include <hermit/init.h>
 #include <hermit/iowait.h>
 #include <hermit/spinlock.h>
 #include <hermit/stdio.h>
@@ -69,41 +70,36 @@ void stdio_set_winsize(uint16_t rows, uint16_t cols)
     win_cols = cols;
 }
 
-static unsigned parse_uint(const char **s)
+static int set_tty(const char *value) /* bits 0-2: fds 0-2 are terminals; 8: the host's is raw */
 {
-    unsigned v = 0;
-    while (**s >= '0' && **s <= '9')
-        v = v * 10 + (unsigned)(*(*s)++ - '0');
-    return v;
-}
-
-char stdio_kind(unsigned s) { return s < STDIO_STREAMS ? (stdio_is_tty(s) ? 't' : kinds[s]) : 'p'; }
-
-int stdio_option(const char *opt)
-{
-    if (!strncmp(opt, "hermit.stdio=", 13)) { /* per stream: c f p s t (see stdio.h) */
-        for (unsigned s = 0; s < STDIO_STREAMS && opt[13 + s]; s++)
-            kinds[s] = opt[13 + s];
-        return 1;
-    }
-    if (!strncmp(opt, "hermit.tty=", 11)) { /* bits 0-2: fds 0-2 are terminals; 8: the host's is raw */
-        const char *s = opt + 11;
-        tty_mask = (int)parse_uint(&s) & 15;
-        return 1;
-    }
-    if (!strncmp(opt, "hermit.winsize=", 15)) {
-        const char *s = opt + 15;
-        unsigned rows = parse_uint(&s);
-        if (*s == 'x') {
-            s++;
-            unsigned cols = parse_uint(&s);
-            if (rows && cols && rows < 65536 && cols < 65536)
-                stdio_set_winsize((uint16_t)rows, (uint16_t)cols);
-        }
-        return 1;
-    }
+    tty_mask = (int)parse_u64(&value) & 15;
     return 0;
 }
+HERMIT_PARAM("hermit.tty=", set_tty);
+
+static int set_winsize(const char *value) /* ROWSxCOLS */
+{
+    uint64_t rows = parse_u64(&value), cols = 0;
+    if (*value == 'x') {
+        value++;
+        cols = parse_u64(&value);
+    }
+    if (!rows || !cols || rows > 65535 || cols > 65535 || *value)
+        return -1;
+    stdio_set_winsize((uint16_t)rows, (uint16_t)cols);
+    return 0;
+}
+HERMIT_PARAM("hermit.winsize=", set_winsize);
+
+static int set_kinds(const char *value) /* per stream: c f p s t (see stdio.h) */
+{
+    for (unsigned s = 0; s < STDIO_STREAMS && value[s]; s++)
+        kinds[s] = value[s];
+    return 0;
+}
+HERMIT_PARAM("hermit.stdio=", set_kinds);
+
+char stdio_kind(unsigned s) { return s < STDIO_STREAMS ? (stdio_is_tty(s) ? 't' : kinds[s]) : 'p'; }
 
 /* --- stdin: a ring the transport fills and the program empties --- */
 

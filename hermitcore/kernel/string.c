@@ -77,3 +77,11 @@ char *strchr(const char *s, int c)
             return 0;
     }
 }
+
+uint64_t parse_u64(const char **s)
+{
+    uint64_t v = 0;
+    while (**s >= '0' && **s <= '9')
+        v = v * 10 + (uint64_t)(*(*s)++ - '0');
+    return v;
+}

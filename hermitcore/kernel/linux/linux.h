@@ -242,7 +242,6 @@ short fd_poll(long fd);
 #include <hermit/iowait.h>
 
 /* --- sockets (net.c with a network stack, net_none.c without) --- */
-int net_option(char *opt); /* hermit.ip=, hermit.mask=, hermit.gateway= */
 /* The program ends: give TCP up to a second to deliver what is queued (a
  * unikernel's exit powers the machine off, unlike a process's exit). */
 void net_flush_at_exit(void);

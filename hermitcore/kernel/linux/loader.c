@@ -2,6 +2,7 @@
  * its link address, static-pie at USER_PIE_BASE), build the Linux initial
  * stack (argc, argv, envp, auxv) and enter it in ring 3 / EL0. */
 #include "linux.h"
+#include <hermit/init.h>
 #include <hermit/time.h>
 
 #define PT_LOAD 1
@@ -71,48 +72,45 @@ int strace_enabled;
 static uint64_t epoch_sec, epoch_nsec;
 uint64_t random_seed;
 
-static unsigned long parse_num(const char **s)
+/* Kernel options of the Linux layer (HERMIT_PARAM). */
+static int set_env(const char *value) /* one KEY=VALUE of the program's environment */
 {
-    unsigned long v = 0;
-    while (**s >= '0' && **s <= '9')
-        v = v * 10 + (unsigned long)(*(*s)++ - '0');
-    return v;
+    if (envc >= MAX_ENV) {
+        pr_info("more than %d environment variables; '%s' dropped\n", MAX_ENV, value);
+        return 0;
+    }
+    envp_store[envc++] = (char *)value; /* in the kernel's copy of the command line */
+    return 0;
 }
+HERMIT_PARAM("hermit.env=", set_env);
 
-/* Kernel options the Linux layer understands (main.c asks us first). */
-int kernel_option(char *opt)
+static int set_epoch(const char *value) /* wall-clock time at boot, from the host: SEC.NSEC */
 {
-    if (net_option(opt))
-        return 1;
-    if (!strncmp(opt, "hermit.env=", 11)) {
-        if (envc < MAX_ENV)
-            envp_store[envc++] = opt + 11;
-        else
-            pr_info("more than %d environment variables; '%s' dropped\n", MAX_ENV, opt + 11);
-        return 1;
+    epoch_sec = parse_u64(&value);
+    if (*value == '.') {
+        value++;
+        epoch_nsec = parse_u64(&value);
     }
-    if (!strncmp(opt, "hermit.epoch=", 13)) { /* wall-clock time at boot, from the host: SEC.NSEC */
-        const char *s = opt + 13;
-        epoch_sec = parse_num(&s);
-        if (*s == '.') {
-            s++;
-            epoch_nsec = parse_num(&s);
-        }
-        return 1;
-    }
-    if (!strncmp(opt, "hermit.seed=", 12)) {
-        for (const char *s = opt + 12; *s; s++) {
-            unsigned d = *s >= 'a' ? (unsigned)(*s - 'a' + 10) : (unsigned)(*s - '0');
-            random_seed = (random_seed << 4 | (random_seed >> 60)) ^ (d & 15);
-        }
-        return 1;
-    }
-    if (!strcmp(opt, "hermit.strace")) {
-        strace_enabled = 1;
-        return 1;
+    return *value ? -1 : 0;
+}
+HERMIT_PARAM("hermit.epoch=", set_epoch);
+
+static int set_seed(const char *value) /* hex, from the host's urandom */
+{
+    for (; *value; value++) {
+        unsigned d = *value >= 'a' ? (unsigned)(*value - 'a' + 10) : (unsigned)(*value - '0');
+        random_seed = (random_seed << 4 | (random_seed >> 60)) ^ (d & 15);
     }
     return 0;
 }
+HERMIT_PARAM("hermit.seed=", set_seed);
+
+static int set_strace(const char *value)
+{
+    strace_enabled = 1;
+    return 0;
+}
+HERMIT_PARAM("hermit.strace", set_strace);
 
 uint64_t realtime_ns(void)
 {

@@ -4,7 +4,6 @@
  * be a socket. */
 #include "linux.h"
 
-int net_option(char *opt) { return 0; }
 void net_flush_at_exit(void) {}
 
 long sys_socket(long domain, long type, long protocol)

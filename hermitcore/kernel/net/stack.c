@@ -6,6 +6,7 @@
  * use the network pay nothing at boot. */
 #include "net.h"
 #include <hermit/hermit.h>
+#include <hermit/init.h>
 #include <hermit/netdev.h>
 #include <hermit/sched.h>
 #include <hermit/spinlock.h>
@@ -64,23 +65,13 @@ static int parse_ip(const char *s, ip4_addr_t *out)
     return 0;
 }
 
-int net_option(char *opt)
-{
-    struct { const char *key; ip4_addr_t *addr; int *set; } keys[] = {
-        {"hermit.ip=", &opt_ip, &have_ip}, {"hermit.mask=", &opt_mask, &have_mask}, {"hermit.gateway=", &opt_gw, &have_gw},
-    };
-    for (unsigned i = 0; i < 3; i++) {
-        size_t n = strlen(keys[i].key);
-        if (strncmp(opt, keys[i].key, n))
-            continue;
-        if (parse_ip(opt + n, keys[i].addr))
-            pr_info("net: '%s' is not an IPv4 address; ignored\n", opt);
-        else
-            *keys[i].set = 1;
-        return 1;
-    }
-    return 0;
-}
+/* hermit.ip=, hermit.mask=, hermit.gateway= (HERMIT_PARAM) */
+static int set_ip(const char *value) { return parse_ip(value, &opt_ip) ? -1 : (have_ip = 1, 0); }
+HERMIT_PARAM("hermit.ip=", set_ip);
+static int set_mask(const char *value) { return parse_ip(value, &opt_mask) ? -1 : (have_mask = 1, 0); }
+HERMIT_PARAM("hermit.mask=", set_mask);
+static int set_gateway(const char *value) { return parse_ip(value, &opt_gw) ? -1 : (have_gw = 1, 0); }
+HERMIT_PARAM("hermit.gateway=", set_gateway);
 
 /* A new connection's SYN for the address pair of one of our connections in
  * TIME-WAIT. lwIP answers it with an ACK of the old connection (to which

@@ -39,3 +39,20 @@ struct boot_stage {
 extern struct boot_stage boot_stages[BOOT_STAGES_MAX];
 extern unsigned boot_stage_count; /* may exceed BOOT_STAGES_MAX: the rest were not kept */
 uint64_t boot_stage(const char *name); /* returns the counter it recorded */
+
+/* Kernel options ("<options> -- <program arguments>" on the command line):
+ * each is registered next to the variable it sets, in a linker section, as
+ * init calls are. `name` is "hermit.x" for a flag or "hermit.x=" for an
+ * option with a value; `set` gets the value ("" for a flag) and returns 0,
+ * or -1 when it refused the value (reported, then ignored). */
+struct hermit_param {
+    const char *name;
+    int (*set)(const char *value);
+};
+#define HERMIT_PARAM__NAME(fn, line) HERMIT_INIT__CAT(__hermit_param_##fn##_, line)
+#define HERMIT_PARAM(name, fn)                                                   \
+    static const struct hermit_param HERMIT_PARAM__NAME(fn, __LINE__)            \
+        __attribute__((used, aligned(8), section(".hermit_param"))) = {(name), (fn)}
+
+/* Apply one command-line word: 1 if some registered option took it. */
+int hermit_param_apply(const char *word);

@@ -66,8 +66,6 @@ int stdio_is_tty(unsigned s);
 char stdio_kind(unsigned s);
 void stdio_winsize(uint16_t *rows, uint16_t *cols);
 void stdio_set_winsize(uint16_t rows, uint16_t cols);
-/* Kernel command-line options of this layer; 1 if `opt` was one. */
-int stdio_option(const char *opt);
 
 /* The terminal's settings, Linux's struct termios (asm-generic layout). */
 struct kernel_termios {
