@@ -11,7 +11,6 @@
 #include <hermit/sched.h>
 #include <hermit/time.h>
 
-extern const int arch_clone_tls_arg; /* 3: (flags, sp, ptid, tls, ctid); 4: (..., ctid, tls) */
 
 #define CLONE_VM 0x100
 #define CLONE_SIGHAND 0x800

@@ -1,7 +1,14 @@
-/* The small set of names every architecture exports. Generic kernel code
- * calls the CPU only through these. */
+/* The one door to the architecture: every name an architecture plugin
+ * exports (plugins/x86_64, plugins/aarch64), and the only way generic kernel
+ * code reaches the CPU, its MMU, interrupt controller and timer. "Adding an
+ * architecture" in docs/architecture.md lists them with their files. */
 #pragma once
 #include <stdint.h>
+
+struct thread;
+struct cpu;
+
+/* --- the CPU --- */
 
 /* Stop this CPU for good (interrupts off, halt/wfi loop). */
 void arch_halt(void) __attribute__((noreturn));
@@ -20,3 +27,76 @@ extern const int arch_divide_by_zero_traps;
 
 /* Lowest address of the boot stack's guard page (never mapped). */
 extern char boot_stack_guard[];
+
+/* --- interrupts --- */
+void arch_irq_unmask(unsigned irq);
+void arch_irq_enable(void); /* let interrupts in on this CPU */
+void arch_irq_disable(void);
+int arch_irq_enabled(void);
+/* Message-signalled interrupts (PCI MSI-X): a fresh IRQ number for
+ * irq_register and the address/data the device writes to raise it. 0, or -1
+ * when the platform has none (aarch64 GICv2) or the numbers ran out. */
+int arch_msi_alloc(unsigned *irq, uint64_t *addr, uint32_t *data);
+
+/* --- clock and timer --- */
+uint64_t arch_clock_ns(void);
+uint64_t arch_clock_hz(void);    /* counter frequency */
+uint64_t arch_counter(void);     /* raw counter (TSC, CNTVCT) */
+extern uint64_t boot_first_tick; /* raw counter at the first instruction */
+const char *arch_clock_name(void);
+void arch_timer_arm(uint64_t deadline_ns); /* interrupt at deadline (in clock_ns time) */
+void arch_timer_disarm(void);
+unsigned arch_timer_irq(void);
+void arch_idle(void); /* wait for an interrupt; returns with interrupts as they were (off) */
+
+/* --- memory --- */
+/* Map [va, va+size) to pa with `flags` (hermit/mm.h); existing mappings
+ * (the compose-time boot tables) are kept. Returns 0 or -1 (no memory). */
+int arch_map(uintptr_t va, uint64_t pa, uint64_t size, unsigned flags);
+const char *arch_page_sizes(void); /* e.g. "4K 2M 1G" */
+/* Single 4 KiB pages of the program's address space: MAP_USER in flags
+ * gives the program access; without it only the kernel reaches the page.
+ * arch_user_map: 0, -1 (no memory for tables) or -2 (va is already mapped,
+ * e.g. by the kernel's boot map or an MMIO window). arch_user_unmap returns
+ * the physical page that was mapped there, or 0. arch_user_protect changes a
+ * mapped page's flags (0 or -1 if unmapped). TLBs are kept coherent. */
+int arch_user_map(uintptr_t va, uint64_t pa, unsigned flags);
+uint64_t arch_user_unmap(uintptr_t va);
+int arch_user_protect(uintptr_t va, unsigned flags);
+/* Program pages carry a mark of their own: arch_user_unmap and
+ * arch_user_protect leave every other page alone (0 / -1), so no program
+ * call can unmap or re-protect the kernel's pages in the lower half (its
+ * boot map, aarch64's RAM identity map, device windows). 1 when the kernel
+ * maps something in [va, end) (then no program mapping may go there). */
+int arch_user_kernel_mapped(uintptr_t va, uintptr_t end);
+/* The first program page mapped in [va, end), or end: a walk that skips
+ * empty tables, so unmapping or re-protecting a large, mostly untouched
+ * reservation costs what is mapped in it, not its size. */
+uintptr_t arch_user_next(uintptr_t va, uintptr_t end);
+/* After unmapping or re-protecting program pages: every other CPU has
+ * dropped the old translations when this returns (x86_64: an IPI
+ * shoot-down; aarch64: the broadcast TLBIs already did it). */
+void arch_tlb_sync(void);
+
+/* --- threads and CPUs (hermit/sched.h) --- */
+void arch_switch(struct thread *prev, struct thread *next); /* save prev, run next */
+void arch_thread_init_kernel(struct thread *t, void (*fn)(void *), void *arg);
+void arch_thread_init_user(struct thread *t, uintptr_t sp, uintptr_t tls, int set_tls);
+int arch_cpu_start(struct cpu *c, uintptr_t stack_top); /* 0 once it is running, or -1 */
+void arch_send_ipi(struct cpu *c);
+void arch_set_this_cpu(struct cpu *c);
+/* Kernel virtual window for kernel stacks (each slot: guard + stack). */
+extern const uintptr_t arch_kstack_base;
+
+/* --- traps: setjmp/longjmp over callee-saved registers --- */
+int arch_setjmp(uint64_t *regs) __attribute__((returns_twice));
+void arch_longjmp(uint64_t *regs, int value) __attribute__((noreturn));
+
+/* --- the program (hermit/user.h) --- */
+void arch_user_init(void); /* syscall entry, FP/SIMD on */
+void arch_enter_user(uintptr_t entry, uintptr_t sp) __attribute__((noreturn));
+extern const char arch_platform[]; /* AT_PLATFORM */
+unsigned long arch_hwcap(void);    /* AT_HWCAP */
+/* Which clone() argument is the TLS pointer: 3 (flags, sp, ptid, tls, ctid:
+ * x86_64) or 4 (flags, sp, ptid, ctid, tls: aarch64). */
+extern const int arch_clone_tls_arg;

@@ -2,6 +2,7 @@
  * IOAPIC GSIs on x86_64 (plus ARCH_IRQ_* for local sources), GIC INTIDs on
  * aarch64 -- the numbers board.h gives as BOARD_<DRIVER>_<n>_IRQ. */
 #pragma once
+#include <hermit/arch.h>
 #include <stdint.h>
 
 #define IRQ_MAX 256
@@ -24,13 +25,3 @@ struct irq_stats {
 };
 void irq_get_stats(struct irq_stats *out);
 
-/* Message-signalled interrupts (PCI MSI-X): a fresh IRQ number for
- * irq_register and the address/data the device writes to raise it. 0, or -1
- * when the platform has none (aarch64 GICv2) or the numbers ran out. */
-int arch_msi_alloc(unsigned *irq, uint64_t *addr, uint32_t *data);
-
-/* Architecture layer. */
-void arch_irq_unmask(unsigned irq);
-void arch_irq_enable(void);   /* let interrupts in on this CPU */
-void arch_irq_disable(void);
-int arch_irq_enabled(void);

@@ -11,6 +11,7 @@
  * - The kernel is not preemptible: it runs with interrupts masked, so a
  *   thread leaves the CPU only on return to the program or when it blocks. */
 #pragma once
+#include <hermit/arch.h>
 #include <hermit/boot.h>
 #include <hermit/spinlock.h>
 #include <hermit/time.h>
@@ -118,12 +119,3 @@ void thread_exit(void) __attribute__((noreturn));
 void kernel_lock(void);
 void kernel_unlock(void);
 
-/* Architecture layer. */
-void arch_switch(struct thread *prev, struct thread *next); /* save prev, run next */
-void arch_thread_init_kernel(struct thread *t, void (*fn)(void *), void *arg);
-void arch_thread_init_user(struct thread *t, uintptr_t sp, uintptr_t tls, int set_tls);
-int arch_cpu_start(struct cpu *c, uintptr_t stack_top); /* 0 once it is running, or -1 */
-void arch_send_ipi(struct cpu *c);
-void arch_set_this_cpu(struct cpu *c);
-/* Kernel virtual window for kernel stacks (each slot: guard + stack). */
-extern const uintptr_t arch_kstack_base;

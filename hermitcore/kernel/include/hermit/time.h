@@ -1,6 +1,7 @@
 /* Monotonic time and one-shot timers. Tickless: the hardware timer is armed
  * only for the earliest pending deadline. */
 #pragma once
+#include <hermit/arch.h>
 #include <stdint.h>
 
 #define NSEC_PER_SEC 1000000000ull
@@ -28,16 +29,6 @@ void sleep_ns(uint64_t ns);
 /* Number of timer interrupts taken since boot. */
 uint64_t timer_interrupts(void);
 
-/* Architecture layer: clock source and one-shot event device. */
-uint64_t arch_clock_ns(void);
-uint64_t arch_clock_hz(void);            /* counter frequency */
-uint64_t arch_counter(void);             /* raw counter (TSC, CNTVCT) */
-extern uint64_t boot_first_tick;         /* raw counter at the first instruction */
-const char *arch_clock_name(void);
-void arch_timer_arm(uint64_t deadline_ns); /* interrupt at deadline (in clock_ns time) */
-void arch_timer_disarm(void);
-unsigned arch_timer_irq(void);
-void arch_idle(void); /* wait for an interrupt; returns with interrupts as they were (off) */
 /* Called by the arch timer interrupt. */
 void timer_interrupt(void);
 /* Program the hardware for this CPU's earliest deadline (timers, slice). */

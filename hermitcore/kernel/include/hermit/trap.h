@@ -1,5 +1,6 @@
 /* CPU exceptions, as the generic kernel sees them. */
 #pragma once
+#include <hermit/arch.h>
 #include <stdint.h>
 
 enum fault_kind {
@@ -45,6 +46,3 @@ void hermit_uncatch(void);
 void hermit_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), const void *frame,
                   uintptr_t fp) __attribute__((noreturn));
 
-/* setjmp/longjmp over callee-saved registers, from the arch layer. */
-int arch_setjmp(uint64_t *regs) __attribute__((returns_twice));
-void arch_longjmp(uint64_t *regs, int value) __attribute__((noreturn));

@@ -2,6 +2,7 @@
  * lower half of the single address space, entering the kernel only through
  * system calls, interrupts and faults. */
 #pragma once
+#include <hermit/arch.h>
 #include <hermit/trap.h>
 #include <stdint.h>
 
@@ -12,11 +13,6 @@
 #define USER_STACK_MAX (8ull << 20)    /* RLIMIT_STACK */
 #define USER_LIMIT 0x4000000000ull     /* nothing of the program's above 256 GiB */
 
-/* Architecture layer. */
-void arch_user_init(void);                                          /* syscall entry, FP/SIMD on */
-void arch_enter_user(uintptr_t entry, uintptr_t sp) __attribute__((noreturn));
-extern const char arch_platform[];                                  /* AT_PLATFORM */
-unsigned long arch_hwcap(void);                                     /* AT_HWCAP */
 
 /* Generic layer, called from the arch entry code. Weak defaults (kernel-only
  * images without the Linux layer) refuse everything. */
