@@ -240,49 +240,46 @@ class Pty:
         return rc
 
 
-def test_terminal_facts(arch, probe):
-    """On a terminal: isatty, the window size, canonical mode with echo."""
-    t = Pty(run_cmd(arch, probe(arch), "tty"))
+def session(argv, *script) -> Pty:
+    """Run ``argv`` at a pseudo-terminal through ``script``: bytes to send
+    (``b"..."``) and ``("expect", b"...")`` steps, then wait for the end;
+    the Pty has the status (``rc``), what was seen and the terminal's modes
+    before and after."""
+    t = Pty(argv)
     try:
-        t.expect(b"isig")
-        rc = t.finish()
+        for step in script:
+            if isinstance(step, tuple):
+                t.expect(step[1])
+            else:
+                t.send(step)
+        t.rc = t.finish()
     finally:
         t.stop()
-    assert rc == 0, t.seen
+    assert t.after == t.before, "the terminal was not restored"
+    return t
+
+
+def test_terminal_facts(arch, probe):
+    """On a terminal: isatty, the window size, canonical mode with echo."""
+    t = session(run_cmd(arch, probe(arch), "tty"), ("expect", b"isig"))
+    assert t.rc == 0, t.seen
     assert b"isatty 1 1 1\r\nwinsize 33 101\r\nicanon 1 echo 1 isig 1\r\n" in t.seen, t.seen
-    assert t.after == t.before
 
 
 def test_interactive_session(arch, probe):
     """A prompt, a typed line (with a typo erased) echoed and answered,
     ^D ends it; the host terminal is as it was."""
-    t = Pty(run_cmd(arch, probe(arch), "repl"))
-    try:
-        t.expect(b"> ")
-        t.send(b"hellp\x7fo world\r")
-        t.expect(b"got: hello world\r\n> ")
-        t.send(b"\x04")
-        t.expect(b"bye\r\n")
-        rc = t.finish()
-    finally:
-        t.stop()
-    assert rc == 0, t.seen
+    t = session(run_cmd(arch, probe(arch), "repl"), ("expect", b"> "), b"hellp\x7fo world\r",
+                ("expect", b"got: hello world\r\n> "), b"\x04", ("expect", b"bye\r\n"))
+    assert t.rc == 0, t.seen
     assert b"hellp\b \bo world\r\n" in t.seen, t.seen  # the guest echoes, the erase is drawn
-    assert t.after == t.before
 
 
 def test_ctrl_c_ends_the_run(arch, probe):
     """^C at the terminal: SIGINT ends the program (status 130), as it
     would at a Linux terminal."""
-    t = Pty(run_cmd(arch, probe(arch), "repl"))
-    try:
-        t.expect(b"> ")
-        t.send(b"\x03")
-        rc = t.finish()
-    finally:
-        t.stop()
-    assert rc == 130, t.seen
-    assert t.after == t.before
+    t = session(run_cmd(arch, probe(arch), "repl"), ("expect", b"> "), b"\x03")
+    assert t.rc == 130, t.seen
 
 
 def test_busybox_shell_session():
@@ -293,18 +290,10 @@ def test_busybox_shell_session():
     busybox = shutil.which("busybox")
     if not busybox:
         pytest.skip("busybox-static not installed")
-    t = Pty([*HERMIT, "--board", BOARD["x86_64"], busybox, "--timeout", TIMEOUT, "--", "sh"])
-    try:
-        t.expect(b"# ")
-        t.send(b"echo hello $((6 * 7))\r")
-        t.expect(b"hello 42\r\n")
-        t.expect(b"# ")
-        t.send(b"exit 5\r")
-        rc = t.finish()
-    finally:
-        t.stop()
-    assert rc == 5, t.seen
-    assert t.after == t.before
+    t = session([*HERMIT, "--board", BOARD["x86_64"], busybox, "--timeout", TIMEOUT, "--", "sh"],
+                ("expect", b"# "), b"echo hello $((6 * 7))\r", ("expect", b"hello 42\r\n"), ("expect", b"# "),
+                b"exit 5\r")
+    assert t.rc == 5, t.seen
 
 
 # --- a board without a stream device: the streams framed on the UART ---

@@ -280,29 +280,22 @@ static long vs_send(unsigned s, const char *buf, size_t n)
     return (long)done;
 }
 
-static int vs_sent(unsigned s)
+/* Reap stream s's completions: bit 0, every buffer is back (all sent);
+ * bit 1, one is free (a send takes bytes). Both once the host closed it. */
+static int tx_state(unsigned s)
 {
     struct port *p = s < STDIO_STREAMS ? by_stream[s] : 0;
     if (!p)
-        return 1;
+        return 3;
     unsigned long f = spin_lock_irqsave(&lock);
     tx_reclaim(p);
-    int done = p->tx_nfree == p->tx_total || !p->host_open;
+    int st = !p->host_open ? 3 : (p->tx_nfree == p->tx_total) | (p->tx_nfree > 0) << 1;
     spin_unlock_irqrestore(&lock, f);
-    return done;
+    return st;
 }
 
-static int vs_writable(unsigned s)
-{
-    struct port *p = s < STDIO_STREAMS ? by_stream[s] : 0;
-    if (!p)
-        return 1;
-    unsigned long f = spin_lock_irqsave(&lock);
-    tx_reclaim(p);
-    int ok = p->tx_nfree > 0 || !p->host_open;
-    spin_unlock_irqrestore(&lock, f);
-    return ok;
-}
+static int vs_sent(unsigned s) { return tx_state(s) & 1; }
+static int vs_writable(unsigned s) { return (tx_state(s) >> 1) & 1; }
 
 static void vs_poll(void)
 {
