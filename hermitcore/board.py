@@ -67,16 +67,10 @@ def load_board(name_or_path: str) -> Board:
         raise BoardError(f"board '{directory.name}': {dts} is missing")
     dtb = compile_dts(dts)
     pci_names = parse_pci_ids(directory / "pci.ids")
-    tree = parse_dtb(dtb)
-    devices = extract_devices(tree, pci_names, dts)
+    tree = Tree(dtb, dts)
+    devices = extract_devices(tree, pci_names)
     memory = extract_memory(tree)
-    cpus = sum(
-        1
-        for name, node in _children(tree.get_rootnode())
-        if name == "cpus"
-        for child_name, child in _children(node)
-        if _prop_str(child, "device_type") == "cpu"
-    )
+    cpus = count_cpus(tree)
     qemu = meta["qemu"]
     machine = QemuMachine(
         machine=qemu["machine"],
@@ -191,60 +185,121 @@ def parse_pci_ids(path: Path) -> dict[tuple[int, int], str]:
     return names
 
 
-# -- tree walking -----------------------------------------------------------
-
-
-def _children(node):
-    for item in node:
-        if isinstance(item, fdt.FdtNode):
-            yield item.get_name(), item
-
-
-def _prop(node, name):
-    for item in node:
-        if isinstance(item, fdt.FdtProperty) and not isinstance(item, fdt.FdtNode):
-            if item.get_name() == name:
-                return item
-    return None
-
-
-def _prop_str(node, name) -> str | None:
-    p = _prop(node, name)
-    if isinstance(p, fdt.FdtPropertyStrings):
-        return p[0]
-    return None
-
-
-def _prop_strings(node, name) -> tuple[str, ...]:
-    p = _prop(node, name)
-    if isinstance(p, fdt.FdtPropertyStrings):
-        return tuple(p[i] for i in range(len(p)))
-    return ()
-
-
-def _prop_words(node, name) -> tuple[int, ...] | None:
-    p = _prop(node, name)
-    if isinstance(p, fdt.FdtPropertyWords):
-        return tuple(p[i] for i in range(len(p)))
-    if p is not None and not isinstance(p, (fdt.FdtPropertyStrings,)):
-        return ()  # empty property (e.g. "ranges;")
-    return None
+# -- the tree: a node layer over pyfdt ------------------------------------------
 
 
 #: the cell counts the walk accepts, as Linux's of_n_addr_cells and the DT spec
 _CELL_LIMITS = {"#address-cells": (0, 3), "#size-cells": (0, 2), "#interrupt-cells": (1, 4)}
 
 
-def _cells(node, name, default):
-    """A node's #address-cells, #size-cells or #interrupt-cells, in the
-    range the tree walk can use (a BoardError otherwise)."""
-    words = _prop_words(node, name)
-    if not words:
-        return default
-    lo, hi = _CELL_LIMITS[name]
-    if not lo <= words[0] <= hi:
-        raise BoardError(f"node '{node.get_name() or '/'}': {name} = <{words[0]:#x}>, expected {lo} to {hi}")
-    return words[0]
+class Node:
+    """One node of the board's device tree: its path, parent and children,
+    its properties typed, and its line in board.dts (from dtc's own source
+    annotations), so an error names both (``BoardError``)."""
+
+    __slots__ = ("raw", "name", "path", "parent", "dts", "line")
+
+    def __init__(self, raw, name: str, path: str, parent, dts: Path, lines: dict[str, int]):
+        self.raw, self.name, self.path, self.parent, self.dts = raw, name, path, parent, dts
+        self.line = lines.get(path)
+
+    def children(self, lines: dict[str, int]):
+        for item in self.raw:
+            if isinstance(item, fdt.FdtNode):
+                name = item.get_name()
+                yield Node(item, name, f"{self.path.rstrip('/')}/{name}", self, self.dts, lines)
+
+    def _prop(self, name):
+        for item in self.raw:
+            if isinstance(item, fdt.FdtProperty) and not isinstance(item, fdt.FdtNode) and item.get_name() == name:
+                return item
+        return None
+
+    def strings(self, name: str) -> tuple[str, ...]:
+        p = self._prop(name)
+        return tuple(p[i] for i in range(len(p))) if isinstance(p, fdt.FdtPropertyStrings) else ()
+
+    def string(self, name: str) -> str | None:
+        found = self.strings(name)
+        return found[0] if found else None
+
+    def words(self, name: str) -> tuple[int, ...] | None:
+        """A property's 32-bit cells; () for an empty one (``ranges;``), None if absent."""
+        p = self._prop(name)
+        if isinstance(p, fdt.FdtPropertyWords):
+            return tuple(p[i] for i in range(len(p)))
+        if p is not None and not isinstance(p, fdt.FdtPropertyStrings):
+            return ()
+        return None
+
+    def cells(self, name: str, default):
+        """#address-cells, #size-cells or #interrupt-cells, in the range the
+        walk can use."""
+        words = self.words(name)
+        if not words:
+            return default
+        lo, hi = _CELL_LIMITS[name]
+        if not lo <= words[0] <= hi:
+            raise self.error(f"{name} = <{words[0]:#x}>, expected {lo} to {hi}")
+        return words[0]
+
+    @property
+    def compatible(self) -> tuple[str, ...]:
+        return self.strings("compatible")
+
+    def error(self, message: str) -> BoardError:
+        where = f"{self.dts}:{self.line}: " if self.line else f"{self.dts}: "
+        return BoardError(f"{where}node '{self.path}': {message}")
+
+
+class Tree:
+    """The tree with its source positions and phandles."""
+
+    def __init__(self, dtb: bytes, dts: Path):
+        self.lines = source_lines(dts)
+        self.root = Node(parse_dtb(dtb).get_rootnode(), "", "/", None, dts, self.lines)
+        self.phandles: dict[int, Node] = {}
+        self._index(self.root)
+
+    def _index(self, node: Node) -> None:
+        ph = node.words("phandle")
+        if ph:
+            self.phandles[ph[0]] = node
+        for child in node.children(self.lines):
+            self._index(child)
+
+    def children(self, node: Node):
+        return node.children(self.lines)
+
+    def interrupt_parent(self, node: Node) -> Node | None:
+        cur = node
+        while cur is not None:
+            ip = cur.words("interrupt-parent")
+            if ip:
+                return self.phandles.get(ip[0])
+            cur = cur.parent
+        return None
+
+
+def source_lines(dts: Path) -> dict[str, int]:
+    """Node path -> the line of board.dts where it opens, from dtc's own
+    source annotations (``dtc -O dts -T``), so nodes of the same name under
+    different parents keep their own lines."""
+    try:
+        out = run_tool([find_tool("dtc"), "-q", "-I", "dts", "-O", "dts", "-T", "-o", "-", str(dts)], "dtc")
+    except HermitError:
+        return {}
+    lines: dict[str, int] = {}
+    stack: list[str] = []
+    for text in out.decode(errors="replace").splitlines():
+        m = re.match(r"\s*(?:[\w-]+:\s*)*([^\s{]+)\s*\{\s*/\* \S+?:(\d+)", text)
+        if m:
+            stack.append(m.group(1))
+            path = "/" if stack == ["/"] else "/" + "/".join(stack[1:])
+            lines.setdefault(path, int(m.group(2)))
+        elif text.strip().startswith("};") and stack:
+            stack.pop()
+    return lines
 
 
 def _join(words: tuple[int, ...]) -> int:
@@ -254,127 +309,113 @@ def _join(words: tuple[int, ...]) -> int:
     return value
 
 
-def extract_memory(tree) -> list[MemoryRange]:
-    root = tree.get_rootnode()
-    ac, sc = _cells(root, "#address-cells", 2), _cells(root, "#size-cells", 1)
+def extract_memory(tree: Tree) -> list[MemoryRange]:
+    root = tree.root
+    ac, sc = root.cells("#address-cells", 2), root.cells("#size-cells", 1)
     out = []
-    for name, node in _children(root):
-        if _prop_str(node, "device_type") == "memory" or name.split("@")[0] == "memory":
-            words = _prop_words(node, "reg") or ()
+    for node in tree.children(root):
+        if node.string("device_type") == "memory" or node.name.split("@")[0] == "memory":
+            words = node.words("reg") or ()
             step = ac + sc
             for i in range(0, len(words) - step + 1, step):
                 out.append(MemoryRange(_join(words[i : i + ac]), _join(words[i + ac : i + step])))
     return sorted(out, key=lambda r: r.base)
 
 
+def count_cpus(tree: Tree) -> int:
+    return sum(1 for node in tree.children(tree.root) if node.name == "cpus"
+               for cpu in tree.children(node) if cpu.string("device_type") == "cpu")
+
+
 _BUS_COMPATIBLES = {"isa", "simple-bus"}
 _NOT_DEVICES = {"cpus", "memory", "chosen", "aliases", "reserved-memory"}
+_GIC = ("arm,cortex-a15-gic", "arm,gic-400", "arm,gic-v3")
 
 
-def extract_devices(tree, pci_names, dts_path: Path) -> list[Device]:
-    root = tree.get_rootnode()
-    phandles: dict[int, object] = {}
-    parents: dict[int, object] = {}
+def _interrupts(tree: Tree, node: Node) -> tuple[int, ...]:
+    """The node's interrupts as numbers, in its controller's cells."""
+    cells = node.words("interrupts")
+    if not cells:
+        return ()
+    ctrl = tree.interrupt_parent(node)
+    n = ctrl.cells("#interrupt-cells", 1) if ctrl is not None else 1
+    gic = ctrl is not None and any(c in _GIC for c in ctrl.compatible) and n >= 3
+    out = []
+    for i in range(0, len(cells) - n + 1, n):
+        group = cells[i : i + n]
+        # GIC binding: <type number flags>; SPI ids start at 32, PPI at 16
+        out.append(group[1] + (32 if group[0] == 0 else 16) if gic else group[0])
+    return tuple(out)
 
-    def index(node):
-        ph = _prop_words(node, "phandle")
-        if ph:
-            phandles[ph[0]] = node
-        for _, child in _children(node):
-            parents[id(child)] = node
-            index(child)
 
-    index(root)
-    dts_lines = _node_lines(dts_path)
+def _regs(node: Node, ac: int, sc: int, translate, bus_kind: str) -> list[Reg]:
+    """The node's reg entries as CPU addresses (ISA: I/O ports or memory;
+    PCI: none -- a config-space address, BARs are assigned at run time)."""
+    regs = []
+    words = node.words("reg") or ()
+    step = ac + sc
+    for i in range(0, len(words) - step + 1, step) if step else ():  # no address cells: no reg
+        addr_cells = words[i : i + ac]
+        size = _join(words[i + ac : i + step])
+        if bus_kind == "isa":
+            regs.append(Reg(_join(addr_cells[1:]), size, "io" if addr_cells[0] & 1 else "mmio"))
+        elif bus_kind != "pci":
+            regs.append(Reg(translate(_join(addr_cells)), size))
+    return regs
+
+
+def _pci_id(compatible: tuple[str, ...]) -> tuple[int, int] | None:
+    for c in compatible:
+        m = re.fullmatch(r"pci([0-9a-fA-F]{4}),([0-9a-fA-F]{4})", c)
+        if m:
+            return int(m.group(1), 16), int(m.group(2), 16)
+    return None
+
+
+def _bus(node: Node):
+    """(#address-cells, #size-cells, kind) for the node's children, or None
+    when it is not a bus."""
+    cac, csc = node.cells("#address-cells", None), node.cells("#size-cells", None)
+    if cac is None and any(isinstance(item, fdt.FdtNode) for item in node.raw):
+        # the device behind a virtio transport (an mmio slot or a PCI
+        # function): a child "virtio,deviceN" with no reg (Linux's binding)
+        cac, csc = 0, 0
+    if cac is None:
+        return None
+    if node.string("device_type") == "pci":
+        return cac, csc, "pci"
+    if "isa" in node.compatible:
+        if cac < 2:
+            raise node.error("an ISA bus needs #address-cells = <2> (<space address>)")
+        return cac, csc, "isa"
+    return cac, csc, "simple"
+
+
+def extract_devices(tree: Tree, pci_names) -> list[Device]:
     devices: list[Device] = []
 
-    def interrupt_parent(node):
-        cur = node
-        while cur is not None:
-            ip = _prop_words(cur, "interrupt-parent")
-            if ip:
-                return phandles.get(ip[0])
-            cur = parents.get(id(cur))
-        return None
-
-    def irqs(node) -> tuple[int, ...]:
-        cells = _prop_words(node, "interrupts")
-        if not cells:
-            return ()
-        ctrl = interrupt_parent(node)
-        n = _cells(ctrl, "#interrupt-cells", 1) if ctrl is not None else 1
-        compat = _prop_strings(ctrl, "compatible") if ctrl is not None else ()
-        out = []
-        for i in range(0, len(cells) - n + 1, n):
-            group = cells[i : i + n]
-            if any(c in ("arm,cortex-a15-gic", "arm,gic-400", "arm,gic-v3") for c in compat) and n >= 3:
-                # GIC binding: <type number flags>; SPI ids start at 32, PPI at 16
-                out.append(group[1] + (32 if group[0] == 0 else 16))
-            else:
-                out.append(group[0])
-        return tuple(out)
-
-    def walk(node, path, ac, sc, translate, bus_kind):
-        for name, child in _children(node):
-            child_path = f"{path}/{name}" if path != "/" else f"/{name}"
-            if path == "/" and name.split("@")[0] in _NOT_DEVICES:
+    def walk(node: Node, ac: int, sc: int, translate, bus_kind: str) -> None:
+        for child in tree.children(node):
+            if node.path == "/" and child.name.split("@")[0] in _NOT_DEVICES:
                 continue
-            if _prop_str(child, "status") in ("disabled", "fail"):
+            if child.string("status") in ("disabled", "fail"):
                 continue
-            compatible = _prop_strings(child, "compatible")
-            regs, pci_id = [], None
-            words = _prop_words(child, "reg") or ()
-            step = ac + sc
-            for i in range(0, len(words) - step + 1, step) if step else ():  # no address cells: no reg
-                addr_cells = words[i : i + ac]
-                size = _join(words[i + ac : i + step])
-                if bus_kind == "isa":
-                    space = "io" if addr_cells[0] & 1 else "mmio"
-                    regs.append(Reg(_join(addr_cells[1:]), size, space))
-                elif bus_kind == "pci":
-                    pass  # config-space address; BARs are assigned at run time
-                else:
-                    regs.append(Reg(translate(_join(addr_cells)), size))
-            for c in compatible:
-                m = re.fullmatch(r"pci([0-9a-fA-F]{4}),([0-9a-fA-F]{4})", c)
-                if m:
-                    pci_id = (int(m.group(1), 16), int(m.group(2), 16))
-                    break
+            compatible = child.compatible
             if compatible and not set(compatible) & _BUS_COMPATIBLES:
-                devices.append(
-                    Device(
-                        path=child_path,
-                        compatible=compatible,
-                        regs=tuple(regs),
-                        interrupts=irqs(child),
-                        pci_id=pci_id,
-                        pci_name=pci_names.get(pci_id) if pci_id else None,
-                        line=dts_lines.get(name),
-                    )
-                )
-            # descend into buses
-            cac = _cells(child, "#address-cells", None)
-            csc = _cells(child, "#size-cells", None)
-            if cac is None and any(True for _ in _children(child)):
-                # e.g. the device behind a virtio transport (an mmio slot or a
-                # PCI function): a child node with compatible "virtio,deviceN"
-                # and no reg (Linux's binding)
-                cac, csc = 0, 0
-            if cac is None:
-                continue
-            kind = "simple"
-            if _prop_str(child, "device_type") == "pci":
-                kind = "pci"
-            elif "isa" in compatible:
-                kind = "isa"
-                if cac < 2:
-                    raise BoardError(f"{dts_path}:{dts_lines.get(name, 1)}: ISA bus '{name}' needs #address-cells = <2> "
-                                     "(<space address>)")
-            ranges = _prop_words(child, "ranges")
-            child_translate = _make_translate(ranges, cac, ac, csc, translate)
-            walk(child, child_path, cac, csc if csc is not None else 1, child_translate, kind)
+                pci_id = _pci_id(compatible)
+                devices.append(Device(
+                    path=child.path, compatible=compatible, regs=tuple(_regs(child, ac, sc, translate, bus_kind)),
+                    interrupts=_interrupts(tree, child), pci_id=pci_id,
+                    pci_name=pci_names.get(pci_id) if pci_id else None, line=child.line,
+                ))
+            bus = _bus(child)
+            if bus is not None:
+                cac, csc, kind = bus
+                child_translate = _make_translate(child.words("ranges"), cac, ac, csc, translate)
+                walk(child, cac, csc if csc is not None else 1, child_translate, kind)
 
-    walk(root, "/", _cells(root, "#address-cells", 2), _cells(root, "#size-cells", 1), lambda a: a, "simple")
+    root = tree.root
+    walk(root, root.cells("#address-cells", 2), root.cells("#size-cells", 1), lambda a: a, "simple")
     return devices
 
 
@@ -396,17 +437,3 @@ def _make_translate(ranges, cac, pac, csc, parent_translate):
         return parent_translate(addr)
 
     return translate
-
-
-def _node_lines(dts: Path) -> dict[str, int]:
-    """node name -> line in board.dts where it opens (first occurrence)."""
-    lines: dict[str, int] = {}
-    try:
-        text = dts.read_text()
-    except OSError:
-        return lines
-    for n, line in enumerate(text.splitlines(), 1):
-        m = re.match(r"\s*(?:[\w-]+:\s*)?([\w,.+-]+(?:@[\w,]+)?)\s*\{", line)
-        if m:
-            lines.setdefault(m.group(1), n)
-    return lines

@@ -83,3 +83,66 @@ def test_pci_ids_format(tmp_path):
     f.write_text("this is not pci.ids\n")
     with pytest.raises(BoardError, match=r"pci.ids:1: not in pci.ids format"):
         parse_pci_ids(f)
+
+
+TINY_DTS = """/dts-v1/;
+
+/ {
+	#address-cells = <1>;
+	#size-cells = <1>;
+
+	slot@1000 {
+		compatible = "virtio,mmio";
+		reg = <0x1000 0x200>;
+		dev {
+			compatible = "virtio,device1";
+		};
+	};
+
+	slot@2000 {
+		compatible = "virtio,mmio";
+		reg = <0x2000 0x200>;
+		dev {
+			compatible = "virtio,device9";
+		};
+	};
+
+	isa {
+		compatible = "isa";
+		#address-cells = <1>;
+		#size-cells = <1>;
+	};
+};
+"""
+
+
+def _tiny_board(tmp_path, dts: str) -> Path:
+    d = tmp_path / "tiny"
+    d.mkdir()
+    (d / "board.toml").write_text('arch = "x86_64"\n[qemu]\nmachine = "microvm"\n')
+    (d / "board.dts").write_text(dts)
+    return d
+
+
+def test_nodes_keep_their_own_source_lines(tmp_path):
+    """Two nodes of the same name under different parents: each device
+    names its own line in board.dts (dtc's source annotations, not a search
+    by name)."""
+    from hermitcore.board import Tree, compile_dts
+
+    d = _tiny_board(tmp_path, TINY_DTS.replace("\tisa {\n\t\tcompatible = \"isa\";\n\t\t#address-cells = <1>;\n\t\t#size-cells = <1>;\n\t};\n", ""))
+    board = load_board(str(d))
+    lines = {dev.path: dev.line for dev in board.devices}
+    assert lines == {"/slot@1000": 7, "/slot@1000/dev": 10, "/slot@2000": 15, "/slot@2000/dev": 18}
+    tree = Tree(compile_dts(d / "board.dts"), d / "board.dts")
+    assert [n.path for n in tree.children(tree.root)] == ["/slot@1000", "/slot@2000"]
+
+
+def test_a_bad_node_is_named_with_its_file_and_line(tmp_path):
+    """An ISA bus with one address cell: the error names board.dts, the
+    node's line and its path."""
+    d = _tiny_board(tmp_path, TINY_DTS)
+    with pytest.raises(BoardError) as exc:
+        load_board(str(d))
+    assert str(exc.value) == (f"{d / 'board.dts'}:23: node '/isa': an ISA bus needs #address-cells = <2> "
+                              "(<space address>)")
