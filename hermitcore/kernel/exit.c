@@ -1,5 +1,7 @@
 #include <hermit/arch.h>
 #include <hermit/hermit.h>
+#include <hermit/init.h>
+#include <hermit/trap.h>
 #include <hermit/stdio.h>
 #include <stdarg.h>
 
@@ -14,8 +16,6 @@ void poweroff_register(const char *name, void (*fn)(int status))
     }
 }
 
-void boot_times_report(void);
-void stack_usage_report(void);
 
 void hermit_exit(int status)
 {
@@ -28,7 +28,6 @@ void hermit_exit(int status)
     arch_halt();
 }
 
-void hermit_backtrace(uintptr_t fp, uintptr_t first);
 
 void panic(const char *fmt, ...)
 {

@@ -35,8 +35,6 @@ void stdio_register(const struct stdio_transport *t)
 
 int stdio_connected(void) { return transport != 0; }
 
-int tty_take_signal(void);
-
 void stdio_notify(void)
 {
     int sig = tty_take_signal();
@@ -56,7 +54,7 @@ void stdio_closed(unsigned s)
 
 int stdio_is_tty(unsigned s) { return s < STDIO_STREAMS && (tty_mask >> s & 1); }
 
-int tty_raw_host(void) { return (tty_mask & 8) != 0; }
+static int tty_raw_host(void) { return (tty_mask & 8) != 0; }
 
 void stdio_winsize(uint16_t *rows, uint16_t *cols)
 {
@@ -108,12 +106,6 @@ static char ring[RING];
 static size_t ring_head, ring_len;
 static int in_eof;
 static spinlock_t in_lock = SPINLOCK_INIT;
-
-/* tty.c: with the host's terminal raw, input passes the line discipline. */
-size_t tty_input(const char *buf, size_t n, size_t room, void (*store)(const char *, size_t));
-int tty_canonical(void);
-int tty_take_eof(void);
-unsigned tty_vmin(void);
 
 static void ring_store(const char *buf, size_t n)
 {
@@ -217,9 +209,6 @@ static long send_all(unsigned s, const char *buf, size_t n, int nonblock)
     }
     return (long)done;
 }
-
-/* A terminal's output processing (OPOST|ONLCR): "\n" leaves as "\r\n". */
-int tty_onlcr(void);
 
 long stdio_write(unsigned s, const char *buf, size_t n, int nonblock)
 {

@@ -8,6 +8,7 @@
 #include <hermit/hermit.h>
 #include <hermit/stdio.h>
 #include <hermit/string.h>
+#include <hermit/tty.h>
 
 /* termios bits (Linux, asm-generic) */
 #define ISTRIP 0040
@@ -44,8 +45,6 @@ static struct kernel_termios tio = {
 static char line[LINE_MAX]; /* the canonical line being edited */
 static size_t line_len;
 static int eof_pending; /* ^D on an empty line: the next read returns 0 */
-
-void tty_echo(const char *buf, size_t n); /* stdio.c */
 
 void tty_get(struct kernel_termios *t) { *t = tio; }
 void tty_set(const struct kernel_termios *t) { tio = *t; }

@@ -25,7 +25,6 @@ void arch_cpu_relax(void)
 
 static struct boot_info boot_info;
 
-void aarch64_smp_method(const char *method);
 
 void aarch64_start(const void *dtb)
 {
@@ -76,7 +75,6 @@ static void dump_regs(const void *p)
     printk("[hermit]   elr=%016llx  spsr=%08llx\n", (unsigned long long)f->elr, (unsigned long long)f->spsr);
 }
 
-void gic_handle_irq(void);
 
 void aarch64_exception(struct exception_frame *f, unsigned kind)
 {

@@ -40,6 +40,11 @@ extern struct boot_stage boot_stages[BOOT_STAGES_MAX];
 extern unsigned boot_stage_count; /* may exceed BOOT_STAGES_MAX: the rest were not kept */
 uint64_t boot_stage(const char *name); /* returns the counter it recorded */
 
+/* At exit (hermit_exit), what the hermit.boot-times and hermit.stack-usage
+ * options asked for (main.c). */
+void boot_times_report(void);
+void stack_usage_report(void);
+
 /* Kernel options ("<options> -- <program arguments>" on the command line):
  * each is registered next to the variable it sets, in a linker section, as
  * init calls are. `name` is "hermit.x" for a flag or "hermit.x=" for an

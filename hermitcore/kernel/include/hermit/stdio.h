@@ -66,14 +66,4 @@ int stdio_is_tty(unsigned s);
 char stdio_kind(unsigned s);
 void stdio_winsize(uint16_t *rows, uint16_t *cols);
 void stdio_set_winsize(uint16_t rows, uint16_t cols);
-
-/* The terminal's settings, Linux's struct termios (asm-generic layout). */
-struct kernel_termios {
-    uint32_t c_iflag, c_oflag, c_cflag, c_lflag;
-    uint8_t c_line, c_cc[19];
-};
-void tty_get(struct kernel_termios *t);
-void tty_set(const struct kernel_termios *t);
-/* A signal the line discipline raises (^C SIGINT, ^\ SIGQUIT, ^Z SIGTSTP):
- * the Linux layer delivers it (weak: without one the run ends). */
-void tty_signal(int sig);
+#include <hermit/tty.h> /* the line discipline's termios, for ioctl */

@@ -34,6 +34,10 @@ struct hermit_catch {
     struct fault_info fault;
 };
 
+/* Print "[hermit] backtrace: ..." from frame pointer `fp` (`first`: the
+ * faulting pc, or 0), for the host to symbolise. */
+void hermit_backtrace(uintptr_t fp, uintptr_t first);
+
 void hermit_catch_arm(struct hermit_catch *c);
 void hermit_uncatch(void);
 /* A macro, not a function: setjmp must run in the frame that stays alive

@@ -24,6 +24,10 @@ _Static_assert(sizeof(struct aarch64_thread) <= sizeof(((struct thread *)0)->arc
 static inline struct aarch64_thread *aarch64_thread(struct thread *t) { return (struct aarch64_thread *)t->arch; }
 
 /* gic.c */
+void gic_handle_irq(void); /* an IRQ exception: acknowledge, dispatch, end */
 void gic_init_cpu(void);
 void gic_send_sgi(struct cpu *c, unsigned intid);
 #define SGI_RESCHED 0
+
+/* smp.c: how secondary CPUs are started (the DT's enable-method/PSCI conduit). */
+void aarch64_smp_method(const char *method);
