@@ -68,11 +68,8 @@ static char *envp_store[MAX_ENV + 1];
 static int envc;
 static char exe_path[256];
 const char *linux_exe_path = exe_path;
-int strace_enabled;
-static uint64_t epoch_sec, epoch_nsec;
-uint64_t random_seed;
 
-/* Kernel options of the Linux layer (HERMIT_PARAM). */
+/* hermit.env=KEY=VALUE (HERMIT_PARAM): the program's environment, in order. */
 static int set_env(const char *value) /* one KEY=VALUE of the program's environment */
 {
     if (envc >= MAX_ENV) {
@@ -83,39 +80,6 @@ static int set_env(const char *value) /* one KEY=VALUE of the program's environm
     return 0;
 }
 HERMIT_PARAM("hermit.env=", set_env);
-
-static int set_epoch(const char *value) /* wall-clock time at boot, from the host: SEC.NSEC */
-{
-    epoch_sec = parse_u64(&value);
-    if (*value == '.') {
-        value++;
-        epoch_nsec = parse_u64(&value);
-    }
-    return *value ? -1 : 0;
-}
-HERMIT_PARAM("hermit.epoch=", set_epoch);
-
-static int set_seed(const char *value) /* hex, from the host's urandom */
-{
-    for (; *value; value++) {
-        unsigned d = *value >= 'a' ? (unsigned)(*value - 'a' + 10) : (unsigned)(*value - '0');
-        random_seed = (random_seed << 4 | (random_seed >> 60)) ^ (d & 15);
-    }
-    return 0;
-}
-HERMIT_PARAM("hermit.seed=", set_seed);
-
-static int set_strace(const char *value)
-{
-    strace_enabled = 1;
-    return 0;
-}
-HERMIT_PARAM("hermit.strace", set_strace);
-
-uint64_t realtime_ns(void)
-{
-    return epoch_sec * NSEC_PER_SEC + epoch_nsec + clock_ns();
-}
 
 static uintptr_t page_up(uintptr_t v) { return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); }
 

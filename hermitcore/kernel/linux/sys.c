@@ -4,6 +4,7 @@
 #include <board.h>
 #include <hermit/boot.h>
 #include <hermit/heap.h>
+#include <hermit/init.h>
 #include <hermit/time.h>
 
 void linux_exit(int status)
@@ -107,6 +108,26 @@ long sys_uname(long ubuf)
 #define CLOCK_REALTIME_COARSE 5
 #define CLOCK_TAI 11
 #define TIMER_ABSTIME 1
+
+/* The wall clock: the host's time at boot (hermit.epoch=SEC.NSEC), then
+ * the monotonic clock's advance. */
+static uint64_t epoch_sec, epoch_nsec;
+
+static int set_epoch(const char *value)
+{
+    epoch_sec = parse_u64(&value);
+    if (*value == '.') {
+        value++;
+        epoch_nsec = parse_u64(&value);
+    }
+    return *value ? -1 : 0;
+}
+HERMIT_PARAM("hermit.epoch=", set_epoch);
+
+uint64_t realtime_ns(void)
+{
+    return epoch_sec * NSEC_PER_SEC + epoch_nsec + clock_ns();
+}
 
 static uint64_t clock_value(long id)
 {
@@ -232,7 +253,20 @@ long sys_times(long ubuf)
 }
 
 /* --- randomness --- */
-extern uint64_t random_seed;
+
+/* The host's seed (hermit.seed=HEX, from its urandom), mixed with the CPU's
+ * own randomness where there is one. */
+static uint64_t random_seed;
+
+static int set_seed(const char *value)
+{
+    for (; *value; value++) {
+        unsigned d = *value >= 'a' ? (unsigned)(*value - 'a' + 10) : (unsigned)(*value - '0');
+        random_seed = (random_seed << 4 | (random_seed >> 60)) ^ (d & 15);
+    }
+    return 0;
+}
+HERMIT_PARAM("hermit.seed=", set_seed);
 static uint64_t rng_state;
 static int rng_hw = -1;
 

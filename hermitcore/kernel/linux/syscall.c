@@ -2,9 +2,18 @@
  * unimplemented call returns -ENOSYS and is reported once by name; with
  * the kernel option hermit.strace every call is printed, strace-like. */
 #include "linux.h"
+#include <hermit/init.h>
 #include <hermit/sched.h>
 
 static uint8_t reported[(1024 + 7) / 8];
+int strace_enabled;
+
+static int set_strace(const char *value)
+{
+    strace_enabled = 1;
+    return 0;
+}
+HERMIT_PARAM("hermit.strace", set_strace);
 
 long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
