@@ -16,7 +16,7 @@ from pathlib import Path
 import pyfdt.pyfdt as fdt
 
 from hermitcore.errors import BoardError, HermitError
-from hermitcore.model import Board, Device, MemoryRange, QemuMachine, Reg
+from hermitcore.model import Board, Device, Interrupt, MemoryRange, QemuMachine, Reg
 from hermitcore.toolchain import find_tool, run_tool
 
 BOARD_FILES = ("board.toml", "board.dts")
@@ -329,23 +329,17 @@ def count_cpus(tree: Tree) -> int:
 
 _BUS_COMPATIBLES = {"isa", "simple-bus"}
 _NOT_DEVICES = {"cpus", "memory", "chosen", "aliases", "reserved-memory"}
-_GIC = ("arm,cortex-a15-gic", "arm,gic-400", "arm,gic-v3")
-
-
-def _interrupts(tree: Tree, node: Node) -> tuple[int, ...]:
-    """The node's interrupts as numbers, in its controller's cells."""
+def _interrupts(tree: Tree, node: Node) -> tuple[Interrupt, ...]:
+    """The node's interrupt specifiers: its controller and, per interrupt,
+    that controller's #interrupt-cells cells (what they mean is the
+    controller's plugin's business)."""
     cells = node.words("interrupts")
     if not cells:
         return ()
     ctrl = tree.interrupt_parent(node)
     n = ctrl.cells("#interrupt-cells", 1) if ctrl is not None else 1
-    gic = ctrl is not None and any(c in _GIC for c in ctrl.compatible) and n >= 3
-    out = []
-    for i in range(0, len(cells) - n + 1, n):
-        group = cells[i : i + n]
-        # GIC binding: <type number flags>; SPI ids start at 32, PPI at 16
-        out.append(group[1] + (32 if group[0] == 0 else 16) if gic else group[0])
-    return tuple(out)
+    where = ctrl.path if ctrl is not None else ""
+    return tuple(Interrupt(where, tuple(cells[i : i + n])) for i in range(0, len(cells) - n + 1, n))
 
 
 def _regs(node: Node, ac: int, sc: int, translate, bus_kind: str) -> list[Reg]:
@@ -405,7 +399,7 @@ def extract_devices(tree: Tree, pci_names) -> list[Device]:
                 pci_id = _pci_id(compatible)
                 devices.append(Device(
                     path=child.path, compatible=compatible, regs=tuple(_regs(child, ac, sc, translate, bus_kind)),
-                    interrupts=_interrupts(tree, child), pci_id=pci_id,
+                    interrupt_specs=_interrupts(tree, child), pci_id=pci_id,
                     pci_name=pci_names.get(pci_id) if pci_id else None, line=child.line,
                 ))
             bus = _bus(child)

@@ -201,6 +201,7 @@ def cmd_boards(args) -> int:
     arch = sel.arch
     claimed, unclaimed = claim_devices(sel)
     owner = {c.device.path: c for c in claimed}
+    numbered = {c.device.path: c.device for c in claimed} | {d.path: d for d in unclaimed}  # interrupts as numbers
     print(f"board    {board.name}: {board.description}")
     print(f"arch     {board.arch} (plugin: {sel.arch_plugin_name})")
     print(f"qemu     {arch.qemu_binary} -machine {board.qemu.machine} -cpu {board.qemu.cpu}")
@@ -210,7 +211,8 @@ def cmd_boards(args) -> int:
     print(f"devices  {len(board.devices)} ({len(claimed)} claimed, {len(unclaimed)} unclaimed)")
     for dev in board.devices:
         regs = " ".join(f"{'port ' if r.space == 'io' else ''}{r.address:#x}+{r.size:#x}" for r in dev.regs)
-        irqs = (" irq " + ",".join(map(str, dev.interrupts))) if dev.interrupts else ""
+        numbers = numbered[dev.path].interrupts
+        irqs = (" irq " + ",".join(map(str, numbers))) if numbers else ""
         c = owner.get(dev.path)
         by = f"-> {c.claim.plugin} ({c.claim.driver}, {c.claim.role})" if c else "-> unclaimed"
         print(f"  {dev.path:<34} {dev.describe():<38} {regs}{irqs}  {by}")

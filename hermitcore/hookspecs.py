@@ -94,6 +94,20 @@ def hermitcore_claim_device(board: Board, device: Device) -> Claim | None:
     """
 
 
+@hookspec(firstresult=True)
+def hermitcore_interrupt_number(controller: Device, cells: tuple[int, ...]) -> int | None:
+    """The number (what the kernel's ``irq_register`` takes) of one interrupt
+    specifier of a device, in ``controller``'s own cells -- e.g. the GIC's
+    ``<type n flags>``: SPI n+32, PPI n+16; the IOAPIC's ``<pin flags>``.
+
+    :param controller: the interrupt controller the specifier goes to.
+    :param cells: its ``#interrupt-cells`` cells.
+
+    Called on the plugin that claimed ``controller``, for every specifier
+    of every device, after claiming; the numbers become ``Device.interrupts``.
+    """
+
+
 # --------------------------------------------------------------------------
 # 4. emission: each returns a Fragment (or None) that the core compiles in
 # --------------------------------------------------------------------------

@@ -27,13 +27,25 @@ class Reg:
 
 
 @attrs.frozen
+class Interrupt:
+    """One interrupt specifier of a device, as the tree has it: the
+    controller it goes to (its node's path; "" when the tree names none)
+    and the controller's cells. The controller's plugin turns it into a
+    number (``hermitcore_interrupt_number``)."""
+
+    controller: str
+    cells: tuple[int, ...]
+
+
+@attrs.frozen
 class Device:
     """A device node of the board's device tree, or a PCI function."""
 
     path: str
     compatible: tuple[str, ...]
     regs: tuple[Reg, ...] = ()
-    interrupts: tuple[int, ...] = ()
+    interrupt_specs: tuple[Interrupt, ...] = ()  # as the tree says (board.py)
+    interrupts: tuple[int, ...] = ()  # their numbers, from the controllers' plugins (plugins.claim_devices)
     pci_id: tuple[int, int] | None = None
     pci_name: str | None = None
     line: int | None = None  # line in board.dts, for messages

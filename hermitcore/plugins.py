@@ -23,7 +23,7 @@ import attrs
 import pluggy
 
 from hermitcore import PROJECT, hookspecs
-from hermitcore.errors import HermitError, PluginError
+from hermitcore.errors import BoardError, HermitError, PluginError
 from hermitcore.model import Architecture, Board, ClaimedDevice
 
 
@@ -193,4 +193,32 @@ def claim_devices(sel: Selection):
         instance = per_driver.get(claim.driver, 0)
         per_driver[claim.driver] = instance + 1
         claimed.append(ClaimedDevice(device=device, claim=claim, instance=instance))
-    return tuple(claimed), tuple(unclaimed)
+    return _number_interrupts(sel, tuple(claimed), tuple(unclaimed))
+
+
+def _number_interrupts(sel: Selection, claimed, unclaimed):
+    """Every device's interrupt specifiers as numbers, each from the plugin
+    that claimed its controller (``hermitcore_interrupt_number``). A claimed
+    device whose interrupts no plugin numbers is an error; an unclaimed one
+    is listed without them."""
+    controllers = {c.device.path: c for c in claimed}
+
+    def numbers(device, required: bool) -> tuple[int, ...]:
+        out = []
+        for spec in device.interrupt_specs:
+            ctrl = controllers.get(spec.controller)
+            answers = call_each(sel.pm, "hermitcore_interrupt_number", only=(sel.pm.get_plugin(ctrl.claim.plugin),),
+                                controller=ctrl.device, cells=spec.cells) if ctrl else []
+            if not answers:
+                if not required:
+                    return ()
+                where = f"{sel.board.directory}/board.dts:{device.line}: " if device.line else ""
+                to = f"controller {spec.controller}" if spec.controller else "no interrupt controller (no interrupt-parent)"
+                raise BoardError(f"{where}{device.path}: its interrupt <{' '.join(map(str, spec.cells))}> goes to "
+                                 f"{to}, whose cells no plugin turns into a number")
+            out.append(answers[0][1])
+        return tuple(out)
+
+    claimed = tuple(attrs.evolve(c, device=attrs.evolve(c.device, interrupts=numbers(c.device, True)))
+                    for c in claimed)
+    return claimed, tuple(attrs.evolve(d, interrupts=numbers(d, False)) for d in unclaimed)

@@ -67,6 +67,15 @@ GIC_VERSIONS = {"arm,cortex-a15-gic": 2, "arm,gic-400": 2, "arm,gic-v3": 3}
 
 
 @hookimpl
+def hermitcore_interrupt_number(controller, cells):
+    """GIC binding: <type n flags>, type 0 an SPI (INTID n + 32), 1 a PPI
+    (INTID n + 16)."""
+    if controller.is_compatible(*GIC_VERSIONS) and len(cells) >= 3:
+        return cells[1] + (32 if cells[0] == 0 else 16)
+    return None
+
+
+@hookimpl
 def hermitcore_claim_device(board, device):
     if device.is_compatible(*GIC_VERSIONS):
         return Claim(driver="gic", role="interrupt-controller")

@@ -43,6 +43,14 @@ CLAIMS = {
 
 
 @hookimpl
+def hermitcore_interrupt_number(controller, cells):
+    """The IOAPIC's specifiers are <pin flags>: the pin is the number."""
+    if controller.is_compatible("intel,ce4100-ioapic") and cells:
+        return cells[0]
+    return None
+
+
+@hookimpl
 def hermitcore_claim_device(board, device):
     for compatible, (driver, role) in CLAIMS.items():
         if device.is_compatible(compatible):

@@ -4,6 +4,14 @@ import pytest
 
 from hermitcore.board import available_boards, load_board, parse_pci_ids
 from hermitcore.errors import BoardError
+from hermitcore.model import Interrupt
+from hermitcore.plugins import claim_devices, make_plugin_manager, select
+
+
+def numbered(board, compatible):
+    """The device with its interrupts as numbers: the controller's plugin's."""
+    claimed, unclaimed = claim_devices(select(make_plugin_manager(), board))
+    return next(d for d in [c.device for c in claimed] + list(unclaimed) if d.is_compatible(compatible))
 
 
 def test_builtin_boards_are_listed():
@@ -16,9 +24,9 @@ def test_qemu_virt_devices_come_from_the_device_tree():
     assert board.ram_base == 0x40000000
     uart = next(d for d in board.devices if d.is_compatible("arm,pl011"))
     assert uart.regs[0].address == 0x09000000 and uart.regs[0].space == "mmio"
-    assert uart.interrupts == (33,)  # GIC SPI 1
-    timer = next(d for d in board.devices if d.is_compatible("arm,armv8-timer"))
-    assert timer.interrupts == (29, 30, 27, 26)  # PPIs 13, 14, 11, 10
+    assert uart.interrupt_specs == (Interrupt("/intc@8000000", (0, 1, 4)),)  # as the tree says: SPI 1
+    assert numbered(board, "arm,pl011").interrupts == (33,)  # the aarch64 plugin's GIC numbering
+    assert numbered(board, "arm,armv8-timer").interrupts == (29, 30, 27, 26)  # PPIs 13, 14, 11, 10
     assert sum(d.is_compatible("virtio,mmio") for d in board.devices) == 32
 
 
@@ -26,7 +34,8 @@ def test_x86_isa_devices_use_port_io():
     board = load_board("qemu-microvm")
     uart = next(d for d in board.devices if d.is_compatible("ns16550a"))
     assert (uart.regs[0].address, uart.regs[0].space) == (0x3F8, "io")
-    assert uart.interrupts == (4,)
+    assert uart.interrupt_specs == (Interrupt("/interrupt-controller@fec00000", (4, 0)),)
+    assert numbered(board, "ns16550a").interrupts == (4,)  # the x86_64 plugin's IOAPIC pin
     assert not any(d.is_compatible("isa") for d in board.devices), "buses are not devices"
     assert not any(d.pci_id for d in board.devices)
 
@@ -146,3 +155,35 @@ def test_a_bad_node_is_named_with_its_file_and_line(tmp_path):
         load_board(str(d))
     assert str(exc.value) == (f"{d / 'board.dts'}:23: node '/isa': an ISA bus needs #address-cells = <2> "
                               "(<space address>)")
+
+
+def test_interrupts_no_plugin_can_number_are_an_error_naming_the_node(tmp_path):
+    """A claimed device whose interrupt goes to a controller nobody claims:
+    one line with board.dts's line, the device and the controller."""
+    dts = """/dts-v1/;
+
+/ {
+	#address-cells = <2>;
+	#size-cells = <2>;
+	interrupt-parent = <&pic>;
+
+	pic: pic@1000 {
+		compatible = "acme,pic";
+		reg = <0 0x1000 0 0x100>;
+		interrupt-controller;
+		#interrupt-cells = <1>;
+	};
+
+	uart@2000 {
+		compatible = "ns16550a";
+		reg = <0 0x2000 0 0x8>;
+		interrupts = <7>;
+	};
+};
+"""
+    d = _tiny_board(tmp_path, dts)
+    board = load_board(str(d))
+    with pytest.raises(BoardError) as exc:
+        claim_devices(select(make_plugin_manager(), board))
+    assert str(exc.value) == (f"{d}/board.dts:15: /uart@2000: its interrupt <7> goes to controller /pic@1000, "
+                              "whose cells no plugin turns into a number")
