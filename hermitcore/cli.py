@@ -330,9 +330,6 @@ def cmd_run(args, app_args) -> int:
     finally:
         if kernel_log is not None:
             kernel_log.close()
-    if result.fatal is not None:
-        who = "" if result.fatal.startswith("program") else "guest kernel "
-        print(f"hermitcore: {who}{result.fatal}", file=sys.stderr)
     if args.selftest and result.fatal is None:
         verdict = "passed" if result.status == 0 else f"{result.status} failed"
         print(f"hermitcore: self-tests {verdict}", file=sys.stderr)

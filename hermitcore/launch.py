@@ -20,8 +20,8 @@ from hermitcore.streams import QEMU_FDS, STREAM_CHARDEVS, HostTerminal, Streams,
 HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 PROGRAM_PC_RE = re.compile(r" at pc (0x[0-9a-f]+)")
 PANIC_RE = re.compile(r"^\[hermit\] (PANIC|EXCEPTION|PROGRAM FAULT): (.*)$")
-#: kernel log lines shown without -v: warnings, panics, exceptions, faults
-SHOWN_RE = re.compile(r"^\[hermit\] ((?:warning|PANIC|EXCEPTION|PROGRAM FAULT): .*)$")
+#: kernel log lines shown without -v (panics, exceptions and faults: by _scan)
+SHOWN_RE = re.compile(r"^\[hermit\] (warning: .*)$")
 BACKTRACE_RE = re.compile(r"^\[hermit\] backtrace:((?: 0x[0-9a-f]+)*)\s*$")
 #: SIGTERM first (QEMU exits cleanly), SIGKILL if it has not after this long
 KILL_GRACE_S = 2.0
@@ -171,6 +171,7 @@ class ConsoleScanner:
         if m:
             kind = {"PANIC": "panic", "EXCEPTION": "exception"}.get(m.group(1), "program fault")
             self.fatal.append(f"{kind}: {m.group(2)}")
+            self._say(f"hermitcore: {'' if kind == 'program fault' else 'guest kernel '}{kind}: {m.group(2)}")
             pc = PROGRAM_PC_RE.search(text) if kind == "program fault" else None
             if pc:
                 from hermitcore.image import symbolize_program

@@ -65,6 +65,10 @@ void hermit_fault(const struct fault_info *f, void (*regs_dump)(const void *fram
     hermit_exit(HERMIT_FAULT_STATUS);
 }
 
+static const struct program_layer *program;
+
+void program_layer_register(const struct program_layer *layer) { program = layer; }
+
 static const char *const signal_names[32] = {
     [4] = "SIGILL", [5] = "SIGTRAP", [6] = "SIGABRT", [7] = "SIGBUS", [8] = "SIGFPE", [11] = "SIGSEGV",
 };
@@ -76,29 +80,36 @@ void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame)
 {
     int sig = f->signal > 0 && f->signal < 32 ? f->signal : 11;
     fault_line("PROGRAM FAULT", f);
-    if (f->kind == FAULT_PAGE)
-        vm_explain_fault(f->addr);
+    if (f->kind == FAULT_PAGE && program && program->explain_fault)
+        program->explain_fault(f->addr);
     pr_warn("the program was killed by %s (exit status %d)\n", signal_names[sig] ? signal_names[sig] : "a signal",
            128 + sig);
     if (regs_dump)
         regs_dump(frame);
-    linux_exit(128 + sig); /* as any end of the program: its shared file mappings and sockets are flushed */
+    program_exit(128 + sig); /* as any end of the program: its shared file mappings and sockets are flushed */
 }
 
-/* Kernel-only images (built-in C applications) have no Linux layer. */
-__attribute__((weak)) long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+/* The program's layer (hermit/user.h); kernel-only images have none. */
+long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-    return -38; /* ENOSYS */
+    return program ? program->syscall(nr, a0, a1, a2, a3, a4, a5) : -38; /* ENOSYS */
 }
 
-__attribute__((weak)) int vm_fault(uintptr_t addr, int write, int exec)
-{
-    return -1;
-}
+int vm_fault(uintptr_t addr, int write, int exec) { return program ? program->fault(addr, write, exec) : -1; }
 
-__attribute__((weak)) void vm_explain_fault(uintptr_t addr) {}
-
-__attribute__((weak)) void linux_exit(int status)
+void program_exit(int status)
 {
+    if (program)
+        program->exit(status);
     hermit_exit(status);
+}
+
+/* A terminal signal (tty.c): without a layer to deliver it, the run ends as
+ * the program would. */
+void tty_signal(int sig)
+{
+    if (program && program->signal)
+        program->signal(sig);
+    else
+        hermit_exit(128 + sig);
 }

@@ -59,10 +59,6 @@ int tty_take_eof(void)
     return e;
 }
 
-/* Without a Linux layer to deliver it, a terminal signal ends the run as it
- * would end the program. */
-__attribute__((weak)) void tty_signal(int sig) { hermit_exit(128 + sig); }
-
 /* Raised by the input path (transport locks held), delivered by
  * stdio_notify once the transport has let go. */
 static volatile int pending_sig;

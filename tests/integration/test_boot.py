@@ -101,7 +101,6 @@ def test_panic_fails_with_message_and_symbolised_backtrace(board):
     r = hermit("run", "--board", board, str(APPS / "panic.c"), "--timeout", BOOT_TIMEOUT)
     assert r.rc == 134, r
     assert "[hermit] PANIC: deliberate panic from the test app" in r.log_lines
-    assert "hermitcore: PANIC: deliberate panic from the test app" in r.err.splitlines()
     assert "hermitcore: guest kernel panic: deliberate panic from the test app" in r.err
     frames = [l for l in r.err.splitlines() if re.match(r"hermitcore:\s+#\d+ 0x", l)]
     names = " ".join(frames)

@@ -252,6 +252,12 @@ extern int strace_enabled;
 uint64_t realtime_ns(void);
 void random_bytes(void *buf, size_t n);
 void linux_exit(int status) __attribute__((noreturn));
+/* The layer's side of hermit/user.h's struct program_layer (loader.c
+ * registers them): syscall.c, vm.c, sys.c. */
+long linux_syscall(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+int linux_fault(uintptr_t addr, int write, int exec);
+void linux_explain_fault(uintptr_t addr);
+void linux_tty_signal(int sig);
 void linux_threads_init(void); /* thread.c: the running thread is the first */
 long signal_self(long sig); /* sys.c: a signal to the program itself (fatal ones end it) */
 long sys_getpid(void);

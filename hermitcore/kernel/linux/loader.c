@@ -69,6 +69,14 @@ static int envc;
 static char exe_path[256];
 const char *linux_exe_path = exe_path;
 
+/* This layer runs the program: the core's system calls, program faults,
+ * the program's end and terminal signals come here (hermit/user.h). */
+static const struct program_layer linux_layer = {linux_syscall, linux_fault, linux_explain_fault, linux_exit,
+                                                 linux_tty_signal};
+
+static void linux_layer_init(void) { program_layer_register(&linux_layer); }
+HERMIT_INIT(HERMIT_INIT_ARCH, linux_layer_init);
+
 /* hermit.env=KEY=VALUE (HERMIT_PARAM): the program's environment, in order. */
 static int set_env(const char *value) /* one KEY=VALUE of the program's environment */
 {

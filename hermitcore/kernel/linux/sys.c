@@ -530,7 +530,7 @@ long signal_self(long sig)
 /* ^C, ^\ or ^Z on the terminal (tty.c), from an interrupt: until signals
  * are delivered, one whose default action ends the program ends the run; a
  * program that handles or ignores it (a shell at its prompt) keeps going. */
-void tty_signal(int sig)
+void linux_tty_signal(int sig)
 {
     if (sig <= 0 || sig >= NSIG || sig == 20 /* SIGTSTP: no job control to stop for */ || actions[sig].handler != 0)
         return;

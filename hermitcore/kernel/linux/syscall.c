@@ -15,7 +15,7 @@ static int set_strace(const char *value)
 }
 HERMIT_PARAM("hermit.strace", set_strace);
 
-long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+long linux_syscall(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
     const struct syscall_entry *e = nr < syscall_count ? &syscall_table[nr] : 0;
     const char *name = e && e->name ? e->name : "unknown";

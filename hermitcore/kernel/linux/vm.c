@@ -403,7 +403,7 @@ static int fault_locked(uintptr_t addr, int write, int exec)
     return rc;
 }
 
-int vm_fault(uintptr_t addr, int write, int exec)
+int linux_fault(uintptr_t addr, int write, int exec)
 {
     kernel_lock(); /* the mappings are the process's: one fault at a time */
     int rc = fault_locked(addr, write, exec);
@@ -846,7 +846,7 @@ size_t vm_describe(char *buf, size_t size)
 /* A fault the program dies of, explained where its address says more than
  * "not mapped": a stack overflow into the gap below the main stack or into
  * the guard page a C library put below a thread's stack. */
-void vm_explain_fault(uintptr_t addr)
+void linux_explain_fault(uintptr_t addr)
 {
     kernel_lock();
     struct vma *stack = 0, *guard = find(addr);

@@ -13,7 +13,7 @@ void tty_get(struct kernel_termios *t);
 void tty_set(const struct kernel_termios *t);
 
 /* A signal the line discipline raises (^C SIGINT, ^\ SIGQUIT, ^Z SIGTSTP):
- * the Linux layer delivers it (weak: without one the run ends). */
+ * the program's layer delivers it (without one the run ends; trap.c). */
 void tty_signal(int sig);
 
 /* stdio.c's side. Input through the discipline: the bytes of buf taken
