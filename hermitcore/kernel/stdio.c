@@ -2,6 +2,7 @@
  * writes over whichever transport the board has, and what the host said
  * about its terminal. The line discipline is tty.c's. */
 #include <hermit/console.h>
+#include <hermit/errno.h>
 #include <hermit/hermit.h>
 #include <hermit/init.h>
 #include <hermit/iowait.h>
@@ -10,8 +11,6 @@
 #include <hermit/string.h>
 #include <hermit/time.h>
 
-#define EAGAIN 11
-#define EPIPE 32
 #define POLLIN 0x001
 #define POLLOUT 0x004
 #define POLLERR 0x008

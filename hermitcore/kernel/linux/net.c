@@ -5,6 +5,7 @@
  * struct sock and call io_notify(), which wakes threads blocked in
  * read/accept/connect/poll/epoll. A blocked thread drops the big kernel lock
  * while it sleeps (schedule does). */
+#include "linux.h"
 #include "../net/net.h"
 #include <hermit/heap.h>
 #include <hermit/time.h>

@@ -1,6 +1,9 @@
-/* The kernel's TCP/IP stack (stack.c) as the socket layer sees it. */
+/* The kernel's TCP/IP stack (stack.c) as the socket layer sees it. The
+ * stack needs nothing of the Linux layer: sockets (linux/net.c) include the
+ * stack, never the reverse. */
 #pragma once
-#include "../linux/linux.h"
+#include <hermit/errno.h>
+#include <hermit/iowait.h>
 
 /* Every call into lwIP holds this lock (interrupts are off in the kernel). */
 void net_lock(void);
