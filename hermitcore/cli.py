@@ -447,11 +447,12 @@ def entry() -> None:
     import atexit
 
     atexit._run_exitfuncs()  # weakref finalizers (temporary directories) and the like
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:  # main() drops a stdout that was closed early (`| head`)
+                stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
     os._exit(code)
 
 

@@ -116,3 +116,20 @@ def test_bad_environment_values_are_clear_errors():
     r = hermit("run", "--board", "qemu-microvm", "--print-qemu", env={"HERMIT_MEM": "lots"})
     assert r.rc == 1 and "invalid memory size 'lots'" in r.err, r
     _no_traceback(r)
+
+
+def test_stdout_closed_early_is_not_a_traceback():
+    """`hermitcore plugins | head -1`: the reader is gone before we write
+    (here: from the start) -- status 0, nothing on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([sys.executable, "-m", "hermitcore", "plugins"], stdout=w, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+    finally:
+        os.close(w)
+    assert (p.returncode, p.stderr) == (0, "")
