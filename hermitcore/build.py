@@ -275,7 +275,7 @@ def build_image(spec, progress=None, relink=None) -> BuildResult:
         def link() -> None:
             cmd = [
                 lld, "-nostdlib", "--no-pie", "--gc-sections", "--build-id=none",
-                *spec.arch.ldflags, "-T", str(root / "kernel.ld"), "-o", str(linked),
+                *spec.arch.ldflags, "-L", str(root / "kernel"), "-T", str(root / "kernel.ld"), "-o", str(linked),
                 *(str(objects[name]) for name in units),
             ]
             proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -133,7 +133,9 @@ def generate_meta(
 
 def kernel_sources() -> tuple[Source, ...]:
     root = resources.files("hermitcore") / "kernel"
-    names = sorted(e.name for e in root.iterdir() if e.name.endswith(".c"))  # every one of them: found, not listed
+    # every one of them, found, not listed; the .ld files are what each
+    # architecture's kernel.ld INCLUDEs (the build passes -L kernel/)
+    names = sorted(e.name for e in root.iterdir() if e.name.endswith((".c", ".ld")))
     out = [Source(f"kernel/{name}", (root / name).read_text()) for name in names]
     inc = root / "include" / "hermit"
     for entry in sorted(inc.iterdir(), key=lambda e: e.name):
