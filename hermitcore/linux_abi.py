@@ -33,6 +33,8 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "lstat": (2, ""),
     "newfstatat": (4, "AT_EMPTY_PATH and AT_SYMLINK_NOFOLLOW honoured"),
     "statx": (5, "basic stats"),
+    "statfs": (2, "the embedded tree: ramfs, read-only, its size; a --mount directory: the host's numbers (9P statfs); /dev, /proc: tmpfs, procfs"),
+    "fstatfs": (2, "as statfs; pipes, sockets, terminals: pipefs, sockfs, devpts"),
     "access": (2, ""),
     "faccessat": (3, ""),
     "faccessat2": (4, ""),

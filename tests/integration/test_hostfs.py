@@ -57,3 +57,39 @@ def test_mount_on_a_board_without_9p(arch, builder, bare_board, tmp_path):
     prog = builder.build("glibc", arch, "files.c")
     r = hermit("run", "--board", str(bare_board[arch]), str(prog), "--mount", f"{tmp_path}:/host", "--print-qemu")
     assert r.rc == 1 and "describes none" in r.err, r
+
+
+@pytest.mark.parametrize("arch", selected_arches())
+def test_statfs_says_what_each_file_system_is(arch, builder, tmp_path):
+    """statfs of a --mount directory gives the host's file system type (as
+    Linux's v9fs passes on the server's; the block size is QEMU's, scaled to
+    the 9P message size, as a Linux guest sees it too); the embedded tree is a
+    read-only ramfs, /dev a tmpfs, stdin from /dev/null too; a closed fd is
+    EBADF."""
+    import os
+    import subprocess
+
+    from tests.helpers import BOARD
+
+    if os.uname().machine != "x86_64":
+        pytest.skip("the reference runs need an x86_64 host")
+    host_dir, tree = tmp_path / "shared", tmp_path / "tree"
+    host_dir.mkdir()
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "f").write_text("x\n")
+    on_host = subprocess.run([str(builder.build("glibc", "x86_64", "statfs.c")), str(host_dir)],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    host_type = on_host.stdout.split()[2]
+    r = hermit("run", "--board", BOARD[arch], str(builder.build("glibc", arch, "statfs.c")), "--files", str(tree),
+               "--mount", f"{host_dir}:/m", "--timeout", "120", "--", "/", "/etc/f", "/m", "/dev/null", "/nope")
+    assert r.rc == 0 and len(r.lines) == 7, r
+    mount = r.lines.pop(2).split()
+    assert mount[:3] == ["/m:", "type", host_type] and mount[5:] == ["blocks>0", "1", "ro", "0", "namelen", "255"], r
+    assert r.lines == [
+        "/: type 0x858458f6 bsize 4096 blocks>0 1 ro 1 namelen 255",
+        "/etc/f: type 0x858458f6 bsize 4096 blocks>0 1 ro 1 namelen 255",
+        "/dev/null: type 0x1021994 bsize 4096 blocks>0 0 ro 0 namelen 255",
+        "/nope: No such file or directory",
+        "fd0: type 0x1021994",
+        "fd99: Bad file descriptor",
+    ], (r, on_host.stdout)

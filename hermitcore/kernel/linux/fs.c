@@ -1020,6 +1020,121 @@ long sys_newfstatat(long dirfd, long upath, long ubuf, long flags)
 }
 
 long sys_stat(long upath, long ubuf) { return sys_newfstatat(AT_FDCWD, upath, ubuf, 0); }
+
+/* --- statfs: what file system a file is on --- */
+
+#define RAMFS_MAGIC 0x858458f6 /* the embedded tree: an initramfs, read-only */
+#define TMPFS_MAGIC 0x01021994 /* /dev (devtmpfs) */
+#define PROC_SUPER_MAGIC 0x9fa0
+#define PIPEFS_MAGIC 0x50495045
+#define SOCKFS_MAGIC 0x534f434b
+#define DEVPTS_SUPER_MAGIC 0x1cd1
+#define ST_RDONLY 1
+
+/* Linux's struct statfs on 64-bit (x86_64 and asm-generic alike). */
+struct linux_statfs {
+    int64_t f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree;
+    int32_t f_fsid[2];
+    int64_t f_namelen, f_frsize, f_flags, f_spare[4];
+};
+
+static void statfs_of(uint64_t type, struct kstatfs *s)
+{
+    memset(s, 0, sizeof *s);
+    s->type = type;
+    s->bsize = 4096;
+    s->namelen = 255;
+    if (type == RAMFS_MAGIC) { /* the tree's size, all of it in use */
+        for (size_t i = 0; i < node_count; i++)
+            s->blocks += (nodes[i].size + 4095) / 4096;
+        s->files = node_count + 1;
+        s->flags = ST_RDONLY;
+    }
+}
+
+static void statfs_file(const struct file *f, struct kstatfs *s)
+{
+    switch (f->type) {
+    case F_FILE:
+    case F_DIR:
+        statfs_of(RAMFS_MAGIC, s);
+        return;
+    case F_PIPE:
+        statfs_of(PIPEFS_MAGIC, s);
+        return;
+    case F_OBJ:
+        statfs_of(f->ops->mode == S_IFSOCK ? SOCKFS_MAGIC : 0x09041934 /* anon_inodefs */, s);
+        return;
+    case F_MEM:
+        statfs_of(PROC_SUPER_MAGIC, s);
+        return;
+    case F_CONSOLE: { /* as what the host's stream is */
+        char k = f->stream == TTY_STREAM ? 't' : stdio_kind((unsigned)f->stream);
+        statfs_of(k == 't' ? DEVPTS_SUPER_MAGIC : k == 'c' ? TMPFS_MAGIC : k == 's' ? SOCKFS_MAGIC : PIPEFS_MAGIC, s);
+        return;
+    }
+    default:
+        statfs_of(TMPFS_MAGIC, s);
+    }
+}
+
+static long put_statfs(long ubuf, const struct kstatfs *s)
+{
+    if (!user_ok((uintptr_t)ubuf, sizeof(struct linux_statfs), PROT_WRITE))
+        return -EFAULT;
+    struct linux_statfs *u = (struct linux_statfs *)ubuf;
+    memset(u, 0, sizeof *u);
+    u->f_type = (int64_t)s->type;
+    u->f_bsize = u->f_frsize = (int64_t)s->bsize;
+    u->f_blocks = (int64_t)s->blocks;
+    u->f_bfree = (int64_t)s->bfree;
+    u->f_bavail = (int64_t)s->bavail;
+    u->f_files = (int64_t)s->files;
+    u->f_ffree = (int64_t)s->ffree;
+    u->f_fsid[0] = (int32_t)s->fsid;
+    u->f_fsid[1] = (int32_t)(s->fsid >> 32);
+    u->f_namelen = (int64_t)s->namelen;
+    u->f_flags = (int64_t)s->flags;
+    return 0;
+}
+
+long sys_statfs(long upath, long ubuf)
+{
+    struct kstat k;
+    long rc = stat_at(AT_FDCWD, upath, &k, 0); /* it exists (and the errors stat gives) */
+    if (rc < 0)
+        return rc;
+    PATHBUF(abs);
+    if (!abs) return -ENOMEM;
+    if ((rc = resolve_at(AT_FDCWD, upath, abs)) < 0)
+        return rc;
+    struct kstatfs s;
+    if (hostfs_owns(abs)) {
+        if ((rc = hostfs_statfs(abs, &s)) < 0)
+            return rc;
+    } else if (!strncmp(abs, "dev/", 4) || !strncmp(abs, "proc/", 5)) { /* (paths here have no leading '/') */
+        statfs_of(abs[0] == 'd' ? TMPFS_MAGIC : PROC_SUPER_MAGIC, &s);
+    } else {
+        statfs_of(RAMFS_MAGIC, &s);
+    }
+    return put_statfs(ubuf, &s);
+}
+
+long sys_fstatfs(long fd, long ubuf)
+{
+    struct file *f = get(fd);
+    if (!f)
+        return -EBADF;
+    struct kstatfs s;
+    if (f->type == F_HOST) {
+        long rc = hostfs_fstatfs(f->host, &s);
+        if (rc < 0)
+            return rc;
+    } else {
+        statfs_file(f, &s);
+    }
+    return put_statfs(ubuf, &s);
+}
 long sys_lstat(long upath, long ubuf) { return sys_newfstatat(AT_FDCWD, upath, ubuf, AT_SYMLINK_NOFOLLOW); }
 
 struct statx_timestamp {

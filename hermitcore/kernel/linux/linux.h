@@ -117,6 +117,13 @@ long hostfs_pread(struct hostfile *h, char *buf, size_t n, uint64_t off);
 long hostfs_pwrite(struct hostfile *h, const char *buf, size_t n, uint64_t off);
 long hostfs_fstat(struct hostfile *h, struct kstat *st);
 long hostfs_stat(const char *abs, struct kstat *st);
+/* A file system's numbers (statfs/fstatfs): 9P2000.L's Rstatfs fields,
+ * which are Linux's struct statfs. */
+struct kstatfs {
+    uint64_t type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen, flags;
+};
+long hostfs_statfs(const char *abs, struct kstatfs *s);
+long hostfs_fstatfs(struct hostfile *h, struct kstatfs *s);
 long hostfs_getdents(struct hostfile *h, char *buf, size_t n); /* linux_dirent64 records */
 long hostfs_setattr(struct hostfile *h, const struct ksetattr *a);
 long hostfs_setattr_path(const char *abs, const struct ksetattr *a);

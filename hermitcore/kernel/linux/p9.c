@@ -15,7 +15,7 @@
 #define IOHDR 24 /* Tread/Twrite overhead: header, fid, offset, count (+ slack) */
 
 enum {
-    Rlerror = 7, Tgetattr = 24, Tsetattr = 26, Treaddir = 40, Tfsync = 50, Tmkdir = 72, Trenameat = 74,
+    Rlerror = 7, Tstatfs = 8, Tgetattr = 24, Tsetattr = 26, Treaddir = 40, Tfsync = 50, Tmkdir = 72, Trenameat = 74,
     Tunlinkat = 76, Tversion = 100, Tattach = 104, Twalk = 110, Tlopen = 12, Tlcreate = 14, Tread = 116,
     Twrite = 118, Tclunk = 120,
 };
@@ -433,6 +433,51 @@ long hostfs_pwrite(struct hostfile *h, const char *buf, size_t n, uint64_t off)
     }
     unlock(m);
     return (long)done;
+}
+
+static long p9_statfs(struct mount *m, uint32_t fid, struct kstatfs *s)
+{
+    begin(m, Tstatfs);
+    put32(m, fid);
+    long rc = exchange(m);
+    if (rc)
+        return rc;
+    memset(s, 0, sizeof *s);
+    s->type = get32(m);
+    s->bsize = get32(m);
+    s->blocks = get64(m);
+    s->bfree = get64(m);
+    s->bavail = get64(m);
+    s->files = get64(m);
+    s->ffree = get64(m);
+    s->fsid = get64(m);
+    s->namelen = get32(m);
+    return 0;
+}
+
+long hostfs_fstatfs(struct hostfile *h, struct kstatfs *s)
+{
+    lock(h->m);
+    long rc = p9_statfs(h->m, h->fid, s);
+    unlock(h->m);
+    return rc;
+}
+
+long hostfs_statfs(const char *abs, struct kstatfs *s)
+{
+    const char *rel;
+    struct mount *m = mount_of(abs, &rel);
+    if (!m)
+        return -ENOENT;
+    uint32_t fid;
+    lock(m);
+    long rc = p9_walk(m, rel, 0, &fid, 0);
+    if (!rc) {
+        rc = p9_statfs(m, fid, s);
+        p9_clunk(m, fid);
+    }
+    unlock(m);
+    return rc;
 }
 
 long hostfs_fstat(struct hostfile *h, struct kstat *st)
