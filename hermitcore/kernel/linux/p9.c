@@ -442,28 +442,30 @@ static long p9_statfs(struct mount *m, uint32_t fid, struct kstatfs *s)
     long rc = exchange(m);
     if (rc)
         return rc;
+    /* Rstatfs: type[4] bsize[4] blocks bfree bavail files ffree fsid[8 each] namelen[4] */
     memset(s, 0, sizeof *s);
     s->type = get32(m);
     s->bsize = get32(m);
-    s->blocks = get64(m);
-    s->bfree = get64(m);
-    s->bavail = get64(m);
-    s->files = get64(m);
-    s->ffree = get64(m);
-    s->fsid = get64(m);
+    uint64_t *counts[] = {&s->blocks, &s->bfree, &s->bavail, &s->files, &s->ffree, &s->fsid};
+    for (unsigned i = 0; i < sizeof counts / sizeof *counts; i++)
+        *counts[i] = get64(m);
     s->namelen = get32(m);
     return 0;
 }
 
-long hostfs_fstatfs(struct hostfile *h, struct kstatfs *s)
+/* One request on an open file's fid, or on a path's (walked to, then
+ * clunked): getattr, setattr, statfs. */
+typedef long (*fid_op)(struct mount *m, uint32_t fid, void *arg);
+
+static long on_file(struct hostfile *h, fid_op op, void *arg)
 {
     lock(h->m);
-    long rc = p9_statfs(h->m, h->fid, s);
+    long rc = op(h->m, h->fid, arg);
     unlock(h->m);
     return rc;
 }
 
-long hostfs_statfs(const char *abs, struct kstatfs *s)
+static long on_path(const char *abs, fid_op op, void *arg)
 {
     const char *rel;
     struct mount *m = mount_of(abs, &rel);
@@ -473,62 +475,23 @@ long hostfs_statfs(const char *abs, struct kstatfs *s)
     lock(m);
     long rc = p9_walk(m, rel, 0, &fid, 0);
     if (!rc) {
-        rc = p9_statfs(m, fid, s);
+        rc = op(m, fid, arg);
         p9_clunk(m, fid);
     }
     unlock(m);
     return rc;
 }
 
-long hostfs_fstat(struct hostfile *h, struct kstat *st)
-{
-    lock(h->m);
-    long rc = p9_getattr(h->m, h->fid, st);
-    unlock(h->m);
-    return rc;
-}
+static long op_getattr(struct mount *m, uint32_t fid, void *st) { return p9_getattr(m, fid, st); }
+static long op_setattr(struct mount *m, uint32_t fid, void *a) { return p9_setattr(m, fid, a); }
+static long op_statfs(struct mount *m, uint32_t fid, void *s) { return p9_statfs(m, fid, s); }
 
-long hostfs_stat(const char *abs, struct kstat *st)
-{
-    const char *rel;
-    struct mount *m = mount_of(abs, &rel);
-    if (!m)
-        return -ENOENT;
-    uint32_t fid;
-    lock(m);
-    long rc = p9_walk(m, rel, 0, &fid, 0);
-    if (!rc) {
-        rc = p9_getattr(m, fid, st);
-        p9_clunk(m, fid);
-    }
-    unlock(m);
-    return rc;
-}
-
-long hostfs_setattr(struct hostfile *h, const struct ksetattr *a)
-{
-    lock(h->m);
-    long rc = p9_setattr(h->m, h->fid, a);
-    unlock(h->m);
-    return rc;
-}
-
-long hostfs_setattr_path(const char *abs, const struct ksetattr *a)
-{
-    const char *rel;
-    struct mount *m = mount_of(abs, &rel);
-    if (!m)
-        return -ENOENT;
-    uint32_t fid;
-    lock(m);
-    long rc = p9_walk(m, rel, 0, &fid, 0);
-    if (!rc) {
-        rc = p9_setattr(m, fid, a);
-        p9_clunk(m, fid);
-    }
-    unlock(m);
-    return rc;
-}
+long hostfs_fstatfs(struct hostfile *h, struct kstatfs *s) { return on_file(h, op_statfs, s); }
+long hostfs_statfs(const char *abs, struct kstatfs *s) { return on_path(abs, op_statfs, s); }
+long hostfs_fstat(struct hostfile *h, struct kstat *st) { return on_file(h, op_getattr, st); }
+long hostfs_stat(const char *abs, struct kstat *st) { return on_path(abs, op_getattr, st); }
+long hostfs_setattr(struct hostfile *h, const struct ksetattr *a) { return on_file(h, op_setattr, (void *)a); }
+long hostfs_setattr_path(const char *abs, const struct ksetattr *a) { return on_path(abs, op_setattr, (void *)a); }
 
 long hostfs_fsync(struct hostfile *h)
 {
