@@ -23,38 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.helpers import free_port, read_line, stop  # noqa: F401 (shared with the network tests; soak.py takes them from here)
+
 SERVER = Path(__file__).resolve().parent.parent / "tests" / "apps" / "linux" / "netserver.c"
 NETINIT = Path(__file__).resolve().parent / "apps" / "netinit.c"
 PAGE = 5000
-
-
-def free_port(kind=socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc, grace: float = 10) -> None:
-    """End a `hermitcore run` process: SIGTERM first, which takes its QEMU
-    down with it (SIGKILL would leave QEMU running, orphaned), then SIGKILL."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-
-
-def read_line(s: socket.socket) -> str:
-    """One line from a socket, without its newline."""
-    buf = b""
-    while not buf.endswith(b"\n"):
-        b = s.recv(1)
-        if not b:
-            break
-        buf += b
-    return buf.decode().strip()
 
 
 def measure(web: int, bulk: int, nbytes: int, requests: int, wrk_seconds: int) -> dict:

@@ -18,9 +18,8 @@ import time
 
 import pytest
 
-from benchmarks.net import free_port, read_line, stop
 from tests.conftest import BOARDS, hermit, selected_arches
-from tests.helpers import BOARD
+from tests.helpers import BOARD, free_port, read_line, stop
 
 #: boards with a network card: virtio-net over virtio-mmio (microvm, virt) and
 #: over virtio-pci with MSI-X (q35: ECAM; pc: configuration ports)
