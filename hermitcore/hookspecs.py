@@ -200,7 +200,10 @@ def hermitcore_qemu_args(ctx: RunContext) -> QemuArgs | None:
     device of the board.
 
     The arch plugin sets ``binary``; device plugins add ``-device`` and
-    console wiring (the console chardev id is ``ctx.options.console_chardev``).
+    console wiring (the kernel log's chardev id is
+    ``ctx.options.console_chardev``; the standard streams' are
+    ``hermitcore.model.STDIO_PORTS``, present when ``ctx.meta["stdio"]`` is
+    "virtio": the image has a stream device).
     ``ctx.meta`` is the image's metadata (e.g. ``network``: the TCP/IP stack
     is in) and ``ctx.options`` carries the user's ``--net``, ``--port``,
     ``--capture`` and ``--mount`` choices.

@@ -122,8 +122,8 @@ class ConsoleScanner:
     warnings, panics, exceptions, program faults (with their addresses named
     from the image's symbols) and --strace lines -- as hermitcore's."""
 
-    def __init__(self, image: str, out, err, verbose: bool = False, log=None):
-        self.image, self.out, self.err = image, out, err
+    def __init__(self, image: str, err, verbose: bool = False, log=None):
+        self.image, self.err = image, err
         self.verbose, self.log = verbose, log
         self.pending = b""
         self.fatal: list[str] = []
@@ -196,7 +196,7 @@ def _spawn(argv: list[str], child_fds: list[int]) -> tuple[int, int, int]:
     err_r, err_w = os.pipe()
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     # above every target first, so one dup2 cannot overwrite the next's source
-    high = [fcntl_dupfd(fd, 10 + len(child_fds)) for fd in child_fds]
+    high = [_dup_above(fd, 10 + len(child_fds)) for fd in child_fds]
     try:
         actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
         actions += [(os.POSIX_SPAWN_DUP2, fd, 3 + i) for i, fd in enumerate(high)]
@@ -212,7 +212,7 @@ def _spawn(argv: list[str], child_fds: list[int]) -> tuple[int, int, int]:
     return pid, out_r, err_r
 
 
-def fcntl_dupfd(fd: int, lowest: int) -> int:
+def _dup_above(fd: int, lowest: int) -> int:
     import fcntl
 
     return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest)
@@ -256,17 +256,17 @@ class end_on_signals:
             signal.signal(signum, handler)
 
 
-def launch(argv: list[str], image: str, timeout: float | None, out, err, *, stdio: str = "",
+def launch(argv: list[str], image: str, timeout: float | None, err, *, stdio: str = "",
            verbose: bool = False, log=None) -> LaunchResult:
     """Run QEMU to its end (or until ``timeout``: SIGTERM, then SIGKILL),
-    relaying the program's streams (``stdio``: the image's meta "stdio"; ""
-    for a foreign kernel, whose console is QEMU's stdout) and reading the
-    kernel log (``verbose``: all of it to ``err``; ``log``: a binary file
-    that gets all of it)."""
+    relaying the program's streams between QEMU and our own fds 0-2
+    (``stdio``: the image's meta "stdio"; "" for a foreign kernel, whose
+    console is QEMU's stdout) and reading the kernel log (``verbose``: all of
+    it to ``err``; ``log``: a binary file that gets all of it)."""
     from hermitcore.errors import RunError
 
     start = time.perf_counter()
-    scanner = ConsoleScanner(image, out, err, verbose=verbose, log=log)
+    scanner = ConsoleScanner(image, err, verbose=verbose, log=log)
     streams = Streams(stdio, scanner.feed) if stdio else None
     try:
         pid, out_fd, err_fd = _spawn(argv, streams.child_fds() if streams else [])
@@ -281,7 +281,7 @@ def launch(argv: list[str], image: str, timeout: float | None, out, err, *, stdi
     qemu_out = {out_fd: scanner.feed, err_fd: stderr_chunks.append}
     deadline = None if timeout is None else start + timeout
     timed_out = killed = False
-    with end_on_signals(), HostTerminal(0) if streams and streams.stdin_terminal else _nothing():
+    with end_on_signals(), HostTerminal(0, enabled=bool(streams and streams.stdin_terminal)):
         try:
             while qemu_out or (streams and not streams.done()):
                 wait = None if deadline is None else deadline - time.perf_counter()
@@ -337,11 +337,3 @@ def _qemu_output(fd: int, sink, open_fds: dict) -> None:
         sink(chunk)
     else:
         del open_fds[fd]
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass

@@ -159,7 +159,8 @@ def run_image(
     """Boot ``image`` and return the guest's exit status. ``pm`` may be None:
     the plugin manager is made only if no run plan serves this run. ``info``:
     the image's ``read_image``, if the caller has it. The program's streams
-    are our stdin, stdout and stderr; the kernel log goes to ``err`` with
+    are our fds 0-2 (``out`` only takes --print-qemu's line); the kernel log
+    goes to ``err`` with
     ``verbose`` (warnings always) and whole to ``kernel_log`` (a binary
     file), if given."""
     out = out or sys.stdout.buffer
@@ -202,9 +203,9 @@ def run_image(
             origin = f"run plan {runplan.plan_file(key)}" if plan is not None else "the plugins"
             err.write(f"hermitcore: QEMU command line from {origin}:\nhermitcore: " + " ".join(argv) + "\n")
             guest_exit = lambda rc: decode_exit(exit_code, rc, workdir) is not None  # noqa: E731
-            result, reasons = _launch_watched(argv, image, workdir, timeout, out, err, guest_exit, stdio, kernel_log)
+            result, reasons = _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log)
         else:
-            result, reasons = launch(argv, image, timeout, out, err, stdio=stdio, log=kernel_log), []
+            result, reasons = launch(argv, image, timeout, err, stdio=stdio, log=kernel_log), []
         return _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, err, planned=plan is not None)
     finally:
         if not print_qemu:
@@ -304,7 +305,7 @@ def _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, 
     return RunResult(status=status, fatal=result.fatal, seconds=result.seconds, qemu_argv=tuple(argv), planned=planned)
 
 
-def _launch_watched(argv, image, workdir, timeout, out, err, guest_exit, stdio, kernel_log):
+def _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log):
     """launch() with QEMU's QMP monitor watched from a thread: (LaunchResult,
     the SHUTDOWN events' reasons). QEMU starts paused (-S) and listens on a
     socket in the run directory; the watcher connects, continues the guest
@@ -320,7 +321,7 @@ def _launch_watched(argv, image, workdir, timeout, out, err, guest_exit, stdio, 
     watcher = threading.Thread(target=_watch_qmp, args=(sock, reasons, stop), daemon=True)
     watcher.start()
     try:
-        result = launch(full, image, timeout, out, err, stdio=stdio, verbose=True, log=kernel_log)
+        result = launch(full, image, timeout, err, stdio=stdio, verbose=True, log=kernel_log)
     finally:
         stop.set()
     if not result.timed_out and not guest_exit(result.returncode):

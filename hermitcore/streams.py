@@ -327,12 +327,13 @@ class HostTerminal:
     """When our stdin is a terminal, it is raw for the run (the guest runs
     the line discipline: tty.c) and restored after, whatever ends the run."""
 
-    def __init__(self, fd: int = 0):
+    def __init__(self, fd: int = 0, enabled: bool = True):
         self.fd = fd
+        self.enabled = enabled
         self.saved = None
 
     def __enter__(self):
-        if _isatty(self.fd) and _foreground(self.fd):
+        if self.enabled and _isatty(self.fd) and _foreground(self.fd):
             import termios
 
             try:
