@@ -98,14 +98,19 @@ static void wake(struct timer *t, void *arg)
 
 void sleep_ns(uint64_t ns)
 {
+    sleep_until(arch_clock_ns() + ns);
+}
+
+void sleep_until(uint64_t deadline)
+{
     int was = arch_irq_enabled();
     arch_irq_disable();
     if (current_thread()) {
-        sched_sleep_until(arch_clock_ns() + ns);
+        sched_sleep_until(deadline);
     } else { /* before the scheduler exists */
         volatile int done = 0;
         struct timer t = {0};
-        timer_add(&t, arch_clock_ns() + ns, wake, (void *)&done);
+        timer_add(&t, deadline, wake, (void *)&done);
         while (!done)
             arch_idle();
     }

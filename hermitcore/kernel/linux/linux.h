@@ -203,6 +203,9 @@ void net_flush_at_exit(void);
 extern const char *linux_exe_path; /* "/name", what /proc/self/exe names */
 extern int strace_enabled;
 uint64_t realtime_ns(void);
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC: turns a wall-clock deadline into
+ * one on clock_ns() without reading the clock twice. */
+uint64_t realtime_offset_ns(void);
 void random_bytes(void *buf, size_t n);
 void linux_exit(int status) __attribute__((noreturn));
 /* The layer's side of hermit/user.h's struct program_layer (loader.c

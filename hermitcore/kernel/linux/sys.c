@@ -124,14 +124,24 @@ static int set_epoch(const char *value)
 }
 HERMIT_PARAM("hermit.epoch=", set_epoch);
 
+uint64_t realtime_offset_ns(void)
+{
+    return epoch_sec * NSEC_PER_SEC + epoch_nsec;
+}
+
 uint64_t realtime_ns(void)
 {
-    return epoch_sec * NSEC_PER_SEC + epoch_nsec + clock_ns();
+    return realtime_offset_ns() + clock_ns();
+}
+
+static int is_realtime(long id)
+{
+    return id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE || id == CLOCK_TAI;
 }
 
 static uint64_t clock_value(long id)
 {
-    return id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE || id == CLOCK_TAI ? realtime_ns() : clock_ns();
+    return is_realtime(id) ? realtime_ns() : clock_ns();
 }
 
 static int valid_clock(long id) { return id >= 0 && id <= 11 && id != 10; }
@@ -209,12 +219,13 @@ long sys_clock_nanosleep(long id, long flags, long ureq, long urem)
     long rc = read_timespec(ureq, &ns);
     if (rc)
         return rc;
-    if (flags & TIMER_ABSTIME) {
-        uint64_t now = clock_value(id);
-        ns = ns > now ? ns - now : 0;
-    }
-    if (ns)
+    if (flags & TIMER_ABSTIME) { /* a deadline on the monotonic clock: no gap between two readings */
+        uint64_t offset = is_realtime(id) ? realtime_offset_ns() : 0;
+        if (ns > offset)
+            sleep_until(ns - offset);
+    } else if (ns) {
         sleep_ns(ns);
+    }
     return 0;
 }
 

@@ -241,11 +241,11 @@ long sys_futex(long uaddr, long op, long val, long utimeout, long uaddr2, long v
             uint64_t ns = sec * NSEC_PER_SEC + nsec, now = clock_ns();
             if (cmd == FUTEX_WAIT) { /* relative */
                 deadline = now + ns;
-            } else { /* absolute, on CLOCK_MONOTONIC or CLOCK_REALTIME */
-                uint64_t base = (op & FUTEX_CLOCK_REALTIME) ? realtime_ns() : now;
-                if (ns <= base)
+            } else { /* absolute, on CLOCK_MONOTONIC or CLOCK_REALTIME; the clock is read once */
+                uint64_t offset = (op & FUTEX_CLOCK_REALTIME) ? realtime_offset_ns() : 0;
+                if (ns <= offset + now)
                     return -ETIMEDOUT;
-                deadline = now + (ns - base);
+                deadline = ns - offset;
             }
             if (!deadline)
                 deadline = 1;

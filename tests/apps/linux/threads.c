@@ -184,6 +184,7 @@ static int suite(void)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     printf("timedwait: %s after >= 30 ms: %s\n", rc == ETIMEDOUT ? "ETIMEDOUT" : strerror(rc), ms >= 29 ? "yes" : "no");
+    fprintf(stderr, "timedwait: waited %ld ms\n", ms); /* for a failing run's record */
 
     /* threads exit while others block in futex waits, then those are released */
     pthread_t b[4], q[4];

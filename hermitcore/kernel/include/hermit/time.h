@@ -25,6 +25,8 @@ void timer_cancel(struct timer *t);
 
 /* Sleep at least `ns`, idling the CPU (hlt/wfi) until then. */
 void sleep_ns(uint64_t ns);
+/* Sleep until clock_ns() reaches `deadline`. */
+void sleep_until(uint64_t deadline);
 
 /* Number of timer interrupts taken since boot. */
 uint64_t timer_interrupts(void);
