@@ -163,6 +163,11 @@ def _run_command(sub) -> None:
     n.add_argument("--capture", default=None, metavar="FILE.pcap", help="write the guest's network traffic to a pcap file")
     r.add_argument("--mount", action="append", default=[], metavar="HOSTDIR:/GUEST/PATH",
                    help="let the program read and write HOSTDIR at /GUEST/PATH (virtio-9p), repeatable")
+    r.add_argument("--read-only", action="store_true",
+                   help="keep the image's file tree read-only (default: writable, changes kept in guest memory "
+                        "and lost at exit)")
+    r.add_argument("--tmpfs-size", metavar="SIZE",
+                   help="bound each of /tmp, /run and /dev/shm to SIZE (e.g. 64M; default: half the guest's memory)")
     r.add_argument("--strace", action="store_true", help="print every system call the program makes (on stderr)")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
     r.add_argument("--kernel-log", metavar="FILE", help="save the kernel's log (banner, [hermit] lines) to FILE")
@@ -307,8 +312,15 @@ def cmd_run(args, app_args) -> int:
         kernel_args.append(quote_arg(f"hermit.env={kv}"))
     if (args.env or args.strace) and not info.meta.get("program"):
         raise HermitError("--env and --strace are for Linux executables; this image runs a built-in C application")
+    if (args.read_only or args.tmpfs_size) and not info.meta.get("program"):
+        raise HermitError("--read-only and --tmpfs-size are for Linux executables; this image runs a built-in C "
+                          "application")
     if args.strace and info.meta.get("program"):
         kernel_args.append("hermit.strace")
+    if args.read_only:
+        kernel_args.append("hermit.ro=1")
+    if args.tmpfs_size:
+        kernel_args.append(f"hermit.tmpfs_size={parse_mem(args.tmpfs_size) * 1024 * 1024}")
     verbose = args.verbose or os.environ.get("HERMIT_VERBOSE", "").strip() not in ("", "0")
 
     net, ports, capture, ip = _network_options(args, kernel_args)

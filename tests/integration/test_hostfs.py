@@ -63,9 +63,9 @@ def test_mount_on_a_board_without_9p(arch, builder, bare_board, tmp_path):
 def test_statfs_says_what_each_file_system_is(arch, builder, tmp_path):
     """statfs of a --mount directory gives the host's file system type (as
     Linux's v9fs passes on the server's; the block size is QEMU's, scaled to
-    the 9P message size, as a Linux guest sees it too); the embedded tree is a
-    read-only ramfs, /dev a tmpfs, stdin from /dev/null too; a closed fd is
-    EBADF."""
+    the 9P message size, as a Linux guest sees it too); the root (the image's
+    tree, writable in memory) and /dev are tmpfs, stdin from /dev/null too; a
+    closed fd is EBADF."""
     import os
     import subprocess
 
@@ -86,9 +86,9 @@ def test_statfs_says_what_each_file_system_is(arch, builder, tmp_path):
     mount = r.lines.pop(2).split()
     assert mount[:3] == ["/m:", "type", host_type] and mount[5:] == ["blocks>0", "1", "ro", "0", "namelen", "255"], r
     assert r.lines == [
-        "/: type 0x858458f6 bsize 4096 blocks>0 1 ro 1 namelen 255",
-        "/etc/f: type 0x858458f6 bsize 4096 blocks>0 1 ro 1 namelen 255",
-        "/dev/null: type 0x1021994 bsize 4096 blocks>0 0 ro 0 namelen 255",
+        "/: type 0x1021994 bsize 4096 blocks>0 1 ro 0 namelen 255",
+        "/etc/f: type 0x1021994 bsize 4096 blocks>0 1 ro 0 namelen 255",
+        "/dev/null: type 0x1021994 bsize 4096 blocks>0 1 ro 0 namelen 255",
         "/nope: No such file or directory",
         "fd0: type 0x1021994",
         "fd99: Bad file descriptor",

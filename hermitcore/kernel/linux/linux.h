@@ -30,8 +30,11 @@ long user_str(uintptr_t p, char *buf, size_t max);
 void vm_set_brk_base(uintptr_t base);
 size_t vm_describe(char *buf, size_t size); /* /proc/self/maps */
 
-/* --- files (fs.c) --- */
-void fs_init(const void *archive, size_t size, const char *exe_path);
+/* --- files (vfs.h has the model; these are what the rest of the layer uses) --- */
+/* The tree at start: the image's files as the root (a writable tmpfs over
+ * them unless read_only), /dev, /proc, /sys, tmpfs mounts, --mount
+ * directories, /etc defaults; the standard streams as fds 0-2. */
+void vfs_init(const void *archive, size_t size, const char *exe_path, const void *exe, size_t exe_size);
 struct lock_key;
 /* The open file behind fd for mmap, with a reference the mapping keeps
  * (fs_file_put drops it): -EBADF, -ENODEV (not a file), -EACCES (opened
@@ -108,29 +111,11 @@ struct linux_dirent64 {
     char d_name[];
 };
 
-/* --- host directories (p9.c): paths are normalized, without the leading '/' --- */
-struct hostfile;
-int hostfs_owns(const char *abs); /* under a mount point? */
-long hostfs_open(const char *abs, int flags, unsigned mode, struct hostfile **out, int *is_dir);
-void hostfs_close(struct hostfile *h);
-long hostfs_pread(struct hostfile *h, char *buf, size_t n, uint64_t off);
-long hostfs_pwrite(struct hostfile *h, const char *buf, size_t n, uint64_t off);
-long hostfs_fstat(struct hostfile *h, struct kstat *st);
-long hostfs_stat(const char *abs, struct kstat *st);
 /* A file system's numbers (statfs/fstatfs): 9P2000.L's Rstatfs fields,
  * which are Linux's struct statfs. */
 struct kstatfs {
     uint64_t type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen, flags;
 };
-long hostfs_statfs(const char *abs, struct kstatfs *s);
-long hostfs_fstatfs(struct hostfile *h, struct kstatfs *s);
-long hostfs_getdents(struct hostfile *h, char *buf, size_t n); /* linux_dirent64 records */
-long hostfs_setattr(struct hostfile *h, const struct ksetattr *a);
-long hostfs_setattr_path(const char *abs, const struct ksetattr *a);
-long hostfs_fsync(struct hostfile *h);
-long hostfs_mkdir(const char *abs, unsigned mode);
-long hostfs_unlink(const char *abs, int rmdir);
-long hostfs_rename(const char *from, const char *to);
 
 /* --- advisory locks (locks.c): fcntl record locks (POSIX, OFD) and flock --- */
 struct lock_key { /* the file a lock is on: its kind of file system and its inode there */
@@ -175,14 +160,7 @@ void vm_file_sync(struct lock_key key); /* fsync: the file's writable shared map
 #define S_IFSOCK 0140000
 #define S_IFLNK 0120000
 
-struct file_ops {
-    const char *kind;    /* for messages: "socket" */
-    unsigned mode;       /* st_mode file type bits (S_IFSOCK...) */
-    long (*read)(void *obj, char *buf, size_t n, int flags);        /* flags: O_NONBLOCK */
-    long (*write)(void *obj, const char *buf, size_t n, int flags);
-    short (*poll)(void *obj);                                       /* POLL* bits ready now */
-    void (*close)(void *obj);                                       /* the last descriptor went */
-};
+struct file_ops; /* vfs.h */
 /* A new descriptor for obj (flags: O_NONBLOCK, O_CLOEXEC). Returns it or -EMFILE. */
 long fd_install(const struct file_ops *ops, void *obj, int flags);
 /* The object behind fd if it is of kind `ops`, else NULL with *err set

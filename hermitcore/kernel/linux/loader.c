@@ -67,6 +67,11 @@ extern char app_elf[], app_elf_end[], app_files[], app_files_end[];
 static char *envp_store[MAX_ENV + 1];
 static int envc;
 static char exe_path[256];
+/* Where the initial stack holds argv's and envp's strings and the auxiliary
+ * vector: /proc/self/cmdline, environ and auxv read them. */
+uintptr_t linux_arg_start, linux_arg_end, linux_env_start, linux_env_end, linux_stack_start;
+uint64_t linux_auxv[48];
+size_t linux_auxv_bytes;
 const char *linux_exe_path = exe_path;
 
 /* This layer runs the program: the core's system calls, program faults,
@@ -221,7 +226,8 @@ int main(int argc, char **argv)
     snprintk(exe_path, sizeof exe_path, "/%s", name);
     arch_user_init();
     linux_threads_init();
-    fs_init(phys_to_virt((uintptr_t)app_files), (size_t)(app_files_end - app_files), exe_path);
+    vfs_init(phys_to_virt((uintptr_t)app_files), (size_t)(app_files_end - app_files), exe_path,
+             phys_to_virt((uintptr_t)app_elf), (size_t)(app_elf_end - app_elf));
 
     const char *elf = phys_to_virt((uintptr_t)app_elf);
     size_t elf_size = (size_t)(app_elf_end - app_elf);
@@ -296,6 +302,10 @@ int main(int argc, char **argv)
         uargv[i] = sp = push(sp, argv[i], strlen(argv[i]) + 1);
     for (int i = envc - 1; i >= 0; i--)
         uenvp[i] = sp = push(sp, envp_store[i], strlen(envp_store[i]) + 1);
+    linux_arg_end = random; /* argv's strings sit just below AT_RANDOM, envp's below them */
+    linux_arg_start = argc ? uargv[0] : random;
+    linux_env_end = linux_arg_start;
+    linux_env_start = envc ? uenvp[0] : linux_env_end;
     if (!phdr_addr) { /* program headers not in a loaded segment: give a copy */
         sp = push(sp & ~7ul, ph, eh->e_phnum * sizeof *ph);
         phdr_addr = sp;
@@ -317,6 +327,10 @@ int main(int argc, char **argv)
         *w++ = uenvp[i];
     *w++ = 0;
     memcpy(w, aux, sizeof aux);
+    _Static_assert(sizeof aux <= sizeof linux_auxv, "linux_auxv");
+    memcpy(linux_auxv, aux, sizeof aux);
+    linux_auxv_bytes = sizeof aux;
+    linux_stack_start = sp;
 
     arch_enter_user(bias + eh->e_entry, sp);
 }

@@ -5,7 +5,7 @@
  * struct sock and call io_notify(), which wakes threads blocked in
  * read/accept/connect/poll/epoll. A blocked thread drops the big kernel lock
  * while it sleeps (schedule does). */
-#include "linux.h"
+#include "vfs.h"
 #include "../net/net.h"
 #include <hermit/heap.h>
 #include <hermit/time.h>
@@ -395,9 +395,10 @@ static long udp_recv_into(struct sock *s, const struct iovec_k *iov, int niov, i
 }
 
 /* --- file operations --- */
-static long sock_read(void *obj, char *buf, size_t n, int flags)
+static long sock_read(struct file *f, char *buf, size_t n, uint64_t *off)
 {
-    struct sock *s = obj;
+    struct sock *s = f->priv;
+    int flags = f->flags;
     if (s->type == SOCK_STREAM)
         return tcp_recv_into(s, buf, n, 0, flags & O_NONBLOCK);
     struct iovec_k iov = {buf, n};
@@ -407,18 +408,19 @@ static long sock_read(void *obj, char *buf, size_t n, int flags)
     return udp_recv_into(s, &iov, 1, 0, flags & O_NONBLOCK, &from, &port, &trunc);
 }
 
-static long sock_write(void *obj, const char *buf, size_t n, int flags)
+static long sock_write(struct file *f, const char *buf, size_t n, uint64_t *off)
 {
-    struct sock *s = obj;
+    struct sock *s = f->priv;
+    int flags = f->flags;
     if (s->type == SOCK_STREAM)
         return tcp_send_from(s, buf, n, flags & O_NONBLOCK);
     struct iovec_k iov = {buf, n};
     return udp_send_from(s, &iov, 1, 0, 0);
 }
 
-static short sock_poll(void *obj)
+static short sock_poll(struct file *f)
 {
-    struct sock *s = obj;
+    struct sock *s = f->priv;
     short r = 0;
     net_lock();
     if (s->type == SOCK_DGRAM) {
@@ -484,7 +486,12 @@ static void sock_close(void *obj)
     io_notify();
 }
 
-static const struct file_ops sock_ops = {"socket", S_IFSOCK, sock_read, sock_write, sock_poll, sock_close};
+static void sock_release(struct file *f) { sock_close(f->priv); }
+
+static const struct file_ops sock_ops = {
+    .kind = "socket", .mode = S_IFSOCK, .read = sock_read, .write = sock_write, .poll = sock_poll,
+    .release = sock_release,
+};
 
 /* --- system calls --- */
 long sys_socket(long domain, long type, long protocol)

@@ -1,57 +1,95 @@
-/* Host directories (run --mount HOSTDIR:/guest/path): a 9P2000.L client over
- * the channels 9P devices registered (hermit/p9.h), serving the hostfs_*
- * calls fs.c makes for paths under a mount point.
+/* Host directories (run --mount HOSTDIR:/guest/path): each channel a 9P
+ * device registered (hermit/p9.h) is a file system of its own, a 9P2000.L
+ * client mounted at the path its tag names.
+ *
+ * An inode holds a fid walked to it from its parent's, one name at a time:
+ * the VFS resolves paths (mounts, "..", symlinks), so the host only ever
+ * sees single names and nothing climbs out of the exported directory. An
+ * open file holds a fid of its own, cloned from the inode's and Tlopen'ed.
  *
  * One message is in flight per mount: each exchange takes the mount's
  * `busy` flag (guarded by the big kernel lock, which every file call holds;
  * a thread that finds it taken sleeps in io_wait, and so does the holder
- * while the host answers). */
-#include "linux.h"
+ * while the host answers). Nothing here drops an inode reference with the
+ * flag held: the eviction would clunk, and wait for itself. */
+#include "vfs.h"
 #include <hermit/heap.h>
 #include <hermit/p9.h>
 
-#define MAX_MOUNTS 8
-#define HDR 7 /* size[4] type[1] tag[2] */
-#define IOHDR 24 /* Tread/Twrite overhead: header, fid, offset, count (+ slack) */
+
+#define HDR 7     /* size[4] type[1] tag[2] */
+#define IOHDR 24  /* Twrite's overhead: header, fid, offset, count (+1: Linux's P9_IOHDRSZ) */
+#define NOTAG 0xffff
+#define NOFID 0xffffffffu
+#define FREE_FIDS 256
+#define MAX_MOUNTS 16
+#define V9FS_MAGIC 0x01021997
 
 enum {
-    Rlerror = 7, Tstatfs = 8, Tgetattr = 24, Tsetattr = 26, Treaddir = 40, Tfsync = 50, Tmkdir = 72, Trenameat = 74,
-    Tunlinkat = 76, Tversion = 100, Tattach = 104, Twalk = 110, Tlopen = 12, Tlcreate = 14, Tread = 116,
-    Twrite = 118, Tclunk = 120,
+    Rlerror = 7, Tstatfs = 8, Tlopen = 12, Tlcreate = 14, Tsymlink = 16, Tmknod = 18, Treadlink = 22, Tgetattr = 24,
+    Tsetattr = 26, Treaddir = 40, Tfsync = 50, Tlink = 70, Tmkdir = 72, Trenameat = 74, Tunlinkat = 76,
+    Tversion = 100, Tattach = 104, Twalk = 110, Tread = 116, Twrite = 118, Tclunk = 120,
 };
 
+#define QTDIR 0x80
+#define QTSYMLINK 0x02
 #define P9_GETATTR_BASIC 0x7ffull
-#define P9_ATTR_SIZE 0x8
-#define P9_NOFID 0xffffffffu
 #define AT_REMOVEDIR 0x200
+/* Tlopen/Tlcreate flags are Linux's generic O_* numbering, which x86_64
+ * and aarch64 share for everything passed here (not O_DIRECTORY/O_NOFOLLOW). */
+#define P9_DSYNC 010000
+#define P9_SYNC 04000000 /* __O_SYNC: O_SYNC is it | O_DSYNC */
+
+struct qid {
+    uint8_t type;
+    uint64_t path;
+};
 
 struct mount {
+    struct superblock sb;
     struct p9_channel *ch;
-    char at[256];  /* normalized, no leading '/' */
-    size_t at_len;
-    uint32_t msize, next_fid;
+    char path[256]; /* canonical: "/data" */
+    uint32_t msize, iounit;
     int busy;
+    uint64_t seq; /* exchanges so far: what a created file's spare fid is valid for */
     uint8_t *tx, *rx;
     size_t tx_len, rx_len, rx_off;
+    /* Clunked fids, reused first: numbers stay small, and the counter
+     * does not wrap into a fid still in use. */
+    uint32_t next_fid, nfree, free_fids[FREE_FIDS];
 };
 
-struct hostfile {
-    struct mount *m;
+struct p9_file;
+struct p9_inode {
     uint32_t fid;
-    int is_dir;
-    uint64_t dir_off; /* 9P readdir cookie */
+    /* A file create() made: `fid` is the Tlcreate'd one, open O_RDWR, and
+     * the first open takes it as is (no clone, no Tlopen) -- the create's
+     * own open(O_CREAT), or O_TMPFILE's, whose name is gone by then. Not
+     * with O_TRUNC (the VFS truncates itself today), unless no message came
+     * since the create: the file is still empty then. */
+    int spare;
+    uint64_t spare_seq;
+    struct p9_file *opens; /* open fids: fstat/ftruncate after unlink use one */
 };
 
-static struct mount mounts[MAX_MOUNTS];
-static unsigned nmounts;
-static int mounted;
+struct p9_file {
+    struct mount *m;
+    struct p9_inode *pi;
+    uint32_t fid;
+    int owned;    /* its own fid (clunked at release), not the inode's spare */
+    int writable; /* opened for writing on the host */
+    struct p9_file *next;
+};
+
+static struct mount *mount_of(struct inode *ino) { return ino->sb->priv; }
+static struct p9_inode *pi_of(struct inode *ino) { return ino->priv; }
 
 /* --- message building and parsing --- */
 static void put(struct mount *m, const void *p, size_t n)
 {
     if (m->tx_len + n <= m->msize)
         memcpy(m->tx + m->tx_len, p, n);
-    m->tx_len += n;
+    m->tx_len += n; /* past msize: exchange() refuses it */
 }
 static void put8(struct mount *m, uint8_t v) { put(m, &v, 1); }
 static void put16(struct mount *m, uint16_t v) { put(m, &v, 2); }
@@ -62,13 +100,14 @@ static void puts_(struct mount *m, const char *s, size_t n)
     put16(m, (uint16_t)n);
     put(m, s, n);
 }
-static void begin(struct mount *m, uint8_t type)
+static void begin_tag(struct mount *m, uint8_t type, uint16_t tag)
 {
     m->tx_len = 0;
     put32(m, 0);
     put8(m, type);
-    put16(m, 1);
+    put16(m, tag);
 }
+static void begin(struct mount *m, uint8_t type) { begin_tag(m, type, 1); }
 
 static int get(struct mount *m, void *p, size_t n)
 {
@@ -78,8 +117,17 @@ static int get(struct mount *m, void *p, size_t n)
     m->rx_off += n;
     return 0;
 }
+static uint8_t get8(struct mount *m) { uint8_t v = 0; get(m, &v, 1); return v; }
+static uint16_t get16(struct mount *m) { uint16_t v = 0; get(m, &v, 2); return v; }
 static uint32_t get32(struct mount *m) { uint32_t v = 0; get(m, &v, 4); return v; }
 static uint64_t get64(struct mount *m) { uint64_t v = 0; get(m, &v, 8); return v; }
+static struct qid getqid(struct mount *m)
+{
+    struct qid q = {get8(m), 0};
+    get32(m); /* version */
+    q.path = get64(m);
+    return q;
+}
 
 static void lock(struct mount *m)
 {
@@ -101,92 +149,283 @@ static long exchange(struct mount *m)
         return -EINVAL;
     memcpy(m->tx, &(uint32_t){(uint32_t)m->tx_len}, 4);
     uint8_t type = m->tx[4];
+    m->seq++;
     long n = m->ch->rpc(m->ch, m->tx, m->tx_len, m->rx, m->msize);
     if (n < HDR)
         return -EIO;
     m->rx_len = (size_t)n;
     m->rx_off = HDR;
-    if (m->rx[4] == Rlerror)
-        return -(long)get32(m);
+    if (m->rx[4] == Rlerror) {
+        long e = (long)get32(m);
+        return e > 0 ? -e : -EIO;
+    }
     return m->rx[4] == type + 1 ? 0 : -EIO;
 }
 
-/* --- one call each (lock held by the caller) --- */
-static long p9_clunk(struct mount *m, uint32_t fid)
+/* --- fids (lock held by the caller) --- */
+static uint32_t fid_new(struct mount *m)
+{
+    if (m->nfree)
+        return m->free_fids[--m->nfree];
+    if (m->next_fid == NOFID)
+        m->next_fid = 0;
+    return m->next_fid++;
+}
+
+static void fid_free(struct mount *m, uint32_t fid)
+{
+    if (m->nfree < FREE_FIDS)
+        m->free_fids[m->nfree++] = fid;
+}
+
+/* The fid is gone whatever the reply: the server drops it even when the
+ * clunk itself fails. */
+static void p9_clunk(struct mount *m, uint32_t fid)
 {
     begin(m, Tclunk);
     put32(m, fid);
-    return exchange(m);
+    exchange(m);
+    fid_free(m, fid);
 }
 
-/* Walk from the root to `rel` ("" = the root itself) into a new fid.
- * `parent` set: walk to the parent and return the last name in *leaf. */
-static long p9_walk(struct mount *m, const char *rel, int parent, uint32_t *fid, const char **leaf)
+/* A new fid for `name` in directory `from` (name NULL: a clone of from). A
+ * walk that stops short makes no fid: the name is not there. */
+static long p9_walk(struct mount *m, uint32_t from, const char *name, uint32_t *fid, struct qid *q)
 {
-    const char *names[16];
-    size_t lens[16];
-    uint32_t from = 0, nf = m->next_fid++;
-    const char *p = rel, *last = 0;
-    size_t last_len = 0;
-    int first = 1;
-    for (;;) {
-        unsigned n = 0;
-        while (*p && n < 16) {
-            const char *s = p;
-            while (*p && *p != '/')
-                p++;
-            if (parent && !*p) { /* the leaf: not walked */
-                last = s;
-                last_len = (size_t)(p - s);
-                break;
-            }
-            names[n] = s;
-            lens[n++] = (size_t)(p - s);
-            if (*p)
-                p++;
-        }
-        begin(m, Twalk);
-        put32(m, from);
-        put32(m, nf);
-        put16(m, (uint16_t)n);
-        for (unsigned i = 0; i < n; i++)
-            puts_(m, names[i], lens[i]);
-        long rc = exchange(m);
-        if (rc) {
-            if (!first)
-                p9_clunk(m, nf);
-            return rc;
-        }
-        uint16_t got = 0;
-        get(m, &got, 2);
-        if (got != n) { /* a partial walk: a new fid is not made, an old one stays where it was */
-            if (!first)
-                p9_clunk(m, nf);
-            return -ENOENT;
-        }
-        first = 0;
-        from = nf;
-        if (!*p || last)
-            break;
+    uint32_t nf = fid_new(m);
+    begin(m, Twalk);
+    put32(m, from);
+    put32(m, nf);
+    put16(m, name ? 1 : 0);
+    if (name)
+        puts_(m, name, strlen(name));
+    long rc = exchange(m);
+    if (!rc && get16(m) != (name ? 1 : 0))
+        rc = -ENOENT;
+    if (rc) {
+        fid_free(m, nf);
+        return rc;
     }
+    if (name)
+        *q = getqid(m);
     *fid = nf;
-    if (leaf)
-        *leaf = last ? last : "";
-    (void)last_len;
     return 0;
 }
 
-static long p9_getattr(struct mount *m, uint32_t fid, struct kstat *st)
+/* One name of a directory: the VFS never sends "." or ".." or a '/', and
+ * the host must never see one (".." of the export's root, "a/../.."). */
+static int bad_name(const char *name)
 {
+    return !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+/* --- inodes --- */
+static const struct inode_ops p9_iops;
+static const struct file_ops p9_file_ops, p9_dir_ops;
+
+static const struct file_ops *fops_for(uint32_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG: return &p9_file_ops;
+    case S_IFDIR: return &p9_dir_ops;
+    }
+    return 0; /* symlinks, and device nodes, FIFOs and sockets the VFS opens by their type */
+}
+
+/* What a walk tells of a file: its type (not a FIFO's, a socket's or a
+ * device's, which are plain files to a qid). The permission bits are a
+ * guess until getattr replaces the mode with the host's. */
+static uint32_t qid_mode(uint8_t type)
+{
+    return type & QTDIR ? S_IFDIR | 0755 : type & QTSYMLINK ? S_IFLNK | 0777 : S_IFREG | 0644;
+}
+
+/* An inode for `fid` (its reference in *out); the fid is clunked on failure. */
+static long make_inode(struct mount *m, uint32_t fid, uint64_t ino, uint32_t mode, int spare, struct inode **out)
+{
+    struct p9_inode *pi = kzalloc(sizeof *pi);
+    struct inode *i = pi ? inode_new(&m->sb, &p9_iops, fops_for(mode), mode, ino, pi) : 0;
+    if (!i) {
+        kfree(pi);
+        lock(m);
+        p9_clunk(m, fid);
+        unlock(m);
+        return -ENOMEM;
+    }
+    pi->fid = fid;
+    pi->spare = spare;
+    pi->spare_seq = m->seq;
+    *out = i;
+    return 0;
+}
+
+static long p9_lookup(struct inode *dir, const char *name, struct inode **out)
+{
+    if (bad_name(name))
+        return -ENOENT;
+    struct mount *m = mount_of(dir);
+    uint32_t fid;
+    struct qid q;
+    lock(m);
+    long rc = p9_walk(m, pi_of(dir)->fid, name, &fid, &q);
+    unlock(m);
+    return rc ? rc : make_inode(m, fid, q.path, qid_mode(q.type), 0, out);
+}
+
+static void p9_evict(struct inode *ino)
+{
+    struct mount *m = mount_of(ino);
+    lock(m);
+    p9_clunk(m, pi_of(ino)->fid);
+    unlock(m);
+    kfree(ino->priv);
+}
+
+/* Files: Tlcreate on a clone of the directory's fid (which it turns into
+ * the new file's, opened). The rest: one message in the directory, then a
+ * walk to the new name for its inode -- if the caller wants one. */
+static long p9_create(struct inode *dir, const char *name, unsigned mode, uint64_t rdev, const char *target,
+                      struct inode **out)
+{
+    if (bad_name(name))
+        return -EINVAL;
+    struct mount *m = mount_of(dir);
+    uint32_t dfid = pi_of(dir)->fid, fid = NOFID, type = mode & S_IFMT;
+    size_t len = strlen(name);
+    struct qid q;
+    long rc;
+    lock(m);
+    if (type == S_IFREG) {
+        if ((rc = p9_walk(m, dfid, 0, &fid, 0)) == 0) {
+            begin(m, Tlcreate);
+            put32(m, fid);
+            puts_(m, name, len);
+            put32(m, O_CREAT | O_EXCL | O_RDWR); /* -EEXIST if it is there; RDWR serves any later open */
+            put32(m, mode & 07777);
+            put32(m, 0); /* gid */
+            if ((rc = exchange(m)) == 0) {
+                q = getqid(m);
+            } else {
+                p9_clunk(m, fid); /* still the directory's clone */
+                fid = NOFID;
+            }
+        }
+    } else {
+        if (type == S_IFDIR) {
+            begin(m, Tmkdir);
+            put32(m, dfid);
+            puts_(m, name, len);
+            put32(m, mode & 07777);
+        } else if (type == S_IFLNK) {
+            begin(m, Tsymlink);
+            put32(m, dfid);
+            puts_(m, name, len);
+            puts_(m, target ? target : "", target ? strlen(target) : 0);
+        } else { /* FIFO, socket, device: the type travels in the mode */
+            begin(m, Tmknod);
+            put32(m, dfid);
+            puts_(m, name, len);
+            put32(m, mode);
+            put32(m, (uint32_t)(((rdev >> 32) & 0xfffff000) | ((rdev >> 8) & 0xfff))); /* Linux's dev_t */
+            put32(m, (uint32_t)(((rdev >> 12) & 0xffffff00) | (rdev & 0xff)));
+        }
+        put32(m, 0); /* gid */
+        rc = exchange(m);
+        if (!rc && out)
+            rc = p9_walk(m, dfid, name, &fid, &q);
+    }
+    if (!out && fid != NOFID) {
+        p9_clunk(m, fid);
+        fid = NOFID;
+    }
+    unlock(m);
+    if (rc || !out)
+        return rc;
+    return make_inode(m, fid, q.path, type | (mode & 07777), type == S_IFREG, out);
+}
+
+static long p9_link(struct inode *dir, const char *name, struct inode *old)
+{
+    if (bad_name(name))
+        return -EINVAL;
+    if (old->sb != dir->sb)
+        return -EXDEV;
+    struct mount *m = mount_of(dir);
+    lock(m);
+    begin(m, Tlink);
+    put32(m, pi_of(dir)->fid);
+    put32(m, pi_of(old)->fid);
+    puts_(m, name, strlen(name));
+    long rc = exchange(m);
+    unlock(m);
+    return rc;
+}
+
+static long p9_unlink(struct inode *dir, const char *name, int rmdir)
+{
+    if (bad_name(name))
+        return -EINVAL;
+    struct mount *m = mount_of(dir);
+    lock(m);
+    begin(m, Tunlinkat);
+    put32(m, pi_of(dir)->fid);
+    puts_(m, name, strlen(name));
+    put32(m, rmdir ? AT_REMOVEDIR : 0);
+    long rc = exchange(m);
+    unlock(m);
+    return rc;
+}
+
+/* The server re-points the fids under a renamed path, so inodes (and
+ * open files) follow their files. */
+static long p9_rename(struct inode *from_dir, const char *from, struct inode *to_dir, const char *to, unsigned flags)
+{
+    if (flags)
+        return -EINVAL; /* RENAME_NOREPLACE/EXCHANGE: not over 9P2000.L's renameat (Linux's v9fs says the same) */
+    if (bad_name(from) || bad_name(to))
+        return -EINVAL;
+    if (from_dir->sb != to_dir->sb)
+        return -EXDEV;
+    struct mount *m = mount_of(from_dir);
+    lock(m);
+    begin(m, Trenameat);
+    put32(m, pi_of(from_dir)->fid);
+    puts_(m, from, strlen(from));
+    put32(m, pi_of(to_dir)->fid);
+    puts_(m, to, strlen(to));
+    long rc = exchange(m);
+    unlock(m);
+    return rc;
+}
+
+/* Attributes go through an open fid when there is one: a server that uses
+ * its fd (newer QEMU; 7.2 stats the path either way) still answers for an
+ * open file unlinked since, where the inode's fid says ENOENT. A size
+ * change takes a writable one only (such a server ftruncates it), else the
+ * inode's own. */
+static uint32_t attr_fid(struct inode *ino, int write)
+{
+    struct p9_inode *pi = pi_of(ino);
+    for (struct p9_file *pf = pi->opens; pf; pf = pf->next)
+        if (!write || pf->writable)
+            return pf->fid;
+    return pi->fid;
+}
+
+static long p9_getattr(struct inode *ino, struct kstat *st)
+{
+    struct mount *m = mount_of(ino);
+    lock(m);
     begin(m, Tgetattr);
-    put32(m, fid);
+    put32(m, attr_fid(ino, 0));
     put64(m, P9_GETATTR_BASIC);
     long rc = exchange(m);
-    if (rc)
+    if (rc) {
+        unlock(m);
         return rc;
-    uint8_t qid[13];
+    }
     get64(m); /* valid */
-    get(m, qid, 13);
+    struct qid q = getqid(m);
     memset(st, 0, sizeof *st);
     st->mode = get32(m);
     st->uid = get32(m);
@@ -195,22 +434,31 @@ static long p9_getattr(struct mount *m, uint32_t fid, struct kstat *st)
     st->rdev = get64(m);
     st->size = get64(m);
     uint64_t blksize = get64(m);
-    st->blocks = get64(m);
+    st->blocks = get64(m); /* 512-byte units, as Linux's stat */
     struct timespec_k *times[3] = {&st->atime, &st->mtime, &st->ctime};
     for (int i = 0; i < 3; i++) {
         times[i]->sec = (int64_t)get64(m);
         times[i]->nsec = (int64_t)get64(m);
     }
-    memcpy(&st->ino, qid + 5, 8);
-    st->dev = 0x2000 + (uint64_t)(m - mounts); /* one device per mount, as Linux numbers 9p mounts */
+    unlock(m);
+    st->ino = q.path;
+    st->dev = ino->sb->dev;
     st->blksize = (uint32_t)(blksize ? blksize : 4096);
+    /* The host's word on the mode: a walk only guessed the permissions
+     * (and took a FIFO, a socket or a device for a plain file). */
+    if ((st->mode & S_IFMT) != (ino->mode & S_IFMT))
+        ino->fops = fops_for(st->mode);
+    ino->mode = st->mode;
     return 0;
 }
 
-static long p9_setattr(struct mount *m, uint32_t fid, const struct ksetattr *a)
+/* ksetattr's valid bits and fields are 9P2000.L's, in its order. */
+static long p9_setattr(struct inode *ino, const struct ksetattr *a)
 {
+    struct mount *m = mount_of(ino);
+    lock(m);
     begin(m, Tsetattr);
-    put32(m, fid);
+    put32(m, attr_fid(ino, (a->valid & SETATTR_SIZE) != 0));
     put32(m, a->valid);
     put32(m, a->mode);
     put32(m, a->uid);
@@ -220,400 +468,385 @@ static long p9_setattr(struct mount *m, uint32_t fid, const struct ksetattr *a)
     put64(m, (uint64_t)a->atime.nsec);
     put64(m, (uint64_t)a->mtime.sec);
     put64(m, (uint64_t)a->mtime.nsec);
-    return exchange(m);
-}
-
-/* --- mounting --- */
-static void mount_all(void)
-{
-    mounted = 1;
-    for (unsigned i = 0; nmounts < MAX_MOUNTS; i++) {
-        struct p9_channel *ch = p9_channel_get(i);
-        if (!ch)
-            break;
-        struct mount *m = &mounts[nmounts];
-        const char *t = ch->tag;
-        while (*t == '/')
-            t++;
-        size_t n = strlen(t);
-        while (n && t[n - 1] == '/')
-            n--;
-        if (!n || n >= sizeof m->at) {
-            pr_info("hostfs: tag '%s' of %s is not a guest path; not mounted\n", ch->tag, ch->where);
-            continue;
-        }
-        memcpy(m->at, t, n);
-        m->at[n] = 0;
-        m->at_len = n;
-        m->ch = ch;
-        m->msize = ch->max_msize;
-        size_t pages = (m->msize + PAGE_SIZE - 1) / PAGE_SIZE;
-        m->tx = page_alloc(pages);
-        m->rx = page_alloc(pages);
-        if (!m->tx || !m->rx)
-            continue;
-        m->next_fid = 1;
-        begin(m, Tversion);
-        put32(m, m->msize);
-        puts_(m, "9P2000.L", 8);
-        long rc = exchange(m);
-        uint32_t msize = rc ? 0 : get32(m);
-        if (!rc && msize >= 4096 && msize <= m->msize)
-            m->msize = msize;
-        if (!rc) {
-            begin(m, Tattach);
-            put32(m, 0);
-            put32(m, P9_NOFID);
-            puts_(m, "root", 4);
-            puts_(m, "", 0);
-            put32(m, 0);
-            rc = exchange(m);
-        }
-        if (rc) {
-            pr_info("hostfs: %s (tag '%s') did not answer 9P2000.L version/attach (%ld); not mounted\n", ch->where,
-                    ch->tag, rc);
-            continue;
-        }
-        pr_info("hostfs: host directory mounted at /%s (9P2000.L, %u-byte messages)\n", m->at, m->msize);
-        nmounts++;
-    }
-}
-
-static struct mount *mount_of(const char *abs, const char **rel)
-{
-    if (!mounted)
-        mount_all();
-    for (unsigned i = 0; i < nmounts; i++) {
-        struct mount *m = &mounts[i];
-        if (!strncmp(abs, m->at, m->at_len) && (abs[m->at_len] == 0 || abs[m->at_len] == '/')) {
-            *rel = abs + m->at_len + (abs[m->at_len] == '/');
-            return m;
-        }
-    }
-    return 0;
-}
-
-int hostfs_owns(const char *abs)
-{
-    const char *rel;
-    return mount_of(abs, &rel) != 0;
-}
-
-/* --- the calls fs.c makes --- */
-long hostfs_open(const char *abs, int flags, unsigned mode, struct hostfile **out, int *is_dir)
-{
-    const char *rel, *leaf;
-    struct mount *m = mount_of(abs, &rel);
-    if (!m)
-        return -ENOENT;
-    uint32_t lflags = (uint32_t)flags & (O_ACCMODE | O_TRUNC | O_APPEND);
-    struct kstat st;
-    uint32_t fid;
-    lock(m);
-    long rc = p9_walk(m, rel, 0, &fid, 0);
-    if (rc == -ENOENT && (flags & O_CREAT) && *rel) {
-        rc = p9_walk(m, rel, 1, &fid, &leaf); /* the parent; the leaf is created in it */
-        if (!rc) {
-            begin(m, Tlcreate);
-            put32(m, fid);
-            puts_(m, leaf, strlen(leaf));
-            put32(m, lflags | O_CREAT);
-            put32(m, mode & 07777);
-            put32(m, 0);
-            rc = exchange(m);
-            if (rc)
-                p9_clunk(m, fid);
-            else
-                *is_dir = 0;
-        }
-        if (!rc)
-            goto done;
-        unlock(m);
-        return rc;
-    }
-    if (rc) {
-        unlock(m);
-        return rc;
-    }
-    if ((flags & O_CREAT) && (flags & O_EXCL)) {
-        p9_clunk(m, fid);
-        unlock(m);
-        return -EEXIST;
-    }
-    rc = p9_getattr(m, fid, &st);
-    *is_dir = !rc && (st.mode & 0170000) == 0040000;
-    if (!rc && *is_dir && (flags & O_ACCMODE))
-        rc = -EISDIR;
-    if (!rc && !*is_dir && (flags & O_DIRECTORY))
-        rc = -ENOTDIR;
-    if (!rc) {
-        begin(m, Tlopen);
-        put32(m, fid);
-        put32(m, *is_dir ? 0 : lflags);
-        rc = exchange(m);
-    }
-    if (rc) {
-        p9_clunk(m, fid);
-        unlock(m);
-        return rc;
-    }
-done:
+    long rc = exchange(m);
     unlock(m);
-    struct hostfile *h = kzalloc(sizeof *h);
-    if (!h) {
-        lock(m);
-        p9_clunk(m, fid);
-        unlock(m);
-        return -ENOMEM;
+    if (!rc && (a->valid & SETATTR_MODE))
+        ino->mode = (ino->mode & S_IFMT) | (a->mode & 07777);
+    return rc;
+}
+
+static long p9_readlink(struct inode *ino, char *buf, size_t size)
+{
+    struct mount *m = mount_of(ino);
+    lock(m);
+    begin(m, Treadlink);
+    put32(m, pi_of(ino)->fid);
+    long rc = exchange(m);
+    if (!rc) {
+        size_t n = get16(m);
+        if (m->rx_off + n > m->rx_len)
+            n = m->rx_len - m->rx_off;
+        if (n > size)
+            n = size;
+        memcpy(buf, m->rx + m->rx_off, n);
+        rc = (long)n;
     }
-    h->m = m;
-    h->fid = fid;
-    h->is_dir = *is_dir;
-    *out = h;
+    unlock(m);
+    return rc;
+}
+
+/* The host opens with the access mode, O_TRUNC (should the VFS pass it:
+ * one message opens and truncates), O_SYNC and O_DSYNC. Not O_APPEND: the
+ * VFS places appends at the size itself, and a shared mapping's write-back
+ * must land at its offset, which an append-mode host fd would not do. Not
+ * O_DIRECTORY, whose number differs by architecture (the VFS checked it).
+ * O_NONBLOCK always: an open must never wait on the host -- a FIFO without
+ * a peer would hold the mount's one message slot for good -- and it means
+ * nothing to a regular file. */
+static long p9_open(struct inode *ino, struct file *f)
+{
+    struct mount *m = mount_of(ino);
+    struct p9_inode *pi = pi_of(ino);
+    struct p9_file *pf = kzalloc(sizeof *pf);
+    if (!pf)
+        return -ENOMEM;
+    int dir = (ino->mode & S_IFMT) == S_IFDIR;
+    uint32_t flags = dir ? O_RDONLY : ((uint32_t)f->flags & (O_ACCMODE | O_TRUNC | P9_DSYNC | P9_SYNC)) | O_NONBLOCK;
+    long rc = 0;
+    lock(m);
+    if (pi->spare && !(flags & (P9_DSYNC | P9_SYNC)) && (!(flags & O_TRUNC) || pi->spare_seq == m->seq)) {
+        pf->fid = pi->fid;
+        pf->writable = 1;
+    } else if ((rc = p9_walk(m, pi->fid, 0, &pf->fid, 0)) == 0) {
+        pf->owned = 1;
+        pf->writable = (flags & O_ACCMODE) != O_RDONLY;
+        begin(m, Tlopen);
+        put32(m, pf->fid);
+        put32(m, flags);
+        if ((rc = exchange(m)) != 0)
+            p9_clunk(m, pf->fid);
+    }
+    pi->spare = 0;
+    unlock(m);
+    if (rc) {
+        kfree(pf);
+        return rc;
+    }
+    pf->m = m;
+    pf->pi = pi;
+    pf->next = pi->opens;
+    pi->opens = pf;
+    f->priv = pf;
     return 0;
 }
 
-void hostfs_close(struct hostfile *h)
+/* --- open files --- */
+static void p9_release(struct file *f)
 {
-    lock(h->m);
-    p9_clunk(h->m, h->fid);
-    unlock(h->m);
-    kfree(h);
+    struct p9_file *pf = f->priv, **pp = &pf->pi->opens;
+    while (*pp && *pp != pf)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = pf->next;
+    if (pf->owned) {
+        lock(pf->m);
+        p9_clunk(pf->m, pf->fid);
+        unlock(pf->m);
+    }
+    kfree(pf);
 }
 
-long hostfs_pread(struct hostfile *h, char *buf, size_t n, uint64_t off)
+/* Data moves in iounit pieces (as much as a message holds, in whole pages);
+ * a short reply ends the call (the end of the file, a full disk). */
+static long p9_read(struct file *f, char *buf, size_t n, uint64_t *off)
 {
-    struct mount *m = h->m;
+    struct p9_file *pf = f->priv;
+    struct mount *m = pf->m;
     size_t done = 0;
+    long rc = 0;
     lock(m);
     while (done < n) {
-        uint32_t chunk = (uint32_t)(n - done < m->msize - IOHDR ? n - done : m->msize - IOHDR);
+        uint32_t want = (uint32_t)(n - done < m->iounit ? n - done : m->iounit);
         begin(m, Tread);
-        put32(m, h->fid);
-        put64(m, off + done);
-        put32(m, chunk);
-        long rc = exchange(m);
-        if (rc) {
-            unlock(m);
-            return done ? (long)done : rc;
-        }
+        put32(m, pf->fid);
+        put64(m, *off + done);
+        put32(m, want);
+        if ((rc = exchange(m)) != 0)
+            break;
         uint32_t got = get32(m);
-        if (got > chunk || m->rx_off + got > m->rx_len)
-            got = 0;
+        if (got > want || m->rx_off + got > m->rx_len) {
+            rc = -EIO;
+            break;
+        }
         memcpy(buf + done, m->rx + m->rx_off, got);
         done += got;
-        if (got < chunk)
+        if (got < want)
             break;
     }
     unlock(m);
-    return (long)done;
+    *off += done;
+    return done ? (long)done : rc;
 }
 
-long hostfs_pwrite(struct hostfile *h, const char *buf, size_t n, uint64_t off)
+static long p9_write(struct file *f, const char *buf, size_t n, uint64_t *off)
 {
-    struct mount *m = h->m;
+    struct p9_file *pf = f->priv;
+    struct mount *m = pf->m;
     size_t done = 0;
+    long rc = 0;
     lock(m);
     while (done < n) {
-        uint32_t chunk = (uint32_t)(n - done < m->msize - IOHDR ? n - done : m->msize - IOHDR);
+        uint32_t want = (uint32_t)(n - done < m->iounit ? n - done : m->iounit);
         begin(m, Twrite);
-        put32(m, h->fid);
-        put64(m, off + done);
-        put32(m, chunk);
-        put(m, buf + done, chunk);
-        long rc = exchange(m);
-        if (rc) {
-            unlock(m);
-            return done ? (long)done : rc;
-        }
+        put32(m, pf->fid);
+        put64(m, *off + done);
+        put32(m, want);
+        put(m, buf + done, want);
+        if ((rc = exchange(m)) != 0)
+            break;
         uint32_t wrote = get32(m);
+        if (wrote > want || (!wrote && !done)) {
+            rc = -EIO; /* nothing written and no error: a write must not return 0 */
+            break;
+        }
         done += wrote;
-        if (wrote < chunk)
+        if (wrote < want)
             break;
     }
     unlock(m);
-    return (long)done;
+    *off += done;
+    return done ? (long)done : rc;
 }
 
-static long p9_statfs(struct mount *m, uint32_t fid, struct kstatfs *s)
+static long p9_fsync(struct file *f)
 {
-    begin(m, Tstatfs);
-    put32(m, fid);
-    long rc = exchange(m);
-    if (rc)
-        return rc;
-    /* Rstatfs: type[4] bsize[4] blocks bfree bavail files ffree fsid[8 each] namelen[4] */
-    memset(s, 0, sizeof *s);
-    s->type = get32(m);
-    s->bsize = get32(m);
-    uint64_t *counts[] = {&s->blocks, &s->bfree, &s->bavail, &s->files, &s->ffree, &s->fsid};
-    for (unsigned i = 0; i < sizeof counts / sizeof *counts; i++)
-        *counts[i] = get64(m);
-    s->namelen = get32(m);
-    return 0;
-}
-
-/* One request on an open file's fid, or on a path's (walked to, then
- * clunked): getattr, setattr, statfs. */
-typedef long (*fid_op)(struct mount *m, uint32_t fid, void *arg);
-
-static long on_file(struct hostfile *h, fid_op op, void *arg)
-{
-    lock(h->m);
-    long rc = op(h->m, h->fid, arg);
-    unlock(h->m);
+    struct p9_file *pf = f->priv;
+    lock(pf->m);
+    begin(pf->m, Tfsync);
+    put32(pf->m, pf->fid);
+    put32(pf->m, 0); /* datasync: no, all of it */
+    long rc = exchange(pf->m);
+    unlock(pf->m);
     return rc;
 }
 
-static long on_path(const char *abs, fid_op op, void *arg)
+static unsigned dtype_of_qid(uint8_t type)
 {
-    const char *rel;
-    struct mount *m = mount_of(abs, &rel);
-    if (!m)
-        return -ENOENT;
-    uint32_t fid;
-    lock(m);
-    long rc = p9_walk(m, rel, 0, &fid, 0);
-    if (!rc) {
-        rc = op(m, fid, arg);
-        p9_clunk(m, fid);
-    }
-    unlock(m);
-    return rc;
+    return type & QTDIR ? DT_DIR : type & QTSYMLINK ? DT_LNK : DT_UNKNOWN;
 }
 
-static long op_getattr(struct mount *m, uint32_t fid, void *st) { return p9_getattr(m, fid, st); }
-static long op_setattr(struct mount *m, uint32_t fid, void *a) { return p9_setattr(m, fid, a); }
-static long op_statfs(struct mount *m, uint32_t fid, void *s) { return p9_statfs(m, fid, s); }
-
-long hostfs_fstatfs(struct hostfile *h, struct kstatfs *s) { return on_file(h, op_statfs, s); }
-long hostfs_statfs(const char *abs, struct kstatfs *s) { return on_path(abs, op_statfs, s); }
-long hostfs_fstat(struct hostfile *h, struct kstat *st) { return on_file(h, op_getattr, st); }
-long hostfs_stat(const char *abs, struct kstat *st) { return on_path(abs, op_getattr, st); }
-long hostfs_setattr(struct hostfile *h, const struct ksetattr *a) { return on_file(h, op_setattr, (void *)a); }
-long hostfs_setattr_path(const char *abs, const struct ksetattr *a) { return on_path(abs, op_setattr, (void *)a); }
-
-long hostfs_fsync(struct hostfile *h)
+/* One Treaddir from the cookie in f->off. Each entry carries the cookie of
+ * the one after it; f->off takes it as the entry is consumed, so when the
+ * caller's buffer fills mid-reply the rest is read again next time. We ask
+ * for a little more than the buffer holds: a 9P entry is at most 4 bytes
+ * longer than its linux_dirent64, so whatever fits arrives, and at most a
+ * few entries are read twice. "." and ".." come from the host, as they do
+ * on Linux's v9fs. */
+static long p9_getdents(struct file *f, struct dir_sink *s)
 {
-    struct mount *m = h->m;
-    lock(m);
-    begin(m, Tfsync);
-    put32(m, h->fid);
-    put32(m, 0);
-    long rc = exchange(m);
-    unlock(m);
-    return rc;
-}
-
-long hostfs_getdents(struct hostfile *h, char *buf, size_t n)
-{
-    struct mount *m = h->m;
-    if (!h->is_dir)
-        return -ENOTDIR;
+    struct p9_file *pf = f->priv;
+    struct mount *m = pf->m;
+    size_t room = s->cap - s->used, before = s->used;
+    uint32_t want = (uint32_t)(room + 24 + 256 < m->msize - IOHDR ? room + 24 + 256 : m->msize - IOHDR);
+    int full = 0;
     lock(m);
     begin(m, Treaddir);
-    put32(m, h->fid);
-    put64(m, h->dir_off);
-    uint32_t want = (uint32_t)(n < m->msize - IOHDR ? n : m->msize - IOHDR);
+    put32(m, pf->fid);
+    put64(m, f->off);
     put32(m, want);
     long rc = exchange(m);
     if (rc) {
         unlock(m);
         return rc;
     }
-    uint32_t count = get32(m);
-    size_t end = m->rx_off + count, used = 0;
+    size_t count = get32(m), end = m->rx_off + count;
     if (end > m->rx_len)
         end = m->rx_len;
-    while (m->rx_off + 24 <= end) {
-        uint8_t qid[13], type;
-        uint64_t ino, off;
-        uint16_t len;
-        get(m, qid, 13);
-        off = get64(m);
-        get(m, &type, 1);
-        get(m, &len, 2);
+    while (m->rx_off + 24 <= end) { /* qid[13] offset[8] type[1] name[s] */
+        struct qid q = getqid(m);
+        uint64_t next = get64(m);
+        uint8_t type = get8(m);
+        uint16_t len = get16(m);
         if (m->rx_off + len > end)
             break;
-        size_t reclen = (sizeof(struct linux_dirent64) + len + 1 + 7) & ~(size_t)7;
-        if (used + reclen > n) {
-            if (!used) {
-                unlock(m);
-                return -EINVAL;
-            }
+        if (!dir_emit(s, (const char *)m->rx + m->rx_off, len, q.path, type ? type : dtype_of_qid(q.type), next)) {
+            full = 1;
             break;
         }
-        memcpy(&ino, qid + 5, 8);
-        struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + used);
-        d->d_ino = ino;
-        d->d_off = (int64_t)off;
-        d->d_reclen = (uint16_t)reclen;
-        d->d_type = type;
-        memcpy(d->d_name, m->rx + m->rx_off, len);
-        d->d_name[len] = 0;
         m->rx_off += len;
-        used += reclen;
-        h->dir_off = off;
+        f->off = next;
     }
     unlock(m);
-    return (long)used;
+    if (full && s->used == before)
+        return -EINVAL; /* the buffer cannot hold the next entry */
+    return (long)(s->used - before);
 }
 
-/* A name operation in the parent directory of `abs`. */
-static long in_parent(const char *abs, uint8_t type, uint32_t arg)
+static const struct file_ops p9_file_ops = {
+    .kind = "file", .mode = S_IFREG, .flags = FOPS_SEEKABLE | FOPS_MMAP, .read = p9_read, .write = p9_write,
+    .fsync = p9_fsync, .release = p9_release,
+};
+static const struct file_ops p9_dir_ops = {
+    .kind = "directory", .mode = S_IFDIR, .flags = FOPS_SEEKABLE, .getdents = p9_getdents, .fsync = p9_fsync,
+    .release = p9_release,
+};
+static const struct inode_ops p9_iops = {
+    .lookup = p9_lookup, .create = p9_create, .link = p9_link, .unlink = p9_unlink, .rename = p9_rename,
+    .getattr = p9_getattr, .setattr = p9_setattr, .readlink = p9_readlink, .open = p9_open, .evict = p9_evict,
+};
+
+/* The host's file system, as Linux's v9fs reports it (its type too: ext4's
+ * magic, say); if the host cannot tell, a 9p file system with nothing known. */
+static long p9_statfs(struct superblock *sb, struct kstatfs *s)
 {
-    const char *rel, *leaf;
-    struct mount *m = mount_of(abs, &rel);
+    struct mount *m = sb->priv;
+    memset(s, 0, sizeof *s);
+    lock(m);
+    begin(m, Tstatfs);
+    put32(m, pi_of(sb->root)->fid);
+    long rc = exchange(m);
+    if (!rc) { /* type[4] bsize[4] blocks bfree bavail files ffree fsid[8 each] namelen[4] */
+        s->type = get32(m);
+        s->bsize = get32(m);
+        uint64_t *counts[] = {&s->blocks, &s->bfree, &s->bavail, &s->files, &s->ffree, &s->fsid};
+        for (unsigned i = 0; i < sizeof counts / sizeof *counts; i++)
+            *counts[i] = get64(m);
+        s->namelen = get32(m);
+    }
+    unlock(m);
+    if (rc) {
+        s->type = V9FS_MAGIC;
+        s->bsize = 4096;
+        s->namelen = 255;
+    }
+    return 0;
+}
+
+/* --- mounting --- */
+/* The tag as a canonical absolute path ("data/", "//data" -> "/data");
+ * -1 for the root or anything with "." or "..". */
+static int guest_path(const char *tag, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = tag;;) {
+        while (*p == '/')
+            p++;
+        const char *s = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - s);
+        if (!len)
+            break;
+        if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.') || n + 1 + len + 1 > cap)
+            return -1;
+        out[n++] = '/';
+        memcpy(out + n, s, len);
+        n += len;
+    }
+    out[n] = 0;
+    return n ? 0 : -1;
+}
+
+/* Tversion and Tattach on a channel: the mount with its superblock and
+ * root inode, or NULL (said why). */
+static struct mount *attach(struct p9_channel *ch)
+{
+    struct mount *m = kzalloc(sizeof *m);
     if (!m)
-        return -ENOENT;
-    if (!*rel)
-        return -EBUSY; /* the mount point itself */
-    uint32_t dfid;
-    lock(m);
-    long rc = p9_walk(m, rel, 1, &dfid, &leaf);
-    if (!rc) {
-        begin(m, type);
-        put32(m, dfid);
-        puts_(m, leaf, strlen(leaf));
-        put32(m, arg);
-        if (type == Tmkdir)
-            put32(m, 0); /* gid */
-        rc = exchange(m);
-        p9_clunk(m, dfid);
+        return 0;
+    if (guest_path(ch->tag, m->path, sizeof m->path) < 0) {
+        pr_info("hostfs: tag '%s' of %s is not a guest path; not mounted\n", ch->tag, ch->where);
+        kfree(m);
+        return 0;
     }
-    unlock(m);
-    return rc;
+    m->ch = ch;
+    m->msize = ch->max_msize;
+    size_t pages = (m->msize + PAGE_SIZE - 1) / PAGE_SIZE;
+    m->tx = page_alloc(pages);
+    m->rx = page_alloc(pages);
+    if (!m->tx || !m->rx) {
+        pr_info("hostfs: no memory for %s's messages; not mounted\n", ch->where);
+        return 0; /* once, at start: not worth unwinding */
+    }
+    begin_tag(m, Tversion, NOTAG);
+    put32(m, m->msize);
+    puts_(m, "9P2000.L", 8);
+    long rc = exchange(m);
+    if (!rc) {
+        uint32_t msize = get32(m);
+        char version[9] = {0};
+        if (get16(m) != 8 || get(m, version, 8) || memcmp(version, "9P2000.L", 8))
+            rc = -EPROTONOSUPPORT;
+        else if (msize >= 4096 && msize <= m->msize)
+            m->msize = msize;
+    }
+    /* Whole pages per Tread/Twrite, so host I/O stays block-aligned (QEMU's
+     * own iounit is whole host blocks too). With 128 KiB messages that is 124
+     * KiB: 128 KiB pieces would take msize = 128 KiB + IOHDR. */
+    m->iounit = (m->msize - IOHDR) & ~(uint32_t)(PAGE_SIZE - 1);
+    if (!m->iounit)
+        m->iounit = m->msize - IOHDR;
+    uint32_t fid = fid_new(m);
+    struct qid q = {0};
+    struct kstat st = {0};
+    if (!rc) {
+        begin(m, Tattach);
+        put32(m, fid);
+        put32(m, NOFID); /* no afid: no authentication */
+        puts_(m, "root", 4);
+        puts_(m, "", 0);
+        put32(m, 0);
+        if ((rc = exchange(m)) == 0)
+            q = getqid(m);
+    }
+    if (rc) {
+        pr_info("hostfs: %s (tag '%s') did not answer 9P2000.L version/attach (%ld); not mounted\n", ch->where,
+                ch->tag, rc);
+        return 0;
+    }
+    struct p9_inode *pi = kzalloc(sizeof *pi);
+    struct inode *root = pi ? inode_new(&m->sb, &p9_iops, &p9_dir_ops, S_IFDIR | 0755, q.path, pi) : 0;
+    if (!root)
+        return 0;
+    pi->fid = fid;
+    m->sb = (struct superblock){
+        .fstype = "9p", .source = ch->tag, .magic = V9FS_MAGIC, .dev = vfs_new_dev(), .root = root,
+        .statfs = p9_statfs, .priv = m,
+    };
+    if (p9_getattr(root, &st) == 0 && (st.mode & S_IFMT) != S_IFDIR) {
+        pr_info("hostfs: %s (tag '%s') exports no directory; not mounted\n", ch->where, ch->tag);
+        return 0;
+    }
+    return m;
 }
 
-long hostfs_mkdir(const char *abs, unsigned mode) { return in_parent(abs, Tmkdir, mode & 07777); }
-long hostfs_unlink(const char *abs, int rmdir) { return in_parent(abs, Tunlinkat, rmdir ? AT_REMOVEDIR : 0); }
-
-long hostfs_rename(const char *from, const char *to)
+/* Each channel mounted at its tag's path, made if missing (on whatever
+ * file system holds it: the root's tmpfs, or the host directory of an
+ * enclosing mount -- mounted first, parents before children). */
+void p9_mount_all(void)
 {
-    const char *rf, *rt, *lf, *lt;
-    struct mount *m = mount_of(from, &rf), *m2 = mount_of(to, &rt);
-    if (!m || !m2)
-        return -ENOENT;
-    if (m != m2)
-        return -EXDEV;
-    if (!*rf || !*rt)
-        return -EBUSY;
-    uint32_t df, dt;
-    lock(m);
-    long rc = p9_walk(m, rf, 1, &df, &lf);
-    if (!rc) {
-        rc = p9_walk(m, rt, 1, &dt, &lt);
-        if (!rc) {
-            begin(m, Trenameat);
-            put32(m, df);
-            puts_(m, lf, strlen(lf));
-            put32(m, dt);
-            puts_(m, lt, strlen(lt));
-            rc = exchange(m);
-            p9_clunk(m, dt);
-        }
-        p9_clunk(m, df);
+    struct mount *ms[MAX_MOUNTS];
+    unsigned n = 0;
+    for (unsigned i = 0; n < MAX_MOUNTS; i++) {
+        struct p9_channel *ch = p9_channel_get(i);
+        if (!ch)
+            break;
+        struct mount *m = attach(ch);
+        if (!m)
+            continue;
+        unsigned j = n++;
+        for (; j > 0 && strlen(ms[j - 1]->path) > strlen(m->path); j--)
+            ms[j] = ms[j - 1];
+        ms[j] = m;
     }
-    unlock(m);
-    return rc;
+    for (unsigned i = 0; i < n; i++) {
+        struct mount *m = ms[i];
+        long rc = vfs_mkdir_p(m->path);
+        if (rc >= 0)
+            rc = vfs_mount(m->path, &m->sb);
+        if (rc < 0)
+            pr_info("hostfs: cannot mount %s at %s (%ld)\n", m->ch->where, m->path, rc);
+        else
+            pr_info("hostfs: host directory mounted at %s (9P2000.L, %u-byte messages)\n", m->path, m->msize);
+    }
 }

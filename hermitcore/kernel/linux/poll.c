@@ -1,6 +1,6 @@
 /* Waiting for descriptors: poll, ppoll, select, pselect6 and epoll
  * (level-triggered), on the kernel's I/O event counter (hermit/iowait.h). */
-#include "linux.h"
+#include "vfs.h"
 #include <hermit/heap.h>
 #include <hermit/sched.h>
 #include <hermit/spinlock.h>
@@ -175,17 +175,17 @@ static uint32_t epitem_ready(const struct epitem *it)
     return (uint32_t)r & ((it->events & 0xffff) | POLLERR | POLLHUP);
 }
 
-static short epoll_poll(void *obj)
+static short epoll_poll(struct file *f)
 {
-    for (struct epitem *it = ((struct epoll *)obj)->items; it; it = it->next)
+    for (struct epitem *it = ((struct epoll *)f->priv)->items; it; it = it->next)
         if (epitem_ready(it))
             return POLLIN;
     return 0;
 }
 
-static void epoll_close(void *obj)
+static void epoll_release(struct file *f)
 {
-    struct epoll *ep = obj;
+    struct epoll *ep = f->priv;
     while (ep->items) {
         struct epitem *it = ep->items;
         ep->items = it->next;
@@ -194,7 +194,7 @@ static void epoll_close(void *obj)
     kfree(ep);
 }
 
-static const struct file_ops epoll_ops = {"epoll", 0, 0, 0, epoll_poll, epoll_close};
+static const struct file_ops epoll_ops = {.kind = "epoll", .poll = epoll_poll, .release = epoll_release};
 
 long sys_epoll_create1(long flags)
 {

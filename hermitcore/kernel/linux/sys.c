@@ -352,6 +352,16 @@ long sys_getrandom(long ubuf, long len, long flags)
 #define RLIM_INFINITY (~0ull)
 static unsigned fd_limit_max = MAX_FDS;
 
+/* What getrlimit reports (and /proc/self/limits). */
+void linux_rlimit(unsigned resource, uint64_t *cur, uint64_t *max)
+{
+    *cur = *max = RLIM_INFINITY;
+    if (resource == RLIMIT_STACK)
+        *cur = USER_STACK_MAX;
+    if (resource == RLIMIT_NOFILE)
+        *cur = fd_limit, *max = fd_limit_max;
+}
+
 struct rlimit_k {
     uint64_t cur, max;
 };
@@ -366,11 +376,7 @@ long sys_prlimit64(long pid, long resource, long unew, long uold)
         if (!user_ok((uintptr_t)uold, sizeof(struct rlimit_k), PROT_WRITE))
             return -EFAULT;
         struct rlimit_k *r = (struct rlimit_k *)uold;
-        r->cur = r->max = RLIM_INFINITY;
-        if (resource == RLIMIT_STACK)
-            r->cur = USER_STACK_MAX;
-        if (resource == RLIMIT_NOFILE)
-            r->cur = fd_limit, r->max = fd_limit_max;
+        linux_rlimit((unsigned)resource, &r->cur, &r->max);
     }
     if (unew) {
         if (!user_ok((uintptr_t)unew, sizeof(struct rlimit_k), PROT_READ))
@@ -417,6 +423,7 @@ long sys_sysinfo(long ubuf)
 #define PR_SET_NAME 15
 #define PR_GET_NAME 16
 static char task_name[16] = "main";
+const char *linux_comm(void) { return task_name; }
 
 long sys_prctl(long option, long arg2, long a3, long a4, long a5)
 {
@@ -452,6 +459,19 @@ struct sigaction_k {
 static struct sigaction_k actions[NSIG];
 static uint64_t sigmask;
 static uint64_t altstack[3];
+
+/* /proc/self/status's SigBlk, SigIgn, SigCgt */
+void linux_sigstate(uint64_t *blocked, uint64_t *ignored, uint64_t *caught)
+{
+    *blocked = sigmask;
+    *ignored = *caught = 0;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (actions[sig].handler == 1) /* SIG_IGN */
+            *ignored |= 1ull << (sig - 1);
+        else if (actions[sig].handler)
+            *caught |= 1ull << (sig - 1);
+    }
+}
 
 long sys_rt_sigaction(long sig, long uact, long uold, long size)
 {

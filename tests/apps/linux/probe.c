@@ -49,7 +49,16 @@ int main(int argc, char **argv)
     } else {
         printf("file /data/hello.txt: errno %d (%s)\n", errno, strerror(errno));
     }
-    printf("write to a file: %s\n", open("/data/new", O_WRONLY | O_CREAT, 0644) < 0 ? strerror(errno) : "allowed?!");
+    {   /* the tree is writable (in memory): a new file next to the image's */
+        int fd = open("/data/new", O_RDWR | O_CREAT | O_EXCL, 0644);
+        char back[8] = {0};
+        if (fd < 0 || write(fd, "written", 7) != 7 || pread(fd, back, 7, 0) != 7)
+            printf("write to a file: %s\n", strerror(errno));
+        else
+            printf("write to a file: %s\n", back);
+        if (fd >= 0)
+            close(fd);
+    }
 
     /* malloc-heavy work: 100k allocations of varying size, all checked */
     enum { N = 100000 };

@@ -25,6 +25,7 @@
 #define EMFILE 24
 #define ENOTTY 25
 #define EFBIG 27
+#define ENOSPC 28
 #define ESPIPE 29
 #define EROFS 30
 #define EPIPE 32

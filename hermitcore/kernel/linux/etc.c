@@ -1,0 +1,96 @@
+/* /etc files that programs expect and a bare image tree lacks: libc reads
+ * passwd and group for getpwuid (whoami, ls -l, Python's getpass), hosts
+ * for "localhost" and the machine's own name (Java's getLocalHost fails
+ * without it), resolv.conf for DNS. The tree's own files always win: only
+ * missing entries are made. */
+#include "vfs.h"
+
+#define HOSTNAME "hermitcore" /* uname's nodename (sys.c) */
+
+static const struct {
+    const char *name, *text;
+} defaults[] = {
+    {"passwd", "root:x:0:0:root:/root:/bin/sh\n"
+               "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
+    {"group", "root:x:0:\n"
+              "nogroup:x:65534:\n"},
+    {"hosts", "127.0.0.1\tlocalhost\n"
+              "::1\tlocalhost ip6-localhost ip6-loopback\n"
+              "127.0.1.1\t" HOSTNAME "\n"}, /* Debian's address for the machine's name */
+    {"hostname", HOSTNAME "\n"},
+    /* Debian's, but only the sources a static glibc has built in (it cannot
+     * load libnss_db or libnss_nis); musl reads no nsswitch.conf at all. */
+    {"nsswitch.conf", "passwd:         files\n"
+                      "group:          files\n"
+                      "shadow:         files\n"
+                      "gshadow:        files\n"
+                      "\n"
+                      "hosts:          files dns\n"
+                      "networks:       files\n"
+                      "\n"
+                      "protocols:      files\n"
+                      "services:       files\n"
+                      "ethers:         files\n"
+                      "rpc:            files\n"},
+};
+
+/* Write data to the new regular file ino through its own file operations,
+ * as a program's write would. */
+static long write_all(struct inode *ino, const char *data, size_t len)
+{
+    struct file *f = file_new(ino->fops, ino, NULL, O_WRONLY);
+    if (!f)
+        return -ENOMEM;
+    long rc = ino->ops->open ? ino->ops->open(ino, f) : 0;
+    for (uint64_t off = 0; rc >= 0 && off < len;)
+        if ((rc = f->ops->write(f, data + off, len - off, &off)) == 0)
+            rc = -EIO;
+    file_put(f);
+    return rc < 0 ? rc : 0;
+}
+
+/* Whether dir has `name` (or cannot tell: then leave it be). */
+static int exists(struct inode *dir, const char *name)
+{
+    struct inode *ino;
+    long rc = dir->ops->lookup(dir, name, &ino);
+    if (!rc)
+        inode_put(ino);
+    return rc != -ENOENT;
+}
+
+static void add_file(struct inode *dir, const char *name, const char *text)
+{
+    if (exists(dir, name))
+        return;
+    struct inode *ino;
+    long rc = dir->ops->create(dir, name, S_IFREG | 0644, 0, NULL, &ino);
+    if (rc >= 0) {
+        rc = write_all(ino, text, strlen(text));
+        inode_put(ino);
+        if (rc < 0) /* a truncated passwd would be worse than none */
+            dir->ops->unlink(dir, name, 0);
+    }
+    if (rc < 0)
+        pr_warn("/etc/%s: error %ld\n", name, -rc);
+}
+
+void etc_defaults(struct inode *root)
+{
+    if (!exists(root, "root"))
+        root->ops->create(root, "root", S_IFDIR | 0700, 0, NULL, NULL); /* passwd's home for root */
+    struct inode *etc;
+    long rc = root->ops->lookup(root, "etc", &etc);
+    if (rc == -ENOENT)
+        rc = root->ops->create(root, "etc", S_IFDIR | 0755, 0, NULL, &etc);
+    if (rc < 0)
+        return;
+    if ((etc->mode & S_IFMT) == S_IFDIR) { /* a tree whose /etc is a link or a file keeps it as it is */
+        for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+            add_file(etc, defaults[i].name, defaults[i].text);
+        /* resolv.conf: the network comes up at the first socket(), after
+         * this; until a generated file names DHCP's server, there is none
+         * (what libc reads as "nameserver 127.0.0.1" too). */
+    }
+    inode_put(etc);
+}
