@@ -26,7 +26,7 @@ from benchmarks.common import (
 )
 
 METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter",
-           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio")
+           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio", "fs")
 #: what later capabilities will add, and why they are not measured yet (metric -> reason)
 NOT_YET: dict[str, str] = {}
 TARGETS = {
@@ -456,11 +456,31 @@ def m_stdio(board, runner, floor, runs, quick=False):
     return rows
 
 
+def m_fs(board, runner, floor, runs, quick=False):
+    """Small-file create/stat/unlink ops/s and big-file write/read MB/s of one
+    static program on tmpfs and on a host directory over virtio-9p, in
+    hermitcore and in the Linux guest (TCG; benchmarks/fs.py)."""
+    from benchmarks import fs
+    from hermitcore.run import kvm_is_pvm
+
+    rows = []
+    for accel in accelerators(runner.arch):
+        if accel == "kvm" and runner.arch == "x86_64" and kvm_is_pvm():
+            continue  # the program's ring 3 does not run under PVM yet (docs/linux-programs.md)
+        got = fs.measure(board, runner, accel, quick, min(runs, fs.MAX_SAMPLES),
+                         linux=accel == "tcg" and runner.arch not in LINUX_UNAVAILABLE, progress=progress)
+        for row in got:
+            if row.get("linux_error", "").startswith("unavailable: "):
+                LINUX_UNAVAILABLE[runner.arch] = row.pop("linux_error")[len("unavailable: "):]
+        rows.extend(got)
+    return rows
+
+
 FUNCS = {
     "exec_to_exit": m_exec_to_exit, "run_overhead": m_run_overhead, "boot_breakdown": m_boot_breakdown,
     "image_size": m_image_size, "min_mem": m_min_mem, "compose_time": m_compose_time, "timer_jitter": m_timer_jitter,
     "syscall_round_trip": m_syscall_round_trip, "threads": m_threads, "os_noise_fwq": m_os_noise_fwq,
-    "stream": m_stream, "net": m_net, "soak": m_soak, "stdio": m_stdio,
+    "stream": m_stream, "net": m_net, "soak": m_soak, "stdio": m_stdio, "fs": m_fs,
 }
 
 
@@ -626,6 +646,44 @@ def markdown(report: dict) -> str:
                 "mode on hvc0, hvc0 as fds 0-2); hvc0 is a virtconsole whose output goes to a file chardev (QEMU "
                 "drops a virtconsole's bytes when a socket or pipe chardev would block) and whose input comes from "
                 "a Unix socket. Host columns: the host's architecture only.", ""]
+    if "fs" in metrics:
+        from benchmarks.fs import OPS
+
+        def fs_vals(r, subject):
+            if f"{subject}_error" in r:
+                return "error"
+            if f"{subject}_{OPS[0][0]}" not in r:
+                return "n/a"
+            return " / ".join(_num(r[f"{subject}_{k}"]) for k, _ in OPS)
+
+        table("11. file systems: the same static program (benchmarks/apps/fs.c) on tmpfs (/tmp) and on a host "
+              "directory over virtio-9p (msize 128 KiB), in hermitcore and in the Linux guest (same machine, "
+              "CPUs and memory)",
+              ["board", "accel", "file system", "files / MiB", "hermitcore " + " / ".join(l for _, l in OPS),
+               "Linux guest (same)", "hermitcore / Linux", "target: >= 1x Linux for each"],
+              [(r["board"], r["accel"], r["fs"], f"{r['files']} / {r['bytes'] >> 20}", fs_vals(r, "hermit"),
+                fs_vals(r, "linux"),
+                " / ".join(f"{r[f'ratio_linux_{k}']:.2f}x" if r.get(f"ratio_linux_{k}") else "n/a" for k, _ in OPS)
+                if any(k.startswith("ratio_linux_") for k in r) else "n/a",
+                _verdict(r) or "not measured") for r in metrics["fs"]])
+        out += [f"- {r['board']} {r['accel']} {r['fs']}, {k[:-6].replace('hermit', 'hermitcore').replace('linux', 'Linux guest')}: "
+                f"{r[k]}" for r in metrics["fs"] for k in sorted(r) if k.endswith("_error")]
+        out += [f"- {r['board']} {r['accel']} {r['fs']}: fsync of the big file (in write MB/s) "
+                + ", ".join(f"{name} {r[f'{s}_fsync_ms']:.1f} ms" for s, name in (("hermit", "hermitcore"),
+                                                                                   ("linux", "Linux guest"))
+                            if f"{s}_fsync_ms" in r)
+                + (f"; the share's host directory is on {r['host_fs']} (stat -f)" if "host_fs" in r else "")
+                for r in metrics["fs"] if any(k.endswith("_fsync_ms") for k in r)]
+        kernels = sorted({r["linux_kernel"] for r in metrics["fs"] if "linux_kernel" in r})
+        out += ["", "Small files: NFILES files created (open O_CREAT|O_WRONLY, write 100 bytes, close), then each "
+                "stat'ed, then each unlinked, in a fresh subdirectory the program has chdir'd into; each phase timed "
+                "as a whole (CLOCK_MONOTONIC, in the guest). Big file: 1 MiB writes, then fsync (counted in write "
+                "MB/s), read back in 1 MiB reads (checked), unlinked. One boot runs /tmp then the share; medians of "
+                "up to 3 boots per subject, interleaved. The Linux guest is Debian's generic kernel "
+                f"({', '.join(kernels) or 'not run'}): the cloud one the other metrics boot has no 9P; its /init is "
+                "the same binary (`fs init`: loads virtio transport, 9pnet_virtio and 9p from the same package, "
+                "mounts a tmpfs on /tmp and the share `-t 9p -o trans=virtio,version=9p2000.L,msize=131072` on /m); "
+                "both guests get the same QEMU -fsdev/-device for the share and 1 CPU, 1 GiB.", ""]
     lg = report.get("linux_guest", {})
     out += ["## Linux-guest baseline", "",
             f"Debian's kernel ({', '.join(f'{a}: {p}' for a, p in lg.get('package', {}).items()) or 'n/a'}) on the "
@@ -761,7 +819,7 @@ def soak_chart(report: dict, path: Path) -> str | None:
     return None
 
 
-QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio"}
+QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio", "fs"}
 
 
 def _ratio(r, k):
@@ -804,9 +862,9 @@ def main(argv=None) -> int:
     metrics = args.only or list(METRICS)
     SOAK_ONE_PER_ARCH["on"] = args.boards is None
     if args.quick and not args.only:
-        # timer_jitter: 1000 shots per board, not smoke-sized; stdio: `--quick --only stdio` (the smoke run's
-        # metric set is tests/integration/test_bench.py's QUICK_METRICS)
-        metrics = [m for m in metrics if m not in ("timer_jitter", "stdio")]
+        # timer_jitter: 1000 shots per board, not smoke-sized; stdio, fs: `--quick --only stdio fs` (the smoke
+        # run's metric set is tests/integration/test_bench.py's QUICK_METRICS)
+        metrics = [m for m in metrics if m not in ("timer_jitter", "stdio", "fs")]
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 

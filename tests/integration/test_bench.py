@@ -118,6 +118,53 @@ def test_markdown_and_chart_are_written(report):
         assert (out / "bench-soak.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.fixture(scope="module", params=[a for a in ("x86_64", "aarch64") if a in selected_arches()])
+def fs_report(request, tmp_path_factory):
+    """`--quick --only fs` (not in the smoke run's set: it boots the Linux guest twice per sample), one sample."""
+    board = {"x86_64": "qemu-microvm", "aarch64": "qemu-virt"}[request.param]
+    out = tmp_path_factory.mktemp(f"bench-fs-{request.param}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "fs", "--runs", "1", "--boards", board,
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "[bench] fs " in proc.stderr  # progress is shown
+    return board, request.param, out, json.loads((out / "bench-report.json").read_text())
+
+
+def test_fs_rows_follow_from_the_programs_lines(fs_report):
+    from benchmarks.fs import OPS
+
+    board, arch, out, data = fs_report
+    assert set(data["metrics"]) == {"fs"}
+    rows = data["metrics"]["fs"]
+    assert sorted(r["fs"] for r in rows) == ["9p", "tmpfs"] and all(r["board"] == board for r in rows)
+    linux_unavailable = arch in data["linux_guest"]["unavailable"]
+    for r in rows:
+        assert (r["files"], r["bytes"], r["cpus"], r["mem_mib"], r["samples"]) == (1000, 32 << 20, 1, 1024, 1)
+        for subject in ("hermit",) + (() if linux_unavailable else ("linux",)):
+            assert f"{subject}_error" not in r, r[f"{subject}_error"]
+            (sample,) = r[f"{subject}_samples"]  # the program's own numbers, and the rates from them
+            assert sample["files"] == 1000 and sample["bytes"] == 32 << 20
+            for phase in ("create", "stat", "unlink"):
+                assert sample[f"{phase}_ops_s"] == pytest.approx(1000 / sample[f"{phase}_ns"] * 1e9, rel=1e-3, abs=1)
+            assert sample["write_mb_s"] == pytest.approx((32 << 20) / (sample["write_ns"] + sample["fsync_ns"]) * 1e3,
+                                                         rel=1e-3, abs=0.1)
+            assert sample["read_mb_s"] == pytest.approx((32 << 20) / sample["read_ns"] * 1e3, rel=1e-3, abs=0.1)
+            for k, _ in OPS:
+                assert r[f"{subject}_{k}"] == sample[k] > 0
+        if linux_unavailable:
+            assert "meets" not in r
+            continue
+        for k, _ in OPS:
+            assert r[f"ratio_linux_{k}"] == pytest.approx(r[f"hermit_{k}"] / r[f"linux_{k}"])
+        assert r["meets"] == all(r[f"ratio_linux_{k}"] >= 1.0 for k, _ in OPS)
+        assert r["linux_kernel"].startswith("linux-image-")
+    md = (out / "bench-report.md").read_text()
+    assert "11. file systems" in md and "| tmpfs |" in md and "| 9p |" in md
+
+
 WRK_OUT = """Running 30s test @ http://127.0.0.1:40000/page.bin
   1 threads and 8 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev

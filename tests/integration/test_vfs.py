@@ -111,11 +111,11 @@ def make_seed(d: Path) -> Path:
     return d
 
 
-def host_fsprobe(prog: Path, directory: Path, seed) -> str:
+def host_fsprobe(prog: Path, directory: Path, seed, prefix: str = "") -> str:
     """fsprobe on the host for one DIR SEED pair: its output, without the
     final "== done" line (one section, as the guest's run prints it)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([str(prog), str(directory), str(seed)], stdin=subprocess.DEVNULL, capture_output=True,
+    proc = subprocess.run([str(prog), prefix + str(directory), str(seed)], stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.endswith("== done\n"), proc.stdout[-2000:]
@@ -257,7 +257,8 @@ def test_posix_semantics_match_the_host(arch, builder, tmp_path, host_tmpfs):
     shared = tmp_path / "shared"
     make_seed(shared / "seed")
 
-    r = run_linux(arch, prog, "/tmp/fsprobe", "-", "/w", "/seed", "/m/w", "/m/seed", files=tree, mount=shared,
+    # nofifo: QEMU 7.2's 9P server cannot make FIFOs (fsprobe.c says why)
+    r = run_linux(arch, prog, "/tmp/fsprobe", "-", "/w", "/seed", "nofifo:/m/w", "/m/seed", files=tree, mount=shared,
                   extra=GUEST_TIMEOUT, timeout=HOST_TIMEOUT)
     no_panic(r)
     assert r.rc == 0, r
@@ -266,7 +267,7 @@ def test_posix_semantics_match_the_host(arch, builder, tmp_path, host_tmpfs):
 
     in_tmp = host_fsprobe(host_prog, host_tmpfs / "tmp" / "w", "-")
     in_root = host_fsprobe(host_prog, host_tmpfs / "root" / "w", make_seed(host_tmpfs / "root" / "seed"))
-    in_mount = host_fsprobe(host_prog, tmp_path / "host" / "w", make_seed(tmp_path / "host" / "seed"))
+    in_mount = host_fsprobe(host_prog, tmp_path / "host" / "w", make_seed(tmp_path / "host" / "seed"), "nofifo:")
     problems = [p for p in (compare("in /tmp", in_tmp, parts[0]),
                             compare("in the writable root", in_root, parts[1]),
                             compare_but_v9fs("in a --mount directory", in_mount, parts[2])) if p]

@@ -252,14 +252,16 @@ static long open_path(struct vpath base, const char *path, int flags, unsigned m
             return rc;
         if (rdonly(dir))
             return -EROFS;
-        if (!dir->ops->create || !dir->ops->unlink)
-            return -EOPNOTSUPP;
+        if (!dir->ops->create || !dir->ops->unlink || !dir->sb || strcmp(dir->sb->fstype, "tmpfs"))
+            return -EOPNOTSUPP; /* an unnamed file needs a file system that keeps it: tmpfs (9P: as Linux's v9fs) */
         static unsigned seq;
         char name[32];
         snprintk(name, sizeof name, ".#tmpfile.%u", seq++);
         if ((rc = dir->ops->create(dir, name, S_IFREG | (mode & 07777 & ~umask_bits), 0, 0, &ino)) < 0)
             return rc;
         dir->ops->unlink(dir, name, 0); /* unnamed from the start: linkat may name it */
+        if (!(flags & O_EXCL))
+            ino->vflags |= I_LINKABLE;
         created = 1;
         flags &= ~O_TMPFILE;
     } else if (flags & O_CREAT) {
@@ -777,8 +779,9 @@ long sys_readlink(long upath, long ubuf, long size) { return sys_readlinkat(AT_F
 long sys_getcwd(long ubuf, long size)
 {
     struct kstat st;
-    if (vfs_getattr(vfs_cwd().inode, &st) == 0 && st.nlink == 0)
-        return -ENOENT; /* removed */
+    long rc = vfs_getattr(vfs_cwd().inode, &st);
+    if (rc == -ENOENT || (rc == 0 && st.nlink == 0))
+        return -ENOENT; /* removed (a host says so by not knowing it) */
     const char *cwd = vfs_cwd().path;
     size_t n = strlen(cwd) + 1;
     if ((size_t)size < n)
@@ -1148,8 +1151,25 @@ long sys_linkat(long olddirfd, long uold, long newdirfd, long unew, long flags)
     long rc = lookup_at(olddirfd, uold, (flags & AT_SYMLINK_FOLLOW) ? LOOKUP_FOLLOW : 0, (int)flags, &old, 0);
     if (rc < 0)
         return rc;
+    if (old->ops->magic && (flags & AT_SYMLINK_FOLLOW)) { /* /proc/self/fd/N: that file (an O_TMPFILE gets its name) */
+        struct file *f = old->ops->magic(old);
+        if (!f || !f->inode) {
+            if (f)
+                file_put(f);
+            return -ENOENT;
+        }
+        inode_put(old);
+        old = f->inode;
+        inode_get(old);
+        file_put(f);
+    }
     if (is_dir(old))
         return -EPERM;
+    struct kstat st;
+    if ((rc = vfs_getattr(old, &st)) < 0)
+        return rc;
+    if (st.nlink == 0 && !(old->vflags & I_LINKABLE))
+        return -ENOENT; /* unlinked: only an O_TMPFILE may come back */
     char name[256];
     int slash;
     if ((rc = parent_at(newdirfd, unew, &dir, 0, name, &slash)) < 0)
@@ -1162,7 +1182,11 @@ long sys_linkat(long olddirfd, long uold, long newdirfd, long unew, long flags)
         return -EXDEV;
     if (rdonly(dir))
         return -EROFS;
-    return dir->ops->link ? dir->ops->link(dir, name, old) : -EPERM;
+    if (!dir->ops->link)
+        return -EPERM;
+    if ((rc = dir->ops->link(dir, name, old)) == 0)
+        old->vflags &= ~I_LINKABLE;
+    return rc;
 }
 
 long sys_link(long uold, long unew) { return sys_linkat(AT_FDCWD, uold, AT_FDCWD, unew, 0); }
@@ -1234,6 +1258,17 @@ long sys_renameat2(long olddirfd, long uold, long newdirfd, long unew, long flag
             return -ENOTDIR;
         if (to->ops->lookup(to, b, &dst) == 0 && !is_dir(dst))
             return -ENOTDIR;
+    }
+    if (flags) { /* what the flags promise is checked here, before a file system that cannot keep it says EINVAL */
+        INODE(src);
+        INODE(dst);
+        if ((rc = from->ops->lookup(from, a, &src)) < 0)
+            return rc;
+        rc = to->ops->lookup(to, b, &dst);
+        if ((flags & RENAME_NOREPLACE) && rc == 0)
+            return -EEXIST;
+        if ((flags & RENAME_EXCHANGE) && rc < 0)
+            return rc;
     }
     if (from->sb != to->sb)
         return -EXDEV;

@@ -129,7 +129,9 @@ struct inode {
     uint32_t mode;               /* S_IFMT type and permission bits */
     uint64_t ino;
     void *priv;
+    unsigned vflags;             /* the VFS's own: I_LINKABLE */
 };
+#define I_LINKABLE 1u /* an O_TMPFILE file (not O_EXCL): linkat may give it a name */
 
 /* A new inode with one reference, or NULL. */
 struct inode *inode_new(struct superblock *sb, const struct inode_ops *ops, const struct file_ops *fops,

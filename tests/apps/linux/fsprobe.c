@@ -952,6 +952,11 @@ static void sizes(void)
     unlink(P("t"));
 }
 
+/* "nofifo:DIR": a directory whose server cannot make FIFOs (QEMU 7.2's 9P
+ * server with security_model=none makes one, then fails to chmod it through
+ * O_PATH and removes it: ENXIO -- to a Linux guest's v9fs as to ours). */
+static int no_fifos;
+
 static void listings(void)
 {
     mkdir(P("ls"), 0755);
@@ -959,7 +964,8 @@ static void listings(void)
     put("ls/a", "a");
     mkdir(P("ls/c"), 0755);
     symlink("a", P("ls/d"));
-    mkfifo(P("ls/e"), 0644);
+    if (!no_fifos)
+        mkfifo(P("ls/e"), 0644);
     LIST("readdir", P("ls"));
     int fd = open(P("ls"), O_RDONLY | O_DIRECTORY);
     char tiny[8];
@@ -1174,6 +1180,10 @@ static void locks(void)
 
 static void fifos(void)
 {
+    if (no_fifos) {
+        printf("fifos: not tried\n");
+        return;
+    }
     TRY("mkfifo", mkfifo(P("ff"), 0644));
     STAT("fifo", "ff");
     TRY("mkfifo existing", mkfifo(P("ff"), 0644));
@@ -1330,8 +1340,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: fsprobe DIR SEED [DIR SEED ...] (SEED: a directory, or -)\n");
         return 2;
     }
-    for (int i = 1; i + 1 < argc; i += 2)
-        probe(argv[i], argv[i + 1]);
+    for (int i = 1; i + 1 < argc; i += 2) {
+        no_fifos = !strncmp(argv[i], "nofifo:", 7);
+        probe(argv[i] + (no_fifos ? 7 : 0), argv[i + 1]);
+    }
     printf("== done\n");
     return 0;
 }
