@@ -1,7 +1,8 @@
 """SQLite, Debian's own library linked into a static program
 (tests/apps/linux/sqlite.c), on real files: a write-heavy script on a
-`--mount`ed directory in rollback-journal and WAL mode, and read-only queries
-of a database embedded in the image. SQLite locks every database with fcntl
+`--mount`ed directory, in /tmp (tmpfs) and in the writable root, in
+rollback-journal and WAL mode, and read-only queries of a database embedded
+in the image. SQLite locks every database with fcntl
 record locks and maps WAL's shared-memory file MAP_SHARED: it used to end in
 "disk I/O error" on every file. Outputs are compared with the same program
 run on the host, and the host's SQLite reads what the guest wrote."""
@@ -102,3 +103,18 @@ def test_sqlite_reads_a_database_embedded_in_the_image(arch, sqlite_programs, on
     want = on_host(str(tree / "db" / "t.db"), "read")
     r = run_guest(arch, sqlite_programs(arch), "/db/t.db", "read", files=tree)
     assert (r.rc, program_lines(r)) == want and want[0] == 0, r
+
+
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_sqlite_on_tmpfs_and_the_writable_root(arch, sqlite_programs, on_host, tmp_path, journal):
+    """The same write-heavy script in /tmp (tmpfs) and in a directory of the
+    image's tree (the writable root) prints what it prints on the host."""
+    tree = tmp_path / "tree"
+    (tree / "db").mkdir(parents=True)
+    (tree / "db" / "README").write_text("a directory of the image\n")
+    want = on_host(str(tmp_path / "ref.db"), journal)
+    assert want[0] == 0
+    for path in ("/tmp/t.db", "/db/t.db"):
+        r = run_guest(arch, sqlite_programs(arch), path, journal, files=tree)
+        assert "disk I/O error" not in r.out, r
+        assert (r.rc, program_lines(r)) == want, (path, r)
