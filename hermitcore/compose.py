@@ -32,8 +32,6 @@ from hermitcore.plugins import claim_devices, make_plugin_manager, select
 from hermitcore.program import Program, cpio_from_dir, inspect_program, is_elf, read_initrd
 
 EMIT_PHASES = ("boot", "paging", "interrupts", "timers")
-#: the Linux layer's sockets: over the network stack, or none (one of the two goes in)
-SOCKETS = {True: "net.c", False: "net_none.c"}
 META_SECTION = ".hermit.meta"
 
 #: the program and its file tree, in the image's .app section (see kernel.ld)
@@ -164,14 +162,13 @@ def app_source(app: str | None, builtin: str = "hello") -> tuple[str, Source]:
     return path.stem, Source(f"app/{path.name}", data.decode(errors="replace"))
 
 
-def linux_sources(arch: Architecture, program: Program, files: bytes, net: bool) -> tuple[Source, ...]:
-    """The Linux layer (with sockets over the network stack when ``net``),
-    its syscall table for ``arch``, and the program with its file tree as
-    binary blobs."""
+def linux_sources(arch: Architecture, program: Program, files: bytes) -> tuple[Source, ...]:
+    """The Linux layer (its socket families come from plugins: the
+    ``hermitcore_emit_services`` hook), its syscall table for ``arch``, and
+    the program with its file tree as binary blobs."""
     root = resources.files("hermitcore") / "kernel" / "linux"
     found = sorted(e.name for e in root.iterdir() if e.name.endswith((".c", ".h")))  # found, not listed
-    names = [n for n in found if n not in SOCKETS.values()] + [SOCKETS[net]]
-    out = [Source(f"kernel/linux/{name}", (root / name).read_text()) for name in names]
+    out = [Source(f"kernel/linux/{name}", (root / name).read_text()) for name in found]
     out += [
         Source("kernel/linux/syscall_table.c", linux_abi.c_source(arch.name)),
         Source("generated/app.S", APP_S),
@@ -201,7 +198,7 @@ def make_spec(
             raise ImageError("give --files or --initrd, not both")
         archive = cpio_from_dir(files) if files else read_initrd(initrd) if initrd else b""
         app_name = program.name
-        app_srcs = linux_sources(arch, program, archive, net)
+        app_srcs = linux_sources(arch, program, archive)
     else:
         if files or initrd:
             raise ImageError("--files and --initrd are for Linux executables; a C application has no file system")
@@ -231,12 +228,8 @@ def make_spec(
         # console with the kernel log, framed (kernel/console.c)
         fragments.append(("stdio", "hermitcore", Fragment(defines={"HERMIT_STDIO_MUX": "1"},
                                                           summary=("streams: framed on the console",))))
-    if program is not None and net:
-        # sockets for a Linux program on a board with a network card: the
-        # kernel's TCP/IP stack (hermitcore/netstack.py) goes in
-        from hermitcore import netstack
-
-        fragments.append(("net", "hermitcore", netstack.fragment(progress)))
+    for plugin, frag in sel.call_each("hermitcore_emit_services", ctx=ctx):  # e.g. the lwip plugin's sockets
+        fragments.append(("service", plugin, _check_fragment(plugin, frag)))
 
     scripts = [(p, f) for _, p, f in fragments if f.linker_script]
     if len(scripts) != 1:

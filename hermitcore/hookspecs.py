@@ -184,6 +184,22 @@ def hermitcore_emit_device(ctx: EmitContext, claimed: tuple[ClaimedDevice, ...])
     """
 
 
+@hookspec
+def hermitcore_emit_services(ctx: EmitContext) -> Fragment | None:
+    """Kernel services built on the board's devices rather than drivers of
+    them: a TCP/IP stack over a claimed network card, say.
+
+    :param ctx: as for ``hermitcore_emit_boot``; ``ctx.claimed`` says what
+        the board's devices became (``ClaimedDevice.claim.role``: "nic",
+        "stdio"...).
+
+    Called on every plugin serving the board (the other architectures'
+    left out), after the devices' fragments. A service of the Linux layer
+    (a socket family, ``SOCKET_FAMILY`` in ``kernel/linux/vfs.h``) returns
+    ``None`` when ``ctx.program`` is ``None``.
+    """
+
+
 # --------------------------------------------------------------------------
 # 5. run
 # --------------------------------------------------------------------------

@@ -41,7 +41,7 @@ if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 python3 -m compileall -q hermitcore plugins benchmarks >/dev/null
 
 echo "setup: fetching lwIP's source for the network stack (once, into the hermitcore cache)"
-python3 -m hermitcore.netstack
+python3 -m hermitcore_plugins.lwip.netstack
 
 echo "setup: booting the built-in hello image on qemu-microvm"
 python3 -m hermitcore run --board qemu-microvm --timeout 120

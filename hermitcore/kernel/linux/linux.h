@@ -172,10 +172,10 @@ short fd_poll(long fd);
 /* --- waiting for I/O: hermit/iowait.h (io_seq, io_wait, io_notify) --- */
 #include <hermit/iowait.h>
 
-/* --- sockets (net.c with a network stack, net_none.c without) --- */
-/* The program ends: give TCP up to a second to deliver what is queued (a
+/* --- sockets (socket.c; the families in vfs.h) --- */
+/* The program ends: every socket family delivers what it has queued (a
  * unikernel's exit powers the machine off, unlike a process's exit). */
-void net_flush_at_exit(void);
+void sockets_flush_at_exit(void);
 
 /* --- program start (loader.c) and process state (sys.c) --- */
 extern const char *linux_exe_path; /* "/name", what /proc/self/exe names */

@@ -10,7 +10,7 @@
 void linux_exit(int status)
 {
     vm_writeback_all(); /* what the program wrote through shared file mappings reaches the files */
-    net_flush_at_exit(); /* what the program sent reaches its peer before the machine goes */
+    sockets_flush_at_exit(); /* what the program sent reaches its peer before the machine goes */
     hermit_exit(status & 0xff);
 }
 

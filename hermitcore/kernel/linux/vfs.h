@@ -28,8 +28,11 @@ struct dir_sink;
 #define FOPS_SEEKABLE 1u /* lseek, pread and pwrite apply */
 #define FOPS_MMAP 2u     /* mmap applies: read/write at any offset, a size */
 
+struct socket_ops;
+
 struct file_ops {
     const char *kind;   /* for messages: "socket", "pipe" */
+    const struct socket_ops *sock; /* sockets: the calls beyond read and write (socket.c) */
     unsigned mode;      /* st_mode type bits of a file without an inode (S_IFSOCK...) */
     unsigned flags;     /* FOPS_* */
     /* `off` is the file's offset (read/write) or the caller's (pread/pwrite);
@@ -223,6 +226,32 @@ struct file *fifo_open(struct inode *ino, int flags, long *err);
 /* The stdio files (stdio_file.c) for fds 0-2 and /dev/tty, /dev/console. */
 struct file *stdio_file(int stream); /* STDIO_IN/OUT/ERR or 3 for the terminal; a new reference */
 int stdio_file_has_tty(void);        /* a controlling terminal exists (/dev/tty opens) */
+
+/* --- sockets (socket.c): families register themselves --- */
+/* A socket's calls, given its descriptor (the family checks it is its own). */
+struct socket_ops {
+    long (*bind)(long fd, long addr, long len);
+    long (*listen)(long fd, long backlog);
+    long (*accept4)(long fd, long addr, long ulen, long flags);
+    long (*connect)(long fd, long addr, long len);
+    long (*shutdown)(long fd, long how);
+    long (*getsockname)(long fd, long addr, long ulen);
+    long (*getpeername)(long fd, long addr, long ulen);
+    long (*setsockopt)(long fd, long level, long name, long val, long len);
+    long (*getsockopt)(long fd, long level, long name, long val, long ulen);
+    long (*sendto)(long fd, long buf, long len, long flags, long addr, long alen);
+    long (*recvfrom)(long fd, long buf, long len, long flags, long addr, long ulen);
+    long (*sendmsg)(long fd, long msg, long flags);
+    long (*recvmsg)(long fd, long msg, long flags);
+};
+struct socket_family {
+    long domain;                               /* AF_INET... */
+    long (*create)(long type, long protocol);  /* socket(2): the new fd */
+    void (*flush_at_exit)(void);               /* deliver what is queued before power-off; may be NULL */
+};
+#define SOCKET_FAMILY(name, ...)                                                                  \
+    static const struct socket_family name __attribute__((used, aligned(8), section(".hermit_socket_family"))) = \
+        __VA_ARGS__
 
 /* --- descriptors (file.c) --- */
 /* The open file behind fd with a new reference (file_put it), or NULL. */

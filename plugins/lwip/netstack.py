@@ -1,4 +1,6 @@
-"""The kernel's TCP/IP stack: lwIP, built from Debian's upstream source.
+"""The kernel's TCP/IP stack: lwIP, built from Debian's upstream source
+(the lwip plugin's sources; ``python -m hermitcore_plugins.lwip.netstack``
+fetches it now, as scripts/setup.sh does).
 
 lwIP is never copied into this repository. ``lwip_tree()`` finds an lwIP
 source tree -- ``$HERMIT_LWIP_SRC``, or the one unpacked in the hermitcore
@@ -6,7 +8,8 @@ cache -- and otherwise fetches Debian's source package once with
 ``apt-get source --download-only lwip`` (which needs a ``deb-src`` line;
 ``scripts/setup.sh`` adds one) and unpacks its upstream tarball. The compose
 step then compiles the parts the kernel uses (IPv4, TCP, UDP, ARP, DHCP) with
-the port in ``hermitcore/kernel/net/``.
+the port in ``port/`` beside this file (``stack.c``, and ``sockets.c``:
+the Linux layer's AF_INET family).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from hermitcore.model import Fragment, Source
 #: the lwIP parts the kernel builds (others compile to nothing when disabled)
 LWIP_DIRS = ("src/core", "src/core/ipv4")
 LWIP_EXTRA = ("src/netif/ethernet.c",)
-PORT_FILES = ("stack.c", "net.h", "include/string.h", "include/stdlib.h", "include/stdio.h",
+PORT_FILES = ("stack.c", "sockets.c", "net.h", "include/string.h", "include/stdlib.h", "include/stdio.h",
               "include/arch/cc.h", "include/lwipopts.h")
 
 
@@ -107,18 +110,18 @@ def fragment(progress=None) -> Fragment:
     inc = tree / "src" / "include"
     for path in sorted(inc.rglob("*.h")):
         sources.append(Source(f"lwip/include/{path.relative_to(inc)}", path.read_text(errors="replace")))
-    port = resources.files("hermitcore") / "kernel" / "net"
+    port = resources.files(__package__) / "port"
     for rel in PORT_FILES:
-        sources.append(Source(f"kernel/net/{rel}", port.joinpath(rel).read_text()))
+        sources.append(Source(f"net/{rel}", port.joinpath(rel).read_text()))
     version = (tree / ".hermit-complete").read_text().strip() if (tree / ".hermit-complete").is_file() else str(tree)
     return Fragment(
         sources=tuple(sources),
-        include_dirs=("kernel/net/include", "lwip/include"),
+        include_dirs=("net/include", "lwip/include", "kernel/linux"),
         summary=(f"net: lwIP from {version} (IPv4, TCP, UDP, DHCP), sockets and epoll",),
     )
 
 
-if __name__ == "__main__":  # `python -m hermitcore.netstack`: fetch now (setup.sh does)
+if __name__ == "__main__":  # `python -m hermitcore_plugins.lwip.netstack`: fetch now (setup.sh does)
     try:
         print(lwip_tree(progress=lambda m: print(f"hermitcore: {m}", file=sys.stderr)))
     except ToolchainError as exc:

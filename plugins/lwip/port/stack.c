@@ -219,7 +219,7 @@ static int bring_up(void)
     return 0;
 }
 
-void net_flush_at_exit(void)
+void net_flush(void)
 {
     if (state != 1)
         return;

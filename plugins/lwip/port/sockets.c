@@ -6,7 +6,7 @@
  * read/accept/connect/poll/epoll. A blocked thread drops the big kernel lock
  * while it sleeps (schedule does). */
 #include "vfs.h"
-#include "../net/net.h"
+#include "net.h"
 #include <hermit/heap.h>
 #include <hermit/time.h>
 #include <lwip/ip_addr.h>
@@ -88,6 +88,7 @@ struct sock {
 };
 
 static const struct file_ops sock_ops;
+static const struct socket_ops inet_ops;
 
 static long lwip_errno(err_t e)
 {
@@ -489,15 +490,13 @@ static void sock_close(void *obj)
 static void sock_release(struct file *f) { sock_close(f->priv); }
 
 static const struct file_ops sock_ops = {
-    .kind = "socket", .mode = S_IFSOCK, .read = sock_read, .write = sock_write, .poll = sock_poll,
+    .kind = "socket", .sock = &inet_ops, .mode = S_IFSOCK, .read = sock_read, .write = sock_write, .poll = sock_poll,
     .release = sock_release,
 };
 
 /* --- system calls --- */
-long sys_socket(long domain, long type, long protocol)
+static long inet_socket(long type, long protocol)
 {
-    if (domain != AF_INET)
-        return -EAFNOSUPPORT;
     int kind = (int)(type & SOCK_TYPE_MASK);
     if (type & ~(long)(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC))
         return -EINVAL;
@@ -535,7 +534,7 @@ long sys_socket(long domain, long type, long protocol)
     return fd;
 }
 
-long sys_bind(long fd, long uaddr, long len)
+static long inet_bind(long fd, long uaddr, long len)
 {
     long err;
     struct sock *s = sock_get(fd, 0, &err);
@@ -560,7 +559,7 @@ long sys_bind(long fd, long uaddr, long len)
     return e == ERR_VAL ? -EINVAL : lwip_errno(e);
 }
 
-long sys_listen(long fd, long backlog)
+static long inet_listen(long fd, long backlog)
 {
     long err;
     struct sock *s = sock_get(fd, 0, &err);
@@ -599,7 +598,7 @@ long sys_listen(long fd, long backlog)
     return 0;
 }
 
-long sys_accept4(long fd, long uaddr, long ulen, long flags)
+static long inet_accept4(long fd, long uaddr, long ulen, long flags)
 {
     long err;
     int fflags;
@@ -637,9 +636,8 @@ long sys_accept4(long fd, long uaddr, long ulen, long flags)
     return nfd;
 }
 
-long sys_accept(long fd, long uaddr, long ulen) { return sys_accept4(fd, uaddr, ulen, 0); }
 
-long sys_connect(long fd, long uaddr, long len)
+static long inet_connect(long fd, long uaddr, long len)
 {
     long err;
     int fflags;
@@ -691,7 +689,7 @@ long sys_connect(long fd, long uaddr, long len)
     return r;
 }
 
-long sys_shutdown(long fd, long how)
+static long inet_shutdown(long fd, long how)
 {
     long err;
     struct sock *s = sock_get(fd, 0, &err);
@@ -741,11 +739,11 @@ static long name_of(long fd, long uaddr, long ulen, int peer)
     return put_addr(uaddr, ulen, &ip, port);
 }
 
-long sys_getsockname(long fd, long uaddr, long ulen) { return name_of(fd, uaddr, ulen, 0); }
-long sys_getpeername(long fd, long uaddr, long ulen) { return name_of(fd, uaddr, ulen, 1); }
+static long inet_getsockname(long fd, long uaddr, long ulen) { return name_of(fd, uaddr, ulen, 0); }
+static long inet_getpeername(long fd, long uaddr, long ulen) { return name_of(fd, uaddr, ulen, 1); }
 
 
-long sys_setsockopt(long fd, long level, long name, long uval, long len)
+static long inet_setsockopt(long fd, long level, long name, long uval, long len)
 {
     long err;
     struct sock *s = sock_get(fd, 0, &err);
@@ -818,7 +816,7 @@ long sys_setsockopt(long fd, long level, long name, long uval, long len)
     return r;
 }
 
-long sys_getsockopt(long fd, long level, long name, long uval, long ulen)
+static long inet_getsockopt(long fd, long level, long name, long uval, long ulen)
 {
     long err;
     struct sock *s = sock_get(fd, 0, &err);
@@ -903,7 +901,7 @@ static long do_send(struct sock *s, int fflags, const struct iovec_k *iov, int n
         return total;
     }
     ip_addr_t ip;
-    u16_t port;
+    u16_t port = 0;
     if (uaddr) {
         long err = get_addr(uaddr, alen, &ip, &port);
         if (err)
@@ -955,7 +953,7 @@ static long sent(long r, long flags)
     return r;
 }
 
-long sys_sendto(long fd, long buf, long len, long flags, long uaddr, long alen)
+static long inet_sendto(long fd, long buf, long len, long flags, long uaddr, long alen)
 {
     long err;
     int fflags;
@@ -968,7 +966,7 @@ long sys_sendto(long fd, long buf, long len, long flags, long uaddr, long alen)
     return sent(do_send(s, fflags, &iov, 1, flags, uaddr, alen), flags);
 }
 
-long sys_recvfrom(long fd, long buf, long len, long flags, long uaddr, long ulen)
+static long inet_recvfrom(long fd, long buf, long len, long flags, long uaddr, long ulen)
 {
     long err;
     int fflags;
@@ -981,7 +979,7 @@ long sys_recvfrom(long fd, long buf, long len, long flags, long uaddr, long ulen
     return do_recv(s, fflags, &iov, 1, flags, uaddr, ulen, 0);
 }
 
-long sys_sendmsg(long fd, long umsg, long flags)
+static long inet_sendmsg(long fd, long umsg, long flags)
 {
     long err;
     int fflags;
@@ -997,7 +995,7 @@ long sys_sendmsg(long fd, long umsg, long flags)
     return sent(do_send(s, fflags, iov, (int)m->iovlen, flags, (long)m->name, m->namelen), flags);
 }
 
-long sys_recvmsg(long fd, long umsg, long flags)
+static long inet_recvmsg(long fd, long umsg, long flags)
 {
     long err;
     int fflags;
@@ -1019,3 +1017,10 @@ long sys_recvmsg(long fd, long umsg, long flags)
     }
     return r;
 }
+
+static const struct socket_ops inet_ops = {
+    inet_bind, inet_listen, inet_accept4, inet_connect, inet_shutdown, inet_getsockname, inet_getpeername,
+    inet_setsockopt, inet_getsockopt, inet_sendto, inet_recvfrom, inet_sendmsg, inet_recvmsg,
+};
+
+SOCKET_FAMILY(inet, {AF_INET, inet_socket, net_flush});
