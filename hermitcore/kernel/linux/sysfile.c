@@ -13,6 +13,7 @@ static void inode_release(struct inode **i) { if (*i) inode_put(*i); }
 #define INODE(name) struct inode *name __attribute__((cleanup(inode_release))) = 0
 static void file_release(struct file **f) { if (*f) file_put(*f); }
 #define FILE(name, fd) struct file *name __attribute__((cleanup(file_release))) = fd_get(fd)
+#define FILE_HOLD(name) struct file *name __attribute__((cleanup(file_release))) = 0
 
 #define AT_FDCWD -100
 #define AT_SYMLINK_NOFOLLOW 0x100
@@ -92,13 +93,10 @@ static long lookup_at(long dirfd, long upath, unsigned flags, int at_flags, stru
         return 0;
     }
     struct vpath base;
-    struct file *hold;
+    FILE_HOLD(hold);
     if ((rc = base_of(dirfd, path, &base, &hold)) < 0)
         return rc;
-    rc = vfs_lookup(base, path, flags, out, abs);
-    if (hold)
-        file_put(hold);
-    return rc;
+    return vfs_lookup(base, path, flags, out, abs);
 }
 
 /* The parent directory of a program's path and its last name; *slash:
@@ -115,13 +113,10 @@ static long parent_at(long dirfd, long upath, struct inode **dir, char *abs, cha
         return -ENOENT;
     *slash = path[rc - 1] == '/';
     struct vpath base;
-    struct file *hold;
+    FILE_HOLD(hold);
     if ((rc = base_of(dirfd, path, &base, &hold)) < 0)
         return rc;
-    rc = vfs_lookup_parent(base, path, dir, abs, name);
-    if (hold)
-        file_put(hold);
-    return rc;
+    return vfs_lookup_parent(base, path, dir, abs, name);
 }
 
 static int dot_name(const char *name) { return !strcmp(name, ".") || !strcmp(name, ".."); }
@@ -331,13 +326,10 @@ long sys_openat(long dirfd, long upath, long lflags, long mode)
     if (rc < 0)
         return rc;
     struct vpath base;
-    struct file *hold;
+    FILE_HOLD(hold);
     if ((rc = base_of(dirfd, path, &base, &hold)) < 0)
         return rc;
-    rc = open_path(base, path, (int)lflags, (unsigned)mode, 0);
-    if (hold)
-        file_put(hold);
-    return rc;
+    return open_path(base, path, (int)lflags, (unsigned)mode, 0);
 }
 
 long sys_open(long upath, long flags, long mode) { return sys_openat(AT_FDCWD, upath, flags, mode); }

@@ -537,15 +537,23 @@ static struct inode *make(struct inode *dir, const char *name, size_t len, uint3
     return ino;
 }
 
-static long tmpfs_lookup(struct inode *dir, const char *name, struct inode **out)
+/* The entry `name` of dir, after dir_check's checks. */
+static long entry_of(struct inode *dir, const char *name, struct dent **e)
 {
     size_t len;
     long rc = dir_check(dir, name, &len);
     if (rc)
         return rc;
-    struct dent *e = dent_find(T(dir), name, len);
-    if (!e)
-        return -ENOENT;
+    *e = dent_find(T(dir), name, len);
+    return *e ? 0 : -ENOENT;
+}
+
+static long tmpfs_lookup(struct inode *dir, const char *name, struct inode **out)
+{
+    struct dent *e;
+    long rc = entry_of(dir, name, &e);
+    if (rc)
+        return rc;
     inode_get(e->inode);
     *out = e->inode;
     return 0;
@@ -627,13 +635,10 @@ static long tmpfs_link(struct inode *dir, const char *name, struct inode *old)
 
 static long tmpfs_unlink(struct inode *dir, const char *name, int rmdir)
 {
-    size_t len;
-    long rc = dir_check(dir, name, &len);
+    struct dent *e;
+    long rc = entry_of(dir, name, &e);
     if (rc)
         return rc;
-    struct dent *e = dent_find(T(dir), name, len);
-    if (!e)
-        return -ENOENT;
     struct inode *v = e->inode;
     if (rmdir != is_dir(v))
         return rmdir ? -ENOTDIR : -EISDIR;
