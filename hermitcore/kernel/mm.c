@@ -15,6 +15,13 @@ struct run {
     size_t pages;
 };
 static struct run *free_runs; /* sorted by address, coalesced */
+/* Single pages freed recently, a stack: a tmpfs of small files or a heap
+ * that frees page by page would otherwise walk the sorted runs on every
+ * free (O(runs)). They go back into the runs, coalesced, when a larger
+ * request finds no run or the stack is full. */
+#define SINGLES_MAX 4096
+static struct run *singles;
+static size_t nsingles;
 static size_t free_pages, total_pages;
 static spinlock_t lock = SPINLOCK_INIT; /* the free runs */
 
@@ -158,10 +165,30 @@ static void free_locked(void *ptr, size_t pages)
     free_pages += pages;
 }
 
+static void drain_singles(void)
+{
+    while (singles) {
+        struct run *r = singles;
+        singles = r->next;
+        nsingles--;
+        free_pages--; /* free_locked counts it again */
+        free_locked(r, 1);
+    }
+}
+
 void *page_alloc(size_t pages)
 {
     unsigned long f = spin_lock_irqsave(&lock);
-    void *p = alloc_locked(pages);
+    void *p = 0;
+    if (pages == 1 && singles) {
+        p = singles;
+        singles = singles->next;
+        nsingles--;
+        free_pages--;
+    } else if (!(p = alloc_locked(pages)) && singles) {
+        drain_singles(); /* a larger run may form from them */
+        p = alloc_locked(pages);
+    }
     spin_unlock_irqrestore(&lock, f);
     return p;
 }
@@ -169,7 +196,15 @@ void *page_alloc(size_t pages)
 void page_free(void *ptr, size_t pages)
 {
     unsigned long f = spin_lock_irqsave(&lock);
-    free_locked(ptr, pages);
+    if (pages == 1 && nsingles < SINGLES_MAX) {
+        struct run *r = ptr;
+        r->next = singles;
+        singles = r;
+        nsingles++;
+        free_pages++;
+    } else {
+        free_locked(ptr, pages);
+    }
     spin_unlock_irqrestore(&lock, f);
 }
 

@@ -35,8 +35,20 @@ static int set_tmpfs_size(const char *value)
 }
 HERMIT_PARAM("hermit.tmpfs_size=", set_tmpfs_size);
 
+static const char *program;
+static size_t tree_entries; /* the image's tree: what a lack of memory is about */
+
+static void no_memory(void)
+{
+    pr_warn("cannot start %s: no memory for its file tree (%zu entries; give it more with --mem)\n", program,
+            tree_entries);
+    hermit_exit(127);
+}
+
 static void must(long rc, const char *what)
 {
+    if (rc == -ENOMEM)
+        no_memory(); /* the tree took (nearly) all of it */
     if (rc < 0) {
         pr_warn("cannot set up the file tree: %s: error %ld\n", what, -rc);
         hermit_exit(127);
@@ -46,7 +58,7 @@ static void must(long rc, const char *what)
 static void mount_new(const char *path, struct superblock *sb)
 {
     if (!sb)
-        must(-ENOMEM, path);
+        no_memory();
     must(vfs_mkdir_p(path), path);
     must(vfs_mount(path, sb), path);
 }
@@ -54,16 +66,14 @@ static void mount_new(const char *path, struct superblock *sb)
 void vfs_init(const void *archive, size_t size, const char *exe_path, const void *exe, size_t exe_size)
 {
     unsigned long bound = tmpfs_size ? tmpfs_size : pages_total() * PAGE_SIZE / 2;
+    program = exe_path;
     struct superblock *root = tmpfs_new("rootfs", 0, S_IFDIR | 0755, archive, size);
-    size_t offered = 0, entries = 0;
+    size_t entries = 0;
     int nomem = !root;
     if (root)
-        entries = tmpfs_entries(root, &offered, &nomem);
-    if (nomem) {
-        pr_warn("cannot start %s: no memory for its file tree (%zu entries; give it more with --mem)\n", exe_path,
-                offered);
-        hermit_exit(127);
-    }
+        entries = tmpfs_entries(root, &tree_entries, &nomem);
+    if (nomem)
+        no_memory();
     /* the program is a file of the tree, as on Linux (/proc/self/exe opens it) */
     tmpfs_add_image_file(root, exe_path + 1, exe, exe_size, 0755);
     must(vfs_mount("/", root), "/");
@@ -81,7 +91,7 @@ void vfs_init(const void *archive, size_t size, const char *exe_path, const void
     for (int s = 0; s < STDIO_STREAMS; s++) {
         struct file *f = stdio_file(s);
         if (!f || fd_alloc(f, 0, s) != s)
-            must(-ENOMEM, "the standard streams");
+            no_memory();
     }
     pr_info("files: %zu entries, %zu KiB, %s\n", entries, size / 1024,
             read_only ? "read-only" : "writable (in memory)");
