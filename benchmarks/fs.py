@@ -12,7 +12,7 @@ CLOCK_MONOTONIC, and prints ops/s and MB/s per directory. 10 000 files and
   (TCG), the same binary as /init (`fs init MODULES... NFILES MIB /tmp /m`):
   a fresh tmpfs on /tmp, and the same host directory through the same
   virtio-9p device (the run plan's own -fsdev/-device arguments, mount tag
-  /m) mounted `-t 9p -o trans=virtio,version=9p2000.L,msize=131072`.
+  /m) mounted `-t 9p -o trans=virtio,version=9p2000.L,msize=528384`.
 
 Both guests get the same CPUs and memory (1 CPU, 1 GiB: the 256 MiB file
 fits in either tmpfs, which both bound to half the memory). Debian's *cloud*

@@ -657,7 +657,7 @@ def markdown(report: dict) -> str:
             return " / ".join(_num(r[f"{subject}_{k}"]) for k, _ in OPS)
 
         table("11. file systems: the same static program (benchmarks/apps/fs.c) on tmpfs (/tmp) and on a host "
-              "directory over virtio-9p (msize 128 KiB), in hermitcore and in the Linux guest (same machine, "
+              "directory over virtio-9p (msize 512 KiB + 4 KiB asked by both), in hermitcore and in the Linux guest (same machine, "
               "CPUs and memory)",
               ["board", "accel", "file system", "files / MiB", "hermitcore " + " / ".join(l for _, l in OPS),
                "Linux guest (same)", "hermitcore / Linux", "target: >= 1x Linux for each"],
@@ -682,7 +682,7 @@ def markdown(report: dict) -> str:
                 "up to 3 boots per subject, interleaved. The Linux guest is Debian's generic kernel "
                 f"({', '.join(kernels) or 'not run'}): the cloud one the other metrics boot has no 9P; its /init is "
                 "the same binary (`fs init`: loads virtio transport, 9pnet_virtio and 9p from the same package, "
-                "mounts a tmpfs on /tmp and the share `-t 9p -o trans=virtio,version=9p2000.L,msize=131072` on /m); "
+                "mounts a tmpfs on /tmp and the share `-t 9p -o trans=virtio,version=9p2000.L,msize=528384` on /m); "
                 "both guests get the same QEMU -fsdev/-device for the share and 1 CPU, 1 GiB.", ""]
     lg = report.get("linux_guest", {})
     out += ["## Linux-guest baseline", "",
