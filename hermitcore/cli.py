@@ -161,6 +161,9 @@ def _run_command(sub) -> None:
     n.add_argument("--gateway", default=None, help="the default gateway (with --ip)")
     n.add_argument("--mask", default=None, help="the netmask (with --ip; default 255.255.255.0)")
     n.add_argument("--capture", default=None, metavar="FILE.pcap", help="write the guest's network traffic to a pcap file")
+    n.add_argument("--dns", action="append", default=[], metavar="ADDR",
+                   help="a DNS server for the guest's /etc/resolv.conf, repeatable (at most 3; default with --net user: "
+                        "QEMU's 10.0.2.3; env HERMIT_DNS, comma-separated)")
     r.add_argument("--mount", action="append", default=[], metavar="HOSTDIR:/GUEST/PATH",
                    help="let the program read and write HOSTDIR at /GUEST/PATH (virtio-9p), repeatable")
     r.add_argument("--read-only", action="store_true",
@@ -324,6 +327,14 @@ def cmd_run(args, app_args) -> int:
     verbose = args.verbose or os.environ.get("HERMIT_VERBOSE", "").strip() not in ("", "0")
 
     net, ports, capture, ip = _network_options(args, kernel_args)
+    dns = args.dns or [a for a in os.environ.get("HERMIT_DNS", "").replace(",", " ").split()]
+    for a in dns:
+        if not _IPV4.fullmatch(a):
+            raise HermitError(f"--dns {a!r}: expected an IPv4 address like 10.0.2.3")
+    if len(dns) > 3:
+        raise HermitError("--dns: at most 3 servers (what resolv.conf's resolvers read)")
+    if info.meta.get("network") and net != "none" and (dns or net == "user"):
+        kernel_args.append(f"hermit.dns={','.join(dns or ['10.0.2.3'])}")  # QEMU user networking's own resolver
     cpus = args.cpus or _env_cpus()
     mem = parse_mem(args.mem) if args.mem else (parse_mem(os.environ["HERMIT_MEM"]) if os.environ.get("HERMIT_MEM") else None)
     kernel_log = None

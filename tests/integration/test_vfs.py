@@ -375,6 +375,8 @@ def test_tree_devices_proc_etc_and_no_way_out_of_a_mount(arch, builder, tmp_path
         "exists /etc/hosts": "yes",
         "exists /etc/nsswitch.conf": "yes",
         "exists /etc/hostname": "yes",
+        "exists /etc/resolv.conf": "yes",  # QEMU user networking's resolver (hermit.dns from hermitcore run)
+        "resolv.conf": "nameserver 10.0.2.3",
         "passwd uid 0": "root",
         "getpwuid(0)": "root",
         "getgrgid(0)": "root",

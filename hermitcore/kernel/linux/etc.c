@@ -4,6 +4,7 @@
  * without it), resolv.conf for DNS. The tree's own files always win: only
  * missing entries are made. */
 #include "vfs.h"
+#include <hermit/init.h>
 
 #define HOSTNAME "hermitcore" /* uname's nodename (sys.c) */
 
@@ -59,6 +60,31 @@ static int exists(struct inode *dir, const char *name)
     return rc != -ENOENT;
 }
 
+/* hermit.dns=A[,B[,C]]: the DNS servers `hermitcore run` knows the guest's
+ * network has (QEMU user networking's 10.0.2.3, or --dns), as resolv.conf. */
+static char resolv_conf[3 * 28 + 1];
+
+static int set_dns(const char *value)
+{
+    size_t n = 0;
+    while (*value) {
+        const char *e = value;
+        while (*e && *e != ',')
+            e++;
+        size_t len = (size_t)(e - value);
+        if (!len || len > 15 || n + 11 + len + 1 >= sizeof resolv_conf)
+            return -1;
+        memcpy(resolv_conf + n, "nameserver ", 11);
+        memcpy(resolv_conf + n + 11, value, len);
+        n += 11 + len;
+        resolv_conf[n++] = '\n';
+        value = *e ? e + 1 : e;
+    }
+    resolv_conf[n] = 0;
+    return 0;
+}
+HERMIT_PARAM("hermit.dns=", set_dns);
+
 static void add_file(struct inode *dir, const char *name, const char *text)
 {
     if (exists(dir, name))
@@ -88,9 +114,8 @@ void etc_defaults(struct inode *root)
     if ((etc->mode & S_IFMT) == S_IFDIR) { /* a tree whose /etc is a link or a file keeps it as it is */
         for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
             add_file(etc, defaults[i].name, defaults[i].text);
-        /* resolv.conf: the network comes up at the first socket(), after
-         * this; until a generated file names DHCP's server, there is none
-         * (what libc reads as "nameserver 127.0.0.1" too). */
+        if (resolv_conf[0]) /* none without a network: libc then reads "nameserver 127.0.0.1" */
+            add_file(etc, "resolv.conf", resolv_conf);
     }
     inode_put(etc);
 }

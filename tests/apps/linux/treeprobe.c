@@ -384,6 +384,11 @@ static void etc(void)
         struct stat st;
         printf("exists %s: %s\n", files[i], stat(files[i], &st) == 0 && S_ISREG(st.st_mode) ? "yes" : "no");
     }
+    char *rc = slurp("/etc/resolv.conf", NULL);
+    if (rc && strchr(rc, '\n'))
+        *strchr(rc, '\n') = 0;
+    printf("resolv.conf: %s\n", rc ? rc : "none");
+    free(rc);
     /* /etc/passwd by hand: the name of uid 0 */
     char *s = slurp("/etc/passwd", NULL), *root = NULL;
     for (char *save, *line = s ? strtok_r(s, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
