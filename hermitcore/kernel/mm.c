@@ -15,11 +15,10 @@ struct run {
     size_t pages;
 };
 static struct run *free_runs; /* sorted by address, coalesced */
-/* Single pages freed recently, a stack: a tmpfs of small files or a heap
- * that frees page by page would otherwise walk the sorted runs on every
- * free (O(runs)). They go back into the runs, coalesced, when a larger
- * request finds no run or the stack is full. */
-#define SINGLES_MAX 4096
+/* Single pages freed, a stack: a tmpfs of small files or a heap that frees
+ * page by page would otherwise walk the sorted runs on every free
+ * (O(runs)). They go back into the runs, coalesced, only when a larger
+ * request finds no run. */
 static struct run *singles;
 static size_t nsingles;
 static size_t free_pages, total_pages;
@@ -165,15 +164,56 @@ static void free_locked(void *ptr, size_t pages)
     free_pages += pages;
 }
 
+/* A list of runs sorted by address (merge sort: O(n log n)). */
+static struct run *sorted(struct run *h, size_t n)
+{
+    if (n < 2)
+        return h;
+    struct run *mid = h;
+    for (size_t i = 1; i < n / 2; i++)
+        mid = mid->next;
+    struct run *b = mid->next;
+    mid->next = 0;
+    struct run *a = sorted(h, n / 2), *out = 0, **tail = &out;
+    b = sorted(b, n - n / 2);
+    while (a && b) {
+        struct run **min = (uintptr_t)a < (uintptr_t)b ? &a : &b;
+        *tail = *min;
+        tail = &(*min)->next;
+        *min = (*min)->next;
+    }
+    *tail = a ? a : b;
+    return out;
+}
+
+/* The singles back into the runs: sorted, then merged in one pass with
+ * neighbours coalesced (O(singles log singles + runs), however many). */
 static void drain_singles(void)
 {
-    while (singles) {
-        struct run *r = singles;
-        singles = r->next;
-        nsingles--;
-        free_pages--; /* free_locked counts it again */
-        free_locked(r, 1);
+    for (struct run *r = singles; r; r = r->next)
+        r->pages = 1;
+    struct run *s = sorted(singles, nsingles), *a = free_runs, *out = 0, **tail = &out, *last = 0;
+    singles = 0;
+    nsingles = 0;
+    while (a || s) {
+        struct run *take;
+        if (!s || (a && (uintptr_t)a < (uintptr_t)s)) {
+            take = a;
+            a = a->next;
+        } else {
+            take = s;
+            s = s->next;
+        }
+        if (last && (uintptr_t)last + last->pages * PAGE_SIZE == (uintptr_t)take) {
+            last->pages += take->pages;
+        } else {
+            *tail = take;
+            tail = &take->next;
+            last = take;
+        }
     }
+    *tail = 0;
+    free_runs = out;
 }
 
 void *page_alloc(size_t pages)
@@ -196,7 +236,7 @@ void *page_alloc(size_t pages)
 void page_free(void *ptr, size_t pages)
 {
     unsigned long f = spin_lock_irqsave(&lock);
-    if (pages == 1 && nsingles < SINGLES_MAX) {
+    if (pages == 1) {
         struct run *r = ptr;
         r->next = singles;
         singles = r;
