@@ -6,7 +6,7 @@
 #include "vfs.h"
 #include <hermit/init.h>
 
-#define HOSTNAME "hermitcore" /* uname's nodename (sys.c) */
+#define HOSTNAME UTS_NODENAME
 
 static const struct {
     const char *name, *text;

@@ -91,11 +91,17 @@ void file_put(struct file *f)
     kfree(f);
 }
 
+/* A file system's inode: its device (above the small kinds locks.c keeps
+ * for anonymous objects) and its number. */
+struct lock_key inode_lock_key(struct inode *ino)
+{
+    return (struct lock_key){ino->sb ? ino->sb->dev + 16 : 4, ino->ino};
+}
+
 long file_lock_key(struct file *f, struct lock_key *key)
 {
     if (!f->lock_key.kind)
-        f->lock_key = f->inode ? (struct lock_key){f->inode->sb ? f->inode->sb->dev + 16 : 4, f->inode->ino}
-                               : (struct lock_key){2, (uintptr_t)(f->priv ? f->priv : f)};
+        f->lock_key = f->inode ? inode_lock_key(f->inode) : (struct lock_key){2, (uintptr_t)(f->priv ? f->priv : f)};
     *key = f->lock_key;
     return 0;
 }
@@ -299,7 +305,7 @@ unsigned dtype_of(uint32_t mode)
     case S_IFCHR: return DT_CHR;
     case S_IFIFO: return DT_FIFO;
     case S_IFSOCK: return DT_SOCK;
-    case 0060000: return 6; /* DT_BLK */
+    case S_IFBLK: return 6; /* DT_BLK */
     }
     return DT_UNKNOWN;
 }

@@ -136,7 +136,7 @@ long flock_op(struct lock_key key, const void *file, long op);
 void flock_release(const void *file);
 /* The owner of the calling process's POSIX locks. */
 const void *lock_process(void);
-/* vm.c: writes to a file reach its shared mapped pages (fs.c calls these). */
+/* vm.c: writes to a file reach its shared mapped pages (file.c and sysfile.c call these). */
 int vm_file_shared(void);     /* any file mapped shared: writes must tell vm.c */
 void vm_file_written(struct lock_key key, uint64_t off, const char *buf, size_t n);
 void vm_file_truncated(struct lock_key key, uint64_t size);
@@ -159,6 +159,7 @@ void vm_file_sync(struct lock_key key); /* fsync: the file's writable shared map
 #define S_IFREG 0100000
 #define S_IFSOCK 0140000
 #define S_IFLNK 0120000
+#define S_IFBLK 0060000
 
 struct file_ops; /* vfs.h */
 /* A new descriptor for obj (flags: O_NONBLOCK, O_CLOEXEC). Returns it or -EMFILE. */
@@ -178,6 +179,13 @@ short fd_poll(long fd);
 void sockets_flush_at_exit(void);
 
 /* --- program start (loader.c) and process state (sys.c) --- */
+/* What uname reports (sys.c), and /proc/version, /proc/sys/kernel and
+ * /etc/hostname with it. */
+#define UTS_SYSNAME "Linux"
+#define UTS_NODENAME "hermitcore"
+#define UTS_DOMAINNAME "(none)"
+#define UTS_RELEASE "6.1.0-hermitcore"
+#define UTS_VERSION "#1 hermitcore " HERMIT_VERSION
 extern const char *linux_exe_path; /* "/name", what /proc/self/exe names */
 extern int strace_enabled;
 uint64_t realtime_ns(void);
@@ -195,7 +203,7 @@ void linux_tty_signal(int sig);
 void linux_threads_init(void); /* thread.c: the running thread is the first */
 long signal_self(long sig); /* sys.c: a signal to the program itself (fatal ones end it) */
 long sys_getpid(void);
-extern unsigned fd_limit; /* fs.c: RLIMIT_NOFILE, at most MAX_FDS */
+extern unsigned fd_limit; /* file.c: RLIMIT_NOFILE, at most MAX_FDS */
 
 /* Generated per architecture from hermitcore/linux_abi.py. */
 typedef long (*syscall_fn)(long, long, long, long, long, long);

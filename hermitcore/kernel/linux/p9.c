@@ -23,7 +23,6 @@
 #define NOFID 0xffffffffu
 #define FREE_FIDS 256
 #define MAX_MOUNTS 16
-#define V9FS_MAGIC 0x01021997
 
 enum {
     Rlerror = 7, Tstatfs = 8, Tlopen = 12, Tlcreate = 14, Tsymlink = 16, Tmknod = 18, Treadlink = 22, Tgetattr = 24,

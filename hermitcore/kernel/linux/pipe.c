@@ -7,7 +7,6 @@
 #include <hermit/heap.h>
 
 #define PIPE_SIZE 65536
-#define FIONREAD 0x541b
 
 struct pipe {
     char *buf;

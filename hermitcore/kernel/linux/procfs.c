@@ -41,16 +41,6 @@ unsigned linux_thread_count(void);
 /* provided by sysfile.c: the process's umask */
 unsigned vfs_umask(void);
 
-/* What sys_uname (sys.c) reports. */
-#define UTS_SYSNAME "Linux"
-#define UTS_NODENAME "hermitcore"
-#define UTS_DOMAINNAME "(none)"
-#define UTS_RELEASE "6.1.0-hermitcore"
-#define UTS_VERSION "#1 hermitcore " HERMIT_VERSION
-
-#define PROC_SUPER_MAGIC 0x9fa0
-#define SYSFS_MAGIC 0x62656572
-#define TMPFS_MAGIC 0x01021994
 #define USER_HZ 100 /* AT_CLKTCK: the unit of times in /proc */
 #define RLIMIT_RSS 5
 #define RLIMIT_SIGPENDING 11

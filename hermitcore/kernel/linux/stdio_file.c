@@ -19,12 +19,7 @@
 #define TIOCSPGRP 0x5410
 #define TIOCGWINSZ 0x5413
 #define TIOCSWINSZ 0x5414
-#define FIONREAD 0x541b
 
-#define PIPEFS_MAGIC 0x50495045
-#define SOCKFS_MAGIC 0x534f434b
-#define DEVPTS_SUPER_MAGIC 0x1cd1
-#define TMPFS_MAGIC 0x01021994
 
 static struct file *files[4];
 

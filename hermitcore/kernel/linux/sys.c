@@ -93,12 +93,12 @@ long sys_uname(long ubuf)
         return -EFAULT;
     struct utsname *u = (struct utsname *)ubuf;
     memset(u, 0, sizeof *u);
-    field(u->sysname, "Linux");
-    field(u->nodename, "hermitcore");
-    field(u->release, "6.1.0-hermitcore");
-    field(u->version, "#1 hermitcore " HERMIT_VERSION);
+    field(u->sysname, UTS_SYSNAME);
+    field(u->nodename, UTS_NODENAME);
+    field(u->release, UTS_RELEASE);
+    field(u->version, UTS_VERSION);
     field(u->machine, arch_platform);
-    field(u->domainname, "(none)");
+    field(u->domainname, UTS_DOMAINNAME);
     return 0;
 }
 

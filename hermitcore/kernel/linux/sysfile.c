@@ -38,6 +38,13 @@ static int rdonly(const struct inode *i) { return i->sb && (i->sb->flags & SB_RD
 
 /* --- names --- */
 
+/* A program's path into a PATHBUF: its length, or -ENOMEM (no buffer),
+ * -EFAULT, -ENAMETOOLONG. */
+static long user_path(long upath, char *path)
+{
+    return path ? user_str((uintptr_t)upath, path, PATH_MAX) : -ENOMEM;
+}
+
 /* The directory a relative path starts from: the working directory, or an
  * *at() call's dirfd (whose reference *hold keeps). */
 static long base_of(long dirfd, const char *path, struct vpath *base, struct file **hold)
@@ -65,9 +72,7 @@ static long base_of(long dirfd, const char *path, struct vpath *base, struct fil
 static long lookup_at(long dirfd, long upath, unsigned flags, int at_flags, struct inode **out, char *abs)
 {
     PATHBUF(path);
-    if (!path)
-        return -ENOMEM;
-    long rc = user_str((uintptr_t)upath, path, PATH_MAX);
+    long rc = user_path(upath, path);
     if (rc < 0)
         return rc;
     if (!path[0]) {
@@ -104,9 +109,7 @@ static long lookup_at(long dirfd, long upath, unsigned flags, int at_flags, stru
 static long parent_at(long dirfd, long upath, struct inode **dir, char *abs, char *name, int *slash)
 {
     PATHBUF(path);
-    if (!path)
-        return -ENOMEM;
-    long rc = user_str((uintptr_t)upath, path, PATH_MAX);
+    long rc = user_path(upath, path);
     if (rc < 0)
         return rc;
     if (!path[0])
@@ -141,7 +144,7 @@ static long open_inode(struct inode *ino, int flags, struct file **out)
         f = fifo_open(ino, flags, &rc);
         break;
     case S_IFSOCK:
-    case 0060000: /* block devices */
+    case S_IFBLK:
         return -ENXIO;
     default:
         if (!ino->fops)
@@ -167,7 +170,7 @@ static long truncate_inode(struct inode *ino, uint64_t size)
         return -EPERM;
     struct ksetattr a = {.valid = SETATTR_SIZE | SETATTR_MTIME | SETATTR_CTIME, .size = size};
     if (vm_file_shared())
-        vm_file_truncated((struct lock_key){ino->sb ? ino->sb->dev + 16 : 4, ino->ino}, size);
+        vm_file_truncated(inode_lock_key(ino), size);
     return ino->ops->setattr(ino, &a);
 }
 
@@ -320,9 +323,7 @@ static long open_path(struct vpath base, const char *path, int flags, unsigned m
 long sys_openat(long dirfd, long upath, long lflags, long mode)
 {
     PATHBUF(path);
-    if (!path)
-        return -ENOMEM;
-    long rc = user_str((uintptr_t)upath, path, PATH_MAX);
+    long rc = user_path(upath, path);
     if (rc < 0)
         return rc;
     struct vpath base;
@@ -618,9 +619,6 @@ long sys_statx(long dirfd, long upath, long flags, long mask, long ubuf)
 }
 
 /* --- statfs: what file system a file is on --- */
-#define PIPEFS_MAGIC 0x50495045
-#define SOCKFS_MAGIC 0x534f434b
-#define ANON_INODE_FS_MAGIC 0x09041934
 #define ST_RDONLY 1
 
 struct linux_statfs { /* on 64-bit: x86_64 and asm-generic alike */
@@ -1110,7 +1108,7 @@ long sys_mknodat(long dirfd, long upath, long mode, long dev)
     unsigned type = (unsigned)mode & S_IFMT;
     if (!type)
         type = S_IFREG;
-    if (type == S_IFDIR || type == S_IFLNK || (type != S_IFREG && type != S_IFCHR && type != 0060000 &&
+    if (type == S_IFDIR || type == S_IFLNK || (type != S_IFREG && type != S_IFCHR && type != S_IFBLK &&
                                               type != S_IFIFO && type != S_IFSOCK))
         return -EINVAL;
     /* st_rdev is glibc's makedev() encoding throughout, which is what dev is */
@@ -1122,9 +1120,7 @@ long sys_mknod(long upath, long mode, long dev) { return sys_mknodat(AT_FDCWD, u
 long sys_symlinkat(long utarget, long dirfd, long upath)
 {
     PATHBUF(target);
-    if (!target)
-        return -ENOMEM;
-    long rc = user_str((uintptr_t)utarget, target, PATH_MAX);
+    long rc = user_path(utarget, target);
     if (rc < 0)
         return rc;
     if (!target[0])
@@ -1225,8 +1221,6 @@ long sys_unlinkat(long dirfd, long upath, long flags)
 long sys_unlink(long upath) { return sys_unlinkat(AT_FDCWD, upath, 0); }
 long sys_rmdir(long upath) { return sys_unlinkat(AT_FDCWD, upath, AT_REMOVEDIR); }
 
-#define RENAME_NOREPLACE 1
-#define RENAME_EXCHANGE 2
 
 long sys_renameat2(long olddirfd, long uold, long newdirfd, long unew, long flags)
 {

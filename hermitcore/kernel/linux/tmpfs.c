@@ -18,18 +18,9 @@
 #include "vfs.h"
 #include <hermit/heap.h>
 
-#ifndef S_IFBLK /* linux.h has not needed it so far */
-#define S_IFBLK 0060000
-#endif
 #define S_ISUID 04000
 #define S_ISGID 02000
 #define S_IXGRP 00010
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE 1u
-#define RENAME_EXCHANGE 2u
-#endif
-
-#define TMPFS_MAGIC 0x01021994
 #define NAME_MAX 255
 #define BOGO_DIRENT 20            /* Linux's tmpfs counts a directory entry 20 bytes of st_size */
 #define SHORT_SYMLINK 128         /* a longer target takes a page on Linux: st_blocks 8 */

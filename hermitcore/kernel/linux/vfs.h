@@ -19,6 +19,20 @@
 #pragma once
 #include "linux.h"
 
+/* Linux's numbers the file systems share: statfs f_type (magic.h),
+ * rename flags, the one ioctl every readable stream answers. */
+#define TMPFS_MAGIC 0x01021994
+#define V9FS_MAGIC 0x01021997
+#define PROC_SUPER_MAGIC 0x9fa0
+#define SYSFS_MAGIC 0x62656572
+#define PIPEFS_MAGIC 0x50495045
+#define SOCKFS_MAGIC 0x534f434b
+#define DEVPTS_SUPER_MAGIC 0x1cd1
+#define ANON_INODE_FS_MAGIC 0x09041934
+#define RENAME_NOREPLACE 1u
+#define RENAME_EXCHANGE 2u
+#define FIONREAD 0x541b
+
 struct file;
 struct inode;
 struct superblock;
@@ -271,3 +285,4 @@ long file_write(struct file *f, const char *buf, size_t n, uint64_t *off, int us
 long file_stat(struct file *f, struct kstat *st);
 long file_size(struct file *f, uint64_t *size);
 long file_lock_key(struct file *f, struct lock_key *key);
+struct lock_key inode_lock_key(struct inode *ino); /* the key of a file system's file */
