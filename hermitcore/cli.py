@@ -181,7 +181,7 @@ def _run_command(sub) -> None:
 
 def _file_options(p) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--files", metavar="DIR", help="embed DIR as the program's read-only file tree (/)")
+    g.add_argument("--files", metavar="DIR", help="embed DIR as the program's file tree (/; writable at run time, in guest memory)")
     g.add_argument("--initrd", metavar="CPIO", help="embed a cpio (newc) archive, optionally gzipped, as the file tree")
 
 

@@ -11,8 +11,9 @@ Phases, in the order the core calls them:
 1. registration -- what architectures a plugin implements;
 2. selection    -- which architecture serves the board (exactly one answers);
 3. devices      -- which plugin drives each device of the board;
-4. emission     -- native code and data for boot, paging, interrupts, timers
-                   and each claimed device, as :class:`~hermitcore.model.Fragment`;
+4. emission     -- native code and data for boot, paging, interrupts, timers,
+                   each claimed device and the services built on them (a
+                   TCP/IP stack), as :class:`~hermitcore.model.Fragment`;
 5. run          -- QEMU arguments and the meaning of QEMU's exit status.
 
 The core routes every hook (``hermitcore.plugins.Selection``): once a board's

@@ -1,5 +1,5 @@
 """Static Linux executables as hermitcore applications: the compose-time
-checks (pyelftools) and the read-only file tree (a cpio "newc" archive)."""
+checks (pyelftools) and the file tree it embeds (a cpio "newc" archive)."""
 
 from __future__ import annotations
 
