@@ -56,7 +56,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "pipe2": (2, "as pipe"),
     "ioctl": (3, "on a stream that is a terminal on the host: TCGETS/TCSETS* (the line discipline follows), TIOCGWINSZ (the host's size)/TIOCSWINSZ, TIOCGPGRP/TIOCSPGRP; elsewhere -ENOTTY; FIONBIO; FIONREAD on stdin and pipes"),
     "poll": (3, "standard streams (stdin readable when bytes or end of file are there), files, pipes, sockets, epoll; blocks until ready or the timeout"),
-    "ppoll": (5, "as poll (the signal mask is ignored: signals are not delivered)"),
+    "ppoll": (5, "as poll, with the given signal mask while it waits (as pselect6 and epoll_pwait)"),
     "select": (5, "as poll; the timeout is not updated"),
     "pselect6": (6, "as select"),
     "epoll_create": (1, "as epoll_create1(0)"),
@@ -158,11 +158,18 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "sched_yield": (0, "runs the next thread queued on this CPU"),
     "getcpu": (3, "the CPU, node 0"),
     # signals
-    "rt_sigaction": (4, "recorded; signals are not delivered yet (a signal the program sends itself ends it only while its action is SIG_DFL)"),
-    "rt_sigprocmask": (4, "recorded"),
-    "sigaltstack": (2, "recorded"),
-    "kill": (2, "to itself: default-fatal signals end the run with 128 + signal"),
-    "tkill": (2, "to a live thread: as kill (abort() ends with 134)"),
+    "rt_sigaction": (4, "per process; SA_SIGINFO, SA_RESTART, SA_ONSTACK, SA_NODEFER, SA_RESETHAND, SA_RESTORER; unknown flags read back clear; SIG_IGN drops pending instances. Handlers run on every return to the program (system call, interrupt, fault) with Linux's frame (rt_sigframe, siginfo_t, ucontext_t with the FP/SIMD state); default actions: terminate (128 + signal), ignore; stop signals are ignored (no job control)"),
+    "rt_sigprocmask": (4, "per thread; SIGKILL and SIGSTOP cannot be blocked"),
+    "rt_sigreturn": (0, "restores the interrupted registers, FP/SIMD state, mask and alternate stack"),
+    "rt_sigpending": (2, "the thread's and the process's pending signals that are blocked"),
+    "rt_sigsuspend": (2, "waits with the given mask until a handler runs (-EINTR)"),
+    "pause": (0, "waits until a handler runs (-EINTR)"),
+    "rt_sigtimedwait": (4, "takes a pending signal of the set, waiting up to the timeout (-EAGAIN)"),
+    "rt_sigqueueinfo": (3, "to the process, with the caller's siginfo (si_code < 0 unless to itself)"),
+    "rt_tgsigqueueinfo": (4, "as rt_sigqueueinfo, to one thread"),
+    "sigaltstack": (2, "per thread; SS_DISABLE, SS_ONSTACK, SS_AUTODISARM; -EPERM while on it, -ENOMEM below MINSIGSTKSZ"),
+    "kill": (2, "pid 1 (the program), 0 or its group: the process (any thread that does not block it takes it); -1: -ESRCH (no other process)"),
+    "tkill": (2, "to a thread, interrupting it where it runs or sleeps (an IPI to its CPU): Go's preemption"),
     "tgkill": (3, "as tkill"),
     # time and randomness
     "clock_gettime": (2, "REALTIME from the host's clock at boot plus the monotonic clock"),
@@ -182,6 +189,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
 UNLOCKED = frozenset({
     "exit", "exit_group", "clone", "futex", "gettid", "getpid", "getppid", "set_tid_address",
     "set_robust_list", "sched_yield", "sched_getaffinity", "sched_setaffinity", "getcpu", "tkill", "tgkill",
+    "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigsuspend", "pause", "rt_sigtimedwait",
 })
 
 #: not implemented on purpose: -ENOSYS without a report, because the C

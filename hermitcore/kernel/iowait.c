@@ -32,10 +32,12 @@ void io_notify(void)
 }
 
 
-int io_wait(uint64_t seen, uint64_t deadline)
+static int wait(uint64_t seen, uint64_t deadline, int intr)
 {
     struct thread *t = current_thread();
     struct io_waiter w = {t, 0, 0};
+    if (intr && t->sig_wakeup)
+        return -4; /* EINTR */
     spin_lock(&io_lock);
     if (seq != seen) {
         spin_unlock(&io_lock);
@@ -44,7 +46,10 @@ int io_wait(uint64_t seen, uint64_t deadline)
     w.next = waiters;
     waiters = &w;
     t->timed_out = 0;
-    t->state = THREAD_BLOCKED;
+    if (!intr)
+        t->state = THREAD_BLOCKED;
+    else
+        sched_block_intr(t); /* (a pending signal: runs on, and leaves below) */
     spin_unlock(&io_lock);
     if (deadline)
         timer_add(&t->timer, deadline, sched_timeout_wake, t);
@@ -59,6 +64,13 @@ int io_wait(uint64_t seen, uint64_t deadline)
                 break;
             }
     spin_unlock(&io_lock);
-    return w.woken || !t->timed_out ? 0 : -110; /* -ETIMEDOUT */
+    if (w.woken)
+        return 0;
+    if (intr && t->sig_wakeup)
+        return -4;
+    return t->timed_out ? -110 /* -ETIMEDOUT */ : 0;
 }
+
+int io_wait(uint64_t seen, uint64_t deadline) { return wait(seen, deadline, 0); }
+int io_wait_intr(uint64_t seen, uint64_t deadline) { return wait(seen, deadline, 1); }
 

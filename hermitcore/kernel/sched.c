@@ -293,17 +293,34 @@ void sched_timeout_wake(struct timer *tm, void *arg)
     sched_wake(t);
 }
 
-void sched_sleep_until(uint64_t deadline)
+static int sleep_till(uint64_t deadline, int intr)
 {
     struct thread *t = current_thread();
     t->timed_out = 0;
-    t->state = THREAD_BLOCKED;
     timer_add(&t->timer, deadline, sched_timeout_wake, t);
     while (!t->timed_out) {
-        schedule();
-        if (!t->timed_out) /* woken early by someone else: sleep on */
+        if (intr && sched_block_intr(t)) {
+            timer_cancel(&t->timer);
+            return -4; /* EINTR */
+        }
+        if (!intr)
             t->state = THREAD_BLOCKED;
+        schedule(); /* woken early by someone else: sleep on */
     }
+    return 0;
+}
+
+void sched_sleep_until(uint64_t deadline) { sleep_till(deadline, 0); }
+int sched_sleep_until_intr(uint64_t deadline) { return sleep_till(deadline, 1); }
+
+int sched_block_intr(struct thread *t)
+{
+    if (__atomic_load_n(&t->sig_wakeup, __ATOMIC_SEQ_CST))
+        return 1;
+    __atomic_store_n(&t->state, THREAD_BLOCKED, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&t->sig_wakeup, __ATOMIC_SEQ_CST))
+        sched_wake(t); /* a signal came in between: do not sleep through it */
+    return 0;
 }
 
 /* --- threads --- */

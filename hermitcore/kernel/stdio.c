@@ -182,7 +182,8 @@ long stdio_read(char *buf, size_t n, int nonblock)
             return 0;
         if (nonblock)
             return -EAGAIN;
-        io_wait(seq, 0);
+        if (io_wait_intr(seq, 0) == -EINTR)
+            return -ERESTARTSYS; /* a signal: restarted or EINTR, as the program's handler says */
     }
 }
 
@@ -203,7 +204,8 @@ static long send_all(unsigned s, const char *buf, size_t n, int nonblock)
         if (k == 0) {
             if (nonblock)
                 return done ? (long)done : -EAGAIN;
-            io_wait(seq, 0);
+            if (io_wait_intr(seq, 0) == -EINTR)
+                return done ? (long)done : -ERESTARTSYS;
         }
     }
     return (long)done;

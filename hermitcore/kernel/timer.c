@@ -1,7 +1,9 @@
-/* Per-CPU one-shot timers. Each CPU keeps its own queue, touched only by
- * that CPU with interrupts masked (a thread's sleep timer lives on the CPU
- * the thread lives on), so no lock is needed. The hardware timer is armed
- * for the earliest of the queue and the scheduler's time slice: tickless. */
+/* Per-CPU one-shot timers. Each CPU keeps its own queue, under its
+ * timer_lock: a timer fires on the CPU it was added on (a thread's sleep
+ * timer lives on the CPU the thread lives on), and any CPU may cancel it (a
+ * process's interval timers are armed and disarmed by any of its threads).
+ * The hardware timer is armed for the earliest of the queue and the
+ * scheduler's time slice: tickless. */
 #include <hermit/arch.h>
 #include <hermit/hermit.h>
 #include <hermit/irq.h>
@@ -25,7 +27,9 @@ uint64_t timer_interrupts(void)
 void timer_rearm(void)
 {
     struct cpu *c = this_cpu();
+    spin_lock(&c->timer_lock);
     uint64_t next = c->timers ? c->timers->deadline : 0;
+    spin_unlock(&c->timer_lock);
     if (c->slice_deadline && (!next || c->slice_deadline < next))
         next = c->slice_deadline;
     if (next)
@@ -34,23 +38,52 @@ void timer_rearm(void)
         arch_timer_disarm(); /* nothing due: no tick */
 }
 
+static void dequeue(struct timer *t) /* interrupts off */
+{
+    for (;;) {
+        struct cpu *c = __atomic_load_n(&t->cpu, __ATOMIC_ACQUIRE);
+        if (!c)
+            return;
+        spin_lock(&c->timer_lock);
+        if (t->cpu != c) { /* fired or moved meanwhile */
+            spin_unlock(&c->timer_lock);
+            continue;
+        }
+        if (t->pending)
+            for (struct timer **p = &c->timers; *p; p = &(*p)->next)
+                if (*p == t) {
+                    *p = t->next;
+                    break;
+                }
+        t->pending = 0;
+        t->cpu = 0;
+        spin_unlock(&c->timer_lock);
+        if (c == this_cpu())
+            timer_rearm(); /* (another CPU's early interrupt finds nothing due and rearms) */
+        return;
+    }
+}
+
 void timer_add(struct timer *t, uint64_t deadline, void (*fn)(struct timer *, void *), void *arg)
 {
     int was = arch_irq_enabled();
     arch_irq_disable();
-    if (t->pending)
-        timer_cancel(t);
+    dequeue(t);
     struct cpu *c = this_cpu();
+    spin_lock(&c->timer_lock);
     t->deadline = deadline;
     t->fn = fn;
     t->arg = arg;
     t->pending = 1;
+    t->cpu = c;
     struct timer **p = &c->timers;
     while (*p && (*p)->deadline <= deadline)
         p = &(*p)->next;
     t->next = *p;
     *p = t;
-    if (c->timers == t)
+    int first = c->timers == t;
+    spin_unlock(&c->timer_lock);
+    if (first)
         timer_rearm();
     if (was)
         arch_irq_enable();
@@ -60,16 +93,7 @@ void timer_cancel(struct timer *t)
 {
     int was = arch_irq_enabled();
     arch_irq_disable();
-    if (t->pending) {
-        for (struct timer **p = &this_cpu()->timers; *p; p = &(*p)->next) {
-            if (*p == t) {
-                *p = t->next;
-                break;
-            }
-        }
-        t->pending = 0;
-        timer_rearm();
-    }
+    dequeue(t);
     if (was)
         arch_irq_enable();
 }
@@ -79,13 +103,20 @@ void timer_interrupt(void)
     struct cpu *c = this_cpu();
     c->timer_interrupts++;
     uint64_t now = arch_clock_ns();
+    spin_lock(&c->timer_lock);
     while (c->timers && c->timers->deadline <= now) {
         struct timer *t = c->timers;
         c->timers = t->next;
         t->pending = 0;
-        t->fn(t, t->arg);
+        __atomic_store_n(&t->cpu, 0, __ATOMIC_RELEASE);
+        void (*fn)(struct timer *, void *) = t->fn;
+        void *arg = t->arg;
+        spin_unlock(&c->timer_lock);
+        fn(t, arg); /* may add it again, here or elsewhere */
+        spin_lock(&c->timer_lock);
         now = arch_clock_ns();
     }
+    spin_unlock(&c->timer_lock);
     if (c->slice_deadline && c->slice_deadline <= now)
         sched_slice_expired();
     timer_rearm();

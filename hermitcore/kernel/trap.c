@@ -3,6 +3,7 @@
 #include <hermit/trap.h>
 #include <hermit/sched.h>
 #include <hermit/user.h>
+#include <hermit/string.h>
 
 static struct hermit_catch *volatile active_catch;
 
@@ -67,6 +68,27 @@ void hermit_fault(const struct fault_info *f, void (*regs_dump)(const void *fram
 
 static const struct program_layer *program;
 
+/* Program memory from the kernel: a bad address (the program's page fault
+ * handler declines it) comes back through uaccess_fixup as -EFAULT. */
+static int copy_user(void *dst, const void *src, size_t n, uintptr_t user)
+{
+    if (user >= USER_LIMIT || n > USER_LIMIT - user)
+        return -14; /* EFAULT */
+    struct thread *t = current_thread();
+    uint64_t jb[14];
+    if (arch_setjmp(jb)) {
+        t->uaccess_fixup = 0;
+        return -14;
+    }
+    t->uaccess_fixup = jb;
+    memcpy(dst, src, n);
+    t->uaccess_fixup = 0;
+    return 0;
+}
+
+int copy_to_user(uintptr_t dst, const void *src, size_t n) { return copy_user((void *)dst, src, n, dst); }
+int copy_from_user(void *dst, uintptr_t src, size_t n) { return copy_user(dst, (const void *)src, n, src); }
+
 void program_layer_register(const struct program_layer *layer) { program = layer; }
 
 static const char *const signal_names[32] = {
@@ -76,8 +98,10 @@ static const char *const signal_names[32] = {
 /* The program's frames are not the kernel's: no backtrace (programs are
  * usually built without frame pointers); the host names the pc from the
  * program's symbols. */
-void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), const void *frame, uintptr_t fp)
+void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), void *frame, uintptr_t fp)
 {
+    if (program && program->fault_signal && program->fault_signal(f, frame))
+        return; /* the program's handler takes it */
     int sig = f->signal > 0 && f->signal < 32 ? f->signal : 11;
     fault_line("PROGRAM FAULT", f);
     if (f->kind == FAULT_PAGE && program && program->explain_fault)
@@ -92,7 +116,27 @@ void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame)
 /* The program's layer (hermit/user.h); kernel-only images have none. */
 long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-    return program ? program->syscall(nr, a0, a1, a2, a3, a4, a5) : -38; /* ENOSYS */
+    if (!program)
+        return -38; /* ENOSYS */
+    struct thread *t = current_thread();
+    t->sys_nr = (long)nr; /* (rt_sigreturn makes it -1: nothing to restart) */
+    t->sys_a0 = a0;
+    t->in_syscall = 1; /* until user_return has looked at a signal (restarts) */
+    long rc = program->syscall(nr, a0, a1, a2, a3, a4, a5);
+    t->sys_rc = rc;
+    return rc;
+}
+
+int user_return(void *regs)
+{
+    struct thread *t = current_thread();
+    int full = 0;
+    if (t->sig_wakeup && program && program->user_return)
+        full = program->user_return(regs);
+    t->in_syscall = 0;
+    full |= t->full_restore;
+    t->full_restore = 0;
+    return full;
 }
 
 int vm_fault(uintptr_t addr, int write, int exec) { return program ? program->fault(addr, write, exec) : -1; }

@@ -80,8 +80,10 @@ void aarch64_exception(struct exception_frame *f, unsigned kind)
 {
     if ((kind & 3) == 1) { /* IRQ */
         gic_handle_irq();
-        if (kind == 9) /* from the program: a reschedule may be due */
+        if (kind == 9) { /* from the program: a reschedule or a signal may be due */
             sched_preempt();
+            user_return(f);
+        }
         return;
     }
     uint64_t esr, far;
@@ -91,6 +93,7 @@ void aarch64_exception(struct exception_frame *f, unsigned kind)
     int from_user = kind == 8;
     if (from_user && ec == 0x15) { /* svc #0: number in x8, arguments x0-x5, result x0 */
         f->x[0] = syscall_dispatch(f->x[8], f->x[0], f->x[1], f->x[2], f->x[3], f->x[4], f->x[5]);
+        user_return(f);
         return;
     }
     if ((ec == 0x20 || ec == 0x24 || ec == 0x25) && far < USER_LIMIT &&
@@ -153,7 +156,9 @@ void aarch64_exception(struct exception_frame *f, unsigned kind)
         default:
             fi.signal = 11; /* SIGSEGV */
         }
-        user_fault(&fi, dump_regs, f, f->x[29]);
+        user_fault(&fi, dump_regs, f, f->x[29]); /* returns when the program's handler takes it */
+        user_return(f);
+        return;
     }
     hermit_fault(&fi, dump_regs, f, f->x[29]);
 }

@@ -63,7 +63,7 @@ def hermitcore_claim_device(board, device):
 def hermitcore_emit_interrupts(ctx: EmitContext):
     _require(ctx, "x86-lapic", "x86-ioapic")
     return Fragment(
-        sources=package_sources(PKG, "traps.S", "trap.c", prefix="x86_64"),
+        sources=package_sources(PKG, "traps.S", "trap.c", "signal.c", prefix="x86_64"),
         summary=("interrupts: GDT+TSS (IST for #DF/NMI/#MC), 256-vector IDT, 8259 PICs masked",),
     )
 

@@ -95,14 +95,17 @@ void x86_trap(struct trap_frame *f)
     int from_user = (f->cs & 3) == 3;
     if (f->vector >= 32) {
         x86_irq((unsigned)f->vector);
-        if (from_user)
+        if (from_user) {
             sched_preempt();
+            user_return(f);
+        }
         return;
     }
     struct fault_info fi = {0};
     fi.name = names[f->vector];
     fi.pc = f->rip;
     fi.code = f->error;
+    fi.trapno = (int)f->vector;
     switch (f->vector) {
     case 0:
         fi.kind = FAULT_DIVIDE;
@@ -130,16 +133,20 @@ void x86_trap(struct trap_frame *f)
     }
     if (from_user) {
         fi.signal = fault_signal[f->vector] ? fault_signal[f->vector] : 11;
-        user_fault(&fi, dump_regs, f, f->rbp);
+        user_fault(&fi, dump_regs, f, f->rbp); /* returns when the program's handler takes it */
+        user_return(f);
+        return;
     }
     hermit_fault(&fi, dump_regs, f, f->rbp);
 }
 
 /* The system call ABI: number in rax, arguments in rdi rsi rdx r10 r8 r9,
- * result in rax. */
-void x86_syscall(struct trap_frame *f)
+ * result in rax. Nonzero: return with iretq (a signal frame or sigreturn
+ * set registers sysretq does not restore: rcx, r11, any rip). */
+int x86_syscall(struct trap_frame *f)
 {
     f->rax = syscall_dispatch(f->rax, f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
+    return user_return(f);
 }
 
 const char arch_platform[] = "x86_64";

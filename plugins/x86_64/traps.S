@@ -108,6 +108,8 @@ syscall_entry:
     mov %rsp, %rdi
     xor %ebp, %ebp              /* kernel backtraces stop here */
     call x86_syscall
+    test %eax, %eax
+    jnz trap_return             /* the same frame: iretq restores every register */
     RESTORE_REGS
     add $16, %rsp               /* vector, error code */
     pop %rcx                    /* rip */

@@ -4,6 +4,8 @@
 #include <hermit/errno.h>
 #include <hermit/hermit.h>
 #include <hermit/mm.h>
+#include <hermit/sched.h>
+#include <hermit/trap.h>
 #include <hermit/string.h>
 #include <hermit/user.h>
 #include <stddef.h>
@@ -201,9 +203,98 @@ int linux_fault(uintptr_t addr, int write, int exec);
 void linux_explain_fault(uintptr_t addr);
 void linux_tty_signal(int sig);
 void linux_threads_init(void); /* thread.c: the running thread is the first */
-long signal_self(long sig); /* sys.c: a signal to the program itself (fatal ones end it) */
 long sys_getpid(void);
 extern unsigned fd_limit; /* file.c: RLIMIT_NOFILE, at most MAX_FDS */
+
+/* --- signals (signal.c; interval and POSIX timers: sigtimer.c; signalfd.c) --- */
+#define SIGHUP 1
+#define SIGINT 2
+#define SIGQUIT 3
+#define SIGILL 4
+#define SIGTRAP 5
+#define SIGABRT 6
+#define SIGBUS 7
+#define SIGFPE 8
+#define SIGKILL 9
+#define SIGUSR1 10
+#define SIGSEGV 11
+#define SIGUSR2 12
+#define SIGPIPE 13
+#define SIGALRM 14
+#define SIGTERM 15
+#define SIGCHLD 17
+#define SIGCONT 18
+#define SIGSTOP 19
+#define SIGTSTP 20
+#define SIGTTIN 21
+#define SIGTTOU 22
+#define SIGURG 23
+#define SIGVTALRM 26
+#define SIGPROF 27
+#define SIGWINCH 28
+#define SIGSYS 31
+#define SIGRTMIN 32
+#define NSIG_K 64 /* signals 1..64 */
+#define SIG_BIT(s) (1ull << ((s) - 1))
+#define SI_USER 0
+#define SI_KERNEL 0x80
+#define SI_QUEUE (-1)
+#define SI_TIMER (-2)
+#define SI_TKILL (-6)
+/* Linux's siginfo_t (128 bytes) with the fields the kernel fills in. */
+union ksiginfo {
+    uint8_t raw[128];
+    struct {
+        int32_t signo, errno_, code, pad;
+        union {
+            struct {
+                int32_t pid;
+                uint32_t uid;
+                uint64_t value;
+            } kill; /* SI_USER, SI_TKILL, SI_QUEUE (value) */
+            struct {
+                int32_t tid, overrun;
+                uint64_t value;
+            } timer;
+            struct {
+                uintptr_t addr;
+            } fault;
+            struct {
+                int32_t pid;
+                uint32_t uid;
+                int32_t status, pad;
+                int64_t utime, stime;
+            } chld;
+        };
+    };
+};
+/* Send sig to the process (any thread that does not block it takes it) or
+ * to one thread; from system calls and interrupt handlers alike. info NULL:
+ * SI_KERNEL. 0, or -EAGAIN when a real-time signal cannot be queued. */
+long signal_process(int sig, const union ksiginfo *info);
+long signal_thread(struct thread *t, int sig, const union ksiginfo *info);
+/* A signal the kernel raises for the calling thread (SIGPIPE, SIGXFSZ). */
+long signal_self(long sig);
+/* The calling thread has a signal to take: a blocking call returns
+ * -ERESTARTSYS (or -EINTR) now. */
+static inline int signal_pending(void) { return current_thread()->sig_wakeup; }
+/* Take the first pending signal of `set` (blocked or not) off the calling
+ * thread's or the process's queue: its number, or 0. */
+int signal_dequeue(uint64_t set, union ksiginfo *info);
+uint64_t signal_pending_set(void); /* the thread's and the process's pending signals */
+/* ppoll, pselect6, epoll_pwait: the mask for the wait (0, -EINVAL, -EFAULT),
+ * then back -- after the handler's frame when the wait was interrupted. */
+long signal_mask_swap(long umask, long size);
+void signal_mask_restore(int interrupted);
+void signal_thread_start(struct thread *child); /* clone: the mask is the parent's */
+void signal_thread_exit(struct thread *t);
+int linux_user_return(void *regs);
+int linux_fault_signal(const struct fault_info *f, void *regs);
+/* thread.c: the live threads, for picking who takes a signal. */
+void linux_threads_lock(void);
+void linux_threads_unlock(void);
+struct thread *linux_thread_at(unsigned i); /* under the lock; NULL past the last */
+struct thread *linux_thread_find(long tid); /* under the lock */
 
 /* Generated per architecture from hermitcore/linux_abi.py. */
 typedef long (*syscall_fn)(long, long, long, long, long, long);

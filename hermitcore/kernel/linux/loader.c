@@ -76,8 +76,9 @@ const char *linux_exe_path = exe_path;
 
 /* This layer runs the program: the core's system calls, program faults,
  * the program's end and terminal signals come here (hermit/user.h). */
-static const struct program_layer linux_layer = {linux_syscall, linux_fault, linux_explain_fault, linux_exit,
-                                                 linux_tty_signal};
+static const struct program_layer linux_layer = {linux_syscall,    linux_fault,       linux_explain_fault,
+                                                 linux_exit,       linux_tty_signal,  linux_user_return,
+                                                 linux_fault_signal};
 
 static void linux_layer_init(void) { program_layer_register(&linux_layer); }
 HERMIT_INIT(HERMIT_INIT_ARCH, linux_layer_init);
@@ -286,6 +287,9 @@ int main(int argc, char **argv)
 
     if (vm_add(USER_STACK_TOP - USER_STACK_MAX, USER_STACK_TOP, stack_prot, "[stack]") != 0)
         bad_program("cannot map the stack");
+    if (arch_sigtramp_size && (vm_add(USER_SIGPAGE, USER_SIGPAGE + PAGE_SIZE, PROT_READ | PROT_EXEC, "[sigpage]") ||
+                               vm_populate(USER_SIGPAGE, USER_SIGPAGE + PAGE_SIZE, arch_sigtramp, arch_sigtramp_size)))
+        bad_program("cannot map the signal trampoline");
 
     /* The initial stack, top down: strings, then (16-byte aligned) argc,
      * argv[], NULL, envp[], NULL, auxv pairs, AT_NULL. */

@@ -162,7 +162,8 @@ long rlock_set(struct lock_key key, const void *owner, int ofd, long pid, int ty
     while (first_conflict(key, owner, type, s, e)) {
         if (!wait)
             return -EAGAIN;
-        io_wait(io_seq(), 0); /* the big lock is dropped while asleep; check again after any unlock */
+        if (io_wait_intr(io_seq(), 0) == -EINTR) /* the big lock is dropped while asleep; check again after any unlock */
+            return -ERESTARTSYS;
     }
     struct rlock proto = {.key = key, .owner = owner, .ofd = ofd, .type = type, .pid = pid};
     struct rlock *n = new_rlock(&proto, s, e);
@@ -236,7 +237,8 @@ long flock_op(struct lock_key key, const void *file, long op)
             break;
         if (op & LOCK_NB)
             return -EAGAIN;
-        io_wait(io_seq(), 0);
+        if (io_wait_intr(io_seq(), 0) == -EINTR)
+            return -ERESTARTSYS;
     }
     if (*(mine = flock_of(file))) { /* another thread on the same open file took one meanwhile */
         (*mine)->type = type;

@@ -31,7 +31,8 @@ static long pipe_read(struct file *f, char *buf, size_t n, uint64_t *off)
             return 0;
         if (f->flags & O_NONBLOCK)
             return -EAGAIN;
-        io_wait(io_seq(), 0);
+        if (io_wait_intr(io_seq(), 0) == -EINTR)
+            return -ERESTARTSYS;
     }
     size_t done = 0;
     while (done < n && p->len) {
@@ -66,7 +67,8 @@ static long pipe_write(struct file *f, const char *buf, size_t n, uint64_t *off)
         io_notify();
         if (done == n || (f->flags & O_NONBLOCK))
             return done ? (long)done : -EAGAIN;
-        io_wait(io_seq(), 0); /* full: wait for the reader */
+        if (io_wait_intr(io_seq(), 0) == -EINTR) /* full: wait for the reader */
+            return done ? (long)done : -ERESTARTSYS;
     }
 }
 
@@ -210,7 +212,11 @@ struct file *fifo_open(struct inode *ino, int flags, long *err)
     /* O_RDWR holds both ends: Linux opens it without waiting */
     while (acc != O_RDWR && !(flags & O_NONBLOCK) && !(acc == O_RDONLY ? p->writers : p->readers)) {
         io_notify(); /* the other side may be waiting for us */
-        io_wait(io_seq(), 0);
+        if (io_wait_intr(io_seq(), 0) == -EINTR) {
+            file_put(f);
+            *err = -ERESTARTSYS;
+            return 0;
+        }
     }
     io_notify();
     *err = 0;

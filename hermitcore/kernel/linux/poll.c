@@ -48,7 +48,10 @@ static long do_poll(long ufds, long nfds, int64_t timeout_ns)
         }
         if (n || timeout_ns == 0)
             return n;
-        if (io_wait(s, deadline))
+        int w = io_wait_intr(s, deadline);
+        if (w == -EINTR)
+            return -ERESTARTNOHAND;
+        if (w)
             return 0;
     }
 }
@@ -62,7 +65,14 @@ long sys_ppoll(long ufds, long nfds, long uts, long sigmask, long sigsetsize)
 {
     int64_t t;
     long err = user_timeout(uts, &t);
-    return err ? err : do_poll(ufds, nfds, t);
+    if (!err && sigmask)
+        err = signal_mask_swap(sigmask, sigsetsize);
+    if (err)
+        return err;
+    long rc = do_poll(ufds, nfds, t);
+    if (sigmask)
+        signal_mask_restore(rc == -ERESTARTNOHAND);
+    return rc;
 }
 
 /* --- select --- */
@@ -105,7 +115,10 @@ static long do_select(long nfds, long ur, long uw, long ue, int64_t timeout_ns)
                     memcpy(sets[k], got[k], bytes);
             return n;
         }
-        if (io_wait(s, deadline)) {
+        int w = io_wait_intr(s, deadline);
+        if (w == -EINTR)
+            return -ERESTARTNOHAND;
+        if (w) {
             for (int k = 0; k < 3; k++)
                 if (sets[k])
                     memset(sets[k], 0, bytes);
@@ -129,11 +142,21 @@ long sys_select(long nfds, long ur, long uw, long ue, long utv)
     return do_select(nfds, ur, uw, ue, t);
 }
 
-long sys_pselect6(long nfds, long ur, long uw, long ue, long uts, long sigmask)
+long sys_pselect6(long nfds, long ur, long uw, long ue, long uts, long usig)
 {
     int64_t t;
     long err = user_timeout(uts, &t);
-    return err ? err : do_select(nfds, ur, uw, ue, t);
+    uint64_t sig[2] = {0, 0}; /* {const sigset_t *ss; size_t ss_len} */
+    if (!err && usig && copy_from_user(sig, (uintptr_t)usig, sizeof sig))
+        err = -EFAULT;
+    if (!err && sig[0])
+        err = signal_mask_swap((long)sig[0], (long)sig[1]);
+    if (err)
+        return err;
+    long rc = do_select(nfds, ur, uw, ue, t);
+    if (sig[0])
+        signal_mask_restore(rc == -ERESTARTNOHAND);
+    return rc;
 }
 
 /* --- epoll --- */
@@ -273,6 +296,14 @@ long sys_epoll_pwait(long epfd, long uevents, long maxevents, long timeout_ms, l
     if (!user_ok((uintptr_t)uevents, (size_t)maxevents * sizeof(struct epoll_event), PROT_WRITE))
         return -EFAULT;
     struct epoll_event *out = (struct epoll_event *)uevents;
+    if (sigmask) {
+        long rc = signal_mask_swap(sigmask, sigsetsize);
+        if (rc)
+            return rc;
+        rc = sys_epoll_pwait(epfd, uevents, maxevents, timeout_ms, 0, 8);
+        signal_mask_restore(rc == -EINTR);
+        return rc;
+    }
     uint64_t deadline = deadline_after(timeout_ms < 0 ? -1 : timeout_ms * 1000000ll);
     for (;;) {
         uint64_t s = io_seq();
@@ -288,8 +319,9 @@ long sys_epoll_pwait(long epfd, long uevents, long maxevents, long timeout_ms, l
         }
         if (n || timeout_ms == 0)
             return n;
-        if (io_wait(s, deadline))
-            return 0;
+        int w = io_wait_intr(s, deadline);
+        if (w)
+            return w == -EINTR ? -EINTR : 0;
     }
 }
 

@@ -221,10 +221,17 @@ long sys_clock_nanosleep(long id, long flags, long ureq, long urem)
         return rc;
     if (flags & TIMER_ABSTIME) { /* a deadline on the monotonic clock: no gap between two readings */
         uint64_t offset = is_realtime(id) ? realtime_offset_ns() : 0;
-        if (ns > offset)
-            sleep_until(ns - offset);
+        if (ns > offset && sched_sleep_until_intr(ns - offset))
+            return -EINTR;
     } else if (ns) {
-        sleep_ns(ns);
+        uint64_t deadline = clock_ns() + ns;
+        if (sched_sleep_until_intr(deadline)) { /* a signal's handler runs: say how much was left */
+            uint64_t now = clock_ns(), left = deadline > now ? deadline - now : 0;
+            struct timespec_k rem = {(int64_t)(left / NSEC_PER_SEC), (int64_t)(left % NSEC_PER_SEC)};
+            if (urem && copy_to_user((uintptr_t)urem, &rem, sizeof rem))
+                return -EFAULT;
+            return -EINTR;
+        }
     }
     return 0;
 }
@@ -449,123 +456,3 @@ long sys_prctl(long option, long arg2, long a3, long a4, long a5)
     return -EINVAL;
 }
 
-/* --- signals: recorded so libc start-up and sigaction round trips work;
- * none is ever delivered. A signal sent to ourselves that would kill the
- * process ends the run like Linux would (128 + signal). --- */
-#define NSIG 65
-struct sigaction_k {
-    uint64_t handler, flags, restorer, mask;
-};
-static struct sigaction_k actions[NSIG];
-static uint64_t sigmask;
-static uint64_t altstack[3];
-
-/* /proc/self/status's SigBlk, SigIgn, SigCgt */
-void linux_sigstate(uint64_t *blocked, uint64_t *ignored, uint64_t *caught)
-{
-    *blocked = sigmask;
-    *ignored = *caught = 0;
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (actions[sig].handler == 1) /* SIG_IGN */
-            *ignored |= 1ull << (sig - 1);
-        else if (actions[sig].handler)
-            *caught |= 1ull << (sig - 1);
-    }
-}
-
-long sys_rt_sigaction(long sig, long uact, long uold, long size)
-{
-    if (sig < 1 || sig >= NSIG || size != 8)
-        return -EINVAL;
-    if (uold) {
-        if (!user_ok((uintptr_t)uold, sizeof(struct sigaction_k), PROT_WRITE))
-            return -EFAULT;
-        memcpy((void *)uold, &actions[sig], sizeof actions[sig]);
-    }
-    if (uact) {
-        if (sig == 9 || sig == 19)
-            return -EINVAL;
-        if (!user_ok((uintptr_t)uact, sizeof(struct sigaction_k), PROT_READ))
-            return -EFAULT;
-        memcpy(&actions[sig], (const void *)uact, sizeof actions[sig]);
-    }
-    return 0;
-}
-
-long sys_rt_sigprocmask(long how, long uset, long uold, long size)
-{
-    if (size != 8)
-        return -EINVAL;
-    if (uold) {
-        if (!user_ok((uintptr_t)uold, 8, PROT_WRITE))
-            return -EFAULT;
-        *(uint64_t *)uold = sigmask;
-    }
-    if (uset) {
-        if (!user_ok((uintptr_t)uset, 8, PROT_READ))
-            return -EFAULT;
-        uint64_t set = *(const uint64_t *)uset;
-        if (how == 0)
-            sigmask |= set;
-        else if (how == 1)
-            sigmask &= ~set;
-        else if (how == 2)
-            sigmask = set;
-        else
-            return -EINVAL;
-    }
-    return 0;
-}
-
-long sys_sigaltstack(long uss, long uold)
-{
-    if (uold) {
-        if (!user_ok((uintptr_t)uold, sizeof altstack, PROT_WRITE))
-            return -EFAULT;
-        memcpy((void *)uold, altstack, sizeof altstack);
-        if (!altstack[0])
-            ((uint32_t *)uold)[2] = 2; /* SS_DISABLE */
-    }
-    if (uss) {
-        if (!user_ok((uintptr_t)uss, sizeof altstack, PROT_READ))
-            return -EFAULT;
-        memcpy(altstack, (const void *)uss, sizeof altstack);
-    }
-    return 0;
-}
-
-static const char *const signal_names[32] = {
-    [1] = "SIGHUP", [2] = "SIGINT", [3] = "SIGQUIT", [4] = "SIGILL", [5] = "SIGTRAP", [6] = "SIGABRT",
-    [7] = "SIGBUS", [8] = "SIGFPE", [9] = "SIGKILL", [10] = "SIGUSR1", [11] = "SIGSEGV", [12] = "SIGUSR2",
-    [13] = "SIGPIPE", [14] = "SIGALRM", [15] = "SIGTERM",
-};
-
-long signal_self(long sig)
-{
-    if (sig == 0)
-        return 0;
-    if (sig < 0 || sig >= NSIG)
-        return -EINVAL;
-    int ignored_by_default = sig == 17 || sig == 18 || sig == 23 || sig == 28; /* CHLD CONT URG WINCH */
-    /* SIG_IGN, or a handler: the program means to survive it (handlers are
-     * not run yet: signal delivery is still to come) */
-    if (actions[sig].handler != 0 /* SIG_DFL */ || ignored_by_default)
-        return 0;
-    /* as a shell, say nothing of SIGPIPE: `prog | head` ends programs so */
-    printk(sig == 13 ? "[hermit] %s (signal %ld) ends the program: exit status %ld\n"
-                     : "[hermit] warning: %s (signal %ld) ends the program: exit status %ld\n",
-           sig < 32 && signal_names[sig] ? signal_names[sig] : "a signal", sig, 128 + sig);
-    linux_exit((int)(128 + sig));
-}
-
-/* ^C, ^\ or ^Z on the terminal (tty.c), from an interrupt: until signals
- * are delivered, one whose default action ends the program ends the run; a
- * program that handles or ignores it (a shell at its prompt) keeps going. */
-void linux_tty_signal(int sig)
-{
-    if (sig <= 0 || sig >= NSIG || sig == 20 /* SIGTSTP: no job control to stop for */ || actions[sig].handler != 0)
-        return;
-    hermit_exit(128 + sig);
-}
-
-long sys_kill(long pid, long sig) { return pid == 1 || pid == 0 || pid == -1 ? signal_self(sig) : -ESRCH; }

@@ -61,12 +61,22 @@ static unsigned thread_remove(struct thread *t)
 
 static int tid_alive(long tid)
 {
-    int found = 0;
     spin_lock(&threads_lock);
-    for (unsigned i = 0; i < nlive && !found; i++)
-        found = live[i]->tid == tid;
+    int found = linux_thread_find(tid) != 0;
     spin_unlock(&threads_lock);
     return found;
+}
+
+void linux_threads_lock(void) { spin_lock(&threads_lock); }
+void linux_threads_unlock(void) { spin_unlock(&threads_lock); }
+struct thread *linux_thread_at(unsigned i) { return i < nlive ? live[i] : 0; }
+
+struct thread *linux_thread_find(long tid)
+{
+    for (unsigned i = 0; i < nlive; i++)
+        if (live[i]->tid == tid)
+            return live[i];
+    return 0;
 }
 
 /* Program memory without the big lock: a bad address faults, and the fault
@@ -149,7 +159,7 @@ static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_
     w.next = b->head;
     b->head = &w;
     t->timed_out = 0;
-    t->state = THREAD_BLOCKED;
+    sched_block_intr(t); /* (a signal already pending: it stays runnable and leaves below) */
     spin_unlock(&b->lock);
     if (deadline)
         timer_add(&t->timer, deadline, sched_timeout_wake, t);
@@ -168,7 +178,11 @@ static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_
     if (!woken)
         unlink_waiter(b, &w);
     spin_unlock(&b->lock);
-    return woken ? 0 : t->timed_out ? -ETIMEDOUT : -EINTR;
+    if (woken)
+        return 0;
+    if (t->timed_out)
+        return -ETIMEDOUT;
+    return deadline || !t->sig_wakeup ? -EINTR : -ERESTARTSYS;
 }
 
 /* Wake up to n waiters on uaddr (matching bitset); then move up to
@@ -292,6 +306,7 @@ long sys_clone(long flags, long sp, long uptid, long a3, long a4)
     struct thread *t = thread_create_user((uintptr_t)sp, (uintptr_t)tls, (flags & CLONE_SETTLS) != 0);
     if (!t)
         return -ENOMEM;
+    signal_thread_start(t);
     if (!thread_add(t)) {
         t->state = THREAD_DEAD;
         return -EAGAIN; /* (its stack slot is not reclaimed: a program at 1024 threads is rare) */
@@ -346,6 +361,7 @@ long sys_exit(long status)
         futex_wake(t->clear_child_tid, 1); /* pthread_join's wait */
     if (thread_remove(t) == 0)
         linux_exit((int)status); /* the last thread: the process ends */
+    signal_thread_exit(t);
     thread_exit();
 }
 
@@ -404,5 +420,3 @@ long sys_getcpu(long ucpu, long unode, long cache)
     return 0;
 }
 
-long sys_tkill(long tid, long sig) { return tid_alive(tid) ? signal_self(sig) : -ESRCH; }
-long sys_tgkill(long tgid, long tid, long sig) { return tgid == 1 && tid_alive(tid) ? signal_self(sig) : -ESRCH; }

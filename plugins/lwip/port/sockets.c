@@ -242,8 +242,10 @@ static long put_addr(long uaddr, long ulen, const ip_addr_t *ip, u16_t port)
 static long wait_io(uint64_t seq, uint64_t deadline)
 {
     net_unlock();
-    int r = io_wait(seq, deadline);
+    int r = io_wait_intr(seq, deadline);
     net_lock();
+    if (r == -EINTR) /* a signal: restarted as Linux does, unless a timeout was set */
+        return deadline ? -EINTR : -ERESTARTSYS;
     return r ? -EAGAIN : 0;
 }
 
@@ -279,9 +281,10 @@ static long tcp_recv_into(struct sock *s, char *buf, size_t n, int flags, int no
             net_unlock();
             return done ? (long)done : -EAGAIN;
         }
-        if (wait_io(io_seq(), deadline)) {
+        long w = wait_io(io_seq(), deadline);
+        if (w) {
             net_unlock();
-            return done ? (long)done : -EAGAIN;
+            return done ? (long)done : w;
         }
     }
     net_unlock();
@@ -322,8 +325,9 @@ static long tcp_send_from(struct sock *s, const char *buf, size_t n, int nonbloc
             break;
         }
         tcp_output(s->tcp); /* full: push what is queued, then wait for acks */
-        if (nonblock || wait_io(io_seq(), deadline)) {
-            r = -EAGAIN;
+        long w = nonblock ? -EAGAIN : wait_io(io_seq(), deadline);
+        if (w) {
+            r = w;
             break;
         }
     }
@@ -367,9 +371,10 @@ static long udp_recv_into(struct sock *s, const struct iovec_k *iov, int niov, i
     uint64_t deadline = deadline_of(s->rcvtimeo);
     net_lock();
     while (!s->dq_head) {
-        if (nonblock || wait_io(io_seq(), deadline)) {
+        long w = nonblock ? -EAGAIN : wait_io(io_seq(), deadline);
+        if (w) {
             net_unlock();
-            return -EAGAIN;
+            return w;
         }
     }
     struct dgram *d = s->dq_head;
@@ -612,9 +617,10 @@ static long inet_accept4(long fd, long uaddr, long ulen, long flags)
     uint64_t deadline = deadline_of(l->rcvtimeo);
     net_lock();
     while (!l->acc_n) {
-        if ((fflags & O_NONBLOCK) || wait_io(io_seq(), deadline)) {
+        long w = (fflags & O_NONBLOCK) ? -EAGAIN : wait_io(io_seq(), deadline);
+        if (w) {
             net_unlock();
-            return -EAGAIN;
+            return w;
         }
         if (!l->listening) { /* closed meanwhile */
             net_unlock();
@@ -679,11 +685,13 @@ static long inet_connect(long fd, long uaddr, long len)
         net_unlock();
         return -EINPROGRESS;
     }
-    while (s->connecting)
-        if (wait_io(io_seq(), deadline_of(s->sndtimeo))) {
+    while (s->connecting) {
+        long w = wait_io(io_seq(), deadline_of(s->sndtimeo));
+        if (w) {
             net_unlock();
-            return -EINPROGRESS;
+            return w == -EAGAIN ? -EINPROGRESS : w;
         }
+    }
     long r = s->connected ? 0 : -(s->err ? s->err : ECONNREFUSED);
     net_unlock();
     return r;

@@ -97,6 +97,45 @@ void arch_user_init(void); /* syscall entry, FP/SIMD on */
 void arch_enter_user(uintptr_t entry, uintptr_t sp) __attribute__((noreturn));
 extern const char arch_platform[]; /* AT_PLATFORM */
 unsigned long arch_hwcap(void);    /* AT_HWCAP */
+/* --- signals: Linux's signal frames (the Linux layer's signal.c decides,
+ * these lay out and read back the architecture's rt_sigframe) --- */
+struct fault_info;
+/* The program's registers as it last entered the kernel: the frame at the
+ * top of t's kernel stack (struct trap_frame / struct exception_frame). */
+void *arch_user_regs(struct thread *t);
+uintptr_t arch_user_sp(const void *regs);
+/* The system call that entered with `nr` and first argument `a0` runs again
+ * when the program resumes (pc back over the syscall instruction). */
+void arch_syscall_restart(void *regs, long nr, long a0);
+void arch_syscall_set_result(void *regs, long rc);
+struct signal_frame {
+    int sig;
+    const void *siginfo;     /* Linux's siginfo_t, 128 bytes */
+    uintptr_t handler, restorer;
+    unsigned long flags;     /* sa_flags (SA_SIGINFO, SA_RESTORER...) */
+    uint64_t mask;           /* uc_sigmask: the mask sigreturn puts back */
+    uintptr_t top, limit;    /* build it below top (the alternate stack's end, or the sp less the red zone); fail below limit */
+    uintptr_t ss_sp;         /* uc_stack: the alternate stack as the handler finds it */
+    uint64_t ss_size;
+    int ss_flags;
+    const struct fault_info *fault; /* a CPU exception's details, or NULL */
+};
+/* Write the frame on the program's stack (program memory: the caller holds
+ * the big lock) and point the registers at the handler. 0, or -EFAULT (the
+ * stack is not writable there, or the frame would cross `limit`). */
+int arch_signal_frame(void *regs, const struct signal_frame *s);
+/* rt_sigreturn: read back the frame the handler returns on; the registers
+ * become the interrupted ones. Fills the mask and the uc_stack (sp, flags,
+ * size) to restore; returns the value the system call returns (the
+ * restored rax / x0) via *rc. 0, or -EFAULT for a frame that is not one. */
+int arch_sigreturn(void *regs, uint64_t *mask, uint64_t ss[3], long *rc);
+extern const unsigned long arch_minsigstksz;  /* MINSIGSTKSZ */
+extern const unsigned long arch_red_zone;     /* bytes below sp a handler must not touch (x86_64: 128) */
+/* The code a handler returns to without SA_RESTORER, mapped read-only at
+ * USER_SIGPAGE (aarch64: Linux's vDSO __kernel_rt_sigreturn); size 0: none. */
+extern const uint32_t arch_sigtramp[];
+extern const unsigned arch_sigtramp_size;
+
 /* Which clone() argument is the TLS pointer: 3 (flags, sp, ptid, tls, ctid:
  * x86_64) or 4 (flags, sp, ptid, ctid, tls: aarch64). */
 extern const int arch_clone_tls_arg;

@@ -59,3 +59,10 @@
 #define EHOSTUNREACH 113
 #define EALREADY 114
 #define EINPROGRESS 115
+
+/* A blocking call was interrupted by a signal: restart it or fail with
+ * EINTR as Linux decides (the Linux layer's signal.c); never seen by the
+ * program. */
+#define ERESTARTSYS 512    /* restart if the handler has SA_RESTART */
+#define ERESTARTNOINTR 513 /* always restart */
+#define ERESTARTNOHAND 514 /* restart only if no handler ran */

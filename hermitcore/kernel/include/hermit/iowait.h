@@ -11,4 +11,7 @@
 
 uint64_t io_seq(void);
 int io_wait(uint64_t seq, uint64_t deadline); /* 0, or -ETIMEDOUT (deadline 0: none) */
+/* The same for waits a signal ends (the program's blocking calls): -EINTR
+ * when the thread has a signal to take (struct thread.sig_wakeup). */
+int io_wait_intr(uint64_t seq, uint64_t deadline);
 void io_notify(void);

@@ -41,6 +41,22 @@ struct thread {
     uintptr_t clear_child_tid;
     uintptr_t robust_list;
     uint64_t *uaccess_fixup; /* set while touching program memory: a bad address longjmps here */
+    /* The system call in progress (trap.c), for restarting it after a signal. */
+    long sys_nr, sys_a0, sys_rc;
+    int in_syscall;
+    int full_restore; /* every register of the program's frame changed: x86_64 returns through iretq */
+    /* A signal may be deliverable to this thread: the return to the program
+     * delivers it, and interruptible waits end early (io_wait_intr,
+     * sched_sleep_until_intr). Set by the Linux layer's signal.c. */
+    volatile int sig_wakeup;
+    struct thread_signals {
+        uint64_t blocked, pending, saved; /* mask; thread-directed pending; the mask sigsuspend replaced */
+        struct sigqueue *queue;           /* siginfo of what is pending */
+        uintptr_t ss_sp;                  /* sigaltstack */
+        uint64_t ss_size;
+        uint32_t ss_flags;
+        int restore_saved;                /* put `saved` back once the handler's frame is built */
+    } sig;
     /* Architecture state: TLS base, FP/SIMD registers (arch_switch). */
     _Alignas(64) uint8_t arch[640];
 };
@@ -60,7 +76,8 @@ struct cpu {
     volatile unsigned load;     /* threads placed here and not yet dead (placement) */
     volatile int need_resched;
     uint64_t slice_deadline;    /* 0: no time slice running */
-    struct timer *timers;       /* this CPU's timer queue, sorted; local only */
+    struct timer *timers;       /* this CPU's timer queue, sorted */
+    spinlock_t timer_lock;      /* it: taken by this CPU, and by others cancelling one of its timers */
     uint64_t timer_interrupts;
     uint64_t switches;
     void *fpu_owner;            /* whose FP/SIMD registers are live here */
@@ -100,6 +117,14 @@ void sched_wake(struct thread *t);
 void sched_timeout_wake(struct timer *tm, void *arg);
 /* Sleep until clock_ns() >= deadline. */
 void sched_sleep_until(uint64_t deadline);
+/* The same, ended early by a signal (thread.sig_wakeup): 0 at the deadline,
+ * -EINTR (-4) when interrupted. */
+int sched_sleep_until_intr(uint64_t deadline);
+/* Mark t (the current thread) blocked for an interruptible wait: 1 when a
+ * signal is already pending (then it stays running), else 0 and it is
+ * THREAD_BLOCKED -- woken at once if a signal arrives before schedule().
+ * A sender sets sig_wakeup, then wakes a blocked thread (signal.c). */
+int sched_block_intr(struct thread *t);
 /* Called by timer_interrupt when the slice ran out. */
 void sched_slice_expired(void);
 

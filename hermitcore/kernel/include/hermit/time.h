@@ -13,6 +13,7 @@ struct timer {
     void (*fn)(struct timer *t, void *arg);
     void *arg;
     struct timer *next;
+    struct cpu *cpu; /* whose queue it is on while pending */
     int pending;
 };
 

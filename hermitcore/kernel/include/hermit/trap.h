@@ -21,6 +21,7 @@ struct fault_info {
     int exec;           /* page faults: the access was an instruction fetch */
     int present;        /* page faults: the page was mapped (permission fault) */
     int signal;         /* faults in the program: the Linux signal (SIGSEGV...) */
+    int trapno;         /* x86_64: the vector (sigcontext.trapno) */
 };
 
 /* Exit status when the kernel dies of a CPU exception (128 + SIGSEGV). */

@@ -11,6 +11,7 @@
 #define USER_MMAP_BASE 0x1000000000ull /* mmap() from 64 GiB up */
 #define USER_STACK_TOP 0x3f00000000ull /* the initial stack grows down from here */
 #define USER_STACK_MAX (8ull << 20)    /* RLIMIT_STACK */
+#define USER_SIGPAGE 0x3f80000000ull   /* [sigpage]: the signal return trampoline (arch_sigtramp) */
 #define USER_LIMIT 0x4000000000ull     /* nothing of the program's above 256 GiB */
 
 
@@ -32,15 +33,31 @@ struct program_layer {
     void (*exit)(int status);
     /* A signal from the terminal (tty.c): delivered, or the program ends. */
     void (*signal)(int sig);
+    /* The thread returns to the program with a signal to take (struct
+     * thread.sig_wakeup): run its handlers (frames on its stack) or its
+     * default action. 1 when every register of `regs` may have changed. */
+    int (*user_return)(void *regs);
+    /* A CPU exception in the program: 1 when its signal handler takes it
+     * (the registers now enter the handler), 0 for the default: death. */
+    int (*fault_signal)(const struct fault_info *f, void *regs);
 };
 void program_layer_register(const struct program_layer *layer);
+
+/* Copy to and from program memory, pages faulted in as the program's
+ * would be: 0, or -EFAULT where the program could not have done it. */
+int copy_to_user(uintptr_t dst, const void *src, size_t n);
+int copy_from_user(void *dst, uintptr_t src, size_t n);
 
 /* Called from the arch entry code; they go to the registered layer. */
 long syscall_dispatch(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 int vm_fault(uintptr_t addr, int write, int exec);
 /* The program ends with `status` (exit_group, a fatal signal or fault). */
 void program_exit(int status) __attribute__((noreturn));
-/* The program died of a CPU exception: report it like a crash report and end
- * the run with 128 + the signal Linux would have sent. */
-void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), const void *frame,
-                uintptr_t fp) __attribute__((noreturn));
+/* A CPU exception in the program: its signal handler runs (this returns,
+ * `frame` now enters the handler), or it dies like Linux's default action,
+ * reported like a crash report, the run ending with 128 + the signal. */
+void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame), void *frame, uintptr_t fp);
+/* Every return to the program (system call, interrupt, exception) once the
+ * kernel is done: pending signals are delivered. 1 when every register of
+ * `regs` may have changed (x86_64: return with iretq, not sysretq). */
+int user_return(void *regs);

@@ -1,0 +1,163 @@
+/* aarch64 signal frames, laid out as Linux's (arch/arm64/kernel/signal.c):
+ * below the stack top (or the alternate stack's end), a frame record {fp,
+ * lr} the handler's x29 points at, then struct rt_sigframe {siginfo,
+ * ucontext} whose sigcontext's __reserved area holds the FP/SIMD registers
+ * (fpsimd_context), the ESR of a fault (esr_context) and a terminator. The
+ * handler gets x0 = signal, x1 = &info, x2 = &uc, x30 = the restorer (or,
+ * without SA_RESTORER, the kernel's [sigpage] trampoline, Linux's vDSO
+ * __kernel_rt_sigreturn), which calls rt_sigreturn with sp at the frame. */
+#include <arch/aarch64.h>
+#include <hermit/arch.h>
+#include <hermit/errno.h>
+#include <hermit/heap.h>
+#include <hermit/sched.h>
+#include <hermit/string.h>
+#include <hermit/trap.h>
+#include <hermit/user.h>
+#include <stdint.h>
+
+struct sigcontext_k {
+    uint64_t fault_address;
+    uint64_t regs[31];
+    uint64_t sp, pc, pstate;
+    _Alignas(16) uint8_t reserved[4096];
+};
+struct stack_k {
+    uint64_t ss_sp;
+    int32_t ss_flags, pad;
+    uint64_t ss_size;
+};
+struct ucontext_k {
+    uint64_t uc_flags, uc_link;
+    struct stack_k uc_stack;
+    uint64_t uc_sigmask;
+    uint8_t unused[1024 / 8 - 8];
+    struct sigcontext_k uc_mcontext;
+};
+struct rt_sigframe {
+    uint8_t info[128];
+    struct ucontext_k uc;
+};
+_Static_assert(sizeof(struct rt_sigframe) == 4688, "Linux's arm64 struct rt_sigframe");
+_Static_assert(__builtin_offsetof(struct ucontext_k, uc_mcontext) == 176, "Linux's arm64 struct ucontext");
+
+#define FPSIMD_MAGIC 0x46508001u
+#define ESR_MAGIC 0x45535201u
+struct fpsimd_context {
+    uint32_t magic, size, fpsr, fpcr;
+    _Alignas(16) uint8_t vregs[32 * 16];
+};
+struct esr_context {
+    uint32_t magic, size;
+    uint64_t esr;
+};
+_Static_assert(sizeof(struct fpsimd_context) == 528, "Linux's struct fpsimd_context");
+
+#define SA_RESTORER 0x04000000ul
+#define PSR_NZCV 0xf0000000ull
+#define PSR_SSBS (1ull << 12)
+#define PSR_BTYPE (3ull << 10)
+
+void aarch64_fp_save(uint8_t *area);          /* vectors.S: q0-q31, then fpcr, fpsr */
+void aarch64_fp_restore(const uint8_t *area);
+
+const unsigned long arch_minsigstksz = 5120;
+const unsigned long arch_red_zone = 0;
+/* The [sigpage] (the Linux layer maps it at USER_SIGPAGE): mov x8, #139
+ * (rt_sigreturn); svc #0. */
+const uint32_t arch_sigtramp[2] = {0xd2801168u, 0xd4000001u};
+const unsigned arch_sigtramp_size = sizeof arch_sigtramp;
+
+void *arch_user_regs(struct thread *t) { return (struct exception_frame *)t->kstack_top - 1; }
+uintptr_t arch_user_sp(const void *regs) { return ((const struct exception_frame *)regs)->sp_el0; }
+void arch_syscall_set_result(void *regs, long rc) { ((struct exception_frame *)regs)->x[0] = (uint64_t)rc; }
+
+void arch_syscall_restart(void *regs, long nr, long a0)
+{
+    struct exception_frame *f = regs;
+    f->x[0] = (uint64_t)a0; /* the result overwrote it; x8 still holds nr */
+    f->x[8] = (uint64_t)nr;
+    f->elr -= 4;            /* svc #0 */
+}
+
+int arch_signal_frame(void *regs, const struct signal_frame *s)
+{
+    struct exception_frame *f = regs;
+    uintptr_t record = (s->top - 16) & ~15ul;
+    uintptr_t sp = record - sizeof(struct rt_sigframe);
+    uintptr_t restorer = s->flags & SA_RESTORER ? s->restorer : USER_SIGPAGE;
+    if (sp < s->limit || s->top > USER_LIMIT || sp < 4096 || s->handler >= USER_LIMIT)
+        return -EFAULT;
+    struct rt_sigframe *fr = kzalloc(sizeof *fr); /* 4.6 KiB: not on a 16 KiB kernel stack */
+    if (!fr)
+        return -EFAULT;
+    memcpy(fr->info, s->siginfo, sizeof fr->info);
+    fr->uc.uc_stack = (struct stack_k){s->ss_sp, s->ss_flags, 0, s->ss_size};
+    fr->uc.uc_sigmask = s->mask;
+    struct sigcontext_k *sc = &fr->uc.uc_mcontext;
+    memcpy(sc->regs, f->x, sizeof sc->regs);
+    sc->sp = f->sp_el0;
+    sc->pc = f->elr;
+    sc->pstate = f->spsr;
+    struct fpsimd_context *fp = (struct fpsimd_context *)sc->reserved;
+    _Alignas(16) uint8_t area[528];
+    aarch64_fp_save(area); /* the program's FP/SIMD registers are live while it is in the kernel */
+    fp->magic = FPSIMD_MAGIC;
+    fp->size = sizeof *fp;
+    memcpy(fp->vregs, area, 512);
+    fp->fpcr = (uint32_t) * (uint64_t *)(area + 512);
+    fp->fpsr = (uint32_t) * (uint64_t *)(area + 520);
+    if (s->fault) {
+        sc->fault_address = s->fault->addr;
+        struct esr_context *esr = (struct esr_context *)(sc->reserved + sizeof *fp);
+        esr->magic = ESR_MAGIC;
+        esr->size = sizeof *esr;
+        esr->esr = s->fault->code;
+    } /* then the terminator: zeroes */
+    uint64_t rec[2] = {f->x[29], f->x[30]};
+    int bad = copy_to_user(record, rec, sizeof rec) || copy_to_user(sp, fr, sizeof *fr);
+    kfree(fr);
+    if (bad)
+        return -EFAULT;
+    f->x[0] = (uint64_t)s->sig;
+    f->x[1] = sp + __builtin_offsetof(struct rt_sigframe, info);
+    f->x[2] = sp + __builtin_offsetof(struct rt_sigframe, uc);
+    f->x[29] = record;
+    f->x[30] = restorer;
+    f->sp_el0 = sp;
+    f->elr = s->handler;
+    f->spsr &= ~PSR_BTYPE;
+    return 0;
+}
+
+int arch_sigreturn(void *regs, uint64_t *mask, uint64_t ss[3], long *rc)
+{
+    struct exception_frame *f = regs;
+    uintptr_t at = f->sp_el0;
+    struct rt_sigframe *fr = (at & 15) ? 0 : kmalloc(sizeof *fr);
+    if (!fr)
+        return -EFAULT;
+    const struct sigcontext_k *sc = &fr->uc.uc_mcontext;
+    const struct fpsimd_context *fp = (const struct fpsimd_context *)sc->reserved;
+    if (copy_from_user(fr, at, sizeof *fr) || fp->magic != FPSIMD_MAGIC || fp->size != sizeof *fp ||
+        sc->pc >= USER_LIMIT || (sc->pc & 3)) {
+        kfree(fr);
+        return -EFAULT;
+    }
+    _Alignas(16) uint8_t area[528];
+    memcpy(area, fp->vregs, 512);
+    *(uint64_t *)(area + 512) = fp->fpcr;
+    *(uint64_t *)(area + 520) = fp->fpsr;
+    aarch64_fp_restore(area);
+    memcpy(f->x, sc->regs, sizeof f->x);
+    f->sp_el0 = sc->sp;
+    f->elr = sc->pc;
+    f->spsr = sc->pstate & (PSR_NZCV | PSR_SSBS); /* EL0t, interrupts unmasked: nothing else is the program's */
+    *mask = fr->uc.uc_sigmask;
+    ss[0] = fr->uc.uc_stack.ss_sp;
+    ss[1] = (uint64_t)(uint32_t)fr->uc.uc_stack.ss_flags;
+    ss[2] = fr->uc.uc_stack.ss_size;
+    *rc = (long)sc->regs[0];
+    kfree(fr);
+    return 0;
+}
