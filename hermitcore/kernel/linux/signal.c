@@ -218,6 +218,7 @@ long signal_process(int sig, const union ksiginfo *info)
     }
     spin_unlock_irqrestore(&siglock, f);
     linux_threads_unlock();
+    io_notify(); /* signalfd readers and pollers */
     return rc;
 }
 
@@ -231,6 +232,7 @@ long signal_thread(struct thread *t, int sig, const union ksiginfo *info)
             kick(t);
     }
     spin_unlock_irqrestore(&siglock, f);
+    io_notify(); /* signalfd readers and pollers */
     return rc;
 }
 
@@ -454,6 +456,7 @@ int linux_fault_signal(const struct fault_info *fault, void *regs)
 /* --- the system calls --- */
 long sys_rt_sigaction(long sig, long uact, long uold, long size)
 {
+    sig = (int)sig; /* int arguments: the upper half of the register is not the program's */
     if (!valid(sig) || size != 8)
         return -EINVAL;
     struct sigaction_k act, old;
@@ -493,6 +496,7 @@ static void set_blocked(struct thread *t, uint64_t mask) /* siglock held */
 
 long sys_rt_sigprocmask(long how, long uset, long uold, long size)
 {
+    how = (int)how;
     struct thread *t = current_thread();
     if (size != 8)
         return -EINVAL;
@@ -693,6 +697,7 @@ static union ksiginfo user_info(int code)
 
 long sys_kill(long pid, long sig)
 {
+    pid = (int)pid, sig = (int)sig;
     if (sig && !valid(sig))
         return -EINVAL;
     /* one process: pid 1 (ours), group 0 or 1; -1 means every process but ourselves and init */
@@ -708,6 +713,7 @@ long sys_kill(long pid, long sig)
 
 static long thread_kill(long tgid, long tid, long sig, const union ksiginfo *info)
 {
+    tgid = (int)tgid, tid = (int)tid, sig = (int)sig;
     if (tid <= 0 || (tgid != -1 && tgid <= 0) || (sig && !valid(sig)))
         return -EINVAL;
     if (tgid != -1 && tgid != sys_getpid())
@@ -731,6 +737,7 @@ long sys_tkill(long tid, long sig) { return sys_tgkill(-1, tid, sig); }
 
 static long queue_info(long tgid, long tid, long sig, long uinfo)
 {
+    tgid = (int)tgid, tid = (int)tid, sig = (int)sig;
     union ksiginfo info;
     if (copy_from_user(&info, (uintptr_t)uinfo, sizeof info))
         return -EFAULT;
@@ -750,7 +757,7 @@ static long queue_info(long tgid, long tid, long sig, long uinfo)
 long sys_rt_sigqueueinfo(long pid, long sig, long uinfo) { return queue_info(pid, 0, sig, uinfo); }
 long sys_rt_tgsigqueueinfo(long tgid, long tid, long sig, long uinfo)
 {
-    return tid <= 0 ? -EINVAL : queue_info(tgid, tid, sig, uinfo);
+    return (int)tid <= 0 ? -EINVAL : queue_info(tgid, tid, sig, uinfo);
 }
 
 /* ^C, ^\ on the terminal (tty.c), from an interrupt: to the process, as

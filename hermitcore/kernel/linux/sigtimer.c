@@ -1,0 +1,330 @@
+/* Timers that end in a signal: alarm and setitimer(ITIMER_REAL) (SIGALRM
+ * to the process), and POSIX timers (timer_create: SIGEV_SIGNAL to the
+ * process, SIGEV_THREAD_ID to one thread -- glibc's SIGEV_THREAD rides on
+ * it --, SIGEV_NONE). Each runs on a kernel timer (timer.c) of the CPU that
+ * armed it; any thread may re-arm or delete it, and a callback that lost
+ * the race finds a newer generation and does nothing. CPU-time clocks and
+ * ITIMER_VIRTUAL/ITIMER_PROF are not kept: -EINVAL. */
+#include "linux.h"
+#include <hermit/spinlock.h>
+#include <hermit/time.h>
+
+#define MAX_TIMERS 64
+#define SIGEV_SIGNAL 0
+#define SIGEV_NONE 1
+#define SIGEV_THREAD_ID 4
+#define TIMER_ABSTIME 1
+
+struct ptimer {
+    struct timer kt;
+    int used, clock, notify, signo;
+    long tid;            /* SIGEV_THREAD_ID */
+    uint64_t value;      /* sigev_value */
+    uint64_t deadline;   /* clock_ns(); 0: disarmed */
+    uint64_t interval;
+    uint64_t gen;        /* bumped by every (re)arm and delete: a stale callback does nothing */
+    int overrun, id;
+};
+
+static spinlock_t tlock = SPINLOCK_INIT;
+static struct ptimer timers[MAX_TIMERS];
+static struct ptimer real = {.notify = SIGEV_SIGNAL, .signo = SIGALRM, .id = -1}; /* ITIMER_REAL */
+
+static void fire(struct timer *kt, void *arg);
+
+/* (Re)arm p: deadline 0 disarms. tlock held. */
+static void arm(struct ptimer *p, uint64_t deadline, uint64_t interval)
+{
+    p->gen++;
+    timer_cancel(&p->kt);
+    p->deadline = deadline;
+    p->interval = interval;
+    p->overrun = 0;
+    if (deadline)
+        timer_add(&p->kt, deadline, fire, (void *)(uintptr_t)(p->gen << 8 | (uint64_t)(p->id + 1)));
+}
+
+static void fire(struct timer *kt, void *arg)
+{
+    uint64_t cookie = (uint64_t)(uintptr_t)arg;
+    struct ptimer *p = (cookie & 0xff) ? &timers[(cookie & 0xff) - 1] : &real;
+    unsigned long f = spin_lock_irqsave(&tlock);
+    if (p->gen != cookie >> 8 || !p->deadline) {
+        spin_unlock_irqrestore(&tlock, f);
+        return;
+    }
+    uint64_t now = clock_ns();
+    int overrun = 0;
+    if (p->interval) { /* the next expiry; intervals missed meanwhile are overruns */
+        uint64_t next = p->deadline + p->interval;
+        if (next <= now) {
+            uint64_t missed = (now - p->deadline) / p->interval;
+            overrun = missed > 0x7fffffff ? 0x7fffffff : (int)missed;
+            next = p->deadline + (missed + 1) * p->interval;
+        }
+        p->deadline = next;
+        timer_add(&p->kt, next, fire, arg);
+    } else {
+        p->deadline = 0;
+    }
+    p->overrun = overrun;
+    union ksiginfo info = {0};
+    int notify = p->notify, signo = p->signo;
+    long tid = p->tid;
+    if (p == &real) {
+        info.code = SI_KERNEL;
+    } else {
+        info.code = SI_TIMER;
+        info.timer.tid = p->id;
+        info.timer.overrun = overrun;
+        info.timer.value = p->value;
+    }
+    spin_unlock_irqrestore(&tlock, f);
+    if (notify == SIGEV_SIGNAL) {
+        signal_process(signo, &info);
+    } else if (notify == (SIGEV_SIGNAL | SIGEV_THREAD_ID)) {
+        linux_threads_lock();
+        struct thread *t = linux_thread_find(tid);
+        if (t)
+            signal_thread(t, signo, &info);
+        linux_threads_unlock();
+    }
+}
+
+static uint64_t remaining(const struct ptimer *p)
+{
+    uint64_t now = clock_ns();
+    return !p->deadline ? 0 : p->deadline > now ? p->deadline - now : 1; /* due: not yet fired, still armed */
+}
+
+/* --- setitimer, getitimer, alarm --- */
+#define ITIMER_REAL 0
+
+struct itimerval_k {
+    struct timeval_k interval, value;
+};
+
+static uint64_t tv_ns(const struct timeval_k *tv) { return (uint64_t)tv->sec * NSEC_PER_SEC + (uint64_t)tv->usec * 1000; }
+static struct timeval_k ns_tv(uint64_t ns)
+{
+    return (struct timeval_k){(int64_t)(ns / NSEC_PER_SEC), (int64_t)(ns % NSEC_PER_SEC / 1000)};
+}
+
+static void real_get(struct itimerval_k *v) /* tlock held */
+{
+    uint64_t left = remaining(&real);
+    if (left && left < 1000)
+        left = 1000; /* armed: never reads as zero */
+    v->value = ns_tv(left);
+    v->interval = ns_tv(real.interval);
+}
+
+long sys_getitimer(long which, long uvalue)
+{
+    which = (int)which;
+    if (which < 0 || which > 2)
+        return -EINVAL;
+    struct itimerval_k v = {0};
+    if (which == ITIMER_REAL) {
+        unsigned long f = spin_lock_irqsave(&tlock);
+        real_get(&v);
+        spin_unlock_irqrestore(&tlock, f);
+    }
+    return copy_to_user((uintptr_t)uvalue, &v, sizeof v) ? -EFAULT : 0;
+}
+
+long sys_setitimer(long which, long unew, long uold)
+{
+    which = (int)which;
+    struct itimerval_k v, old = {0};
+    if (unew && copy_from_user(&v, (uintptr_t)unew, sizeof v))
+        return -EFAULT;
+    if (which < 0 || which > 2)
+        return -EINVAL;
+    if (unew && (v.value.usec < 0 || v.value.usec >= 1000000 || v.value.sec < 0 || v.interval.usec < 0 ||
+                 v.interval.usec >= 1000000 || v.interval.sec < 0))
+        return -EINVAL;
+    if (which != ITIMER_REAL)
+        return -EINVAL; /* ITIMER_VIRTUAL, ITIMER_PROF: CPU time is not kept per process */
+    unsigned long f = spin_lock_irqsave(&tlock);
+    real_get(&old);
+    if (unew) {
+        uint64_t value = tv_ns(&v.value);
+        arm(&real, value ? clock_ns() + value : 0, value ? tv_ns(&v.interval) : 0);
+    }
+    spin_unlock_irqrestore(&tlock, f);
+    if (uold && copy_to_user((uintptr_t)uold, &old, sizeof old))
+        return -EFAULT;
+    return 0;
+}
+
+long sys_alarm(long seconds)
+{
+    struct itimerval_k old;
+    unsigned long f = spin_lock_irqsave(&tlock);
+    real_get(&old);
+    uint64_t s = (uint64_t)(unsigned)seconds;
+    arm(&real, s ? clock_ns() + s * NSEC_PER_SEC : 0, 0);
+    spin_unlock_irqrestore(&tlock, f);
+    long left = old.value.sec;
+    if ((!left && old.value.usec) || old.value.usec >= 500000)
+        left++; /* Linux rounds so */
+    return left;
+}
+
+/* --- POSIX timers --- */
+struct sigevent_k {
+    uint64_t value;
+    int32_t signo, notify;
+    int32_t tid, pad[11];
+};
+struct itimerspec_k {
+    struct timespec_k interval, value;
+};
+
+static int valid_clock(long clock)
+{
+    return clock == 0 /* REALTIME */ || clock == 1 /* MONOTONIC */ || clock == 7 /* BOOTTIME */ ||
+           clock == 8 /* REALTIME_ALARM */ || clock == 9 /* BOOTTIME_ALARM */;
+}
+static int realtime_clock(long clock) { return clock == 0 || clock == 8; }
+
+static struct ptimer *lookup(long id) /* tlock held */
+{
+    return id >= 0 && id < MAX_TIMERS && timers[id].used ? &timers[id] : 0;
+}
+
+long sys_timer_create(long clock, long usev, long uid)
+{
+    clock = (int)clock;
+    if (!valid_clock(clock))
+        return -EINVAL; /* (CPU-time clocks are not kept) */
+    struct sigevent_k ev = {.signo = SIGALRM, .notify = SIGEV_SIGNAL};
+    if (usev && copy_from_user(&ev, (uintptr_t)usev, sizeof ev))
+        return -EFAULT;
+    if (ev.notify != SIGEV_NONE && ev.notify != SIGEV_SIGNAL && ev.notify != (SIGEV_SIGNAL | SIGEV_THREAD_ID))
+        return -EINVAL;
+    if (ev.notify != SIGEV_NONE && (ev.signo < 1 || ev.signo > NSIG_K))
+        return -EINVAL;
+    if (ev.notify == (SIGEV_SIGNAL | SIGEV_THREAD_ID)) {
+        linux_threads_lock();
+        int alive = linux_thread_find(ev.tid) != 0;
+        linux_threads_unlock();
+        if (!alive)
+            return -EINVAL;
+    }
+    unsigned long f = spin_lock_irqsave(&tlock);
+    int id = 0;
+    while (id < MAX_TIMERS && timers[id].used)
+        id++;
+    if (id == MAX_TIMERS) {
+        spin_unlock_irqrestore(&tlock, f);
+        return -EAGAIN;
+    }
+    struct ptimer *p = &timers[id];
+    p->used = 1;
+    p->id = id;
+    p->clock = (int)clock;
+    p->notify = ev.notify;
+    p->signo = ev.signo;
+    p->tid = ev.tid;
+    p->value = usev ? ev.value : (uint64_t)id; /* no sigevent: the timer's id is its value */
+    p->deadline = p->interval = 0;
+    p->overrun = 0;
+    spin_unlock_irqrestore(&tlock, f);
+    int32_t out = id;
+    if (copy_to_user((uintptr_t)uid, &out, sizeof out)) {
+        f = spin_lock_irqsave(&tlock);
+        p->used = 0;
+        spin_unlock_irqrestore(&tlock, f);
+        return -EFAULT;
+    }
+    return 0;
+}
+
+static long ts_ns(const struct timespec_k *ts, uint64_t *ns)
+{
+    if (ts->sec < 0 || ts->nsec < 0 || ts->nsec >= (int64_t)NSEC_PER_SEC)
+        return -EINVAL;
+    *ns = (uint64_t)ts->sec * NSEC_PER_SEC + (uint64_t)ts->nsec;
+    return 0;
+}
+static struct timespec_k ns_ts(uint64_t ns) { return (struct timespec_k){(int64_t)(ns / NSEC_PER_SEC), (int64_t)(ns % NSEC_PER_SEC)}; }
+
+static void get(const struct ptimer *p, struct itimerspec_k *v) /* tlock held */
+{
+    v->value = ns_ts(remaining(p));
+    v->interval = ns_ts(p->interval);
+}
+
+long sys_timer_settime(long id, long flags, long unew, long uold)
+{
+    id = (int)id; /* timer_t */
+    struct itimerspec_k v, old;
+    uint64_t value, interval;
+    if (copy_from_user(&v, (uintptr_t)unew, sizeof v))
+        return -EFAULT;
+    if (ts_ns(&v.value, &value) || ts_ns(&v.interval, &interval))
+        return -EINVAL;
+    unsigned long f = spin_lock_irqsave(&tlock);
+    struct ptimer *p = lookup(id);
+    if (!p) {
+        spin_unlock_irqrestore(&tlock, f);
+        return -EINVAL;
+    }
+    get(p, &old);
+    uint64_t deadline = 0;
+    if (value) {
+        if (flags & TIMER_ABSTIME) {
+            uint64_t offset = realtime_clock(p->clock) ? realtime_offset_ns() : 0;
+            deadline = value > offset ? value - offset : 1;
+            uint64_t now = clock_ns();
+            if (deadline <= now)
+                deadline = now; /* in the past: fires now */
+        } else {
+            deadline = clock_ns() + value;
+        }
+    }
+    arm(p, deadline, value ? interval : 0);
+    spin_unlock_irqrestore(&tlock, f);
+    if (uold && copy_to_user((uintptr_t)uold, &old, sizeof old))
+        return -EFAULT;
+    return 0;
+}
+
+long sys_timer_gettime(long id, long ucur)
+{
+    id = (int)id; /* timer_t */
+    struct itimerspec_k v;
+    unsigned long f = spin_lock_irqsave(&tlock);
+    struct ptimer *p = lookup(id);
+    if (p)
+        get(p, &v);
+    spin_unlock_irqrestore(&tlock, f);
+    if (!p)
+        return -EINVAL;
+    return copy_to_user((uintptr_t)ucur, &v, sizeof v) ? -EFAULT : 0;
+}
+
+long sys_timer_getoverrun(long id)
+{
+    id = (int)id; /* timer_t */
+    unsigned long f = spin_lock_irqsave(&tlock);
+    struct ptimer *p = lookup(id);
+    long n = p ? p->overrun : -EINVAL;
+    spin_unlock_irqrestore(&tlock, f);
+    return n;
+}
+
+long sys_timer_delete(long id)
+{
+    id = (int)id; /* timer_t */
+    unsigned long f = spin_lock_irqsave(&tlock);
+    struct ptimer *p = lookup(id);
+    if (p) {
+        arm(p, 0, 0);
+        p->used = 0;
+    }
+    spin_unlock_irqrestore(&tlock, f);
+    return p ? 0 : -EINVAL;
+}
