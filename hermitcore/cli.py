@@ -33,9 +33,15 @@ FILE saves it.
 exit status of `run`: the guest's own exit status (0-255); 134 when the guest
 kernel panics; 139 when it dies of a CPU exception; 127 when the kernel
 refuses to start a malformed Linux program; 124 when --timeout expires;
-125 when QEMU fails; 143/129 when hermitcore itself gets SIGTERM/SIGHUP
-(QEMU is stopped with it); 1 for other errors (unknown board, bad input,
-missing tools). With --selftest: the number of failed self-tests.
+125 when QEMU fails; 1 for other errors (unknown board, bad input, missing
+tools). With --selftest: the number of failed self-tests.
+
+signals to `run`: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
+go to the program (pid 1 in the guest), which may handle them (a graceful
+shutdown); their default action ends it with 128 + the signal. If it has
+not ended --stop-timeout seconds (default 10) after the first, or at a
+second SIGINT, the guest is stopped and `run` exits with 128 + the first
+signal, as `docker stop` does.
 """
 
 
@@ -142,6 +148,9 @@ def _run_command(sub) -> None:
     r.add_argument("--mem", default=None, help="guest memory, e.g. 256M or 1G, at most 1T (env HERMIT_MEM, default: the board's)")
     r.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto", help="KVM, TCG, or KVM when usable and not PVM (default auto)")
     r.add_argument("--timeout", type=_seconds, default=None, help="stop the guest and fail after this many seconds (more than 0)")
+    r.add_argument("--stop-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="after passing a signal (SIGTERM, SIGINT...) to the program, stop the guest if it has not "
+                        "ended within this many seconds (default 10, as docker stop)")
     r.add_argument("--selftest", action="store_true", help="compose and run the in-guest kernel self-tests for --board")
     r.add_argument("-k", "--kernel-arg", action="append", default=[], metavar="OPTION", type=_kernel_option,
                    help="kernel option, repeatable (hermit.boot-times: print boot stage times and every boot step's duration at exit; "
@@ -345,7 +354,7 @@ def cmd_run(args, app_args) -> int:
             raise HermitError(f"--kernel-log {args.kernel_log}: {exc.strerror or exc}") from None
     try:
         result = run_image(
-            pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
+            pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout, stop_timeout=args.stop_timeout,
             app_args=app_args, kernel_args=kernel_args, verbose=verbose, print_qemu=args.print_qemu,
             net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info), info=info,
             kernel_log=kernel_log,

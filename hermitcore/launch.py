@@ -27,16 +27,24 @@ BACKTRACE_RE = re.compile(r"^\[hermit\] backtrace:((?: 0x[0-9a-f]+)*)\s*$")
 KILL_GRACE_S = 2.0
 
 
-class LaunchResult:
-    __slots__ = ("returncode", "fatal", "seconds", "timed_out", "started", "stderr")
+#: signals `hermitcore run` passes to the program (pid 1 in the guest), as
+#: `docker kill` does; the guest is stopped if the program has not ended
+#: ``stop_timeout`` seconds after the first (or at a second SIGINT)
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+STOP_TIMEOUT_S = 10.0
 
-    def __init__(self, returncode, fatal, seconds, timed_out, started, stderr):
+
+class LaunchResult:
+    __slots__ = ("returncode", "fatal", "seconds", "timed_out", "started", "stderr", "stopped_by")
+
+    def __init__(self, returncode, fatal, seconds, timed_out, started, stderr, stopped_by=0):
         self.returncode = returncode  # QEMU's exit status
         self.fatal = fatal  # "panic: ..." / "exception: ..." / "program fault: ..." or None
         self.seconds = seconds
         self.timed_out = timed_out
         self.started = started  # the guest produced console output
         self.stderr = stderr
+        self.stopped_by = stopped_by  # the forwarded signal after which the guest was stopped, or 0
 
 
 def kvm_usable() -> bool:
@@ -200,7 +208,8 @@ def _spawn(argv: list[str], child_fds: list[int]) -> tuple[int, int, int]:
     try:
         actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
         actions += [(os.POSIX_SPAWN_DUP2, fd, 3 + i) for i, fd in enumerate(high)]
-        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions,
+        # Its own process group: a terminal's ^C reaches us, to pass on to the program, not QEMU.
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions, setpgroup=0,
                              setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))  # Python ignores these; QEMU starts as from a shell
     except OSError:
         os.close(out_r)
@@ -239,30 +248,64 @@ def _raise_exit(signum, frame):
 class end_on_signals:
     """Within it, SIGTERM and SIGHUP (kill, timeout(1), a closed terminal)
     end this process through Python (SystemExit 128+N), so the code that
-    started QEMU kills it on the way out instead of leaving it orphaned. The
+    started QEMU kills it on the way out instead of leaving it orphaned.
+    With ``forward``, the signals of FORWARDED are queued instead (``taken``
+    reads them; ``fd`` turns readable), for the program in the guest. The
     old handlers come back after; off the main thread it does nothing."""
+
+    def __init__(self, forward: bool = False):
+        self.forward = forward
+        self.pending: list[int] = []
+        self.fd = -1
+
+    def _queue(self, signum, frame):
+        self.pending.append(signum)
+        try:
+            os.write(self._wfd, b"s")
+        except OSError:  # full: a wake-up is already there
+            pass
+
+    def taken(self) -> list[int]:
+        try:
+            os.read(self.fd, 64)
+        except OSError:
+            pass
+        out, self.pending = self.pending, []
+        return out
 
     def __enter__(self):
         self.old = []
         try:
-            for signum in (signal.SIGTERM, signal.SIGHUP):
-                self.old.append((signum, signal.signal(signum, _raise_exit)))
+            if self.forward:
+                self.fd, self._wfd = os.pipe()
+                os.set_blocking(self.fd, False)
+                os.set_blocking(self._wfd, False)
+                for signum in FORWARDED:
+                    self.old.append((signum, signal.signal(signum, self._queue)))
+            else:
+                for signum in (signal.SIGTERM, signal.SIGHUP):
+                    self.old.append((signum, signal.signal(signum, _raise_exit)))
         except ValueError:  # not the main thread
-            pass
+            self.forward = False
         return self
 
     def __exit__(self, *exc):
         for signum, handler in self.old:
             signal.signal(signum, handler)
+        if self.fd >= 0:
+            os.close(self.fd)
+            os.close(self._wfd)
 
 
 def launch(argv: list[str], image: str, timeout: float | None, err, *, stdio: str = "",
-           verbose: bool = False, log=None) -> LaunchResult:
+           verbose: bool = False, log=None, stop_timeout: float = STOP_TIMEOUT_S) -> LaunchResult:
     """Run QEMU to its end (or until ``timeout``: SIGTERM, then SIGKILL),
     relaying the program's streams between QEMU and our own fds 0-2
     (``stdio``: the image's meta "stdio"; "" for a foreign kernel, whose
     console is QEMU's stdout) and reading the kernel log (``verbose``: all of
-    it to ``err``; ``log``: a binary file that gets all of it)."""
+    it to ``err``; ``log``: a binary file that gets all of it). Signals we
+    get (FORWARDED) go to the program; ``stop_timeout`` seconds after the
+    first, or at a second SIGINT, the guest is stopped."""
     from hermitcore.errors import RunError
 
     start = time.perf_counter()
@@ -281,11 +324,32 @@ def launch(argv: list[str], image: str, timeout: float | None, err, *, stdio: st
     qemu_out = {out_fd: scanner.feed, err_fd: stderr_chunks.append}
     deadline = None if timeout is None else start + timeout
     timed_out = killed = False
-    with end_on_signals(), HostTerminal(0, enabled=bool(streams and streams.stdin_terminal)):
+    stopped_by = 0
+    first_signal, stop_at = 0, None
+    with end_on_signals(forward=bool(streams)) as signals, \
+            HostTerminal(0, enabled=bool(streams and streams.stdin_terminal)):
         try:
             while qemu_out or (streams and not streams.done()):
+                if signals.pending:
+                    for signum in signals.taken():
+                        if stopped_by:
+                            continue
+                        if first_signal and signum == signal.SIGINT:  # a second ^C: stop it now
+                            stop_at = time.perf_counter()
+                            break
+                        streams.send_signal(signum)
+                        if not first_signal:
+                            first_signal, stop_at = signum, time.perf_counter() + stop_timeout
+                if stop_at is not None and time.perf_counter() >= stop_at and not stopped_by:
+                    stopped_by = first_signal  # the program did not end: as `docker stop`, stop the guest
+                    os.kill(pid, signal.SIGTERM)
+                    deadline = time.perf_counter() + KILL_GRACE_S
+                    timed_out = True
+                    continue
                 wait = None if deadline is None else deadline - time.perf_counter()
-                if wait is not None and wait <= 0:
+                if stop_at is not None and not stopped_by:
+                    wait = stop_at - time.perf_counter() if wait is None else min(wait, stop_at - time.perf_counter())
+                if wait is not None and wait <= 0 and deadline is not None and time.perf_counter() >= deadline:
                     if not timed_out:
                         timed_out = True
                         os.kill(pid, signal.SIGTERM)
@@ -298,6 +362,8 @@ def launch(argv: list[str], image: str, timeout: float | None, err, *, stdio: st
                 handlers: dict[int, list] = {}
                 wanted = [(fd, select.POLLIN, lambda ev, fd=fd, sink=sink: _qemu_output(fd, sink, qemu_out))
                           for fd, sink in qemu_out.items()]
+                if signals.fd >= 0:
+                    wanted.append((signals.fd, select.POLLIN, lambda ev: None))  # wakes us: handled above
                 for fd, ev, handler in wanted + (streams.wanted() if streams else []):
                     events[fd] = events.get(fd, 0) | ev
                     handlers.setdefault(fd, []).append(handler)
@@ -325,9 +391,10 @@ def launch(argv: list[str], image: str, timeout: float | None, err, *, stdio: st
         returncode=returncode,
         fatal=scanner.fatal[0] if scanner.fatal else None,
         seconds=time.perf_counter() - start,
-        timed_out=timed_out,
+        timed_out=timed_out and not stopped_by,
         started=scanner.seen,
         stderr=b"".join(stderr_chunks).decode(errors="replace").strip(),
+        stopped_by=stopped_by,
     )
 
 

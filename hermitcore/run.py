@@ -19,6 +19,7 @@ than a whole hello run, so plain runs go without.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -26,7 +27,8 @@ from hermitcore import runplan
 from hermitcore.errors import GuestTimeout, HermitError, ImageError, RunError
 from hermitcore.image import read_image
 from hermitcore.launch import (  # noqa: F401 (re-exported: the CLI, benchmarks and tests use them)
-    HOST_ARCH, QEMU_FDS, STREAM_CHARDEVS, LaunchResult, decode_exit, end_on_signals, kernel_cmdline, kvm_is_pvm,
+    HOST_ARCH, QEMU_FDS, STOP_TIMEOUT_S, STREAM_CHARDEVS, LaunchResult, decode_exit, end_on_signals, kernel_cmdline,
+    kvm_is_pvm,
     kvm_usable, launch, quote_arg, resolve_accel, terminal_args,
 )
 
@@ -142,6 +144,7 @@ def run_image(
     mem_mib: int | None = None,
     accel: str = "auto",
     timeout: float | None = None,
+    stop_timeout: float | None = None,
     app_args: list[str] = (),
     kernel_args: list[str] = (),
     verbose: bool = False,
@@ -203,9 +206,11 @@ def run_image(
             origin = f"run plan {runplan.plan_file(key)}" if plan is not None else "the plugins"
             err.write(f"hermitcore: QEMU command line from {origin}:\nhermitcore: " + " ".join(argv) + "\n")
             guest_exit = lambda rc: decode_exit(exit_code, rc, workdir) is not None  # noqa: E731
-            result, reasons = _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log)
+            result, reasons = _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log,
+                                              stop_timeout)
         else:
-            result, reasons = launch(argv, image, timeout, err, stdio=stdio, log=kernel_log), []
+            result, reasons = launch(argv, image, timeout, err, stdio=stdio, log=kernel_log,
+                                     stop_timeout=STOP_TIMEOUT_S if stop_timeout is None else stop_timeout), []
         return _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, err, planned=plan is not None)
     finally:
         if not print_qemu:
@@ -283,6 +288,12 @@ def _compute(pm, image, info, request, workdir, key):
 
 
 def _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, err, planned) -> RunResult:
+    if result.stopped_by:
+        name = signal.Signals(result.stopped_by).name
+        err.write(f"hermitcore: the program did not end within --stop-timeout of {name}: "
+                  f"stopped the guest (exit status {128 + result.stopped_by})\n")
+        return RunResult(status=128 + result.stopped_by, fatal=None, seconds=result.seconds, qemu_argv=tuple(argv),
+                         planned=planned)
     if result.timed_out:
         raise GuestTimeout(f"guest still running after {timeout:g} s; stopped it (raise --timeout if it needs longer)")
     rc = result.returncode
@@ -305,7 +316,7 @@ def _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, 
     return RunResult(status=status, fatal=result.fatal, seconds=result.seconds, qemu_argv=tuple(argv), planned=planned)
 
 
-def _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log):
+def _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log, stop_timeout=None):
     """launch() with QEMU's QMP monitor watched from a thread: (LaunchResult,
     the SHUTDOWN events' reasons). QEMU starts paused (-S) and listens on a
     socket in the run directory; the watcher connects, continues the guest
@@ -321,7 +332,8 @@ def _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kerne
     watcher = threading.Thread(target=_watch_qmp, args=(sock, reasons, stop), daemon=True)
     watcher.start()
     try:
-        result = launch(full, image, timeout, err, stdio=stdio, verbose=True, log=kernel_log)
+        result = launch(full, image, timeout, err, stdio=stdio, verbose=True, log=kernel_log,
+                        stop_timeout=STOP_TIMEOUT_S if stop_timeout is None else stop_timeout)
     finally:
         stop.set()
     if not result.timed_out and not guest_exit(result.returncode):

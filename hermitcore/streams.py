@@ -221,6 +221,11 @@ class Streams:
             out.append((self.stdin, select.POLLIN, self._on_stdin))
         return out
 
+    def send_signal(self, signum: int) -> None:
+        """Signal ``signum`` for the program: 0xff 0x07 N on the console
+        (every board's; kernel/console.c)."""
+        self.to_con += bytes((ESC, 7, signum))
+
     def _input_ready(self) -> None:
         self.input_ready = True
         if self.in_eof and not self.in_done:  # no stdin at all: say so now

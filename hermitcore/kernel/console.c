@@ -6,6 +6,7 @@
 #include <hermit/spinlock.h>
 #include <hermit/stdio.h>
 #include <hermit/string.h>
+#include <hermit/user.h>
 
 #define MAX_CONSOLES 4
 
@@ -155,24 +156,11 @@ int console_input_room(void)
     return room;
 }
 
-void console_input(char c)
+static int stdin_byte(char c) /* rx_lock held */
 {
-    unsigned long f = spin_lock_irqsave(&rx_lock);
-    if (!in_esc && (unsigned char)c == ESC) {
-        in_esc = 1;
-    } else if (in_esc && (unsigned char)c != ESC) {
-        in_esc = 0;
-        if (c == 4)
-            stdio_input_eof();
-        else if (c == 5 || c == 6)
-            stdio_closed((unsigned)(c - 4));
-    } else {
-        in_esc = 0;
-        if (!stdio_input(&c, 1))
-            held = (unsigned char)c;
-    }
-    spin_unlock_irqrestore(&rx_lock, f);
-    stdio_notify(); /* a ^C among the input is raised here, outside the lock */
+    if (!stdio_input(&c, 1))
+        held = (unsigned char)c;
+    return 1;
 }
 
 static const struct stdio_transport mux = {"console", mux_send, mux_sent, mux_writable, 0, mux_rx_resume};
@@ -191,7 +179,42 @@ void console_input_ready(void)
 static void mux_register(void) { stdio_register(&mux); }
 HERMIT_INIT(HERMIT_INIT_CONSOLE, mux_register);
 #else
-int console_input_room(void) { return 0; }
-void console_input(char c) {}
+/* The streams have their own device: the console's input carries only the
+ * host's escapes (signals). */
+static spinlock_t rx_lock = SPINLOCK_INIT;
+static int in_esc;
+int console_input_room(void) { return 1; }
 void console_input_ready(void) {}
+static int stdin_byte(char c) { return 0; } /* (stdin is the stream device's) */
 #endif
+
+static int in_signal; /* 0xff 0x07 came: the next byte is a signal number */
+
+void console_input(char c)
+{
+    unsigned long f = spin_lock_irqsave(&rx_lock);
+    int sig = 0;
+    if (in_signal) {
+        in_signal = 0;
+        sig = (unsigned char)c;
+    } else if (!in_esc && (unsigned char)c == ESC) {
+        in_esc = 1;
+    } else if (in_esc && (unsigned char)c != ESC) {
+        in_esc = 0;
+        if (c == 4)
+            stdio_input_eof();
+        else if (c == 5 || c == 6)
+            stdio_closed((unsigned)(c - 4));
+        else if (c == 7)
+            in_signal = 1;
+    } else {
+        in_esc = 0;
+        stdin_byte(c);
+    }
+    spin_unlock_irqrestore(&rx_lock, f);
+#ifdef HERMIT_STDIO_MUX
+    stdio_notify(); /* a ^C among the input is raised here, outside the lock */
+#endif
+    if (sig)
+        host_signal(sig);
+}

@@ -153,7 +153,15 @@ void program_exit(int status)
 void tty_signal(int sig)
 {
     if (program && program->signal)
-        program->signal(sig);
+        program->signal(sig, 0);
+    else
+        hermit_exit(128 + sig);
+}
+
+void host_signal(int sig)
+{
+    if (program && program->signal)
+        program->signal(sig, 1);
     else
         hermit_exit(128 + sig);
 }

@@ -201,7 +201,7 @@ void linux_exit(int status) __attribute__((noreturn));
 long linux_syscall(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 int linux_fault(uintptr_t addr, int write, int exec);
 void linux_explain_fault(uintptr_t addr);
-void linux_tty_signal(int sig);
+void linux_tty_signal(int sig, int from_host);
 void linux_threads_init(void); /* thread.c: the running thread is the first */
 long sys_getpid(void);
 extern unsigned fd_limit; /* file.c: RLIMIT_NOFILE, at most MAX_FDS */

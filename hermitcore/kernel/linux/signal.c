@@ -761,12 +761,16 @@ long sys_rt_tgsigqueueinfo(long tgid, long tid, long sig, long uinfo)
 }
 
 /* ^C, ^\ on the terminal (tty.c), from an interrupt: to the process, as
- * the kernel's line discipline sends it to the foreground group. ^Z
- * (SIGTSTP) too -- ignored by default, as there is no job control. */
-void linux_tty_signal(int sig)
+ * the kernel's line discipline sends it to the foreground group (SI_KERNEL);
+ * ^Z (SIGTSTP) too -- ignored by default, as there is no job control. From
+ * the host (`hermitcore run` got it), as `docker kill` sends it: SI_USER
+ * from pid 0, outside the guest. */
+void linux_tty_signal(int sig, int from_host)
 {
+    union ksiginfo info = {0};
+    info.code = from_host ? SI_USER : SI_KERNEL;
     if (valid(sig))
-        signal_process(sig, 0);
+        signal_process(sig, &info);
 }
 
 /* /proc/self/status's SigPnd/ShdPnd, SigBlk, SigIgn, SigCgt */

@@ -67,13 +67,7 @@ static void ns16550_rx_enable(int on)
 /* "Transmit holding register empty" fires at once on an idle UART. */
 static unsigned ns16550_irq_selftest(void)
 {
-    static int registered;
-#ifdef HERMIT_STDIO_MUX
-    registered = 1; /* at boot, for input */
-#endif
-    if (!registered && irq_register(BOARD_NS16550_0_IRQ, ns16550_irq, 0) != 0)
-        return 0;
-    registered = 1;
+    /* (the handler was registered at boot, for input) */
     unsigned before = irqs;
     reg_write(IER, ier_rx | IER_THRI);
     uint64_t until = clock_ns() + 100 * NSEC_PER_MSEC;
@@ -95,8 +89,8 @@ static void ns16550_init(void)
 }
 HERMIT_INIT(HERMIT_INIT_CONSOLE, ns16550_init);
 
-#ifdef HERMIT_STDIO_MUX
-/* The program's stdin comes over this UART: take its receive interrupt. */
+/* The host's input comes over this UART (the program's stdin without a
+ * stream device; the host's signals always): take its receive interrupt. */
 static void ns16550_input(void)
 {
     if (irq_register(BOARD_NS16550_0_IRQ, ns16550_irq, 0) == 0) {
@@ -105,4 +99,4 @@ static void ns16550_input(void)
     }
 }
 HERMIT_INIT(HERMIT_INIT_DEVICE, ns16550_input);
-#endif
+

@@ -62,13 +62,7 @@ static void pl011_rx_enable(int on)
 /* The transmit interrupt: raised once a character has gone out. */
 static unsigned pl011_irq_selftest(void)
 {
-    static int registered;
-#ifdef HERMIT_STDIO_MUX
-    registered = 1; /* at boot, for input */
-#endif
-    if (!registered && irq_register(BOARD_PL011_0_IRQ, pl011_irq, 0) != 0)
-        return 0;
-    registered = 1;
+    /* (the handler was registered at boot, for input) */
     unsigned before = irqs;
     *reg(UARTICR) = INT_TX;
     *reg(UARTIMSC) |= INT_TX;
@@ -89,8 +83,8 @@ static void pl011_init(void)
 }
 HERMIT_INIT(HERMIT_INIT_CONSOLE, pl011_init);
 
-#ifdef HERMIT_STDIO_MUX
-/* The program's stdin comes over this UART: take its receive interrupt. */
+/* The host's input comes over this UART (the program's stdin without a
+ * stream device; the host's signals always): take its receive interrupt. */
 static void pl011_input(void)
 {
     if (irq_register(BOARD_PL011_0_IRQ, pl011_irq, 0) == 0) {
@@ -99,4 +93,4 @@ static void pl011_input(void)
     }
 }
 HERMIT_INIT(HERMIT_INIT_DEVICE, pl011_input);
-#endif
+

@@ -32,7 +32,8 @@ void console_write(const char *s, size_t n);
  * 0xff N switches to stream N (0 the log, 1 stdout, 2 stderr), 0xff 0x03
  * says input is on (console_input_ready); host to
  * guest, 0xff 0x04 ends stdin and 0xff 0x05 / 0xff 0x06 say the host closed
- * stdout / stderr. The log is stream 0 from the first byte.
+ * stdout / stderr. On every board, 0xff 0x07 S from the host is signal S
+ * for the program (`hermitcore run` got it: host_signal). The log is stream 0 from the first byte.
  * console_input: a byte the console received (its interrupt handler calls
  * it while console_input_room() is true, else holds input off). */
 int console_input_room(void);

@@ -31,8 +31,9 @@ struct program_layer {
     /* The program ends: what it left in shared file mappings and socket
      * buffers goes out, then the machine stops (does not return). */
     void (*exit)(int status);
-    /* A signal from the terminal (tty.c): delivered, or the program ends. */
-    void (*signal)(int sig);
+    /* A signal from the terminal (tty.c) or from the host (`hermitcore run`
+     * got it: host_signal), to the program. */
+    void (*signal)(int sig, int from_host);
     /* The thread returns to the program with a signal to take (struct
      * thread.sig_wakeup): run its handlers (frames on its stack) or its
      * default action. 1 when every register of `regs` may have changed. */
@@ -42,6 +43,10 @@ struct program_layer {
     int (*fault_signal)(const struct fault_info *f, void *regs);
 };
 void program_layer_register(const struct program_layer *layer);
+
+/* A signal the host sent (console.c: `hermitcore run` got it); kernel-only
+ * images end with 128 + sig. */
+void host_signal(int sig);
 
 /* Copy to and from program memory, pages faulted in as the program's
  * would be: 0, or -EFAULT where the program could not have done it. */
