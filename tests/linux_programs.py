@@ -45,7 +45,7 @@ COMPILERS = {
 }
 
 #: toolchains CI must have (scripts/setup.sh installs them); rust is optional
-REQUIRED_IN_CI = {"glibc", "musl", "static-pie", "dynamic", "c++", "fortran", "openmp"}
+REQUIRED_IN_CI = {"glibc", "musl", "static-pie", "dynamic", "c++", "fortran", "openmp", "go"}
 
 
 def unavailable(kind: str, arch: str, why: str):
@@ -63,6 +63,8 @@ class Builder:
         key = (kind, arch, source)
         if key in self.done:
             return self.done[key]
+        if kind == "go":
+            return self._go(arch, source)
         cmd = COMPILERS.get(kind, {}).get(arch)
         if cmd is None:  # not a gap in the machine's setup: skip even under CI
             pytest.skip(f"{kind} for {arch}: no such toolchain in Debian for this architecture")
@@ -75,4 +77,20 @@ class Builder:
                 unavailable(kind, arch, "the Rust standard library for this target is not installed")
             raise AssertionError(f"building {source} ({kind}, {arch}) failed:\n{proc.stderr}")
         self.done[key] = out
+        return out
+
+    def _go(self, arch: str, source: str) -> Path:
+        """A Go program built static with Debian's go (CGO_ENABLED=0;
+        GOARCH=arm64 cross-compiles)."""
+        go = shutil.which("go")
+        if go is None:
+            unavailable("go", arch, "go is not installed")
+        out = self.root / f"{Path(source).stem}-go-{arch}"
+        env = dict(os.environ, CGO_ENABLED="0", GOARCH={"x86_64": "amd64", "aarch64": "arm64"}[arch],
+                   GOCACHE=str(self.root / "gocache"), GOPATH=str(self.root / "gopath"), GO111MODULE="off")
+        proc = subprocess.run([go, "build", "-o", str(out), str(SOURCES / source)], env=env, capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            raise AssertionError(f"building {source} (go, {arch}) failed:\n{proc.stderr}")
+        self.done[("go", arch, source)] = out
         return out
