@@ -125,9 +125,11 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     # process
     "exit": (1, "ends the calling thread (CLONE_CHILD_CLEARTID cleared and woken, robust futexes released); the last one ends the program"),
     "exit_group": (1, "ends the program, every thread; its status is the exit status of `hermitcore run`"),
-    "clone": (5, "threads only: CLONE_VM|CLONE_SIGHAND|CLONE_THREAD with SETTLS, PARENT_SETTID, CHILD_SETTID, CHILD_CLEARTID (pthread_create); no fork/vfork"),
-    "getpid": (0, "1"),
-    "getppid": (0, "0"),
+    "clone": (5, "threads (CLONE_VM|CLONE_SIGHAND|CLONE_THREAD, as pthread_create) and processes: without CLONE_VM a copy-on-write copy of the memory (fork), with CLONE_VM|CLONE_VFORK the parent's memory until the child execs or exits (vfork, posix_spawn); CLONE_FILES, CLONE_FS, CLONE_SIGHAND share instead of copying; SETTLS, PARENT_SETTID, CHILD_SETTID (in the child's memory), CHILD_CLEARTID, CLONE_PARENT; the exit signal in the low byte"),
+    "fork": (0, "as clone(SIGCHLD): the child's memory is the parent's, copied on write"),
+    "vfork": (0, "as clone(CLONE_VM|CLONE_VFORK|SIGCHLD)"),
+    "getpid": (0, "the process's id (pid 1 is the program the run started)"),
+    "getppid": (0, "0 for pid 1; orphans are pid 1's"),
     "gettid": (0, "the thread's id (the first thread is 1)"),
     "getuid": (0, "0"),
     "geteuid": (0, "0"),
@@ -136,12 +138,13 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "getresuid": (3, "all 0"),
     "getresgid": (3, "all 0"),
     "getgroups": (2, "no supplementary groups"),
-    "wait4": (4, "-ECHILD: the program has no children yet"),
-    "waitid": (5, "-ECHILD, as wait4"),
+    "wait4": (4, "children, a pid, the caller's group or another group; WNOHANG; exit and signal statuses; zombies are collected (rusage: zeros); -ECHILD without children"),
+    "waitid": (5, "P_ALL, P_PID, P_PGID with WEXITED (WNOHANG, WNOWAIT); siginfo CLD_EXITED/CLD_KILLED with pid and status"),
     "getpgid": (1, ""),
     "getpgrp": (0, ""),
     "getsid": (1, ""),
-    "setpgid": (2, "accepted"),
+    "setpgid": (2, "of itself or a child, within its session"),
+    "setsid": (0, "a new session and group (-EPERM for a group leader)"),
     "set_tid_address": (1, "CLONE_CHILD_CLEARTID for the calling thread"),
     "set_robust_list": (2, "walked when the thread exits: held locks become OWNER_DIED"),
     "arch_prctl": (2, "ARCH_SET_FS/GET_FS/SET_GS/GET_GS (x86_64 TLS)"),
@@ -197,7 +200,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
 #: program memory). Everything else holds it; a holder that blocks (sleeps)
 #: drops it until it runs again.
 UNLOCKED = frozenset({
-    "exit", "exit_group", "clone", "futex", "gettid", "getpid", "getppid", "set_tid_address",
+    "exit", "clone", "futex", "gettid", "getpid", "getppid", "set_tid_address",
     "set_robust_list", "sched_yield", "sched_getaffinity", "sched_setaffinity", "getcpu", "tkill", "tgkill",
     "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigsuspend", "pause", "rt_sigtimedwait",
 })

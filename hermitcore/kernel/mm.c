@@ -109,9 +109,56 @@ static void add_ram(uintptr_t start, uintptr_t end)
         add_free(start, end);
 }
 
+/* Owners beyond the first of program pages shared by fork, one count per
+ * page of RAM, allocated at the first fork: a program that never forks pays
+ * nothing. Under the big kernel lock (every caller is a system call or a
+ * program fault). */
+static uint64_t ram_lo, ram_hi;
+static uint16_t *shares;
+
+int page_share(uint64_t pa)
+{
+    if (pa < ram_lo || pa >= ram_hi)
+        return -1;
+    if (!shares) {
+        size_t bytes = (size_t)((ram_hi - ram_lo) / PAGE_SIZE) * sizeof *shares;
+        size_t pages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+        if (!(shares = page_alloc(pages)))
+            return -1;
+        memset(shares, 0, pages * PAGE_SIZE);
+    }
+    uint16_t *c = &shares[(pa - ram_lo) / PAGE_SIZE];
+    if (*c == 0xffff)
+        return -1;
+    ++*c;
+    return 0;
+}
+
+int page_unshare(uint64_t pa)
+{
+    if (!shares || pa < ram_lo || pa >= ram_hi)
+        return 0;
+    uint16_t *c = &shares[(pa - ram_lo) / PAGE_SIZE];
+    if (!*c)
+        return 0;
+    --*c;
+    return 1;
+}
+
+int page_shared(uint64_t pa)
+{
+    return shares && pa >= ram_lo && pa < ram_hi && shares[(pa - ram_lo) / PAGE_SIZE] != 0;
+}
+
 void mm_init(const struct boot_info *bi)
 {
     mm_map_ram(bi);
+    for (unsigned i = 0; i < bi->ram_ranges; i++) {
+        if (!i || bi->ram[i].base < ram_lo)
+            ram_lo = bi->ram[i].base & ~(PAGE_SIZE - 1);
+        if (bi->ram[i].base + bi->ram[i].size > ram_hi)
+            ram_hi = bi->ram[i].base + bi->ram[i].size;
+    }
     if (!pool_next)
         pool_next = align_up((uintptr_t)__kernel_end, PAGE_SIZE);
     allocator_ready = 1; /* the pool is closed: tables come from page_alloc now */

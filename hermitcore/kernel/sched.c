@@ -256,6 +256,8 @@ void schedule(void)
     c->switch_from = prev;
     c->switches++;
     c->arch_kernel_sp = next->kstack_top;
+    if (next->as_root)
+        arch_as_switch(next->as_root);
     arch_switch(prev, next);
     finish_switch();
     kernel_lock_retake(depth);
@@ -375,12 +377,15 @@ static void idle_loop(void *unused)
     }
 }
 
+uint64_t kernel_as;
+
 static struct thread *idle_thread(struct cpu *c)
 {
     struct thread *t = thread_alloc();
     if (!t)
         panic("out of memory for CPU %u's idle thread", c->id);
     t->cpu = c;
+    t->as_root = kernel_as;
     t->state = THREAD_RUNNING;
     arch_thread_init_kernel(t, idle_loop, 0);
     return t;
@@ -404,6 +409,7 @@ void sched_init(void)
         panic("out of memory for the first thread");
     t->tid = 1;
     t->kstack_slot = -1;
+    kernel_as = t->as_root = arch_as_current();
     t->kstack_top = (uintptr_t)boot_stack_top;
     t->state = THREAD_RUNNING;
     t->on_cpu = 1;

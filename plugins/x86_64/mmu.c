@@ -14,6 +14,7 @@
 #define PCD (1ull << 4)
 #define PS (1ull << 7)
 #define PROG (1ull << 9) /* software bit: a program page (arch_user_map), never one of the kernel's */
+#define COW (1ull << 10) /* software bit: shared with another process until written (MAP_COW) */
 #define NX (1ull << 63)
 #define ADDR_MASK 0x000ffffffffff000ull
 
@@ -52,7 +53,12 @@ static uint64_t *next_table(uint64_t *e)
 static uint64_t leaf_flags(unsigned flags)
 {
     return P | (flags & MAP_WRITE ? RW : 0) | (flags & MAP_EXEC ? 0 : NX) | (flags & MAP_DEVICE ? PCD | PWT : 0) |
-           (flags & MAP_USER ? US : 0);
+           (flags & MAP_USER ? US : 0) | (flags & MAP_COW ? COW : 0);
+}
+
+static unsigned map_flags_of(uint64_t e)
+{
+    return (e & RW ? MAP_WRITE : 0) | (e & NX ? 0 : MAP_EXEC) | (e & US ? MAP_USER : 0) | (e & COW ? MAP_COW : 0);
 }
 
 int arch_map(uintptr_t va, uint64_t pa, uint64_t size, unsigned flags)
@@ -179,3 +185,98 @@ static uintptr_t find_leaf(uintptr_t va, uintptr_t end, int kernel)
 
 uintptr_t arch_user_next(uintptr_t va, uintptr_t end) { return find_leaf(va, end, 0); }
 int arch_user_kernel_mapped(uintptr_t va, uintptr_t end) { return find_leaf(va, end, 1) < end; }
+
+int arch_user_query(uintptr_t va, uint64_t *pa, unsigned *flags)
+{
+    int err;
+    uint64_t *e = pte(va, 0, &err);
+    if (!e || !(*e & P) || !(*e & PROG))
+        return -1;
+    *pa = *e & ADDR_MASK;
+    *flags = map_flags_of(*e);
+    return 0;
+}
+
+/* --- address spaces --- */
+uint64_t arch_as_current(void) { return virt_to_phys(root()); }
+
+void arch_as_switch(uint64_t as)
+{
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    if ((cr3 & ADDR_MASK) != as)
+        __asm__ volatile("mov %0, %%cr3" : : "r"(as) : "memory"); /* non-global entries go */
+}
+
+/* The lower half below `level`'s table src, copied into dst: tables anew,
+ * the kernel's leaves as they are, program pages through `page`. */
+static int copy_level(uint64_t *dst, uint64_t *src, int level, uintptr_t base,
+                      unsigned (*page)(uintptr_t, uint64_t, unsigned, void *), void *arg)
+{
+    unsigned shift = 12 + 9 * (level - 1);
+    for (unsigned i = 0; i < (level == 4 ? 256u : 512u); i++) { /* the top: its lower half only */
+        uint64_t e = src[i];
+        if (!(e & P))
+            continue;
+        uintptr_t va = base + ((uintptr_t)i << shift);
+        if (level == 1 || (e & PS)) {
+            if (!(e & PROG)) {
+                dst[i] = e; /* the kernel's */
+                continue;
+            }
+            unsigned f = page(va, e & ADDR_MASK, map_flags_of(e), arg);
+            if (f == ~0u)
+                continue;
+            src[i] = (e & ADDR_MASK) | leaf_flags(f) | PROG;
+            dst[i] = src[i];
+            continue;
+        }
+        uint64_t *t = mm_table_page();
+        if (!t)
+            return -1;
+        dst[i] = virt_to_phys(t) | (e & 0xfff);
+        if (copy_level(t, phys_to_virt(e & ADDR_MASK), level - 1, va, page, arg))
+            return -1;
+    }
+    return 0;
+}
+
+static void free_level(uint64_t *t, int level)
+{
+    for (unsigned i = 0; level > 1 && i < (level == 4 ? 256u : 512u); i++)
+        if ((t[i] & P) && !(t[i] & PS))
+            free_level(phys_to_virt(t[i] & ADDR_MASK), level - 1);
+    page_free(t, 1);
+}
+
+uint64_t arch_as_fork(unsigned (*page)(uintptr_t va, uint64_t pa, unsigned flags, void *arg), void *arg)
+{
+    uint64_t *src = root(), *dst = mm_table_page();
+    if (!dst)
+        return 0;
+    /* the kernel's half, shared: its kernel-stack window first, so later stacks show in every copy */
+    uint64_t *slot = &src[(arch_kstack_base >> 39) & 511];
+    if (!(*slot & P) && !next_table(slot)) {
+        page_free(dst, 1);
+        return 0;
+    }
+    for (unsigned i = 256; i < 512; i++)
+        dst[i] = src[i];
+    if (copy_level(dst, src, 4, 0, page, arg)) {
+        for (unsigned i = 256; i < 512; i++)
+            dst[i] = 0;
+        free_level(dst, 4);
+        return 0;
+    }
+    __asm__ volatile("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: "rax", "memory"); /* the parent's entries changed */
+    arch_tlb_sync();
+    return virt_to_phys(dst);
+}
+
+void arch_as_free(uint64_t as)
+{
+    uint64_t *t = phys_to_virt(as);
+    for (unsigned i = 256; i < 512; i++)
+        t[i] = 0; /* shared: not ours to free */
+    free_level(t, 4);
+}

@@ -11,9 +11,68 @@ struct fd {
     int cloexec;
 };
 
-static struct fd fds[MAX_FDS];
+/* A process's descriptors (fork copies them, CLONE_FILES shares them). */
+struct fdtable {
+    int refs;
+    struct fd fd[MAX_FDS];
+};
+static struct fdtable first_table = {1};
+#define fds (current_process()->files->fd) /* the calling process's */
 /* RLIMIT_NOFILE: descriptors are below it (sys.c's setrlimit lowers it). */
 unsigned fd_limit = MAX_FDS;
+
+struct fdtable *fdt_first(void) { return &first_table; }
+
+struct fdtable *fdt_fork(struct fdtable *t)
+{
+    struct fdtable *n = kzalloc(sizeof *n);
+    if (!n)
+        return 0;
+    n->refs = 1;
+    for (int i = 0; i < MAX_FDS; i++)
+        if ((n->fd[i] = t->fd[i]).file)
+            file_get(n->fd[i].file);
+    return n;
+}
+
+struct fdtable *fdt_share(struct fdtable *t)
+{
+    t->refs++;
+    return t;
+}
+
+/* The last process using it is done: every descriptor closes. */
+void fdt_put(struct fdtable *t)
+{
+    if (!t || --t->refs > 0)
+        return;
+    for (int i = 0; i < MAX_FDS; i++) {
+        struct file *f = t->fd[i].file;
+        if (f) {
+            t->fd[i].file = 0;
+            file_put(f);
+        }
+    }
+    if (t != &first_table)
+        kfree(t);
+}
+
+/* exec: O_CLOEXEC descriptors close (a table shared with a vfork parent is
+ * copied first: the parent keeps its own). */
+void fdt_close_on_exec(void)
+{
+    struct process *p = current_process();
+    if (p->files->refs > 1) {
+        struct fdtable *n = fdt_fork(p->files);
+        if (n) {
+            p->files->refs--;
+            p->files = n;
+        }
+    }
+    for (int i = 0; i < MAX_FDS; i++)
+        if (fds[i].file && fds[i].cloexec)
+            fd_close(i);
+}
 
 /* --- inodes --- */
 struct inode *inode_new(struct superblock *sb, const struct inode_ops *ops, const struct file_ops *fops,

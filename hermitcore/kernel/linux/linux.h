@@ -188,7 +188,75 @@ void sockets_flush_at_exit(void);
 #define UTS_DOMAINNAME "(none)"
 #define UTS_RELEASE "6.1.0-hermitcore"
 #define UTS_VERSION "#1 hermitcore " HERMIT_VERSION
-extern const char *linux_exe_path; /* "/name", what /proc/self/exe names */
+/* --- processes (process.c) --- */
+struct mm;      /* vm.c: mappings, brk, the address space */
+struct fdtable; /* file.c: descriptors */
+struct fs_ctx;  /* namei.c: the working directory */
+struct sighand; /* signal.c: dispositions */
+struct sigqueue;
+union ksiginfo;
+struct process {
+    int pid, pgid, sid;
+    struct process *parent, *children, *sibling, *next; /* next: every process */
+    int zombie;        /* ended, its status not yet collected by wait */
+    int exiting;       /* exit_group or a fatal signal: its threads leave */
+    int status;        /* wait(2)'s status word once it ends */
+    int exit_signal;   /* what the parent gets when it ends (SIGCHLD) */
+    unsigned threads;  /* live threads */
+    struct mm *mm;
+    struct fdtable *files;
+    struct fs_ctx *fs;
+    struct sighand *sighand;
+    uint64_t shared_pending; /* process-directed signals (signal.c) */
+    struct sigqueue *shared_queue;
+    struct thread *vfork_parent; /* vfork: woken when this child execs or exits */
+    volatile int vfork_done;
+    unsigned umask;
+    char comm[16];
+    uint64_t start_ns;
+    /* what /proc/PID shows of the program it runs (loader.c, exec) */
+    char exe[256];
+    uintptr_t arg_start, arg_end, env_start, env_end, stack_start;
+    uint64_t auxv[48];
+    size_t auxv_bytes;
+};
+static inline struct process *current_process(void) { return current_thread()->proc; }
+struct process *process_find(int pid); /* a live or zombie process, or NULL */
+struct process *process_first(void);   /* for walks: then ->next */
+void process_exit(int status) __attribute__((noreturn)); /* exit_group: status is wait(2)'s */
+/* The calling thread ends (the process with its last: `status`, wait(2)'s
+ * word, unless an exit_group or a fatal signal set one). */
+void thread_leave(int status) __attribute__((noreturn));
+void linux_thread_cleanup(struct thread *t);
+int linux_thread_add(struct thread *t);
+void linux_process_init(void);
+void process_vfork_release(struct process *p);
+long process_clone(unsigned long flags, uintptr_t sp, uintptr_t ptid, uintptr_t ctid, uintptr_t tls);
+/* vm.c's side */
+struct mm *vm_first_mm(void);
+struct mm *vm_fork(void);
+struct mm *vm_share(struct mm *m);
+uint64_t vm_root(struct mm *m);
+int vm_exec(struct process *p);
+void vm_exit(struct process *p);
+/* file.c's, namei.c's, signal.c's */
+struct fdtable *fdt_first(void);
+struct fdtable *fdt_fork(struct fdtable *t);
+struct fdtable *fdt_share(struct fdtable *t);
+void fdt_put(struct fdtable *t);
+void fdt_close_on_exec(void);
+struct fs_ctx *fs_first(void);
+struct fs_ctx *fs_fork(struct fs_ctx *f);
+struct fs_ctx *fs_share(struct fs_ctx *f);
+void fs_put(struct fs_ctx *f);
+struct sighand *sighand_first(void);
+struct sighand *sighand_fork(struct sighand *h);
+struct sighand *sighand_share(struct sighand *h);
+void sighand_put(struct sighand *h);
+void signal_exec(void);          /* handlers go back to SIG_DFL (ignored stay ignored) */
+long signal_to(struct process *p, int sig, const union ksiginfo *info); /* process-directed */
+int signal_ignored_child(struct process *parent); /* SIGCHLD ignored or SA_NOCLDWAIT: no zombies */
+#define linux_exe_path (current_process()->exe) /* "/name", what /proc/self/exe names */
 extern int strace_enabled;
 uint64_t realtime_ns(void);
 /* CLOCK_REALTIME minus CLOCK_MONOTONIC: turns a wall-clock deadline into

@@ -2,6 +2,7 @@
  * its link address, static-pie at USER_PIE_BASE), build the Linux initial
  * stack (argc, argv, envp, auxv) and enter it in ring 3 / EL0. */
 #include "linux.h"
+#include <hermit/heap.h>
 #include <hermit/init.h>
 #include <hermit/time.h>
 
@@ -66,13 +67,6 @@ extern char app_elf[], app_elf_end[], app_files[], app_files_end[];
 
 static char *envp_store[MAX_ENV + 1];
 static int envc;
-static char exe_path[256];
-/* Where the initial stack holds argv's and envp's strings and the auxiliary
- * vector: /proc/self/cmdline, environ and auxv read them. */
-uintptr_t linux_arg_start, linux_arg_end, linux_env_start, linux_env_end, linux_stack_start;
-uint64_t linux_auxv[48];
-size_t linux_auxv_bytes;
-const char *linux_exe_path = exe_path;
 
 /* This layer runs the program: the core's system calls, program faults,
  * the program's end and terminal signals come here (hermit/user.h). */
@@ -99,7 +93,7 @@ static uintptr_t page_up(uintptr_t v) { return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE
 
 static __attribute__((noreturn)) void bad_program(const char *why)
 {
-    pr_warn("cannot start %s: %s\n", exe_path, why);
+    pr_warn("cannot start %s: %s\n", linux_exe_path, why);
     hermit_exit(127);
 }
 
@@ -125,7 +119,7 @@ static int user_range(uint64_t vaddr, uint64_t len, uintptr_t bias, uintptr_t *s
  * embedded program was checked at compose time, but a program reached
  * another way (a file tree, a later execve) was not, and a bad one must be
  * refused, not take the kernel down. */
-static void check_program(const char *elf, size_t elf_size, uintptr_t bias)
+static const char *check_program(const char *elf, size_t elf_size, uintptr_t bias)
 {
     const struct elf64_ehdr *eh = (const void *)elf;
     const struct elf64_phdr *ph = (const void *)(elf + eh->e_phoff);
@@ -134,25 +128,25 @@ static void check_program(const char *elf, size_t elf_size, uintptr_t bias)
     size_t pages = 0;
 
     if (eh->e_machine != ELF_MACHINE)
-        bad_program("built for another architecture");
+        return "built for another architecture";
     if (!user_range(eh->e_entry, 1, bias, &entry, &e))
-        bad_program("its entry point lies outside the program's address space (below 256 GiB)");
+        return "its entry point lies outside the program's address space (below 256 GiB)";
     for (unsigned i = 0; i < eh->e_phnum; i++) {
         const struct elf64_phdr *p = &ph[i];
         if (p->p_type == PT_INTERP)
-            bad_program("dynamically linked (it has an interpreter); link it with -static");
+            return "dynamically linked (it has an interpreter); link it with -static";
         if (p->p_type != PT_LOAD || !p->p_memsz)
             continue;
         if (!in_file(p->p_offset, p->p_filesz, elf_size))
-            bad_program("a segment lies outside the file (truncated or corrupt)");
+            return "a segment lies outside the file (truncated or corrupt)";
         if (p->p_filesz > p->p_memsz || !pow2_or_zero(p->p_align))
-            bad_program("corrupt program headers (a segment's sizes or alignment)");
+            return "corrupt program headers (a segment's sizes or alignment)";
         if (!user_range(p->p_vaddr, p->p_memsz, bias, &s, &e))
-            bad_program("a segment lies outside the program's address space (below 256 GiB)");
+            return "a segment lies outside the program's address space (below 256 GiB)";
         if (s < MIN_VADDR)
-            bad_program("a segment lies in the first 64 KiB, which stay unmapped");
+            return "a segment lies in the first 64 KiB, which stay unmapped";
         if (s < prev_end)
-            bad_program("corrupt program headers (segments overlap or are out of order)");
+            return "corrupt program headers (segments overlap or are out of order)";
         prev_end = e;
         loads++;
         pages += (page_up(e) - (s & ~(PAGE_SIZE - 1))) / PAGE_SIZE;
@@ -160,11 +154,11 @@ static void check_program(const char *elf, size_t elf_size, uintptr_t bias)
             entry_ok = 1;
     }
     if (!loads)
-        bad_program("no loadable segments");
+        return "no loadable segments";
     if (!entry_ok)
-        bad_program("its entry point is not in a loadable segment");
+        return "its entry point is not in a loadable segment";
     if (pages > pages_free()) /* segments are loaded whole, now */
-        bad_program("its segments need more memory than there is (give it more with --mem)");
+        return "its segments need more memory than there is (give it more with --mem)";
     /* What the C library reads through AT_PHDR: the TLS image and the
      * program headers themselves must be in loaded memory. */
     for (unsigned i = 0; i < eh->e_phnum; i++) {
@@ -172,7 +166,7 @@ static void check_program(const char *elf, size_t elf_size, uintptr_t bias)
         uint64_t len;
         if (p->p_type == PT_TLS) {
             if (!in_file(p->p_offset, p->p_filesz, elf_size) || p->p_filesz > p->p_memsz || !pow2_or_zero(p->p_align))
-                bad_program("corrupt TLS segment");
+                return "corrupt TLS segment";
             len = p->p_filesz;
         } else if (p->p_type == PT_PHDR) {
             len = (uint64_t)eh->e_phnum * sizeof *ph;
@@ -186,9 +180,10 @@ static void check_program(const char *elf, size_t elf_size, uintptr_t bias)
                 inside = l->p_type == PT_LOAD && l->p_memsz && s >= bias + l->p_vaddr && e <= bias + l->p_vaddr + l->p_memsz;
             }
         if (!inside)
-            bad_program(p->p_type == PT_TLS ? "corrupt TLS segment (not in a loadable segment)"
+            return (p->p_type == PT_TLS ? "corrupt TLS segment (not in a loadable segment)"
                                             : "corrupt program headers (PT_PHDR not in a loadable segment)");
     }
+    return 0;
 }
 
 /* The pages [start, end) are free in the page tables. The vma list knows
@@ -221,29 +216,32 @@ static uintptr_t push(uintptr_t sp, const void *data, size_t n)
     return sp;
 }
 
-int main(int argc, char **argv)
+/* The ELF header and program headers: NULL, or what is wrong. */
+const char *linux_elf_check(const char *elf, size_t elf_size)
 {
-    const char *name = argv[0];
-    snprintk(exe_path, sizeof exe_path, "/%s", name);
-    arch_user_init();
-    linux_threads_init();
-    vfs_init(phys_to_virt((uintptr_t)app_files), (size_t)(app_files_end - app_files), exe_path,
-             phys_to_virt((uintptr_t)app_elf), (size_t)(app_elf_end - app_elf));
-
-    const char *elf = phys_to_virt((uintptr_t)app_elf);
-    size_t elf_size = (size_t)(app_elf_end - app_elf);
     const struct elf64_ehdr *eh = (const void *)elf;
     if (elf_size < sizeof *eh || memcmp(eh->e_ident, "\177ELF", 4) || eh->e_ident[4] != 2 || eh->e_ident[5] != 1)
-        bad_program("not a 64-bit little-endian ELF file");
+        return "not a 64-bit little-endian ELF file";
     if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
-        bad_program("not an executable");
+        return "not an executable";
     if (eh->e_phentsize != sizeof(struct elf64_phdr) || !eh->e_phnum || (eh->e_phoff & 7) ||
         (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr) > MAX_PHDR_BYTES ||
         !in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr), elf_size))
-        bad_program("corrupt program headers");
+        return "corrupt program headers";
+    return check_program(elf, elf_size, eh->e_type == ET_DYN ? USER_PIE_BASE : 0);
+}
+
+/* Load a checked program into the calling process's empty memory and
+ * build Linux's initial stack: the entry point and stack pointer, or NULL
+ * with what went wrong (the memory is then half built: the caller ends
+ * the process). */
+const char *linux_elf_load(const char *elf, int argc, char *const argv[], int nenv, char *const envp[],
+                           uintptr_t *entry_out, uintptr_t *sp_out)
+{
+    struct process *proc = current_process();
+    const struct elf64_ehdr *eh = (const void *)elf;
     const struct elf64_phdr *ph = (const void *)(elf + eh->e_phoff);
     uintptr_t bias = eh->e_type == ET_DYN ? USER_PIE_BASE : 0;
-    check_program(elf, elf_size, bias);
     uintptr_t phdr_addr = 0, top = 0, mapped_to = 0;
     unsigned stack_prot = PROT_READ | PROT_WRITE;
 
@@ -264,16 +262,16 @@ int main(int argc, char **argv)
         if (page_up(end) > vstart) {
             int rc = pages_unused(vstart, page_up(end));
             if (rc == -1)
-                bad_program("out of memory loading it (give it more with --mem)");
-            if (rc || vm_add(vstart, page_up(end), prot, exe_path) != 0) {
+                return "out of memory loading it (give it more with --mem)";
+            if (rc || vm_add(vstart, page_up(end), prot, proc->exe) != 0) {
                 static char why[96];
                 snprintk(why, sizeof why, "its segment %#lx-%#lx collides with the kernel's memory",
                          (unsigned long)start, (unsigned long)end);
-                bad_program(why);
+                return why;
             }
         }
         if (vm_populate(start, end, elf + p->p_offset, p->p_filesz) != 0)
-            bad_program("out of memory loading it (give it more with --mem)");
+            return "out of memory loading it (give it more with --mem)";
         if (!phdr_addr && p->p_offset == 0 && p->p_filesz >= eh->e_phoff + (uint64_t)eh->e_phnum * sizeof *ph)
             phdr_addr = start + eh->e_phoff;
         if (page_up(end) > mapped_to)
@@ -281,35 +279,33 @@ int main(int argc, char **argv)
         if (end > top)
             top = end;
     }
-    if (!top)
-        bad_program("no loadable segments");
     vm_set_brk_base(top);
 
     if (vm_add(USER_STACK_TOP - USER_STACK_MAX, USER_STACK_TOP, stack_prot, "[stack]") != 0)
-        bad_program("cannot map the stack");
+        return "cannot map the stack";
     if (arch_sigtramp_size && (vm_add(USER_SIGPAGE, USER_SIGPAGE + PAGE_SIZE, PROT_READ | PROT_EXEC, "[sigpage]") ||
                                vm_populate(USER_SIGPAGE, USER_SIGPAGE + PAGE_SIZE, arch_sigtramp, arch_sigtramp_size)))
-        bad_program("cannot map the signal trampoline");
+        return "cannot map the signal trampoline";
 
     /* The initial stack, top down: strings, then (16-byte aligned) argc,
      * argv[], NULL, envp[], NULL, auxv pairs, AT_NULL. */
     uintptr_t sp = USER_STACK_TOP;
-    uintptr_t execfn = sp = push(sp, exe_path, strlen(exe_path) + 1);
+    uintptr_t execfn = sp = push(sp, proc->exe, strlen(proc->exe) + 1);
     uintptr_t platform = sp = push(sp, arch_platform, strlen(arch_platform) + 1);
     uint8_t rnd[16];
     random_bytes(rnd, sizeof rnd);
     uintptr_t random = sp = push(sp, rnd, sizeof rnd);
-    uintptr_t uargv[65], uenvp[MAX_ENV + 1];
-    if (argc > 64)
-        argc = 64;
+    uintptr_t *uargv = kmalloc(((size_t)argc + (size_t)nenv + 2) * sizeof *uargv), *uenvp = uargv + argc + 1;
+    if (!uargv)
+        return "out of memory for its arguments";
     for (int i = argc - 1; i >= 0; i--)
         uargv[i] = sp = push(sp, argv[i], strlen(argv[i]) + 1);
-    for (int i = envc - 1; i >= 0; i--)
-        uenvp[i] = sp = push(sp, envp_store[i], strlen(envp_store[i]) + 1);
-    linux_arg_end = random; /* argv's strings sit just below AT_RANDOM, envp's below them */
-    linux_arg_start = argc ? uargv[0] : random;
-    linux_env_end = linux_arg_start;
-    linux_env_start = envc ? uenvp[0] : linux_env_end;
+    for (int i = nenv - 1; i >= 0; i--)
+        uenvp[i] = sp = push(sp, envp[i], strlen(envp[i]) + 1);
+    proc->arg_end = random; /* argv's strings sit just below AT_RANDOM, envp's below them */
+    proc->arg_start = argc ? uargv[0] : random;
+    proc->env_end = proc->arg_start;
+    proc->env_start = nenv ? uenvp[0] : proc->env_end;
     if (!phdr_addr) { /* program headers not in a loaded segment: give a copy */
         sp = push(sp & ~7ul, ph, eh->e_phnum * sizeof *ph);
         phdr_addr = sp;
@@ -320,21 +316,44 @@ int main(int argc, char **argv)
         AT_PLATFORM, platform, AT_HWCAP, arch_hwcap(), AT_HWCAP2, 0, AT_CLKTCK, 100, AT_SECURE, 0,
         AT_RANDOM, random, AT_EXECFN, execfn, AT_NULL, 0,
     };
-    size_t words = 1 + (size_t)argc + 1 + (size_t)envc + 1;
+    size_t words = 1 + (size_t)argc + 1 + (size_t)nenv + 1;
     sp = (sp - words * 8 - sizeof aux) & ~15ul;
     uint64_t *w = (uint64_t *)sp;
     *w++ = (uint64_t)argc;
     for (int i = 0; i < argc; i++)
         *w++ = uargv[i];
     *w++ = 0;
-    for (int i = 0; i < envc; i++)
+    for (int i = 0; i < nenv; i++)
         *w++ = uenvp[i];
     *w++ = 0;
     memcpy(w, aux, sizeof aux);
-    _Static_assert(sizeof aux <= sizeof linux_auxv, "linux_auxv");
-    memcpy(linux_auxv, aux, sizeof aux);
-    linux_auxv_bytes = sizeof aux;
-    linux_stack_start = sp;
+    kfree(uargv);
+    _Static_assert(sizeof aux <= sizeof proc->auxv, "process auxv");
+    memcpy(proc->auxv, aux, sizeof aux);
+    proc->auxv_bytes = sizeof aux;
+    proc->stack_start = sp;
+    *entry_out = bias + eh->e_entry;
+    *sp_out = sp;
+    return 0;
+}
 
-    arch_enter_user(bias + eh->e_entry, sp);
+int main(int argc, char **argv)
+{
+    arch_user_init();
+    linux_threads_init();
+    struct process *proc = current_process();
+    snprintk(proc->exe, sizeof proc->exe, "/%s", argv[0]);
+    vfs_init(phys_to_virt((uintptr_t)app_files), (size_t)(app_files_end - app_files), proc->exe,
+             phys_to_virt((uintptr_t)app_elf), (size_t)(app_elf_end - app_elf));
+    const char *elf = phys_to_virt((uintptr_t)app_elf);
+    size_t elf_size = (size_t)(app_elf_end - app_elf);
+    const char *why = linux_elf_check(elf, elf_size);
+    uintptr_t entry, sp;
+    if (argc > 64)
+        argc = 64;
+    if (!why)
+        why = linux_elf_load(elf, argc, argv, envc, envp_store, &entry, &sp);
+    if (why)
+        bad_program(why);
+    arch_enter_user(entry, sp);
 }

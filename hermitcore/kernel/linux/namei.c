@@ -21,8 +21,47 @@ static struct {
 static unsigned nmounts;
 
 static struct inode *root;
-static struct inode *cwd_inode;
-static char cwd_path[PATH_MAX] = "/";
+
+/* A process's working directory (fork copies it, CLONE_FS shares it). */
+struct fs_ctx {
+    int refs;
+    struct inode *cwd; /* NULL: the root */
+    char path[PATH_MAX];
+};
+static struct fs_ctx first_fs = {1, 0, "/"};
+#define cwd_inode (current_process()->fs->cwd) /* the calling process's */
+#define cwd_path (current_process()->fs->path)
+
+struct fs_ctx *fs_first(void) { return &first_fs; }
+
+struct fs_ctx *fs_fork(struct fs_ctx *f)
+{
+    struct fs_ctx *n = kmalloc(sizeof *n);
+    if (n) {
+        *n = *f;
+        n->refs = 1;
+        if (n->cwd)
+            inode_get(n->cwd);
+    }
+    return n;
+}
+
+struct fs_ctx *fs_share(struct fs_ctx *f)
+{
+    f->refs++;
+    return f;
+}
+
+void fs_put(struct fs_ctx *f)
+{
+    if (!f || --f->refs > 0)
+        return;
+    if (f->cwd)
+        inode_put(f->cwd);
+    f->cwd = 0;
+    if (f != &first_fs)
+        kfree(f);
+}
 
 struct inode *vfs_root(void) { return root; }
 

@@ -21,9 +21,14 @@
  * argument and environment strings (Linux's mm->arg_start...env_end), the
  * stack pointer it started with, and a copy of its auxiliary vector (with
  * the closing AT_NULL pair) */
-extern uintptr_t linux_arg_start, linux_arg_end, linux_env_start, linux_env_end, linux_stack_start;
-extern uint64_t linux_auxv[];
-extern size_t linux_auxv_bytes;
+/* what the loader recorded of the calling process's program */
+#define linux_arg_start (current_process()->arg_start)
+#define linux_arg_end (current_process()->arg_end)
+#define linux_env_start (current_process()->env_start)
+#define linux_env_end (current_process()->env_end)
+#define linux_stack_start (current_process()->stack_start)
+#define linux_auxv (current_process()->auxv)
+#define linux_auxv_bytes (current_process()->auxv_bytes)
 /* provided by sys.c */
 const char *linux_comm(void);                                       /* the name prctl(PR_SET_NAME) sets */
 void linux_rlimit(unsigned resource, uint64_t *cur, uint64_t *max); /* what getrlimit reports */

@@ -48,22 +48,52 @@ struct sigqueue {
     union ksiginfo info;
 };
 
-static spinlock_t siglock = SPINLOCK_INIT; /* everything below and every thread's struct thread_signals */
-static struct sigaction_k actions[NSIG_K + 1];
-static uint64_t shared_pending;
-static struct sigqueue *shared_queue;
+/* everything below, every process's dispositions and pending set, every thread's struct thread_signals */
+static spinlock_t siglock = SPINLOCK_INIT;
+struct sighand {
+    int refs; /* processes sharing it (CLONE_SIGHAND) */
+    struct sigaction_k action[NSIG_K + 1];
+};
+static struct sighand first_hand = {1};
 static unsigned queued;
+#define actions (current_process()->sighand->action)
+
+struct sighand *sighand_first(void) { return &first_hand; }
+
+struct sighand *sighand_fork(struct sighand *h)
+{
+    struct sighand *n = kmalloc(sizeof *n);
+    if (n) {
+        unsigned long f = spin_lock_irqsave(&siglock);
+        *n = *h;
+        spin_unlock_irqrestore(&siglock, f);
+        n->refs = 1;
+    }
+    return n;
+}
+
+struct sighand *sighand_share(struct sighand *h)
+{
+    __atomic_fetch_add(&h->refs, 1, __ATOMIC_RELAXED);
+    return h;
+}
+
+void sighand_put(struct sighand *h)
+{
+    if (h && __atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) == 0 && h != &first_hand)
+        kfree(h);
+}
 
 static int valid(long sig) { return sig >= 1 && sig <= NSIG_K; }
 
 /* Ignored as it stands: such a signal is dropped when sent (unless blocked). */
-static int ignored(int sig)
+static int ignored_by(struct process *p, int sig)
 {
-    uint64_t h = actions[sig].handler;
+    uint64_t h = p->sighand->action[sig].handler;
     return sig != SIGKILL && (h == SIG_IGN || (h == SIG_DFL && (SIG_BIT(sig) & (DEFAULT_IGNORE | DEFAULT_STOP))));
 }
 
-static uint64_t deliverable(struct thread *t) { return (t->sig.pending | shared_pending) & ~t->sig.blocked; }
+static uint64_t deliverable(struct thread *t) { return (t->sig.pending | t->proc->shared_pending) & ~t->sig.blocked; }
 
 static void recalc(struct thread *t) /* siglock held */
 {
@@ -158,7 +188,8 @@ static void flush(uint64_t *pending, struct sigqueue **queue, uint64_t set)
  * by number; the thread's own before the process's. siglock held. */
 static int dequeue_locked(struct thread *t, uint64_t set, union ksiginfo *info)
 {
-    uint64_t own = t->sig.pending & set, shared = shared_pending & set;
+    struct process *p = t->proc;
+    uint64_t own = t->sig.pending & set, shared = p->shared_pending & set;
     uint64_t pick = own ? own : shared;
     if (!pick)
         return 0;
@@ -168,7 +199,7 @@ static int dequeue_locked(struct thread *t, uint64_t set, union ksiginfo *info)
     if (own)
         take(&t->sig.pending, &t->sig.queue, sig, info);
     else
-        take(&shared_pending, &shared_queue, sig, info);
+        take(&p->shared_pending, &p->shared_queue, sig, info);
     return sig;
 }
 
@@ -185,25 +216,28 @@ int signal_dequeue(uint64_t set, union ksiginfo *info)
 uint64_t signal_pending_set(void)
 {
     struct thread *t = current_thread();
-    return __atomic_load_n(&t->sig.pending, __ATOMIC_RELAXED) | __atomic_load_n(&shared_pending, __ATOMIC_RELAXED);
+    return __atomic_load_n(&t->sig.pending, __ATOMIC_RELAXED) |
+           __atomic_load_n(&t->proc->shared_pending, __ATOMIC_RELAXED);
 }
 
 static int wants(struct thread *t, int sig) { return !(t->sig.blocked & SIG_BIT(sig)) && t->state != THREAD_DEAD; }
 
-long signal_process(int sig, const union ksiginfo *info)
+long signal_to(struct process *p, int sig, const union ksiginfo *info)
 {
     long rc = 0;
+    if (p->zombie || !p->sighand)
+        return 0;
     linux_threads_lock();
     unsigned long f = spin_lock_irqsave(&siglock);
-    if (!ignored(sig)) {
-        rc = enqueue(&shared_pending, &shared_queue, sig, info);
+    if (!ignored_by(p, sig)) {
+        rc = enqueue(&p->shared_pending, &p->shared_queue, sig, info);
         if (rc == 0) {
             /* who takes it: the caller if it can, else the first thread that does not block it */
             struct thread *me = current_thread(), *t = 0;
-            if (me && me->user && wants(me, sig))
+            if (me && me->user && me->proc == p && wants(me, sig))
                 t = me;
             for (unsigned i = 0; !t && linux_thread_at(i); i++)
-                if (wants(linux_thread_at(i), sig))
+                if (linux_thread_at(i)->proc == p && wants(linux_thread_at(i), sig))
                     t = linux_thread_at(i);
             if (t)
                 kick(t);
@@ -211,8 +245,8 @@ long signal_process(int sig, const union ksiginfo *info)
     } else {
         /* an ignored signal is dropped, unless some thread blocks it (it stays pending until unblocked) */
         for (unsigned i = 0; linux_thread_at(i); i++)
-            if (linux_thread_at(i)->sig.blocked & SIG_BIT(sig)) {
-                rc = enqueue(&shared_pending, &shared_queue, sig, info);
+            if (linux_thread_at(i)->proc == p && (linux_thread_at(i)->sig.blocked & SIG_BIT(sig))) {
+                rc = enqueue(&p->shared_pending, &p->shared_queue, sig, info);
                 break;
             }
     }
@@ -222,11 +256,13 @@ long signal_process(int sig, const union ksiginfo *info)
     return rc;
 }
 
+long signal_process(int sig, const union ksiginfo *info) { return signal_to(current_process(), sig, info); }
+
 long signal_thread(struct thread *t, int sig, const union ksiginfo *info)
 {
     long rc = 0;
     unsigned long f = spin_lock_irqsave(&siglock);
-    if (!ignored(sig) || (t->sig.blocked & SIG_BIT(sig))) {
+    if (!ignored_by(t->proc, sig) || (t->sig.blocked & SIG_BIT(sig))) {
         rc = enqueue(&t->sig.pending, &t->sig.queue, sig, info);
         if (rc == 0 && !(t->sig.blocked & SIG_BIT(sig)))
             kick(t);
@@ -256,16 +292,19 @@ void signal_thread_exit(struct thread *t)
     t->sig.blocked = ~0ull; /* a process-directed signal goes to another thread */
     t->sig_wakeup = 0;
     /* if it was picked for one of the process's signals, let another thread take it */
-    uint64_t left = shared_pending;
+    struct process *p = t->proc;
+    uint64_t left = p->shared_pending;
     spin_unlock_irqrestore(&siglock, f);
     if (left) {
         linux_threads_lock();
         f = spin_lock_irqsave(&siglock);
-        for (unsigned i = 0; linux_thread_at(i); i++)
-            if (linux_thread_at(i) != t && (shared_pending & ~linux_thread_at(i)->sig.blocked)) {
-                kick(linux_thread_at(i));
+        for (unsigned i = 0; linux_thread_at(i); i++) {
+            struct thread *o = linux_thread_at(i);
+            if (o != t && o->proc == p && (p->shared_pending & ~o->sig.blocked)) {
+                kick(o);
                 break;
             }
+        }
         spin_unlock_irqrestore(&siglock, f);
         linux_threads_unlock();
     }
@@ -281,6 +320,8 @@ static const char *const names[32] = {
 
 static __attribute__((noreturn)) void die(int sig)
 {
+    if (current_process()->pid != 1 || current_process()->exiting)
+        process_exit(sig); /* a child's end is its parent's to report */
     /* as a shell, say nothing of SIGPIPE: `prog | head` ends programs so */
     printk(sig == SIGPIPE ? "[hermit] %s (signal %d) ends the program: exit status %d\n"
                           : "[hermit] warning: %s (signal %d) ends the program: exit status %d\n",
@@ -385,6 +426,8 @@ static int handle(struct thread *t, void *regs, int sig, union ksiginfo *info, c
 int linux_user_return(void *regs)
 {
     struct thread *t = current_thread();
+    if (t->proc->exiting) /* exit_group or a fatal signal in another thread: this one goes too */
+        thread_leave(0);
     int built = 0, in_syscall = t->in_syscall;
     for (int n = 0; n < NSIG_K; n++) {
         union ksiginfo info;
@@ -471,12 +514,15 @@ long sys_rt_sigaction(long sig, long uact, long uold, long size)
         act.flags &= SA_KNOWN; /* unknown bits read back as clear: libc probes for support so */
         act.mask &= ~UNBLOCKABLE;
         actions[(int)sig] = act;
-        if (ignored((int)sig)) { /* pending instances go (POSIX) */
-            flush(&shared_pending, &shared_queue, SIG_BIT(sig));
+        struct process *me = current_process();
+        if (ignored_by(me, (int)sig)) { /* pending instances go (POSIX) */
+            flush(&me->shared_pending, &me->shared_queue, SIG_BIT(sig));
             for (unsigned i = 0; linux_thread_at(i); i++) {
                 struct thread *t = linux_thread_at(i);
-                flush(&t->sig.pending, &t->sig.queue, SIG_BIT(sig));
-                recalc(t);
+                if (t->proc == me) {
+                    flush(&t->sig.pending, &t->sig.queue, SIG_BIT(sig));
+                    recalc(t);
+                }
             }
         }
     }
@@ -700,15 +746,25 @@ long sys_kill(long pid, long sig)
     pid = (int)pid, sig = (int)sig;
     if (sig && !valid(sig))
         return -EINVAL;
-    /* one process: pid 1 (ours), group 0 or 1; -1 means every process but ourselves and init */
-    if (pid != 1 && pid != 0 && pid != -1 && pid != sys_getpid())
-        return -ESRCH;
-    if (pid == -1)
-        return -ESRCH;
-    if (!sig)
-        return 0;
     union ksiginfo info = user_info(SI_USER);
-    return signal_process((int)sig, &info);
+    struct process *me = current_process();
+    if (pid > 0) {
+        struct process *p = process_find((int)pid);
+        if (!p)
+            return -ESRCH;
+        return sig ? signal_to(p, (int)sig, &info) : 0;
+    }
+    int found = 0;
+    for (struct process *p = process_first(); p; p = p->next) {
+        /* 0: the caller's group; -1: everyone but pid 1 and the caller; -N: group N */
+        int match = pid == 0 ? p->pgid == me->pgid : pid == -1 ? p->pid > 1 && p != me : p->pgid == -pid;
+        if (!match)
+            continue;
+        found = 1;
+        if (sig)
+            signal_to(p, (int)sig, &info);
+    }
+    return found ? 0 : -ESRCH;
 }
 
 static long thread_kill(long tgid, long tid, long sig, const union ksiginfo *info)
@@ -716,12 +772,10 @@ static long thread_kill(long tgid, long tid, long sig, const union ksiginfo *inf
     tgid = (int)tgid, tid = (int)tid, sig = (int)sig;
     if (tid <= 0 || (tgid != -1 && tgid <= 0) || (sig && !valid(sig)))
         return -EINVAL;
-    if (tgid != -1 && tgid != sys_getpid())
-        return -ESRCH;
     long rc = -ESRCH;
     linux_threads_lock();
     struct thread *t = linux_thread_find(tid);
-    if (t)
+    if (t && (tgid == -1 || t->proc->pid == tgid))
         rc = sig ? signal_thread(t, (int)sig, info) : 0;
     linux_threads_unlock();
     return rc;
@@ -749,9 +803,10 @@ static long queue_info(long tgid, long tid, long sig, long uinfo)
         return thread_kill(tgid, tid, sig, &info);
     if (!valid(sig))
         return -EINVAL;
-    if (tgid != sys_getpid())
+    struct process *p = tgid > 0 ? process_find((int)tgid) : 0;
+    if (!p)
         return -ESRCH;
-    return signal_process((int)sig, &info);
+    return signal_to(p, (int)sig, &info);
 }
 
 long sys_rt_sigqueueinfo(long pid, long sig, long uinfo) { return queue_info(pid, 0, sig, uinfo); }
@@ -784,4 +839,36 @@ void linux_sigstate(uint64_t *blocked, uint64_t *ignored_set, uint64_t *caught)
         else if (actions[sig].handler != SIG_DFL)
             *caught |= SIG_BIT(sig);
     }
+}
+
+/* --- processes --- */
+int signal_ignored_child(struct process *parent)
+{
+    const struct sigaction_k *a = &parent->sighand->action[SIGCHLD];
+    return a->handler == SIG_IGN || (a->flags & SA_NOCLDWAIT);
+}
+
+/* exec: handlers do not survive the program (ignored stays ignored; the
+ * mask and what is pending do), nor does the alternate stack. */
+void signal_exec(void)
+{
+    struct process *p = current_process();
+    struct thread *t = current_thread();
+    if (p->sighand->refs > 1) { /* shared with a vfork parent: a copy of our own */
+        struct sighand *n = sighand_fork(p->sighand);
+        if (n) {
+            sighand_put(p->sighand);
+            p->sighand = n;
+        }
+    }
+    unsigned long f = spin_lock_irqsave(&siglock);
+    for (int sig = 1; sig <= NSIG_K; sig++) {
+        struct sigaction_k *a = &p->sighand->action[sig];
+        if (a->handler != SIG_IGN)
+            a->handler = SIG_DFL;
+        a->flags = a->restorer = a->mask = 0;
+    }
+    t->sig.ss_sp = t->sig.ss_size = 0;
+    t->sig.ss_flags = 0;
+    spin_unlock_irqrestore(&siglock, f);
 }

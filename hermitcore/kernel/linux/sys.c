@@ -1,5 +1,6 @@
-/* Process-wide system calls: identity, time, randomness, limits, signals
- * (recorded, never delivered). Threads, futexes and exit: thread.c. */
+/* Process-wide system calls: identity, time, randomness, limits. Processes
+ * (fork, wait, groups): process.c; threads, futexes: thread.c; signals:
+ * signal.c. */
 #include "linux.h"
 #include <board.h>
 #include <hermit/boot.h>
@@ -14,16 +15,10 @@ void linux_exit(int status)
     hermit_exit(status & 0xff);
 }
 
-long sys_getpid(void) { return 1; }
-long sys_getppid(void) { return 0; }
 long sys_getuid(void) { return 0; }
 long sys_geteuid(void) { return 0; }
 long sys_getgid(void) { return 0; }
 long sys_getegid(void) { return 0; }
-long sys_getpgid(long pid) { return 1; }
-long sys_getpgrp(void) { return 1; }
-long sys_getsid(long pid) { return 1; }
-long sys_setpgid(long pid, long pgid) { return 0; }
 
 static long put_ids(long a, long b, long c)
 {
@@ -45,34 +40,8 @@ long sys_getgroups(long size, long ulist)
     return size < 0 ? -EINVAL : 0;
 }
 
-/* The program is the only process: the owner of its POSIX locks. */
-static const char the_process[] = "pid 1";
-const void *lock_process(void) { return the_process; }
-
-/* --- children: the program has none (fork is not there yet) --- */
-#define WNOHANG 1
-#define WUNTRACED 2
-#define WEXITED 4
-#define WCONTINUED 8
-#define WNOWAIT 0x1000000
-#define __WNOTHREAD 0x20000000
-#define __WALL 0x40000000
-#define __WCLONE 0x80000000
-
-long sys_wait4(long pid, long ustatus, long options, long urusage)
-{
-    if (options & ~(long)(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE))
-        return -EINVAL;
-    return -ECHILD;
-}
-
-long sys_waitid(long idtype, long id, long uinfo, long options, long urusage)
-{
-    if (idtype < 0 || idtype > 3 || !(options & (WEXITED | WUNTRACED | WCONTINUED)) ||
-        (options & ~(long)(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE)))
-        return -EINVAL;
-    return -ECHILD;
-}
+/* The owner of the calling process's POSIX locks: the process. */
+const void *lock_process(void) { return current_process(); }
 
 struct utsname {
     char sysname[65], nodename[65], release[65], version[65], machine[65], domainname[65];
@@ -429,7 +398,7 @@ long sys_sysinfo(long ubuf)
 
 #define PR_SET_NAME 15
 #define PR_GET_NAME 16
-static char task_name[16] = "main";
+#define task_name (current_process()->comm)
 const char *linux_comm(void) { return task_name; }
 
 long sys_prctl(long option, long arg2, long a3, long a4, long a5)

@@ -30,7 +30,7 @@ static void file_release(struct file **f) { if (*f) file_put(*f); }
 #define SEEK_DATA 3
 #define SEEK_HOLE 4
 
-static unsigned umask_bits = 022;
+#define umask_bits (current_process()->umask) /* the calling process's */
 unsigned vfs_umask(void) { return umask_bits; }
 
 static int is_dir(const struct inode *i) { return (i->mode & S_IFMT) == S_IFDIR; }

@@ -29,6 +29,7 @@ unsigned linux_thread_count(void) { return nlive; } /* /proc/self/status */
 
 void linux_threads_init(void)
 {
+    linux_process_init(); /* the first thread is pid 1's */
     live[0] = current_thread();
     live[0]->user = 1; /* it is about to enter the program: keep its FP and TLS state */
     nlive = 1;
@@ -113,6 +114,7 @@ static int get_word(uintptr_t p, size_t size, uint64_t *v) { return user_access(
 /* --- futexes --- */
 struct waiter {
     struct thread *t;
+    struct mm *mm; /* futexes are the address space's: (mm, addr) */
     uintptr_t addr;
     uint32_t bitset;
     volatile int woken;
@@ -143,7 +145,7 @@ static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_
 {
     uint64_t cur;
     struct thread *t = current_thread();
-    struct waiter w = {t, uaddr, bitset, 0, 0};
+    struct waiter w = {t, current_process()->mm, uaddr, bitset, 0, 0};
     if (get_word(uaddr, 4, &cur)) /* fault it in before taking the bucket lock */
         return -EFAULT;
     struct bucket *b = bucket(uaddr);
@@ -190,6 +192,7 @@ static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_
 static long futex_wake_requeue(uintptr_t uaddr, long n, uint32_t bitset, uintptr_t uaddr2, long requeue)
 {
     long done = 0, moved = 0;
+    struct mm *mm = current_process()->mm;
     struct bucket *b = bucket(uaddr), *b2 = requeue ? bucket(uaddr2) : b;
     /* two buckets: locked in address order */
     spin_lock(b < b2 ? b : b2);
@@ -198,7 +201,7 @@ static long futex_wake_requeue(uintptr_t uaddr, long n, uint32_t bitset, uintptr
     struct waiter **p = &b->head;
     while (*p) {
         struct waiter *w = *p;
-        if (w->addr != uaddr || !(w->bitset & bitset)) {
+        if (w->addr != uaddr || w->mm != mm || !(w->bitset & bitset)) {
             p = &w->next;
             continue;
         }
@@ -296,16 +299,19 @@ long sys_clone(long flags, long sp, long uptid, long a3, long a4)
 {
     long uctid = arch_clone_tls_arg == 3 ? a4 : a3, tls = arch_clone_tls_arg == 3 ? a3 : a4;
     const long thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
-    if ((flags & thread) != thread) {
-        static int said;
-        if (!said++)
-            pr_warn("clone without CLONE_VM|CLONE_THREAD (fork, vfork, posix_spawn): a unikernel runs "
-                   "one process; returning -ENOSYS\n");
-        return -ENOSYS;
+    if (!(flags & CLONE_THREAD)) { /* a process: fork, vfork, posix_spawn */
+        kernel_lock();
+        long rc = process_clone((unsigned long)flags, (uintptr_t)sp, (uintptr_t)uptid, (uintptr_t)uctid,
+                                (uintptr_t)tls);
+        kernel_unlock();
+        return rc;
     }
+    if ((flags & thread) != thread)
+        return -EINVAL;
     struct thread *t = thread_create_user((uintptr_t)sp, (uintptr_t)tls, (flags & CLONE_SETTLS) != 0);
     if (!t)
         return -ENOMEM;
+    t->proc = current_process();
     signal_thread_start(t);
     if (!thread_add(t)) {
         t->state = THREAD_DEAD;
@@ -318,6 +324,7 @@ long sys_clone(long flags, long sp, long uptid, long a3, long a4)
     if (flags & CLONE_CHILD_CLEARTID)
         t->clear_child_tid = (uintptr_t)uctid;
     long tid = t->tid;
+    __atomic_fetch_add(&t->proc->threads, 1, __ATOMIC_RELAXED);
     thread_start(t);
     return tid;
 }
@@ -353,19 +360,20 @@ static void robust_list_exit(struct thread *t)
         robust_release(pending + offset, t->tid);
 }
 
-long sys_exit(long status)
+/* A thread ends: what it leaves behind for others (robust futexes, its
+ * tid word for pthread_join), then off the thread list. */
+void linux_thread_cleanup(struct thread *t)
 {
-    struct thread *t = current_thread();
     robust_list_exit(t);
     if (t->clear_child_tid && put_u32(t->clear_child_tid, 0) == 0)
         futex_wake(t->clear_child_tid, 1); /* pthread_join's wait */
-    if (thread_remove(t) == 0)
-        linux_exit((int)status); /* the last thread: the process ends */
+    thread_remove(t);
     signal_thread_exit(t);
-    thread_exit();
 }
 
-long sys_exit_group(long status) { linux_exit((int)status); }
+int linux_thread_add(struct thread *t) { return thread_add(t); }
+
+long sys_exit(long status) { thread_leave(((int)status & 0xff) << 8); }
 
 long sys_gettid(void) { return current_thread()->tid; }
 

@@ -47,6 +47,7 @@ struct vma {
     struct vma *next;
     struct fmap *fm; /* NULL: anonymous */
     uint64_t off;    /* fm: the file offset at start */
+    int shared;      /* anonymous MAP_SHARED: stays shared with the children fork makes */
 };
 
 /* A file page shared by MAP_SHARED mappings. */
@@ -68,9 +69,29 @@ struct pin {
 static struct pin *pins;
 static uint64_t wb_pass;
 
-static struct vma *vmas;
-static uintptr_t brk_base, brk_cur;
-static struct vma *brk_vma;
+/* A process's memory (fork copies it, vfork's child shares it). */
+struct mm {
+    struct vma *vmas_;
+    uintptr_t brk_base_, brk_cur_;
+    struct vma *brk_vma_;
+    uint64_t root; /* its address space (arch_as_*) */
+    int users;     /* processes on it */
+    struct mm *next;
+};
+static struct mm first_mm = {.users = 1}; /* pid 1's, from boot */
+static struct mm *all_mms = &first_mm;
+static struct mm *mm(void) { return current_process()->mm; }
+/* The calling process's (as the globals they were before processes). */
+#define vmas (mm()->vmas_)
+#define brk_base (mm()->brk_base_)
+#define brk_cur (mm()->brk_cur_)
+#define brk_vma (mm()->brk_vma_)
+
+struct mm *vm_first_mm(void)
+{
+    first_mm.root = arch_as_current();
+    return &first_mm;
+}
 
 static uintptr_t page_up(uintptr_t v) { return (v + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1); }
 
@@ -87,6 +108,16 @@ static unsigned map_flags(unsigned prot)
     if (!(prot & 7))
         return 0;
     return MAP_USER | (prot & PROT_WRITE ? MAP_WRITE : 0) | (prot & PROT_EXEC ? MAP_EXEC : 0);
+}
+
+/* A present page's flags: a private page another process still has (fork)
+ * is read-only until written (copy on write). */
+static unsigned page_flags(const struct vma *v, uint64_t pa)
+{
+    unsigned f = map_flags(v->prot);
+    if ((f & MAP_WRITE) && !v->shared && !(v->fm && v->fm->shared) && page_shared(pa))
+        f = (f & ~MAP_WRITE) | MAP_COW;
+    return f;
 }
 
 static struct vma *find(uintptr_t addr)
@@ -116,6 +147,7 @@ static struct vma *insert(uintptr_t start, uintptr_t end, unsigned prot, const c
     n->name = name;
     n->fm = 0;
     n->off = 0;
+    n->shared = 0;
     struct vma **p = &vmas;
     while (*p && (*p)->start < start)
         p = &(*p)->next;
@@ -168,9 +200,10 @@ static struct spage *spage_find(struct lock_key key, uint64_t pgoff)
 /* Whether a mapping, or an mmap in progress, still uses the file's shared pages. */
 static int key_in_use(struct lock_key key)
 {
-    for (struct vma *v = vmas; v; v = v->next)
-        if (v->fm && v->fm->shared && same_key(v->fm->key, key))
-            return 1;
+    for (struct mm *m = all_mms; m; m = m->next)
+        for (struct vma *v = m->vmas_; v; v = v->next)
+            if (v->fm && v->fm->shared && same_key(v->fm->key, key))
+                return 1;
     for (struct pin *p = pins; p; p = p->next)
         if (same_key(p->key, key))
             return 1;
@@ -244,8 +277,9 @@ static void free_pages_in(const struct vma *v, uintptr_t start, uintptr_t end)
     for (uintptr_t va = arch_user_next(start, end); va < end; va = arch_user_next(va + PAGE_SIZE, end)) {
         uint64_t pa = arch_user_unmap(va);
         cleared |= pa != 0;
-        if (shared)
-            pa = 0; /* the file's page: it stays with the file's other mappings, or goes in fmap_release */
+        if (shared || (pa && page_unshare(pa)))
+            pa = 0; /* the file's page (it stays with the file's other mappings, or goes in fmap_release),
+                       or one another process still has (fork) */
         if (pa)
             batch[n++] = pa;
         if (n == 64) {
@@ -381,6 +415,26 @@ static int map_shared_page(struct vma *v, uintptr_t page)
     return rc == -2 ? -EEXIST : rc ? -ENOMEM : 0;
 }
 
+/* A write to a page fork left shared: the last owner takes it as it is,
+ * the others get a copy. */
+static int cow_break(struct vma *v, uintptr_t page, uint64_t pa)
+{
+    if (!page_shared(pa))
+        return arch_user_protect(page, map_flags(v->prot)) == 0 ? 0 : -1;
+    void *copy = page_alloc(1);
+    if (!copy)
+        out_of_memory(page);
+    memcpy(copy, phys_to_virt(pa), PAGE_SIZE);
+    arch_user_unmap(page);
+    if (arch_user_map(page, virt_to_phys(copy), map_flags(v->prot)) != 0) {
+        page_free(copy, 1);
+        out_of_memory(page);
+    }
+    page_unshare(pa);
+    arch_tlb_sync(); /* no CPU may go on reading the old page through this address space */
+    return 0;
+}
+
 static int fault_locked(uintptr_t addr, int write, int exec)
 {
     struct vma *v = find(addr);
@@ -389,6 +443,10 @@ static int fault_locked(uintptr_t addr, int write, int exec)
     if ((write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)) || !v->prot)
         return -1;
     uintptr_t page = addr & ~(PAGE_SIZE - 1);
+    uint64_t pa;
+    unsigned flags;
+    if (write && arch_user_query(page, &pa, &flags) == 0 && !(flags & MAP_WRITE))
+        return cow_break(v, page, pa);
     int rc = v->fm && v->fm->shared ? map_shared_page(v, page) : map_zero_page(page, v->prot);
     if (rc == -ENOMEM)
         out_of_memory(addr);
@@ -399,7 +457,7 @@ static int fault_locked(uintptr_t addr, int write, int exec)
      * under the same lock); refreshing it also flushes this CPU's TLB. A
      * large page here is the kernel's: not the program's to touch. */
     if (rc == -EEXIST)
-        return arch_user_protect(page, map_flags(v->prot)) == 0 ? 0 : -1;
+        return arch_user_query(page, &pa, &flags) == 0 && arch_user_protect(page, page_flags(v, pa)) == 0 ? 0 : -1;
     return rc;
 }
 
@@ -576,7 +634,7 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
         return -ENOMEM;
     if (fixed && (flags & MAP_FIXED_NOREPLACE) && overlaps(start, start + len))
         return -EEXIST;
-    int shared = (flags & MAP_SHARED) && !(flags & MAP_ANONYMOUS); /* anonymous shared: one process, so private */
+    int shared = (flags & MAP_SHARED) && !(flags & MAP_ANONYMOUS); /* the file's pages */
     if (((prot & PROT_WRITE) && (flags & MAP_PRIVATE) && !(flags & MAP_NORESERVE) && beyond_ram(len)) ||
         (shared && beyond_ram(len)))
         return -ENOMEM;
@@ -622,6 +680,7 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
             fs_file_put(file);
         return rc ? rc : -ENOMEM;
     }
+    v->shared = (flags & MAP_SHARED) && (flags & MAP_ANONYMOUS);
     if (fm) {
         *fm = (struct fmap){file, key, 1, fs_file_writable(file), (prot & PROT_WRITE) != 0, 1, 0};
         v->fm = fm;
@@ -731,7 +790,7 @@ long sys_msync(long addr, long length, long flags)
 void vm_writeback_all(void)
 {
     kernel_lock();
-    writeback_range(0, USER_LIMIT);
+    writeback_range(0, USER_LIMIT); /* (other processes' shared mappings of a file are the same pages) */
     kernel_unlock();
 }
 
@@ -761,8 +820,12 @@ long sys_mprotect(long addr, long length, long prot)
         v->prot = (unsigned)prot & 7;
         if (v->fm && (prot & PROT_WRITE))
             v->fm->wrote = 1;
-        for (uintptr_t va = arch_user_next(v->start, v->end); va < v->end; va = arch_user_next(va + PAGE_SIZE, v->end))
-            arch_user_protect(va, map_flags(v->prot));
+        for (uintptr_t va = arch_user_next(v->start, v->end); va < v->end; va = arch_user_next(va + PAGE_SIZE, v->end)) {
+            uint64_t pa;
+            unsigned f;
+            if (arch_user_query(va, &pa, &f) == 0)
+                arch_user_protect(va, page_flags(v, pa));
+        }
     }
     arch_tlb_sync();
     return 0;
@@ -791,6 +854,7 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
         struct vma *n = insert(old + olen, old + nlen, v->prot, v->name);
         if (!n)
             return -ENOMEM;
+        n->shared = v->shared;
         if ((n->fm = v->fm)) {
             n->fm->refs++;
             n->off = v->off + (old + olen - v->start);
@@ -803,13 +867,14 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
     struct vma *n = to ? insert(to, to + nlen, v->prot, v->name) : 0;
     if (!n)
         return -ENOMEM;
+    n->shared = v->shared;
     if ((n->fm = v->fm)) {
         n->fm->refs++;
         n->off = v->off + (old - v->start);
     }
     for (size_t off = 0; off < olen; off += PAGE_SIZE) { /* move the pages, not their contents */
         uint64_t pa = arch_user_unmap(old + off);
-        if (pa && arch_user_map(to + off, pa, map_flags(v->prot)) != 0)
+        if (pa && arch_user_map(to + off, pa, page_flags(v, pa)) != 0)
             return -ENOMEM;
     }
     arch_tlb_sync();
@@ -863,4 +928,151 @@ void linux_explain_fault(uintptr_t addr)
                (void *)addr, (unsigned long)guard->start, (unsigned long)guard->end,
                (unsigned long)guard->next->start, (unsigned long)guard->next->end);
     kernel_unlock();
+}
+
+/* --- processes: fork copies the memory, exec empties it, exit frees it --- */
+struct fork_state {
+    int failed;
+};
+
+static unsigned fork_page(uintptr_t va, uint64_t pa, unsigned flags, void *arg)
+{
+    struct vma *v = find(va);
+    if (!v)
+        return ~0u;
+    if (v->fm && v->fm->shared)
+        return flags; /* the file's page: both map it */
+    if (page_share(pa)) {
+        ((struct fork_state *)arg)->failed = 1;
+        return ~0u;
+    }
+    return page_flags(v, pa); /* private and writable: read-only in both until written */
+}
+
+static unsigned no_page(uintptr_t va, uint64_t pa, unsigned flags, void *arg) { return ~0u; }
+
+/* A copy of the calling process's memory for a child (fork): its own
+ * address space, the pages shared copy-on-write. NULL: no memory. */
+struct mm *vm_fork(void)
+{
+    struct mm *parent = mm(), *m = kzalloc(sizeof *m);
+    if (!m)
+        return 0;
+    struct vma **tail = &m->vmas_;
+    int bad = 0;
+    for (struct vma *v = parent->vmas_; v && !bad; v = v->next) {
+        struct vma *n = kmalloc(sizeof *n);
+        if (!n) {
+            bad = 1;
+            break;
+        }
+        *n = *v;
+        n->next = 0;
+        if (n->fm)
+            n->fm->refs++;
+        if (v == parent->brk_vma_)
+            m->brk_vma_ = n;
+        *tail = n;
+        tail = &n->next;
+    }
+    m->brk_base_ = parent->brk_base_;
+    m->brk_cur_ = parent->brk_cur_;
+    struct fork_state st = {0};
+    if (!bad)
+        m->root = arch_as_fork(fork_page, &st);
+    if (bad || !m->root || st.failed) {
+        if (m->root) { /* (its pages' shares were taken: give them back) */
+            uint64_t here = arch_as_current();
+            arch_as_switch(m->root);
+            for (struct vma *v = m->vmas_; v; v = v->next)
+                free_pages_in(v, v->start, v->end);
+            arch_as_switch(here);
+            arch_as_free(m->root);
+        }
+        while (m->vmas_) {
+            struct vma *v = m->vmas_;
+            m->vmas_ = v->next;
+            fmap_release(v->fm);
+            kfree(v);
+        }
+        kfree(m);
+        return 0;
+    }
+    m->users = 1;
+    m->next = all_mms;
+    all_mms = m;
+    return m;
+}
+
+/* vfork's child: the parent's memory itself. */
+struct mm *vm_share(struct mm *m)
+{
+    m->users++;
+    return m;
+}
+
+uint64_t vm_root(struct mm *m) { return m->root; }
+
+/* Every mapping of the calling process goes (its address space stays). */
+static void unmap_all(void)
+{
+    unmap_range(0, USER_LIMIT);
+    brk_base = brk_cur = 0;
+    brk_vma = 0;
+}
+
+static void forget(struct mm *m)
+{
+    for (struct mm **p = &all_mms; *p; p = &(*p)->next)
+        if (*p == m) {
+            *p = m->next;
+            break;
+        }
+}
+
+/* exec: the calling process's memory, emptied for the new program. A
+ * memory shared with a vfork parent stays the parent's: the child gets an
+ * empty one of its own. 0, or -ENOMEM. */
+int vm_exec(struct process *p)
+{
+    struct mm *m = p->mm;
+    if (m->users == 1) {
+        unmap_all();
+        return 0;
+    }
+    struct mm *n = kzalloc(sizeof *n);
+    if (!n || !(n->root = arch_as_fork(no_page, 0))) {
+        kfree(n);
+        return -ENOMEM;
+    }
+    n->users = 1;
+    n->next = all_mms;
+    all_mms = n;
+    m->users--;
+    p->mm = n;
+    current_thread()->as_root = n->root;
+    arch_as_switch(n->root);
+    return 0;
+}
+
+/* The calling process is done with its memory (its last thread exits):
+ * what its shared file mappings hold goes back to the files, its pages and
+ * tables are freed; the thread goes on in the kernel's address space. */
+void vm_exit(struct process *p)
+{
+    struct mm *m = p->mm;
+    struct thread *t = current_thread();
+    if (--m->users == 0) {
+        writeback_range(0, USER_LIMIT);
+        unmap_all();
+        forget(m);
+    }
+    t->as_root = kernel_as;
+    arch_as_switch(kernel_as);
+    if (m->users == 0) {
+        if (m->root != kernel_as)
+            arch_as_free(m->root);
+        if (m != &first_mm)
+            kfree(m);
+    }
 }

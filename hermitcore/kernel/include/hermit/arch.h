@@ -73,6 +73,22 @@ int arch_user_kernel_mapped(uintptr_t va, uintptr_t end);
  * empty tables, so unmapping or re-protecting a large, mostly untouched
  * reservation costs what is mapped in it, not its size. */
 uintptr_t arch_user_next(uintptr_t va, uintptr_t end);
+/* The program page at va: its physical page and MAP_* flags (MAP_USER,
+ * MAP_WRITE, MAP_EXEC, MAP_COW). 0, or -1 when none is mapped there. */
+int arch_user_query(uintptr_t va, uint64_t *pa, unsigned *flags);
+/* Address spaces: one root table per process, the kernel's mappings in
+ * every one (its top-level entries above the program's range shared, its
+ * leaves below copied: the kernel adds no mapping there once programs run).
+ * arch_as_fork copies the current one; each program page goes through
+ * `page`, which returns the flags both copies get (the parent's entry is
+ * rewritten too), or ~0u to leave it out (exec: none at all). 0 when out of
+ * memory. arch_as_switch loads one (and drops the old one's translations);
+ * arch_as_free frees one's tables (its program pages unmapped already; not
+ * the current one). */
+uint64_t arch_as_current(void);
+uint64_t arch_as_fork(unsigned (*page)(uintptr_t va, uint64_t pa, unsigned flags, void *arg), void *arg);
+void arch_as_switch(uint64_t root);
+void arch_as_free(uint64_t root);
 /* After unmapping or re-protecting program pages: every other CPU has
  * dropped the old translations when this returns (x86_64: an IPI
  * shoot-down; aarch64: the broadcast TLBIs already did it). */

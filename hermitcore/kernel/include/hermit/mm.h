@@ -11,6 +11,7 @@
 #define MAP_EXEC 2u
 #define MAP_DEVICE 4u
 #define MAP_USER 8u /* the program may access it (ring 3 / EL0) */
+#define MAP_COW 16u /* a program page shared with another process: read-only until a write copies it */
 
 /* The direct map: the kernel reaches physical address pa at
  * arch_direct_map_base + pa (x86_64: the upper half, so the lower half is
@@ -40,6 +41,13 @@ void mm_init(const struct boot_info *bi);
 
 /* Contiguous, page-aligned physical pages (as direct-map pointers), or NULL. */
 void *page_alloc(size_t pages);
+/* Program pages shared between processes (fork): a page's owners beyond the
+ * first. page_share adds one (0, or -1 when it cannot be counted: copy it
+ * instead); page_unshare takes one away and returns 1 if others still own
+ * it (then it must not be freed), 0 for its last owner. */
+int page_share(uint64_t pa);
+int page_unshare(uint64_t pa);
+int page_shared(uint64_t pa);
 void page_free(void *p, size_t pages);
 size_t pages_free(void);
 size_t pages_total(void);

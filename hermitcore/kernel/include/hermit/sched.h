@@ -38,6 +38,8 @@ struct thread {
     struct timer timer;   /* sleeps and timeouts */
     volatile int timed_out;
     /* The Linux layer's per-thread state. */
+    struct process *proc; /* whose thread it is (process.c) */
+    uint64_t as_root;     /* the address space it runs in (arch_as_*); 0: whichever is loaded */
     uintptr_t clear_child_tid;
     uintptr_t robust_list;
     uint64_t *uaccess_fixup; /* set while touching program memory: a bad address longjmps here */
@@ -136,6 +138,10 @@ struct thread *thread_create_user(uintptr_t sp, uintptr_t tls, int set_tls);
 void thread_start(struct thread *t);
 /* The current thread ends; never returns. */
 void thread_exit(void) __attribute__((noreturn));
+
+/* The address space of kernel threads (the idle threads): the one the
+ * kernel booted in. No process's that could be freed under them. */
+extern uint64_t kernel_as;
 
 /* The big lock of the Linux layer: system calls that touch shared process
  * state (files, the address space) hold it; it is recursive per CPU and is

@@ -1,0 +1,462 @@
+/* Processes: fork (the memory copied on write, vm.c), vfork, clone without
+ * CLONE_THREAD, exit and exit_group, wait4 and waitid, zombies and
+ * reparenting to pid 1, process groups and sessions.
+ *
+ * A process owns its memory (struct mm: mappings and address space), its
+ * descriptors (struct fdtable), its working directory (struct fs_ctx) and
+ * its signal dispositions (struct sighand) -- each shared instead of copied
+ * when clone asks (CLONE_VM, CLONE_FILES, CLONE_FS, CLONE_SIGHAND). Its
+ * pid is its first thread's tid. The run is pid 1's: when pid 1 ends, the
+ * machine stops with its status (the others with it, as in a PID
+ * namespace). Under the big kernel lock, except where noted. */
+#include "linux.h"
+#include <hermit/heap.h>
+
+#define CLONE_VM 0x100
+#define CLONE_FS 0x200
+#define CLONE_FILES 0x400
+#define CLONE_SIGHAND 0x800
+#define CLONE_PIDFD 0x1000
+#define CLONE_PTRACE 0x2000
+#define CLONE_VFORK 0x4000
+#define CLONE_PARENT 0x8000
+#define CLONE_THREAD 0x10000
+#define CLONE_NEWNS 0x20000
+#define CLONE_SYSVSEM 0x40000
+#define CLONE_SETTLS 0x80000
+#define CLONE_PARENT_SETTID 0x100000
+#define CLONE_CHILD_CLEARTID 0x200000
+#define CLONE_DETACHED 0x400000
+#define CLONE_CHILD_SETTID 0x1000000
+#define CSIGNAL 0xff
+
+#define WNOHANG 1
+#define WUNTRACED 2
+#define WEXITED 4
+#define WCONTINUED 8
+#define WNOWAIT 0x01000000
+#define __WNOTHREAD 0x20000000
+#define __WALL 0x40000000
+#define __WCLONE 0x80000000
+#define CLD_EXITED 1
+#define CLD_KILLED 2
+#define CLD_DUMPED 3
+
+static struct process first = {.pid = 1, .pgid = 1, .sid = 1, .exit_signal = SIGCHLD, .umask = 022, .comm = "main"};
+static struct process *all = &first;
+
+struct process *process_first(void) { return all; }
+
+struct process *process_find(int pid)
+{
+    for (struct process *p = all; p; p = p->next)
+        if (p->pid == pid)
+            return p;
+    return 0;
+}
+
+/* The first thread becomes pid 1 (loader.c, before the program's first instruction). */
+void linux_process_init(void)
+{
+    struct thread *t = current_thread();
+    first.mm = vm_first_mm();
+    first.files = fdt_first();
+    first.fs = fs_first();
+    first.sighand = sighand_first();
+    first.threads = 1;
+    first.start_ns = clock_ns();
+    t->proc = &first;
+    t->as_root = kernel_as;
+}
+
+/* --- identity --- */
+long sys_getpid(void) { return current_process()->pid; }
+long sys_getppid(void)
+{
+    struct process *p = current_process();
+    return p->parent ? p->parent->pid : 0;
+}
+
+static struct process *target(long pid) { return pid == 0 ? current_process() : process_find((int)pid); }
+
+long sys_getpgid(long pid)
+{
+    struct process *p = target((int)pid);
+    return p ? p->pgid : -ESRCH;
+}
+long sys_getpgrp(void) { return current_process()->pgid; }
+long sys_getsid(long pid)
+{
+    struct process *p = target((int)pid);
+    return p ? p->sid : -ESRCH;
+}
+
+long sys_setpgid(long pid, long pgid)
+{
+    pid = (int)pid, pgid = (int)pgid;
+    struct process *me = current_process(), *p = target(pid);
+    if (pgid < 0)
+        return -EINVAL;
+    if (!p || (p != me && p->parent != me))
+        return -ESRCH;
+    if (p->sid == p->pid)
+        return -EPERM; /* a session leader stays in its group */
+    if (p->sid != me->sid)
+        return -EPERM;
+    if (!pgid)
+        pgid = p->pid;
+    if (pgid != p->pid) { /* joining a group: it must exist in the session */
+        struct process *q = all;
+        while (q && !(q->pgid == pgid && q->sid == me->sid && !q->zombie))
+            q = q->next;
+        if (!q)
+            return -EPERM;
+    }
+    p->pgid = (int)pgid;
+    return 0;
+}
+
+long sys_setsid(void)
+{
+    struct process *me = current_process();
+    for (struct process *q = all; q; q = q->next)
+        if (q->pgid == me->pid)
+            return -EPERM; /* a group leader (or its id in use) */
+    me->sid = me->pgid = me->pid;
+    return me->sid;
+}
+
+/* --- fork, vfork, clone --- */
+static void link_child(struct process *parent, struct process *c)
+{
+    c->parent = parent;
+    c->sibling = parent->children;
+    parent->children = c;
+    c->next = all;
+    all = c;
+}
+
+static void unlink_process(struct process *p)
+{
+    for (struct process **q = &all; *q; q = &(*q)->next)
+        if (*q == p) {
+            *q = p->next;
+            break;
+        }
+    if (p->parent)
+        for (struct process **q = &p->parent->children; *q; q = &(*q)->sibling)
+            if (*q == p) {
+                *q = p->sibling;
+                break;
+            }
+}
+
+static int put_tid(uintptr_t at, int tid)
+{
+    uint32_t v = (uint32_t)tid;
+    return copy_to_user(at, &v, sizeof v);
+}
+
+long process_clone(unsigned long flags, uintptr_t sp, uintptr_t ptid, uintptr_t ctid, uintptr_t tls)
+{
+    struct process *parent = current_process();
+    if ((flags & CLONE_SIGHAND) && !(flags & CLONE_VM))
+        return -EINVAL;
+    if (flags & (CLONE_NEWNS | CLONE_PIDFD))
+        return -EINVAL; /* (namespaces and pidfds: not here) */
+    struct process *c = kzalloc(sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->mm = flags & CLONE_VM ? vm_share(parent->mm) : vm_fork();
+    c->files = flags & CLONE_FILES ? fdt_share(parent->files) : fdt_fork(parent->files);
+    c->fs = flags & CLONE_FS ? fs_share(parent->fs) : fs_fork(parent->fs);
+    c->sighand = flags & CLONE_SIGHAND ? sighand_share(parent->sighand) : sighand_fork(parent->sighand);
+    struct thread *t = c->mm && c->files && c->fs && c->sighand
+                           ? thread_create_user(sp, tls, (flags & CLONE_SETTLS) != 0)
+                           : 0;
+    if (!t) {
+        if (c->mm) {
+            /* (a fork's copy: undone as an exit would, from its own address space) */
+            struct process *me = current_process();
+            current_thread()->proc = c;
+            uint64_t back = current_thread()->as_root;
+            if (!(flags & CLONE_VM)) {
+                current_thread()->as_root = vm_root(c->mm);
+                arch_as_switch(vm_root(c->mm));
+            }
+            vm_exit(c);
+            current_thread()->proc = me;
+            current_thread()->as_root = back;
+            arch_as_switch(back);
+        }
+        if (c->files)
+            fdt_put(c->files);
+        if (c->fs)
+            fs_put(c->fs);
+        if (c->sighand)
+            sighand_put(c->sighand);
+        kfree(c);
+        return -ENOMEM;
+    }
+    c->pid = t->tid;
+    c->pgid = parent->pgid;
+    c->sid = parent->sid;
+    c->exit_signal = (int)(flags & CSIGNAL);
+    c->threads = 1;
+    c->umask = parent->umask;
+    c->start_ns = clock_ns();
+    memcpy(c->comm, parent->comm, sizeof c->comm);
+    memcpy(c->exe, parent->exe, sizeof c->exe);
+    c->arg_start = parent->arg_start, c->arg_end = parent->arg_end;
+    c->env_start = parent->env_start, c->env_end = parent->env_end;
+    c->stack_start = parent->stack_start;
+    memcpy(c->auxv, parent->auxv, sizeof c->auxv);
+    c->auxv_bytes = parent->auxv_bytes;
+    t->proc = c;
+    t->as_root = vm_root(c->mm);
+    signal_thread_start(t);
+    t->sig.ss_sp = current_thread()->sig.ss_sp; /* fork keeps the alternate stack */
+    t->sig.ss_size = current_thread()->sig.ss_size;
+    t->sig.ss_flags = current_thread()->sig.ss_flags;
+    if (!linux_thread_add(t)) {
+        t->state = THREAD_DEAD; /* (as sys_clone: a program at 1024 threads is rare) */
+        return -EAGAIN;
+    }
+    link_child(flags & CLONE_PARENT && parent->parent ? parent->parent : parent, c);
+    if (flags & CLONE_PARENT_SETTID)
+        put_tid(ptid, c->pid);
+    if (flags & CLONE_CHILD_SETTID) { /* in the child's memory */
+        uint64_t back = current_thread()->as_root;
+        arch_as_switch(t->as_root);
+        current_thread()->as_root = t->as_root;
+        struct process *me = current_thread()->proc;
+        current_thread()->proc = c;
+        put_tid(ctid, c->pid);
+        current_thread()->proc = me;
+        current_thread()->as_root = back;
+        arch_as_switch(back);
+    }
+    if (flags & CLONE_CHILD_CLEARTID)
+        t->clear_child_tid = ctid;
+    if (flags & CLONE_VFORK)
+        c->vfork_parent = current_thread();
+    long pid = c->pid;
+    thread_start(t);
+    if (flags & CLONE_VFORK) /* until the child execs or exits (its memory is ours meanwhile) */
+        while (!__atomic_load_n(&c->vfork_done, __ATOMIC_ACQUIRE))
+            io_wait(io_seq(), 0);
+    return pid;
+}
+
+long sys_fork(void) { return process_clone(SIGCHLD, 0, 0, 0, 0); }
+long sys_vfork(void) { return process_clone(CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0); }
+
+/* The child execs or ends: a vfork parent goes on. */
+void process_vfork_release(struct process *p)
+{
+    if (p->vfork_parent) {
+        p->vfork_parent = 0;
+        __atomic_store_n(&p->vfork_done, 1, __ATOMIC_RELEASE);
+        io_notify();
+    }
+}
+
+/* --- the end --- */
+static int wait_status_exit(int code) { return (code & 0xff) << 8; }
+
+/* The last thread of p is leaving (in p's address space, on its way to
+ * thread_exit): p becomes a zombie for its parent to collect. */
+static void finish(struct process *p)
+{
+    fdt_put(p->files); /* closing may sleep (9P, sockets): first */
+    p->files = 0;
+    rlock_release((struct lock_key){0, 0}, p); /* its POSIX locks */
+    fs_put(p->fs);
+    p->fs = 0;
+    process_vfork_release(p);
+    vm_exit(p); /* from here on in the kernel's address space */
+    p->mm = 0;
+    /* its children go to pid 1 */
+    while (p->children) {
+        struct process *c = p->children;
+        p->children = c->sibling;
+        c->parent = &first;
+        c->sibling = first.children;
+        first.children = c;
+    }
+    struct process *parent = p->parent;
+    int auto_reap = parent && signal_ignored_child(parent);
+    sighand_put(p->sighand);
+    p->sighand = 0;
+    p->zombie = 1;
+    if (parent && p->exit_signal) {
+        union ksiginfo info = {0};
+        int sig = p->status & 0x7f;
+        info.code = sig ? ((p->status & 0x80) ? CLD_DUMPED : CLD_KILLED) : CLD_EXITED;
+        info.chld.pid = p->pid;
+        info.chld.status = sig ? sig : (p->status >> 8) & 0xff;
+        signal_to(parent, p->exit_signal, &info);
+    }
+    if (auto_reap) {
+        unlink_process(p);
+        kfree(p);
+    }
+    io_notify(); /* a parent in wait4 */
+}
+
+static int run_status(int status) /* wait(2)'s word as an exit code: 128 + signal, or the code */
+{
+    return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
+}
+
+void thread_leave(int status)
+{
+    struct thread *t = current_thread();
+    struct process *p = t->proc;
+    linux_thread_cleanup(t); /* robust futexes, clear_child_tid, the thread list */
+    if (__atomic_sub_fetch(&p->threads, 1, __ATOMIC_ACQ_REL) == 0) {
+        if (!p->exiting)
+            p->status = status;
+        if (p->pid == 1)
+            linux_exit(run_status(p->status));
+        kernel_lock();
+        finish(p);
+        kernel_unlock();
+    }
+    thread_exit();
+}
+
+void process_exit(int status)
+{
+    struct process *p = current_process();
+    if (p->pid == 1) /* the run ends with it */
+        linux_exit(run_status(status));
+    if (!p->exiting) {
+        p->exiting = 1;
+        p->status = status;
+    }
+    /* its other threads leave at their next return to the program */
+    linux_threads_lock();
+    for (unsigned i = 0; linux_thread_at(i); i++) {
+        struct thread *t = linux_thread_at(i);
+        if (t->proc == p && t != current_thread())
+            signal_thread(t, SIGKILL, 0);
+    }
+    linux_threads_unlock();
+    thread_leave(status);
+}
+
+long sys_exit_group(long status) { process_exit(wait_status_exit((int)status)); }
+
+/* --- wait --- */
+static int matches(struct process *c, long pid, struct process *me)
+{
+    if (pid > 0)
+        return c->pid == pid;
+    if (pid == 0)
+        return c->pgid == me->pgid;
+    if (pid < -1)
+        return c->pgid == -pid;
+    return 1;
+}
+
+/* A matching zombie child (collected unless `keep`), or NULL with *any
+ * set when a matching child exists at all. */
+static struct process *reap(long pid, int keep, int *any)
+{
+    struct process *me = current_process();
+    *any = 0;
+    for (struct process *c = me->children; c; c = c->sibling) {
+        if (!matches(c, pid, me))
+            continue;
+        *any = 1;
+        if (c->zombie)
+            return c;
+    }
+    return 0;
+}
+
+struct rusage_k {
+    int64_t utime_sec, utime_usec, stime_sec, stime_usec;
+    int64_t rest[14];
+};
+
+long sys_wait4(long pid, long ustatus, long options, long urusage)
+{
+    pid = (int)pid;
+    if (options & ~(long)(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE))
+        return -EINVAL;
+    for (;;) {
+        uint64_t seq = io_seq();
+        int any;
+        struct process *c = reap(pid, 0, &any);
+        if (c) {
+            int status = c->status, cpid = c->pid;
+            if (ustatus && copy_to_user((uintptr_t)ustatus, &status, sizeof status))
+                return -EFAULT;
+            if (urusage) {
+                struct rusage_k ru = {0};
+                if (copy_to_user((uintptr_t)urusage, &ru, sizeof ru))
+                    return -EFAULT;
+            }
+            unlink_process(c);
+            kfree(c);
+            return cpid;
+        }
+        if (!any)
+            return -ECHILD;
+        if (options & WNOHANG)
+            return 0;
+        if (io_wait_intr(seq, 0) == -EINTR)
+            return -ERESTARTSYS;
+    }
+}
+
+long sys_waitid(long idtype, long id, long uinfo, long options, long urusage)
+{
+    long pid;
+    id = (int)id;
+    if (idtype == 0 /* P_ALL */)
+        pid = -1;
+    else if (idtype == 1 /* P_PID */)
+        pid = id > 0 ? id : -0x7fffffff;
+    else if (idtype == 2 /* P_PGID */)
+        pid = id ? -id : 0;
+    else
+        return -EINVAL;
+    if (!(options & (WEXITED | WUNTRACED | WCONTINUED)) ||
+        (options & ~(long)(WNOHANG | WEXITED | WUNTRACED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE)))
+        return -EINVAL;
+    for (;;) {
+        uint64_t seq = io_seq();
+        int any;
+        struct process *c = (options & WEXITED) ? reap(pid, 0, &any) : 0;
+        if (!(options & WEXITED))
+            reap(pid, 1, &any);
+        if (c) {
+            union ksiginfo info = {0};
+            int sig = c->status & 0x7f;
+            info.signo = SIGCHLD;
+            info.code = sig ? ((c->status & 0x80) ? CLD_DUMPED : CLD_KILLED) : CLD_EXITED;
+            info.chld.pid = c->pid;
+            info.chld.status = sig ? sig : (c->status >> 8) & 0xff;
+            if (uinfo && copy_to_user((uintptr_t)uinfo, &info, sizeof info))
+                return -EFAULT;
+            if (!(options & WNOWAIT)) {
+                unlink_process(c);
+                kfree(c);
+            }
+            return 0;
+        }
+        if (!any)
+            return -ECHILD;
+        if (options & WNOHANG) {
+            union ksiginfo none = {0};
+            if (uinfo && copy_to_user((uintptr_t)uinfo, &none, sizeof none))
+                return -EFAULT;
+            return 0;
+        }
+        if (io_wait_intr(seq, 0) == -EINTR)
+            return -ERESTARTSYS;
+    }
+}
