@@ -256,6 +256,7 @@ void sighand_put(struct sighand *h);
 void signal_exec(void);          /* handlers go back to SIG_DFL (ignored stay ignored) */
 long signal_to(struct process *p, int sig, const union ksiginfo *info); /* process-directed */
 int signal_ignored_child(struct process *parent); /* SIGCHLD ignored or SA_NOCLDWAIT: no zombies */
+void sigtimer_release(struct process *p, int exec); /* sigtimer.c: its timers go (exec: but alarm) */
 #define linux_exe_path (current_process()->exe) /* "/name", what /proc/self/exe names */
 extern int strace_enabled;
 uint64_t realtime_ns(void);

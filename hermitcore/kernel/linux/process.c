@@ -268,6 +268,7 @@ static int wait_status_exit(int code) { return (code & 0xff) << 8; }
  * thread_exit): p becomes a zombie for its parent to collect. */
 static void finish(struct process *p)
 {
+    sigtimer_release(p, 0);
     fdt_put(p->files); /* closing may sleep (9P, sockets): first */
     p->files = 0;
     rlock_release((struct lock_key){0, 0}, p); /* its POSIX locks */

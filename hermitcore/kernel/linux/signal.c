@@ -824,8 +824,17 @@ void linux_tty_signal(int sig, int from_host)
 {
     union ksiginfo info = {0};
     info.code = from_host ? SI_USER : SI_KERNEL;
-    if (valid(sig))
-        signal_process(sig, &info);
+    struct process *init = process_find(1);
+    if (!valid(sig) || !init)
+        return;
+    if (from_host) { /* to the program the run started, as `docker kill` */
+        signal_to(init, sig, &info);
+        return;
+    }
+    /* the terminal's foreground group: pid 1's (no job control yet) */
+    for (struct process *p = process_first(); p; p = p->next)
+        if (p->pgid == init->pgid)
+            signal_to(p, sig, &info);
 }
 
 /* /proc/self/status's SigPnd/ShdPnd, SigBlk, SigIgn, SigCgt */

@@ -17,7 +17,8 @@
 
 struct ptimer {
     struct timer kt;
-    int used, clock, notify, signo;
+    struct process *owner; /* whose it is: its signals go there */
+    int used, real, clock, notify, signo;
     long tid;            /* SIGEV_THREAD_ID */
     uint64_t value;      /* sigev_value */
     uint64_t deadline;   /* clock_ns(); 0: disarmed */
@@ -27,8 +28,41 @@ struct ptimer {
 };
 
 static spinlock_t tlock = SPINLOCK_INIT;
-static struct ptimer timers[MAX_TIMERS];
-static struct ptimer real = {.notify = SIGEV_SIGNAL, .signo = SIGALRM, .id = -1}; /* ITIMER_REAL */
+static struct ptimer timers[MAX_TIMERS]; /* every process's: POSIX timers, and each one's ITIMER_REAL */
+
+/* The calling process's ITIMER_REAL, made on first use (NULL: none, and
+ * `make` is 0 or the table is full). tlock held. */
+static struct ptimer *real_timer(int make)
+{
+    struct process *me = current_process();
+    struct ptimer *freep = 0;
+    for (int i = 0; i < MAX_TIMERS; i++) {
+        if (timers[i].used && timers[i].real && timers[i].owner == me)
+            return &timers[i];
+        if (!timers[i].used && !freep)
+            freep = &timers[i];
+    }
+    if (!make || !freep)
+        return 0;
+    *freep = (struct ptimer){.used = 1, .real = 1, .owner = me, .notify = SIGEV_SIGNAL, .signo = SIGALRM,
+                             .id = (int)(freep - timers), .gen = freep->gen};
+    return freep;
+}
+
+/* The process ends (every timer of its goes) or execs (its POSIX timers go;
+ * alarm stays, as on Linux). */
+void sigtimer_release(struct process *p, int exec)
+{
+    unsigned long f = spin_lock_irqsave(&tlock);
+    for (int i = 0; i < MAX_TIMERS; i++)
+        if (timers[i].used && timers[i].owner == p && !(exec && timers[i].real)) {
+            timers[i].gen++;
+            timer_cancel(&timers[i].kt);
+            timers[i].deadline = 0;
+            timers[i].used = 0;
+        }
+    spin_unlock_irqrestore(&tlock, f);
+}
 
 static void fire(struct timer *kt, void *arg);
 
@@ -41,15 +75,15 @@ static void arm(struct ptimer *p, uint64_t deadline, uint64_t interval)
     p->interval = interval;
     p->overrun = 0;
     if (deadline)
-        timer_add(&p->kt, deadline, fire, (void *)(uintptr_t)(p->gen << 8 | (uint64_t)(p->id + 1)));
+        timer_add(&p->kt, deadline, fire, (void *)(uintptr_t)(p->gen << 8 | (uint64_t)p->id));
 }
 
 static void fire(struct timer *kt, void *arg)
 {
     uint64_t cookie = (uint64_t)(uintptr_t)arg;
-    struct ptimer *p = (cookie & 0xff) ? &timers[(cookie & 0xff) - 1] : &real;
+    struct ptimer *p = &timers[cookie & 0xff];
     unsigned long f = spin_lock_irqsave(&tlock);
-    if (p->gen != cookie >> 8 || !p->deadline) {
+    if (!p->used || p->gen != cookie >> 8 || !p->deadline) {
         spin_unlock_irqrestore(&tlock, f);
         return;
     }
@@ -71,7 +105,8 @@ static void fire(struct timer *kt, void *arg)
     union ksiginfo info = {0};
     int notify = p->notify, signo = p->signo;
     long tid = p->tid;
-    if (p == &real) {
+    struct process *owner = p->owner;
+    if (p->real) {
         info.code = SI_KERNEL;
     } else {
         info.code = SI_TIMER;
@@ -79,16 +114,16 @@ static void fire(struct timer *kt, void *arg)
         info.timer.overrun = overrun;
         info.timer.value = p->value;
     }
-    spin_unlock_irqrestore(&tlock, f);
     if (notify == SIGEV_SIGNAL) {
-        signal_process(signo, &info);
+        signal_to(owner, signo, &info); /* (under tlock: the owner cannot go meanwhile) */
     } else if (notify == (SIGEV_SIGNAL | SIGEV_THREAD_ID)) {
         linux_threads_lock();
         struct thread *t = linux_thread_find(tid);
-        if (t)
+        if (t && t->proc == owner)
             signal_thread(t, signo, &info);
         linux_threads_unlock();
     }
+    spin_unlock_irqrestore(&tlock, f);
 }
 
 static uint64_t remaining(const struct ptimer *p)
@@ -112,11 +147,12 @@ static struct timeval_k ns_tv(uint64_t ns)
 
 static void real_get(struct itimerval_k *v) /* tlock held */
 {
-    uint64_t left = remaining(&real);
+    struct ptimer *real = real_timer(0);
+    uint64_t left = real ? remaining(real) : 0;
     if (left && left < 1000)
         left = 1000; /* armed: never reads as zero */
     v->value = ns_tv(left);
-    v->interval = ns_tv(real.interval);
+    v->interval = ns_tv(real ? real->interval : 0);
 }
 
 long sys_getitimer(long which, long uvalue)
@@ -148,11 +184,14 @@ long sys_setitimer(long which, long unew, long uold)
         return -EINVAL; /* ITIMER_VIRTUAL, ITIMER_PROF: CPU time is not kept per process */
     unsigned long f = spin_lock_irqsave(&tlock);
     real_get(&old);
-    if (unew) {
+    struct ptimer *real = unew ? real_timer(1) : 0;
+    if (real) {
         uint64_t value = tv_ns(&v.value);
-        arm(&real, value ? clock_ns() + value : 0, value ? tv_ns(&v.interval) : 0);
+        arm(real, value ? clock_ns() + value : 0, value ? tv_ns(&v.interval) : 0);
     }
     spin_unlock_irqrestore(&tlock, f);
+    if (unew && !real)
+        return -EAGAIN;
     if (uold && copy_to_user((uintptr_t)uold, &old, sizeof old))
         return -EFAULT;
     return 0;
@@ -164,7 +203,9 @@ long sys_alarm(long seconds)
     unsigned long f = spin_lock_irqsave(&tlock);
     real_get(&old);
     uint64_t s = (uint64_t)(unsigned)seconds;
-    arm(&real, s ? clock_ns() + s * NSEC_PER_SEC : 0, 0);
+    struct ptimer *real = real_timer(s != 0);
+    if (real)
+        arm(real, s ? clock_ns() + s * NSEC_PER_SEC : 0, 0);
     spin_unlock_irqrestore(&tlock, f);
     long left = old.value.sec;
     if ((!left && old.value.usec) || old.value.usec >= 500000)
@@ -191,7 +232,9 @@ static int realtime_clock(long clock) { return clock == 0 || clock == 8; }
 
 static struct ptimer *lookup(long id) /* tlock held */
 {
-    return id >= 0 && id < MAX_TIMERS && timers[id].used ? &timers[id] : 0;
+    return id >= 0 && id < MAX_TIMERS && timers[id].used && !timers[id].real && timers[id].owner == current_process()
+               ? &timers[id]
+               : 0;
 }
 
 long sys_timer_create(long clock, long usev, long uid)
@@ -223,6 +266,8 @@ long sys_timer_create(long clock, long usev, long uid)
     }
     struct ptimer *p = &timers[id];
     p->used = 1;
+    p->real = 0;
+    p->owner = current_process();
     p->id = id;
     p->clock = (int)clock;
     p->notify = ev.notify;
