@@ -126,6 +126,8 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "exit": (1, "ends the calling thread (CLONE_CHILD_CLEARTID cleared and woken, robust futexes released); the last one ends the program"),
     "exit_group": (1, "ends the program, every thread; its status is the exit status of `hermitcore run`"),
     "clone": (5, "threads (CLONE_VM|CLONE_SIGHAND|CLONE_THREAD, as pthread_create) and processes: without CLONE_VM a copy-on-write copy of the memory (fork), with CLONE_VM|CLONE_VFORK the parent's memory until the child execs or exits (vfork, posix_spawn); CLONE_FILES, CLONE_FS, CLONE_SIGHAND share instead of copying; SETTLS, PARENT_SETTID, CHILD_SETTID (in the child's memory), CHILD_CLEARTID, CLONE_PARENT; the exit signal in the low byte"),
+    "execve": (3, "programs of the file tree: static and static-pie ELF, `#!` scripts (4 interpreters deep); arguments and environment up to 2 MiB (E2BIG); close-on-exec descriptors close, handlers reset, other threads end, a vfork parent goes on; /proc/self/exe follows"),
+    "execveat": (5, "as execve, from a directory descriptor; AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW"),
     "fork": (0, "as clone(SIGCHLD): the child's memory is the parent's, copied on write"),
     "vfork": (0, "as clone(CLONE_VM|CLONE_VFORK|SIGCHLD)"),
     "getpid": (0, "the process's id (pid 1 is the program the run started)"),

@@ -161,3 +161,17 @@ int arch_sigreturn(void *regs, uint64_t *mask, uint64_t ss[3], long *rc)
     kfree(fr);
     return 0;
 }
+
+void arch_exec_regs(void *regs, uintptr_t entry, uintptr_t sp)
+{
+    struct exception_frame *f = regs;
+    memset(f->x, 0, sizeof f->x);
+    f->elr = entry;
+    f->sp_el0 = sp;
+    f->spsr = 0; /* EL0t, interrupts unmasked */
+    aarch64_thread(current_thread())->tpidr = 0;
+    __asm__ volatile("msr tpidr_el0, xzr");
+    _Alignas(16) uint8_t area[528];
+    memset(area, 0, sizeof area);
+    aarch64_fp_restore(area);
+}

@@ -145,3 +145,23 @@ int arch_sigreturn(void *regs, uint64_t *mask, uint64_t ss[3], long *rc)
     *rc = (long)sc->rax;
     return 0;
 }
+
+void arch_exec_regs(void *regs, uintptr_t entry, uintptr_t sp)
+{
+    struct trap_frame *f = regs;
+    memset(f, 0, sizeof *f);
+    f->rip = entry;
+    f->rsp = sp;
+    f->rflags = FLAGS_IF;
+    f->cs = USER_CS;
+    f->ss = USER_DS;
+    struct x86_thread *x = x86_thread(current_thread());
+    x->fs = x->gs = 0;
+    x86_wrmsr(MSR_FS_BASE, 0);
+    x86_wrmsr(MSR_KERNEL_GS_BASE, 0);
+    _Alignas(16) uint8_t fx[512];
+    memset(fx, 0, sizeof fx);
+    *(uint16_t *)fx = 0x37f;             /* FCW as after finit */
+    *(uint32_t *)(fx + 24) = 0x1f80;     /* MXCSR at reset */
+    __asm__ volatile("fxrstor64 %0" : : "m"(fx));
+}

@@ -210,6 +210,7 @@ struct process {
     uint64_t shared_pending; /* process-directed signals (signal.c) */
     struct sigqueue *shared_queue;
     struct thread *vfork_parent; /* vfork: woken when this child execs or exits */
+    struct thread *exec_thread;  /* execve in progress: every other thread leaves */
     volatile int vfork_done;
     unsigned umask;
     char comm[16];

@@ -315,7 +315,10 @@ void thread_leave(int status)
     struct thread *t = current_thread();
     struct process *p = t->proc;
     linux_thread_cleanup(t); /* robust futexes, clear_child_tid, the thread list */
-    if (__atomic_sub_fetch(&p->threads, 1, __ATOMIC_ACQ_REL) == 0) {
+    unsigned left = __atomic_sub_fetch(&p->threads, 1, __ATOMIC_ACQ_REL);
+    if (left == 1 && p->exec_thread)
+        io_notify(); /* the execve waiting for the others */
+    if (left == 0) {
         if (!p->exiting)
             p->status = status;
         if (p->pid == 1)

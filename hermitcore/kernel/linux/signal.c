@@ -426,7 +426,8 @@ static int handle(struct thread *t, void *regs, int sig, union ksiginfo *info, c
 int linux_user_return(void *regs)
 {
     struct thread *t = current_thread();
-    if (t->proc->exiting) /* exit_group or a fatal signal in another thread: this one goes too */
+    struct thread *exec = t->proc->exec_thread;
+    if (t->proc->exiting || (exec && exec != t)) /* exit_group, a fatal signal or an execve elsewhere */
         thread_leave(0);
     int built = 0, in_syscall = t->in_syscall;
     for (int n = 0; n < NSIG_K; n++) {

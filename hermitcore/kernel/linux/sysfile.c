@@ -164,6 +164,39 @@ static long open_inode(struct inode *ino, int flags, struct file **out)
     return 0;
 }
 
+/* execve's open: the regular file at path (from dirfd; AT_EMPTY_PATH: dirfd
+ * itself), executable by someone, read-only, its canonical path in abs. */
+long vfs_open_exec(long dirfd, const char *path, int at_flags, struct file **out, char *abs)
+{
+    struct vpath base;
+    FILE_HOLD(hold);
+    INODE(ino);
+    long rc;
+    if (!path[0]) {
+        if (!(at_flags & AT_EMPTY_PATH))
+            return -ENOENT;
+        struct file *f = fd_get(dirfd);
+        if (!f)
+            return -EBADF;
+        hold = f;
+        if (!f->inode)
+            return -EACCES;
+        ino = f->inode;
+        inode_get(ino);
+        snprintk(abs, PATH_MAX, "%s", f->path ? f->path : "");
+    } else {
+        if ((rc = base_of(dirfd, path, &base, &hold)) < 0)
+            return rc;
+        if ((rc = vfs_lookup(base, path, (at_flags & AT_SYMLINK_NOFOLLOW) ? 0 : LOOKUP_FOLLOW, &ino, abs)) < 0)
+            return rc;
+    }
+    if ((ino->mode & S_IFMT) == S_IFLNK)
+        return -ELOOP;
+    if ((ino->mode & S_IFMT) != S_IFREG || !(ino->mode & 0111))
+        return -EACCES;
+    return open_inode(ino, O_RDONLY, out);
+}
+
 static long truncate_inode(struct inode *ino, uint64_t size)
 {
     if (!ino->ops->setattr)

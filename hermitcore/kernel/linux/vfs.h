@@ -281,6 +281,7 @@ int fd_cloexec(long fd, int set);
 /* File I/O with the layer's common rules (access mode, O_APPEND, shared
  * mappings told of writes); `user`: buf is the program's memory. */
 long file_read(struct file *f, char *buf, size_t n, uint64_t *off);
+long vfs_open_exec(long dirfd, const char *path, int at_flags, struct file **out, char *abs); /* sysfile.c */
 long file_write(struct file *f, const char *buf, size_t n, uint64_t *off, int user);
 long file_stat(struct file *f, struct kstat *st);
 long file_size(struct file *f, uint64_t *size);

@@ -145,6 +145,9 @@ int arch_signal_frame(void *regs, const struct signal_frame *s);
  * size) to restore; returns the value the system call returns (the
  * restored rax / x0) via *rc. 0, or -EFAULT for a frame that is not one. */
 int arch_sigreturn(void *regs, uint64_t *mask, uint64_t ss[3], long *rc);
+/* execve: the registers a new program starts with (Linux's: all zero but
+ * pc and sp; TLS base and FP/SIMD state reset). */
+void arch_exec_regs(void *regs, uintptr_t entry, uintptr_t sp);
 extern const unsigned long arch_minsigstksz;  /* MINSIGSTKSZ */
 extern const unsigned long arch_red_zone;     /* bytes below sp a handler must not touch (x86_64: 128) */
 /* The code a handler returns to without SA_RESTORER, mapped read-only at
