@@ -96,9 +96,10 @@ void aarch64_exception(struct exception_frame *f, unsigned kind)
         user_return(f);
         return;
     }
+    int paged = -1;
     if ((ec == 0x20 || ec == 0x24 || ec == 0x25) && far < USER_LIMIT &&
         ((fsc & 0x3c) == 0x04 || (fsc & 0x3c) == 0x0c) && /* translation or permission fault */
-        vm_fault(far, ec != 0x20 && ((esr >> 6) & 1), ec == 0x20) == 0)
+        (paged = vm_fault(far, ec != 0x20 && ((esr >> 6) & 1), ec == 0x20)) == 0)
         return; /* demand paging */
     struct fault_info fi = {0};
     fi.pc = f->elr;
@@ -154,7 +155,7 @@ void aarch64_exception(struct exception_frame *f, unsigned kind)
             fi.signal = 5; /* SIGTRAP */
             break;
         default:
-            fi.signal = 11; /* SIGSEGV */
+            fi.signal = paged == -2 ? 7 : 11; /* SIGBUS past the end of a mapped file, else SIGSEGV */
         }
         user_fault(&fi, dump_regs, f, f->x[29]); /* returns when the program's handler takes it */
         user_return(f);

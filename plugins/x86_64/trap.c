@@ -124,15 +124,19 @@ void x86_trap(struct trap_frame *f)
         fi.present = f->error & 1;
         fi.write = (f->error >> 1) & 1;
         fi.exec = (f->error >> 4) & 1;
-        if (cr2 < USER_LIMIT && vm_fault(cr2, fi.write, fi.exec) == 0)
+        int r = cr2 < USER_LIMIT ? vm_fault(cr2, fi.write, fi.exec) : -1;
+        if (r == 0)
             return; /* demand paging */
+        if (r == -2)
+            fi.signal = 7; /* past the end of a mapped file: SIGBUS */
         break;
     }
     default:
         fi.kind = FAULT_OTHER;
     }
     if (from_user) {
-        fi.signal = fault_signal[f->vector] ? fault_signal[f->vector] : 11;
+        if (!fi.signal)
+            fi.signal = fault_signal[f->vector] ? fault_signal[f->vector] : 11;
         user_fault(&fi, dump_regs, f, f->rbp); /* returns when the program's handler takes it */
         user_return(f);
         return;

@@ -258,6 +258,7 @@ void signal_exec(void);          /* handlers go back to SIG_DFL (ignored stay ig
 long signal_to(struct process *p, int sig, const union ksiginfo *info); /* process-directed */
 int signal_ignored_child(struct process *parent); /* SIGCHLD ignored or SA_NOCLDWAIT: no zombies */
 void sigtimer_release(struct process *p, int exec); /* sigtimer.c: its timers go (exec: but alarm) */
+void sigtimer_taken(union ksiginfo *info); /* a timer's signal left the queue: its overruns into it */
 #define linux_exe_path (current_process()->exe) /* "/name", what /proc/self/exe names */
 extern int strace_enabled;
 uint64_t realtime_ns(void);

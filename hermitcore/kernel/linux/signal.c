@@ -117,8 +117,13 @@ static void kick(struct thread *t)
 /* Queue sig on (pending, queue). siglock held. */
 static long enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const union ksiginfo *info)
 {
-    if (sig < SIGRTMIN && (*pending & SIG_BIT(sig)))
+    if (sig < SIGRTMIN && (*pending & SIG_BIT(sig))) {
+        if (info && info->code == SI_TIMER) {
+            union ksiginfo gone = *info;
+            sigtimer_taken(&gone); /* (its timer may send again) */
+        }
         return 0; /* a standard signal is pending once */
+    }
     struct sigqueue *q = queued < MAX_QUEUED ? kmalloc(sizeof *q) : 0;
     if (!q && sig >= SIGRTMIN && info && info->code != SI_USER)
         return -EAGAIN;
@@ -162,6 +167,8 @@ static void take(uint64_t *pending, struct sigqueue **queue, int sig, union ksig
         *info = found->info;
         kfree(found);
         queued--;
+        if (info->code == SI_TIMER)
+            sigtimer_taken(info); /* the timer may queue its next one; overruns meanwhile go in this one */
     } else { /* a standard signal whose siginfo could not be allocated */
         memset(info, 0, sizeof *info);
         info->signo = sig;
@@ -175,6 +182,8 @@ static void flush(uint64_t *pending, struct sigqueue **queue, uint64_t set)
         struct sigqueue *q = *p;
         if (SIG_BIT(q->info.signo) & set) {
             *p = q->next;
+            if (q->info.code == SI_TIMER)
+                sigtimer_taken(&q->info);
             kfree(q);
             queued--;
         } else {
@@ -244,11 +253,16 @@ long signal_to(struct process *p, int sig, const union ksiginfo *info)
         }
     } else {
         /* an ignored signal is dropped, unless some thread blocks it (it stays pending until unblocked) */
-        for (unsigned i = 0; linux_thread_at(i); i++)
+        int kept = 0;
+        for (unsigned i = 0; linux_thread_at(i) && !kept; i++)
             if (linux_thread_at(i)->proc == p && (linux_thread_at(i)->sig.blocked & SIG_BIT(sig))) {
                 rc = enqueue(&p->shared_pending, &p->shared_queue, sig, info);
-                break;
+                kept = 1;
             }
+        if (!kept && info && info->code == SI_TIMER) {
+            union ksiginfo gone = *info;
+            sigtimer_taken(&gone);
+        }
     }
     spin_unlock_irqrestore(&siglock, f);
     linux_threads_unlock();
@@ -266,6 +280,9 @@ long signal_thread(struct thread *t, int sig, const union ksiginfo *info)
         rc = enqueue(&t->sig.pending, &t->sig.queue, sig, info);
         if (rc == 0 && !(t->sig.blocked & SIG_BIT(sig)))
             kick(t);
+    } else if (info && info->code == SI_TIMER) {
+        union ksiginfo gone = *info;
+        sigtimer_taken(&gone);
     }
     spin_unlock_irqrestore(&siglock, f);
     io_notify(); /* signalfd readers and pollers */
@@ -283,6 +300,7 @@ void signal_thread_start(struct thread *child)
 {
     struct thread *parent = current_thread();
     child->sig.blocked = parent->sig.blocked; /* the alternate stack is not inherited with CLONE_VM */
+    child->sig.ss_flags = SS_DISABLE;
 }
 
 void signal_thread_exit(struct thread *t)
@@ -352,14 +370,14 @@ static int setup_frame(struct thread *t, void *regs, int sig, const struct sigac
     struct signal_frame s = {
         .sig = sig, .siginfo = info, .handler = act->handler, .restorer = act->restorer, .flags = act->flags,
         .mask = oldmask, .ss_sp = t->sig.ss_sp, .ss_size = t->sig.ss_size,
-        .ss_flags = altstack_flags(t, sp) | (int)(t->sig.ss_flags & SS_AUTODISARM), .fault = fault,
+        .ss_flags = (int)t->sig.ss_flags, .fault = fault, /* the thread's own flags, as Linux since 4.7 */
     };
     s.top = sp - arch_red_zone;
     if ((act->flags & SA_ONSTACK) && altstack_flags(t, sp) == 0) {
         s.top = t->sig.ss_sp + t->sig.ss_size;
         s.limit = t->sig.ss_sp;
         if (t->sig.ss_flags & SS_AUTODISARM)
-            t->sig.ss_sp = t->sig.ss_size = 0, t->sig.ss_flags = 0;
+            t->sig.ss_sp = t->sig.ss_size = 0, t->sig.ss_flags = SS_DISABLE;
     } else if (on_altstack(t, sp)) {
         s.limit = t->sig.ss_sp; /* a nested handler on the alternate stack must stay on it */
     }
@@ -464,6 +482,8 @@ int linux_fault_signal(const struct fault_info *fault, void *regs)
     uint64_t handler = actions[sig].handler;
     int takes = handler != SIG_DFL && handler != SIG_IGN && !(t->sig.blocked & SIG_BIT(sig));
     spin_unlock_irqrestore(&siglock, f);
+    if (!takes && t->proc->pid != 1)
+        process_exit(sig); /* a child dies alone: its parent's wait reports it */
     if (!takes)
         return 0;
     union ksiginfo info = {0};
@@ -477,7 +497,7 @@ int linux_fault_signal(const struct fault_info *fault, void *regs)
         info.fault.addr = fault->kind == FAULT_PAGE ? fault->addr : 0;
         break;
     case SIGBUS:
-        info.code = 1; /* BUS_ADRALN */
+        info.code = fault->kind == FAULT_PAGE ? 2 /* BUS_ADRERR: past a file's end */ : 1 /* BUS_ADRALN */;
         info.fault.addr = fault->addr ? fault->addr : fault->pc;
         break;
     case SIGILL:
@@ -597,7 +617,7 @@ static long altstack_set(struct thread *t, uint64_t sp, uint32_t flags, uint64_t
     }
     t->sig.ss_sp = sp;
     t->sig.ss_size = size;
-    t->sig.ss_flags = flags & SS_AUTODISARM;
+    t->sig.ss_flags = flags; /* as given: SS_DISABLE, 0 or SS_ONSTACK, with SS_AUTODISARM */
     return 0;
 }
 
@@ -802,12 +822,12 @@ static long queue_info(long tgid, long tid, long sig, long uinfo)
     info.signo = (int32_t)sig;
     if (tid)
         return thread_kill(tgid, tid, sig, &info);
-    if (!valid(sig))
+    if (sig && !valid(sig))
         return -EINVAL;
     struct process *p = tgid > 0 ? process_find((int)tgid) : 0;
     if (!p)
         return -ESRCH;
-    return signal_to(p, (int)sig, &info);
+    return sig ? signal_to(p, (int)sig, &info) : 0; /* 0: whether it exists */
 }
 
 long sys_rt_sigqueueinfo(long pid, long sig, long uinfo) { return queue_info(pid, 0, sig, uinfo); }
@@ -878,7 +898,6 @@ void signal_exec(void)
             a->handler = SIG_DFL;
         a->flags = a->restorer = a->mask = 0;
     }
-    t->sig.ss_sp = t->sig.ss_size = 0;
-    t->sig.ss_flags = 0;
+    t->sig.ss_sp = t->sig.ss_size = 0; /* (its flags stay, as Linux's) */
     spin_unlock_irqrestore(&siglock, f);
 }

@@ -24,7 +24,9 @@ struct ptimer {
     uint64_t deadline;   /* clock_ns(); 0: disarmed */
     uint64_t interval;
     uint64_t gen;        /* bumped by every (re)arm and delete: a stale callback does nothing */
-    int overrun, id;
+    int overrun, id;     /* overrun: the last delivered signal's (timer_getoverrun) */
+    volatile int queued; /* its signal waits in a queue: expiries meanwhile only count */
+    volatile int missed; /* ... here, until it is taken */
 };
 
 static spinlock_t tlock = SPINLOCK_INIT;
@@ -47,6 +49,20 @@ static struct ptimer *real_timer(int make)
     *freep = (struct ptimer){.used = 1, .real = 1, .owner = me, .notify = SIGEV_SIGNAL, .signo = SIGALRM,
                              .id = (int)(freep - timers), .gen = freep->gen};
     return freep;
+}
+
+/* Called as a POSIX timer's signal is taken (under the signal lock: no
+ * tlock here): the expiries it stood for beyond the first are its overrun. */
+void sigtimer_taken(union ksiginfo *info)
+{
+    int id = info->timer.tid;
+    if (id < 0 || id >= MAX_TIMERS)
+        return;
+    struct ptimer *p = &timers[id];
+    int missed = __atomic_exchange_n(&p->missed, 0, __ATOMIC_ACQ_REL);
+    info->timer.overrun = missed;
+    p->overrun = missed;
+    __atomic_store_n(&p->queued, 0, __ATOMIC_RELEASE);
 }
 
 /* The process ends (every timer of its goes) or execs (its POSIX timers go;
@@ -74,6 +90,7 @@ static void arm(struct ptimer *p, uint64_t deadline, uint64_t interval)
     p->deadline = deadline;
     p->interval = interval;
     p->overrun = 0;
+    p->missed = 0;
     if (deadline)
         timer_add(&p->kt, deadline, fire, (void *)(uintptr_t)(p->gen << 8 | (uint64_t)p->id));
 }
@@ -101,7 +118,13 @@ static void fire(struct timer *kt, void *arg)
     } else {
         p->deadline = 0;
     }
-    p->overrun = overrun;
+    if (!p->real && p->notify != SIGEV_NONE &&
+        __atomic_exchange_n(&p->queued, 1, __ATOMIC_ACQ_REL)) { /* the last one is still queued: an overrun */
+        __atomic_add_fetch(&p->missed, 1 + overrun, __ATOMIC_RELAXED);
+        spin_unlock_irqrestore(&tlock, f);
+        return;
+    }
+    __atomic_store_n(&p->missed, overrun, __ATOMIC_RELAXED);
     union ksiginfo info = {0};
     int notify = p->notify, signo = p->signo;
     long tid = p->tid;
@@ -275,7 +298,7 @@ long sys_timer_create(long clock, long usev, long uid)
     p->tid = ev.tid;
     p->value = usev ? ev.value : (uint64_t)id; /* no sigevent: the timer's id is its value */
     p->deadline = p->interval = 0;
-    p->overrun = 0;
+    p->overrun = p->missed = p->queued = 0;
     spin_unlock_irqrestore(&tlock, f);
     int32_t out = id;
     if (copy_to_user((uintptr_t)uid, &out, sizeof out)) {

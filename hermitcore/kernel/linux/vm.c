@@ -48,6 +48,7 @@ struct vma {
     struct fmap *fm; /* NULL: anonymous */
     uint64_t off;    /* fm: the file offset at start */
     int shared;      /* anonymous MAP_SHARED: stays shared with the children fork makes */
+    uintptr_t bus_from; /* a file mapping's first page past the file's end: SIGBUS there (0: none) */
 };
 
 /* A file page shared by MAP_SHARED mappings. */
@@ -148,6 +149,7 @@ static struct vma *insert(uintptr_t start, uintptr_t end, unsigned prot, const c
     n->fm = 0;
     n->off = 0;
     n->shared = 0;
+    n->bus_from = 0;
     struct vma **p = &vmas;
     while (*p && (*p)->start < start)
         p = &(*p)->next;
@@ -442,6 +444,8 @@ static int fault_locked(uintptr_t addr, int write, int exec)
         return -1;
     if ((write && !(v->prot & PROT_WRITE)) || (exec && !(v->prot & PROT_EXEC)) || !v->prot)
         return -1;
+    if (v->bus_from && addr >= v->bus_from)
+        return -2; /* past the end of the mapped file: SIGBUS */
     uintptr_t page = addr & ~(PAGE_SIZE - 1);
     uint64_t pa;
     unsigned flags;
@@ -681,6 +685,13 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
         return rc ? rc : -ENOMEM;
     }
     v->shared = (flags & MAP_SHARED) && (flags & MAP_ANONYMOUS);
+    uint64_t fsize;
+    if (file && fs_file_size(file, &fsize) >= 0) { /* past the file's last page: SIGBUS, as Linux */
+        uint64_t in = fsize > (uint64_t)offset ? page_up((size_t)(fsize - (uint64_t)offset)) : 0;
+        v->bus_from = in < len ? start + (uintptr_t)in : 0;
+        if (v->bus_from == 0 && in < len)
+            v->bus_from = start;
+    }
     if (fm) {
         *fm = (struct fmap){file, key, 1, fs_file_writable(file), (prot & PROT_WRITE) != 0, 1, 0};
         v->fm = fm;
@@ -688,6 +699,8 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
     }
     for (size_t i = 0; i < npages; i++) {
         uintptr_t va = start + i * PAGE_SIZE;
+        if (v->bus_from && va >= v->bus_from)
+            break; /* past the file's end: SIGBUS when touched */
         if (shared) {
             struct spage *sp = spage_find(key, (uint64_t)offset / PAGE_SIZE + i);
             if (!sp && pages[i] && (sp = kzalloc(sizeof *sp))) {

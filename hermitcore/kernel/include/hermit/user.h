@@ -23,7 +23,8 @@ struct program_layer {
     long (*syscall)(unsigned long nr, long a0, long a1, long a2, long a3, long a4, long a5);
     /* A page fault at `addr` (the program's, or the kernel touching program
      * memory in a system call): map it if a mapping allows the access
-     * (demand paging). 0 when the access may be retried. */
+     * (demand paging). 0 when the access may be retried; -2 past the end
+     * of a mapped file (SIGBUS), -1 otherwise (SIGSEGV). */
     int (*fault)(uintptr_t addr, int write, int exec);
     /* Say what a fatal fault's address was when there is more to say than
      * "not mapped" (a stack overflow into a guard page). */
