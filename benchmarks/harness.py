@@ -26,7 +26,7 @@ from benchmarks.common import (
 )
 
 METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter",
-           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio", "fs")
+           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio", "fs", "processes")
 #: what later capabilities will add, and why they are not measured yet (metric -> reason)
 NOT_YET: dict[str, str] = {}
 TARGETS = {
@@ -342,6 +342,62 @@ def m_stream(board, runner, floor, runs, quick=False):
                 r"add_n=(?P<add_n>[\d.]+) triad_n=(?P<triad_n>[\d.]+)", board, runner, quick)
 
 
+PROC_PATTERN = (r"fork_exit_wait_us=(?P<fork_us>[\d.]+) spawn_wait_us=(?P<spawn_us>[\d.]+) "
+                r"pipe_pingpong_us=(?P<pingpong_us>[\d.]+) signal_rt_ns=(?P<signal_ns>[\d.]+) "
+                r"fork_256m_added_kib=(?P<fork_256m_kib>-?\d+)")
+_proc_builds: dict[str, str] = {}
+
+
+def m_processes(board, runner, floor, runs, quick=False):
+    """fork+exit+wait, posix_spawn+wait, a pipe ping-pong between two
+    processes, a signal round trip, and what forking a process with 256 MiB
+    resident adds (benchmarks/apps/proc.c): hermitcore, the host, the Linux
+    guest (TCG), 2 CPUs and 1 GiB for both guests."""
+    import platform
+    import shutil
+
+    from benchmarks import linux_guest
+    from hermitcore.run import HOST_ARCH, kvm_is_pvm
+
+    cc = STATIC_CC[runner.arch]
+    if shutil.which(cc) is None:
+        raise RuntimeError(f"{cc} not installed (scripts/setup.sh installs it)")
+    if runner.arch not in _proc_builds:
+        out = Path(tempfile.mkdtemp(prefix="hermit-proc-")) / "procs"  # (not "proc": the program sits at /NAME)
+        subprocess.run([cc, "-static", "-O2", "-o", str(out), str(APPS / "proc.c")], check=True, capture_output=True)
+        _proc_builds[runner.arch] = str(out)
+    prog = _proc_builds[runner.arch]
+    args = ["proc", "50" if quick else "200"]
+    cpus, mem = min(2, SMP_CPUS), 1024
+    app = Runner(board, prog, pm=runner.pm)
+
+    def parse(text):
+        return {k: float(v) for k, v in field(PROC_PATTERN, text).groupdict().items()}
+
+    host = None
+    if HOST_ARCH.get(platform.machine()) == runner.arch:
+        host = parse(subprocess.run([prog, *args], capture_output=True, text=True, check=True, timeout=300).stdout)
+    rows = []
+    for accel in accelerators(runner.arch):
+        if accel == "kvm" and runner.arch == "x86_64" and kvm_is_pvm():
+            continue  # the program's ring 3 does not run under PVM yet (docs/linux-programs.md)
+        progress(f"processes {board} {accel} ({cpus} CPUs)")
+        _, out = app.run(accel, app_args=args, timeout=900, cpus=cpus, mem_mib=mem)
+        row = {"board": board, "accel": accel, "cpus": cpus, **parse(out)}
+        if host:
+            _add_baseline(row, "host", host)
+        if accel == "tcg" and runner.arch not in LINUX_UNAVAILABLE:
+            try:
+                progress(f"linux guest {board} processes")
+                _add_baseline(row, "linux", parse(linux_guest.run(runner, prog, args, cpus, mem_mib=mem, timeout=600)))
+            except linux_guest.Unavailable as e:
+                LINUX_UNAVAILABLE[runner.arch] = str(e)
+            except (RuntimeError, AttributeError, subprocess.TimeoutExpired) as e:
+                row["linux_error"] = f"the Linux guest did not print its result ({str(e)[:160]})"
+        rows.append(row)
+    return rows
+
+
 def m_net(board, runner, floor, runs, quick=False):
     """TCP both ways, request/response latency, HTTP req/s (benchmarks/net.py)."""
     import platform
@@ -480,7 +536,7 @@ FUNCS = {
     "exec_to_exit": m_exec_to_exit, "run_overhead": m_run_overhead, "boot_breakdown": m_boot_breakdown,
     "image_size": m_image_size, "min_mem": m_min_mem, "compose_time": m_compose_time, "timer_jitter": m_timer_jitter,
     "syscall_round_trip": m_syscall_round_trip, "threads": m_threads, "os_noise_fwq": m_os_noise_fwq,
-    "stream": m_stream, "net": m_net, "soak": m_soak, "stdio": m_stdio, "fs": m_fs,
+    "stream": m_stream, "net": m_net, "soak": m_soak, "stdio": m_stdio, "fs": m_fs, "processes": m_processes,
 }
 
 
@@ -582,6 +638,21 @@ def markdown(report: dict) -> str:
                 f"{r['yield_ns']:.0f}", " / ".join(_ratio(r, k) for k in ("create_join_us", "pingpong_ns", "yield_ns")),
                 _vs_linux(r, "create_join_us", "pingpong_ns", "yield_ns"))
                for r in metrics["threads"]])
+    if "processes" in metrics:
+        keys = ("fork_us", "spawn_us", "pingpong_us", "signal_ns")
+        table("5c. processes: fork+exit+wait, posix_spawn+wait of a static `true`, pipe ping-pong between two "
+              "processes (round trip), a signal to itself (kill -> handler -> sigreturn), and the memory a fork of a "
+              "process with 256 MiB resident adds before the child writes (benchmarks/apps/proc.c)",
+              ["board", "accel", "CPUs", "fork us", "spawn us", "ping-pong us", "signal ns", "fork 256 MiB adds KiB",
+               "vs host (fork / spawn / ping-pong / signal)", "Linux guest (ratio; target <= 1x)"],
+              [(r["board"], r["accel"], r["cpus"], f"{r['fork_us']:.1f}", f"{r['spawn_us']:.1f}",
+                f"{r['pingpong_us']:.2f}", f"{r['signal_ns']:.0f}",
+                f"{r['fork_256m_kib']:.0f}" + (f" (Linux {r['linux_fork_256m_kib']:.0f})"
+                                               if "linux_fork_256m_kib" in r else ""),
+                " / ".join(_ratio(r, k) for k in keys), _vs_linux(r, *keys))
+               for r in metrics["processes"]])
+        out += [f"- {r['board']} {r['accel']}: Linux guest not measured -- {r['linux_error']}"
+                for r in metrics["processes"] if "linux_error" in r]
     if "os_noise_fwq" in metrics:
         table("6. OS noise: fixed-work quanta on every CPU, overhead above the fastest sample",
               ["board", "accel", "CPUs", "quantum ns", "median ns", "p99 ns", "max ns", "p99 vs host",

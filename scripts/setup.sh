@@ -13,6 +13,14 @@ PACKAGES=(qemu-system-x86 qemu-system-arm clang lld device-tree-compiler wrk ipr
 # C++, Fortran, both architectures) and Debian's static busybox.
 PACKAGES+=(gcc libc6-dev g++ gfortran musl-tools busybox-static libsqlite3-dev golang-go
            gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gfortran-aarch64-linux-gnu libc6-dev-arm64-cross)
+# Debian's arm64 packages the tests unpack for the aarch64 guest
+# (busybox-static:arm64, fetched with apt-get download): the architecture in
+# dpkg's list, so apt knows them.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    echo "setup: adding arm64 to dpkg's architectures (apt-get download busybox-static:arm64)"
+    $SUDO dpkg --add-architecture arm64
+    $SUDO apt-get update -qq
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
