@@ -333,6 +333,7 @@ struct thread *thread_create_user(uintptr_t sp, uintptr_t tls, int set_tls)
         return 0;
     t->tid = __atomic_fetch_add(&next_tid, 1, __ATOMIC_RELAXED);
     t->user = 1;
+    t->as_root = current_thread()->as_root; /* a thread of the same process (fork gives its child another) */
     arch_thread_init_user(t, sp, tls, set_tls);
     return t;
 }

@@ -269,8 +269,7 @@ uint64_t arch_as_fork(unsigned (*page)(uintptr_t va, uint64_t pa, unsigned flags
         return 0;
     }
     __asm__ volatile("mov %%cr3, %%rax; mov %%rax, %%cr3" ::: "rax", "memory"); /* the parent's entries changed */
-    arch_tlb_sync();
-    return virt_to_phys(dst);
+    return virt_to_phys(dst); /* (other CPUs running the parent's threads: the caller's arch_tlb_sync) */
 }
 
 void arch_as_free(uint64_t as)

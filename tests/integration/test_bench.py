@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import BOARDS, ROOT, selected_arches
 
 QUICK_METRICS = {"exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time",
-                 "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak"}
+                 "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "processes"}
 
 
 @pytest.fixture(scope="module", params=[a for a in ("x86_64", "aarch64") if a in selected_arches()])
@@ -76,6 +76,14 @@ def test_ratios_and_verdicts_follow_from_the_numbers(report):
             for k in [k[len("linux_"):] for k in r if k.startswith("linux_")]:
                 if r[f"linux_{k}"]:
                     assert r[f"ratio_linux_{k}"] == pytest.approx(r[k] / r[f"linux_{k}"])
+    for r in data["metrics"]["processes"]:
+        assert r["cpus"] >= 1 and r["fork_us"] > 0 and r["spawn_us"] > 0 and r["pingpong_us"] > 0 and r["signal_ns"] > 0
+        assert 0 <= r["fork_256m_kib"] < 256 << 10  # copy on write: far less than the 256 MiB it shares
+        for k in ("fork_us", "spawn_us", "pingpong_us", "signal_ns"):
+            for base in ("host", "linux"):
+                if r.get(f"{base}_{k}"):
+                    key = f"ratio_linux_{k}" if base == "linux" else f"ratio_{k}"
+                    assert r[key] == pytest.approx(r[k] / r[f"{base}_{k}"])
     assert "package" in data["linux_guest"] and "unavailable" in data["linux_guest"]
     for r in data["metrics"]["net"]:
         assert r["tx_mb_s"] > 0 and r["rx_mb_s"] > 0 and 0 < r["rr_median_us"] <= r["rr_p99_us"]

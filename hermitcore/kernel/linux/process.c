@@ -66,7 +66,8 @@ void linux_process_init(void)
     first.threads = 1;
     first.start_ns = clock_ns();
     t->proc = &first;
-    t->as_root = kernel_as;
+    t->as_root = vm_root(first.mm);
+    arch_as_switch(t->as_root);
 }
 
 /* --- identity --- */
@@ -315,7 +316,18 @@ void thread_leave(int status)
     struct thread *t = current_thread();
     struct process *p = t->proc;
     linux_thread_cleanup(t); /* robust futexes, clear_child_tid, the thread list */
+    /* Done with the program's memory: this CPU drops its translations before
+     * the count says the process has one thread fewer (vm.c then spares
+     * the other CPUs its shoot-downs; a thread of ours scheduled here later
+     * must not find stale entries). */
+    uint64_t root = t->as_root;
+    t->as_root = kernel_as;
+    arch_as_switch(kernel_as);
     unsigned left = __atomic_sub_fetch(&p->threads, 1, __ATOMIC_ACQ_REL);
+    if (left == 0) { /* the last: its memory is freed from its own address space */
+        t->as_root = root;
+        arch_as_switch(root);
+    }
     if (left == 1 && p->exec_thread)
         io_notify(); /* the execve waiting for the others */
     if (left == 0) {

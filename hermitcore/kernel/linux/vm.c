@@ -88,9 +88,16 @@ static struct mm *mm(void) { return current_process()->mm; }
 #define brk_cur (mm()->brk_cur_)
 #define brk_vma (mm()->brk_vma_)
 
+static unsigned no_page(uintptr_t va, uint64_t pa, unsigned flags, void *arg);
+
+/* pid 1's memory: an address space of its own, not the kernel's (the idle
+ * threads run in that one; were it pid 1's too, switching to them would
+ * keep pid 1's translations on a CPU it left). */
 struct mm *vm_first_mm(void)
 {
-    first_mm.root = arch_as_current();
+    first_mm.root = arch_as_fork(no_page, 0);
+    if (!first_mm.root)
+        panic("out of memory for the first address space");
     return &first_mm;
 }
 
@@ -109,6 +116,17 @@ static unsigned map_flags(unsigned prot)
     if (!(prot & 7))
         return 0;
     return MAP_USER | (prot & PROT_WRITE ? MAP_WRITE : 0) | (prot & PROT_EXEC ? MAP_EXEC : 0);
+}
+
+/* After unmapping or re-protecting pages of the calling process: other
+ * CPUs drop their translations. Only a CPU running a thread of a process
+ * on this memory can hold any (switching address spaces flushes them):
+ * one process of one thread -- most of them -- needs no shoot-down. */
+static void tlb_sync(void)
+{
+    struct process *p = current_process();
+    if (p->threads > 1 || p->mm->users > 1)
+        arch_tlb_sync();
 }
 
 /* A present page's flags: a private page another process still has (fork)
@@ -285,13 +303,13 @@ static void free_pages_in(const struct vma *v, uintptr_t start, uintptr_t end)
         if (pa)
             batch[n++] = pa;
         if (n == 64) {
-            arch_tlb_sync();
+            tlb_sync();
             while (n)
                 page_free(phys_to_virt(batch[--n]), 1);
         }
     }
     if (n || cleared) /* a shared page may be freed right after (fmap_release): no CPU may still reach it */
-        arch_tlb_sync();
+        tlb_sync();
     while (n)
         page_free(phys_to_virt(batch[--n]), 1);
 }
@@ -433,7 +451,7 @@ static int cow_break(struct vma *v, uintptr_t page, uint64_t pa)
         out_of_memory(page);
     }
     page_unshare(pa);
-    arch_tlb_sync(); /* no CPU may go on reading the old page through this address space */
+    tlb_sync(); /* no CPU may go on reading the old page through this address space */
     return 0;
 }
 
@@ -840,7 +858,7 @@ long sys_mprotect(long addr, long length, long prot)
                 arch_user_protect(va, page_flags(v, pa));
         }
     }
-    arch_tlb_sync();
+    tlb_sync();
     return 0;
 }
 
@@ -890,7 +908,7 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
         if (pa && arch_user_map(to + off, pa, page_flags(v, pa)) != 0)
             return -ENOMEM;
     }
-    arch_tlb_sync();
+    tlb_sync();
     unmap_range(old, old + olen);
     return (long)to;
 }
@@ -1011,6 +1029,7 @@ struct mm *vm_fork(void)
         kfree(m);
         return 0;
     }
+    tlb_sync(); /* the parent's pages are read-only now */
     m->users = 1;
     m->next = all_mms;
     all_mms = m;

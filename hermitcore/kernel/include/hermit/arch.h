@@ -76,7 +76,8 @@ uintptr_t arch_user_next(uintptr_t va, uintptr_t end);
 /* The program page at va: its physical page and MAP_* flags (MAP_USER,
  * MAP_WRITE, MAP_EXEC, MAP_COW). 0, or -1 when none is mapped there. */
 int arch_user_query(uintptr_t va, uint64_t *pa, unsigned *flags);
-/* Address spaces: one root table per process, the kernel's mappings in
+/* Address spaces (arch_as_fork flushes this CPU's TLB; other CPUs running
+ * the parent's threads are the caller's to sync): one root table per process, the kernel's mappings in
  * every one (its top-level entries above the program's range shared, its
  * leaves below copied: the kernel adds no mapping there once programs run).
  * arch_as_fork copies the current one; each program page goes through
