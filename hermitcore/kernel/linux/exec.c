@@ -14,8 +14,9 @@
 #define MAX_INTERP 4
 
 const char *linux_elf_check(const char *elf, size_t elf_size);
-const char *linux_elf_load(const char *elf, int argc, char *const argv[], int nenv, char *const envp[],
+const char *linux_elf_load(const char *elf, void *file, int argc, char *const argv[], int nenv, char *const envp[],
                            uintptr_t *entry, uintptr_t *sp);
+#define MAX_HEADERS (64u << 10) /* the ELF header and program headers must lie in the first 64 KiB */
 
 /* Strings in one kernel block: argv then envp. */
 struct strings {
@@ -107,31 +108,45 @@ static long index_strings(struct strings *s)
     return 0;
 }
 
-/* The file whole, into a kernel block. */
-static long read_all(struct file *f, char **out, size_t *size)
+/* The file's headers (its first bytes, up to what the ELF header says its
+ * program headers need, at most MAX_HEADERS) into a kernel block, and the
+ * file's size: the segments are read later, straight into their pages. */
+static long read_headers(struct file *f, char **out, size_t *got, size_t *size)
 {
     uint64_t sz;
     long rc = file_size(f, &sz);
     if (rc < 0)
         return rc;
-    if (sz > (256u << 20))
-        return -ENOMEM;
-    char *buf = kmalloc(sz ? (size_t)sz : 1);
-    if (!buf)
-        return -ENOMEM;
-    uint64_t off = 0;
-    while (off < sz) {
-        long n = file_read(f, buf + off, (size_t)(sz - off), &off);
-        if (n < 0) {
-            kfree(buf);
-            return n;
+    size_t want = sz < 4096 ? (size_t)sz : 4096;
+    for (int pass = 0; pass < 2; pass++) {
+        char *buf = kmalloc(want ? want : 1);
+        if (!buf)
+            return -ENOMEM;
+        uint64_t off = 0;
+        while (off < want) {
+            long n = file_read(f, buf + off, want - (size_t)off, &off);
+            if (n < 0) {
+                kfree(buf);
+                return n;
+            }
+            if (n == 0)
+                break;
         }
-        if (n == 0)
-            break;
+        /* an ELF whose program headers lie beyond: read up to their end */
+        uint64_t phend = off >= 64 && !memcmp(buf, "\177ELF", 4)
+                             ? *(uint64_t *)(buf + 32) + (uint64_t) * (uint16_t *)(buf + 56) * 56
+                             : 0;
+        if (pass == 0 && phend > off && phend <= sz && phend <= MAX_HEADERS) {
+            kfree(buf);
+            want = (size_t)phend;
+            continue;
+        }
+        *out = buf;
+        *got = (size_t)off;
+        *size = (size_t)sz;
+        return 0;
     }
-    *out = buf;
-    *size = (size_t)off;
-    return 0;
+    return -ENOEXEC;
 }
 
 /* "#!interp [arg]" (the first line, at most 255 bytes as Linux): the
@@ -200,15 +215,14 @@ static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenv
         rc = copy_vector(&args, uargv, &args.argc);
     if (!rc)
         rc = copy_vector(&env, uenvp, &env.envc);
+    struct file *prog = 0;
+    size_t got = 0;
     for (int depth = 0; !rc; depth++) {
-        struct file *f = 0;
-        if ((rc = vfs_open_exec(dirfd, path, at_flags, &f, abs)) < 0)
+        if ((rc = vfs_open_exec(dirfd, path, at_flags, &prog, abs)) < 0)
             break;
-        rc = read_all(f, &image, &size);
-        file_put(f);
-        if (rc < 0)
+        if ((rc = read_headers(prog, &image, &got, &size)) < 0)
             break;
-        int script = shebang(image, size, interp, iarg);
+        int script = shebang(image, got, interp, iarg);
         if (script < 0) {
             rc = -ENOEXEC;
             break;
@@ -242,9 +256,14 @@ static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenv
         at_flags = 0;
         kfree(image);
         image = 0;
+        file_put(prog);
+        prog = 0;
     }
     if (!rc) {
-        if (linux_elf_check(image, size))
+        const struct { uint8_t ident[16]; uint16_t type, machine; uint32_t version; uint64_t entry, phoff; } *eh =
+            (const void *)image;
+        if (got < 64 || eh->phoff + (uint64_t) * (const uint16_t *)(image + 56) * 56 > got ||
+            linux_elf_check(image, size))
             rc = -ENOEXEC; /* not a program this kernel runs (or a corrupt one) */
     }
     if (!rc) { /* argv then envp in one block */
@@ -263,6 +282,8 @@ static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenv
     strings_free(&args);
     strings_free(&env);
     if (rc) {
+        if (prog)
+            file_put(prog);
         kfree(image);
         kfree(path);
         kfree(abs);
@@ -291,7 +312,8 @@ static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenv
             base = q + 1;
     snprintk(p->comm, sizeof p->comm, "%s", base);
     uintptr_t entry, sp;
-    const char *why = linux_elf_load(image, s.argc, s.v, s.envc, s.v + s.argc + 1, &entry, &sp);
+    const char *why = linux_elf_load(image, prog, s.argc, s.v, s.envc, s.v + s.argc + 1, &entry, &sp);
+    file_put(prog);
     kfree(image);
     kfree(path);
     kfree(abs);

@@ -23,6 +23,7 @@ int vm_add(uintptr_t start, uintptr_t end, unsigned prot, const char *name);
  * zero). For segments the kernel could not write through their final
  * permissions. Returns 0 or -ENOMEM. */
 int vm_populate(uintptr_t start, uintptr_t end, const void *src, size_t len);
+int vm_populate_file(uintptr_t start, uintptr_t end, void *file, uint64_t off, size_t len);
 /* Whether [p, p+len) lies in mappings that allow `prot` (PROT_READ/WRITE;
  * 0: merely mapped, whatever the protection). */
 int user_ok(uintptr_t p, size_t len, unsigned prot);

@@ -231,11 +231,12 @@ const char *linux_elf_check(const char *elf, size_t elf_size)
     return check_program(elf, elf_size, eh->e_type == ET_DYN ? USER_PIE_BASE : 0);
 }
 
-/* Load a checked program into the calling process's empty memory and
- * build Linux's initial stack: the entry point and stack pointer, or NULL
+/* Load a checked program into the calling process's empty memory (its
+ * segments' bytes from `file` when given -- `elf` then holds the headers
+ * only -- else from `elf`) and build Linux's initial stack: the entry point and stack pointer, or NULL
  * with what went wrong (the memory is then half built: the caller ends
  * the process). */
-const char *linux_elf_load(const char *elf, int argc, char *const argv[], int nenv, char *const envp[],
+const char *linux_elf_load(const char *elf, void *file, int argc, char *const argv[], int nenv, char *const envp[],
                            uintptr_t *entry_out, uintptr_t *sp_out)
 {
     struct process *proc = current_process();
@@ -270,7 +271,11 @@ const char *linux_elf_load(const char *elf, int argc, char *const argv[], int ne
                 return why;
             }
         }
-        if (vm_populate(start, end, elf + p->p_offset, p->p_filesz) != 0)
+        int rc = file ? vm_populate_file(start, end, file, p->p_offset, p->p_filesz)
+                      : vm_populate(start, end, elf + p->p_offset, p->p_filesz);
+        if (rc == -EIO)
+            return "reading it failed";
+        if (rc)
             return "out of memory loading it (give it more with --mem)";
         if (!phdr_addr && p->p_offset == 0 && p->p_filesz >= eh->e_phoff + (uint64_t)eh->e_phnum * sizeof *ph)
             phdr_addr = start + eh->e_phoff;
@@ -352,7 +357,7 @@ int main(int argc, char **argv)
     if (argc > 64)
         argc = 64;
     if (!why)
-        why = linux_elf_load(elf, argc, argv, envc, envp_store, &entry, &sp);
+        why = linux_elf_load(elf, 0, argc, argv, envc, envp_store, &entry, &sp);
     if (why)
         bad_program(why);
     arch_enter_user(entry, sp);

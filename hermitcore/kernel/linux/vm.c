@@ -369,7 +369,21 @@ static int map_zero_page(uintptr_t va, unsigned prot)
     return 0;
 }
 
+static int populate(uintptr_t start, uintptr_t end, const void *src, void *file, uint64_t file_off, size_t len);
+
 int vm_populate(uintptr_t start, uintptr_t end, const void *src, size_t len)
+{
+    return populate(start, end, src, 0, 0, len);
+}
+
+/* The same, the bytes read from `file` at `off` (execve: no copy of the
+ * whole program first). */
+int vm_populate_file(uintptr_t start, uintptr_t end, void *file, uint64_t off, size_t len)
+{
+    return populate(start, end, 0, file, off, len);
+}
+
+static int populate(uintptr_t start, uintptr_t end, const void *src, void *file, uint64_t file_off, size_t len)
 {
     struct vma *v = find(start);
     if (!v)
@@ -386,7 +400,11 @@ int vm_populate(uintptr_t start, uintptr_t end, const void *src, size_t len)
         if (!page)
             return -ENOMEM;
         memset(page, 0, PAGE_SIZE);
-        if (n)
+        if (n && file && fs_file_pread(file, (char *)page + off, n, file_off + done) != (long)n) {
+            page_free(page, 1);
+            return -EIO;
+        }
+        if (n && !file)
             memcpy((char *)page + off, s + done, n);
         uint64_t old = arch_user_unmap(va); /* two segments may share a page */
         if (old) {
