@@ -150,7 +150,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "set_tid_address": (1, "CLONE_CHILD_CLEARTID for the calling thread"),
     "set_robust_list": (2, "walked when the thread exits: held locks become OWNER_DIED"),
     "arch_prctl": (2, "ARCH_SET_FS/GET_FS/SET_GS/GET_GS (x86_64 TLS)"),
-    "prctl": (5, "PR_SET_NAME, PR_GET_NAME"),
+    "prctl": (5, "PR_SET_NAME, PR_GET_NAME; PR_SET_PDEATHSIG, PR_GET_PDEATHSIG (the signal arrives when the parent ends)"),
     "uname": (1, "Linux 6.1.0-hermitcore"),
     "prlimit64": (4, "RLIMIT_STACK 8 MiB, RLIMIT_NOFILE 256 (enforced: a lower soft limit gives -EMFILE sooner; a hard limit above 256 -EPERM), others unlimited and accepted"),
     "getrlimit": (2, "as prlimit64"),

@@ -203,6 +203,7 @@ struct process {
     int exiting;       /* exit_group or a fatal signal: its threads leave */
     int status;        /* wait(2)'s status word once it ends */
     int exit_signal;   /* what the parent gets when it ends (SIGCHLD) */
+    int pdeath_signal; /* what it gets when its parent ends (prctl PR_SET_PDEATHSIG; fork clears it) */
     unsigned threads;  /* live threads */
     struct mm *mm;
     struct fdtable *files;

@@ -278,10 +278,16 @@ static void finish(struct process *p)
     process_vfork_release(p);
     vm_exit(p); /* from here on in the kernel's address space */
     p->mm = 0;
-    /* its children go to pid 1 */
+    /* its children go to pid 1 (those that asked get their parent-death signal) */
     while (p->children) {
         struct process *c = p->children;
         p->children = c->sibling;
+        if (c->pdeath_signal && !c->zombie) {
+            union ksiginfo info = {0};
+            info.code = SI_USER;
+            info.kill.pid = p->pid;
+            signal_to(c, c->pdeath_signal, &info);
+        }
         c->parent = &first;
         c->sibling = first.children;
         first.children = c;

@@ -396,6 +396,8 @@ long sys_sysinfo(long ubuf)
     return 0;
 }
 
+#define PR_SET_PDEATHSIG 1
+#define PR_GET_PDEATHSIG 2
 #define PR_SET_NAME 15
 #define PR_GET_NAME 16
 #define task_name (current_process()->comm)
@@ -403,6 +405,16 @@ const char *linux_comm(void) { return task_name; }
 
 long sys_prctl(long option, long arg2, long a3, long a4, long a5)
 {
+    if (option == PR_SET_PDEATHSIG) { /* the signal this process gets when its parent ends */
+        if (arg2 < 0 || arg2 > 64)
+            return -EINVAL;
+        current_process()->pdeath_signal = (int)arg2;
+        return 0;
+    }
+    if (option == PR_GET_PDEATHSIG) {
+        int sig = current_process()->pdeath_signal;
+        return copy_to_user((uintptr_t)arg2, &sig, sizeof sig) ? -EFAULT : 0;
+    }
     if (option == PR_SET_NAME) {
         char buf[16];
         long n = user_str((uintptr_t)arg2, buf, sizeof buf);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -298,6 +299,32 @@ static void signals(void)
     kill(pid, SIGUSR2);
     printf("child in pause, handled SIGUSR2: %s\n", status_text(wait_for(pid)));
     printf("kill of a reaped pid: %s\n", kill(pid, 0) ? strerror(errno) : "ok");
+    /* prctl(PR_SET_PDEATHSIG): a grandchild hears of its parent's end */
+    int pd[2];
+    pipe(pd);
+    pid = fork();
+    if (pid == 0) {
+        pid_t gc = fork();
+        if (gc == 0) {
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGUSR1);
+            sigprocmask(SIG_BLOCK, &set, 0);
+            prctl(PR_SET_PDEATHSIG, SIGUSR1);
+            write(pd[1], "r", 1);
+            int sig = 0;
+            sigwait(&set, &sig);
+            write(pd[1], sig == SIGUSR1 ? "y" : "n", 1);
+            _exit(0);
+        }
+        char c;
+        read(pd[0], &c, 1); /* the grandchild is set up: end */
+        _exit(0);
+    }
+    wait_for(pid);
+    char heard = 0;
+    read(pd[0], &heard, 1);
+    printf("PR_SET_PDEATHSIG: the orphaned grandchild got its signal: %c\n", heard);
     signal(SIGCHLD, SIG_IGN);
     pid = fork();
     if (pid == 0)
