@@ -215,6 +215,8 @@ static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenv
         rc = copy_vector(&args, uargv, &args.argc);
     if (!rc)
         rc = copy_vector(&env, uenvp, &env.envc);
+    if (!rc && args.argc == 0 && !(rc = add(&args, "", 0)))
+        args.argc = 1; /* an empty argv gets "" as argv[0], as Linux since 5.18 */
     struct file *prog = 0;
     size_t got = 0;
     for (int depth = 0; !rc; depth++) {

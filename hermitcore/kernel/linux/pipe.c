@@ -52,6 +52,8 @@ static long pipe_write(struct file *f, const char *buf, size_t n, uint64_t *off)
 {
     struct pipe *p = ((struct end *)f->priv)->p;
     size_t done = 0;
+    if (n == 0)
+        return 0; /* as Linux: before any check, even on a full or widowed pipe */
     for (;;) {
         if (!p->readers)
             return done ? (long)done : -EPIPE;

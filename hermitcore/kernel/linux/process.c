@@ -406,6 +406,8 @@ struct rusage_k {
 long sys_wait4(long pid, long ustatus, long options, long urusage)
 {
     pid = (int)pid;
+    if (pid == -0x7fffffff - 1)
+        return -ESRCH; /* INT_MIN: no such group (its negation overflows) */
     if (options & ~(long)(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE))
         return -EINVAL;
     for (;;) {

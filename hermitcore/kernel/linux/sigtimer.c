@@ -26,6 +26,7 @@ struct ptimer {
     uint64_t gen;        /* bumped by every (re)arm and delete: a stale callback does nothing */
     int overrun, id;     /* overrun: the last delivered signal's (timer_getoverrun) */
     volatile int queued; /* its signal waits in a queue: expiries meanwhile only count */
+    volatile int stalled; /* periodic, its kernel timer off until the signal is taken */
     volatile int missed; /* ... here, until it is taken */
 };
 
@@ -51,6 +52,8 @@ static struct ptimer *real_timer(int make)
     return freep;
 }
 
+static void fire(struct timer *kt, void *arg);
+
 /* Called as a POSIX timer's signal is taken (under the signal lock: no
  * tlock here): the expiries it stood for beyond the first are its overrun. */
 void sigtimer_taken(union ksiginfo *info)
@@ -60,6 +63,18 @@ void sigtimer_taken(union ksiginfo *info)
         return;
     struct ptimer *p = &timers[id];
     int missed = __atomic_exchange_n(&p->missed, 0, __ATOMIC_ACQ_REL);
+    if (__atomic_exchange_n(&p->stalled, 0, __ATOMIC_ACQ_REL) && p->deadline && p->interval) {
+        /* the expiries it slept through are overruns; it runs again from the next one */
+        uint64_t now = clock_ns(), next = p->deadline;
+        if (next <= now) {
+            uint64_t late = (now - next) / p->interval + 1;
+            uint64_t total = (uint64_t)missed + late - 1;
+            missed = total > 0x7fffffff ? 0x7fffffff : (int)total;
+            next += late * p->interval;
+        }
+        p->deadline = next;
+        timer_add(&p->kt, next, fire, (void *)(uintptr_t)(p->gen << 8 | (uint64_t)p->id));
+    }
     info->timer.overrun = missed;
     p->overrun = missed;
     __atomic_store_n(&p->queued, 0, __ATOMIC_RELEASE);
@@ -91,6 +106,7 @@ static void arm(struct ptimer *p, uint64_t deadline, uint64_t interval)
     p->interval = interval;
     p->overrun = 0;
     p->missed = 0;
+    p->stalled = 0;
     if (deadline)
         timer_add(&p->kt, deadline, fire, (void *)(uintptr_t)(p->gen << 8 | (uint64_t)p->id));
 }
@@ -123,6 +139,12 @@ static void fire(struct timer *kt, void *arg)
         __atomic_add_fetch(&p->missed, 1 + overrun, __ATOMIC_RELAXED);
         spin_unlock_irqrestore(&tlock, f);
         return;
+    }
+    if (!p->real && p->notify != SIGEV_NONE && p->interval) {
+        /* A periodic timer waits for its signal to be taken before it runs
+         * again (as Linux's): a 1 ns interval cannot flood the CPU. */
+        timer_cancel(&p->kt);
+        p->stalled = 1;
     }
     __atomic_store_n(&p->missed, overrun, __ATOMIC_RELAXED);
     union ksiginfo info = {0};
@@ -330,6 +352,8 @@ long sys_timer_settime(long id, long flags, long unew, long uold)
     id = (int)id; /* timer_t */
     struct itimerspec_k v, old;
     uint64_t value, interval;
+    if (!unew)
+        return -EINVAL;
     if (copy_from_user(&v, (uintptr_t)unew, sizeof v))
         return -EFAULT;
     if (ts_ns(&v.value, &value) || ts_ns(&v.interval, &interval))
