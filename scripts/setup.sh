@@ -13,6 +13,8 @@ PACKAGES=(qemu-system-x86 qemu-system-arm clang lld device-tree-compiler wrk ipr
 # C++, Fortran, both architectures) and Debian's static busybox.
 PACKAGES+=(gcc libc6-dev g++ gfortran musl-tools busybox-static libsqlite3-dev golang-go
            gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gfortran-aarch64-linux-gnu libc6-dev-arm64-cross)
+# Building LTP (../shared/ltp.tar.gz) at test time: tests/ltp/ltp.py APT_PACKAGES.
+PACKAGES+=(make autoconf automake m4 pkg-config)
 # Debian's arm64 packages the tests unpack for the aarch64 guest
 # (busybox-static:arm64, fetched with apt-get download): the architecture in
 # dpkg's list, so apt knows them.

@@ -60,9 +60,11 @@ void vm_writeback_all(void); /* at exit: shared file mappings reach their files 
 #if defined(__x86_64__)
 #define O_DIRECTORY 0200000
 #define O_NOFOLLOW 0400000
+#define O_DIRECT 040000
 #else
 #define O_DIRECTORY 040000
 #define O_NOFOLLOW 0100000
+#define O_DIRECT 0200000
 #endif
 
 #define O_EXCL 0200

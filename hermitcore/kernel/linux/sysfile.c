@@ -891,7 +891,6 @@ long sys_dup2(long oldfd, long newfd)
 #define F_RDLCK 0
 #define F_WRLCK 1
 #define F_UNLCK 2
-#define O_DIRECT 040000
 #define O_NOATIME 01000000
 
 static long record_lock(struct file *f, int cmd, long uarg);
@@ -1016,7 +1015,7 @@ long sys_flock(long fd, long op)
 
 long sys_pipe2(long ufds, long flags)
 {
-    if (flags & ~(long)(O_NONBLOCK | O_CLOEXEC | 040000 /* O_DIRECT */))
+    if (flags & ~(long)(O_NONBLOCK | O_CLOEXEC | O_DIRECT)) /* (O_DIRECT's number is the architecture's) */
         return -EINVAL;
     if (!user_ok((uintptr_t)ufds, 2 * sizeof(int), PROT_WRITE))
         return -EFAULT;

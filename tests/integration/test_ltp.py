@@ -1,0 +1,162 @@
+"""The Linux Test Project's system-call tests (fork, vfork, execve, wait,
+kill, signals, pipes, signalfd, timers, process groups) in the guest,
+judged against the same tests on the host: every test that passes on the
+host passes in the guest, but for KNOWN_FAILURES.
+
+By default (and in CI) the fixed subset that is expected to pass runs: every
+test of the list but the known failures. HERMIT_LTP=full runs all of them,
+and names the known failures that pass now.
+
+LTP is built from ../shared/ltp.tar.gz beside the repository, static, into
+the hermitcore cache (tests/ltp/ltp.py), once per tarball; the tests run in
+one guest boot per architecture under tests/ltp/ltprun.c.  The host runs
+the x86_64 build: it is the reference for both architectures (the host runs
+no aarch64 binaries)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.ltp import ltp
+
+pytestmark = pytest.mark.slow
+
+#: the cache the build goes to, read before the test session points
+#: HERMIT_CACHE_DIR at its own temporary one: the build outlives the session
+CACHE = ltp.cache_root()
+
+#: tests that pass on the host and not (yet) in the guest -> why
+CHECKPOINT = "LTP's checkpoints: FUTEX_WAKE from another process on a MAP_SHARED page never wakes the waiter " \
+             "(futexes are keyed by address space + address), tst_checkpoint_wait gets ETIMEDOUT"
+CORE_BIT = "the wait status of a core-dumping signal (SIGQUIT, SIGSEGV...) lacks the core dump bit 0x80"
+CPU_CLOCKS = "timer_create(CLOCK_PROCESS_CPUTIME_ID / CLOCK_THREAD_CPUTIME_ID) fails with EINVAL"
+KNOWN_FAILURES = {
+    "execve02": "seteuid fails with ENOSYS (setresuid is not implemented)",
+    "execve03": "setgid fails with ENOSYS (not implemented)",
+    "execve04": CHECKPOINT,
+    "execve05": CHECKPOINT,
+    "execve06": "execve with an empty argv: the new program gets argc 0 (Linux passes argc 1, argv[0] \"\")",
+    "execveat03": "needs a block device (tst_device: a loop device for a filesystem); the guest has none",
+    "fork04": CHECKPOINT,
+    "fork13": "fork13 writes /proc/sys/kernel/pid_max (save/restore): EACCES, the file is read-only",
+    "fork14": "mmap of 1 GiB anonymous regions fails after a few: no 16 TB of address space to reserve (TCONF)",
+    "kill05": "shmget fails with ENOSYS (System V shared memory is not implemented)",
+    "kill11": CORE_BIT,
+    "pipe02": CHECKPOINT,
+    "pipe12": "a zero-length write to a full non-blocking pipe fails with EAGAIN (Linux returns 0)",
+    "pipe13": CHECKPOINT,
+    "pipe15": "no /proc/sys/fs/pipe-user-pages-soft",
+    "pipe2_04": "fcntl(F_SETPIPE_SZ) fails with EINVAL",
+    "rt_sigqueueinfo01": "the test is killed by SIGSEGV (after setup, before any result)",
+    "rt_sigqueueinfo02": CHECKPOINT,
+    "rt_sigtimedwait01": "hangs after 'Wait interrupted by timeout' (the raw-syscall variant) until LTP's timeout",
+    "setitimer01": "setitimer(ITIMER_VIRTUAL / ITIMER_PROF) fails with EINVAL; the test then times out",
+    "setitimer02": "setitimer(ITIMER_VIRTUAL, v, (void *)-1) gives EINVAL, not EFAULT (ITIMER_VIRTUAL unsupported)",
+    "setpgid03": CHECKPOINT,
+    "timer_create01": CPU_CLOCKS + "; SIGEV_THREAD (glibc: SIGEV_THREAD_ID) fails with EINVAL",
+    "timer_delete01": CPU_CLOCKS,
+    "timer_settime01": CPU_CLOCKS,
+    "timer_settime02": CPU_CLOCKS + "; an invalid itimerspec gives EFAULT where Linux checks EINVAL first",
+    "timer_settime03": "hangs the whole guest: an absolute CLOCK_REALTIME timer far in the past with a 1 ns "
+                       "interval (overrun overflow test)",
+    "wait401": "the parent cannot open a child's /proc/PID/stat (ENOENT)",
+    "wait403": "no /proc/sys/kernel/tainted",
+    "waitid04": CHECKPOINT,
+    "waitid07": CHECKPOINT,
+    "waitid08": CHECKPOINT,
+    "waitid10": "no /proc/sys/kernel/core_pattern",
+    "waitpid01": CORE_BIT,
+    "waitpid04": "waitpid(INT_MIN) gives ECHILD, not ESRCH",
+    "waitpid06": CHECKPOINT,
+    "waitpid07": CHECKPOINT,
+    "waitpid08": CHECKPOINT,
+    "waitpid09": CHECKPOINT,
+    "waitpid10": CHECKPOINT,
+    "waitpid11": CHECKPOINT,
+    "waitpid12": CHECKPOINT,
+    "waitpid13": CHECKPOINT,
+}
+
+#: the same, for one architecture only
+KNOWN_FAILURES_ARCH: dict[str, dict[str, str]] = {
+    "x86_64": {},
+    "aarch64": {},
+}
+
+
+def _unavailable(why: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (scripts/setup.sh should provide it)")
+    pytest.skip(why)
+
+
+def _tree(arch: str) -> Path:
+    if not ltp.TARBALL.is_file():
+        _unavailable(f"LTP's source is not at {ltp.TARBALL}")
+    tools = ["make", "autoconf", "automake", "m4", "pkg-config", "gcc"]
+    if ltp.CROSS[arch]:
+        tools.append(f"{ltp.CROSS[arch]}-gcc")
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        _unavailable(f"building LTP needs {' '.join(missing)} (apt-get install {' '.join(ltp.APT_PACKAGES)})")
+    return ltp.build(arch, cache=CACHE)
+
+
+FULL = os.environ.get("HERMIT_LTP") == "full"
+
+
+def _list(tree: Path, arch: str) -> str:
+    """The run list: all of it (HERMIT_LTP=full), or what should pass."""
+    if FULL:
+        return "list"
+    known = {**KNOWN_FAILURES, **KNOWN_FAILURES_ARCH.get(arch, {})}
+    return ltp.subset(tree, [n for n in ltp.test_names(tree) if n not in known])
+
+
+@pytest.fixture(scope="session")
+def host_results():
+    """The x86_64 build's results on the host (every test: the reference
+    for both architectures' subsets)."""
+    results, out = ltp.run_host(_tree("x86_64"))
+    return results
+
+
+def test_ltp_syscalls_pass_as_on_the_host(arch, host_results, capsys):
+    tree = _tree(arch)
+    list_name = _list(tree, arch)
+    names = ltp.test_names(tree, list_name)
+    guest, out, err, boots = ltp.run_guest(tree, arch, list_name=list_name)
+    known = {**KNOWN_FAILURES, **KNOWN_FAILURES_ARCH.get(arch, {})}
+
+    missing_syscalls = sorted(set(re.findall(r"system call (\S+ \(\d+\)) is not implemented", err)))
+    report = [f"LTP on {arch}: {len(names)} tests, {boots} guest boot(s)", ltp.table(names, host_results, guest)]
+    report += [l for l in out.splitlines() if l.startswith("ltprun: left behind")]
+    report += [l for l in err.splitlines() if l.startswith("ltp: ")]
+    if missing_syscalls:
+        report.append("system calls the guest does not implement: " + ", ".join(missing_syscalls))
+    with capsys.disabled():
+        print("\n" + "\n".join(report))
+
+    assert "PANIC" not in err, err[-5000:]
+    failures, fixed = [], []
+    for n in names:
+        h, g = host_results.get(n), guest.get(n)
+        if h is None or not h.passed:
+            continue  # the reference does not pass it (TCONF: not for this machine)
+        if g is not None and g.passed:
+            if n in known:
+                fixed.append(n)
+            continue
+        if n in known:
+            continue
+        lines = g.problems if g else ["(no result: the guest stopped before it)"]
+        failures.append(f"{n}: guest {g.row() if g else '-'}; host {h.row()}\n    " + "\n    ".join(lines[:12]))
+    if fixed:
+        print(f"known failures that now pass on {arch} (take them out of KNOWN_FAILURES): {', '.join(fixed)}")
+    assert not failures, (f"{len(failures)} LTP test(s) pass on the host and fail in the {arch} guest:\n"
+                          + "\n".join(failures) + "\n\n" + "\n".join(report))
