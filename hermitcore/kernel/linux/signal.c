@@ -762,6 +762,20 @@ static union ksiginfo user_info(int code)
     return info;
 }
 
+/* The process a pid names -- or, as Linux's lookups allow, the process of
+ * the thread that id names. */
+static struct process *process_of(int id)
+{
+    struct process *p = process_find(id);
+    if (p)
+        return p;
+    linux_threads_lock();
+    struct thread *t = linux_thread_find(id);
+    p = t ? t->proc : 0;
+    linux_threads_unlock();
+    return p;
+}
+
 long sys_kill(long pid, long sig)
 {
     pid = (int)pid, sig = (int)sig;
@@ -770,7 +784,7 @@ long sys_kill(long pid, long sig)
     union ksiginfo info = user_info(SI_USER);
     struct process *me = current_process();
     if (pid > 0) {
-        struct process *p = process_find((int)pid);
+        struct process *p = process_of((int)pid);
         if (!p)
             return -ESRCH;
         return sig ? signal_to(p, (int)sig, &info) : 0;
@@ -817,14 +831,15 @@ static long queue_info(long tgid, long tid, long sig, long uinfo)
     if (copy_from_user(&info, (uintptr_t)uinfo, sizeof info))
         return -EFAULT;
     /* only the kernel may claim to be the kernel or tkill, except to oneself */
-    if ((info.code >= 0 || info.code == SI_TKILL) && tgid != sys_getpid())
+    struct process *to = tgid > 0 ? process_of((int)tgid) : 0;
+    if ((info.code >= 0 || info.code == SI_TKILL) && to != current_process())
         return -EPERM;
     info.signo = (int32_t)sig;
     if (tid)
         return thread_kill(tgid, tid, sig, &info);
     if (sig && !valid(sig))
         return -EINVAL;
-    struct process *p = tgid > 0 ? process_find((int)tgid) : 0;
+    struct process *p = tgid > 0 ? process_of((int)tgid) : 0;
     if (!p)
         return -ESRCH;
     return sig ? signal_to(p, (int)sig, &info) : 0; /* 0: whether it exists */

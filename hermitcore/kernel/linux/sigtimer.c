@@ -369,10 +369,7 @@ long sys_timer_settime(long id, long flags, long unew, long uold)
     if (value) {
         if (flags & TIMER_ABSTIME) {
             uint64_t offset = realtime_clock(p->clock) ? realtime_offset_ns() : 0;
-            deadline = value > offset ? value - offset : 1;
-            uint64_t now = clock_ns();
-            if (deadline <= now)
-                deadline = now; /* in the past: fires now */
+            deadline = value > offset ? value - offset : 1; /* in the past: fires now, its missed intervals overruns */
         } else {
             deadline = clock_ns() + value;
         }
