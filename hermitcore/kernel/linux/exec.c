@@ -185,13 +185,7 @@ static void other_threads_leave(struct process *p)
     if (p->threads == 1)
         return;
     p->exec_thread = current_thread();
-    linux_threads_lock();
-    for (unsigned i = 0; linux_thread_at(i); i++) {
-        struct thread *t = linux_thread_at(i);
-        if (t->proc == p && t != current_thread())
-            signal_thread(t, SIGKILL, 0);
-    }
-    linux_threads_unlock();
+    process_stop_others(p);
     while (__atomic_load_n(&p->threads, __ATOMIC_ACQUIRE) > 1)
         io_wait(io_seq(), clock_ns() + NSEC_PER_MSEC);
     p->exec_thread = 0;

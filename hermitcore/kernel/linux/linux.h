@@ -236,6 +236,7 @@ void linux_thread_cleanup(struct thread *t);
 int linux_thread_add(struct thread *t);
 void linux_process_init(void);
 void process_vfork_release(struct process *p);
+void process_stop_others(struct process *p);
 long process_clone(unsigned long flags, uintptr_t sp, uintptr_t ptid, uintptr_t ctid, uintptr_t tls);
 /* vm.c's side */
 struct mm *vm_first_mm(void);

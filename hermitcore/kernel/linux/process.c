@@ -357,7 +357,14 @@ void process_exit(int status)
         p->exiting = 1;
         p->status = status;
     }
-    /* its other threads leave at their next return to the program */
+    process_stop_others(p);
+    thread_leave(status);
+}
+
+/* p's threads but the caller leave at their next return to the program
+ * (SIGKILL wakes those asleep; exiting or exec_thread tells them why). */
+void process_stop_others(struct process *p)
+{
     linux_threads_lock();
     for (unsigned i = 0; linux_thread_at(i); i++) {
         struct thread *t = linux_thread_at(i);
@@ -365,7 +372,6 @@ void process_exit(int status)
             signal_thread(t, SIGKILL, 0);
     }
     linux_threads_unlock();
-    thread_leave(status);
 }
 
 long sys_exit_group(long status) { process_exit(wait_status_exit((int)status)); }
