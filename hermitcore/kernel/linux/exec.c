@@ -191,6 +191,18 @@ static void other_threads_leave(struct process *p)
     p->exec_thread = 0;
 }
 
+/* do_exec's buffers and the program's file, whichever way it ends. */
+static void release(struct file *prog, char *image, char *path, char *abs, char *interp, struct strings *s)
+{
+    if (prog)
+        file_put(prog);
+    kfree(image);
+    kfree(path);
+    kfree(abs);
+    kfree(interp);
+    strings_free(s);
+}
+
 static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenvp, int at_flags)
 {
     struct process *p = current_process();
@@ -278,13 +290,7 @@ static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenv
     strings_free(&args);
     strings_free(&env);
     if (rc) {
-        if (prog)
-            file_put(prog);
-        kfree(image);
-        kfree(path);
-        kfree(abs);
-        kfree(interp);
-        strings_free(&s);
+        release(prog, image, path, abs, interp, &s);
         return rc;
     }
 
@@ -309,12 +315,7 @@ static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenv
     snprintk(p->comm, sizeof p->comm, "%s", base);
     uintptr_t entry, sp;
     const char *why = linux_elf_load(image, prog, s.argc, s.v, s.envc, s.v + s.argc + 1, &entry, &sp);
-    file_put(prog);
-    kfree(image);
-    kfree(path);
-    kfree(abs);
-    kfree(interp);
-    strings_free(&s);
+    release(prog, image, path, abs, interp, &s);
     if (why) {
         pr_warn("execve %s: %s: the process is killed\n", p->exe, why);
         process_exit(SIGKILL);
