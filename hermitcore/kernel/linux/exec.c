@@ -1,5 +1,5 @@
 /* execve and execveat: a program of the file tree replaces the calling
- * process's (static and static-pie ELF, `#!` scripts up to 4 interpreters
+ * process's (static, static-pie and dynamic ELF, `#!` scripts up to 4 interpreters
  * deep). Its arguments and environment are copied into the kernel first
  * (at most 2 MiB, E2BIG past it), the file read whole; only then does the
  * old program go (its other threads, its memory -- or, after vfork, the
@@ -13,10 +13,6 @@
 #define MAX_ARGS 65536
 #define MAX_INTERP 4
 
-const char *linux_elf_check(const char *elf, size_t elf_size);
-const char *linux_elf_load(const char *elf, void *file, int argc, char *const argv[], int nenv, char *const envp[],
-                           uintptr_t *entry, uintptr_t *sp);
-#define MAX_HEADERS (64u << 10) /* the ELF header and program headers must lie in the first 64 KiB */
 
 /* Strings in one kernel block: argv then envp. */
 struct strings {
@@ -108,47 +104,6 @@ static long index_strings(struct strings *s)
     return 0;
 }
 
-/* The file's headers (its first bytes, up to what the ELF header says its
- * program headers need, at most MAX_HEADERS) into a kernel block, and the
- * file's size: the segments are read later, straight into their pages. */
-static long read_headers(struct file *f, char **out, size_t *got, size_t *size)
-{
-    uint64_t sz;
-    long rc = file_size(f, &sz);
-    if (rc < 0)
-        return rc;
-    size_t want = sz < 4096 ? (size_t)sz : 4096;
-    for (int pass = 0; pass < 2; pass++) {
-        char *buf = kmalloc(want ? want : 1);
-        if (!buf)
-            return -ENOMEM;
-        uint64_t off = 0;
-        while (off < want) {
-            long n = file_read(f, buf + off, want - (size_t)off, &off);
-            if (n < 0) {
-                kfree(buf);
-                return n;
-            }
-            if (n == 0)
-                break;
-        }
-        /* an ELF whose program headers lie beyond: read up to their end */
-        uint64_t phend = off >= 64 && !memcmp(buf, "\177ELF", 4)
-                             ? *(uint64_t *)(buf + 32) + (uint64_t) * (uint16_t *)(buf + 56) * 56
-                             : 0;
-        if (pass == 0 && phend > off && phend <= sz && phend <= MAX_HEADERS) {
-            kfree(buf);
-            want = (size_t)phend;
-            continue;
-        }
-        *out = buf;
-        *got = (size_t)off;
-        *size = (size_t)sz;
-        return 0;
-    }
-    return -ENOEXEC;
-}
-
 /* "#!interp [arg]" (the first line, at most 255 bytes as Linux): the
  * interpreter and its one optional argument, 0 when it is not a script. */
 static int shebang(const char *buf, size_t n, char *interp, char *arg)
@@ -228,7 +183,7 @@ static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenv
     for (int depth = 0; !rc; depth++) {
         if ((rc = vfs_open_exec(dirfd, path, at_flags, &prog, abs)) < 0)
             break;
-        if ((rc = read_headers(prog, &image, &got, &size)) < 0)
+        if ((rc = linux_read_headers(prog, &image, &got, &size)) < 0)
             break;
         int script = shebang(image, got, interp, iarg);
         if (script < 0) {
@@ -273,6 +228,8 @@ static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenv
         if (got < 64 || eh->phoff + (uint64_t) * (const uint16_t *)(image + 56) * 56 > got ||
             linux_elf_check(image, size))
             rc = -ENOEXEC; /* not a program this kernel runs (or a corrupt one) */
+        else
+            rc = linux_elf_interp_ok(image, got, prog);
     }
     if (!rc) { /* argv then envp in one block */
         s.argc = args.argc;
@@ -314,7 +271,7 @@ static long do_exec(long dirfd, uintptr_t upath, uintptr_t uargv, uintptr_t uenv
             base = q + 1;
     snprintk(p->comm, sizeof p->comm, "%s", base);
     uintptr_t entry, sp;
-    const char *why = linux_elf_load(image, prog, s.argc, s.v, s.envc, s.v + s.argc + 1, &entry, &sp);
+    const char *why = linux_elf_load(image, got, prog, s.argc, s.v, s.envc, s.v + s.argc + 1, &entry, &sp);
     release(prog, image, path, abs, interp, &s);
     if (why) {
         pr_warn("execve %s: %s: the process is killed\n", p->exe, why);

@@ -19,6 +19,7 @@
 /* --- the program's memory (vm.c) --- */
 /* A mapping [start, end) with PROT_* bits; pages are mapped on first touch. */
 int vm_add(uintptr_t start, uintptr_t end, unsigned prot, const char *name);
+uintptr_t vm_find_gap(size_t len); /* a free range of the mmap area, or 0 */
 /* Map [start, end) now, copying `len` bytes of `src` to `start` (the rest
  * zero). For segments the kernel could not write through their final
  * permissions. Returns 0 or -ENOMEM. */

@@ -1,7 +1,9 @@
-/* Start the program: load the static ELF embedded in the image (ET_EXEC at
- * its link address, static-pie at USER_PIE_BASE), build the Linux initial
- * stack (argc, argv, envp, auxv) and enter it in ring 3 / EL0. */
-#include "linux.h"
+/* Start the program: load the ELF embedded in the image (ET_EXEC at its
+ * link address, static-pie at USER_PIE_BASE) and, for a dynamic one, the
+ * interpreter it names (PT_INTERP, from the file tree, at a free place of
+ * the mmap area), build the Linux initial stack (argc, argv, envp, auxv)
+ * and enter it in ring 3 / EL0. execve (exec.c) loads through here too. */
+#include "vfs.h"
 #include <hermit/heap.h>
 #include <hermit/init.h>
 #include <hermit/time.h>
@@ -25,6 +27,7 @@
  * 64 KiB (vm.mmap_min_addr), at most 64 KiB of program headers. */
 #define MIN_VADDR 0x10000ul
 #define MAX_PHDR_BYTES 0x10000ul
+#define MAX_HEADERS (64u << 10) /* what execve reads first: the ELF header and program headers */
 
 #define AT_NULL 0
 #define AT_PHDR 3
@@ -133,8 +136,9 @@ static const char *check_program(const char *elf, size_t elf_size, uintptr_t bia
         return "its entry point lies outside the program's address space (below 256 GiB)";
     for (unsigned i = 0; i < eh->e_phnum; i++) {
         const struct elf64_phdr *p = &ph[i];
-        if (p->p_type == PT_INTERP)
-            return "dynamically linked (it has an interpreter); link it with -static";
+        if (p->p_type == PT_INTERP && (!in_file(p->p_offset, p->p_filesz, elf_size) || p->p_filesz < 2 ||
+                                       p->p_filesz > PATH_MAX))
+            return "corrupt interpreter path (PT_INTERP)";
         if (p->p_type != PT_LOAD || !p->p_memsz)
             continue;
         if (!in_file(p->p_offset, p->p_filesz, elf_size))
@@ -231,27 +235,20 @@ const char *linux_elf_check(const char *elf, size_t elf_size)
     return check_program(elf, elf_size, eh->e_type == ET_DYN ? USER_PIE_BASE : 0);
 }
 
-/* Load a checked program into the calling process's empty memory (its
- * segments' bytes from `file` when given -- `elf` then holds the headers
- * only -- else from `elf`) and build Linux's initial stack: the entry point and stack pointer, or NULL
- * with what went wrong (the memory is then half built: the caller ends
- * the process). */
-const char *linux_elf_load(const char *elf, void *file, int argc, char *const argv[], int nenv, char *const envp[],
-                           uintptr_t *entry_out, uintptr_t *sp_out)
+/* The PT_LOAD segments of a checked ELF at bias, named `name` in
+ * /proc/self/maps, their bytes from `file` (when given: `elf` then holds
+ * the headers only) or from `elf`. Out: where the program headers landed
+ * (0 when in no segment) and the end of the highest segment. */
+static const char *load_segments(const char *elf, void *file, uintptr_t bias, const char *name, uintptr_t *phdr_out,
+                                 uintptr_t *top_out)
 {
-    struct process *proc = current_process();
     const struct elf64_ehdr *eh = (const void *)elf;
     const struct elf64_phdr *ph = (const void *)(elf + eh->e_phoff);
-    uintptr_t bias = eh->e_type == ET_DYN ? USER_PIE_BASE : 0;
     uintptr_t phdr_addr = 0, top = 0, mapped_to = 0;
-    unsigned stack_prot = PROT_READ | PROT_WRITE;
-
     for (unsigned i = 0; i < eh->e_phnum; i++) {
         const struct elf64_phdr *p = &ph[i];
         if (p->p_type == PT_PHDR)
             phdr_addr = bias + p->p_vaddr;
-        if (p->p_type == PT_GNU_STACK && (p->p_flags & PF_X))
-            stack_prot |= PROT_EXEC;
         if (p->p_type != PT_LOAD || !p->p_memsz)
             continue;
         uintptr_t start = bias + p->p_vaddr, end = start + p->p_memsz; /* checked by check_program */
@@ -264,7 +261,7 @@ const char *linux_elf_load(const char *elf, void *file, int argc, char *const ar
             int rc = pages_unused(vstart, page_up(end));
             if (rc == -1)
                 return "out of memory loading it (give it more with --mem)";
-            if (rc || vm_add(vstart, page_up(end), prot, proc->exe) != 0) {
+            if (rc || vm_add(vstart, page_up(end), prot, name) != 0) {
                 static char why[96];
                 snprintk(why, sizeof why, "its segment %#lx-%#lx collides with the kernel's memory",
                          (unsigned long)start, (unsigned long)end);
@@ -284,6 +281,183 @@ const char *linux_elf_load(const char *elf, void *file, int argc, char *const ar
         if (end > top)
             top = end;
     }
+    *phdr_out = phdr_addr;
+    *top_out = top;
+    return 0;
+}
+
+/* The first bytes of a file of the tree (its ELF header and program
+ * headers, up to MAX_HEADERS: what the ELF header says they need) into a
+ * kernel block, how many were read and the file's size. The segments are
+ * read later, straight into their pages. */
+long linux_read_headers(struct file *f, char **out, size_t *got, size_t *size)
+{
+    uint64_t sz;
+    long rc = file_size(f, &sz);
+    if (rc < 0)
+        return rc;
+    size_t want = sz < 4096 ? (size_t)sz : 4096;
+    for (int pass = 0; pass < 2; pass++) {
+        char *buf = kmalloc(want ? want : 1);
+        if (!buf)
+            return -ENOMEM;
+        uint64_t off = 0;
+        while (off < want) {
+            long n = file_read(f, buf + off, want - (size_t)off, &off);
+            if (n < 0) {
+                kfree(buf);
+                return n;
+            }
+            if (n == 0)
+                break;
+        }
+        /* an ELF whose program headers lie beyond: read up to their end */
+        uint64_t phend = off >= 64 && !memcmp(buf, "\177ELF", 4)
+                             ? *(uint64_t *)(buf + 32) + (uint64_t) * (uint16_t *)(buf + 56) * 56
+                             : 0;
+        if (pass == 0 && phend > off && phend <= sz && phend <= MAX_HEADERS) {
+            kfree(buf);
+            want = (size_t)phend;
+            continue;
+        }
+        *out = buf;
+        *got = (size_t)off;
+        *size = (size_t)sz;
+        return 0;
+    }
+    return -ENOEXEC;
+}
+
+/* The program's PT_INTERP path into buf (PATH_MAX bytes): 1, 0 when it
+ * has none, or an error. It is in `elf` when the first `got` bytes hold it,
+ * else it is read from `file`. */
+static long interp_path(const char *elf, size_t got, void *file, char *buf)
+{
+    const struct elf64_ehdr *eh = (const void *)elf;
+    const struct elf64_phdr *ph = (const void *)(elf + eh->e_phoff);
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        const struct elf64_phdr *p = &ph[i];
+        if (p->p_type != PT_INTERP)
+            continue;
+        size_t n = (size_t)p->p_filesz; /* 2..PATH_MAX, in the file: check_program */
+        if (in_file(p->p_offset, n, got))
+            memcpy(buf, elf + p->p_offset, n);
+        else if (!file || fs_file_pread(file, buf, n, p->p_offset) != (long)n)
+            return -EIO;
+        if (buf[n - 1] || strlen(buf) != n - 1)
+            return -ENOEXEC;
+        return 1;
+    }
+    return 0;
+}
+
+/* Before execve's point of no return: the interpreter a program names can
+ * be opened (else -ENOENT, -EACCES... as Linux's execve answers). */
+long linux_elf_interp_ok(const char *elf, size_t got, void *file)
+{
+    char *path = kmalloc(PATH_MAX), *abs = kmalloc(PATH_MAX);
+    struct file *f = 0;
+    long rc = path && abs ? interp_path(elf, got, file, path) : -ENOMEM;
+    if (rc > 0 && (rc = vfs_open_exec(-100, path, 0, &f, abs)) == 0)
+        file_put(f);
+    kfree(path);
+    kfree(abs);
+    return rc < 0 ? rc : 0;
+}
+
+/* Load the interpreter at `path` (an ET_DYN without an interpreter of its
+ * own) at a free, aligned place of the mmap area: its base and entry. */
+static const char *load_interp(const char *path, uintptr_t *base_out, uintptr_t *entry_out)
+{
+    static char why[PATH_MAX + 96];
+    struct file *f = 0;
+    char *hdr = 0, *abs = kmalloc(PATH_MAX);
+    size_t got = 0, size = 0;
+    const char *err = 0;
+    long rc = abs ? vfs_open_exec(-100, path, 0, &f, abs) : -ENOMEM;
+    if (rc == 0)
+        rc = linux_read_headers(f, &hdr, &got, &size);
+    if (rc == -ENOENT || rc == -ENOTDIR)
+        err = "not found in the file tree";
+    else if (rc == -EACCES)
+        err = "not an executable file";
+    else if (rc)
+        err = "cannot read it";
+    const struct elf64_ehdr *eh = (const void *)hdr;
+    if (!err && ((err = linux_elf_check(hdr, size)) == 0) &&
+        (got < eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr) || eh->e_type != ET_DYN))
+        err = "not a shared object (ET_DYN)";
+    char *inner = 0;
+    if (!err && (inner = kmalloc(PATH_MAX)) && interp_path(hdr, got, f, inner) != 0)
+        err = "it names an interpreter itself";
+    kfree(inner);
+    if (!err) {
+        const struct elf64_phdr *ph = (const void *)(hdr + eh->e_phoff);
+        uintptr_t lo = ~0ul, hi = 0, align = PAGE_SIZE;
+        for (unsigned i = 0; i < eh->e_phnum; i++) {
+            if (ph[i].p_type != PT_LOAD || !ph[i].p_memsz)
+                continue;
+            if (ph[i].p_vaddr < lo)
+                lo = ph[i].p_vaddr;
+            if (ph[i].p_vaddr + ph[i].p_memsz > hi)
+                hi = ph[i].p_vaddr + ph[i].p_memsz;
+            if (ph[i].p_align > align && ph[i].p_align <= (2ul << 20))
+                align = ph[i].p_align;
+        }
+        lo &= ~(PAGE_SIZE - 1);
+        uintptr_t at = vm_find_gap(page_up(hi - lo) + align);
+        uintptr_t base = ((at + align - 1) & ~(align - 1)) - lo;
+        if (!at)
+            err = "no room for it in the address space";
+        else if ((err = check_program(hdr, size, base)) == 0) {
+            uintptr_t phdr, top;
+            err = load_segments(hdr, f, base, abs, &phdr, &top);
+            *base_out = base;
+            *entry_out = base + eh->e_entry;
+        }
+    }
+    if (err) {
+        snprintk(why, sizeof why, "its interpreter %s: %s", path, err);
+        err = why;
+    }
+    if (f)
+        file_put(f);
+    kfree(hdr);
+    kfree(abs);
+    return err;
+}
+
+/* Load a checked program into the calling process's empty memory (its
+ * segments' bytes from `file` when given -- `elf` then holds the first
+ * `got` bytes only -- else from `elf`), and its interpreter if it names
+ * one, and build Linux's initial stack: the entry point and stack pointer,
+ * or NULL with what went wrong (the memory is then half built: the caller
+ * ends the process). */
+const char *linux_elf_load(const char *elf, size_t got, void *file, int argc, char *const argv[], int nenv,
+                           char *const envp[], uintptr_t *entry_out, uintptr_t *sp_out)
+{
+    struct process *proc = current_process();
+    const struct elf64_ehdr *eh = (const void *)elf;
+    const struct elf64_phdr *ph = (const void *)(elf + eh->e_phoff);
+    uintptr_t bias = eh->e_type == ET_DYN ? USER_PIE_BASE : 0;
+    uintptr_t phdr_addr = 0, top = 0, interp_base = 0, entry = bias + eh->e_entry;
+    unsigned stack_prot = PROT_READ | PROT_WRITE;
+
+    for (unsigned i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_GNU_STACK && (ph[i].p_flags & PF_X))
+            stack_prot |= PROT_EXEC;
+    const char *why = load_segments(elf, file, bias, proc->exe, &phdr_addr, &top);
+    if (why)
+        return why;
+    char *interp = kmalloc(PATH_MAX);
+    long rc = interp ? interp_path(elf, got, file, interp) : -ENOMEM;
+    if (rc < 0)
+        why = rc == -ENOMEM ? "out of memory" : "cannot read its interpreter's path (PT_INTERP)";
+    else if (rc > 0)
+        why = load_interp(interp, &interp_base, &entry);
+    kfree(interp);
+    if (why)
+        return why;
     vm_set_brk_base(top);
 
     if (vm_add(USER_STACK_TOP - USER_STACK_MAX, USER_STACK_TOP, stack_prot, "[stack]") != 0)
@@ -317,7 +491,7 @@ const char *linux_elf_load(const char *elf, void *file, int argc, char *const ar
     }
     uint64_t aux[] = {
         AT_PHDR, phdr_addr, AT_PHENT, sizeof *ph, AT_PHNUM, eh->e_phnum, AT_PAGESZ, PAGE_SIZE,
-        AT_BASE, 0, AT_FLAGS, 0, AT_ENTRY, bias + eh->e_entry, AT_UID, 0, AT_EUID, 0, AT_GID, 0, AT_EGID, 0,
+        AT_BASE, interp_base, AT_FLAGS, 0, AT_ENTRY, bias + eh->e_entry, AT_UID, 0, AT_EUID, 0, AT_GID, 0, AT_EGID, 0,
         AT_PLATFORM, platform, AT_HWCAP, arch_hwcap(), AT_HWCAP2, 0, AT_CLKTCK, 100, AT_SECURE, 0,
         AT_RANDOM, random, AT_EXECFN, execfn, AT_NULL, 0,
     };
@@ -337,7 +511,7 @@ const char *linux_elf_load(const char *elf, void *file, int argc, char *const ar
     memcpy(proc->auxv, aux, sizeof aux);
     proc->auxv_bytes = sizeof aux;
     proc->stack_start = sp;
-    *entry_out = bias + eh->e_entry;
+    *entry_out = entry;
     *sp_out = sp;
     return 0;
 }
@@ -357,7 +531,7 @@ int main(int argc, char **argv)
     if (argc > 64)
         argc = 64;
     if (!why)
-        why = linux_elf_load(elf, 0, argc, argv, envc, envp_store, &entry, &sp);
+        why = linux_elf_load(elf, elf_size, 0, argc, argv, envc, envp_store, &entry, &sp);
     if (why)
         bad_program(why);
     arch_enter_user(entry, sp);

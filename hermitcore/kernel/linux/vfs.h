@@ -282,6 +282,12 @@ int fd_cloexec(long fd, int set);
  * mappings told of writes); `user`: buf is the program's memory. */
 long file_read(struct file *f, char *buf, size_t n, uint64_t *off);
 long vfs_open_exec(long dirfd, const char *path, int at_flags, struct file **out, char *abs); /* sysfile.c */
+/* loader.c: ELF programs (exec.c and the first program) */
+const char *linux_elf_check(const char *elf, size_t elf_size);
+const char *linux_elf_load(const char *elf, size_t got, void *file, int argc, char *const argv[], int nenv,
+                           char *const envp[], uintptr_t *entry, uintptr_t *sp);
+long linux_read_headers(struct file *f, char **out, size_t *got, size_t *size);
+long linux_elf_interp_ok(const char *elf, size_t got, void *file);
 long file_write(struct file *f, const char *buf, size_t n, uint64_t *off, int user);
 long file_stat(struct file *f, struct kstat *st);
 long file_size(struct file *f, uint64_t *size);

@@ -176,8 +176,31 @@ static struct vma *insert(uintptr_t start, uintptr_t end, unsigned prot, const c
     return n;
 }
 
+/* A mapping's name, kept for good: names outlive the process that gave
+ * them (a forked child's mappings carry its parent's program path), and
+ * there are few (the programs and interpreters run, [stack]...). */
+static const char *intern(const char *name)
+{
+    static struct name { struct name *next; char s[]; } *names;
+    static spinlock_t lock = SPINLOCK_INIT;
+    if (!name)
+        return 0;
+    spin_lock(&lock);
+    struct name *n = names;
+    while (n && strcmp(n->s, name))
+        n = n->next;
+    if (!n && (n = kmalloc(sizeof *n + strlen(name) + 1))) {
+        memcpy(n->s, name, strlen(name) + 1);
+        n->next = names;
+        names = n;
+    }
+    spin_unlock(&lock);
+    return n ? n->s : "?";
+}
+
 int vm_add(uintptr_t start, uintptr_t end, unsigned prot, const char *name)
 {
+    name = intern(name);
     start &= ~(PAGE_SIZE - 1);
     end = page_up(end);
     if (end <= start || end > USER_LIMIT || overlaps(start, end) || arch_user_kernel_mapped(start, end))
@@ -586,6 +609,8 @@ static uintptr_t find_gap(uintptr_t hint, size_t len)
         at = (at | ((1ull << 30) - 1)) + 1; /* past the kernel's mapping (aarch64's RAM identity map): next GiB */
     }
 }
+
+uintptr_t vm_find_gap(size_t len) { return find_gap(0, page_up(len)); }
 
 /* The file's pages for a mapping of [off, off + len), read now (this may
  * sleep: nothing of the program's mappings is touched until it is done).
