@@ -59,15 +59,43 @@ class BuildResult:
 
 @lru_cache(maxsize=None)
 def toolchain() -> tuple[str, str, str, str]:
-    """(clang, ld.lld, clang resource dir, clang version line)."""
+    """(clang, ld.lld, clang resource dir, clang version line). Asking clang
+    costs two processes (~40 ms, most of a warm compose), so the answers
+    are kept in the cache, for as long as the clang binary they came from
+    is the same file (path, size, mtime)."""
     clang = find_tool("clang")
     lld = find_tool("ld.lld")
+    real = os.path.realpath(clang)
+    try:
+        st = os.stat(real)
+        stamp = [clang, real, st.st_size, st.st_mtime_ns]
+    except OSError:
+        stamp = None
+    kept = cache_dir() / "toolchain.json"
+    try:
+        known = json.loads(kept.read_text())
+        if stamp is not None and known["stamp"] == stamp:
+            return clang, lld, known["resource"], known["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     try:
         version = subprocess.run([clang, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
         resource = subprocess.run([clang, "-print-resource-dir"], capture_output=True, text=True).stdout.strip()
     except (OSError, IndexError) as exc:
         raise ToolchainError(f"cannot run {clang}: {exc}") from exc
+    if stamp is not None and resource:
+        _write_atomic(kept, json.dumps({"stamp": stamp, "resource": resource, "version": version}))
     return clang, lld, resource, version
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # only a cache
 
 
 def _all_sources(spec):
@@ -103,8 +131,10 @@ def spec_key(spec) -> str:
         h.update(part.encode() + b"\0")
     for src in sorted(_all_sources(spec), key=lambda s: s.name):
         h.update(src.name.encode() + b"\0" + src.text.encode() + b"\0")
-        if src.data is not None:
+        if isinstance(src.data, bytes):
             h.update(hashlib.sha256(src.data).digest())
+        elif src.data is not None:  # a Blob: its key, not its bytes (made only to build)
+            h.update(src.data.key.encode())
     return h.hexdigest()[:24]
 
 
@@ -175,6 +205,27 @@ class ObjectCache:
         os.replace(tmp, entry.with_suffix(".deps"))
 
 
+def cached_layout(image: Path):
+    """``read_layout`` of a cached image, kept beside it as JSON after the
+    first time (an image in the cache never changes: its name is the hash
+    of its inputs); parsing the symbols with pyelftools is most of a warm
+    compose otherwise."""
+    from hermitcore.model import Layout, Section
+
+    kept = image.with_suffix(".layout.json")
+    try:
+        data = json.loads(kept.read_text())
+        return Layout(sections=tuple(Section(*s) for s in data["sections"]), symbols=data["symbols"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    layout = read_layout(image)
+    _write_atomic(kept, json.dumps({
+        "sections": [[s.name, s.address, s.size, s.writable, s.executable] for s in layout.sections],
+        "symbols": dict(layout.symbols),
+    }))
+    return layout
+
+
 def read_layout(path: Path):
     """Allocated sections and global symbols of a linked ELF (pyelftools)."""
     from elftools.elf.constants import SH_FLAGS
@@ -229,7 +280,7 @@ def build_image(spec, progress=None, relink=None) -> BuildResult:
             path = root / src.name
             path.parent.mkdir(parents=True, exist_ok=True)
             if src.data is not None:
-                path.write_bytes(src.data)
+                path.write_bytes(src.data if isinstance(src.data, bytes) else src.data.read())
             else:
                 path.write_text(src.text)
             texts[src.name] = src.text

@@ -126,12 +126,16 @@ def _other_commands(sub) -> None:
     sub.add_parser("plugins", help="list plugins, their distribution, version and hooks")
 
     c = sub.add_parser("compose", help="compose a bootable kernel image")
-    c.add_argument("app", nargs="?", help="application: a static Linux executable, or a C source file with main() (default: built-in hello)")
+    c.add_argument("app", nargs="?", help="application: a Linux executable (static or dynamic), or a C source file with main() (default: built-in hello)")
     c.add_argument("--board", default=os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), help=f"board name or folder (default {DEFAULT_BOARD})")
     c.add_argument("-o", "--output", help="where to write the image (default: <board>-<app>.elf)")
     c.add_argument("--selftest", action="store_true", help="compose the in-guest kernel self-test image instead of an app")
+    c.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="the program's environment as `run` will give it, repeatable: compose reads LD_LIBRARY_PATH "
+                        "and LD_PRELOAD from it to find a dynamic program's libraries (the image does not keep it)")
     _file_options(c)
-    c.add_argument("-v", "--verbose", action="store_true", help="show the memory layout and each plugin's contribution")
+    c.add_argument("-v", "--verbose", action="store_true",
+                   help="show the memory layout, each plugin's contribution and what was packed into the program's files")
 
 
 def _run_command(sub) -> None:
@@ -142,7 +146,7 @@ def _run_command(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    r.add_argument("image", nargs="?", help="a composed image, or an application (static Linux executable or C file) to compose with --board")
+    r.add_argument("image", nargs="?", help="a composed image, or an application (Linux executable or C file) to compose with --board")
     r.add_argument("--board", help=f"compose for this board first (default when no IMAGE: {DEFAULT_BOARD})")
     r.add_argument("--cpus", type=_cpus, default=None, help=f"virtual CPUs, 1 to {MAX_CPUS} (env HERMIT_CPUS, default 1)")
     r.add_argument("--mem", default=None, help="guest memory, e.g. 256M or 1G, at most 1T (env HERMIT_MEM, default: the board's)")
@@ -157,7 +161,8 @@ def _run_command(sub) -> None:
                         "hermit.stack-usage: print thread 1's deepest stack use at exit; "
                         "hermit.timeslice=US: scheduler time slice, default 10000)")
     r.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
-                   help="environment variable for the program, repeatable")
+                   help="environment variable for the program, repeatable (composing a dynamic program, its "
+                        "LD_LIBRARY_PATH and LD_PRELOAD also say where its libraries are)")
     _file_options(r)
     n = r.add_argument_group("network (boards with a network card)")
     n.add_argument("--net", default=None, metavar="BACKEND",
@@ -192,6 +197,14 @@ def _file_options(p) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--files", metavar="DIR", help="embed DIR as the program's file tree (/; writable at run time, in guest memory)")
     g.add_argument("--initrd", metavar="CPIO", help="embed a cpio (newc) archive, optionally gzipped, as the file tree")
+    p.add_argument("--add", action="append", default=[], metavar="HOSTPATH[:GUESTPATH]",
+                   help="copy a host file or directory tree into the program's file tree at GUESTPATH (default: the "
+                        "same path; a path inside --sysroot: its path there), symlinks kept, repeatable; the ELF "
+                        "libraries and programs in it bring the libraries they need (e.g. --add /usr/lib/python3.11)")
+    p.add_argument("--sysroot", metavar="DIR",
+                   help="find a dynamic program's interpreter and libraries in DIR, which is the guest's / (default: "
+                        "/ for the host's own architecture, /usr/aarch64-linux-gnu for aarch64 on x86_64; also a "
+                        "tree of packages unpacked with dpkg-deb -x)")
 
 
 def cmd_boards(args) -> int:
@@ -256,14 +269,20 @@ def cmd_compose(args) -> int:
 
     if args.selftest and args.app:
         raise HermitError("--selftest composes the built-in self-test image; do not also give an APP")
+    _check_env(args.env)
     result = compose(args.board, args.app, progress=_progress, builtin="selftest" if args.selftest else "hello",
-                     files=args.files, initrd=args.initrd)
+                     files=args.files, initrd=args.initrd, sysroot=args.sysroot, env=args.env, adds=args.add)
     spec = result.spec
+    if args.env and not spec.program:
+        raise HermitError("--env is for Linux executables; a C application has no environment")
     out = args.output or f"{spec.board.name}-{spec.app_name}.elf"
     import shutil
 
     try:
-        shutil.copyfile(result.build.image, out)
+        if not _copied_before(result.build.image, out):
+            shutil.copyfile(result.build.image, out)
+            st = os.stat(result.build.image)
+            os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))  # what tells the next compose it is this image
     except OSError as exc:  # no such directory, a directory, read-only, the image itself
         raise HermitError(f"cannot write the image to {out}: {exc.strerror or exc}") from None
     size = result.build.size
@@ -282,7 +301,58 @@ def cmd_compose(args) -> int:
                 print(f"  [{phase}/{plugin}] {line}")
         for dev in result.unclaimed:
             print(f"  unclaimed: {dev.path} ({dev.describe()})")
+        for line in packed_lines(spec.packed, spec.kept):
+            print(f"  {line}")
     return 0
+
+
+def _copied_before(image, out: str) -> bool:
+    """``out`` is the copy of the cached ``image`` (which never changes) that
+    an earlier compose made: same size and the same mtime to the
+    nanosecond, as that compose left it. An image with Python's library in
+    it is 80 MiB: a warm compose does not copy it again."""
+    try:
+        a, b = os.stat(image), os.stat(out)
+    except OSError:
+        return False
+    return a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns and a.st_mtime_ns % 1_000_000_000 != 0
+
+
+SUMMARISE_AT = 8  # an --add tree with more entries than this is one line in compose -v
+
+
+def packed_lines(packed, kept=()) -> list[str]:
+    """compose -v: one line per file or symlink packed into the program's
+    tree and why; a large --add tree as one line with its size."""
+    groups: dict[str, list] = {}
+    for e in packed:
+        if e.group is not None:
+            groups.setdefault(e.group, []).append(e)
+    lines, summarised = [], set()
+    for e in packed:
+        group = groups.get(e.group, ())
+        if len(group) > SUMMARISE_AT:
+            if e.group not in summarised:
+                summarised.add(e.group)
+                own = [x for x in group if x.why == f"--add {e.group}" and not x.is_dir] or group
+                files = [x for x in group if x.is_file]
+                top = os.path.commonpath([x.guest for x in own]) if len(own) > 1 else own[0].guest
+                links = sum(x.is_symlink for x in group)
+                lines.append(f"packed {top}: {len(files)} files, {sum(x.size for x in files) / (1 << 20):.1f} MiB"
+                             f"{f', {links} symlinks' if links else ''} (--add {e.group})")
+            continue
+        if not e.is_dir:
+            lines.append(f"packed {e.guest}{f' -> {e.source}' if e.is_symlink else ''} ({e.why})")
+    for e in kept:
+        if not e.is_dir:
+            lines.append(f"kept the tree's own {e.guest} (gathered: {e.why})")
+    return lines
+
+
+def _check_env(env: list[str]) -> None:
+    for kv in env:
+        if "=" not in kv or kv.startswith("="):
+            raise HermitError(f"--env {kv!r}: expected KEY=VALUE")
 
 
 def cmd_run(args, app_args) -> int:
@@ -300,6 +370,7 @@ def cmd_run(args, app_args) -> int:
     elif image and os.path.isfile(image):
         with open(image, "rb") as f:
             is_image = f.read(4) == b"\x7fELF" and _has_meta(image)
+    _check_env(args.env)
     if not is_image:
         from hermitcore.compose import compose
         from hermitcore.plugins import make_plugin_manager
@@ -307,20 +378,20 @@ def cmd_run(args, app_args) -> int:
         pm = make_plugin_manager()
         result = compose(args.board or os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), image, pm=pm,
                          progress=_progress if args.verbose else None,
-                         builtin="selftest" if args.selftest else "hello", files=args.files, initrd=args.initrd)
+                         builtin="selftest" if args.selftest else "hello", files=args.files, initrd=args.initrd,
+                         sysroot=args.sysroot, env=args.env, adds=args.add)
         image = str(result.build.image)
     elif not os.path.isfile(image):
         raise HermitError(f"image '{image}' not found")
-    elif args.files or args.initrd:
-        raise HermitError("--files/--initrd are embedded at compose time; give the program and --board, not an image")
+    elif args.files or args.initrd or args.add or args.sysroot:
+        raise HermitError("--files/--initrd/--add/--sysroot are embedded at compose time; give the program and "
+                          "--board, not an image")
     info = read_image(image)  # clear error for a non-image
 
     from hermitcore.run import quote_arg
 
     kernel_args = list(args.kernel_arg)
     for kv in args.env:
-        if "=" not in kv or kv.startswith("="):
-            raise HermitError(f"--env {kv!r}: expected KEY=VALUE")
         kernel_args.append(quote_arg(f"hermit.env={kv}"))
     if (args.env or args.strace) and not info.meta.get("program"):
         raise HermitError("--env and --strace are for Linux executables; this image runs a built-in C application")

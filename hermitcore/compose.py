@@ -29,9 +29,11 @@ from hermitcore.model import (
     c_ident,
 )
 from hermitcore.plugins import claim_devices, make_plugin_manager, select
-from hermitcore.program import Program, cpio_from_dir, inspect_program, is_elf, read_initrd
+from hermitcore.program import FileTree, Program, cpio_from_dir, inspect_program, is_elf, newc_index, read_initrd
+from hermitcore.vdso import build_vdso
 
 EMIT_PHASES = ("boot", "paging", "interrupts", "timers")
+KERNEL_INCLUDE = Path(str(resources.files("hermitcore") / "kernel" / "include"))
 META_SECTION = ".hermit.meta"
 
 #: the program and its file tree, in the image's .app section (see kernel.ld)
@@ -48,6 +50,12 @@ app_files:
     .incbin "files.cpio.bin"
     .globl app_files_end
 app_files_end:
+    .p2align 12
+    .globl vdso_image
+vdso_image:
+    .incbin "vdso.so.bin"
+    .globl vdso_image_end
+vdso_image_end:
 """
 
 
@@ -62,6 +70,8 @@ class ImageSpec:
     generated: tuple[Source, ...]
     core: tuple[Source, ...]
     program: str | None = None  # the Linux executable's kind, or None for a C application
+    packed: tuple = ()  # dynlink.Entry: what compose put into the program's file tree, and why
+    kept: tuple = ()  # dynlink.Entry: gathered, but the user's tree has that path (theirs stays)
 
     @property
     def plugins(self) -> tuple[str, ...]:
@@ -118,7 +128,7 @@ def generate_meta(
         "arch": arch.name,
         "app": app_name,
         "plugins": list(plugins),
-        "program": program,  # "static" / "static-pie": a Linux executable; None: a built-in C app
+        "program": program,  # "static" / "static-pie" / "dynamic": a Linux executable; None: a built-in C app
         "network": network,  # the kernel's TCP/IP stack is in (run adds the network card)
         "stdio": stdio,  # "virtio": a port per stream; "console": framed on the console (launch.py reads either)
     }
@@ -162,7 +172,7 @@ def app_source(app: str | None, builtin: str = "hello") -> tuple[str, Source]:
     return path.stem, Source(f"app/{path.name}", data.decode(errors="replace"))
 
 
-def linux_sources(arch: Architecture, program: Program, files: bytes) -> tuple[Source, ...]:
+def linux_sources(arch: Architecture, program: Program, files: bytes | FileTree) -> tuple[Source, ...]:
     """The Linux layer (its socket families come from plugins: the
     ``hermitcore_emit_services`` hook), its syscall table for ``arch``, and
     the program with its file tree as binary blobs."""
@@ -186,26 +196,43 @@ def make_spec(
     files: str | None = None,
     initrd: str | None = None,
     progress=None,
+    sysroot: str | None = None,
+    env: tuple[str, ...] = (),
+    adds: tuple[str, ...] = (),
 ):
     sel = select(pm, board)
     arch = sel.arch
     claimed, unclaimed = claim_devices(sel)
     program = None
+    packed = kept = ()
     net = any(c.claim.role == "nic" for c in claimed)
     if app is not None and Path(app).is_file() and is_elf(app):
         program = inspect_program(app, arch.name, board.name)
         if files and initrd:
             raise ImageError("give --files or --initrd, not both")
         archive = cpio_from_dir(files) if files else read_initrd(initrd) if initrd else b""
+        tree: bytes | FileTree = archive
+        if program.interp or adds:  # what the dynamic linker will load, and the --add paths
+            from hermitcore import dynlink
+
+            gathered = dynlink.gather(program, arch.name, sysroot=sysroot, env=env, adds=adds,
+                                      existing=newc_index(archive)[0] if archive else frozenset())
+            tree = FileTree(archive, gathered.entries)
+            packed, kept = gathered.entries, gathered.kept
         app_name = program.name
-        app_srcs = linux_sources(arch, program, archive)
+        app_srcs = linux_sources(arch, program, tree)
     else:
-        if files or initrd:
-            raise ImageError("--files and --initrd are for Linux executables; a C application has no file system")
+        if files or initrd or adds or sysroot:
+            given = "--files and --initrd" if files or initrd else "--add and --sysroot"
+            raise ImageError(f"{given} are for Linux executables; a C application has no file system")
         app_name, app_src = app_source(app, builtin)
         app_srcs = (app_src,)
     ctx = EmitContext(board=board, arch=arch, claimed=claimed, app_name=app_name,
                       program=program.kind if program else None)
+    if program:  # the architecture's vDSO (none: programs make the system calls)
+        vdso = [f for _, f in sel.call_arch("hermitcore_emit_vdso", ctx=ctx)]
+        data = build_vdso(arch, _check_fragment(sel.arch_plugin_name, vdso[0]), KERNEL_INCLUDE) if vdso else b""
+        app_srcs += (Source("generated/vdso.so.bin", "", data=data),)
 
     fragments: list[tuple[str, str, Fragment]] = []
     for phase in EMIT_PHASES:  # the architecture's own
@@ -253,6 +280,8 @@ def make_spec(
         generated=generated,
         core=kernel_sources() + app_srcs,
         program=program.kind if program else None,
+        packed=packed,
+        kept=kept,
     )
     return spec, claimed, unclaimed
 
@@ -271,11 +300,20 @@ def compose(
     builtin: str = "hello",
     files: str | None = None,
     initrd: str | None = None,
+    sysroot: str | None = None,
+    env: tuple[str, ...] = (),
+    adds: tuple[str, ...] = (),
 ) -> ComposeResult:
+    """Compose an image for ``board_name``: ``app`` a Linux executable (a
+    dynamic one with its interpreter and libraries, found under
+    ``sysroot``, with ``LD_LIBRARY_PATH`` from ``env``), a C file or None
+    (a built-in); ``files``/``initrd`` the program's tree, ``adds`` host
+    paths copied into it (``HOSTPATH[:GUESTPATH]``)."""
     start = time.perf_counter()
     pm = pm or make_plugin_manager()
     board = load_board(board_name)
-    spec, claimed, unclaimed = make_spec(pm, board, app, builtin, files, initrd, progress)
+    spec, claimed, unclaimed = make_spec(pm, board, app, builtin, files, initrd, progress, sysroot=sysroot,
+                                         env=tuple(env), adds=tuple(adds))
     sel = select(pm, board)
     ctx = EmitContext(board=board, arch=spec.arch, claimed=claimed, app_name=spec.app_name,
                       program=spec.program)
@@ -293,9 +331,9 @@ def compose(
 
     build = build_image(spec, progress=progress, relink=relink)
     if build.cached:
-        from hermitcore.build import read_layout
+        from hermitcore.build import cached_layout
 
-        relink(read_layout(build.image))
+        relink(cached_layout(build.image))
     if final:  # show the layout-accurate paging summary, not the nominal one
         first = [(ph, p, f) for ph, p, f in spec.fragments if ph != "paging"]
         spec = attrs.evolve(spec, fragments=tuple(first + [("paging", p, f) for p, f in final]))

@@ -168,6 +168,24 @@ def hermitcore_emit_timers(ctx: EmitContext) -> Fragment | None:
 
 
 @hookspec
+def hermitcore_emit_vdso(ctx: EmitContext) -> Fragment | None:
+    """The vDSO every Linux program gets (``AT_SYSINFO_EHDR``): C sources and
+    the linker script of a shared object with the architecture's entry
+    points and version node (x86_64: ``__vdso_clock_gettime``...,
+    ``LINUX_2.6``; arm64: ``__kernel_clock_gettime``..., ``LINUX_2.6.39``).
+
+    :param ctx: as for ``hermitcore_emit_boot``.
+
+    Called on the architecture's plugin only, for images that run a Linux
+    program. The core builds it apart from the kernel (``hermitcore/vdso.py``:
+    ``-fPIC``, ``ld.lld -shared``; no relocations allowed) and embeds it; the
+    kernel maps it read+execute with its data page (``struct vdso_data``,
+    ``hermit/vdso.h``: the hidden symbol ``vvar``) one page below. ``None``:
+    programs get no vDSO and make the system calls.
+    """
+
+
+@hookspec
 def hermitcore_emit_device(ctx: EmitContext, claimed: tuple[ClaimedDevice, ...]) -> Fragment | None:
     """Driver code for the devices this plugin claimed.
 

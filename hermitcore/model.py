@@ -6,7 +6,7 @@ them, and return new values (usually a :class:`Fragment`).
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Protocol
 
 import attrs
 
@@ -133,12 +133,23 @@ class Source:
     ``name`` is its path inside the build tree (``"x86_64/boot.S"``); the
     suffix decides how it is compiled (``.c``, ``.S``) or whether it is a
     header (``.h``, placed on the include path). ``data``, when set, makes
-    it a binary file (``.bin``) that assembly pulls in with ``.incbin``.
+    it a binary file (``.bin``) that assembly pulls in with ``.incbin``:
+    the bytes, or a ``Blob`` that makes them only when the image is built.
     """
 
     name: str
     text: str
-    data: bytes | None = attrs.field(default=None, repr=False)
+    data: bytes | Blob | None = attrs.field(default=None, repr=False)
+
+
+class Blob(Protocol):
+    """Binary data made only when an image is built (the program's file
+    tree: hermitcore.program.FileTree); ``key`` stands for its bytes in
+    the image's cache key."""
+
+    key: str
+
+    def read(self) -> bytes: ...
 
 
 @attrs.frozen

@@ -1,9 +1,11 @@
-"""Static Linux executables as hermitcore applications: the compose-time
-checks (pyelftools) and the file tree it embeds (a cpio "newc" archive)."""
+"""Linux executables as hermitcore applications: the compose-time checks
+(static, static-pie or dynamic) and the file tree the image embeds (a cpio
+"newc" archive: the user's tree and what compose gathers, hermitcore/dynlink.py)."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import stat
@@ -36,8 +38,9 @@ class Program:
     path: str
     name: str
     arch: str
-    kind: str  # "static" (ET_EXEC) or "static-pie"
+    kind: str  # "static" (ET_EXEC), "static-pie", or "dynamic" (with PT_INTERP: ET_EXEC or PIE)
     data: bytes = attrs.field(repr=False)
+    interp: str | None = None  # PT_INTERP: the dynamic linker's path in the guest
 
 
 def is_elf(path: str | Path) -> bool:
@@ -49,8 +52,10 @@ def is_elf(path: str | Path) -> bool:
 
 
 def inspect_program(path: str | Path, board_arch: str, board_name: str) -> Program:
-    """Check that ``path`` is a static executable for ``board_arch`` that the
-    kernel's loader (hermitcore/kernel/linux/loader.c) will take: the same
+    """Check that ``path`` is an executable for ``board_arch`` that the
+    kernel's loader (hermitcore/kernel/linux/loader.c) will take -- static,
+    static-pie, or dynamic (its interpreter, PT_INTERP, comes from the
+    image's file tree; compose gathers it, hermitcore/dynlink.py): the same
     header checks, done here so a bad program is refused at compose time
     with one actionable line. Every field is read with ``struct`` from the
     bytes and bounds-checked before use (pyelftools is not used: it trusts
@@ -80,27 +85,38 @@ def inspect_program(path: str | Path, board_arch: str, board_name: str) -> Progr
         raise ImageError(
             (f"{path} is a {arch} executable" if not arch.startswith("machine ") else
              f"{path} is an executable for an unknown machine (e_machine {machine})") + f", but board '{board_name}' needs {board_arch}"
-            + (f"; build it with {board_arch}-linux-gnu-gcc -static" if board_arch == "aarch64" else "")
+            + (f"; build it with {board_arch}-linux-gnu-gcc" if board_arch == "aarch64" else "")
         )
     if etype == ET_REL:
-        raise ImageError(f"{path}: an object file, not an executable; link it (e.g. gcc -static -o prog prog.o)")
+        raise ImageError(f"{path}: an object file, not an executable; link it (e.g. gcc -o prog prog.o)")
     if etype not in (ET_EXEC, ET_DYN):
         raise ImageError(f"{path}: not an executable (ELF type {ELF_TYPES.get(etype, etype)})")
     phdrs = _program_headers(path, data, phoff, phentsize, phnum)
-    for ptype, _, offset, _, filesz, _, _ in phdrs:
-        if ptype == PT_INTERP:
-            interp = data[offset:offset + min(filesz, 4096)].split(b"\0")[0].decode(errors="replace") or "?"
-            raise ImageError(
-                f"{path} is dynamically linked (interpreter {interp}); hermitcore runs static executables: "
-                "rebuild it with -static (or -static-pie)"
-            )
-    kind = "static"
-    if etype == ET_DYN:
+    interp = _interpreter(path, data, phdrs)
+    kind = "dynamic" if interp else "static"
+    if etype == ET_DYN and not interp:
         if not _is_pie(data, phdrs):
             raise ImageError(f"{path}: a shared library, not an executable")
         kind = "static-pie"
+    # a PIE, with an interpreter or not, is loaded at USER_PIE_BASE
     _check_segments(path, len(data), phdrs, entry, USER_PIE_BASE if etype == ET_DYN else 0)
-    return Program(path=str(path), name=p.name, arch=arch, kind=kind, data=data)
+    return Program(path=str(path), name=p.name, arch=arch, kind=kind, data=data, interp=interp)
+
+
+def _interpreter(path, data: bytes, phdrs) -> str | None:
+    """PT_INTERP's path (what the kernel loads from the file tree), checked
+    as Linux checks it: in the file, at most 4096 bytes, ending in a NUL;
+    and not empty."""
+    found = [(offset, filesz) for ptype, _, offset, _, filesz, _, _ in phdrs if ptype == PT_INTERP]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise ImageError(f"{path}: corrupt program headers (more than one PT_INTERP)")
+    offset, filesz = found[0]
+    raw = data[offset:offset + filesz]
+    if offset + filesz > len(data) or not 1 < filesz <= 4096 or raw[-1:] != b"\0" or raw[:1] == b"\0":
+        raise ImageError(f"{path}: corrupt PT_INTERP (the interpreter's path is not a string in the file)")
+    return raw.split(b"\0")[0].decode(errors="surrogateescape")
 
 
 def machine_name(machine: int) -> str:
@@ -302,3 +318,66 @@ def _check_newc(path, data: bytes) -> None:
 
 
 HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
+def newc_index(data: bytes) -> tuple[frozenset[str], int]:
+    """The guest paths a newc archive's entries make ("/a/b"; "." is "/")
+    and the offset of its trailer, for an archive read_initrd checked or
+    cpio_from_dir made."""
+    names, off = set(), 0
+    while off + NEWC_HEADER <= len(data) and data[off:off + 5] == b"07070":
+        filesize, namesize = int(data[off + 54:off + 62], 16), int(data[off + 94:off + 102], 16)
+        name = data[off + NEWC_HEADER:off + NEWC_HEADER + namesize - 1]
+        if name == b"TRAILER!!!":
+            return frozenset(names), off
+        names.add(os.path.normpath("/" + os.fsdecode(name).lstrip("/")))
+        off = (((off + NEWC_HEADER + namesize + 3) & ~3) + filesize + 3) & ~3
+    return frozenset(names), len(data)
+
+
+class FileTree:
+    """The program's file tree as the image embeds it: the user's archive
+    (--files, --initrd) and after it the entries compose gathered
+    (hermitcore/dynlink.py: the interpreter, the libraries, --add paths),
+    then one trailer. The archive is made by ``read()``, only when an image
+    is built; ``key`` stands for it in the image's cache key: the user's
+    archive's hash and every gathered entry's path, mode, size and mtime
+    (and a generated file's hash), so a warm compose reads none of the
+    gathered files."""
+
+    def __init__(self, base: bytes, entries=()):
+        self.base = base
+        self.entries = tuple(entries)
+        self.end = newc_index(base)[1] if base else 0
+        total = len(base) + sum(e.size for e in self.entries)
+        if total > MAX_FILES_BYTES:
+            raise ImageError(f"the program's file tree would hold {total / (1 << 20):.0f} MiB, more than the "
+                             f"{MAX_FILES_BYTES >> 20} MiB an image embeds (add less with --add)")
+        h = hashlib.sha256(base)
+        for e in self.entries:
+            h.update(repr((e.guest, e.mode, e.source, e.size, e.mtime)).encode())
+            if e.data is not None:
+                h.update(hashlib.sha256(e.data).digest())
+        self.key = h.hexdigest()
+
+    def read(self) -> bytes:
+        if not self.entries:
+            return self.base
+        parts = [self.base[:self.end]]
+        for ino, e in enumerate(self.entries, 1 << 20):
+            parts.append(_newc(e.guest.lstrip("/"), e.mode, _entry_bytes(e), ino, e.mtime // 1_000_000_000))
+        parts.append(_newc("TRAILER!!!", 0, b"", 0, 0))
+        return b"".join(parts)
+
+
+def _entry_bytes(e) -> bytes:
+    if e.data is not None:
+        return e.data
+    if stat.S_ISLNK(e.mode):
+        return os.fsencode(e.source)
+    if not stat.S_ISREG(e.mode):
+        return b""
+    try:
+        return Path(e.source).read_bytes()
+    except OSError as exc:
+        raise ImageError(f"cannot read {e.source} ({e.why}): {exc.strerror}") from None

@@ -13,6 +13,9 @@ PACKAGES=(qemu-system-x86 qemu-system-arm clang lld device-tree-compiler wrk ipr
 # C++, Fortran, both architectures) and Debian's static busybox.
 PACKAGES+=(gcc libc6-dev g++ gfortran musl-tools busybox-static libsqlite3-dev golang-go
            gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gfortran-aarch64-linux-gnu libc6-dev-arm64-cross)
+# Debian's own dynamic programs the dynamic-executable tests run unmodified
+# (tests/integration/test_dynamic.py): python3 and its standard library, sqlite3, lua, gawk.
+PACKAGES+=(python3 libpython3.11-stdlib sqlite3 lua5.4 gawk coreutils)
 # Building LTP (../shared/ltp.tar.gz) at test time: tests/ltp/ltp.py APT_PACKAGES.
 PACKAGES+=(make autoconf automake m4 pkg-config)
 # Debian's arm64 packages the tests unpack for the aarch64 guest

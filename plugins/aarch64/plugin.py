@@ -116,6 +116,16 @@ def hermitcore_emit_timers(ctx: EmitContext):
     )
 
 
+
+@hookimpl
+def hermitcore_emit_vdso(ctx: EmitContext):
+    return Fragment(
+        sources=package_sources(PKG, "vdso.c", prefix="aarch64"),
+        linker_script=package_file(PKG, "vdso.ld"),
+        summary=("vdso: LINUX_2.6.39: __kernel_clock_gettime, __kernel_gettimeofday, __kernel_clock_getres (from cntvct_el0)",),
+    )
+
+
 @hookimpl
 def hermitcore_qemu_args(ctx: RunContext):
     # Semihosting SYS_EXIT with ADP_Stopped_ApplicationExit: QEMU exits with

@@ -21,6 +21,13 @@ static inline uint64_t counter(void)
 uint64_t arch_clock_ns(void) { return (uint64_t)(((unsigned __int128)(counter() - boot_count) * mult) >> 32); }
 uint64_t arch_clock_hz(void) { return freq; }
 uint64_t arch_counter(void) { return counter(); }
+
+int arch_clock_user(uint64_t *counter_boot, uint64_t *mult_out)
+{
+    *counter_boot = boot_count;
+    *mult_out = mult;
+    return 1; /* CNTKCTL_EL1.EL0VCTEN is set (cpu.c): cntvct_el0 reads at EL0 */
+}
 const char *arch_clock_name(void) { return "arm generic timer (cntvct)"; }
 unsigned arch_timer_irq(void) { return BOARD_ARMV8_TIMER_0_IRQ_2; }
 

@@ -181,6 +181,15 @@ uint64_t arch_clock_hz(void)
     return tsc_hz;
 }
 uint64_t arch_counter(void) { return rdtsc(); }
+
+int arch_clock_user(uint64_t *counter_boot, uint64_t *mult)
+{
+    if (!clock_ready)
+        clock_setup();
+    *counter_boot = tsc_boot;
+    *mult = tsc_mult;
+    return 1; /* rdtsc works in ring 3 (CR4.TSD clear) */
+}
 const char *arch_clock_name(void) { return clock_source; }
 unsigned arch_timer_irq(void) { return IRQ_TIMER; }
 

@@ -109,6 +109,16 @@ def hermitcore_emit_paging(ctx: EmitContext, layout):
     )
 
 
+
+@hookimpl
+def hermitcore_emit_vdso(ctx: EmitContext):
+    return Fragment(
+        sources=package_sources(PKG, "vdso.c", prefix="x86_64"),
+        linker_script=package_file(PKG, "vdso.ld"),
+        summary=("vdso: LINUX_2.6: __vdso_clock_gettime, __vdso_gettimeofday, __vdso_time, __vdso_clock_getres, __vdso_getcpu (from rdtsc)",),
+    )
+
+
 @hookimpl
 def hermitcore_qemu_args(ctx: RunContext):
     cpu = None

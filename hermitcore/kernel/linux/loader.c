@@ -4,6 +4,7 @@
  * the mmap area), build the Linux initial stack (argc, argv, envp, auxv)
  * and enter it in ring 3 / EL0. execve (exec.c) loads through here too. */
 #include "vfs.h"
+#include <hermit/vdso.h>
 #include <hermit/heap.h>
 #include <hermit/init.h>
 #include <hermit/time.h>
@@ -48,6 +49,9 @@
 #define AT_RANDOM 25
 #define AT_HWCAP2 26
 #define AT_EXECFN 31
+#define AT_IGNORE 1
+#define AT_SYSINFO_EHDR 33
+#define AT_MINSIGSTKSZ 51
 
 #define MAX_ENV 64
 
@@ -65,8 +69,9 @@ struct elf64_phdr {
     uint64_t p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align;
 };
 
-/* app.S (generated): the program and the cpio archive of its files. */
-extern char app_elf[], app_elf_end[], app_files[], app_files_end[];
+/* app.S (generated): the program, the cpio archive of its files, and the
+ * vDSO the architecture's plugin gave (empty: none). */
+extern char app_elf[], app_elf_end[], app_files[], app_files_end[], vdso_image[], vdso_image_end[];
 
 static char *envp_store[MAX_ENV + 1];
 static int envc;
@@ -211,6 +216,28 @@ static int pages_unused(uintptr_t start, uintptr_t end)
         arch_user_unmap(va);
     }
     return 0;
+}
+
+/* The vDSO (AT_SYSINFO_EHDR) at USER_VDSO, its data page ([vvar]: the
+ * clock's parameters, hermit/vdso.h) one page below, both the process's own
+ * copies (they never change after boot: the wall clock is set once). 1 when
+ * mapped, 0 when there is none, -1 when it could not be. */
+static int map_vdso(void)
+{
+    static struct vdso_data data;
+    size_t size = (size_t)(vdso_image_end - vdso_image);
+    if (!size)
+        return 0;
+    if (!data.mult) {
+        data.usable = (uint32_t)arch_clock_user(&data.counter_boot, &data.mult);
+        data.realtime_offset = realtime_offset_ns();
+    }
+    if (vm_add(USER_VDSO - PAGE_SIZE, USER_VDSO, PROT_READ, "[vvar]") ||
+        vm_populate(USER_VDSO - PAGE_SIZE, USER_VDSO, &data, sizeof data) ||
+        vm_add(USER_VDSO, USER_VDSO + page_up(size), PROT_READ | PROT_EXEC, "[vdso]") ||
+        vm_populate(USER_VDSO, USER_VDSO + page_up(size), phys_to_virt((uintptr_t)vdso_image), size))
+        return -1;
+    return 1;
 }
 
 static uintptr_t push(uintptr_t sp, const void *data, size_t n)
@@ -465,6 +492,9 @@ const char *linux_elf_load(const char *elf, size_t got, void *file, int argc, ch
     if (arch_sigtramp_size && (vm_add(USER_SIGPAGE, USER_SIGPAGE + PAGE_SIZE, PROT_READ | PROT_EXEC, "[sigpage]") ||
                                vm_populate(USER_SIGPAGE, USER_SIGPAGE + PAGE_SIZE, arch_sigtramp, arch_sigtramp_size)))
         return "cannot map the signal trampoline";
+    int vdso = map_vdso();
+    if (vdso < 0)
+        return "cannot map the vDSO";
 
     /* The initial stack, top down: strings, then (16-byte aligned) argc,
      * argv[], NULL, envp[], NULL, auxv pairs, AT_NULL. */
@@ -493,7 +523,8 @@ const char *linux_elf_load(const char *elf, size_t got, void *file, int argc, ch
         AT_PHDR, phdr_addr, AT_PHENT, sizeof *ph, AT_PHNUM, eh->e_phnum, AT_PAGESZ, PAGE_SIZE,
         AT_BASE, interp_base, AT_FLAGS, 0, AT_ENTRY, bias + eh->e_entry, AT_UID, 0, AT_EUID, 0, AT_GID, 0, AT_EGID, 0,
         AT_PLATFORM, platform, AT_HWCAP, arch_hwcap(), AT_HWCAP2, 0, AT_CLKTCK, 100, AT_SECURE, 0,
-        AT_RANDOM, random, AT_EXECFN, execfn, AT_NULL, 0,
+        AT_RANDOM, random, AT_EXECFN, execfn, AT_MINSIGSTKSZ, arch_minsigstksz,
+        vdso ? AT_SYSINFO_EHDR : AT_IGNORE, vdso ? USER_VDSO : 0, AT_NULL, 0,
     };
     size_t words = 1 + (size_t)argc + 1 + (size_t)nenv + 1;
     sp = (sp - words * 8 - sizeof aux) & ~15ul;

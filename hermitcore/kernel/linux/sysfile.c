@@ -192,7 +192,10 @@ long vfs_open_exec(long dirfd, const char *path, int at_flags, struct file **out
     }
     if ((ino->mode & S_IFMT) == S_IFLNK)
         return -ELOOP;
-    if ((ino->mode & S_IFMT) != S_IFREG || !(ino->mode & 0111))
+    struct kstat st; /* the file system's word on the mode (a --mount's walk only guessed it) */
+    if ((rc = vfs_getattr(ino, &st)) < 0)
+        return rc;
+    if ((st.mode & S_IFMT) != S_IFREG || !(st.mode & 0111))
         return -EACCES;
     return open_inode(ino, O_RDONLY, out);
 }

@@ -155,6 +155,9 @@ extern const unsigned long arch_red_zone;     /* bytes below sp a handler must n
  * USER_SIGPAGE (aarch64: Linux's vDSO __kernel_rt_sigreturn); size 0: none. */
 extern const uint32_t arch_sigtramp[];
 extern const unsigned arch_sigtramp_size;
+/* The clock's parameters as a program's vDSO may use them (hermit/vdso.h):
+ * 1 when the counter can be read in user mode, 0 when it cannot. */
+int arch_clock_user(uint64_t *counter_boot, uint64_t *mult);
 
 /* Which clone() argument is the TLS pointer: 3 (flags, sp, ptid, tls, ctid:
  * x86_64) or 4 (flags, sp, ptid, ctid, tls: aarch64). */

@@ -12,6 +12,7 @@
 #define USER_STACK_TOP 0x3f00000000ull /* the initial stack grows down from here */
 #define USER_STACK_MAX (8ull << 20)    /* RLIMIT_STACK */
 #define USER_SIGPAGE 0x3f80000000ull   /* [sigpage]: the signal return trampoline (arch_sigtramp) */
+#define USER_VDSO 0x3f80010000ull      /* [vdso] (AT_SYSINFO_EHDR); its [vvar] page just below */
 #define USER_LIMIT 0x4000000000ull     /* nothing of the program's above 256 GiB */
 
 
