@@ -1,0 +1,179 @@
+"""Dynamic executables, run unmodified: compose packs the interpreter and
+the libraries (hermitcore/dynlink.py), the kernel loads the interpreter and
+gives the auxiliary vector and the vDSO (loader.c, plugins/*/vdso.c). Each
+program is judged by running the same binary on the host and comparing the
+bytes: our own probe (dlopen, TLS of a loaded module, threads, fork + exec,
+the vDSO's clock) and C++ program on both architectures (the aarch64 ones
+built with the cross compiler against its sysroot), musl's dynamic linker,
+and Debian's own programs from this machine -- python3 with its standard
+library, the sqlite3 CLI, lua5.4, gawk, coreutils -- on x86_64 (the host runs
+no aarch64 binaries)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import selected_arches
+from tests.helpers import no_panic, program_lines, run_linux
+from tests.linux_programs import SOURCES, unavailable
+
+CC = {"x86_64": "gcc", "aarch64": "aarch64-linux-gnu-gcc"}
+CXX = {"x86_64": "g++", "aarch64": "aarch64-linux-gnu-g++"}
+MODULE = "/opt/dynmod/libdynmod.so"  # where the guest finds the module dynprobe loads
+#: the host's own programs: x86_64 guests only
+host_arch_only = pytest.mark.skipif("x86_64" not in selected_arches(), reason="runs the host's x86_64 programs")
+
+
+def _cc(cmd: list[str], kind: str, arch: str) -> None:
+    if shutil.which(cmd[0]) is None:
+        unavailable("dynamic", arch, f"{cmd[0]} is not installed")
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, f"{' '.join(cmd)}:\n{r.stderr}"
+
+
+@pytest.fixture(scope="session")
+def dynprobe(tmp_path_factory):
+    """Per architecture: (dynprobe, its module libdynmod.so), built once."""
+    built = {}
+
+    def make(arch):
+        if arch not in built:
+            d = tmp_path_factory.mktemp(f"dyn-{arch}")
+            _cc([CC[arch], "-O2", "-shared", "-fPIC", "-o", str(d / "libdynmod.so"), str(SOURCES / "dynmod.c"),
+                 "-lm"], "dynamic", arch)
+            _cc([CC[arch], "-O2", "-rdynamic", "-o", str(d / "dynprobe"), str(SOURCES / "dynprobe.c"), "-ldl",
+                 "-lpthread"], "dynamic", arch)
+            built[arch] = (d / "dynprobe", d / "libdynmod.so")
+        return built[arch]
+    return make
+
+
+def _host(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
+    assert r.returncode == 0, r
+    return r
+
+
+def test_dynprobe_matches_the_host(arch, dynprobe):
+    prog, mod = dynprobe(arch)
+    host_prog, host_mod = dynprobe("x86_64")
+    want = _host([str(host_prog), str(host_mod)])
+    assert want.stdout.endswith("fork + exec: status 5\n"), want
+    for cpus in ("1", "2"):
+        r = run_linux(arch, prog, MODULE, extra=("--add", f"{mod}:{MODULE}", "--cpus", cpus))
+        no_panic(r)
+        assert (r.rc, r.out) == (0, want.stdout), (cpus, r)
+
+
+def test_cxx_threads_and_exceptions(arch, tmp_path):
+    prog = tmp_path / "dyncxx"
+    _cc([CXX[arch], "-O2", "-std=c++17", "-pthread", "-o", str(prog), str(SOURCES / "dyncxx.cpp")], "c++", arch)
+    host = tmp_path / "dyncxx-host"
+    _cc([CXX["x86_64"], "-O2", "-std=c++17", "-pthread", "-o", str(host), str(SOURCES / "dyncxx.cpp")], "c++",
+        "x86_64")
+    want = _host([str(host)])
+    r = run_linux(arch, prog, extra=("--cpus", "2"))
+    no_panic(r)
+    assert (r.rc, r.out) == (0, want.stdout), r
+
+
+@host_arch_only
+def test_musl_dynamic(tmp_path):
+    """musl's dynamic linker (/lib/ld-musl-x86_64.so.1) and libc.so."""
+    prog = tmp_path / "musl-dynamic"
+    src = tmp_path / "m.c"
+    src.write_text('#include <stdio.h>\n#include <stdlib.h>\n#include <math.h>\n'
+                   'int main(int c, char **v) { printf("musl %d %s %.3f\\n", c, getenv("GREETING"), sqrt(2.0));'
+                   ' return 4; }\n')
+    _cc(["musl-gcc", "-O2", "-o", str(prog), str(src), "-lm"], "musl", "x86_64")
+    interp = subprocess.run(["readelf", "-l", str(prog)], capture_output=True, text=True).stdout
+    assert "ld-musl-x86_64.so.1" in interp, interp
+    want = subprocess.run([str(prog), "a"], capture_output=True, text=True, env={"GREETING": "hi"})
+    assert want.returncode == 4
+    r = run_linux("x86_64", prog, "a", env=("GREETING=hi",))
+    no_panic(r)
+    assert (r.rc, r.out) == (4, want.stdout), r
+
+
+PYTHON_SCRIPT = r"""
+import hashlib, json, os, sqlite3, subprocess, sys, threading
+db = sqlite3.connect("t.db")  # in the working directory (the writable root in the guest)
+db.execute("create table t(x integer, h text)")
+db.executemany("insert into t values (?, ?)", [(i, hashlib.sha256(str(i).encode()).hexdigest()[:12]) for i in range(500)])
+db.commit()
+out = []
+def work(i):
+    out.append((i, hashlib.md5(str(i).encode()).hexdigest()[:8]))
+ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]
+child = subprocess.run([sys.executable, "-c", "import sys; print('child', sys.argv[1:])", "x"], capture_output=True, text=True)
+print(json.dumps({"rows": db.execute("select count(*), sum(x), max(h) from t").fetchone(),
+                  "threads": sorted(out), "child": child.stdout, "status": child.returncode,
+                  "modules": sorted(m for m in ("_json", "_sqlite3", "_hashlib", "_ssl", "_ctypes") if __import__(m))},
+                 sort_keys=True))
+"""
+
+
+def _python_stdlib() -> Path:
+    python = Path("/usr/bin/python3").resolve()
+    lib = Path("/usr/lib") / python.name
+    if not python.is_file() or not (lib / "os.py").is_file():
+        unavailable("dynamic", "x86_64", "Debian's python3 is not installed")
+    return lib
+
+
+@host_arch_only
+def test_python3_runs_unmodified(tmp_path):
+    """Debian's /usr/bin/python3 with its standard library (--add), threads,
+    sqlite3 on the writable root, hashlib (OpenSSL), a subprocess running python again."""
+    lib = _python_stdlib()
+    script = tmp_path / "script.py"
+    script.write_text(PYTHON_SCRIPT)
+    want = _host(["/usr/bin/python3", str(script)], cwd=tmp_path, env={"PATH": "/usr/bin"})
+    r = run_linux("x86_64", "/usr/bin/python3", "/script.py", env=("PATH=/usr/bin:/",),  # sys.executable: /python3
+                  extra=("--add", str(lib), "--add", f"{script}:/script.py", "--mem", "512M", "--cpus", "2"))
+    no_panic(r)
+    assert (r.rc, r.out) == (0, want.stdout), r
+
+
+@host_arch_only
+@pytest.mark.parametrize("tool, args", [
+    ("sqlite3", ["/tmp/x.db", "create table t(a, b); insert into t values (1, 'x'), (2, 'y'), (3, 'z');"
+                 " select group_concat(b, '-'), sum(a) from t; pragma journal_mode=wal; select count(*) from t;"],
+     ),
+    ("lua5.4", ["-e", "local t = {} for i = 1, 10 do t[#t + 1] = i * i end print(table.concat(t, ','), "
+                "string.format('%.3f', math.pi), #arg)"]),
+    ("gawk", ["BEGIN { for (i = 1; i <= 5; i++) s = s i*i \" \"; print s; print toupper(\"done\"), 2^10 }"]),
+    ("sort", ["-n", "-r", "data"]),
+    ("sha256sum", ["data"]),
+])
+def test_debian_programs(tool, args, tmp_path):
+    """The distribution's dynamically linked programs, as installed."""
+    path = shutil.which(tool, path="/usr/bin:/bin")
+    if path is None:
+        unavailable("dynamic", "x86_64", f"{tool} is not installed (scripts/setup.sh installs it)")
+    data = tmp_path / "data"
+    data.write_text("".join(f"{(i * 7919) % 1000}\n" for i in range(200)))
+    host_args = [a.replace("/tmp/x.db", str(tmp_path / "x.db")) for a in args]
+    want = _host([path, *host_args], cwd=tmp_path)  # "data": in the working directory (the guest's is /)
+    r = run_linux("x86_64", path, *args, extra=("--add", f"{data}:/data", "--mem", "256M"))
+    no_panic(r)
+    assert (r.rc, program_lines(r)) == (0, want.stdout.splitlines()), r
+
+
+@host_arch_only
+def test_shell_runs_a_dynamic_program():
+    """execve of a dynamic program from a static one: busybox sh pipes into
+    Debian's /usr/bin/sort (packed with --add, its libraries with it)."""
+    bb = shutil.which("busybox")
+    sort = "/usr/bin/sort"
+    if bb is None or not Path(sort).is_file():
+        unavailable("dynamic", "x86_64", "busybox or sort is not installed")
+    r = run_linux("x86_64", bb, "sh", "-c", "printf 'b\\na\\nc\\n' | /usr/bin/sort -r; echo status $?",
+                  extra=("--add", sort))
+    no_panic(r)
+    assert (r.rc, program_lines(r)) == (0, ["c", "b", "a", "status 0"]), r
