@@ -34,9 +34,9 @@ def accelerators(arch: str) -> list[str]:
 class Runner:
     """Boots one composed image repeatedly with `hermitcore run`'s command line."""
 
-    def __init__(self, board: str, app: str | None = None, pm=None):
+    def __init__(self, board: str, app: str | None = None, pm=None, adds=()):
         self.pm = pm or make_plugin_manager()
-        self.result = compose(board, app, pm=self.pm)
+        self.result = compose(board, app, pm=self.pm, adds=tuple(adds))
         self.board = load_board(board)
         self.arch = self.result.spec.arch.name
 

@@ -26,7 +26,8 @@ from benchmarks.common import (
 )
 
 METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter",
-           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio", "fs", "processes")
+           "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio", "fs", "processes",
+           "dynamic")
 #: what later capabilities will add, and why they are not measured yet (metric -> reason)
 NOT_YET: dict[str, str] = {}
 TARGETS = {
@@ -398,6 +399,101 @@ def m_processes(board, runner, floor, runs, quick=False):
     return rows
 
 
+DYN_PATTERN = r"hello_us=(?P<hello_us>\d+)(?:\npython_us=(?P<python_us>\d+))?"
+
+
+def _linux_guest_files(gathered, interp: str) -> dict:
+    """A dynamic program's packed tree (dynlink.Gathered) for the Linux
+    guest's initramfs, which takes files only: each file and file symlink as
+    the file it reaches, the interpreter at its PT_INTERP path."""
+    def host(guest: str) -> str:
+        return os.path.realpath(os.path.join(gathered.sysroot, guest.lstrip("/")))
+
+    files = {}
+    for e in gathered.entries:
+        src = e.source if e.is_file else host(e.guest)
+        if not e.is_dir and os.path.isfile(src):
+            files[e.guest.lstrip("/")] = src
+    files[interp.lstrip("/")] = host(interp)
+    return files
+
+
+def m_dynamic(board, runner, floor, runs, quick=False):
+    """Dynamic executables (issue #19): exec->exit of a dynamic hello and of
+    Debian's `python3 -c pass` (x86_64: the host's python) spawned by a static
+    driver (benchmarks/apps/spawn.c) in hermitcore and on the host, the hello
+    also in the Linux guest (its files in the initramfs, same QEMU machine,
+    2 CPUs, 1 GiB); python3's image size and compose time, cold (fresh cache
+    but the kernel's objects) and warm."""
+    import platform
+    import shutil
+
+    from benchmarks import linux_guest
+    from hermitcore import dynlink
+    from hermitcore.program import inspect_program
+    from hermitcore.run import HOST_ARCH
+
+    cc = STATIC_CC[runner.arch]
+    if shutil.which(cc) is None:
+        raise RuntimeError(f"{cc} not installed (scripts/setup.sh installs it)")
+    work = Path(tempfile.mkdtemp(prefix="hermit-dyn-"))
+    driver, hello = work / "spawn", work / "dynhello"
+    (work / "hello.c").write_text('#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n')
+    subprocess.run([cc, "-static", "-O2", "-o", str(driver), str(APPS / "spawn.c")], check=True, capture_output=True)
+    subprocess.run([cc, "-O2", "-o", str(hello), str(work / "hello.c")], check=True, capture_output=True)
+    python = Path("/usr/bin/python3")
+    stdlib = Path("/usr/lib") / python.resolve().name
+    with_python = runner.arch == "x86_64" and python.is_file() and (stdlib / "os.py").is_file()
+    n = "5" if quick else "20"
+    args = [n, "hello", "/dynhello"] + (["--", "python", str(python), "-c", "pass"] if with_python else [])
+    adds = [f"{hello}:/dynhello"] + ([str(python), str(stdlib)] if with_python else [])
+    cpus, mem = min(2, SMP_CPUS), 1024
+    app = Runner(board, str(driver), pm=runner.pm, adds=adds)
+
+    def parse(text):
+        m = field(DYN_PATTERN, text)
+        return {k: float(v) for k, v in m.groupdict().items() if v is not None}
+
+    row = {"board": board, "accel": "tcg", "cpus": cpus}
+    progress(f"dynamic {board} tcg")
+    _, out = app.run("tcg", app_args=args, timeout=900, cpus=cpus, mem_mib=mem)
+    row.update(parse(out))
+    if HOST_ARCH.get(platform.machine()) == runner.arch:
+        host_args = [a.replace("/dynhello", str(hello)) for a in args]
+        _add_baseline(row, "host", parse(subprocess.run([str(driver), *host_args], capture_output=True, text=True,
+                                                        check=True, timeout=300).stdout))
+    if runner.arch not in LINUX_UNAVAILABLE:
+        try:
+            progress(f"linux guest {board} dynamic")
+            # the dynamic hello only: with python's 57 MiB standard library in
+            # its initramfs the Linux guest finds no file at all (not unpacked)
+            p = inspect_program(str(hello), runner.arch, board)
+            files = _linux_guest_files(dynlink.gather(p, runner.arch), p.interp)
+            files["dynhello"] = str(hello)
+            out = linux_guest.run(runner, str(driver), args[:3], cpus, files=files, mem_mib=mem, timeout=600)
+            _add_baseline(row, "linux", parse(out))
+        except linux_guest.Unavailable as e:
+            LINUX_UNAVAILABLE[runner.arch] = str(e)
+        except (RuntimeError, AttributeError, subprocess.TimeoutExpired) as e:
+            row["linux_error"] = f"the Linux guest did not print its result ({str(e)[:160]})"
+    if with_python:
+        def compose_s(cache: str) -> float:
+            env = dict(os.environ, HERMIT_CACHE_DIR=cache)
+            with tempfile.TemporaryDirectory() as out:
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "hermitcore", "compose", "--board", board, str(python), "--add",
+                                str(stdlib), "-o", f"{out}/py.elf"], env=env, capture_output=True, check=True)
+                return time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as cache:
+            objects = Path(os.environ.get("HERMIT_CACHE_DIR") or Path.home() / ".cache" / "hermitcore") / "objects"
+            if objects.is_dir():  # cold: no image, but the kernel's compiled objects (as any second program)
+                shutil.copytree(objects, Path(cache) / "objects")
+            row["compose_cold_s"] = compose_s(cache)
+            row["compose_warm_s"] = min(compose_s(cache) for _ in range(3))
+            row["python_image_mib"] = sum(f.stat().st_size for f in (Path(cache) / "images").glob("*.elf")) / 2**20
+    return [row]
+
+
 def m_net(board, runner, floor, runs, quick=False):
     """TCP both ways, request/response latency, HTTP req/s (benchmarks/net.py)."""
     import platform
@@ -537,6 +633,7 @@ FUNCS = {
     "image_size": m_image_size, "min_mem": m_min_mem, "compose_time": m_compose_time, "timer_jitter": m_timer_jitter,
     "syscall_round_trip": m_syscall_round_trip, "threads": m_threads, "os_noise_fwq": m_os_noise_fwq,
     "stream": m_stream, "net": m_net, "soak": m_soak, "stdio": m_stdio, "fs": m_fs, "processes": m_processes,
+    "dynamic": m_dynamic,
 }
 
 
@@ -638,6 +735,21 @@ def markdown(report: dict) -> str:
                 f"{r['yield_ns']:.0f}", " / ".join(_ratio(r, k) for k in ("create_join_us", "pingpong_ns", "yield_ns")),
                 _vs_linux(r, "create_join_us", "pingpong_ns", "yield_ns"))
                for r in metrics["threads"]])
+    if "dynamic" in metrics:
+        rows = metrics["dynamic"]
+        table("5d. dynamic executables: exec->exit (posix_spawn + wait, benchmarks/apps/spawn.c) of a dynamic hello "
+              "and of Debian's `python3 -c pass`; python3's image (with --add of its standard library) and compose "
+              "time (cold: a fresh cache holding the kernel's objects; warm: the image cached; target <= 0.3 s)",
+              ["board", "accel", "CPUs", "hello us", "python us", "vs host (hello / python)",
+               "Linux guest hello (ratio; target <= 1x)", "compose cold / warm s", "python image MiB"],
+              [(r["board"], r["accel"], r["cpus"], f"{r['hello_us']:.0f}",
+                f"{r['python_us']:.0f}" if "python_us" in r else "-",
+                " / ".join(_ratio(r, k) for k in ("hello_us", "python_us")), _vs_linux(r, "hello_us"),
+                f"{r['compose_cold_s']:.2f} / {r['compose_warm_s']:.2f}" if "compose_cold_s" in r else "-",
+                f"{r['python_image_mib']:.0f}" if "python_image_mib" in r else "-")
+               for r in rows])
+        out += [f"- {r['board']} {r['accel']}: Linux guest not measured -- {r['linux_error']}"
+                for r in rows if "linux_error" in r]
     if "processes" in metrics:
         keys = ("fork_us", "spawn_us", "pingpong_us", "signal_ns")
         table("5c. processes: fork+exit+wait, posix_spawn+wait of a static `true`, pipe ping-pong between two "

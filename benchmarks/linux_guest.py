@@ -216,11 +216,11 @@ def boot(runner, init: str, args: list[str], cpus: int, *, files: dict | None = 
 
 
 def run(runner, program: str, args: list[str], cpus: int, accel: str = "tcg", mem_mib: int = 512,
-        timeout: float = 900) -> str:
-    """Boot the Linux guest with `program` as /init; returns the console
-    output once /init has exited."""
+        timeout: float = 900, files: dict | None = None) -> str:
+    """Boot the Linux guest with `program` as /init (and `files`, as for
+    boot); returns the console output once /init has exited."""
     lines = []
-    with boot(runner, program, args, cpus, accel=accel, mem_mib=mem_mib) as proc:
+    with boot(runner, program, args, cpus, files=files, accel=accel, mem_mib=mem_mib) as proc:
         watchdog = threading.Timer(timeout, proc.kill)  # a hung guest ends here
         watchdog.start()
         try:

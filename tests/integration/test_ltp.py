@@ -1,5 +1,7 @@
 """The Linux Test Project's system-call tests (fork, vfork, execve, wait,
-kill, signals, pipes, signalfd, timers, process groups) in the guest,
+kill, signals, pipes, signalfd, timers, process groups; and the file-system
+calls: open, read, write, stat, rename, link, chmod, fcntl, flock, dup,
+getdents, mmap, msync, sendfile... -- tests/ltp/ltp.py FAMILIES) in the guest,
 judged against the same tests on the host: every test that passes on the
 host passes in the guest, but for KNOWN_FAILURES.
 
@@ -35,7 +37,62 @@ CHECKPOINT = "LTP's checkpoints: FUTEX_WAKE from another process on a MAP_SHARED
              "(futexes are keyed by address space + address), tst_checkpoint_wait gets ETIMEDOUT"
 CORE_BIT = "the wait status of a core-dumping signal (SIGQUIT, SIGSEGV...) lacks the core dump bit 0x80"
 CPU_CLOCKS = "timer_create(CLOCK_PROCESS_CPUTIME_ID / CLOCK_THREAD_CPUTIME_ID) fails with EINVAL"
+DEVICE = "needs a block device (tst_device: a loop device for a scratch file system, or mkfs); the guest has none"
+CREDS = "setuid/seteuid/setreuid/setgid fail with ENOSYS: no credentials yet (every process is root)"
+NEWER = "TCONF: the call is missing (ENOSYS) or needs a newer kernel than the 6.1 the guest reports"
+LEASES = "fcntl(F_SETLEASE) and F_GETOWN_EX / F_SETOWN_EX are not implemented (EINVAL)"
+FS_KNOWN = {
+    **{t: DEVICE for t in (
+        "chmod06 copy_file_range01 copy_file_range02 fchmod06 fchmodat2_01 fstatfs01 getdents01 getdents02 link08 "
+        "linkat02 mkdir03 mkdir09 mkdirat02 mmap16 msync04 open12 open14 open_tree01 open_tree02 openat02 preadv03 "
+        "preadv203 pwritev03 readahead02 readdir01 rename01 rename03 rename04 rename05 rename06 rename07 rename08 "
+        "rename10 rename11 rename12 rename13 rename15 renameat01 rmdir02 stat04 statfs01 statvfs01 statx04 statx05 "
+        "statx06 statx08 statx10 statx11 statx12 unlink09 unlink10 utime01 utime02 utime03 utime04 utime05 utime06 "
+        "utimes01 utimensat01").split()},
+    **{t: CREDS for t in (
+        "chmod03 fchmod03 fcntl18 link04 mkdir04 mkdir05 open02 open08 readlink01 readlink03 rename09 rmdir03 "
+        "stat01 stat03 statfs03 truncate03 unlink08").split()},
+    **{t: NEWER for t in (
+        "chmod09 fcntl40 fchmodat2_02 openat201 openat202 openat203 readahead01 statmount01 statmount02 statmount03 "
+        "statmount04 statmount05 statmount06 statmount07 statmount08 statmount09").split()},
+    "chmod07": "getgrnam(\"daemon\") fails: the default /etc/group has root and nobody only",
+    "fchmod02": "getgrnam(\"daemon\") fails: the default /etc/group has root and nobody only",
+    "fcntl15": CHECKPOINT,
+    "flock03": CHECKPOINT,
+    "fcntl17": "record locks do not detect deadlocks between processes (F_SETLKW never gives EDEADLK)",
+    "fcntl23": LEASES, "fcntl27": LEASES, "fcntl31": LEASES,
+    "fcntl24": "TCONF: tmpfs has no leases here", "fcntl25": "TCONF: tmpfs has no leases here",
+    "fcntl26": "TCONF: tmpfs has no leases here", "fcntl32": "TCONF: tmpfs has no leases here",
+    "fcntl33": "TCONF on tmpfs, then /proc/sys/fs/lease-break-time is not writable",
+    "fcntl30": "no /proc/sys/fs/pipe-max-size (F_SETPIPE_SZ is not implemented)",
+    "fcntl37": "no /proc/sys/fs/pipe-max-size (F_SETPIPE_SZ is not implemented)",
+    "fcntl38": "needs CONFIG_DNOTIFY (directory notifications are not implemented)",
+    "fcntl39": "needs CONFIG_DNOTIFY (directory notifications are not implemented)",
+    "lseek11": "TCONF: SEEK_DATA/SEEK_HOLE answer as generic_file_llseek (no holes are tracked)",
+    "mmap04": "/proc/self/maps prints p, not s, for MAP_SHARED mappings",
+    "mmap08": "mmap(MAP_SHARED) of a closed descriptor gives EINVAL before EBADF",
+    "mmap12": "no /proc/self/pagemap",
+    "mmap14": "mlock is not accounted (VmLck in /proc/self/status stays 0)",
+    "mmap18": "MAP_GROWSDOWN mappings do not grow: the child gets SIGSEGV",
+    "mmap20": "MAP_SHARED_VALIDATE with an unknown flag is not refused with EOPNOTSUPP",
+    "mmap22": "TCONF: no cgroups (memory controller)",
+    "msync03": "msync of an unmapped range succeeds (Linux: ENOMEM)",
+    "open13": "O_PATH descriptors allow read, fchmod... (Linux: EBADF)",
+    "open_by_handle_at01": "name_to_handle_at/open_by_handle_at are not implemented (ENOSYS)",
+    "open_by_handle_at02": "name_to_handle_at/open_by_handle_at are not implemented (ENOSYS)",
+    "preadv02": "an invalid iovec gives EFAULT where Linux checks EINVAL first",
+    "preadv202": "an invalid iovec gives EFAULT where Linux checks EINVAL first",
+    "pwritev02": "an invalid iovec gives EFAULT where Linux checks EINVAL first",
+    "pwritev202": "an invalid iovec gives EFAULT where Linux checks EINVAL first",
+    "readv02": "an invalid iovec gives EFAULT where Linux checks EINVAL first",
+    "writev01": "an invalid iovec gives EFAULT where Linux checks EINVAL first",
+    "readlinkat01": "readlinkat(fd, \"\") of an O_PATH descriptor of a symlink gives ENOENT",
+    "sendfile07": "socketpair(AF_UNIX) fails with ENOSYS (no AF_UNIX sockets yet)",
+    "sendfile09": "TCONF: needs 5 GiB free for a large file",
+    "statx03": "statx with invalid flags succeeds (Linux: EINVAL)",
+}
 KNOWN_FAILURES = {
+    **FS_KNOWN,
     "execve02": "seteuid fails with ENOSYS (setresuid is not implemented)",
     "execve03": "setgid fails with ENOSYS (not implemented)",
     "execve04": CHECKPOINT,
