@@ -1002,7 +1002,7 @@ def soak_chart(report: dict, path: Path) -> str | None:
     return None
 
 
-QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio", "fs"}
+QUICK_AWARE = {"syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio", "fs", "dynamic"}
 
 
 def _ratio(r, k):

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import BOARDS, ROOT, selected_arches
 
 QUICK_METRICS = {"exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time",
-                 "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "processes"}
+                 "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "processes", "dynamic"}
 
 
 @pytest.fixture(scope="module", params=[a for a in ("x86_64", "aarch64") if a in selected_arches()])
