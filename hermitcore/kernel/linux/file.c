@@ -225,13 +225,23 @@ long file_write(struct file *f, const char *buf, size_t n, uint64_t *off, int us
 }
 
 /* --- the descriptor table --- */
-struct file *fd_get(long lfd)
+struct file *fd_get_raw(long lfd)
 {
     int fd = (int)lfd; /* descriptors are C ints: the upper half of the register is not theirs */
     if (fd < 0 || fd >= MAX_FDS || !fds[fd].file)
         return 0;
     file_get(fds[fd].file);
     return fds[fd].file;
+}
+
+struct file *fd_get(long lfd)
+{
+    struct file *f = fd_get_raw(lfd);
+    if (f && (f->flags & O_PATH)) { /* EBADF to the calls that would use it */
+        file_put(f);
+        return 0;
+    }
+    return f;
 }
 
 long fd_alloc(struct file *f, int cloexec, int min)
@@ -312,12 +322,22 @@ short fd_poll(long lfd)
 {
     int fd = (int)lfd;
     struct file *f = fd >= 0 && fd < MAX_FDS ? fds[fd].file : 0;
-    if (!f)
+    if (!f || (f->flags & O_PATH))
         return POLLNVAL;
     return f->ops->poll ? f->ops->poll(f) : POLLIN | POLLOUT;
 }
 
 /* --- files behind mmap (vm.c): a mapping holds a reference to its open file --- */
+/* Whether fd is open (not O_PATH): mmap's first check (Linux's fget), before
+ * it looks at the length, the address or what the file allows. */
+int fs_fd_valid(long fd)
+{
+    struct file *f = fd_get(fd);
+    if (f)
+        file_put(f);
+    return f != 0;
+}
+
 long fs_mmap_file(long fd, int shared, int write, void **file, struct lock_key *key)
 {
     struct file *f = fd_get(fd);

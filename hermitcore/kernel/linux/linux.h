@@ -33,6 +33,7 @@ int user_ok(uintptr_t p, size_t len, unsigned prot);
 long user_str(uintptr_t p, char *buf, size_t max);
 void vm_set_brk_base(uintptr_t base);
 size_t vm_describe(char *buf, size_t size); /* /proc/self/maps */
+int vm_futex_key(uintptr_t addr, uint64_t *key); /* a shared mapping's futex: its physical address */
 
 /* --- files (vfs.h has the model; these are what the rest of the layer uses) --- */
 /* The tree at start: the image's files as the root (a writable tmpfs over
@@ -44,6 +45,7 @@ struct lock_key;
  * (fs_file_put drops it): -EBADF, -ENODEV (not a file), -EACCES (opened
  * without the access the mapping needs). */
 long fs_mmap_file(long fd, int shared, int write, void **file, struct lock_key *key);
+int fs_fd_valid(long fd); /* open, and not O_PATH */
 void fs_file_put(void *file);
 int fs_file_writable(void *file); /* opened O_RDWR */
 long fs_file_pread(void *file, void *buf, size_t n, uint64_t off);
@@ -71,6 +73,7 @@ void vm_writeback_all(void); /* at exit: shared file mappings reach their files 
 #define O_EXCL 0200
 #define O_NONBLOCK 04000
 #define O_CLOEXEC 02000000
+#define O_PATH 010000000
 
 /* The kernel ABI's shapes, shared by the calls that take them. */
 #define MAX_FDS 256

@@ -99,7 +99,7 @@ static long next_cpu(long n) { return n < (long)cpus_online ? n : -1; }
 static long next_fd(long n)
 {
     for (; n < MAX_FDS; n++) {
-        struct file *f = fd_get(n);
+        struct file *f = fd_get_raw(n);
         if (f) {
             file_put(f);
             return n;
@@ -478,7 +478,7 @@ static long store_oom_score_adj(long arg, const char *buf, size_t n)
  * names them (the standard streams have theirs: stdio_file.c). */
 static void show_fd_link(struct seqbuf *s, long fd)
 {
-    struct file *f = fd_get(fd);
+    struct file *f = fd_get_raw(fd);
     if (!f)
         return; /* closed since: no target */
     struct kstat st = {0};
@@ -493,11 +493,11 @@ static void show_fd_link(struct seqbuf *s, long fd)
     file_put(f);
 }
 
-static struct file *fd_magic(long fd) { return fd_get(fd); }
+static struct file *fd_magic(long fd) { return fd_get_raw(fd); }
 
 static void show_fdinfo(struct seqbuf *s, long fd)
 {
-    struct file *f = fd_get(fd);
+    struct file *f = fd_get_raw(fd);
     if (!f)
         return;
     struct kstat st = {0};

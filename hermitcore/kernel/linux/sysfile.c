@@ -13,6 +13,7 @@ static void inode_release(struct inode **i) { if (*i) inode_put(*i); }
 #define INODE(name) struct inode *name __attribute__((cleanup(inode_release))) = 0
 static void file_release(struct file **f) { if (*f) file_put(*f); }
 #define FILE(name, fd) struct file *name __attribute__((cleanup(file_release))) = fd_get(fd)
+#define FILE_RAW(name, fd) struct file *name __attribute__((cleanup(file_release))) = fd_get_raw(fd)
 #define FILE_HOLD(name) struct file *name __attribute__((cleanup(file_release))) = 0
 
 #define AT_FDCWD -100
@@ -22,7 +23,6 @@ static void file_release(struct file **f) { if (*f) file_put(*f); }
 #define AT_EMPTY_PATH 0x1000
 #define O_NOCTTY 0400
 #define O_TMPFILE (020000000 | O_DIRECTORY)
-#define O_PATH 010000000
 
 #define SEEK_SET 0
 #define SEEK_CUR 1
@@ -54,7 +54,7 @@ static long base_of(long dirfd, const char *path, struct vpath *base, struct fil
         *base = vfs_cwd();
         return 0;
     }
-    struct file *d = fd_get(dirfd);
+    struct file *d = fd_get_raw(dirfd);
     if (!d)
         return -EBADF;
     if (!d->inode || !is_dir(d->inode) || !d->path) {
@@ -86,7 +86,7 @@ static long lookup_at(long dirfd, long upath, unsigned flags, int at_flags, stru
                 memcpy(abs, cwd.path, strlen(cwd.path) + 1);
             return 0;
         }
-        FILE(f, dirfd);
+        FILE_RAW(f, dirfd);
         if (!f)
             return -EBADF;
         if (!f->inode)
@@ -175,7 +175,7 @@ long vfs_open_exec(long dirfd, const char *path, int at_flags, struct file **out
     if (!path[0]) {
         if (!(at_flags & AT_EMPTY_PATH))
             return -ENOENT;
-        struct file *f = fd_get(dirfd);
+        struct file *f = fd_get_raw(dirfd); /* (fexecve of an O_PATH descriptor) */
         if (!f)
             return -EBADF;
         hold = f;
@@ -428,24 +428,39 @@ long sys_pwrite64(long fd, long buf, long count, long offset)
     return file_write(f, (const char *)buf, (size_t)count, &off, 1);
 }
 
+#define UIO_MAXIOV 1024
+#define MAX_RW_COUNT 0x7ffff000L /* INT_MAX rounded down to a page: the most one call moves */
+
+/* Linux's import_iovec comes before any byte moves: the count (at most
+ * UIO_MAXIOV), the array, every length (negative as an ssize_t: EINVAL),
+ * then every range (beyond the program's half: EFAULT; an unmapped one is
+ * found when its turn comes). The total is capped at MAX_RW_COUNT. */
 static long do_iov(struct file *f, long uiov, long cnt, int write, uint64_t *off)
 {
-    if (cnt < 0 || cnt > 1024)
+    if ((unsigned long)cnt > UIO_MAXIOV)
         return -EINVAL;
     if (!user_ok((uintptr_t)uiov, (size_t)cnt * sizeof(struct iovec_k), PROT_READ))
         return -EFAULT;
     const struct iovec_k *iov = (const struct iovec_k *)uiov;
+    for (long i = 0; i < cnt; i++)
+        if ((long)iov[i].len < 0)
+            return -EINVAL;
+    for (long i = 0; i < cnt; i++)
+        if ((uintptr_t)iov[i].base + iov[i].len < (uintptr_t)iov[i].base ||
+            (uintptr_t)iov[i].base + iov[i].len > USER_LIMIT)
+            return -EFAULT;
     long total = 0;
-    for (long i = 0; i < cnt; i++) {
-        if (!iov[i].len)
+    for (long i = 0; i < cnt && total < MAX_RW_COUNT; i++) {
+        size_t len = iov[i].len < (size_t)(MAX_RW_COUNT - total) ? iov[i].len : (size_t)(MAX_RW_COUNT - total);
+        if (!len)
             continue;
-        if (!user_ok((uintptr_t)iov[i].base, iov[i].len, write ? PROT_READ : PROT_WRITE))
+        if (!user_ok((uintptr_t)iov[i].base, len, write ? PROT_READ : PROT_WRITE))
             return total ? total : -EFAULT;
-        long n = write ? file_write(f, iov[i].base, iov[i].len, off, 1) : file_read(f, (char *)iov[i].base, iov[i].len, off);
+        long n = write ? file_write(f, iov[i].base, len, off, 1) : file_read(f, (char *)iov[i].base, len, off);
         if (n < 0)
             return total ? total : n;
         total += n;
-        if ((size_t)n < iov[i].len)
+        if ((size_t)n < len)
             break;
     }
     return total;
@@ -566,7 +581,7 @@ static long stat_at(long dirfd, long upath, struct kstat *k, long flags)
     INODE(ino);
     long rc = lookup_at(dirfd, upath, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : LOOKUP_FOLLOW, (int)flags, &ino, 0);
     if (rc == -EBADF && (flags & AT_EMPTY_PATH)) { /* "" on a pipe, a socket, a standard stream */
-        FILE(f, dirfd);
+        FILE_RAW(f, dirfd);
         return f ? file_stat(f, k) : -EBADF;
     }
     if (rc < 0)
@@ -584,7 +599,7 @@ static long stat_at(long dirfd, long upath, struct kstat *k, long flags)
 
 long sys_fstat(long fd, long ubuf)
 {
-    FILE(f, fd);
+    FILE_RAW(f, fd);
     if (!f)
         return -EBADF;
     struct kstat k;
@@ -625,6 +640,9 @@ static uint32_t dev_minor(uint64_t d) { return (uint32_t)((d & 0xff) | ((d >> 12
 long sys_statx(long dirfd, long upath, long flags, long mask, long ubuf)
 {
     struct kstat k;
+    /* before the path: a reserved mask bit, both AT_STATX_FORCE_SYNC and _DONT_SYNC */
+    if (((uint32_t)mask & 0x80000000u /* STATX__RESERVED */) || (flags & 0x6000) == 0x6000)
+        return -EINVAL;
     long rc = stat_at(dirfd, upath, &k, flags);
     if (rc < 0)
         return rc;
@@ -713,7 +731,7 @@ long sys_statfs(long upath, long ubuf)
 
 long sys_fstatfs(long fd, long ubuf)
 {
-    FILE(f, fd);
+    FILE_RAW(f, fd);
     if (!f)
         return -EBADF;
     struct kstatfs s;
@@ -776,16 +794,18 @@ long sys_getdents64(long fd, long ubuf, long count)
     return (long)sink.used; /* (a file system says -EINVAL when not one entry fits) */
 }
 
+/* An empty path is dirfd itself (Linux >= 2.6.39): an O_PATH|O_NOFOLLOW
+ * descriptor of a symlink reads that link; anything else is -ENOENT then. */
 long sys_readlinkat(long dirfd, long upath, long ubuf, long size)
 {
     INODE(ino);
-    long rc = lookup_at(dirfd, upath, 0, 0, &ino, 0);
-    if (rc < 0)
-        return rc;
     if (size <= 0)
         return -EINVAL;
+    long rc = lookup_at(dirfd, upath, 0, AT_EMPTY_PATH, &ino, 0);
+    if (rc < 0)
+        return rc;
     if ((ino->mode & S_IFMT) != S_IFLNK || !ino->ops->readlink)
-        return -EINVAL;
+        return user_ok((uintptr_t)upath, 1, PROT_READ) && *(const char *)upath ? -EINVAL : -ENOENT;
     if (!user_ok((uintptr_t)ubuf, (size_t)size, PROT_WRITE))
         return -EFAULT;
     PATHBUF(target);
@@ -833,7 +853,7 @@ long sys_chdir(long upath)
 
 long sys_fchdir(long fd)
 {
-    FILE(f, fd);
+    FILE_RAW(f, fd);
     if (!f)
         return -EBADF;
     if (!f->inode || !is_dir(f->inode) || !f->path)
@@ -847,7 +867,7 @@ long sys_chroot(long upath) { return -EPERM; }
 /* --- descriptors --- */
 long sys_dup(long fd)
 {
-    FILE(f, fd);
+    FILE_RAW(f, fd);
     if (!f)
         return -EBADF;
     long n = fd_alloc(f, 0, 0);
@@ -860,7 +880,7 @@ long sys_dup3(long oldfd, long newfd, long flags)
 {
     if (flags & ~(long)O_CLOEXEC)
         return -EINVAL;
-    FILE(f, oldfd);
+    FILE_RAW(f, oldfd);
     if (!f)
         return -EBADF;
     if ((int)oldfd == (int)newfd)
@@ -871,7 +891,7 @@ long sys_dup3(long oldfd, long newfd, long flags)
 long sys_dup2(long oldfd, long newfd)
 {
     if ((int)oldfd == (int)newfd) {
-        FILE(f, oldfd);
+        FILE_RAW(f, oldfd);
         return f ? newfd : -EBADF;
     }
     return sys_dup3(oldfd, newfd, 0);
@@ -900,9 +920,12 @@ static long record_lock(struct file *f, int cmd, long uarg);
 
 long sys_fcntl(long fd, long cmd, long arg)
 {
-    FILE(f, fd);
+    FILE_RAW(f, fd);
     if (!f)
         return -EBADF;
+    if ((f->flags & O_PATH) && cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC && cmd != F_GETFD && cmd != F_SETFD &&
+        cmd != F_GETFL)
+        return -EBADF; /* an O_PATH descriptor: only these (Linux's check_fcntl_cmd) */
     switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {

@@ -1,11 +1,15 @@
 /* Threads for the Linux layer: clone (the flags pthread_create uses),
  * thread exit vs exit_group, futexes, tids, CPU affinity and yield.
  *
- * Futexes are keyed by the user address (one address space, so PRIVATE and
- * shared futexes are the same thing) and kept in 256 hash buckets, each
- * with its lock (taken before the run-queue locks; two buckets in address
- * order). None of these system calls take the big lock: program memory is
- * read with a fault fix-up instead (user_access). */
+ * Futexes are keyed by (address space, user address), PRIVATE or not, as
+ * Linux keys private memory; a shared futex (no FUTEX_PRIVATE_FLAG) in a
+ * shared mapping -- anonymous MAP_SHARED, a file's shared pages -- by the
+ * physical address of its word instead, the same in every process mapping
+ * the page (Linux: the shmem inode and offset), so a forked child's wake
+ * reaches its parent. They are kept in 256 hash buckets, each with its lock
+ * (taken before the run-queue locks; two buckets in address order). None of
+ * these system calls take the big lock but to look a shared futex's mapping
+ * up: program memory is read with a fault fix-up instead (user_access). */
 #include "linux.h"
 #include <hermit/heap.h>
 #include <hermit/sched.h>
@@ -114,7 +118,7 @@ static int get_word(uintptr_t p, size_t size, uint64_t *v) { return user_access(
 /* --- futexes --- */
 struct waiter {
     struct thread *t;
-    struct mm *mm; /* futexes are the address space's: (mm, addr) */
+    struct mm *mm; /* the key: (address space, address), or (NULL, physical address) */
     uintptr_t addr;
     uint32_t bitset;
     volatile int woken;
@@ -140,15 +144,39 @@ static void unlink_waiter(struct bucket *b, struct waiter *w)
 }
 
 
+/* uaddr's key (see the top): 0 or -EFAULT. A shared futex's page is
+ * faulted in to learn it (Linux's get_futex_key). */
+static long futex_key(uintptr_t uaddr, int shared, struct mm **mm, uintptr_t *addr)
+{
+    *mm = current_process()->mm;
+    *addr = uaddr;
+    for (int tries = 0; shared && tries < 3; tries++) {
+        uint64_t key, cur;
+        int rc = vm_futex_key(uaddr, &key);
+        if (rc == 0)
+            return 0;
+        if (rc == 1) {
+            *mm = 0;
+            *addr = (uintptr_t)key;
+            return 0;
+        }
+        if (get_word(uaddr, 4, &cur))
+            break;
+    }
+    return shared ? -EFAULT : 0;
+}
+
 /* deadline: clock_ns() value, 0 for none. */
-static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_t bitset)
+static long futex_wait(uintptr_t uaddr, int shared, uint32_t val, uint64_t deadline, uint32_t bitset)
 {
     uint64_t cur;
     struct thread *t = current_thread();
-    struct waiter w = {t, current_process()->mm, uaddr, bitset, 0, 0};
+    struct waiter w = {t, 0, 0, bitset, 0, 0};
     if (get_word(uaddr, 4, &cur)) /* fault it in before taking the bucket lock */
         return -EFAULT;
-    struct bucket *b = bucket(uaddr);
+    if (futex_key(uaddr, shared, &w.mm, &w.addr))
+        return -EFAULT;
+    struct bucket *b = bucket(w.addr);
     spin_lock(&b->lock);
     if (get_word(uaddr, 4, &cur)) { /* again under the lock: a wake after our check cannot be lost */
         spin_unlock(&b->lock);
@@ -189,11 +217,14 @@ static long futex_wait(uintptr_t uaddr, uint32_t val, uint64_t deadline, uint32_
 
 /* Wake up to n waiters on uaddr (matching bitset); then move up to
  * requeue of the rest to uaddr2. Returns the number woken (+ moved). */
-static long futex_wake_requeue(uintptr_t uaddr, long n, uint32_t bitset, uintptr_t uaddr2, long requeue)
+static long futex_wake_requeue(uintptr_t uaddr, int shared, long n, uint32_t bitset, uintptr_t uaddr2, long requeue)
 {
     long done = 0, moved = 0;
-    struct mm *mm = current_process()->mm;
-    struct bucket *b = bucket(uaddr), *b2 = requeue ? bucket(uaddr2) : b;
+    struct mm *mm, *mm2 = 0;
+    uintptr_t key, key2 = 0;
+    if (futex_key(uaddr, shared, &mm, &key) || (requeue && futex_key(uaddr2, shared, &mm2, &key2)))
+        return -EFAULT;
+    struct bucket *b = bucket(key), *b2 = requeue ? bucket(key2) : b;
     /* two buckets: locked in address order */
     spin_lock(b < b2 ? b : b2);
     if (b2 != b)
@@ -201,7 +232,7 @@ static long futex_wake_requeue(uintptr_t uaddr, long n, uint32_t bitset, uintptr
     struct waiter **p = &b->head;
     while (*p) {
         struct waiter *w = *p;
-        if (w->addr != uaddr || w->mm != mm || !(w->bitset & bitset)) {
+        if (w->addr != key || w->mm != mm || !(w->bitset & bitset)) {
             p = &w->next;
             continue;
         }
@@ -213,7 +244,8 @@ static long futex_wake_requeue(uintptr_t uaddr, long n, uint32_t bitset, uintptr
             done++;
         } else if (moved < requeue) {
             *p = w->next;
-            __atomic_store_n(&w->addr, uaddr2, __ATOMIC_RELEASE);
+            w->mm = mm2;
+            __atomic_store_n(&w->addr, key2, __ATOMIC_RELEASE);
             w->next = b2->head;
             b2->head = w;
             moved++;
@@ -227,7 +259,8 @@ static long futex_wake_requeue(uintptr_t uaddr, long n, uint32_t bitset, uintptr
     return done + moved;
 }
 
-static long futex_wake(uintptr_t uaddr, long n) { return futex_wake_requeue(uaddr, n, ~0u, 0, 0); }
+/* The kernel's own wakes (clear_child_tid, robust lists) are shared ones, as Linux's. */
+static long futex_wake(uintptr_t uaddr, long n) { return futex_wake_requeue(uaddr, 1, n, ~0u, 0, 0); }
 
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
@@ -235,12 +268,13 @@ static long futex_wake(uintptr_t uaddr, long n) { return futex_wake_requeue(uadd
 #define FUTEX_CMP_REQUEUE 4
 #define FUTEX_WAIT_BITSET 9
 #define FUTEX_WAKE_BITSET 10
+#define FUTEX_PRIVATE_FLAG 128
 #define FUTEX_CLOCK_REALTIME 256
 #define FUTEX_CMD_MASK 0x7f
 
 long sys_futex(long uaddr, long op, long val, long utimeout, long uaddr2, long val3)
 {
-    int cmd = (int)(op & FUTEX_CMD_MASK);
+    int cmd = (int)(op & FUTEX_CMD_MASK), shared = !(op & FUTEX_PRIVATE_FLAG);
     if (uaddr & 3)
         return -EINVAL;
     switch (cmd) {
@@ -268,14 +302,14 @@ long sys_futex(long uaddr, long op, long val, long utimeout, long uaddr2, long v
             if (!deadline)
                 deadline = 1;
         }
-        return futex_wait((uintptr_t)uaddr, (uint32_t)val, deadline, bitset);
+        return futex_wait((uintptr_t)uaddr, shared, (uint32_t)val, deadline, bitset);
     }
     case FUTEX_WAKE:
     case FUTEX_WAKE_BITSET: {
         uint32_t bitset = cmd == FUTEX_WAKE ? ~0u : (uint32_t)val3;
         if (!bitset)
             return -EINVAL;
-        return futex_wake_requeue((uintptr_t)uaddr, val, bitset, 0, 0);
+        return futex_wake_requeue((uintptr_t)uaddr, shared, val, bitset, 0, 0);
     }
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
@@ -288,7 +322,7 @@ long sys_futex(long uaddr, long op, long val, long utimeout, long uaddr2, long v
             if ((uint32_t)cur != (uint32_t)val3)
                 return -EAGAIN;
         }
-        return futex_wake_requeue((uintptr_t)uaddr, val, ~0u, (uintptr_t)uaddr2, utimeout /* nr_requeue */);
+        return futex_wake_requeue((uintptr_t)uaddr, shared, val, ~0u, (uintptr_t)uaddr2, utimeout /* nr_requeue */);
     }
     }
     return -ENOSYS;

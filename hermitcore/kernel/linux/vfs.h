@@ -268,8 +268,12 @@ struct socket_family {
         __VA_ARGS__
 
 /* --- descriptors (file.c) --- */
-/* The open file behind fd with a new reference (file_put it), or NULL. */
+/* The open file behind fd with a new reference (file_put it), or NULL --
+ * NULL for an O_PATH descriptor too, which does no I/O: the calls that take
+ * one only to name a file (fstat, fstatfs, fchdir, dup, some of fcntl, an
+ * *at() dirfd, /proc/self/fd) use fd_get_raw (Linux's fdget_raw). */
 struct file *fd_get(long fd);
+struct file *fd_get_raw(long fd);
 /* Install f (the table takes the caller's reference) at the lowest free fd
  * >= min: the fd or -EMFILE (the reference stays the caller's then). */
 long fd_alloc(struct file *f, int cloexec, int min);

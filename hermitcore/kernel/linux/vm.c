@@ -16,10 +16,25 @@
 
 #define MAP_SHARED 0x01
 #define MAP_PRIVATE 0x02
+#define MAP_SHARED_VALIDATE 0x03
+#define MAP_TYPE 0x0f
 #define MAP_FIXED 0x10
 #define MAP_ANONYMOUS 0x20
+#define MAP_LOCKED 0x2000
 #define MAP_NORESERVE 0x4000
 #define MAP_FIXED_NOREPLACE 0x100000
+#if defined(__x86_64__)
+#define MAP_32BIT 0x40
+#else
+#define MAP_32BIT 0
+#endif
+/* The flags every Linux takes (LEGACY_MAP_MASK): MAP_SHARED ignores any
+ * other, MAP_SHARED_VALIDATE refuses them (EOPNOTSUPP; MAP_SYNC is DAX's). */
+#define MAP_LEGACY                                                                                              \
+    (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | 0x100 /* GROWSDOWN */ |                 \
+     0x800 /* DENYWRITE */ | 0x1000 /* EXECUTABLE */ | MAP_LOCKED | MAP_NORESERVE | 0x8000 /* POPULATE */ |    \
+     0x10000 /* NONBLOCK */ | 0x20000 /* STACK */ | 0x40000 /* HUGETLB */ |                                    \
+     0x7c000000 /* UNINITIALIZED, HUGE_2MB, HUGE_1GB */)
 #define MREMAP_MAYMOVE 1
 #define MREMAP_FIXED 2
 #define MADV_DONTNEED 4
@@ -48,6 +63,7 @@ struct vma {
     struct fmap *fm; /* NULL: anonymous */
     uint64_t off;    /* fm: the file offset at start */
     int shared;      /* anonymous MAP_SHARED: stays shared with the children fork makes */
+    int locked;      /* MAP_LOCKED (not inherited by fork): msync(MS_INVALIDATE) is EBUSY */
     uintptr_t bus_from; /* a file mapping's first page past the file's end: SIGBUS there (0: none) */
 };
 
@@ -167,6 +183,7 @@ static struct vma *insert(uintptr_t start, uintptr_t end, unsigned prot, const c
     n->fm = 0;
     n->off = 0;
     n->shared = 0;
+    n->locked = 0;
     n->bus_from = 0;
     struct vma **p = &vmas;
     while (*p && (*p)->start < start)
@@ -469,7 +486,7 @@ static int map_shared_page(struct vma *v, uintptr_t page)
             return -ENOMEM;
         }
         memset(mem, 0, PAGE_SIZE);
-        *sp = (struct spage){v->fm->key, pgoff, virt_to_phys(mem), spages};
+        *sp = (struct spage){v->fm->key, pgoff, virt_to_phys(mem), 0, spages};
         spages = sp;
     }
     int rc = arch_user_map(page, sp->pa, map_flags(v->prot));
@@ -686,21 +703,33 @@ static void unpin(struct pin *pin)
         }
 }
 
+/* Checked in Linux's order: the offset (the architecture's entry), the
+ * descriptor, the length, the address, then the kind of mapping and what
+ * the file allows. */
 long sys_mmap(long addr, long length, long prot, long flags, long fd, long offset)
 {
     uintptr_t start = (uintptr_t)addr;
     size_t len = page_up((size_t)length);
-    if (!length || !len || (offset & (PAGE_SIZE - 1)) || offset < 0 || (start & (PAGE_SIZE - 1) && (flags & MAP_FIXED)))
-        return -EINVAL;
-    if (!(flags & (MAP_PRIVATE | MAP_SHARED)))
-        return -EINVAL;
+    int type = (int)(flags & MAP_TYPE), anon = (flags & MAP_ANONYMOUS) != 0;
     int fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0;
+    if ((offset & (PAGE_SIZE - 1)) || offset < 0)
+        return -EINVAL;
+    if (!anon && !fs_fd_valid(fd))
+        return -EBADF;
+    if (!length || (start & (PAGE_SIZE - 1) && fixed))
+        return -EINVAL;
+    if (!len)
+        return -ENOMEM; /* rounds up past the top */
     if (fixed && (start + len > USER_LIMIT || start + len < start || arch_user_kernel_mapped(start, start + len)))
         return -ENOMEM;
     if (fixed && (flags & MAP_FIXED_NOREPLACE) && overlaps(start, start + len))
         return -EEXIST;
-    int shared = (flags & MAP_SHARED) && !(flags & MAP_ANONYMOUS); /* the file's pages */
-    if (((prot & PROT_WRITE) && (flags & MAP_PRIVATE) && !(flags & MAP_NORESERVE) && beyond_ram(len)) ||
+    if (type == MAP_SHARED_VALIDATE && !anon && (flags & ~(long)MAP_LEGACY))
+        return -EOPNOTSUPP;
+    if (type != MAP_SHARED && type != MAP_PRIVATE && (type != MAP_SHARED_VALIDATE || anon))
+        return -EINVAL;
+    int shared = type != MAP_PRIVATE && !anon; /* the file's pages */
+    if (((prot & PROT_WRITE) && type == MAP_PRIVATE && !(flags & MAP_NORESERVE) && beyond_ram(len)) ||
         (shared && beyond_ram(len)))
         return -ENOMEM;
     void *file = 0, **pages = 0;
@@ -745,7 +774,8 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
             fs_file_put(file);
         return rc ? rc : -ENOMEM;
     }
-    v->shared = (flags & MAP_SHARED) && (flags & MAP_ANONYMOUS);
+    v->shared = type == MAP_SHARED && anon;
+    v->locked = (flags & MAP_LOCKED) != 0;
     uint64_t fsize;
     if (file && fs_file_size(file, &fsize) >= 0) { /* past the file's last page: SIGBUS, as Linux */
         uint64_t in = fsize > (uint64_t)offset ? page_up((size_t)(fsize - (uint64_t)offset)) : 0;
@@ -848,17 +878,26 @@ again:
     }
 }
 
-/* Shared pages in [addr, addr + length) back to their files. */
+/* Shared pages in [addr, addr + length) back to their files. As Linux:
+ * the flags and the alignment (EINVAL), a range past the top (ENOMEM),
+ * MS_INVALIDATE on a locked mapping (EBUSY); unmapped parts are skipped
+ * and make it ENOMEM after the mapped ones are done. */
 long sys_msync(long addr, long length, long flags)
 {
     uintptr_t start = (uintptr_t)addr, end = start + page_up((size_t)length);
-    if ((start & (PAGE_SIZE - 1)) || (flags & ~(long)(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) ||
-        ((flags & MS_ASYNC) && (flags & MS_SYNC)) || end < start)
+    if ((flags & ~(long)(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) || (start & (PAGE_SIZE - 1)) ||
+        ((flags & MS_ASYNC) && (flags & MS_SYNC)))
         return -EINVAL;
-    if (!user_ok(start, end - start, 0))
+    if (end < start)
         return -ENOMEM;
+    if (end == start)
+        return 0;
+    for (struct vma *v = vmas; (flags & MS_INVALIDATE) && v && v->start < end; v = v->next)
+        if (v->end > start && v->locked)
+            return -EBUSY;
+    int holes = !user_ok(start, end - start, 0);
     writeback_range(start, end);
-    return 0;
+    return holes ? -ENOMEM : 0;
 }
 
 void vm_writeback_all(void)
@@ -929,6 +968,7 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
         if (!n)
             return -ENOMEM;
         n->shared = v->shared;
+        n->locked = v->locked;
         if ((n->fm = v->fm)) {
             n->fm->refs++;
             n->off = v->off + (old + olen - v->start);
@@ -942,6 +982,7 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
     if (!n)
         return -ENOMEM;
     n->shared = v->shared;
+    n->locked = v->locked;
     if ((n->fm = v->fm)) {
         n->fm->refs++;
         n->off = v->off + (old - v->start);
@@ -968,13 +1009,34 @@ long sys_madvise(long addr, long length, long advice)
     return 0;
 }
 
+/* A word's futex key when it lies in a shared mapping (anonymous
+ * MAP_SHARED, or a file's shared pages): the physical address of the word,
+ * the same in every process that maps the page, where a private mapping's
+ * futex is its address space's. 1 with *key set; 0: not a shared mapping;
+ * -1: shared but the page is not mapped here yet (touch it, ask again). */
+int vm_futex_key(uintptr_t addr, uint64_t *key)
+{
+    kernel_lock();
+    struct vma *v = find(addr);
+    uint64_t pa;
+    unsigned flags;
+    int rc = 0;
+    if (v && (v->shared || (v->fm && v->fm->shared)))
+        rc = arch_user_query(addr & ~(uintptr_t)(PAGE_SIZE - 1), &pa, &flags) ? -1 : 1;
+    if (rc == 1)
+        *key = pa + (addr & (PAGE_SIZE - 1));
+    kernel_unlock();
+    return rc;
+}
+
 size_t vm_describe(char *buf, size_t size)
 {
     size_t n = 0;
     for (struct vma *v = vmas; v && n < size; v = v->next) {
-        int w = snprintk(buf + n, size - n, "%lx-%lx %c%c%cp 00000000 00:00 0 %s\n", (unsigned long)v->start,
+        int w = snprintk(buf + n, size - n, "%lx-%lx %c%c%c%c 00000000 00:00 0 %s\n", (unsigned long)v->start,
                          (unsigned long)v->end, v->prot & PROT_READ ? 'r' : '-', v->prot & PROT_WRITE ? 'w' : '-',
-                         v->prot & PROT_EXEC ? 'x' : '-', v->name ? v->name : "");
+                         v->prot & PROT_EXEC ? 'x' : '-', v->shared || (v->fm && v->fm->shared) ? 's' : 'p',
+                         v->name ? v->name : "");
         if (w < 0)
             break;
         n += (size_t)w;
@@ -1035,13 +1097,23 @@ struct mm *vm_fork(void)
     struct vma **tail = &m->vmas_;
     int bad = 0;
     for (struct vma *v = parent->vmas_; v && !bad; v = v->next) {
-        struct vma *n = kmalloc(sizeof *n);
+        /* Anonymous MAP_SHARED has no object behind it (Linux's shmem file)
+         * but its pages: one neither process has touched yet would become
+         * a zero page of each's. Mapped now, so that both share it. */
+        for (uintptr_t va = v->start; v->shared && va < v->end && !bad; va += PAGE_SIZE) {
+            uint64_t pa;
+            unsigned flags;
+            if (arch_user_query(va, &pa, &flags) && map_zero_page(va, v->prot) == -ENOMEM)
+                bad = 1;
+        }
+        struct vma *n = bad ? 0 : kmalloc(sizeof *n);
         if (!n) {
             bad = 1;
             break;
         }
         *n = *v;
         n->next = 0;
+        n->locked = 0; /* memory locks are not inherited */
         if (n->fm)
             n->fm->refs++;
         if (v == parent->brk_vma_)
