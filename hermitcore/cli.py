@@ -188,6 +188,9 @@ def _run_command(sub) -> None:
     r.add_argument("--strace", action="store_true", help="print every system call the program makes (on stderr)")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
     r.add_argument("--kernel-log", metavar="FILE", help="save the kernel's log (banner, [hermit] lines) to FILE")
+    r.add_argument("--core", metavar="FILE",
+                   help="when the program dies of SIGSEGV, SIGABRT, SIGBUS... write its ELF core file to FILE "
+                        "(`gdb PROG FILE`); default: ./core when `ulimit -c` allows core files")
     r.add_argument("-v", "--verbose", action="store_true",
                    help="show the kernel log, the QEMU command line, QEMU's messages and why it stopped (QMP) on stderr "
                         "(env HERMIT_VERBOSE=1)")
@@ -428,7 +431,7 @@ def cmd_run(args, app_args) -> int:
             pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout, stop_timeout=args.stop_timeout,
             app_args=app_args, kernel_args=kernel_args, verbose=verbose, print_qemu=args.print_qemu,
             net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info), info=info,
-            kernel_log=kernel_log,
+            kernel_log=kernel_log, core=_core_file(args, info),
         )
     finally:
         if kernel_log is not None:
@@ -472,6 +475,24 @@ def _network_options(args, kernel_args: list[str]):
                     or "," in capture):
         raise HermitError(f"--capture {capture!r}: expected a file (no commas in its path) in an existing directory")
     return net, tuple(args.port), capture, ip
+
+
+def _core_file(args, info) -> str | None:
+    """Where a core dump goes: --core FILE, or ./core when the host's
+    RLIMIT_CORE (`ulimit -c`) is not 0, as Linux's default core_pattern;
+    None: no core. Only Linux programs have them."""
+    if not info.meta.get("program") or args.print_qemu:
+        if args.core:
+            raise HermitError("--core is for Linux executables; this image runs a built-in C application")
+        return None
+    if args.core:
+        path = os.path.abspath(args.core)
+        if not os.path.isdir(os.path.dirname(path)):
+            raise HermitError(f"--core {args.core}: no such directory {os.path.dirname(path)}")
+        return path
+    import resource
+
+    return os.path.abspath("core") if resource.getrlimit(resource.RLIMIT_CORE)[0] != 0 else None
 
 
 def _mount_options(specs: list[str], info) -> tuple[str, ...]:

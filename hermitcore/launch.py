@@ -130,9 +130,10 @@ class ConsoleScanner:
     warnings, panics, exceptions, program faults (with their addresses named
     from the image's symbols) and --strace lines -- as hermitcore's."""
 
-    def __init__(self, image: str, err, verbose: bool = False, log=None):
+    def __init__(self, image: str, err, verbose: bool = False, log=None, blobs=None):
         self.image, self.err = image, err
         self.verbose, self.log = verbose, log
+        self.blobs = blobs  # blobs.Blobs: files the kernel sends (a core dump)
         self.pending = b""
         self.fatal: list[str] = []
         self.seen = False
@@ -153,6 +154,14 @@ class ConsoleScanner:
 
     def _line(self, raw: bytes) -> None:
         text = raw.decode(errors="replace")
+        if self.blobs is not None and text.startswith("[blob] "):
+            from hermitcore.blobs import BlobError
+
+            try:
+                self.blobs.line(text)
+            except BlobError as exc:
+                self._say(f"hermitcore: warning: cannot write {exc}")
+            return
         if self.log is not None:
             self.log.write(raw + b"\n")
             self.log.flush()  # readable while the run goes on
@@ -298,7 +307,7 @@ class end_on_signals:
 
 
 def launch(argv: list[str], image: str, timeout: float | None, err, *, stdio: str = "",
-           verbose: bool = False, log=None, stop_timeout: float = STOP_TIMEOUT_S) -> LaunchResult:
+           verbose: bool = False, log=None, stop_timeout: float = STOP_TIMEOUT_S, blobs=None) -> LaunchResult:
     """Run QEMU to its end (or until ``timeout``: SIGTERM, then SIGKILL),
     relaying the program's streams between QEMU and our own fds 0-2
     (``stdio``: the image's meta "stdio"; "" for a foreign kernel, whose
@@ -309,7 +318,7 @@ def launch(argv: list[str], image: str, timeout: float | None, err, *, stdio: st
     from hermitcore.errors import RunError
 
     start = time.perf_counter()
-    scanner = ConsoleScanner(image, err, verbose=verbose, log=log)
+    scanner = ConsoleScanner(image, err, verbose=verbose, log=log, blobs=blobs)
     streams = Streams(stdio, scanner.feed) if stdio else None
     try:
         pid, out_fd, err_fd = _spawn(argv, streams.child_fds() if streams else [])

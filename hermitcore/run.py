@@ -158,6 +158,7 @@ def run_image(
     err=None,
     info=None,
     kernel_log=None,
+    core: str | None = None,
 ) -> RunResult:
     """Boot ``image`` and return the guest's exit status. ``pm`` may be None:
     the plugin manager is made only if no run plan serves this run. ``info``:
@@ -165,7 +166,8 @@ def run_image(
     are our fds 0-2 (``out`` only takes --print-qemu's line); the kernel log
     goes to ``err`` with
     ``verbose`` (warnings always) and whole to ``kernel_log`` (a binary
-    file), if given."""
+    file), if given. ``core``: where a core dump of the program goes (the
+    kernel is told to send one: hermit.core=1)."""
     out = out or sys.stdout.buffer
     err = err or sys.stderr
     info = info or read_image(image)
@@ -180,6 +182,12 @@ def run_image(
             *terminal_args(),
             *kernel_args,
         ]
+    blobs = None
+    if core and program:
+        from hermitcore.blobs import Blobs
+
+        blobs = Blobs({"core": core})
+        kernel_args = [*kernel_args, "hermit.core=1"]
     append = kernel_cmdline(list(app_args), list(kernel_args))
     capture = os.path.abspath(capture) if capture else ""
     resolved = resolve_accel(accel, info.arch)
@@ -207,10 +215,16 @@ def run_image(
             err.write(f"hermitcore: QEMU command line from {origin}:\nhermitcore: " + " ".join(argv) + "\n")
             guest_exit = lambda rc: decode_exit(exit_code, rc, workdir) is not None  # noqa: E731
             result, reasons = _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log,
-                                              stop_timeout)
+                                              stop_timeout, blobs)
         else:
             result, reasons = launch(argv, image, timeout, err, stdio=stdio, log=kernel_log,
-                                     stop_timeout=STOP_TIMEOUT_S if stop_timeout is None else stop_timeout), []
+                                     stop_timeout=STOP_TIMEOUT_S if stop_timeout is None else stop_timeout,
+                                     blobs=blobs), []
+        if blobs is not None:
+            for name in blobs.close():
+                err.write(f"hermitcore: warning: the run ended before the {name} file was complete: {core}\n")
+            if "core" in blobs.done:
+                err.write(f"hermitcore: core dumped to {core}\n")
         return _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, err, planned=plan is not None)
     finally:
         if not print_qemu:
@@ -316,7 +330,8 @@ def _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, 
     return RunResult(status=status, fatal=result.fatal, seconds=result.seconds, qemu_argv=tuple(argv), planned=planned)
 
 
-def _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log, stop_timeout=None):
+def _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log, stop_timeout=None,
+                    blobs=None):
     """launch() with QEMU's QMP monitor watched from a thread: (LaunchResult,
     the SHUTDOWN events' reasons). QEMU starts paused (-S) and listens on a
     socket in the run directory; the watcher connects, continues the guest
@@ -333,7 +348,7 @@ def _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kerne
     watcher.start()
     try:
         result = launch(full, image, timeout, err, stdio=stdio, verbose=True, log=kernel_log,
-                        stop_timeout=STOP_TIMEOUT_S if stop_timeout is None else stop_timeout)
+                        stop_timeout=STOP_TIMEOUT_S if stop_timeout is None else stop_timeout, blobs=blobs)
     finally:
         stop.set()
     if not result.timed_out and not guest_exit(result.returncode):

@@ -69,6 +69,27 @@ const uint32_t arch_sigtramp[2] = {0xd2801168u, 0xd4000001u};
 const unsigned arch_sigtramp_size = sizeof arch_sigtramp;
 
 void *arch_user_regs(struct thread *t) { return (struct exception_frame *)t->kstack_top - 1; }
+
+const unsigned arch_core_nregs = 34, arch_core_fp_size = 528;
+
+void arch_core_regs(struct thread *t, uint64_t *regs, uint8_t *fp)
+{
+    const struct exception_frame *f = arch_user_regs(t);
+    memcpy(regs, f->x, 31 * 8); /* user_pt_regs: x0-x30, sp, pc, pstate */
+    regs[31] = f->sp_el0;
+    regs[32] = f->elr;
+    regs[33] = f->spsr;
+    uint8_t area[528];
+    if (t == current_thread())
+        aarch64_fp_save(area); /* the program's FP/SIMD registers are live in the kernel */
+    else
+        memcpy(area, aarch64_thread(t)->fp, sizeof area);
+    /* user_fpsimd_state: vregs[32], fpsr, fpcr (ours: q0-q31, fpcr, fpsr) */
+    memcpy(fp, area, 512);
+    memcpy(fp + 512, area + 520, 4);
+    memcpy(fp + 516, area + 512, 4);
+    memset(fp + 520, 0, 8);
+}
 uintptr_t arch_user_sp(const void *regs) { return ((const struct exception_frame *)regs)->sp_el0; }
 void arch_syscall_set_result(void *regs, long rc) { ((struct exception_frame *)regs)->x[0] = (uint64_t)rc; }
 

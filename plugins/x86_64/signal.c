@@ -56,6 +56,27 @@ const uint32_t arch_sigtramp[1];
 const unsigned arch_sigtramp_size = 0; /* none: x86_64 handlers need SA_RESTORER, as on Linux */
 
 void *arch_user_regs(struct thread *t) { return (struct trap_frame *)t->kstack_top - 1; }
+
+const unsigned arch_core_nregs = 27, arch_core_fp_size = 512;
+
+void arch_core_regs(struct thread *t, uint64_t *regs, uint8_t *fp)
+{
+    const struct trap_frame *f = arch_user_regs(t);
+    const struct x86_thread *a = x86_thread(t);
+    /* user_regs_struct: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp ss
+     * fs_base gs_base ds es fs gs */
+    uint64_t r[27] = {f->r15, f->r14, f->r13, f->r12, f->rbp, f->rbx, f->r11, f->r10, f->r9, f->r8,
+                      f->rax, f->rcx, f->rdx, f->rsi, f->rdi, (uint64_t)-1, f->rip, f->cs, f->rflags, f->rsp,
+                      f->ss, a->fs, a->gs, 0, 0, 0, 0};
+    memcpy(regs, r, sizeof r);
+    if (t == current_thread()) {
+        _Alignas(16) uint8_t live[512];
+        __asm__ volatile("fxsave64 %0" : "=m"(live)); /* the program's FP registers are live in the kernel */
+        memcpy(fp, live, sizeof live);
+    } else {
+        memcpy(fp, a->fxsave, 512);
+    }
+}
 uintptr_t arch_user_sp(const void *regs) { return ((const struct trap_frame *)regs)->rsp; }
 void arch_syscall_set_result(void *regs, long rc) { ((struct trap_frame *)regs)->rax = (uint64_t)rc; }
 

@@ -33,6 +33,8 @@ int user_ok(uintptr_t p, size_t len, unsigned prot);
 long user_str(uintptr_t p, char *buf, size_t max);
 void vm_set_brk_base(uintptr_t base);
 size_t vm_describe(char *buf, size_t size); /* /proc/self/maps */
+int vm_each(int (*fn)(uintptr_t start, uintptr_t end, unsigned prot, void *arg), void *arg);
+void linux_core_dump(int sig); /* coredump.c: the dying process's core to the host (hermit.core=1) */
 int vm_futex_key(uintptr_t addr, uint64_t *key); /* a shared mapping's futex: its physical address */
 
 /* --- files (vfs.h has the model; these are what the rest of the layer uses) --- */

@@ -338,6 +338,7 @@ static const char *const names[32] = {
 
 static __attribute__((noreturn)) void die(int sig)
 {
+    linux_core_dump(sig); /* when the run asked for cores and sig dumps one */
     if (current_process()->pid != 1 || current_process()->exiting)
         process_exit(sig); /* a child's end is its parent's to report */
     /* as a shell, say nothing of SIGPIPE: `prog | head` ends programs so */
@@ -482,6 +483,8 @@ int linux_fault_signal(const struct fault_info *fault, void *regs)
     uint64_t handler = actions[sig].handler;
     int takes = handler != SIG_DFL && handler != SIG_IGN && !(t->sig.blocked & SIG_BIT(sig));
     spin_unlock_irqrestore(&siglock, f);
+    if (!takes)
+        linux_core_dump(sig);
     if (!takes && t->proc->pid != 1)
         process_exit(sig); /* a child dies alone: its parent's wait reports it */
     if (!takes)

@@ -1029,6 +1029,19 @@ int vm_futex_key(uintptr_t addr, uint64_t *key)
     return rc;
 }
 
+/* The calling process's mappings in order (a core dump): fn(start, end,
+ * prot, arg) for each; a non-zero answer stops the walk. The caller holds
+ * the big lock (the list does not change under it). */
+int vm_each(int (*fn)(uintptr_t start, uintptr_t end, unsigned prot, void *arg), void *arg)
+{
+    for (struct vma *v = vmas; v; v = v->next) {
+        int rc = fn(v->start, v->end, v->prot, arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 size_t vm_describe(char *buf, size_t size)
 {
     size_t n = 0;

@@ -155,6 +155,13 @@ extern const unsigned long arch_red_zone;     /* bytes below sp a handler must n
  * USER_SIGPAGE (aarch64: Linux's vDSO __kernel_rt_sigreturn); size 0: none. */
 extern const uint32_t arch_sigtramp[];
 extern const unsigned arch_sigtramp_size;
+/* Core dumps (kernel/linux/coredump.c): thread t's registers as Linux's
+ * NT_PRSTATUS pr_reg (arch_core_nregs words: user_regs_struct /
+ * user_pt_regs) and its FP/SIMD registers as NT_PRFPREG (arch_core_fp_size
+ * bytes: FXSAVE / user_fpsimd_state), from the state it saved entering the
+ * kernel (the calling thread's FP registers: the live ones). */
+extern const unsigned arch_core_nregs, arch_core_fp_size;
+void arch_core_regs(struct thread *t, uint64_t *regs, uint8_t *fp);
 /* The clock's parameters as a program's vDSO may use them (hermit/vdso.h):
  * 1 when the counter can be read in user mode, 0 when it cannot. */
 int arch_clock_user(uint64_t *counter_boot, uint64_t *mult);

@@ -1,0 +1,240 @@
+/* Core dumps: a process that dies of a signal whose default action dumps
+ * core (SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGXCPU,
+ * SIGXFSZ, SIGSYS) leaves an ELF core file -- as Linux's fs/binfmt_elf.c
+ * writes it -- on the host, when `hermitcore run` asked for one
+ * (hermit.core=1: --core FILE, or `ulimit -c`). One per run: the first
+ * process that dies so. It goes over the kernel log (hermit/blob.h):
+ *
+ *   ELF header (ET_CORE), program headers: PT_NOTE, then a PT_LOAD per
+ *   mapping; the notes: per thread NT_PRSTATUS (the dying thread first)
+ *   and NT_PRFPREG, NT_PRPSINFO, NT_SIGINFO, NT_AUXV; then each mapping's
+ *   bytes at a page-aligned offset -- pages never touched are holes.
+ *
+ * Other threads' registers are those they saved entering the kernel: exact
+ * for threads asleep or preempted, their last entry's for one running on
+ * another CPU at that moment. */
+#include "linux.h"
+#include <hermit/blob.h>
+#include <hermit/heap.h>
+#include <hermit/init.h>
+
+#define BLOB "core"
+#define PT_LOAD 1
+#define PT_NOTE 4
+#define NT_PRSTATUS 1
+#define NT_PRFPREG 2
+#define NT_PRPSINFO 3
+#define NT_AUXV 6
+#define NT_SIGINFO 0x53494749
+#if defined(__x86_64__)
+#define ELF_MACHINE 62
+#else
+#define ELF_MACHINE 183
+#endif
+#define MAX_THREADS 64 /* the threads a core describes */
+
+static int enabled, dumped;
+
+static int set_core(const char *value)
+{
+    enabled = value[0] == '1';
+    return value[0] == '0' || value[0] == '1' ? 0 : -1;
+}
+HERMIT_PARAM("hermit.core=", set_core);
+
+struct ehdr {
+    unsigned char ident[16];
+    uint16_t type, machine;
+    uint32_t version;
+    uint64_t entry, phoff, shoff;
+    uint32_t flags;
+    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+
+struct phdr {
+    uint32_t type, flags;
+    uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+/* struct elf_prstatus up to pr_reg (112 bytes on both architectures) */
+struct prstatus_head {
+    int32_t si_signo, si_code, si_errno;
+    int16_t cursig, pad;
+    uint64_t sigpend, sighold;
+    int32_t pid, ppid, pgrp, sid;
+    int64_t times[8]; /* utime, stime, cutime, cstime: timevals */
+};
+_Static_assert(sizeof(struct prstatus_head) == 112, "struct elf_prstatus up to pr_reg");
+
+struct prpsinfo {
+    char state, sname, zomb, nice;
+    uint32_t pad;
+    uint64_t flag;
+    uint32_t uid, gid;
+    int32_t pid, ppid, pgrp, sid;
+    char fname[16];
+    char psargs[80];
+};
+_Static_assert(sizeof(struct prpsinfo) == 136, "struct elf_prpsinfo");
+
+static int dumps_core(int sig)
+{
+    switch (sig) {
+    case SIGQUIT: case SIGILL: case SIGTRAP: case SIGABRT: case SIGBUS: case SIGFPE: case SIGSEGV:
+    case 24 /* SIGXCPU */: case 25 /* SIGXFSZ */: case 31 /* SIGSYS */:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static size_t align4(size_t n) { return (n + 3) & ~(size_t)3; }
+
+/* One note ("CORE") at buf + *at (buf NULL: only counts). */
+static void note(char *buf, size_t *at, uint32_t type, const void *desc, size_t size)
+{
+    if (buf) {
+        uint32_t h[3] = {5, (uint32_t)size, type};
+        memcpy(buf + *at, h, sizeof h);
+        memcpy(buf + *at + 12, "CORE\0\0\0", 8);
+        memcpy(buf + *at + 20, desc, size);
+    }
+    *at += 20 + align4(size);
+}
+
+struct segs {
+    struct phdr *ph; /* NULL: count only */
+    unsigned n;
+    uint64_t offset; /* where the next segment's bytes go */
+};
+
+static int add_seg(uintptr_t start, uintptr_t end, unsigned prot, void *arg)
+{
+    struct segs *s = arg;
+    if (s->ph) {
+        uint64_t size = prot & PROT_READ ? end - start : 0;
+        s->ph[s->n] = (struct phdr){PT_LOAD, (prot & PROT_READ ? 4u : 0) | (prot & PROT_WRITE ? 2u : 0) |
+                                                 (prot & PROT_EXEC ? 1u : 0),
+                                    s->offset, start, 0, size, end - start, PAGE_SIZE};
+        s->offset += size;
+    }
+    s->n++;
+    return 0;
+}
+
+static int send_seg(uintptr_t start, uintptr_t end, unsigned prot, void *arg)
+{
+    uint64_t *offset = arg;
+    if (!(prot & PROT_READ))
+        return 0;
+    int seeking = 1;
+    for (uintptr_t va = start; va < end; va += PAGE_SIZE, *offset += PAGE_SIZE) {
+        uint64_t pa;
+        unsigned flags;
+        if (arch_user_query(va, &pa, &flags) != 0) { /* never touched: a hole */
+            seeking = 1;
+            continue;
+        }
+        if (seeking)
+            blob_seek(BLOB, *offset);
+        seeking = 0;
+        blob_write(BLOB, phys_to_virt(pa), PAGE_SIZE);
+    }
+    return 0;
+}
+
+void linux_core_dump(int sig)
+{
+    struct process *p = current_process();
+    if (!enabled || !dumps_core(sig) || __atomic_exchange_n(&dumped, 1, __ATOMIC_ACQ_REL))
+        return;
+    kernel_lock();
+    struct thread *threads[MAX_THREADS];
+    unsigned nt = 0;
+    threads[nt++] = current_thread();
+    linux_threads_lock();
+    for (unsigned i = 0; linux_thread_at(i) && nt < MAX_THREADS; i++) {
+        struct thread *t = linux_thread_at(i);
+        if (t->proc == p && t != current_thread())
+            threads[nt++] = t;
+    }
+    linux_threads_unlock();
+
+    struct segs count = {0};
+    vm_each(add_seg, &count);
+    size_t regs_size = arch_core_nregs * 8, prstatus_size = sizeof(struct prstatus_head) + regs_size + 8;
+    size_t notes = 0;
+    for (unsigned i = 0; i < nt; i++) {
+        note(0, &notes, NT_PRSTATUS, 0, prstatus_size);
+        note(0, &notes, NT_PRFPREG, 0, arch_core_fp_size);
+    }
+    note(0, &notes, NT_PRPSINFO, 0, sizeof(struct prpsinfo));
+    note(0, &notes, NT_SIGINFO, 0, 128);
+    note(0, &notes, NT_AUXV, 0, p->auxv_bytes);
+
+    size_t head = sizeof(struct ehdr) + (1 + count.n) * sizeof(struct phdr);
+    char *buf = kzalloc(head + notes);
+    uint8_t *regs = kzalloc(prstatus_size + arch_core_fp_size);
+    if (!buf || !regs) {
+        kfree(buf);
+        kfree(regs);
+        kernel_unlock();
+        pr_warn("core dump: out of memory\n");
+        return;
+    }
+    struct ehdr *eh = (struct ehdr *)buf;
+    *eh = (struct ehdr){.type = 4 /* ET_CORE */, .machine = ELF_MACHINE, .version = 1,
+                        .phoff = sizeof(struct ehdr), .ehsize = sizeof(struct ehdr),
+                        .phentsize = sizeof(struct phdr), .phnum = (uint16_t)(1 + count.n)};
+    memcpy(eh->ident, "\177ELF\2\1\1", 7);
+    struct phdr *ph = (struct phdr *)(buf + sizeof *eh);
+    uint64_t data_at = (head + notes + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+    ph[0] = (struct phdr){PT_NOTE, 4, head, 0, 0, notes, 0, 4};
+    struct segs segs = {ph + 1, 0, data_at};
+    vm_each(add_seg, &segs);
+
+    size_t at = head;
+    for (unsigned i = 0; i < nt; i++) {
+        struct thread *t = threads[i];
+        struct prstatus_head *ps = (struct prstatus_head *)regs;
+        memset(regs, 0, prstatus_size);
+        ps->si_signo = sig;
+        ps->cursig = (int16_t)sig; /* every thread's, as Linux (gdb reads the last) */
+        ps->sighold = t->sig.blocked;
+        ps->pid = t->tid;
+        ps->ppid = p->parent ? p->parent->pid : 0;
+        ps->pgrp = p->pgid;
+        ps->sid = p->sid;
+        uint8_t *fp = regs + prstatus_size;
+        arch_core_regs(t, (uint64_t *)(regs + sizeof *ps), fp);
+        *(int32_t *)(regs + sizeof *ps + regs_size) = 1; /* pr_fpvalid */
+        note(buf, &at, NT_PRSTATUS, regs, prstatus_size);
+        note(buf, &at, NT_PRFPREG, fp, arch_core_fp_size);
+    }
+    struct prpsinfo ps = {.state = 0, .sname = 'R', .pid = p->pid, .ppid = p->parent ? p->parent->pid : 0,
+                          .pgrp = p->pgid, .sid = p->sid};
+    memcpy(ps.fname, p->comm, sizeof ps.fname);
+    /* psargs: the command line, its NULs as spaces (Linux's) */
+    size_t args = p->arg_end > p->arg_start ? p->arg_end - p->arg_start : 0;
+    if (args > sizeof ps.psargs - 1)
+        args = sizeof ps.psargs - 1;
+    if (args && copy_from_user(ps.psargs, p->arg_start, args) == 0)
+        for (size_t i = 0; i < args; i++)
+            if (!ps.psargs[i])
+                ps.psargs[i] = ' ';
+    note(buf, &at, NT_PRPSINFO, &ps, sizeof ps);
+    int32_t siginfo[32] = {sig};
+    note(buf, &at, NT_SIGINFO, siginfo, sizeof siginfo);
+    note(buf, &at, NT_AUXV, p->auxv, p->auxv_bytes);
+
+    blob_seek(BLOB, 0);
+    blob_write(BLOB, buf, head + notes);
+    uint64_t offset = data_at;
+    vm_each(send_seg, &offset);
+    blob_end(BLOB, offset);
+    kfree(buf);
+    kfree(regs);
+    kernel_unlock();
+    pr_info("core dumped: %s (pid %d), %s, %u thread(s)\n", p->comm, p->pid,
+            sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGBUS ? "SIGBUS" : "a signal", nt);
+}
