@@ -33,11 +33,6 @@ pytestmark = pytest.mark.slow
 CACHE = ltp.cache_root()
 
 #: tests that pass on the host and not (yet) in the guest -> why
-#: fixed by the last commit of the session that wrote this (futexes shared between processes; Linux's
-#: order of errno checks), passing on both architectures in targeted runs; out of CI's subset until a
-#: full run (HERMIT_LTP=full) confirms them -- then delete them from KNOWN_FAILURES
-CONFIRM = "passes since futexes between processes and the errno-order fixes landed; to be confirmed by a full run"
-CHECKPOINT = CONFIRM
 CORE_BIT = "the wait status of a core-dumping signal (SIGQUIT, SIGSEGV...) lacks the core dump bit 0x80"
 CPU_CLOCKS = "timer_create(CLOCK_PROCESS_CPUTIME_ID / CLOCK_THREAD_CPUTIME_ID) fails with EINVAL"
 DEVICE = "needs a block device (tst_device: a loop device for a scratch file system, or mkfs); the guest has none"
@@ -60,8 +55,6 @@ FS_KNOWN = {
         "statmount04 statmount05 statmount06 statmount07 statmount08 statmount09").split()},
     "chmod07": "getgrnam(\"daemon\") fails: the default /etc/group has root and nobody only",
     "fchmod02": "getgrnam(\"daemon\") fails: the default /etc/group has root and nobody only",
-    "fcntl15": CHECKPOINT,
-    "flock03": CHECKPOINT,
     "fcntl17": "record locks do not detect deadlocks between processes (F_SETLKW never gives EDEADLK)",
     "fcntl23": LEASES, "fcntl27": LEASES, "fcntl31": LEASES,
     "fcntl24": "TCONF: tmpfs has no leases here", "fcntl25": "TCONF: tmpfs has no leases here",
@@ -72,41 +65,29 @@ FS_KNOWN = {
     "fcntl38": "needs CONFIG_DNOTIFY (directory notifications are not implemented)",
     "fcntl39": "needs CONFIG_DNOTIFY (directory notifications are not implemented)",
     "lseek11": "TCONF: SEEK_DATA/SEEK_HOLE answer as generic_file_llseek (no holes are tracked)",
-    "mmap04": CONFIRM,
-    "mmap08": CONFIRM,
     "mmap12": "no /proc/self/pagemap",
     "mmap14": "mlock is not accounted (VmLck in /proc/self/status stays 0)",
     "mmap18": "MAP_GROWSDOWN mappings do not grow: the child gets SIGSEGV",
-    "mmap20": CONFIRM,
     "mmap22": "TCONF: no cgroups (memory controller)",
-    "msync03": CONFIRM,
     "open13": "fgetxattr is not implemented (ENOSYS where an O_PATH descriptor gives EBADF)",
     "open_by_handle_at01": "name_to_handle_at/open_by_handle_at are not implemented (ENOSYS)",
     "open_by_handle_at02": "name_to_handle_at/open_by_handle_at are not implemented (ENOSYS)",
-    "preadv02": CONFIRM, "preadv202": CONFIRM, "pwritev02": CONFIRM, "pwritev202": CONFIRM, "readv02": CONFIRM,
-    "writev01": CONFIRM,
-    "readlinkat01": CONFIRM,
     "sendfile07": "socketpair(AF_UNIX) fails with ENOSYS (no AF_UNIX sockets yet)",
     "sendfile09": "TCONF: needs 5 GiB free for a large file",
-    "statx03": CONFIRM,
 }
 KNOWN_FAILURES = {
     **FS_KNOWN,
     "execve02": "seteuid fails with ENOSYS (setresuid is not implemented)",
     "execve03": "setgid fails with ENOSYS (not implemented)",
     "execve04": "a checkpoint test that still fails after futexes were shared between processes",
-    "execve05": CHECKPOINT,
     "execveat03": "needs a block device (tst_device: a loop device for a filesystem); the guest has none",
-    "fork04": CHECKPOINT,
     "fork13": "fork13 writes /proc/sys/kernel/pid_max (save/restore): EACCES, the file is read-only",
     "fork14": "mmap of 1 GiB anonymous regions fails after a few: no 16 TB of address space to reserve (TCONF)",
     "kill05": "shmget fails with ENOSYS (System V shared memory is not implemented)",
     "kill11": CORE_BIT,
-    "pipe02": CHECKPOINT,
     "pipe13": "a checkpoint test that still fails after futexes were shared between processes",
     "pipe15": "no /proc/sys/fs/pipe-user-pages-soft",
     "pipe2_04": "fcntl(F_SETPIPE_SZ) fails with EINVAL",
-    "rt_sigqueueinfo02": CHECKPOINT,
     "rt_sigtimedwait01": "hangs after 'Wait interrupted by timeout' (the raw-syscall variant) until LTP's timeout",
     "setitimer01": "setitimer(ITIMER_VIRTUAL / ITIMER_PROF) fails with EINVAL; the test then times out",
     "setitimer02": "setitimer(ITIMER_VIRTUAL, v, (void *)-1) gives EINVAL, not EFAULT (ITIMER_VIRTUAL unsupported)",
@@ -119,19 +100,10 @@ KNOWN_FAILURES = {
                        "intervals (about 2e8) where Linux's saturates at INT_MAX (it used to hang the guest)",
     "wait401": "the parent cannot open a child's /proc/PID/stat (ENOENT)",
     "wait403": "no /proc/sys/kernel/tainted",
-    "waitid04": CHECKPOINT,
     "waitid07": "SIGSTOP does not stop the process (job control is not implemented)",
     "waitid08": "SIGSTOP does not stop the process (job control is not implemented)",
     "waitid10": "no /proc/sys/kernel/core_pattern",
     "waitpid01": CORE_BIT,
-    "waitpid06": CHECKPOINT,
-    "waitpid07": CHECKPOINT,
-    "waitpid08": CHECKPOINT,
-    "waitpid09": CHECKPOINT,
-    "waitpid10": CHECKPOINT,
-    "waitpid11": CHECKPOINT,
-    "waitpid12": CHECKPOINT,
-    "waitpid13": CHECKPOINT,
 }
 
 #: the same, for one architecture only
