@@ -49,6 +49,14 @@ COMMON_CFLAGS = (
 )
 
 
+#: the build tree's name in the DWARF (-fdebug-prefix-map): the same in every
+#: object, so a cached object compiled for another image names its source the
+#: way this image's does; keep_sources puts the texts where gdb is told to look
+DEBUG_PREFIX = "/hermitcore-build"
+#: in the cache keys of objects and images: how their debug information names files
+DEBUG_PATHS = f"debug-prefix-map={DEBUG_PREFIX} assembly-compilation-dir"
+
+
 @attrs.frozen
 class BuildResult:
     image: Path
@@ -98,6 +106,47 @@ def _write_atomic(path: Path, text: str) -> None:
         pass  # only a cache
 
 
+def sources_dir(image) -> Path:
+    """Where the texts an image was compiled from are kept (for gdb: the
+    DWARF names them under DEBUG_PREFIX), by a hash of the image's bytes, so
+    a copy of the image (compose -o) finds them too."""
+    h = hashlib.sha256()
+    with open(image, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return cache_dir() / "sources" / h.hexdigest()[:24]
+
+
+def keep_sources(image, texts: dict[str, str]) -> None:
+    """The image's C, assembly and header texts under sources_dir(image),
+    each a hard link to one copy per distinct text (sources/blobs): an image
+    costs directory entries, not another copy of the kernel's sources. Best
+    effort: only gdb's source listing needs them."""
+    try:
+        top = sources_dir(image)
+        blobs = cache_dir() / "sources" / "blobs"
+        blobs.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            if not name.endswith((".c", ".S", ".h", ".ld")) or text is None:
+                continue
+            data = text.encode()
+            blob = blobs / hashlib.sha256(data).hexdigest()[:32]
+            if not blob.is_file():
+                tmp = blob.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(data)
+                os.replace(tmp, blob)
+            dest = top / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.exists():
+                dest.unlink()
+            try:
+                os.link(blob, dest)
+            except OSError:
+                shutil.copyfile(blob, dest)
+    except OSError:
+        pass
+
+
 def _all_sources(spec):
     for src in spec.core:
         yield src
@@ -127,7 +176,8 @@ def spec_key(spec) -> str:
     clang, lld, resource, version = toolchain()
     flags, incs, script = _flags(spec)
     h = hashlib.sha256()
-    for part in [version, spec.arch.clang_target, *COMMON_CFLAGS, *flags, *incs, script, *spec.arch.ldflags]:
+    for part in [version, spec.arch.clang_target, *COMMON_CFLAGS, *flags, *incs, script, *spec.arch.ldflags,
+                 DEBUG_PATHS]:
         h.update(part.encode() + b"\0")
     for src in sorted(_all_sources(spec), key=lambda s: s.name):
         h.update(src.name.encode() + b"\0" + src.text.encode() + b"\0")
@@ -191,6 +241,8 @@ class ObjectCache:
         prefix = str(build_root) + "/"
         deps = {}
         for token in text.split(":", 1)[-1].split():
+            if not token.startswith("/"):  # relative to the build tree (assembly is compiled from there)
+                token = prefix + token
             if token.startswith(prefix) and token[len(prefix):] != name:
                 header = token[len(prefix):]
                 sha = self._hash(header)
@@ -268,7 +320,7 @@ def build_image(spec, progress=None, relink=None) -> BuildResult:
     clang, lld, resource, version = toolchain()
     flags, incs, script = _flags(spec)
     flags_key = hashlib.sha256(
-        "\0".join([version, spec.arch.clang_target, *COMMON_CFLAGS, *flags, *incs]).encode()
+        "\0".join([version, spec.arch.clang_target, *COMMON_CFLAGS, *flags, *incs, DEBUG_PATHS]).encode()
     ).hexdigest()
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hermit-build-", dir=out_dir) as tmp:
@@ -295,6 +347,7 @@ def build_image(spec, progress=None, relink=None) -> BuildResult:
             clang,
             f"--target={spec.arch.clang_target}",
             *COMMON_CFLAGS,
+            f"-fdebug-prefix-map={root}={DEBUG_PREFIX}",
             "-isystem", os.path.join(resource, "include"),  # stddef.h, stdint.h, stdarg.h
             *[f"-I{root / i}" for i in incs],
             *flags,
@@ -311,8 +364,11 @@ def build_image(spec, progress=None, relink=None) -> BuildResult:
                 return hit
             obj = path.with_suffix(path.suffix + ".o")
             dep = path.with_suffix(path.suffix + ".d")
-            proc = subprocess.run([*base, "-MD", "-MF", str(dep), "-c", str(path), "-o", str(obj)],
-                                  capture_output=True, text=True)
+            # assembly by its name in the build tree, from there: clang's assembler (14) keeps its file names
+            # and line-table directory out of -fdebug-prefix-map, but takes the compilation directory
+            source = [name, f"-fdebug-compilation-dir={DEBUG_PREFIX}"] if path.suffix == ".S" else [str(path)]
+            proc = subprocess.run([*base, "-MD", "-MF", str(dep), "-c", *source, "-o", str(obj)],
+                                  capture_output=True, text=True, cwd=root)
             if proc.returncode != 0:
                 err = proc.stderr.replace(str(root) + "/", "")
                 raise ToolchainError(f"compiling {path.relative_to(root)} failed:\n{err.strip()}")
@@ -349,5 +405,6 @@ def build_image(spec, progress=None, relink=None) -> BuildResult:
                 raise ToolchainError(f"page tables did not settle after {MAX_LINK_PASSES} link passes")
         tmp_image = image.with_suffix(".tmp")
         shutil.copyfile(linked, tmp_image)
+        keep_sources(tmp_image, texts)
         os.replace(tmp_image, image)
     return BuildResult(image=image, key=key, cached=False, size=image.stat().st_size)

@@ -23,6 +23,9 @@ environment:
   HERMIT_NET       default for --net;  HERMIT_CAPTURE_NET  default for --capture
   HERMIT_IP, HERMIT_GATEWAY, HERMIT_MASK  defaults for --ip, --gateway, --mask
   HERMIT_VERBOSE=1 as run -v: the kernel log on stderr
+  HERMIT_DEBUG=1   as run --gdb (port 1234);  HERMIT_MONITOR=1  as run --monitor
+  HERMIT_PORT      the monitor on TCP 127.0.0.1:HERMIT_PORT+1 instead of a Unix socket
+  HERMIT_GDB       the gdb `hermitcore gdb` runs (default gdb-multiarch)
 
 standard streams of `run`: the program's stdin, stdout and stderr are this
 command's, byte for byte (a terminal stays one: raw here, the guest runs the
@@ -115,6 +118,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         _other_commands(sub)
     if only in (None, "run"):
         _run_command(sub)
+    if only in (None, "gdb"):
+        _run_command(sub, "gdb")
     return p
 
 
@@ -138,14 +143,28 @@ def _other_commands(sub) -> None:
                    help="show the memory layout, each plugin's contribution and what was packed into the program's files")
 
 
-def _run_command(sub) -> None:
-    r = sub.add_parser(
-        "run",
-        help="boot an image (composing it first if given a board) and return the guest's exit status",
-        description="Boot IMAGE, or compose and boot --board [APP]. Arguments after -- go to the application.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _run_command(sub, name: str = "run") -> None:
+    """`run`, or `gdb` (the same options, and gdb's own)."""
+    r = sub.add_parser(name, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, **(
+        dict(help="boot an image (composing it first if given a board) and return the guest's exit status",
+             description="Boot IMAGE, or compose and boot --board [APP]. Arguments after -- go to the application.")
+        if name == "run" else
+        dict(help="compose if needed, boot held in QEMU's gdb stub and run gdb-multiarch connected to it",
+             description="Compose IMAGE or APP if needed, start the guest held before its first instruction with "
+                         "QEMU's gdb stub on a free port, and run gdb-multiarch connected to it with the kernel's and "
+                         "the program's symbols and a breakpoint on the program's main. The program's stdin is "
+                         "/dev/null (the terminal is gdb's); its stdout and stderr are this command's. Exit status: "
+                         "the run's (the program's), 137 when gdb killed the guest or left it stopped. Run options "
+                         "are those of `run`. Arguments after -- go to the application. See docs/debugging.md.")))
+    if name == "gdb":
+        g = r.add_argument_group("gdb")
+        g.add_argument("--ex", action="append", default=[], metavar="COMMAND",
+                       help="a gdb command to run once connected (and the breakpoint on main set), repeatable: "
+                            "--ex continue --ex bt")
+        g.add_argument("--batch", action="store_true",
+                       help="gdb -batch: run the --ex commands and exit (gdb then detaches: the guest runs on to "
+                            "its end)")
+        g.add_argument("--no-main", action="store_true", help="set no breakpoint on main")
     r.add_argument("image", nargs="?", help="a composed image, or an application (Linux executable or C file) to compose with --board")
     r.add_argument("--board", help=f"compose for this board first (default when no IMAGE: {DEFAULT_BOARD})")
     r.add_argument("--cpus", type=_cpus, default=None, help=f"virtual CPUs, 1 to {MAX_CPUS} (env HERMIT_CPUS, default 1)")
@@ -191,9 +210,29 @@ def _run_command(sub) -> None:
     r.add_argument("--core", metavar="FILE",
                    help="when the program dies of SIGSEGV, SIGABRT, SIGBUS... write its ELF core file to FILE "
                         "(`gdb PROG FILE`); default: ./core when `ulimit -c` allows core files")
+    r.add_argument("--profile", metavar="FILE",
+                   help="sample the program (and the kernel under it) 997 times a second on every CPU and write "
+                        "folded stacks to FILE (flamegraph.pl, speedscope); the hottest functions go to stderr")
     r.add_argument("-v", "--verbose", action="store_true",
                    help="show the kernel log, the QEMU command line, QEMU's messages and why it stopped (QMP) on stderr "
                         "(env HERMIT_VERBOSE=1)")
+    d = r.add_argument_group("debugging (docs/debugging.md)")
+    d.add_argument("--gdb", nargs="?", const=0, default=None, type=_port, metavar="PORT",
+                   help=("QEMU's gdb stub on 127.0.0.1:PORT (default 1234; env HERMIT_DEBUG=1), the guest held "
+                         "before its first instruction; prints on stderr the gdb-multiarch command line that attaches "
+                         "with the kernel's and the program's symbols. Nothing stops a debugged guest on a clock of "
+                         "its own: --timeout only when given (it counts the time stopped in gdb too), no "
+                         "--stop-timeout after a signal unless given") if name == "run" else
+                        "the gdb stub's port (default: a free one)")
+    d.add_argument("--monitor", action="store_true",
+                   help="QEMU's human monitor on a Unix socket in the run directory (on TCP 127.0.0.1:HERMIT_PORT+1 "
+                        "when HERMIT_PORT is set; env HERMIT_MONITOR=1); prints on stderr how to connect (socat)")
+
+
+def _port(text: str) -> int:
+    if not re.fullmatch(r"\d{1,5}", text) or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (1 to 65535): {text!r}")
+    return int(text)
 
 
 def _file_options(p) -> None:
@@ -358,41 +397,16 @@ def _check_env(env: list[str]) -> None:
             raise HermitError(f"--env {kv!r}: expected KEY=VALUE")
 
 
-def cmd_run(args, app_args) -> int:
+def cmd_run(args, app_args, debug=None) -> int:
+    """`run`; ``debug``: a debug.Debug made by `hermitcore gdb` (else from
+    --gdb/--monitor and their environment variables)."""
     from hermitcore.image import read_image
-    from hermitcore.run import run_image
+    from hermitcore.run import quote_arg, run_image
 
-    pm = None  # made only when something needs the plugins (compose, or a run with no run plan yet)
-    image = args.image
-    is_image = False
-    if args.selftest:
-        if image:
-            raise HermitError("--selftest composes the built-in self-test image; give --board, not an IMAGE")
-    elif image and not args.board:
-        is_image = True
-    elif image and os.path.isfile(image):
-        with open(image, "rb") as f:
-            is_image = f.read(4) == b"\x7fELF" and _has_meta(image)
-    _check_env(args.env)
-    if not is_image:
-        from hermitcore.compose import compose
-        from hermitcore.plugins import make_plugin_manager
-
-        pm = make_plugin_manager()
-        result = compose(args.board or os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), image, pm=pm,
-                         progress=_progress if args.verbose else None,
-                         builtin="selftest" if args.selftest else "hello", files=args.files, initrd=args.initrd,
-                         sysroot=args.sysroot, env=args.env, adds=args.add)
-        image = str(result.build.image)
-    elif not os.path.isfile(image):
-        raise HermitError(f"image '{image}' not found")
-    elif args.files or args.initrd or args.add or args.sysroot:
-        raise HermitError("--files/--initrd/--add/--sysroot are embedded at compose time; give the program and "
-                          "--board, not an image")
+    image, pm, program = _compose_if_needed(args)
     info = read_image(image)  # clear error for a non-image
-
-    from hermitcore.run import quote_arg
-
+    if debug is None:
+        debug = _debug_options(args, program)
     kernel_args = list(args.kernel_arg)
     for kv in args.env:
         kernel_args.append(quote_arg(f"hermit.env={kv}"))
@@ -428,10 +442,13 @@ def cmd_run(args, app_args) -> int:
             raise HermitError(f"--kernel-log {args.kernel_log}: {exc.strerror or exc}") from None
     try:
         result = run_image(
-            pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout, stop_timeout=args.stop_timeout,
+            pm, image, cpus=cpus, mem_mib=mem, accel=args.accel, timeout=args.timeout,
+            # a debugged guest may be stopped in gdb for as long as it takes: no grace period unless given
+            stop_timeout=float("inf") if args.stop_timeout is None and debug and debug.gdb_port else args.stop_timeout,
             app_args=app_args, kernel_args=kernel_args, verbose=verbose, print_qemu=args.print_qemu,
             net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info), info=info,
-            kernel_log=kernel_log, core=_core_file(args, info),
+            kernel_log=kernel_log, core=_core_file(args, info), profile=_profile_file(args, info),
+            debug=debug,
         )
     finally:
         if kernel_log is not None:
@@ -440,6 +457,78 @@ def cmd_run(args, app_args) -> int:
         verdict = "passed" if result.status == 0 else f"{result.status} failed"
         print(f"hermitcore: self-tests {verdict}", file=sys.stderr)
     return result.status
+
+
+def _debug_options(args, program: str | None):
+    """--gdb[=PORT] (HERMIT_DEBUG=1) and --monitor (HERMIT_MONITOR=1): a
+    debug.Debug, or None."""
+    if args.gdb is None and not args.monitor and not any(
+            os.environ.get(v, "").strip() not in ("", "0") for v in ("HERMIT_DEBUG", "HERMIT_MONITOR")):
+        return None
+    from hermitcore.debug import Debug, gdb_port_from, monitor_from_env
+
+    debug = Debug(gdb_port=gdb_port_from(args.gdb), monitor=monitor_from_env(args.monitor), program=program)
+    return debug if debug.gdb_port is not None or debug.monitor is not None else None
+
+
+def cmd_gdb(args, app_args) -> int:
+    """`hermitcore gdb`: hermitcore/debug.py run_gdb, with `run`'s compose
+    step and `run` itself (in the forked child that holds the guest)."""
+    from hermitcore.debug import run_gdb
+
+    if args.print_qemu:
+        raise HermitError("--print-qemu: use `hermitcore run --gdb --print-qemu` (`gdb` starts the guest itself)")
+
+    def compose_image(args) -> str:
+        return _compose_if_needed(args)[0]
+
+    def run_child(args, image, debug) -> int:
+        import copy
+
+        child = copy.copy(args)
+        child.image, child.board, child.selftest = image, None, False
+        child.files = child.initrd = child.sysroot = None
+        child.add = []
+        if child.stop_timeout is None:  # our signals come after gdb has gone: the usual grace
+            from hermitcore.launch import STOP_TIMEOUT_S
+
+            child.stop_timeout = STOP_TIMEOUT_S
+        return cmd_run(child, app_args, debug=debug)
+
+    return run_gdb(args, compose_image, run_child)
+
+
+def _compose_if_needed(args):
+    """(image, plugin manager or None, the program's host path or None):
+    ``args.image`` if it is an image, else what compose makes of it."""
+    pm = None  # made only when something needs the plugins (compose, or a run with no run plan yet)
+    image = args.image
+    is_image = False
+    if args.selftest:
+        if image:
+            raise HermitError("--selftest composes the built-in self-test image; give --board, not an IMAGE")
+    elif image and not args.board:
+        is_image = True
+    elif image and os.path.isfile(image):
+        with open(image, "rb") as f:
+            is_image = f.read(4) == b"\x7fELF" and _has_meta(image)
+    _check_env(args.env)
+    if not is_image:
+        from hermitcore.compose import compose
+        from hermitcore.plugins import make_plugin_manager
+
+        pm = make_plugin_manager()
+        result = compose(args.board or os.environ.get("HERMIT_BOARD", DEFAULT_BOARD), image, pm=pm,
+                         progress=_progress if args.verbose else None,
+                         builtin="selftest" if args.selftest else "hello", files=args.files, initrd=args.initrd,
+                         sysroot=args.sysroot, env=args.env, adds=args.add)
+        image = str(result.build.image)
+    elif not os.path.isfile(image):
+        raise HermitError(f"image '{image}' not found")
+    elif args.files or args.initrd or args.add or args.sysroot:
+        raise HermitError("--files/--initrd/--add/--sysroot are embedded at compose time; give the program and "
+                          "--board, not an image")
+    return image, pm, (args.image if not is_image and not args.selftest else None)
 
 
 _IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}")
@@ -495,6 +584,17 @@ def _core_file(args, info) -> str | None:
     return os.path.abspath("core") if resource.getrlimit(resource.RLIMIT_CORE)[0] != 0 else None
 
 
+def _profile_file(args, info) -> str | None:
+    if not args.profile or args.print_qemu:
+        return None
+    if not info.meta.get("program"):
+        raise HermitError("--profile is for Linux executables; this image runs a built-in C application")
+    path = os.path.abspath(args.profile)
+    if not os.path.isdir(os.path.dirname(path)):
+        raise HermitError(f"--profile {args.profile}: no such directory {os.path.dirname(path)}")
+    return path
+
+
 def _mount_options(specs: list[str], info) -> tuple[str, ...]:
     """--mount HOSTDIR:/guest/path, checked; host paths made absolute."""
     out = []
@@ -538,10 +638,12 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in argv:
         i = argv.index("--")
         argv, app_args = argv[:i], argv[i + 1 :]
-    parser = build_parser(only="run" if argv[:1] == ["run"] else None)
+    if "--gdb" in argv[1:]:
+        argv = _gdb_option_last(argv)
+    parser = build_parser(only=argv[0] if argv[:1] in (["run"], ["gdb"]) else None)
     args = parser.parse_args(argv)
-    if app_args and args.command != "run":
-        parser.error("arguments after -- are only for `run`")
+    if app_args and args.command not in ("run", "gdb"):
+        parser.error("arguments after -- are only for `run` and `gdb`")
     try:
         if args.command == "boards":
             return cmd_boards(args)
@@ -551,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_compose(args)
         if args.command == "run":
             return cmd_run(args, app_args)
+        if args.command == "gdb":
+            return cmd_gdb(args, app_args)
     except HermitError as exc:
         print(f"hermitcore: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -561,6 +665,25 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = None
         return 0
     return 2
+
+
+def _gdb_option_last(argv: list[str]) -> list[str]:
+    """``--gdb PORT`` as ``--gdb=PORT``, and a bare ``--gdb`` moved to the
+    end: its PORT is optional, and argparse would take the IMAGE after it
+    for one."""
+    out, bare = [], False
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--gdb" and i + 1 < len(argv) and argv[i + 1].isdigit():
+            out.append(f"--gdb={argv[i + 1]}")
+            i += 2
+            continue
+        if argv[i] == "--gdb":
+            bare = True
+        else:
+            out.append(argv[i])
+        i += 1
+    return out + (["--gdb"] if bare else [])
 
 
 def entry() -> None:

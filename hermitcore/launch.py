@@ -348,7 +348,9 @@ def launch(argv: list[str], image: str, timeout: float | None, err, *, stdio: st
                             break
                         streams.send_signal(signum)
                         if not first_signal:
-                            first_signal, stop_at = signum, time.perf_counter() + stop_timeout
+                            # an infinite stop_timeout (run --gdb: the guest may sit at a breakpoint) never stops it
+                            first_signal = signum
+                            stop_at = None if stop_timeout == float("inf") else time.perf_counter() + stop_timeout
                 if stop_at is not None and time.perf_counter() >= stop_at and not stopped_by:
                     stopped_by = first_signal  # the program did not end: as `docker stop`, stop the guest
                     os.kill(pid, signal.SIGTERM)

@@ -18,6 +18,7 @@ than a whole hello run, so plain runs go without.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -99,6 +100,9 @@ def _chardevs(options) -> list[str]:
 
 #: --print-qemu's stand-ins for the sockets launch.py would hold: the kernel
 #: log on stderr, the streams on the shell's own stdin, stdout and stderr
+#: the profiler's rate (--profile): a prime, so it does not beat with periodic work
+PROFILE_HZ = 997
+
 PRINTED_CHARDEVS = {
     "hcon": "file,id=hcon,path=/dev/stderr,append=on",
     "hin": "stdio,id=hin,signal=off",  # read only: the guest never writes its stdin port
@@ -159,6 +163,8 @@ def run_image(
     info=None,
     kernel_log=None,
     core: str | None = None,
+    profile: str | None = None,
+    debug=None,
 ) -> RunResult:
     """Boot ``image`` and return the guest's exit status. ``pm`` may be None:
     the plugin manager is made only if no run plan serves this run. ``info``:
@@ -167,7 +173,8 @@ def run_image(
     goes to ``err`` with
     ``verbose`` (warnings always) and whole to ``kernel_log`` (a binary
     file), if given. ``core``: where a core dump of the program goes (the
-    kernel is told to send one: hermit.core=1)."""
+    kernel is told to send one: hermit.core=1). ``debug``: a debug.Debug
+    (--gdb: QEMU's gdb stub, the guest held; --monitor)."""
     out = out or sys.stdout.buffer
     err = err or sys.stderr
     info = info or read_image(image)
@@ -183,11 +190,15 @@ def run_image(
             *kernel_args,
         ]
     blobs = None
-    if core and program:
+    if (core or profile) and program:
         from hermitcore.blobs import Blobs
 
-        blobs = Blobs({"core": core})
-        kernel_args = [*kernel_args, "hermit.core=1"]
+        blobs = Blobs({"core": core} if core else {})
+        if core:
+            kernel_args = [*kernel_args, "hermit.core=1"]
+        if profile:
+            blobs.targets["profile"] = profile + ".raw"
+            kernel_args = [*kernel_args, f"hermit.profile={PROFILE_HZ}"]
     append = kernel_cmdline(list(app_args), list(kernel_args))
     capture = os.path.abspath(capture) if capture else ""
     resolved = resolve_accel(accel, info.arch)
@@ -205,17 +216,23 @@ def run_image(
             argv, exit_code, hook = _compute(pm, image, info, request, workdir, key)
         if append:
             argv += ["-append", append]
+        if debug is not None:  # gdb stub, monitor (debug.py): not part of the plan, as -append
+            argv += debug.qemu_args(workdir)
         if print_qemu:
             # Runnable as printed: the run directory (exit-status file) stays.
             out.write((" ".join(_shell_quote(a) for a in printable(argv)) + "\n").encode())
             out.flush()
             return RunResult(status=0, fatal=None, seconds=0.0, qemu_argv=tuple(argv))
+        if debug is not None:
+            for line in debug.lines(image, info, workdir):
+                err.write(line + "\n")
+            err.flush()
         if verbose:
             origin = f"run plan {runplan.plan_file(key)}" if plan is not None else "the plugins"
             err.write(f"hermitcore: QEMU command line from {origin}:\nhermitcore: " + " ".join(argv) + "\n")
             guest_exit = lambda rc: decode_exit(exit_code, rc, workdir) is not None  # noqa: E731
             result, reasons = _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log,
-                                              stop_timeout, blobs)
+                                              stop_timeout, blobs, resume=debug is None or debug.gdb_port is None)
         else:
             result, reasons = launch(argv, image, timeout, err, stdio=stdio, log=kernel_log,
                                      stop_timeout=STOP_TIMEOUT_S if stop_timeout is None else stop_timeout,
@@ -225,6 +242,23 @@ def run_image(
                 err.write(f"hermitcore: warning: the run ended before the {name} file was complete: {core}\n")
             if "core" in blobs.done:
                 err.write(f"hermitcore: core dumped to {core}\n")
+            if "profile" in blobs.done:
+                from hermitcore.profile import write as write_profile
+
+                try:
+                    write_profile(profile + ".raw", image, profile, err)
+                except (OSError, ValueError) as exc:
+                    err.write(f"hermitcore: warning: the profile could not be read: {exc}\n")
+                finally:
+                    with contextlib.suppress(OSError):
+                        os.unlink(profile + ".raw")
+        if debug is not None and not result.timed_out and not result.stopped_by and (
+                "Terminated via GDBstub" in result.stderr
+                or (result.returncode == 0 and decode_exit(exit_code, 0, workdir) is None)):
+            err.write(f"hermitcore: the guest was ended from {'gdb' if 'GDBstub' in result.stderr else 'QEMU'}"
+                      " (kill, quit): exit status 137\n")
+            return RunResult(status=137, fatal=None, seconds=result.seconds, qemu_argv=tuple(argv),
+                             planned=plan is not None)
         return _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, err, planned=plan is not None)
     finally:
         if not print_qemu:
@@ -331,20 +365,21 @@ def _outcome(result, reasons, exit_code, hook, workdir, argv, timeout, verbose, 
 
 
 def _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kernel_log, stop_timeout=None,
-                    blobs=None):
+                    blobs=None, resume=True):
     """launch() with QEMU's QMP monitor watched from a thread: (LaunchResult,
     the SHUTDOWN events' reasons). QEMU starts paused (-S) and listens on a
     socket in the run directory; the watcher connects, continues the guest
     and collects SHUTDOWN events. ``guest_exit(rc)``: QEMU's status is the
     guest's (else the watcher gets a moment more: the event may still be in
-    the socket when QEMU is gone)."""
+    the socket when QEMU is gone). ``resume`` False: the watcher leaves
+    the guest held (gdb continues it: run --gdb)."""
     import threading
 
     sock = os.path.join(workdir, "qmp.sock")
     full = argv + ["-S", "-qmp", f"unix:{sock},server=on,wait=off"]
     reasons: list[str] = []
     stop = threading.Event()
-    watcher = threading.Thread(target=_watch_qmp, args=(sock, reasons, stop), daemon=True)
+    watcher = threading.Thread(target=_watch_qmp, args=(sock, reasons, stop, resume), daemon=True)
     watcher.start()
     try:
         result = launch(full, image, timeout, err, stdio=stdio, verbose=True, log=kernel_log,
@@ -356,7 +391,7 @@ def _launch_watched(argv, image, workdir, timeout, err, guest_exit, stdio, kerne
     return result, [r for r in reasons if r]
 
 
-def _watch_qmp(sock: str, reasons: list, stop) -> None:
+def _watch_qmp(sock: str, reasons: list, stop, resume: bool = True) -> None:
     import asyncio
 
     from qemu.qmp import QMPClient
@@ -374,7 +409,8 @@ def _watch_qmp(sock: str, reasons: list, stop) -> None:
         reasons.append("")  # evidence QEMU ran
         try:
             with qmp.listener() as listener:
-                await qmp.execute("cont")
+                if resume:
+                    await qmp.execute("cont")
                 async for event in listener:
                     if event["event"] == "SHUTDOWN":
                         reasons.append(event["data"].get("reason", ""))

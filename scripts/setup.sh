@@ -16,8 +16,9 @@ PACKAGES+=(gcc libc6-dev g++ gfortran musl-tools busybox-static libsqlite3-dev g
 # Debian's own dynamic programs the dynamic-executable tests run unmodified
 # (tests/integration/test_dynamic.py): python3 and its standard library, sqlite3, lua, gawk.
 PACKAGES+=(python3 libpython3.11-stdlib sqlite3 lua5.4 gawk coreutils)
-# Debugging (tests/integration/test_coredump.py, test_debug.py): gdb for both architectures.
-PACKAGES+=(gdb-multiarch)
+# Debugging (tests/integration/test_coredump.py, test_debug.py): gdb for both architectures, and socat,
+# the way `run --monitor` says to reach QEMU's monitor.
+PACKAGES+=(gdb-multiarch socat)
 # Building LTP (../shared/ltp.tar.gz) at test time: tests/ltp/ltp.py APT_PACKAGES.
 PACKAGES+=(make autoconf automake m4 pkg-config)
 # Debian's arm64 packages the tests unpack for the aarch64 guest

@@ -36,6 +36,13 @@ COMPILERS = {
         "x86_64": ["gcc", "-static", "-O2", "-fopenmp"],
         "aarch64": ["aarch64-linux-gnu-gcc", "-static", "-O2", "-fopenmp"],
     },
+    # with debug information, unoptimised: programs to step through in gdb (tests/integration/test_debug.py)
+    "debug": {"x86_64": ["gcc", "-static", "-g", "-O0"], "aarch64": ["aarch64-linux-gnu-gcc", "-static", "-g", "-O0"]},
+    "debug-static-pie": {
+        "x86_64": ["gcc", "-static-pie", "-fPIE", "-g", "-O0"],
+        "aarch64": ["aarch64-linux-gnu-gcc", "-static-pie", "-fPIE", "-g", "-O0"],
+    },
+    "debug-dynamic": {"x86_64": ["gcc", "-g", "-O0"], "aarch64": ["aarch64-linux-gnu-gcc", "-g", "-O0"]},
     "rust": {
         "x86_64": ["rustc", "--edition=2021", "-O", "-C", "target-feature=+crt-static",
                    "--target", "x86_64-unknown-linux-gnu"],
@@ -45,7 +52,8 @@ COMPILERS = {
 }
 
 #: toolchains CI must have (scripts/setup.sh installs them); rust is optional
-REQUIRED_IN_CI = {"glibc", "musl", "static-pie", "dynamic", "c++", "fortran", "openmp", "go"}
+REQUIRED_IN_CI = {"glibc", "musl", "static-pie", "dynamic", "c++", "fortran", "openmp", "go", "debug",
+                  "debug-static-pie", "debug-dynamic"}
 
 
 def unavailable(kind: str, arch: str, why: str):

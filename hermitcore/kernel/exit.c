@@ -3,6 +3,7 @@
 #include <hermit/init.h>
 #include <hermit/trap.h>
 #include <hermit/stdio.h>
+#include <hermit/profile.h>
 #include <stdarg.h>
 
 static void (*poweroff_fn)(int);
@@ -21,6 +22,7 @@ void hermit_exit(int status)
 {
     boot_times_report();
     stack_usage_report();
+    profile_flush(); /* the samples to the host (--profile) */
     stdio_drain(); /* the program's last output reaches the host before the machine goes */
     if (poweroff_fn)
         poweroff_fn(status & 0xff);

@@ -4,6 +4,7 @@
 #include <hermit/sched.h>
 #include <hermit/user.h>
 #include <hermit/string.h>
+#include <hermit/profile.h>
 
 static struct hermit_catch *volatile active_catch;
 
@@ -131,6 +132,8 @@ int user_return(void *regs)
 {
     struct thread *t = current_thread();
     int full = 0;
+    if (profile_hz)
+        profile_arm(); /* this CPU samples once it runs the program */
     if (t->sig_wakeup && program && program->user_return)
         full = program->user_return(regs);
     t->in_syscall = 0;

@@ -79,7 +79,11 @@ static void dump_regs(const void *p)
 void aarch64_exception(struct exception_frame *f, unsigned kind)
 {
     if ((kind & 3) == 1) { /* IRQ */
+        struct cpu *c = this_cpu();
+        void *outer = c->irq_regs;
+        c->irq_regs = f; /* the sampling profiler reads what was interrupted */
         gic_handle_irq();
+        c->irq_regs = outer;
         if (kind == 9) { /* from the program: a reschedule or a signal may be due */
             sched_preempt();
             user_return(f);

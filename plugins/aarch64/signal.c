@@ -70,6 +70,14 @@ const unsigned arch_sigtramp_size = sizeof arch_sigtramp;
 
 void *arch_user_regs(struct thread *t) { return (struct exception_frame *)t->kstack_top - 1; }
 
+int arch_sample_regs(const void *regs, uintptr_t *pc, uintptr_t *fp)
+{
+    const struct exception_frame *f = regs;
+    *pc = f->elr;
+    *fp = f->x[29];
+    return (f->spsr & 0xf) == 0; /* EL0t */
+}
+
 const unsigned arch_core_nregs = 34, arch_core_fp_size = 528;
 
 void arch_core_regs(struct thread *t, uint64_t *regs, uint8_t *fp)

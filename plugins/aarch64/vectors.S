@@ -6,6 +6,24 @@
 
 #define FRAME_SIZE (36 * 8)
 
+/* Call frame information for debuggers (.debug_frame; the image keeps no
+ * .eh_frame): at the call from exception_common, the interrupted context --
+ * the program's, or the kernel's -- is the frame at sp, so gdb's backtrace
+ * from a kernel breakpoint goes on into the program. The pc is elr (DWARF
+ * register 32 as the return column), sp is sp_el0 when SPSR says EL0, else
+ * the saved kernel sp. */
+    .cfi_sections .debug_frame
+.macro FRAME_CFI
+    .cfi_def_cfa sp, FRAME_SIZE
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30
+    .cfi_offset \n, \n * 8 - FRAME_SIZE
+    .endr
+    .cfi_offset 32, 256 - FRAME_SIZE   /* pc: elr */
+    /* sp = (spsr & 0xc) ? [sp + 248] : [sp + 272]: DW_CFA_val_expression, register 31, 20 bytes of
+     * DW_OP_breg31 264, deref, lit12, and, bra +7, breg31 272, deref, skip +4, breg31 248, deref */
+    .cfi_escape 0x16, 31, 20, 0x8f, 0x88, 0x02, 0x06, 0x3c, 0x1a, 0x28, 0x07, 0x00, 0x8f, 0x90, 0x02, 0x06, 0x2f, 0x04, 0x00, 0x8f, 0xf8, 0x01, 0x06
+.endm
+
 .macro vector kind
     .p2align 7
     sub sp, sp, #FRAME_SIZE
@@ -36,6 +54,11 @@ vectors:
     vector 15
 
 exception_common:
+    .cfi_startproc simple
+    .cfi_signal_frame
+    .cfi_return_column 32
+    .cfi_def_cfa sp, FRAME_SIZE /* the vector's stub made the frame */
+    .cfi_undefined 32           /* (until it is filled in) */
     /* x0 = kind; the original x0/x1 are at [sp]. */
     stp x2, x3, [sp, #16]
     stp x4, x5, [sp, #32]
@@ -58,10 +81,12 @@ exception_common:
     stp x2, x3, [sp, #256]
     mrs x2, sp_el0
     str x2, [sp, #272]
+    FRAME_CFI
     mov x1, x0
     mov x0, sp
     mov x29, xzr
     bl aarch64_exception        /* returns for interrupts, syscalls, demand paging */
+    .cfi_undefined 32
 exception_return:
     ldp x2, x3, [sp, #256]
     msr elr_el1, x2
@@ -86,6 +111,7 @@ exception_return:
     ldr x30, [sp, #240]
     add sp, sp, #FRAME_SIZE
     eret
+    .cfi_endproc
 
 /* aarch64_enter_user(frame): the first entry into the program, from a
  * zeroed frame at the top of the kernel stack that the program's exceptions

@@ -57,6 +57,14 @@ const unsigned arch_sigtramp_size = 0; /* none: x86_64 handlers need SA_RESTORER
 
 void *arch_user_regs(struct thread *t) { return (struct trap_frame *)t->kstack_top - 1; }
 
+int arch_sample_regs(const void *regs, uintptr_t *pc, uintptr_t *fp)
+{
+    const struct trap_frame *f = regs;
+    *pc = f->rip;
+    *fp = f->rbp;
+    return (f->cs & 3) == 3;
+}
+
 const unsigned arch_core_nregs = 27, arch_core_fp_size = 512;
 
 void arch_core_regs(struct thread *t, uint64_t *regs, uint8_t *fp)

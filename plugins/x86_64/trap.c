@@ -94,7 +94,11 @@ void x86_trap(struct trap_frame *f)
 {
     int from_user = (f->cs & 3) == 3;
     if (f->vector >= 32) {
+        struct cpu *c = this_cpu();
+        void *outer = c->irq_regs;
+        c->irq_regs = f; /* the sampling profiler reads what was interrupted */
         x86_irq((unsigned)f->vector);
+        c->irq_regs = outer;
         if (from_user) {
             sched_preempt();
             user_return(f);

@@ -10,42 +10,77 @@
 #define FRAME_CS 24                 /* from the vector slot */
 #define USER_CS 0x23
 #define USER_DS 0x1b
+#define FRAME_BYTES (22 * 8)        /* struct trap_frame */
+
+/* Call frame information for debuggers (.debug_frame; the image keeps no
+ * .eh_frame): at a call from the entry code, the interrupted context --
+ * the program's, or the kernel's -- is the struct trap_frame at rsp, so
+ * gdb's backtrace from a kernel breakpoint goes on into the program. */
+    .cfi_sections .debug_frame
+/* The CPU's frame and {error code, vector} at rsp: the interrupted rip and rsp */
+.macro ENTRY_FRAME_CFI
+    .cfi_def_cfa rsp, 7 * 8
+    .cfi_offset 16, 2 * 8 - 7 * 8       /* rip */
+    .cfi_offset rsp, 5 * 8 - 7 * 8
+.endm
+/* The whole struct trap_frame at rsp */
+.macro TRAP_FRAME_CFI
+    .cfi_def_cfa rsp, FRAME_BYTES
+    .cfi_offset r15, 0 * 8 - FRAME_BYTES
+    .cfi_offset r14, 1 * 8 - FRAME_BYTES
+    .cfi_offset r13, 2 * 8 - FRAME_BYTES
+    .cfi_offset r12, 3 * 8 - FRAME_BYTES
+    .cfi_offset r11, 4 * 8 - FRAME_BYTES
+    .cfi_offset r10, 5 * 8 - FRAME_BYTES
+    .cfi_offset r9, 6 * 8 - FRAME_BYTES
+    .cfi_offset r8, 7 * 8 - FRAME_BYTES
+    .cfi_offset rbp, 8 * 8 - FRAME_BYTES
+    .cfi_offset rdi, 9 * 8 - FRAME_BYTES
+    .cfi_offset rsi, 10 * 8 - FRAME_BYTES
+    .cfi_offset rdx, 11 * 8 - FRAME_BYTES
+    .cfi_offset rcx, 12 * 8 - FRAME_BYTES
+    .cfi_offset rbx, 13 * 8 - FRAME_BYTES
+    .cfi_offset rax, 14 * 8 - FRAME_BYTES
+    .cfi_offset 16, 17 * 8 - FRAME_BYTES   /* rip */
+    .cfi_offset rsp, 20 * 8 - FRAME_BYTES
+.endm
 
 
-/* The general registers, in struct trap_frame order (r15 lowest). */
+/* The general registers, in struct trap_frame order (r15 lowest); the
+ * call frame information follows the stack pointer. */
 .macro SAVE_REGS
-    push %rax
-    push %rbx
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %rbp
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    push %rax; .cfi_adjust_cfa_offset 8
+    push %rbx; .cfi_adjust_cfa_offset 8
+    push %rcx; .cfi_adjust_cfa_offset 8
+    push %rdx; .cfi_adjust_cfa_offset 8
+    push %rsi; .cfi_adjust_cfa_offset 8
+    push %rdi; .cfi_adjust_cfa_offset 8
+    push %rbp; .cfi_adjust_cfa_offset 8
+    push %r8; .cfi_adjust_cfa_offset 8
+    push %r9; .cfi_adjust_cfa_offset 8
+    push %r10; .cfi_adjust_cfa_offset 8
+    push %r11; .cfi_adjust_cfa_offset 8
+    push %r12; .cfi_adjust_cfa_offset 8
+    push %r13; .cfi_adjust_cfa_offset 8
+    push %r14; .cfi_adjust_cfa_offset 8
+    push %r15; .cfi_adjust_cfa_offset 8
 .endm
 .macro RESTORE_REGS
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rbp
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rbx
-    pop %rax
+    pop %r15; .cfi_adjust_cfa_offset -8
+    pop %r14; .cfi_adjust_cfa_offset -8
+    pop %r13; .cfi_adjust_cfa_offset -8
+    pop %r12; .cfi_adjust_cfa_offset -8
+    pop %r11; .cfi_adjust_cfa_offset -8
+    pop %r10; .cfi_adjust_cfa_offset -8
+    pop %r9; .cfi_adjust_cfa_offset -8
+    pop %r8; .cfi_adjust_cfa_offset -8
+    pop %rbp; .cfi_adjust_cfa_offset -8
+    pop %rdi; .cfi_adjust_cfa_offset -8
+    pop %rsi; .cfi_adjust_cfa_offset -8
+    pop %rdx; .cfi_adjust_cfa_offset -8
+    pop %rcx; .cfi_adjust_cfa_offset -8
+    pop %rbx; .cfi_adjust_cfa_offset -8
+    pop %rax; .cfi_adjust_cfa_offset -8
 .endm
 
     .section .text.traps, "ax"
@@ -71,10 +106,14 @@ trap_stubs:
     .endr
 
 trap_common:
+    .cfi_startproc simple
+    .cfi_signal_frame
+    ENTRY_FRAME_CFI
     testb $3, FRAME_CS(%rsp)
     jz 1f
     swapgs                      /* from the program: kernel GS */
 1:  SAVE_REGS
+    TRAP_FRAME_CFI
     cld
     mov %rsp, %rdi
     call x86_trap
@@ -85,7 +124,9 @@ trap_return:                    /* also where a new program thread starts */
     jz 1f
     swapgs                      /* back to the program's GS */
 1:  add $16, %rsp               /* vector, error code */
+    .cfi_adjust_cfa_offset -16
     iretq
+    .cfi_endproc
 
 /* syscall: rip in rcx, rflags in r11, interrupts off (SFMASK), still on the
  * program's stack. Switch to the kernel stack, build a trap frame, call
@@ -93,9 +134,14 @@ trap_return:                    /* also where a new program thread starts */
     .globl syscall_entry
     .p2align 4
 syscall_entry:
+    .cfi_startproc simple
+    .cfi_signal_frame
+    .cfi_def_cfa rsp, 0         /* the program's stack, its rip in rcx */
+    .cfi_register 16, rcx
     swapgs
     mov %rsp, %gs:PERCPU_USER_RSP
     mov %gs:PERCPU_KERNEL_RSP, %rsp
+    .cfi_undefined 16           /* (the program's rsp is in the per-CPU block until the frame has it) */
     pushq $USER_DS              /* ss */
     pushq %gs:PERCPU_USER_RSP   /* rsp */
     push %r11                   /* rflags */
@@ -103,7 +149,9 @@ syscall_entry:
     push %rcx                   /* rip */
     pushq $0                    /* error code */
     pushq $256                  /* vector: system call */
+    ENTRY_FRAME_CFI
     SAVE_REGS
+    TRAP_FRAME_CFI
     cld
     mov %rsp, %rdi
     xor %ebp, %ebp              /* kernel backtraces stop here */
@@ -112,12 +160,19 @@ syscall_entry:
     jnz trap_return             /* the same frame: iretq restores every register */
     RESTORE_REGS
     add $16, %rsp               /* vector, error code */
+    .cfi_adjust_cfa_offset -16
     pop %rcx                    /* rip */
+    .cfi_adjust_cfa_offset -8
+    .cfi_register 16, rcx
     add $8, %rsp                /* cs */
+    .cfi_adjust_cfa_offset -8
     pop %r11                    /* rflags */
+    .cfi_adjust_cfa_offset -8
     pop %rsp                    /* the program's stack */
+    .cfi_def_cfa rsp, 0
     swapgs
     sysretq
+    .cfi_endproc
 
 /* arch_enter_user(entry, sp): the first entry into the program, with every
  * register cleared as Linux leaves them at exec (rdx = 0: no atexit hook). */

@@ -162,6 +162,9 @@ extern const unsigned arch_sigtramp_size;
  * kernel (the calling thread's FP registers: the live ones). */
 extern const unsigned arch_core_nregs, arch_core_fp_size;
 void arch_core_regs(struct thread *t, uint64_t *regs, uint8_t *fp);
+/* The sampling profiler (kernel/profile.c): an interrupt's or entry's saved
+ * registers: their PC and frame pointer; 1 when they are the program's. */
+int arch_sample_regs(const void *regs, uintptr_t *pc, uintptr_t *fp);
 /* The clock's parameters as a program's vDSO may use them (hermit/vdso.h):
  * 1 when the counter can be read in user mode, 0 when it cannot. */
 int arch_clock_user(uint64_t *counter_boot, uint64_t *mult);

@@ -83,6 +83,7 @@ struct cpu {
     uint64_t timer_interrupts;
     uint64_t switches;
     void *fpu_owner;            /* whose FP/SIMD registers are live here */
+    void *irq_regs;             /* the interrupted registers while an interrupt is handled (profile.c) */
 };
 
 /* CPU i's block: the boot CPU's is static, the others' are allocated when

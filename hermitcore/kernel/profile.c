@@ -1,0 +1,146 @@
+/* The sampling profiler (hermit.profile=HZ: `hermitcore run --profile
+ * FILE`). Every CPU that runs the program samples HZ times a second from
+ * its own timer (armed the first time it returns to the program): the
+ * interrupted PC and its frame-pointer chain -- the kernel's, when it was
+ * in the kernel, then the program's from its last entry (a system call, a
+ * fault) -- into one buffer. At the end of the run the buffer goes to the
+ * host as the blob "profile" (hermit/blob.h), which names the addresses
+ * from the image's and the program's symbols (hermitcore/profile.py).
+ *
+ * The buffer: words "hermprof", HZ, samples, samples dropped (the buffer
+ * was full), then per sample a header word (frames | kernel frames << 8 |
+ * tid << 32) and the frames' addresses, innermost first. */
+#include <hermit/arch.h>
+#include <hermit/blob.h>
+#include <hermit/hermit.h>
+#include <hermit/mm.h>
+#include <hermit/heap.h>
+#include <hermit/init.h>
+#include <hermit/profile.h>
+#include <hermit/sched.h>
+#include <hermit/spinlock.h>
+#include <hermit/time.h>
+#include <hermit/user.h>
+
+#define MAX_FRAMES 64
+#define BUF_WORDS ((8u << 20) / 8)
+#define HEADER 4
+
+unsigned profile_hz;
+static struct timer timers[MAX_CPUS];
+static volatile int armed[MAX_CPUS];
+static uint64_t *buf;
+static size_t used = HEADER, samples, dropped;
+static spinlock_t lock = SPINLOCK_INIT;
+
+static int set_profile(const char *value)
+{
+    unsigned hz = 0;
+    for (; *value >= '0' && *value <= '9'; value++)
+        hz = hz * 10 + (unsigned)(*value - '0');
+    if (*value || !hz || hz > 10000)
+        return -1;
+    profile_hz = hz;
+    return 0;
+}
+HERMIT_PARAM("hermit.profile=", set_profile);
+
+/* A word of the program's memory at va, read through its page tables
+ * (an interrupt may not fault): 0 when the page is not there. */
+static int user_word(uintptr_t va, uint64_t *out)
+{
+    uint64_t pa;
+    unsigned flags;
+    if ((va & 7) || va >= USER_LIMIT || arch_user_query(va, &pa, &flags) != 0)
+        return 0;
+    *out = *(const uint64_t *)phys_to_virt((pa & ~(uint64_t)(PAGE_SIZE - 1)) + (va & (PAGE_SIZE - 1)));
+    return 1;
+}
+
+static void sample(struct timer *t, void *arg)
+{
+    struct cpu *c = this_cpu();
+    uint64_t period = NSEC_PER_SEC / profile_hz, now = clock_ns();
+    timer_add(t, t->deadline + period > now ? t->deadline + period : now + period, sample, arg);
+    struct thread *th = c->current;
+    void *regs = c->irq_regs;
+    if (!th || th == c->idle || !th->user || !regs)
+        return;
+    uint64_t frames[MAX_FRAMES];
+    unsigned n = 0, kernel = 0;
+    uintptr_t pc, fp;
+    if (!arch_sample_regs(regs, &pc, &fp)) { /* in the kernel: its frames, on this thread's stack */
+        uintptr_t lo = th->kstack_top - KSTACK_SIZE;
+        frames[n++] = pc;
+        while (n < MAX_FRAMES / 2 && fp >= lo && fp + 16 <= th->kstack_top && !(fp & 7)) {
+            uintptr_t next = ((const uintptr_t *)fp)[0], ret = ((const uintptr_t *)fp)[1];
+            if (!ret)
+                break;
+            frames[n++] = ret;
+            if (next <= fp)
+                break;
+            fp = next;
+        }
+        kernel = n;
+        if (!arch_sample_regs(arch_user_regs(th), &pc, &fp))
+            return; /* no program frame under it */
+    }
+    frames[n++] = pc;
+    while (n < MAX_FRAMES) { /* the program's chain: [fp] the caller's fp, [fp + 8] the return address */
+        uint64_t next, ret;
+        if (!user_word(fp, &next) || !user_word(fp + 8, &ret) || !ret)
+            break;
+        frames[n++] = ret;
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+    unsigned long f = spin_lock_irqsave(&lock);
+    if (buf && used + 1 + n <= BUF_WORDS) {
+        buf[used++] = n | kernel << 8 | (uint64_t)(uint32_t)th->tid << 32;
+        for (unsigned i = 0; i < n; i++)
+            buf[used++] = frames[i];
+        samples++;
+    } else {
+        dropped++;
+    }
+    spin_unlock_irqrestore(&lock, f);
+}
+
+void profile_arm(void)
+{
+    struct cpu *c = this_cpu();
+    if (armed[c->id])
+        return;
+    armed[c->id] = 1;
+    if (!__atomic_load_n(&buf, __ATOMIC_ACQUIRE)) {
+        uint64_t *b = kzalloc(BUF_WORDS * 8);
+        if (!b) {
+            pr_warn("profile: no memory for its 8 MiB buffer: no profile\n");
+            profile_hz = 0;
+            return;
+        }
+        uint64_t *none = 0;
+        if (!__atomic_compare_exchange_n(&buf, &none, b, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            kfree(b);
+    }
+    timer_add(&timers[c->id], clock_ns() + NSEC_PER_SEC / profile_hz, sample, 0);
+}
+
+void profile_flush(void)
+{
+    if (!profile_hz || !buf)
+        return;
+    unsigned long f = spin_lock_irqsave(&lock);
+    uint64_t *b = buf;
+    size_t words = used;
+    buf = 0; /* no sample after this */
+    spin_unlock_irqrestore(&lock, f);
+    b[0] = 0x666f72706d726568ull; /* "hermprof" */
+    b[1] = profile_hz;
+    b[2] = samples;
+    b[3] = dropped;
+    blob_seek("profile", 0);
+    blob_write("profile", b, words * 8);
+    blob_end("profile", words * 8);
+}
