@@ -7,7 +7,8 @@
  *
  *   ELF header (ET_CORE), program headers: PT_NOTE, then a PT_LOAD per
  *   mapping; the notes: per thread NT_PRSTATUS (the dying thread first)
- *   and NT_PRFPREG, NT_PRPSINFO, NT_SIGINFO, NT_AUXV; then each mapping's
+ *   and NT_PRFPREG, NT_PRPSINFO, NT_SIGINFO, NT_AUXV, NT_FILE (the
+ *   mappings of files: the program, its interpreter and libraries); then each mapping's
  *   bytes at a page-aligned offset -- pages never touched are holes.
  *
  * Other threads' registers are those they saved entering the kernel: exact
@@ -26,6 +27,7 @@
 #define NT_PRPSINFO 3
 #define NT_AUXV 6
 #define NT_SIGINFO 0x53494749
+#define NT_FILE 0x46494c45
 #if defined(__x86_64__)
 #define ELF_MACHINE 62
 #else
@@ -91,6 +93,34 @@ static int dumps_core(int sig)
 static size_t align4(size_t n) { return (n + 3) & ~(size_t)3; }
 
 /* One note ("CORE") at buf + *at (buf NULL: only counts). */
+/* NT_FILE: the mappings of files (named by an absolute path): count, page
+ * size, (start, end, offset in pages) each, then their names. */
+struct files {
+    char *buf; /* NULL: count only */
+    uint64_t count;
+    size_t names; /* bytes of the names */
+    size_t at;    /* buf: the next triple; the names follow the triples */
+};
+
+static int add_file(uintptr_t start, uintptr_t end, unsigned prot, const char *name, uint64_t off, void *arg)
+{
+    struct files *f = arg;
+    (void)prot;
+    if (!name || name[0] != '/')
+        return 0;
+    size_t len = strlen(name) + 1;
+    if (f->buf) {
+        uint64_t triple[3] = {start, end, off / PAGE_SIZE};
+        memcpy(f->buf + 16 + f->at * 24, triple, sizeof triple);
+        memcpy(f->buf + 16 + f->count * 24 + f->names, name, len);
+        f->at++;
+    } else {
+        f->count++;
+    }
+    f->names += len;
+    return 0;
+}
+
 static void note(char *buf, size_t *at, uint32_t type, const void *desc, size_t size)
 {
     if (buf) {
@@ -108,8 +138,9 @@ struct segs {
     uint64_t offset; /* where the next segment's bytes go */
 };
 
-static int add_seg(uintptr_t start, uintptr_t end, unsigned prot, void *arg)
+static int add_seg(uintptr_t start, uintptr_t end, unsigned prot, const char *name, uint64_t off, void *arg)
 {
+    (void)name, (void)off;
     struct segs *s = arg;
     if (s->ph) {
         uint64_t size = prot & PROT_READ ? end - start : 0;
@@ -122,8 +153,9 @@ static int add_seg(uintptr_t start, uintptr_t end, unsigned prot, void *arg)
     return 0;
 }
 
-static int send_seg(uintptr_t start, uintptr_t end, unsigned prot, void *arg)
+static int send_seg(uintptr_t start, uintptr_t end, unsigned prot, const char *name, uint64_t off, void *arg)
 {
+    (void)name, (void)off;
     uint64_t *offset = arg;
     if (!(prot & PROT_READ))
         return 0;
@@ -171,13 +203,19 @@ void linux_core_dump(int sig)
     note(0, &notes, NT_PRPSINFO, 0, sizeof(struct prpsinfo));
     note(0, &notes, NT_SIGINFO, 0, 128);
     note(0, &notes, NT_AUXV, 0, p->auxv_bytes);
+    struct files files = {0};
+    vm_each(add_file, &files);
+    size_t files_size = 16 + files.count * 24 + files.names;
+    note(0, &notes, NT_FILE, 0, files_size);
 
     size_t head = sizeof(struct ehdr) + (1 + count.n) * sizeof(struct phdr);
     char *buf = kzalloc(head + notes);
     uint8_t *regs = kzalloc(prstatus_size + arch_core_fp_size);
-    if (!buf || !regs) {
+    char *fbuf = kzalloc(files_size);
+    if (!buf || !regs || !fbuf) {
         kfree(buf);
         kfree(regs);
+        kfree(fbuf);
         kernel_unlock();
         pr_warn("core dump: out of memory\n");
         return;
@@ -226,6 +264,11 @@ void linux_core_dump(int sig)
     int32_t siginfo[32] = {sig};
     note(buf, &at, NT_SIGINFO, siginfo, sizeof siginfo);
     note(buf, &at, NT_AUXV, p->auxv, p->auxv_bytes);
+    uint64_t head2[2] = {files.count, PAGE_SIZE};
+    memcpy(fbuf, head2, sizeof head2);
+    struct files fill = {fbuf, files.count, 0, 0};
+    vm_each(add_file, &fill);
+    note(buf, &at, NT_FILE, fbuf, files_size);
 
     blob_seek(BLOB, 0);
     blob_write(BLOB, buf, head + notes);
@@ -234,6 +277,7 @@ void linux_core_dump(int sig)
     blob_end(BLOB, offset);
     kfree(buf);
     kfree(regs);
+    kfree(fbuf);
     kernel_unlock();
     pr_info("core dumped: %s (pid %d), %s, %u thread(s)\n", p->comm, p->pid,
             sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGBUS ? "SIGBUS" : "a signal", nt);

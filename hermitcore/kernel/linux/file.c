@@ -338,6 +338,8 @@ int fs_fd_valid(long fd)
     return f != 0;
 }
 
+const char *fs_file_path(void *file) { return ((struct file *)file)->path; }
+
 long fs_mmap_file(long fd, int shared, int write, void **file, struct lock_key *key)
 {
     struct file *f = fd_get(fd);

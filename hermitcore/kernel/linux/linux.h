@@ -33,7 +33,10 @@ int user_ok(uintptr_t p, size_t len, unsigned prot);
 long user_str(uintptr_t p, char *buf, size_t max);
 void vm_set_brk_base(uintptr_t base);
 size_t vm_describe(char *buf, size_t size); /* /proc/self/maps */
-int vm_each(int (*fn)(uintptr_t start, uintptr_t end, unsigned prot, void *arg), void *arg);
+/* Each mapping: its range, protection, name (a file's path for file mappings) and file offset. */
+int vm_each(int (*fn)(uintptr_t start, uintptr_t end, unsigned prot, const char *name, uint64_t off, void *arg),
+            void *arg);
+void vm_set_offset(uintptr_t start, uint64_t off);
 void linux_core_dump(int sig); /* coredump.c: the dying process's core to the host (hermit.core=1) */
 int vm_futex_key(uintptr_t addr, uint64_t *key); /* a shared mapping's futex: its physical address */
 
@@ -47,6 +50,7 @@ struct lock_key;
  * (fs_file_put drops it): -EBADF, -ENODEV (not a file), -EACCES (opened
  * without the access the mapping needs). */
 long fs_mmap_file(long fd, int shared, int write, void **file, struct lock_key *key);
+const char *fs_file_path(void *file); /* the path it was opened by, or NULL */
 int fs_fd_valid(long fd); /* open, and not O_PATH */
 void fs_file_put(void *file);
 int fs_file_writable(void *file); /* opened O_RDWR */

@@ -294,6 +294,7 @@ static const char *load_segments(const char *elf, void *file, uintptr_t bias, co
                          (unsigned long)start, (unsigned long)end);
                 return why;
             }
+            vm_set_offset(vstart, p->p_offset + vstart - start); /* /proc/self/maps, core files */
         }
         int rc = file ? vm_populate_file(start, end, file, p->p_offset, p->p_filesz)
                       : vm_populate(start, end, elf + p->p_offset, p->p_filesz);

@@ -236,10 +236,10 @@ static int split_at(uintptr_t addr)
         return -ENOMEM;
     *n = *v;
     n->start = addr;
-    if (n->fm) {
+    if (n->fm)
         n->fm->refs++;
-        n->off += addr - v->start;
-    }
+    if (n->fm || (n->name && n->name[0] == '/'))
+        n->off += addr - v->start; /* a file's mapping: its offset moves with its start */
     v->end = addr;
     v->next = n;
     if (v == brk_vma && brk_cur > addr)
@@ -629,6 +629,14 @@ static uintptr_t find_gap(uintptr_t hint, size_t len)
 
 uintptr_t vm_find_gap(size_t len) { return find_gap(0, page_up(len)); }
 
+/* The loader: the file offset of the mapping at start (a program's segment). */
+void vm_set_offset(uintptr_t start, uint64_t off)
+{
+    struct vma *v = find(start);
+    if (v)
+        v->off = off;
+}
+
 /* The file's pages for a mapping of [off, off + len), read now (this may
  * sleep: nothing of the program's mappings is touched until it is done).
  * Private: pages up to the file's end (past it the mapping is demand-zero).
@@ -764,7 +772,8 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
         if (!(start = find_gap(start, len)))
             rc = -ENOMEM;
     }
-    struct vma *v = rc ? 0 : insert(start, start + len, (unsigned)prot & 7, file ? "file" : 0);
+    const char *path = file ? fs_file_path(file) : 0; /* /proc/self/maps and core files name it */
+    struct vma *v = rc ? 0 : insert(start, start + len, (unsigned)prot & 7, file ? intern(path && path[0] ? path : "file") : 0);
     if (!v) {
         kfree(fm);
         free_file_pages(pages, npages);
@@ -776,6 +785,8 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
     }
     v->shared = type == MAP_SHARED && anon;
     v->locked = (flags & MAP_LOCKED) != 0;
+    if (file)
+        v->off = (uint64_t)offset;
     uint64_t fsize;
     if (file && fs_file_size(file, &fsize) >= 0) { /* past the file's last page: SIGBUS, as Linux */
         uint64_t in = fsize > (uint64_t)offset ? page_up((size_t)(fsize - (uint64_t)offset)) : 0;
@@ -1032,10 +1043,11 @@ int vm_futex_key(uintptr_t addr, uint64_t *key)
 /* The calling process's mappings in order (a core dump): fn(start, end,
  * prot, arg) for each; a non-zero answer stops the walk. The caller holds
  * the big lock (the list does not change under it). */
-int vm_each(int (*fn)(uintptr_t start, uintptr_t end, unsigned prot, void *arg), void *arg)
+int vm_each(int (*fn)(uintptr_t start, uintptr_t end, unsigned prot, const char *name, uint64_t off, void *arg),
+            void *arg)
 {
     for (struct vma *v = vmas; v; v = v->next) {
-        int rc = fn(v->start, v->end, v->prot, arg);
+        int rc = fn(v->start, v->end, v->prot, v->name, v->off, arg);
         if (rc)
             return rc;
     }
@@ -1046,10 +1058,10 @@ size_t vm_describe(char *buf, size_t size)
 {
     size_t n = 0;
     for (struct vma *v = vmas; v && n < size; v = v->next) {
-        int w = snprintk(buf + n, size - n, "%lx-%lx %c%c%c%c 00000000 00:00 0 %s\n", (unsigned long)v->start,
+        int w = snprintk(buf + n, size - n, "%lx-%lx %c%c%c%c %08lx 00:00 0 %s\n", (unsigned long)v->start,
                          (unsigned long)v->end, v->prot & PROT_READ ? 'r' : '-', v->prot & PROT_WRITE ? 'w' : '-',
                          v->prot & PROT_EXEC ? 'x' : '-', v->shared || (v->fm && v->fm->shared) ? 's' : 'p',
-                         v->name ? v->name : "");
+                         (unsigned long)(v->name && v->name[0] == '/' ? v->off : 0), v->name ? v->name : "");
         if (w < 0)
             break;
         n += (size_t)w;
