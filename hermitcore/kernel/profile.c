@@ -27,6 +27,8 @@
 #define HEADER 4
 
 unsigned profile_hz;
+static uint64_t period;   /* ns between samples: fixed once the rate is set */
+static volatile int off; /* no buffer could be had: sampling stopped */
 static struct timer timers[MAX_CPUS];
 static volatile int armed[MAX_CPUS];
 static uint64_t *buf;
@@ -41,6 +43,7 @@ static int set_profile(const char *value)
     if (*value || !hz || hz > 10000)
         return -1;
     profile_hz = hz;
+    period = NSEC_PER_SEC / hz;
     return 0;
 }
 HERMIT_PARAM("hermit.profile=", set_profile);
@@ -60,7 +63,9 @@ static int user_word(uintptr_t va, uint64_t *out)
 static void sample(struct timer *t, void *arg)
 {
     struct cpu *c = this_cpu();
-    uint64_t period = NSEC_PER_SEC / profile_hz, now = clock_ns();
+    uint64_t now = clock_ns();
+    if (off)
+        return;
     timer_add(t, t->deadline + period > now ? t->deadline + period : now + period, sample, arg);
     struct thread *th = c->current;
     void *regs = c->irq_regs;
@@ -110,21 +115,21 @@ static void sample(struct timer *t, void *arg)
 void profile_arm(void)
 {
     struct cpu *c = this_cpu();
-    if (armed[c->id])
+    if (armed[c->id] || off)
         return;
     armed[c->id] = 1;
     if (!__atomic_load_n(&buf, __ATOMIC_ACQUIRE)) {
         uint64_t *b = kzalloc(BUF_WORDS * 8);
         if (!b) {
             pr_warn("profile: no memory for its 8 MiB buffer: no profile\n");
-            profile_hz = 0;
+            off = 1;
             return;
         }
         uint64_t *none = 0;
         if (!__atomic_compare_exchange_n(&buf, &none, b, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             kfree(b);
     }
-    timer_add(&timers[c->id], clock_ns() + NSEC_PER_SEC / profile_hz, sample, 0);
+    timer_add(&timers[c->id], clock_ns() + period, sample, 0);
 }
 
 void profile_flush(void)

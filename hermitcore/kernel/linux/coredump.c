@@ -181,20 +181,39 @@ void linux_core_dump(int sig)
     if (!enabled || !dumps_core(sig) || __atomic_exchange_n(&dumped, 1, __ATOMIC_ACQ_REL))
         return;
     kernel_lock();
-    struct thread *threads[MAX_THREADS];
-    unsigned nt = 0;
-    threads[nt++] = current_thread();
-    linux_threads_lock();
-    for (unsigned i = 0; linux_thread_at(i) && nt < MAX_THREADS; i++) {
-        struct thread *t = linux_thread_at(i);
-        if (t->proc == p && t != current_thread())
-            threads[nt++] = t;
+    size_t regs_size = arch_core_nregs * 8, prstatus_size = sizeof(struct prstatus_head) + regs_size + 8;
+    size_t one = prstatus_size + arch_core_fp_size; /* a thread's NT_PRSTATUS and NT_PRFPREG */
+    uint8_t *regs = kzalloc(MAX_THREADS * one);
+    if (!regs) {
+        kernel_unlock();
+        pr_warn("core dump: out of memory\n");
+        return;
     }
+    /* Every thread's registers, read while none can leave (a thread's
+     * struct goes when it exits); the dying thread first. */
+    unsigned nt = 0;
+    linux_threads_lock();
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned i = 0; linux_thread_at(i) && nt < MAX_THREADS; i++) {
+            struct thread *t = linux_thread_at(i);
+            if (t->proc != p || (t == current_thread()) != (pass == 0))
+                continue;
+            uint8_t *r = regs + nt++ * one;
+            struct prstatus_head *ps = (struct prstatus_head *)r;
+            ps->si_signo = sig;
+            ps->cursig = (int16_t)sig; /* every thread's, as Linux (gdb reads the last) */
+            ps->sighold = t->sig.blocked;
+            ps->pid = t->tid;
+            ps->ppid = p->parent ? p->parent->pid : 0;
+            ps->pgrp = p->pgid;
+            ps->sid = p->sid;
+            arch_core_regs(t, (uint64_t *)(r + sizeof *ps), r + prstatus_size);
+            *(int32_t *)(r + sizeof *ps + regs_size) = 1; /* pr_fpvalid */
+        }
     linux_threads_unlock();
 
     struct segs count = {0};
     vm_each(add_seg, &count);
-    size_t regs_size = arch_core_nregs * 8, prstatus_size = sizeof(struct prstatus_head) + regs_size + 8;
     size_t notes = 0;
     for (unsigned i = 0; i < nt; i++) {
         note(0, &notes, NT_PRSTATUS, 0, prstatus_size);
@@ -210,9 +229,8 @@ void linux_core_dump(int sig)
 
     size_t head = sizeof(struct ehdr) + (1 + count.n) * sizeof(struct phdr);
     char *buf = kzalloc(head + notes);
-    uint8_t *regs = kzalloc(prstatus_size + arch_core_fp_size);
     char *fbuf = kzalloc(files_size);
-    if (!buf || !regs || !fbuf) {
+    if (!buf || !fbuf) {
         kfree(buf);
         kfree(regs);
         kfree(fbuf);
@@ -233,21 +251,8 @@ void linux_core_dump(int sig)
 
     size_t at = head;
     for (unsigned i = 0; i < nt; i++) {
-        struct thread *t = threads[i];
-        struct prstatus_head *ps = (struct prstatus_head *)regs;
-        memset(regs, 0, prstatus_size);
-        ps->si_signo = sig;
-        ps->cursig = (int16_t)sig; /* every thread's, as Linux (gdb reads the last) */
-        ps->sighold = t->sig.blocked;
-        ps->pid = t->tid;
-        ps->ppid = p->parent ? p->parent->pid : 0;
-        ps->pgrp = p->pgid;
-        ps->sid = p->sid;
-        uint8_t *fp = regs + prstatus_size;
-        arch_core_regs(t, (uint64_t *)(regs + sizeof *ps), fp);
-        *(int32_t *)(regs + sizeof *ps + regs_size) = 1; /* pr_fpvalid */
-        note(buf, &at, NT_PRSTATUS, regs, prstatus_size);
-        note(buf, &at, NT_PRFPREG, fp, arch_core_fp_size);
+        note(buf, &at, NT_PRSTATUS, regs + i * one, prstatus_size);
+        note(buf, &at, NT_PRFPREG, regs + i * one + prstatus_size, arch_core_fp_size);
     }
     struct prpsinfo ps = {.state = 0, .sname = 'R', .pid = p->pid, .ppid = p->parent ? p->parent->pid : 0,
                           .pgrp = p->pgid, .sid = p->sid};

@@ -412,8 +412,10 @@ static const char *load_interp(const char *path, uintptr_t *base_out, uintptr_t 
     else if (rc)
         err = "cannot read it";
     const struct elf64_ehdr *eh = (const void *)hdr;
-    if (!err && ((err = linux_elf_check(hdr, size)) == 0) &&
-        (got < eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr) || eh->e_type != ET_DYN))
+    /* its program headers must lie in what was read before anything reads them */
+    if (!err && (got < sizeof *eh || !in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr), got)))
+        err = "not a 64-bit ELF file with its program headers in its first 64 KiB";
+    if (!err && ((err = linux_elf_check(hdr, size)) == 0) && eh->e_type != ET_DYN)
         err = "not a shared object (ET_DYN)";
     char *inner = 0;
     if (!err && (inner = kmalloc(PATH_MAX)) && interp_path(hdr, got, f, inner) != 0)

@@ -738,7 +738,7 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
         return -EINVAL;
     int shared = type != MAP_PRIVATE && !anon; /* the file's pages */
     if (((prot & PROT_WRITE) && type == MAP_PRIVATE && !(flags & MAP_NORESERVE) && beyond_ram(len)) ||
-        (shared && beyond_ram(len)))
+        (type != MAP_PRIVATE && beyond_ram(len))) /* shared pages are real pages, anonymous ones too */
         return -ENOMEM;
     void *file = 0, **pages = 0;
     size_t npages = 0;
@@ -980,10 +980,10 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
             return -ENOMEM;
         n->shared = v->shared;
         n->locked = v->locked;
-        if ((n->fm = v->fm)) {
+        if ((n->fm = v->fm))
             n->fm->refs++;
-            n->off = v->off + (old + olen - v->start);
-        }
+        if (n->fm || (v->name && v->name[0] == '/'))
+            n->off = v->off + (old + olen - v->start); /* a file's mapping: its offset there */
         return (long)old;
     }
     if (!(flags & MREMAP_MAYMOVE))
@@ -994,10 +994,10 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
         return -ENOMEM;
     n->shared = v->shared;
     n->locked = v->locked;
-    if ((n->fm = v->fm)) {
+    if ((n->fm = v->fm))
         n->fm->refs++;
+    if (n->fm || (v->name && v->name[0] == '/'))
         n->off = v->off + (old - v->start);
-    }
     for (size_t off = 0; off < olen; off += PAGE_SIZE) { /* move the pages, not their contents */
         uint64_t pa = arch_user_unmap(old + off);
         if (pa && arch_user_map(to + off, pa, page_flags(v, pa)) != 0)
@@ -1112,6 +1112,8 @@ static unsigned fork_page(uintptr_t va, uint64_t pa, unsigned flags, void *arg)
 
 static unsigned no_page(uintptr_t va, uint64_t pa, unsigned flags, void *arg) { return ~0u; }
 
+#define RESERVE_FORK_PAGES 256 /* what a fork leaves free after making shared pages: its page tables' */
+
 /* A copy of the calling process's memory for a child (fork): its own
  * address space, the pages shared copy-on-write. NULL: no memory. */
 struct mm *vm_fork(void)
@@ -1121,6 +1123,17 @@ struct mm *vm_fork(void)
         return 0;
     struct vma **tail = &m->vmas_;
     int bad = 0;
+    size_t untouched = 0; /* pages of anonymous MAP_SHARED mappings to make now (below): there must be room */
+    for (struct vma *v = parent->vmas_; v; v = v->next)
+        for (uintptr_t va = v->shared ? v->start : v->end; va < v->end; va += PAGE_SIZE) {
+            uint64_t pa;
+            unsigned flags;
+            untouched += arch_user_query(va, &pa, &flags) != 0;
+        }
+    if (untouched && untouched + RESERVE_FORK_PAGES > pages_free()) {
+        kfree(m);
+        return 0;
+    }
     for (struct vma *v = parent->vmas_; v && !bad; v = v->next) {
         /* Anonymous MAP_SHARED has no object behind it (Linux's shmem file)
          * but its pages: one neither process has touched yet would become
