@@ -14,25 +14,19 @@
  * Other threads' registers are those they saved entering the kernel: exact
  * for threads asleep or preempted, their last entry's for one running on
  * another CPU at that moment. */
+#include "elf.h"
 #include "linux.h"
 #include <hermit/blob.h>
 #include <hermit/heap.h>
 #include <hermit/init.h>
 
 #define BLOB "core"
-#define PT_LOAD 1
-#define PT_NOTE 4
 #define NT_PRSTATUS 1
 #define NT_PRFPREG 2
 #define NT_PRPSINFO 3
 #define NT_AUXV 6
 #define NT_SIGINFO 0x53494749
 #define NT_FILE 0x46494c45
-#if defined(__x86_64__)
-#define ELF_MACHINE 62
-#else
-#define ELF_MACHINE 183
-#endif
 #define MAX_THREADS 64 /* the threads a core describes */
 
 static int enabled, dumped;
@@ -43,20 +37,6 @@ static int set_core(const char *value)
     return value[0] == '0' || value[0] == '1' ? 0 : -1;
 }
 HERMIT_PARAM("hermit.core=", set_core);
-
-struct ehdr {
-    unsigned char ident[16];
-    uint16_t type, machine;
-    uint32_t version;
-    uint64_t entry, phoff, shoff;
-    uint32_t flags;
-    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-
-struct phdr {
-    uint32_t type, flags;
-    uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
 
 /* struct elf_prstatus up to pr_reg (112 bytes on both architectures) */
 struct prstatus_head {
@@ -133,7 +113,7 @@ static void note(char *buf, size_t *at, uint32_t type, const void *desc, size_t 
 }
 
 struct segs {
-    struct phdr *ph; /* NULL: count only */
+    struct elf64_phdr *ph; /* NULL: count only */
     unsigned n;
     uint64_t offset; /* where the next segment's bytes go */
 };
@@ -144,7 +124,7 @@ static int add_seg(uintptr_t start, uintptr_t end, unsigned prot, const char *na
     struct segs *s = arg;
     if (s->ph) {
         uint64_t size = prot & PROT_READ ? end - start : 0;
-        s->ph[s->n] = (struct phdr){PT_LOAD, (prot & PROT_READ ? 4u : 0) | (prot & PROT_WRITE ? 2u : 0) |
+        s->ph[s->n] = (struct elf64_phdr){PT_LOAD, (prot & PROT_READ ? 4u : 0) | (prot & PROT_WRITE ? 2u : 0) |
                                                  (prot & PROT_EXEC ? 1u : 0),
                                     s->offset, start, 0, size, end - start, PAGE_SIZE};
         s->offset += size;
@@ -227,7 +207,7 @@ void linux_core_dump(int sig)
     size_t files_size = 16 + files.count * 24 + files.names;
     note(0, &notes, NT_FILE, 0, files_size);
 
-    size_t head = sizeof(struct ehdr) + (1 + count.n) * sizeof(struct phdr);
+    size_t head = sizeof(struct elf64_ehdr) + (1 + count.n) * sizeof(struct elf64_phdr);
     char *buf = kzalloc(head + notes);
     char *fbuf = kzalloc(files_size);
     if (!buf || !fbuf) {
@@ -238,14 +218,14 @@ void linux_core_dump(int sig)
         pr_warn("core dump: out of memory\n");
         return;
     }
-    struct ehdr *eh = (struct ehdr *)buf;
-    *eh = (struct ehdr){.type = 4 /* ET_CORE */, .machine = ELF_MACHINE, .version = 1,
-                        .phoff = sizeof(struct ehdr), .ehsize = sizeof(struct ehdr),
-                        .phentsize = sizeof(struct phdr), .phnum = (uint16_t)(1 + count.n)};
-    memcpy(eh->ident, "\177ELF\2\1\1", 7);
-    struct phdr *ph = (struct phdr *)(buf + sizeof *eh);
+    struct elf64_ehdr *eh = (struct elf64_ehdr *)buf;
+    *eh = (struct elf64_ehdr){.e_type = ET_CORE, .e_machine = ELF_MACHINE, .e_version = 1,
+                              .e_phoff = sizeof(struct elf64_ehdr), .e_ehsize = sizeof(struct elf64_ehdr),
+                              .e_phentsize = sizeof(struct elf64_phdr), .e_phnum = (uint16_t)(1 + count.n)};
+    memcpy(eh->e_ident, "\177ELF\2\1\1", 7);
+    struct elf64_phdr *ph = (struct elf64_phdr *)(buf + sizeof *eh);
     uint64_t data_at = (head + notes + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-    ph[0] = (struct phdr){PT_NOTE, 4, head, 0, 0, notes, 0, 4};
+    ph[0] = (struct elf64_phdr){PT_NOTE, 4, head, 0, 0, notes, 0, 4};
     struct segs segs = {ph + 1, 0, data_at};
     vm_each(add_seg, &segs);
 

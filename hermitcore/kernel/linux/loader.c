@@ -3,27 +3,13 @@
  * interpreter it names (PT_INTERP, from the file tree, at a free place of
  * the mmap area), build the Linux initial stack (argc, argv, envp, auxv)
  * and enter it in ring 3 / EL0. execve (exec.c) loads through here too. */
+#include "elf.h"
 #include "vfs.h"
 #include <hermit/vdso.h>
 #include <hermit/heap.h>
 #include <hermit/init.h>
 #include <hermit/time.h>
 
-#define PT_LOAD 1
-#define PT_INTERP 3
-#define PT_PHDR 6
-#define PT_TLS 7
-#define PT_GNU_STACK 0x6474e551u
-#define PF_X 1
-#define PF_W 2
-#define PF_R 4
-#define ET_EXEC 2
-#define ET_DYN 3
-#if defined(__x86_64__)
-#define ELF_MACHINE 62 /* EM_X86_64 */
-#else
-#define ELF_MACHINE 183 /* EM_AARCH64 */
-#endif
 /* As compose checks (hermitcore/program.py) and as Linux does: nothing below
  * 64 KiB (vm.mmap_min_addr), at most 64 KiB of program headers. */
 #define MIN_VADDR 0x10000ul
@@ -54,20 +40,6 @@
 #define AT_MINSIGSTKSZ 51
 
 #define MAX_ENV 64
-
-struct elf64_ehdr {
-    unsigned char e_ident[16];
-    uint16_t e_type, e_machine;
-    uint32_t e_version;
-    uint64_t e_entry, e_phoff, e_shoff;
-    uint32_t e_flags;
-    uint16_t e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx;
-};
-
-struct elf64_phdr {
-    uint32_t p_type, p_flags;
-    uint64_t p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align;
-};
 
 /* app.S (generated): the program, the cpio archive of its files, and the
  * vDSO the architecture's plugin gave (empty: none). */
