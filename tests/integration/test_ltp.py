@@ -33,7 +33,6 @@ pytestmark = pytest.mark.slow
 CACHE = ltp.cache_root()
 
 #: tests that pass on the host and not (yet) in the guest -> why
-CORE_BIT = "the wait status of a core-dumping signal (SIGQUIT, SIGSEGV...) lacks the core dump bit 0x80"
 CPU_CLOCKS = "timer_create(CLOCK_PROCESS_CPUTIME_ID / CLOCK_THREAD_CPUTIME_ID) fails with EINVAL"
 DEVICE = "needs a block device (tst_device: a loop device for a scratch file system, or mkfs); the guest has none"
 CREDS = "setuid/seteuid/setreuid/setgid fail with ENOSYS: no credentials yet (every process is root)"
@@ -84,7 +83,6 @@ KNOWN_FAILURES = {
     "fork13": "fork13 writes /proc/sys/kernel/pid_max (save/restore): EACCES, the file is read-only",
     "fork14": "mmap of 1 GiB anonymous regions fails after a few: no 16 TB of address space to reserve (TCONF)",
     "kill05": "shmget fails with ENOSYS (System V shared memory is not implemented)",
-    "kill11": CORE_BIT,
     "pipe13": "a checkpoint test that still fails after futexes were shared between processes",
     "pipe15": "no /proc/sys/fs/pipe-user-pages-soft",
     "pipe2_04": "fcntl(F_SETPIPE_SZ) fails with EINVAL",
@@ -103,7 +101,6 @@ KNOWN_FAILURES = {
     "waitid07": "SIGSTOP does not stop the process (job control is not implemented)",
     "waitid08": "SIGSTOP does not stop the process (job control is not implemented)",
     "waitid10": "no /proc/sys/kernel/core_pattern",
-    "waitpid01": CORE_BIT,
 }
 
 #: the same, for one architecture only

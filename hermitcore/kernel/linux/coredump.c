@@ -2,12 +2,17 @@
  * core (SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGXCPU,
  * SIGXFSZ, SIGSYS) leaves an ELF core file -- as Linux's fs/binfmt_elf.c
  * writes it -- on the host, when `hermitcore run` asked for one
- * (hermit.core=1: --core FILE, or `ulimit -c`). One per run: the first
- * process that dies so. It goes over the kernel log (hermit/blob.h):
+ * (hermit.core=1: --core FILE, or `ulimit -c`) and the process's
+ * RLIMIT_CORE is at least a page (it starts unlimited when the run asked,
+ * else 0, as `ulimit -c`; fork passes it on). One per run: the first
+ * process that dies so. Its parent's wait sees the core bit (0x80,
+ * CLD_DUMPED) whenever RLIMIT_CORE allows a core, as Linux with a file
+ * core_pattern -- sent to the host or not. It goes over the kernel log (hermit/blob.h):
  *
  *   ELF header (ET_CORE), program headers: PT_NOTE, then a PT_LOAD per
  *   mapping; the notes: per thread NT_PRSTATUS (the dying thread first)
- *   and NT_PRFPREG, NT_PRPSINFO, NT_SIGINFO, NT_AUXV, NT_FILE (the
+ *   and NT_PRFPREG, NT_PRPSINFO, NT_SIGINFO (the siginfo the signal came
+ *   with: si_code, a fault's si_addr, a sender's pid), NT_AUXV, NT_FILE (the
  *   mappings of files: the program, its interpreter and libraries); then each mapping's
  *   bytes at a page-aligned offset -- pages never touched are holes.
  *
@@ -30,6 +35,7 @@
 #define MAX_THREADS 64 /* the threads a core describes */
 
 static int enabled, dumped;
+static void write_core(struct process *p, int sig, const union ksiginfo *info);
 
 static int set_core(const char *value)
 {
@@ -155,11 +161,21 @@ static int send_seg(uintptr_t start, uintptr_t end, unsigned prot, const char *n
     return 0;
 }
 
-void linux_core_dump(int sig)
+int linux_core_wanted(void) { return enabled; }
+
+int linux_core_dump(int sig, const union ksiginfo *info)
 {
     struct process *p = current_process();
-    if (!enabled || !dumps_core(sig) || __atomic_exchange_n(&dumped, 1, __ATOMIC_ACQ_REL))
-        return;
+    /* Linux's do_coredump: no core below the format's minimum, a page */
+    if (!dumps_core(sig) || p->core_limit[0] < PAGE_SIZE)
+        return 0;
+    if (enabled && !__atomic_exchange_n(&dumped, 1, __ATOMIC_ACQ_REL))
+        write_core(p, sig, info);
+    return 0x80;
+}
+
+static void write_core(struct process *p, int sig, const union ksiginfo *info)
+{
     kernel_lock();
     size_t regs_size = arch_core_nregs * 8, prstatus_size = sizeof(struct prstatus_head) + regs_size + 8;
     size_t one = prstatus_size + arch_core_fp_size; /* a thread's NT_PRSTATUS and NT_PRFPREG */
@@ -246,8 +262,11 @@ void linux_core_dump(int sig)
             if (!ps.psargs[i])
                 ps.psargs[i] = ' ';
     note(buf, &at, NT_PRPSINFO, &ps, sizeof ps);
-    int32_t siginfo[32] = {sig};
-    note(buf, &at, NT_SIGINFO, siginfo, sizeof siginfo);
+    union ksiginfo siginfo = {0}; /* what the signal came with (si_code, si_addr of a fault, the sender) */
+    if (info)
+        siginfo = *info;
+    siginfo.signo = sig;
+    note(buf, &at, NT_SIGINFO, &siginfo, sizeof siginfo);
     note(buf, &at, NT_AUXV, p->auxv, p->auxv_bytes);
     uint64_t head2[2] = {files.count, PAGE_SIZE};
     memcpy(fbuf, head2, sizeof head2);

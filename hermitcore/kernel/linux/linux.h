@@ -37,7 +37,12 @@ size_t vm_describe(char *buf, size_t size); /* /proc/self/maps */
 int vm_each(int (*fn)(uintptr_t start, uintptr_t end, unsigned prot, const char *name, uint64_t off, void *arg),
             void *arg);
 void vm_set_offset(uintptr_t start, uint64_t off);
-void linux_core_dump(int sig); /* coredump.c: the dying process's core to the host (hermit.core=1) */
+union ksiginfo;
+/* coredump.c: the process dies of sig (info: what it was sent): 0x80, wait's
+ * core bit, when sig dumps core and its RLIMIT_CORE allows one (the core
+ * then goes to the host when the run asked for cores: hermit.core=1), else 0 */
+int linux_core_dump(int sig, const union ksiginfo *info);
+int linux_core_wanted(void); /* the run asked for cores: RLIMIT_CORE starts unlimited, else 0 */
 int vm_futex_key(uintptr_t addr, uint64_t *key); /* a shared mapping's futex: its physical address */
 
 /* --- files (vfs.h has the model; these are what the rest of the layer uses) --- */
@@ -57,6 +62,7 @@ int fs_file_writable(void *file); /* opened O_RDWR */
 long fs_file_pread(void *file, void *buf, size_t n, uint64_t off);
 long fs_file_pwrite(void *file, const void *buf, size_t n, uint64_t off);
 long fs_file_size(void *file, uint64_t *size);
+int fs_file_cacheable(void *file, struct lock_key *key); /* a tmpfs file (vm.c's page cache keeps it): its key */
 void vm_writeback_all(void); /* at exit: shared file mappings reach their files */
 
 #define O_ACCMODE 3
@@ -153,8 +159,10 @@ void flock_release(const void *file);
 const void *lock_process(void);
 /* vm.c: writes to a file reach its shared mapped pages (file.c and sysfile.c call these). */
 int vm_file_shared(void);     /* any file mapped shared: writes must tell vm.c */
+/* buf NULL: the bytes are not readable here (the page cache still lets the range go). */
 void vm_file_written(struct lock_key key, uint64_t off, const char *buf, size_t n);
 void vm_file_truncated(struct lock_key key, uint64_t size);
+void vm_file_evicted(struct lock_key key); /* the file's inode goes: its cached pages too */
 void vm_file_sync(struct lock_key key); /* fsync: the file's writable shared mappings first */
 
 #define POLLIN 0x1
@@ -229,6 +237,7 @@ struct process {
     unsigned umask;
     char comm[16];
     uint64_t start_ns;
+    uint64_t core_limit[2]; /* RLIMIT_CORE: soft, hard (fork copies it) */
     /* what /proc/PID shows of the program it runs (loader.c, exec) */
     char exe[256];
     uintptr_t arg_start, arg_end, env_start, env_end, stack_start;

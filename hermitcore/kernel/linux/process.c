@@ -65,6 +65,8 @@ void linux_process_init(void)
     first.sighand = sighand_first();
     first.threads = 1;
     first.start_ns = clock_ns();
+    first.core_limit[0] = linux_core_wanted() ? ~0ull : 0; /* as the host's `ulimit -c` */
+    first.core_limit[1] = ~0ull;
     t->proc = &first;
     t->as_root = vm_root(first.mm);
     arch_as_switch(t->as_root);
@@ -206,6 +208,7 @@ long process_clone(unsigned long flags, uintptr_t sp, uintptr_t ptid, uintptr_t 
     c->threads = 1;
     c->umask = parent->umask;
     c->start_ns = clock_ns();
+    c->core_limit[0] = parent->core_limit[0], c->core_limit[1] = parent->core_limit[1];
     memcpy(c->comm, parent->comm, sizeof c->comm);
     memcpy(c->exe, parent->exe, sizeof c->exe);
     c->arg_start = parent->arg_start, c->arg_end = parent->arg_end;

@@ -336,17 +336,20 @@ static const char *const names[32] = {
     [26] = "SIGVTALRM", [27] = "SIGPROF", [29] = "SIGIO", [30] = "SIGPWR", [31] = "SIGSYS",
 };
 
-static __attribute__((noreturn)) void die(int sig)
+static __attribute__((noreturn)) void die(int sig, const union ksiginfo *info)
 {
-    linux_core_dump(sig); /* when the run asked for cores and sig dumps one */
+    int core = linux_core_dump(sig, info); /* 0x80 when RLIMIT_CORE allows a core (to the host if the run asked) */
     if (current_process()->pid != 1 || current_process()->exiting)
-        process_exit(sig); /* a child's end is its parent's to report */
+        process_exit(sig | core); /* a child's end is its parent's to report */
     /* as a shell, say nothing of SIGPIPE: `prog | head` ends programs so */
     printk(sig == SIGPIPE ? "[hermit] %s (signal %d) ends the program: exit status %d\n"
                           : "[hermit] warning: %s (signal %d) ends the program: exit status %d\n",
            sig < 32 && names[sig] ? names[sig] : "a signal", sig, 128 + sig);
     linux_exit(128 + sig);
 }
+
+/* Linux's force_sigsegv: a frame that cannot be built or read back */
+static const union ksiginfo kernel_segv = {.signo = SIGSEGV, .code = SI_KERNEL};
 
 /* --- delivery --- */
 static int on_altstack(struct thread *t, uintptr_t sp)
@@ -418,7 +421,7 @@ static int handle(struct thread *t, void *regs, int sig, union ksiginfo *info, c
             return 0;
         if (sig == SIGSTOP)
             return 0;
-        die(sig);
+        die(sig, info);
     }
     if (act.flags & SA_RESETHAND)
         actions[sig].handler = SIG_DFL;
@@ -432,7 +435,7 @@ static int handle(struct thread *t, void *regs, int sig, union ksiginfo *info, c
     if (setup_frame(t, regs, sig, &act, info, oldmask, fault)) {
         printk("[hermit] the handler of %s could not get a signal frame: its stack at %p is not writable\n",
                sig < 32 && names[sig] ? names[sig] : "a signal", (void *)arch_user_sp(regs));
-        die(SIGSEGV);
+        die(SIGSEGV, &kernel_segv);
     }
     f = spin_lock_irqsave(&siglock);
     t->sig.blocked |= act.mask | (act.flags & SA_NODEFER ? 0 : SIG_BIT(sig));
@@ -483,12 +486,6 @@ int linux_fault_signal(const struct fault_info *fault, void *regs)
     uint64_t handler = actions[sig].handler;
     int takes = handler != SIG_DFL && handler != SIG_IGN && !(t->sig.blocked & SIG_BIT(sig));
     spin_unlock_irqrestore(&siglock, f);
-    if (!takes)
-        linux_core_dump(sig);
-    if (!takes && t->proc->pid != 1)
-        process_exit(sig); /* a child dies alone: its parent's wait reports it */
-    if (!takes)
-        return 0;
     union ksiginfo info = {0};
     info.signo = sig;
     switch (sig) {
@@ -515,6 +512,12 @@ int linux_fault_signal(const struct fault_info *fault, void *regs)
         info.code = arch_red_zone ? SI_KERNEL : 1 /* TRAP_BRKPT */;
         info.fault.addr = arch_red_zone ? 0 : fault->pc;
         break;
+    }
+    if (!takes) {
+        int core = linux_core_dump(sig, &info);
+        if (t->proc->pid != 1)
+            process_exit(sig | core); /* a child dies alone: its parent's wait reports it */
+        return 0;
     }
     int in_syscall = 0;
     return handle(t, regs, sig, &info, fault, &in_syscall);
@@ -654,7 +657,7 @@ long sys_rt_sigreturn(void)
     kernel_unlock();
     if (bad) {
         printk("[hermit] rt_sigreturn: no signal frame at the stack pointer %p\n", (void *)arch_user_sp(regs));
-        die(SIGSEGV);
+        die(SIGSEGV, &kernel_segv);
     }
     unsigned long f = spin_lock_irqsave(&siglock);
     set_blocked(t, mask);

@@ -324,6 +324,7 @@ long sys_getrandom(long ubuf, long len, long flags)
 
 /* --- limits and system information --- */
 #define RLIMIT_STACK 3
+#define RLIMIT_CORE 4
 #define RLIMIT_NOFILE 7
 #define RLIM_INFINITY (~0ull)
 static unsigned fd_limit_max = MAX_FDS;
@@ -336,6 +337,8 @@ void linux_rlimit(unsigned resource, uint64_t *cur, uint64_t *max)
         *cur = USER_STACK_MAX;
     if (resource == RLIMIT_NOFILE)
         *cur = fd_limit, *max = fd_limit_max;
+    if (resource == RLIMIT_CORE) /* the process's own (coredump.c reads it) */
+        *cur = current_process()->core_limit[0], *max = current_process()->core_limit[1];
 }
 
 struct rlimit_k {
@@ -365,6 +368,10 @@ long sys_prlimit64(long pid, long resource, long unew, long uold)
                 return -EPERM; /* beyond the descriptor table (Linux: beyond fs.nr_open) */
             fd_limit = (unsigned)r->cur;
             fd_limit_max = (unsigned)r->max; /* root may raise it again, up to MAX_FDS */
+        }
+        if (resource == RLIMIT_CORE) { /* (every process is root: it may raise the hard limit too) */
+            current_process()->core_limit[0] = r->cur;
+            current_process()->core_limit[1] = r->max;
         }
     }
     return 0; /* other limits are accepted and not enforced */
