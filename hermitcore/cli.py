@@ -143,6 +143,30 @@ def _other_commands(sub) -> None:
                    help="show the memory layout, each plugin's contribution and what was packed into the program's files")
 
 
+    k = sub.add_parser(
+        "pkg", help="package a program (composed for one or more boards) or composed images as an OCI image",
+        description="Write an OCI image (a layout directory, or an archive when OUTPUT ends in .tar) that "
+                    "`ctr images import`, `podman load` and `skopeo copy oci-archive:` read and the "
+                    "hermitcore-runtime OCI runtime boots. Arguments after -- become the image's default "
+                    "arguments (its Cmd).")
+    k.add_argument("app", nargs="+", metavar="APP|IMAGE",
+                   help="a Linux executable to compose for each --board (or one per --board, in order), or composed "
+                        "images (one per architecture)")
+    k.add_argument("--board", action="append", default=[],
+                   help="compose APP for this board, repeatable: boards of both architectures give one "
+                        f"multi-platform image (default {DEFAULT_BOARD})")
+    k.add_argument("-o", "--output", required=True, help="image layout directory, or archive (*.tar)")
+    k.add_argument("--name", help="the image's reference (default: the program's name, e.g. hello -> "
+                                  "docker.io/library/hello:latest)")
+    k.add_argument("--cpus", type=_cpus, help="virtual CPUs the runtime gives it when the container sets no limit")
+    k.add_argument("--mem", help="guest memory when the container sets no limit (e.g. 256M)")
+    k.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="the program's environment (the image config's Env), repeatable")
+    k.add_argument("--expose", action="append", default=[], metavar="PORT[/udp]",
+                   help="a port the program listens on (the image config's ExposedPorts), repeatable")
+    _file_options(k)
+
+
 def _run_command(sub, name: str = "run") -> None:
     """`run`, or `gdb` (the same options, and gdb's own)."""
     r = sub.add_parser(name, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, **(
@@ -193,12 +217,14 @@ def _run_command(sub, name: str = "run") -> None:
     n.add_argument("--ip", default=None, help="the guest's IPv4 address (default: DHCP)")
     n.add_argument("--gateway", default=None, help="the default gateway (with --ip)")
     n.add_argument("--mask", default=None, help="the netmask (with --ip; default 255.255.255.0)")
+    n.add_argument("--mac", default=None, help="the network card's MAC address (default 52:54:00:12:34:56)")
     n.add_argument("--capture", default=None, metavar="FILE.pcap", help="write the guest's network traffic to a pcap file")
     n.add_argument("--dns", action="append", default=[], metavar="ADDR",
                    help="a DNS server for the guest's /etc/resolv.conf, repeatable (at most 3; default with --net user: "
                         "QEMU's 10.0.2.3; env HERMIT_DNS, comma-separated)")
     r.add_argument("--mount", action="append", default=[], metavar="HOSTDIR:/GUEST/PATH",
                    help="let the program read and write HOSTDIR at /GUEST/PATH (virtio-9p), repeatable")
+    r.add_argument("--cwd", metavar="DIR", help="the program's working directory (made if missing; default /)")
     r.add_argument("--read-only", action="store_true",
                    help="keep the image's file tree read-only (default: writable, changes kept in guest memory "
                         "and lost at exit)")
@@ -348,6 +374,45 @@ def cmd_compose(args) -> int:
     return 0
 
 
+def cmd_pkg(args, app_args) -> int:
+    from hermitcore.oci import package
+
+    _check_env(args.env)
+    if args.mem:
+        parse_mem(args.mem)
+    images = [a for a in args.app if os.path.isfile(a) and _has_meta(a)]
+    if images and (len(images) != len(args.app) or args.board or args.files or args.initrd or args.add
+                   or args.sysroot):
+        raise HermitError("give either composed images, or one program with --board (and file options)")
+    if not images:
+        boards = args.board or [os.environ.get("HERMIT_BOARD", DEFAULT_BOARD)]
+        if len(args.app) not in (1, len(boards)):
+            raise HermitError("give one program for every --board (or one for all of them), or composed images")
+        from hermitcore.compose import compose
+        from hermitcore.plugins import make_plugin_manager
+
+        pm = make_plugin_manager()
+        for i, board in enumerate(boards):
+            app = args.app[i if len(args.app) > 1 else 0]
+            result = compose(board, app, pm=pm, progress=_progress, files=args.files,
+                             initrd=args.initrd, sysroot=args.sysroot, env=args.env, adds=args.add)
+            if not result.spec.program:
+                raise HermitError(f"{app}: an OCI image needs a Linux executable, not a C source file")
+            images.append(str(result.build.image))
+    from hermitcore.image import read_image
+
+    name = args.name or re.sub(r"[^a-z0-9._-]", "-", str(read_image(images[0]).meta.get("app", "app")).lower())
+    top = package(images, args.output, name=name, args=app_args, env=args.env, ports=args.expose,
+                  cpus=args.cpus, mem=args.mem.strip().upper() if args.mem else None)
+    from hermitcore.oci import OCI_ARCH
+
+    arches = ", ".join(f"linux/{OCI_ARCH.get(read_image(i).arch)}" for i in images)
+    kind = "archive" if args.output.endswith(".tar") else "layout"
+    print(f"{args.output}: OCI image {kind}, {top['annotations']['io.containerd.image.name']} ({arches}), "
+          f"{top['digest']}")
+    return 0
+
+
 def _copied_before(image, out: str) -> bool:
     """``out`` is the copy of the cached ``image`` (which never changes) that
     an earlier compose made: same size and the same mtime to the
@@ -419,6 +484,12 @@ def cmd_run(args, app_args, debug=None) -> int:
         kernel_args.append("hermit.strace")
     if args.read_only:
         kernel_args.append("hermit.ro=1")
+    if args.cwd is not None:
+        if not info.meta.get("program"):
+            raise HermitError("--cwd is for Linux executables; this image runs a built-in C application")
+        if not args.cwd.startswith("/") or len(args.cwd) > 255:
+            raise HermitError(f"--cwd {args.cwd!r}: expected an absolute guest path (under 256 characters)")
+        kernel_args.append(quote_arg(f"hermit.cwd={args.cwd}"))
     if args.tmpfs_size:
         kernel_args.append(f"hermit.tmpfs_size={parse_mem(args.tmpfs_size) * 1024 * 1024}")
     verbose = args.verbose or os.environ.get("HERMIT_VERBOSE", "").strip() not in ("", "0")
@@ -447,6 +518,7 @@ def cmd_run(args, app_args, debug=None) -> int:
             stop_timeout=float("inf") if args.stop_timeout is None and debug and debug.gdb_port else args.stop_timeout,
             app_args=app_args, kernel_args=kernel_args, verbose=verbose, print_qemu=args.print_qemu,
             net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info), info=info,
+            mac=_mac(args.mac),
             kernel_log=kernel_log, core=_core_file(args, info), profile=_profile_file(args, info),
             debug=debug,
         )
@@ -566,6 +638,14 @@ def _network_options(args, kernel_args: list[str]):
     return net, tuple(args.port), capture, ip
 
 
+def _mac(text: str | None) -> str:
+    if not text:
+        return ""
+    if not re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", text) or int(text[:2], 16) & 1:
+        raise HermitError(f"--mac {text!r}: expected a unicast MAC address like 52:54:00:12:34:57")
+    return text.lower()
+
+
 def _core_file(args, info) -> str | None:
     """Where a core dump goes: --core FILE, or ./core when the host's
     RLIMIT_CORE (`ulimit -c`) is not 0, as Linux's default core_pattern;
@@ -642,8 +722,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = _gdb_option_last(argv)
     parser = build_parser(only=argv[0] if argv[:1] in (["run"], ["gdb"]) else None)
     args = parser.parse_args(argv)
-    if app_args and args.command not in ("run", "gdb"):
-        parser.error("arguments after -- are only for `run` and `gdb`")
+    if app_args and args.command not in ("run", "gdb", "pkg"):
+        parser.error("arguments after -- are only for `run`, `gdb` and `pkg`")
     try:
         if args.command == "boards":
             return cmd_boards(args)
@@ -653,6 +733,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_compose(args)
         if args.command == "run":
             return cmd_run(args, app_args)
+        if args.command == "pkg":
+            return cmd_pkg(args, app_args)
         if args.command == "gdb":
             return cmd_gdb(args, app_args)
     except HermitError as exc:

@@ -203,6 +203,7 @@ class RunOptions:
     capture: str = ""  # pcap file of the guest's traffic
     ip: str = ""  # the guest's static address (--ip), where port forwards go; "" = DHCP's
     mounts: tuple[str, ...] = ()  # "HOSTDIR:/guest/path" (absolute host path), for --mount
+    mac: str = ""  # the NIC's MAC address (--mac); "" = QEMU's default
     #: the image's meta "stdio": "virtio" (a port per stream), "console" (framed
     #: on the console); "" for a foreign kernel (its console on QEMU's stdio)
     stdio: str = ""

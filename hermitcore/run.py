@@ -158,6 +158,7 @@ def run_image(
     capture: str | None = None,
     ip: str = "",
     mounts: tuple[str, ...] = (),
+    mac: str = "",
     out=None,
     err=None,
     info=None,
@@ -204,7 +205,7 @@ def run_image(
     resolved = resolve_accel(accel, info.arch)
     stdio = info.meta.get("stdio") or "console"
     request = {"cpus": cpus, "mem_mib": mem_mib, "accel": resolved, "net": net, "ports": list(ports),
-               "capture": capture, "ip": ip, "mounts": list(mounts), "stdio": stdio}
+               "capture": capture, "ip": ip, "mounts": list(mounts), "stdio": stdio, "mac": mac}
     key = runplan.plan_key(image, request)
     plan = None if print_qemu else runplan.load(key)
     workdir = _print_dir(key) if print_qemu else _make_run_dir()
@@ -321,6 +322,7 @@ def _compute(pm, image, info, request, workdir, key):
         cpus=request["cpus"], mem_mib=request["mem_mib"] or board.qemu.default_mem_mib, accel=request["accel"],
         workdir=workdir, net=request["net"], ports=tuple(request["ports"]), capture=request["capture"],
         ip=request["ip"], mounts=tuple(request["mounts"]), stdio=request["stdio"],
+        mac=request.get("mac", ""),
     )
     argv, ctx, exit_code = plan_command(pm, board, image, options, info.meta)
     from hermitcore.plugins import select

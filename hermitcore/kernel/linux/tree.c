@@ -35,6 +35,19 @@ static int set_tmpfs_size(const char *value)
 }
 HERMIT_PARAM("hermit.tmpfs_size=", set_tmpfs_size);
 
+/* The program's working directory (run --cwd; an OCI spec's process.cwd),
+ * made if missing, as runc does. */
+static char start_dir[256];
+static int set_cwd(const char *value)
+{
+    size_t n = strlen(value);
+    if (value[0] != '/' || n >= sizeof start_dir)
+        return -1;
+    memcpy(start_dir, value, n + 1);
+    return 0;
+}
+HERMIT_PARAM("hermit.cwd=", set_cwd);
+
 static const char *program;
 static size_t tree_entries; /* the image's tree: what a lack of memory is about */
 
@@ -88,6 +101,16 @@ void vfs_init(const void *archive, size_t size, const char *exe_path, const void
     mount_new("/tmp", tmpfs_new("tmpfs", bound, S_IFDIR | 01777, 0, 0));
     mount_new("/run", tmpfs_new("tmpfs", bound, S_IFDIR | 0755, 0, 0));
     p9_mount_all();
+    if (start_dir[0]) {
+        static char abs[PATH_MAX];
+        struct inode *dir;
+        long rc = vfs_mkdir_p(start_dir);
+        if (rc == 0 || rc == -EEXIST)
+            rc = vfs_lookup(vfs_cwd(), start_dir, LOOKUP_FOLLOW | LOOKUP_DIRECTORY, &dir, abs);
+        must(rc, start_dir);
+        vfs_set_cwd(dir, abs);
+        inode_put(dir);
+    }
     for (int s = 0; s < STDIO_STREAMS; s++) {
         struct file *f = stdio_file(s);
         if (!f || fd_alloc(f, 0, s) != s)

@@ -1,0 +1,691 @@
+"""hermitcore-runtime: an OCI runtime that boots hermitcore unikernels.
+
+It speaks the command line containerd's runc shim (io.containerd.runc.v2),
+CRI (Kubernetes) and Podman's conmon call: create, start, state, kill,
+delete, features, ps, list, pause, resume; --root, --log, --log-format,
+--bundle, --pid-file, --console-socket.
+
+`create` forks the container's init process and returns once it is ready:
+it is in the container's network namespace (a new one, or the one the
+spec names) and waits on a FIFO. `start` writes to the FIFO; init then
+connects the namespace's interface to a tap device (tc redirect, as Kata
+and urunc do: the guest takes the interface's address, MAC and route) and
+becomes `hermitcore run` of the image: its exit status is the program's,
+the signals `kill` sends it go to the program (SIGKILL stops the VM).
+
+The image is /hermitcore/image.elf of the container's root (from
+`hermitcore pkg`); an ordinary image of a Linux program (FROM scratch with
+a static or dynamic binary) is composed on the fly, cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+from hermitcore.errors import HermitError
+
+DEFAULT_ROOT = "/run/hermitcore-runtime"
+OCI_VERSION = "1.0.2"
+CLONE_NEWNET = 0x40000000
+TAP = "tap0"
+
+
+class RuntimeError_(HermitError):
+    pass
+
+
+# ---------------------------------------------------------------- logging
+
+
+class Log:
+    """--log FILE in --log-format text|json: what the shim or conmon shows
+    when a command fails (its last error line)."""
+
+    def __init__(self, path: str | None, fmt: str):
+        self.path, self.fmt = path, fmt
+
+    def write(self, level: str, msg: str) -> None:
+        if not self.path:
+            return
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() % 1 * 1e9):09d}Z"
+        if self.fmt == "json":
+            line = json.dumps({"level": level, "msg": msg, "time": stamp})
+        else:
+            line = f'time="{stamp}" level={level} msg="{msg}"'
+        try:
+            with open(self.path, "a") as f:
+                f.write(line + "\n")
+        except OSError:
+            pass
+
+    def error(self, msg: str) -> None:
+        self.write("error", msg)
+        print(f"hermitcore-runtime: {msg}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- state
+
+
+class Container:
+    def __init__(self, root: str, cid: str):
+        if not cid or "/" in cid or cid in (".", ".."):
+            raise RuntimeError_(f"invalid container id {cid!r}")
+        self.id = cid
+        self.dir = os.path.join(root, cid)
+        self.state_file = os.path.join(self.dir, "state.json")
+        self.fifo = os.path.join(self.dir, "start.fifo")
+
+    def exists(self) -> bool:
+        return os.path.isfile(self.state_file)
+
+    def load(self) -> dict:
+        try:
+            with open(self.state_file) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise RuntimeError_(f"container {self.id} does not exist") from None
+
+    def save(self, st: dict) -> None:
+        tmp = self.state_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(st, f)
+        os.replace(tmp, self.state_file)
+
+    def status(self, st: dict) -> str:
+        pid = st.get("pid", 0)
+        if not pid or not _alive(pid, st.get("started_at_ticks")):
+            return "stopped"
+        if st.get("paused"):
+            return "paused"
+        return "running" if st.get("started") else "created"
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def _alive(pid: int, ticks=None) -> bool:
+    """The process exists, is not a zombie, and is the one we started (its
+    start time in clock ticks, so a reused pid is not it)."""
+    fields = _proc_stat(pid)
+    if not fields or fields[0] in ("Z", "X"):
+        return False
+    return ticks is None or fields[19] == str(ticks)
+
+
+def _descendants(pid: int) -> list[int]:
+    """pid's children, grandchildren... (QEMU under init)."""
+    parents: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = _proc_stat(int(name))
+            if fields:
+                parents.setdefault(int(fields[1]), []).append(int(name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+# ---------------------------------------------------------------- the spec
+
+
+def _load_spec(bundle: str) -> dict:
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path) as f:
+            spec = json.load(f)
+    except OSError as exc:
+        raise RuntimeError_(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise RuntimeError_(f"{path}: not JSON ({exc})") from None
+    if not isinstance(spec.get("process"), dict) or not spec["process"].get("args"):
+        raise RuntimeError_(f"{path}: process.args is empty")
+    return spec
+
+
+def _rootfs(bundle: str, spec: dict) -> str:
+    root = (spec.get("root") or {}).get("path") or "rootfs"
+    return root if os.path.isabs(root) else os.path.join(bundle, root)
+
+
+def _size_from_resources(spec: dict) -> tuple[int | None, int | None]:
+    """(cpus, MiB) from linux.resources: CPU quota/period (rounded up) or
+    the cpuset's size; the memory limit."""
+    res = (spec.get("linux") or {}).get("resources") or {}
+    cpus = None
+    cpu = res.get("cpu") or {}
+    quota, period = cpu.get("quota"), cpu.get("period") or 100000
+    if isinstance(quota, int) and quota > 0:
+        cpus = max(1, -(-quota // period))
+    elif cpu.get("cpus"):
+        n = 0
+        for part in str(cpu["cpus"]).split(","):
+            lo, _, hi = part.partition("-")
+            n += (int(hi) - int(lo) + 1) if hi else 1
+        cpus = n or None
+    limit = (res.get("memory") or {}).get("limit")
+    mem = max(16, limit // (1024 * 1024)) if isinstance(limit, int) and limit > 0 else None
+    return (min(cpus, 64) if cpus else None), mem
+
+
+def _image_for(rootfs: str, args: list[str], env: list[str]) -> tuple[str, dict]:
+    """(the kernel image, its boot config): the packaged one, or the
+    program args[0] of an ordinary image composed for this host (cached)."""
+    from hermitcore import oci
+
+    boot = oci.read_boot_config(rootfs)
+    if boot is not None:
+        return os.path.join(rootfs, oci.IMAGE_FILE), boot
+    prog = args[0]
+    if "/" not in prog:
+        path = next((kv[5:] for kv in env if kv.startswith("PATH=")), "/usr/local/bin:/usr/bin:/bin")
+        for d in path.split(":"):
+            if d.startswith("/") and os.path.isfile(os.path.join(rootfs, d.lstrip("/"), prog)):
+                prog = os.path.join(d, prog)
+                break
+    host_path = os.path.join(rootfs, prog.lstrip("/"))
+    if not prog.startswith("/") or not os.path.isfile(host_path):
+        raise RuntimeError_(f"not a hermitcore image (no /{oci.IMAGE_FILE}) and no program {args[0]!r} in it to "
+                            "compose")
+    from hermitcore.compose import compose
+    from hermitcore.image import ELF_MACHINES
+
+    with open(host_path, "rb") as f:
+        head = f.read(20)
+    arch = ELF_MACHINES.get(int.from_bytes(head[18:20], "little")) if head[:4] == b"\x7fELF" else None
+    board = {"x86_64": "qemu-microvm", "aarch64": "qemu-virt"}.get(arch)
+    if board is None:
+        raise RuntimeError_(f"{args[0]}: not an x86_64 or aarch64 Linux program, so not one hermitcore can run")
+    result = compose(board, host_path, files=rootfs, sysroot=rootfs,
+                     env=tuple(kv for kv in env if kv.startswith(("LD_LIBRARY_PATH=", "LD_PRELOAD="))))
+    return str(result.build.image), {"board": board, "arch": arch, "program": prog}
+
+
+def _check_qemu(image: str) -> None:
+    import shutil
+
+    from hermitcore.image import read_image
+
+    arch = read_image(image).arch
+    binary = {"x86_64": "qemu-system-x86_64", "aarch64": "qemu-system-aarch64"}.get(arch)
+    if binary and not shutil.which(binary):
+        package = {"x86_64": "qemu-system-x86", "aarch64": "qemu-system-arm"}[arch]
+        raise RuntimeError_(f"{binary} not found: this {arch} unikernel needs QEMU (apt-get install {package})")
+
+
+def _run_argv(spec: dict, image: str, boot: dict, cid: str) -> list[str]:
+    """`hermitcore run`'s command line for the container (network options
+    are added at start, once the namespace's interface is known)."""
+    proc = spec["process"]
+    argv = ["run", image, "--stop-timeout", "86400"]  # containerd decides when SIGKILL follows SIGTERM
+    cpus, mem = _size_from_resources(spec)
+    cpus = cpus or boot.get("cpus")
+    if cpus:
+        argv += ["--cpus", str(cpus)]
+    if mem:
+        argv += ["--mem", f"{mem}M"]
+    elif boot.get("memory"):
+        argv += ["--mem", str(boot["memory"])]
+    for kv in proc.get("env") or []:
+        argv += ["-e", kv]
+    if proc.get("cwd") and proc["cwd"] != "/":
+        argv += ["--cwd", proc["cwd"]]
+    for m in spec.get("mounts") or []:
+        opts = m.get("options") or []
+        if m.get("type") == "bind" or "bind" in opts or "rbind" in opts:
+            src, dst = m.get("source", ""), m.get("destination", "")
+            if os.path.isdir(src) and dst.startswith("/") and dst != "/" and not dst.startswith(("/proc", "/sys", "/dev")):
+                argv += ["--mount", f"{src}:{dst}"]
+            # files bound over /etc/hosts, /etc/resolv.conf...: the guest makes its own
+    return argv + ["--"] + list(proc["args"][1:])
+
+
+# ---------------------------------------------------------------- namespaces and network
+
+
+def _libc():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _enter_netns(spec: dict) -> str:
+    """Into the spec's network namespace: 'new' (unshared), 'path', or
+    'host' (none asked for)."""
+    import ctypes
+
+    for ns in (spec.get("linux") or {}).get("namespaces") or []:
+        if ns.get("type") != "network":
+            continue
+        libc = _libc()
+        if ns.get("path"):
+            fd = os.open(ns["path"], os.O_RDONLY)
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"setns {ns['path']}")
+            os.close(fd)
+            return "path"
+        if libc.unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+        _sh(["ip", "link", "set", "lo", "up"])
+        return "new"
+    return "host"
+
+
+def _sh(argv: list[str]) -> str:
+    import subprocess
+
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError_(f"{' '.join(argv)}: {r.stderr.strip() or 'failed'}")
+    return r.stdout
+
+
+def _interface() -> dict | None:
+    """The namespace's interface with an IPv4 address (CNI's eth0), its
+    MAC and the default gateway, or None."""
+    links = json.loads(_sh(["ip", "-j", "addr", "show"]) or "[]")
+    for link in links:
+        if link.get("ifname") in ("lo", TAP) or link.get("link_type") != "ether":
+            continue
+        for a in link.get("addr_info", []):
+            if a.get("family") == "inet":
+                routes = json.loads(_sh(["ip", "-j", "-4", "route", "show", "default"]) or "[]")
+                gw = next((r["gateway"] for r in routes if r.get("gateway")), None)
+                return {"name": link["ifname"], "mac": link.get("address"), "ip": a["local"],
+                        "prefix": int(a["prefixlen"]), "gateway": gw, "mtu": link.get("mtu", 1500)}
+    return None
+
+
+def _mask(prefix: int) -> str:
+    bits = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
+    return ".".join(str((bits >> s) & 255) for s in (24, 16, 8, 0))
+
+
+def _wire_network(mode: str) -> list[str]:
+    """`run`'s network options: the namespace's interface handed to the
+    guest through a tap device, or user networking for the host's
+    namespace, or none."""
+    if mode == "host":
+        return ["--net", "user"]
+    nic = _interface()
+    if nic is None:
+        return ["--net", "none"]
+    dev = nic["name"]
+    _sh(["ip", "tuntap", "add", "dev", TAP, "mode", "tap"])
+    _sh(["ip", "link", "set", TAP, "mtu", str(nic["mtu"]), "up"])
+    _sh(["ip", "addr", "flush", "dev", dev])  # the guest answers for the address now
+    for a, b in ((dev, TAP), (TAP, dev)):
+        _sh(["tc", "qdisc", "add", "dev", a, "ingress"])
+        _sh(["tc", "filter", "add", "dev", a, "parent", "ffff:", "protocol", "all", "u32", "match", "u8", "0", "0",
+             "action", "mirred", "egress", "redirect", "dev", b])
+    argv = ["--net", f"tap:{TAP}", "--ip", nic["ip"], "--mask", _mask(nic["prefix"]), "--mac", nic["mac"]]
+    if nic["gateway"]:
+        argv += ["--gateway", nic["gateway"]]
+    return argv
+
+
+def _terminal(console_socket: str) -> None:
+    """A pty for the container: its master sent to the console socket
+    (SCM_RIGHTS), its slave our stdio and controlling terminal."""
+    import fcntl
+    import socket
+    import termios
+
+    master, slave = os.openpty()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(console_socket)
+    socket.send_fds(s, [b"/dev/ptmx"], [master])
+    s.close()
+    os.close(master)
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_create(args, log: Log) -> int:
+    root = args.root
+    c = Container(root, args.id)
+    if c.exists():
+        raise RuntimeError_(f"container {args.id} already exists")
+    bundle = os.path.abspath(args.bundle or ".")
+    spec = _load_spec(bundle)
+    rootfs = _rootfs(bundle, spec)
+    image, boot = _image_for(rootfs, spec["process"]["args"], spec["process"].get("env") or [])
+    _check_qemu(image)
+    run_argv = _run_argv(spec, image, boot, args.id)
+    terminal = bool(spec["process"].get("terminal"))
+    if terminal and not args.console_socket:
+        raise RuntimeError_("the spec asks for a terminal: --console-socket is required")
+    # What init will run, imported now: start is then a FIFO write away from QEMU.
+    import hermitcore.cli  # noqa: F401
+    import hermitcore.run  # noqa: F401
+
+    os.makedirs(c.dir, exist_ok=True)
+    os.mkfifo(c.fifo, 0o600)
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        _init(c, spec, run_argv, terminal, args.console_socket, ready_w)  # never returns
+    os.close(ready_w)
+    with os.fdopen(ready_r) as r:
+        answer = r.read()
+    if answer != "ok":
+        os.waitpid(pid, 0)
+        import shutil
+
+        shutil.rmtree(c.dir, ignore_errors=True)
+        raise RuntimeError_(answer.strip() or "the container's init died while being created")
+    ticks = _proc_stat(pid)[19]
+    c.save({"id": args.id, "pid": pid, "started_at_ticks": ticks, "bundle": bundle, "rootfs": rootfs,
+            "image": image, "board": boot.get("board"), "created": time.time(), "started": False,
+            "annotations": spec.get("annotations") or {}})
+    if args.pid_file:
+        tmp = args.pid_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(str(pid))
+        os.replace(tmp, args.pid_file)
+    return 0
+
+
+def _init(c: Container, spec: dict, run_argv: list[str], terminal: bool, console_socket: str | None, ready: int):
+    """The container's init: set up, tell create, wait for start, run."""
+    code = 1
+    try:
+        try:
+            if terminal:
+                _terminal(console_socket)
+            else:
+                os.setsid()
+            mode = _enter_netns(spec)
+            fifo = os.open(c.fifo, os.O_RDONLY | os.O_NONBLOCK)  # held: start's open succeeds while we live
+        except Exception as exc:  # noqa: BLE001 (any failure goes back to create as its message)
+            os.write(ready, f"setting up the container: {exc}".encode())
+            os._exit(1)
+        os.write(ready, b"ok")
+        os.close(ready)
+        os.set_blocking(fifo, True)
+        import select
+
+        select.select([fifo], [], [])  # start wrote
+        if os.read(fifo, 1) != b"s":
+            os._exit(1)
+        os.close(fifo)
+        # Pass SIGTERM/SIGINT/... arriving from now on to the program (run installs that).
+        net = _wire_network(mode)
+        from hermitcore import cli
+
+        code = cli.main(run_argv[:2] + net + run_argv[2:])
+    except HermitError as exc:
+        print(f"hermitcore-runtime: {exc}", file=sys.stderr)
+    except BaseException as exc:  # noqa: BLE001 (init must exit with a status, never a traceback)
+        print(f"hermitcore-runtime: {type(exc).__name__}: {exc}", file=sys.stderr)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
+
+
+def cmd_start(args, log: Log) -> int:
+    c = Container(args.root, args.id)
+    st = c.load()
+    status = c.status(st)
+    if status != "created":
+        raise RuntimeError_(f"cannot start a container that is {status}")
+    try:
+        fd = os.open(c.fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        raise RuntimeError_("the container's init is gone") from None
+    os.write(fd, b"s")
+    os.close(fd)
+    st["started"] = True
+    c.save(st)
+    return 0
+
+
+def _state_json(c: Container, st: dict) -> dict:
+    status = c.status(st)
+    return {"ociVersion": OCI_VERSION, "id": c.id, "status": status,
+            "pid": st["pid"] if status != "stopped" else 0, "bundle": st["bundle"],
+            "rootfs": st.get("rootfs"), "created": _rfc3339(st.get("created", 0)),
+            "annotations": st.get("annotations") or {}, "owner": ""}
+
+
+def _rfc3339(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def cmd_state(args, log: Log) -> int:
+    c = Container(args.root, args.id)
+    print(json.dumps(_state_json(c, c.load()), indent=2))
+    return 0
+
+
+def _signal(text: str) -> int:
+    t = text.upper()
+    if t.isdigit():
+        n = int(t)
+    else:
+        name = t if t.startswith("SIG") else "SIG" + t
+        n = getattr(signal, name, None)
+        if not isinstance(n, int):
+            raise RuntimeError_(f"unknown signal {text!r}")
+    if not 0 < int(n) < signal.NSIG:
+        raise RuntimeError_(f"invalid signal {text!r}")
+    return int(n)
+
+
+def cmd_kill(args, log: Log) -> int:
+    c = Container(args.root, args.id)
+    st = c.load()
+    sig = _signal(args.signal)
+    status = c.status(st)
+    if status == "stopped":
+        raise RuntimeError_("container not running")
+    pid = st["pid"]
+    if sig == signal.SIGKILL:  # the VM goes too, at once
+        for p in _descendants(pid):
+            _kill(p, signal.SIGKILL)
+    elif status == "paused" and sig in (signal.SIGTERM, signal.SIGINT):
+        for p in [pid] + _descendants(pid):
+            _kill(p, signal.SIGCONT)
+    _kill(pid, sig)
+    return 0
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def cmd_delete(args, log: Log) -> int:
+    c = Container(args.root, args.id)
+    if not c.exists():
+        if args.force:
+            return 0
+        raise RuntimeError_(f"container {args.id} does not exist")
+    st = c.load()
+    status = c.status(st)
+    if status not in ("stopped", "created") and not args.force:
+        raise RuntimeError_(f"cannot delete container {args.id} that is {status} (use --force)")
+    if status != "stopped":
+        for p in _descendants(st["pid"]) + [st["pid"]]:
+            _kill(p, signal.SIGKILL)
+    import shutil
+
+    shutil.rmtree(c.dir, ignore_errors=True)
+    return 0
+
+
+def cmd_ps(args, log: Log) -> int:
+    c = Container(args.root, args.id)
+    st = c.load()
+    pids = [st["pid"]] + _descendants(st["pid"]) if c.status(st) != "stopped" else []
+    if args.format == "json":
+        print(json.dumps(pids))
+    else:
+        print("PID")
+        for p in pids:
+            print(p)
+    return 0
+
+
+def cmd_list(args, log: Log) -> int:
+    out = []
+    if os.path.isdir(args.root):
+        for cid in sorted(os.listdir(args.root)):
+            c = Container(args.root, cid)
+            if c.exists():
+                out.append(_state_json(c, c.load()))
+    if args.format == "json":
+        print(json.dumps(out))
+    else:
+        print(f"{'ID':<24} {'PID':<8} {'STATUS':<10} BUNDLE")
+        for s in out:
+            print(f"{s['id']:<24} {s['pid']:<8} {s['status']:<10} {s['bundle']}")
+    return 0
+
+
+def _pause(args, paused: bool) -> int:
+    c = Container(args.root, args.id)
+    st = c.load()
+    status = c.status(st)
+    if status != ("running" if paused else "paused"):
+        raise RuntimeError_(f"container {args.id} is {status}")
+    for p in _descendants(st["pid"]):  # QEMU: its vCPUs stop with it
+        _kill(p, signal.SIGSTOP if paused else signal.SIGCONT)
+    st["paused"] = paused
+    c.save(st)
+    return 0
+
+
+def cmd_features(args, log: Log) -> int:
+    print(json.dumps({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.1.0",
+        "hooks": [],
+        "mountOptions": ["bind", "rbind", "ro", "rw"],
+        "linux": {"namespaces": ["network"], "capabilities": [], "cgroup": {"v1": False, "v2": False},
+                  "seccomp": {"enabled": False}, "apparmor": {"enabled": False}, "selinux": {"enabled": False}},
+        "annotations": {"org.hermitcore.runtime": "hermitcore unikernels in QEMU",
+                        "org.hermitcore.runtime.version": _version()},
+    }, indent=2))
+    return 0
+
+
+def _version() -> str:
+    from hermitcore import __version__
+
+    return __version__
+
+
+def _unsupported(what: str):
+    def cmd(args, log: Log) -> int:
+        raise RuntimeError_(f"{what} is not supported: a hermitcore unikernel runs one program in a VM")
+
+    return cmd
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hermitcore-runtime",
+        description="An OCI runtime that boots hermitcore unikernels in QEMU, for containerd "
+                    "(BinaryName of a runc-shim runtime), Kubernetes (a RuntimeClass naming it) and Podman "
+                    "(--runtime). Images come from `hermitcore pkg`, or are ordinary images of a Linux "
+                    "program, composed for this host on the fly.")
+    p.add_argument("--root", default=DEFAULT_ROOT, help=f"state directory (default {DEFAULT_ROOT})")
+    p.add_argument("--log", help="log file (the shim shows its last error)")
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument("--debug", action="store_true", help="accepted, as runc")
+    p.add_argument("--systemd-cgroup", action="store_true", help="accepted; no cgroups are used")
+    p.add_argument("--rootless", default=None, help="accepted, as runc")
+    p.add_argument("-v", "--version", action="store_true", help="print the version")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, fn, help_):
+        s = sub.add_parser(name, help=help_)
+        s.set_defaults(fn=fn)
+        return s
+
+    s = add("create", cmd_create, "create a container: its init waits for start")
+    s.add_argument("--bundle", "-b", help="the bundle directory (config.json, rootfs)")
+    s.add_argument("--pid-file", help="write init's pid here")
+    s.add_argument("--console-socket", help="a Unix socket to receive the terminal's master (process.terminal)")
+    s.add_argument("--no-pivot", action="store_true", help="accepted, as runc")
+    s.add_argument("--no-new-keyring", action="store_true", help="accepted, as runc")
+    s.add_argument("--preserve-fds", type=int, default=0, help="accepted, as runc")
+    s.add_argument("id")
+    add("start", cmd_start, "start a created container (boot its unikernel)").add_argument("id")
+    add("state", cmd_state, "print a container's state as JSON").add_argument("id")
+    s = add("kill", cmd_kill, "send a signal: to the program (SIGTERM...), or SIGKILL to stop the VM")
+    s.add_argument("--all", "-a", action="store_true", help="every process of the container (the same here)")
+    s.add_argument("id")
+    s.add_argument("signal", nargs="?", default="SIGTERM")
+    s = add("delete", cmd_delete, "delete a stopped container (--force: any)")
+    s.add_argument("--force", "-f", action="store_true")
+    s.add_argument("id")
+    s = add("ps", cmd_ps, "the container's host processes (init, QEMU)")
+    s.add_argument("--format", "-f", choices=["table", "json"], default="table")
+    s.add_argument("id")
+    s = add("list", cmd_list, "list containers")
+    s.add_argument("--format", "-f", choices=["table", "json"], default="table")
+    s.add_argument("--quiet", "-q", action="store_true")
+    add("pause", lambda a, log: _pause(a, True), "stop the VM's CPUs").add_argument("id")
+    add("resume", lambda a, log: _pause(a, False), "resume a paused container").add_argument("id")
+    add("features", cmd_features, "print what this runtime supports (JSON)")
+    for name in ("exec", "checkpoint", "restore", "update", "run", "spec", "events"):
+        s = add(name, _unsupported(name), f"not supported ({name})")
+        s.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"hermitcore-runtime version {_version()}\nspec: {OCI_VERSION}")
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 2
+    log = Log(args.log, args.log_format)
+    try:
+        os.makedirs(args.root, mode=0o711, exist_ok=True)
+        return args.fn(args, log)
+    except HermitError as exc:
+        log.error(str(exc))
+        return 1
+    except OSError as exc:
+        log.error(f"{args.command}: {exc}")
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

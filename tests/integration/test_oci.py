@@ -1,0 +1,286 @@
+"""OCI images and the OCI runtime with the real engines: `hermitcore pkg`
+writes an image that skopeo and umoci read and `ctr images import` takes;
+Debian's containerd (a private instance: tests/containerd.py) runs it
+through its runc shim with hermitcore-runtime as the shim's binary -- the
+program's output and exit status, its arguments, environment, working
+directory and CPU/memory limits, a bind mount, SIGTERM reaching the
+program's handler, SIGKILL stopping the VM, a server reached at the
+address the CNI bridge plugin gave its namespace; an ordinary image of a
+static binary composed on the fly; the runtime's own create/start/state/
+delete cycle and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+
+import pytest
+
+from tests.containerd import CniNetwork, Containerd, missing_tools, qemus_of, runtime_binary
+from tests.helpers import BOARD
+
+OCI_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+@pytest.fixture(scope="module")
+def ctd():
+    missing = missing_tools()
+    if missing:
+        pytest.fail("missing for the OCI tests (scripts/setup.sh installs them): " + ", ".join(missing))
+    c = Containerd()
+    yield c
+    c.close()
+
+
+def pkg(*args, check=True) -> subprocess.CompletedProcess:
+    r = subprocess.run([sys.executable, "-m", "hermitcore", "pkg", *map(str, args)], capture_output=True, text=True,
+                       timeout=600)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def images(ctd, builder, tmp_path_factory):
+    """ocitool and netserver packaged for both architectures (one
+    multi-platform image each), imported into the private containerd."""
+    out = tmp_path_factory.mktemp("oci")
+    tools = [builder.build("glibc", a, "ocitool.c") for a in ("x86_64", "aarch64")]
+    pkg(*tools, "--board", BOARD["x86_64"], "--board", BOARD["aarch64"], "--name", "hermit/ocitool",
+        "-e", "GREETING=from-the-image", "--cpus", "1", "--mem", "128M", "-o", out / "ocitool.tar", "--", "show",
+        "default-arg")
+    pkg(builder.build("glibc", "x86_64", "netserver.c"), builder.build("glibc", "aarch64", "netserver.c"),
+        "--board", BOARD["x86_64"], "--board", BOARD["aarch64"], "--name", "hermit/netserver", "--expose", "8080",
+        "-o", out / "netserver.tar")
+    for name in ("ocitool", "netserver"):
+        ctd.import_image(str(out / f"{name}.tar"))
+    return {"dir": out, "ocitool": "docker.io/hermit/ocitool:latest", "netserver": "docker.io/hermit/netserver:latest"}
+
+
+def test_pkg_writes_a_multi_platform_image_skopeo_and_umoci_read(images, builder, tmp_path):
+    archive = images["dir"] / "ocitool.tar"
+    index = json.loads(subprocess.run(["skopeo", "inspect", "--raw", f"oci-archive:{archive}"], capture_output=True,
+                                      text=True, check=True).stdout)
+    assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert index["annotations"]["org.hermitcore.unikernel"] == "true"
+    assert sorted(m["platform"]["architecture"] for m in index["manifests"]) == ["amd64", "arm64"]
+    for arch, machine in (("x86_64", 62), ("aarch64", 183)):
+        layout = tmp_path / f"layout-{arch}"
+        subprocess.run(["skopeo", "copy", "--override-arch", OCI_ARCH[arch], f"oci-archive:{archive}",
+                        f"oci:{layout}:t"], check=True, capture_output=True)
+        bundle = tmp_path / f"bundle-{arch}"
+        r = subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{layout}:t", str(bundle)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        boot = json.loads((bundle / "rootfs/hermitcore/config.json").read_text())
+        program = "/" + builder.build("glibc", arch, "ocitool.c").name
+        assert boot == {"board": BOARD[arch], "arch": arch, "program": program, "cpus": 1, "memory": "128M",
+                        "hermitcore": boot["hermitcore"]}
+        head = (bundle / "rootfs/hermitcore/image.elf").read_bytes()[:20]
+        assert head[:4] == b"\x7fELF" and int.from_bytes(head[18:20], "little") == machine
+        config = json.loads((bundle / "config.json").read_text())
+        assert config["process"]["args"] == [program, "show", "default-arg"]
+        assert "GREETING=from-the-image" in config["process"]["env"]
+        labels = json.loads(subprocess.run(["skopeo", "inspect", "--override-arch", OCI_ARCH[arch],
+                                            f"oci:{layout}:t"], capture_output=True, text=True,
+                                           check=True).stdout)["Labels"]
+        assert labels["org.hermitcore.board"] == BOARD[arch] and labels["org.hermitcore.cpus"] == "1"
+    # the same inputs give the same image, digest for digest
+    tool = builder.build("glibc", "x86_64", "ocitool.c")
+    a, b = (pkg(tool, "--name", "same", "-o", tmp_path / name).stdout.split()[-1] for name in ("a", "b"))
+    assert a == b and a.startswith("sha256:")
+    # bad input is one line, not a traceback
+    r = pkg(tmp_path / "missing-program", "-o", tmp_path / "c", check=False)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_ctr_run_gives_the_program_its_args_env_cwd_limits_and_exit_status(ctd, images, arch):
+    cid = f"show-{arch}"
+    r = subprocess.run(ctd.run_argv(images["ocitool"], cid, "/ocitool", "show", "one", "two words", opts=(
+        "--rm", "--platform", f"linux/{OCI_ARCH[arch]}", "--env", "GREETING=hello from ctr", "--cwd", "/work/dir",
+        "--cpus", "2", "--memory-limit", str(96 << 20))), capture_output=True, text=True, timeout=180)
+    lines = r.stdout.splitlines()
+    assert r.returncode == 3, r.stderr
+    assert lines[:5] == ["arg 1: show", "arg 2: one", "arg 3: two words", "cwd: /work/dir",
+                         "GREETING=hello from ctr"], r.stderr
+    assert lines[5] == "cpus: 2"
+    mem = int(lines[6].split()[1])
+    assert 80 <= mem <= 96, lines
+    assert not qemus_of(cid)
+
+
+def test_sigterm_from_ctr_reaches_the_programs_handler(ctd, images, arch):
+    cid = f"term-{arch}"
+    proc = subprocess.Popen(ctd.run_argv(images["ocitool"], cid, "/ocitool", "wait", opts=(
+        "--rm", "--platform", f"linux/{OCI_ARCH[arch]}")), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        ctd.ctr("task", "kill", "-s", "SIGTERM", cid)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            ctd.cleanup_task(cid)
+    assert (proc.returncode, out) == (0, "graceful shutdown after signal 15\n"), err
+    assert not qemus_of(cid)
+
+
+def test_sigkill_stops_the_vm_and_leaves_no_qemu(ctd, images):
+    cid = "killed"
+    proc = subprocess.Popen(ctd.run_argv(images["ocitool"], cid, "/ocitool", "wait", opts=("--rm",)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        assert qemus_of(cid)
+        state = json.loads(subprocess.run([runtime_binary(), "--root", os.path.join(ctd.runtime_root, ctd.ns), "state", cid],
+                                          capture_output=True, text=True, check=True).stdout)
+        assert state["status"] == "running" and state["pid"] > 0
+        ctd.ctr("task", "kill", "-s", "SIGKILL", cid)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            ctd.cleanup_task(cid)
+    assert proc.returncode == 137
+    assert not qemus_of(cid)
+
+
+def test_a_bind_mount_is_the_guests_mount(ctd, images, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    r = subprocess.run(ctd.run_argv(images["ocitool"], "bind", "/ocitool", "write", "/data/note.txt", "via 9p", opts=(
+        "--rm", "--mount", f"type=bind,src={shared},dst=/data,options=rbind:rw")), capture_output=True, text=True,
+        timeout=180)
+    assert (r.returncode, r.stdout) == (0, "read back: via 9p\n"), r.stderr
+    assert (shared / "note.txt").read_text() == "via 9p\n"
+
+
+def test_a_server_is_reached_at_its_cni_address(ctd, images, tmp_path, arch):
+    net = CniNetwork(f"hc-test-{os.getpid()}", str(tmp_path))
+    cid = f"server-{arch}"
+    try:
+        proc = subprocess.Popen(ctd.run_argv(images["netserver"], cid, "/netserver", opts=(
+            "--rm", "--platform", f"linux/{OCI_ARCH[arch]}", "--with-ns", f"network:{net.path}")),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline() == "netserver: ready\n"
+            url = f"http://{net.ip}:8080"
+            got = subprocess.run(["curl", "-sS", "--max-time", "30", f"{url}/meminfo"], capture_output=True, text=True)
+            assert got.returncode == 0 and got.stdout.startswith("freeram="), got.stderr
+            subprocess.run(["curl", "-sS", "--max-time", "30", f"{url}/quit"], capture_output=True, text=True)
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                ctd.cleanup_task(cid)
+    finally:
+        net.close()
+    assert not qemus_of(cid)
+
+
+def test_an_ordinary_image_of_a_static_binary_is_composed_on_the_fly(ctd, builder, tmp_path):
+    """FROM scratch + a static binary, built with umoci: no hermitcore
+    packaging at all."""
+    layout = tmp_path / "plain"
+    ref = f"{layout}:plain"
+    for argv in (["umoci", "init", "--layout", str(layout)], ["umoci", "new", "--image", ref],
+                 ["umoci", "unpack", "--rootless", "--image", ref, str(tmp_path / "b")]):
+        subprocess.run(argv, check=True, capture_output=True)
+    tool = builder.build("glibc", "x86_64", "ocitool.c")
+    (tmp_path / "b/rootfs/bin").mkdir()
+    (tmp_path / "b/rootfs/bin/ocitool").write_bytes(tool.read_bytes())
+    os.chmod(tmp_path / "b/rootfs/bin/ocitool", 0o755)
+    subprocess.run(["umoci", "repack", "--image", ref, str(tmp_path / "b")], check=True, capture_output=True)
+    subprocess.run(["umoci", "config", "--image", ref, "--config.entrypoint", "ocitool", "--config.env",
+                    "PATH=/bin"], check=True, capture_output=True)
+    with tarfile.open(tmp_path / "plain.tar", "w") as t:
+        for name in os.listdir(layout):
+            t.add(layout / name, arcname=name)
+    ctd.ctr("images", "import", "--index-name", "docker.io/library/plain:latest", str(tmp_path / "plain.tar"))
+    r = subprocess.run(ctd.run_argv("docker.io/library/plain:latest", "plain", "ocitool", "show", "x", opts=("--rm",)),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 3, r.stderr
+    assert r.stdout.splitlines()[:3] == ["arg 1: show", "arg 2: x", "cwd: /"]
+
+
+def _bundle(tmp_path, image_rootfs_from, args, extra=None) -> str:
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs/hermitcore").mkdir(parents=True)
+    for name in ("image.elf", "config.json"):
+        (bundle / "rootfs/hermitcore" / name).write_bytes((image_rootfs_from / name).read_bytes())
+    spec = {"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": args, "env": [], "cwd": "/"}}
+    spec.update(extra or {})
+    (bundle / "config.json").write_text(json.dumps(spec))
+    return str(bundle)
+
+
+@pytest.fixture(scope="module")
+def unpacked(images, tmp_path_factory):
+    """The x86_64 image's /hermitcore, unpacked by skopeo and umoci."""
+    d = tmp_path_factory.mktemp("unpacked")
+    subprocess.run(["skopeo", "copy", "--override-arch", "amd64", f"oci-archive:{images['dir'] / 'ocitool.tar'}",
+                    f"oci:{d / 'layout'}:t"], check=True, capture_output=True)
+    subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{d / 'layout'}:t", str(d / "b")], check=True,
+                   capture_output=True)
+    return d / "b/rootfs/hermitcore"
+
+
+def test_the_runtime_reports_created_running_stopped_truthfully(unpacked, tmp_path):
+    rt = [runtime_binary(), "--root", str(tmp_path / "root"), "--log", str(tmp_path / "log"), "--log-format", "json"]
+    bundle = _bundle(tmp_path, unpacked, ["/ocitool", "wait"])
+    # init keeps the streams create was given (the container's): files here, not pipes to wait on
+    with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+        r = subprocess.run([*rt, "create", "--bundle", bundle, "--pid-file", str(tmp_path / "pid"), "c1"],
+                           stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=120)
+    assert r.returncode == 0, (tmp_path / "err").read_text()
+    pid = int((tmp_path / "pid").read_text())
+
+    def state():
+        return json.loads(subprocess.run([*rt, "state", "c1"], capture_output=True, text=True, check=True).stdout)
+
+    try:
+        s = state()
+        assert (s["status"], s["pid"], s["bundle"]) == ("created", pid, bundle)
+        assert not qemus_of(bundle)  # nothing boots before start
+        assert subprocess.run([*rt, "start", "c1"], capture_output=True).returncode == 0
+        assert state()["status"] == "running"
+        deadline = time.monotonic() + 120
+        while "ready" not in (tmp_path / "out").read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert subprocess.run([*rt, "kill", "c1", "TERM"], capture_output=True).returncode == 0
+        deadline = time.monotonic() + 60
+        while state()["status"] != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert state()["status"] == "stopped"
+        # (the shim reaps init and reads its status; here nobody is its parent but init's reaper)
+        r = subprocess.run([*rt, "start", "c1"], capture_output=True, text=True)
+        assert r.returncode == 1 and "stopped" in r.stderr
+        assert subprocess.run([*rt, "delete", "c1"], capture_output=True).returncode == 0
+        r = subprocess.run([*rt, "state", "c1"], capture_output=True, text=True)
+        assert r.returncode == 1 and "does not exist" in r.stderr
+    finally:
+        subprocess.run([*rt, "delete", "--force", "c1"], capture_output=True)
+    assert "graceful shutdown after signal 15" in (tmp_path / "out").read_text()
+
+
+def test_runtime_errors_name_what_is_missing_in_its_log(unpacked, tmp_path):
+    rt = [runtime_binary(), "--root", str(tmp_path / "root"), "--log", str(tmp_path / "log"), "--log-format", "json"]
+    bundle = _bundle(tmp_path, unpacked, ["/ocitool"])
+    env = dict(os.environ, PATH="/nonexistent")  # no QEMU
+    r = subprocess.run([*rt, "create", "--bundle", bundle, "c2"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 1
+    last = json.loads((tmp_path / "log").read_text().splitlines()[-1])
+    assert last["level"] == "error" and "qemu-system-x86_64 not found" in last["msg"], last
+    assert "Traceback" not in r.stderr
+    # an image for no architecture we run, and exec, which a unikernel has no use for
+    (tmp_path / "bundle/rootfs/hermitcore/image.elf").write_bytes(b"\x7fELF" + b"\0" * 60)
+    r = subprocess.run([*rt, "create", "--bundle", bundle, "c3"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    r = subprocess.run([*rt, "exec", "c3", "sh"], capture_output=True, text=True)
+    assert r.returncode == 1 and "not supported" in r.stderr
