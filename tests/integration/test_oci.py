@@ -98,7 +98,6 @@ def test_pkg_writes_a_multi_platform_image_skopeo_and_umoci_read(images, builder
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
 
 
-@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
 def test_ctr_run_gives_the_program_its_args_env_cwd_limits_and_exit_status(ctd, images, arch):
     cid = f"show-{arch}"
     r = subprocess.run(ctd.run_argv(images["ocitool"], cid, "/ocitool", "show", "one", "two words", opts=(
@@ -111,7 +110,45 @@ def test_ctr_run_gives_the_program_its_args_env_cwd_limits_and_exit_status(ctd, 
     assert lines[5] == "cpus: 2"
     mem = int(lines[6].split()[1])
     assert 80 <= mem <= 96, lines
+    assert lines[7:] == ["terminal: no"]
     assert not qemus_of(cid)
+
+
+def test_a_terminal_when_the_spec_asks_for_one(ctd, images, arch):
+    """ctr run -t: the runtime makes a pty, hands its master to the shim
+    through --console-socket, and the program's stdio is the terminal."""
+    import pty
+
+    cid = f"tty-{arch}"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(ctd.run_argv(images["ocitool"], cid, "/ocitool", "show", opts=(
+        "--rm", "-t", "--platform", f"linux/{OCI_ARCH[arch]}")), stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None or _readable(master):
+            try:
+                chunk = os.read(master, 4096) if _readable(master) else b""
+            except OSError:
+                break
+            out += chunk
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            ctd.cleanup_task(cid)
+        os.close(master)
+    assert proc.returncode == 3, out
+    # "\r\r\n": the container's terminal turns \n into \r\n, and ctr's own copy to its terminal adds
+    # one more \r -- exactly the bytes runc gives for a static hello under `ctr run -t`.
+    assert b"arg 1: show\r\r\n" in out and b"terminal: yes\r\r\n" in out, out
+
+
+def _readable(fd: int) -> bool:
+    import select
+
+    return bool(select.select([fd], [], [], 0.1)[0])
 
 
 def test_sigterm_from_ctr_reaches_the_programs_handler(ctd, images, arch):
@@ -130,9 +167,10 @@ def test_sigterm_from_ctr_reaches_the_programs_handler(ctd, images, arch):
     assert not qemus_of(cid)
 
 
-def test_sigkill_stops_the_vm_and_leaves_no_qemu(ctd, images):
-    cid = "killed"
-    proc = subprocess.Popen(ctd.run_argv(images["ocitool"], cid, "/ocitool", "wait", opts=("--rm",)),
+def test_sigkill_stops_the_vm_and_leaves_no_qemu(ctd, images, arch):
+    cid = f"killed-{arch}"
+    proc = subprocess.Popen(ctd.run_argv(images["ocitool"], cid, "/ocitool", "wait", opts=(
+        "--rm", "--platform", f"linux/{OCI_ARCH[arch]}")),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline() == "ready\n"
@@ -150,11 +188,11 @@ def test_sigkill_stops_the_vm_and_leaves_no_qemu(ctd, images):
     assert not qemus_of(cid)
 
 
-def test_a_bind_mount_is_the_guests_mount(ctd, images, tmp_path):
+def test_a_bind_mount_is_the_guests_mount(ctd, images, tmp_path, arch):
     shared = tmp_path / "shared"
     shared.mkdir()
-    r = subprocess.run(ctd.run_argv(images["ocitool"], "bind", "/ocitool", "write", "/data/note.txt", "via 9p", opts=(
-        "--rm", "--mount", f"type=bind,src={shared},dst=/data,options=rbind:rw")), capture_output=True, text=True,
+    r = subprocess.run(ctd.run_argv(images["ocitool"], f"bind-{arch}", "/ocitool", "write", "/data/note.txt", "via 9p",
+                                    opts=("--rm", "--platform", f"linux/{OCI_ARCH[arch]}", "--mount", f"type=bind,src={shared},dst=/data,options=rbind:rw")), capture_output=True, text=True,
         timeout=180)
     assert (r.returncode, r.stdout) == (0, "read back: via 9p\n"), r.stderr
     assert (shared / "note.txt").read_text() == "via 9p\n"
@@ -184,7 +222,7 @@ def test_a_server_is_reached_at_its_cni_address(ctd, images, tmp_path, arch):
     assert not qemus_of(cid)
 
 
-def test_an_ordinary_image_of_a_static_binary_is_composed_on_the_fly(ctd, builder, tmp_path):
+def test_an_ordinary_image_of_a_static_binary_is_composed_on_the_fly(ctd, builder, tmp_path, arch):
     """FROM scratch + a static binary, built with umoci: no hermitcore
     packaging at all."""
     layout = tmp_path / "plain"
@@ -192,19 +230,20 @@ def test_an_ordinary_image_of_a_static_binary_is_composed_on_the_fly(ctd, builde
     for argv in (["umoci", "init", "--layout", str(layout)], ["umoci", "new", "--image", ref],
                  ["umoci", "unpack", "--rootless", "--image", ref, str(tmp_path / "b")]):
         subprocess.run(argv, check=True, capture_output=True)
-    tool = builder.build("glibc", "x86_64", "ocitool.c")
+    tool = builder.build("glibc", arch, "ocitool.c")
     (tmp_path / "b/rootfs/bin").mkdir()
     (tmp_path / "b/rootfs/bin/ocitool").write_bytes(tool.read_bytes())
     os.chmod(tmp_path / "b/rootfs/bin/ocitool", 0o755)
     subprocess.run(["umoci", "repack", "--image", ref, str(tmp_path / "b")], check=True, capture_output=True)
     subprocess.run(["umoci", "config", "--image", ref, "--config.entrypoint", "ocitool", "--config.env",
-                    "PATH=/bin"], check=True, capture_output=True)
+                    "PATH=/bin", "--architecture", OCI_ARCH[arch]], check=True, capture_output=True)
     with tarfile.open(tmp_path / "plain.tar", "w") as t:
         for name in os.listdir(layout):
             t.add(layout / name, arcname=name)
-    ctd.ctr("images", "import", "--index-name", "docker.io/library/plain:latest", str(tmp_path / "plain.tar"))
-    r = subprocess.run(ctd.run_argv("docker.io/library/plain:latest", "plain", "ocitool", "show", "x", opts=("--rm",)),
-                       capture_output=True, text=True, timeout=300)
+    name = f"docker.io/library/plain-{arch}:latest"
+    ctd.ctr("images", "import", "--platform", f"linux/{OCI_ARCH[arch]}", "--index-name", name, str(tmp_path / "plain.tar"))
+    r = subprocess.run(ctd.run_argv(name, f"plain-{arch}", "ocitool", "show", "x", opts=(
+        "--rm", "--platform", f"linux/{OCI_ARCH[arch]}")), capture_output=True, text=True, timeout=300)
     assert r.returncode == 3, r.stderr
     assert r.stdout.splitlines()[:3] == ["arg 1: show", "arg 2: x", "cwd: /"]
 

@@ -1,5 +1,5 @@
 /* Test program for test_oci.py: what a container's process sees.
- *   ocitool show             argv, the working directory, $GREETING, CPUs and memory; exit 3
+ *   ocitool show             argv, the working directory, $GREETING, CPUs, memory, whether stdio is a terminal; exit 3
  *   ocitool write PATH TEXT  writes TEXT + "\n" to PATH (a bind mount), prints what it read back
  *   ocitool wait             prints "ready", waits for SIGTERM, shuts down gracefully (exit 0);
  *                            without a handler it would end with 143
@@ -27,6 +27,7 @@ int main(int argc, char **argv)
         sysinfo(&si);
         printf("cpus: %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
         printf("memory: %lu MiB\n", (unsigned long)(si.totalram * si.mem_unit >> 20));
+        printf("terminal: %s\n", isatty(0) && isatty(1) ? "yes" : "no");
         return 3;
     }
     if (!strcmp(mode, "write") && argc == 4) {
