@@ -15,7 +15,10 @@ the signals `kill` sends it go to the program (SIGKILL stops the VM).
 
 The image is /hermitcore/image.elf of the container's root (from
 `hermitcore pkg`); an ordinary image of a Linux program (FROM scratch with
-a static or dynamic binary) is composed on the fly, cached.
+a static or dynamic binary) is composed on the fly, cached. A Kubernetes
+pod's sandbox container (CRI's annotation) boots nothing: its init holds
+the pod's network namespace, as pause does, and the pod's container gets
+the interface.
 """
 
 from __future__ import annotations
@@ -369,9 +372,12 @@ def cmd_create(args, log: Log) -> int:
     bundle = os.path.abspath(args.bundle or ".")
     spec = _load_spec(bundle)
     rootfs = _rootfs(bundle, spec)
-    image, boot = _image_for(rootfs, spec["process"]["args"], spec["process"].get("env") or [])
-    _check_qemu(image)
-    run_argv = _run_argv(spec, image, boot, args.id)
+    if _is_sandbox(spec):  # a pod's sandbox ("pause"): holds the pod's network namespace, boots nothing
+        image, boot, run_argv = None, {}, None
+    else:
+        image, boot = _image_for(rootfs, spec["process"]["args"], spec["process"].get("env") or [])
+        _check_qemu(image)
+        run_argv = _run_argv(spec, image, boot, args.id)
     terminal = bool(spec["process"].get("terminal"))
     if terminal and not args.console_socket:
         raise RuntimeError_("the spec asks for a terminal: --console-socket is required")
@@ -407,6 +413,12 @@ def cmd_create(args, log: Log) -> int:
     return 0
 
 
+def _is_sandbox(spec: dict) -> bool:
+    """CRI's pod sandbox container (containerd's and CRI-O's annotation)."""
+    ann = spec.get("annotations") or {}
+    return "sandbox" in (ann.get("io.kubernetes.cri.container-type"), ann.get("io.kubernetes.cri-o.ContainerType"))
+
+
 def _init(c: Container, spec: dict, run_argv: list[str], terminal: bool, console_socket: str | None, ready: int):
     """The container's init: set up, tell create, wait for start, run."""
     code = 1
@@ -430,6 +442,10 @@ def _init(c: Container, spec: dict, run_argv: list[str], terminal: bool, console
         if os.read(fifo, 1) != b"s":
             os._exit(1)
         os.close(fifo)
+        if run_argv is None:  # the sandbox: like pause, wait to be stopped (the pod's containers hold the VMs)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            while True:
+                signal.pause()
         # Pass SIGTERM/SIGINT/... arriving from now on to the program (run installs that).
         net = _wire_network(mode)
         from hermitcore import cli

@@ -19,6 +19,9 @@ PACKAGES+=(python3 libpython3.11-stdlib sqlite3 lua5.4 gawk coreutils)
 # Debugging (tests/integration/test_coredump.py, test_debug.py): gdb for both architectures, and socat,
 # the way `run --monitor` says to reach QEMU's monitor.
 PACKAGES+=(gdb-multiarch socat)
+# Containers (tests/integration/test_oci.py, the oci benchmark): Debian's containerd and its ctr, runc (the
+# baseline), the CNI plugins (bridge, host-local), skopeo and umoci to read and build images, podman, curl.
+PACKAGES+=(containerd runc containernetworking-plugins skopeo umoci podman curl)
 # Building LTP (../shared/ltp.tar.gz) at test time: tests/ltp/ltp.py APT_PACKAGES.
 PACKAGES+=(make autoconf automake m4 pkg-config)
 # Debian's arm64 packages the tests unpack for the aarch64 guest

@@ -248,6 +248,39 @@ def test_an_ordinary_image_of_a_static_binary_is_composed_on_the_fly(ctd, builde
     assert r.stdout.splitlines()[:3] == ["arg 1: show", "arg 2: x", "cwd: /"]
 
 
+def test_podman_runs_the_image_with_the_runtime(images, arch, tmp_path_factory):
+    """podman load of `hermitcore pkg`'s archive, then podman run --runtime
+    (conmon calls create/start/state/delete), with its own storage."""
+    import shutil
+    import tempfile
+
+    if shutil.which("podman") is None:
+        pytest.fail("podman is not installed (scripts/setup.sh installs it)")
+    root = tempfile.mkdtemp(prefix="hc-pm-", dir="/tmp")
+    pm = ["podman", "--root", f"{root}/root", "--runroot", f"{root}/run", "--cgroup-manager", "cgroupfs",
+          "--events-backend", "file", "--storage-driver", "vfs"]
+    try:
+        # podman load takes the host's platform of an index: the arm64 one goes through skopeo first
+        archive = f"{root}/{arch}.tar"
+        subprocess.run(["skopeo", "copy", "--override-arch", OCI_ARCH[arch], f"oci-archive:{images['dir'] / 'ocitool.tar'}",
+                        f"oci-archive:{archive}:{images['ocitool']}"], check=True, capture_output=True)
+        r = subprocess.run([*pm, "load", "-i", archive], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run([*pm, "run", "--rm", "--pull", "never", "--network", "none", "--runtime", runtime_binary(),
+                            "--arch",
+                            OCI_ARCH[arch], "-e", "GREETING=podman", images["ocitool"], "show", "p"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 3, r.stderr
+        assert r.stdout.splitlines()[:4] == ["arg 1: show", "arg 2: p", "cwd: /", "GREETING=podman"], r.stdout
+    finally:
+        subprocess.run([*pm, "rm", "-af"], capture_output=True, timeout=120)
+        with open("/proc/self/mounts") as f:
+            mounts = [line.split()[1] for line in f if root in line.split()[1]]
+        for m in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _bundle(tmp_path, image_rootfs_from, args, extra=None) -> str:
     bundle = tmp_path / "bundle"
     (bundle / "rootfs/hermitcore").mkdir(parents=True)
@@ -323,3 +356,36 @@ def test_runtime_errors_name_what_is_missing_in_its_log(unpacked, tmp_path):
     assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
     r = subprocess.run([*rt, "exec", "c3", "sh"], capture_output=True, text=True)
     assert r.returncode == 1 and "not supported" in r.stderr
+
+
+def test_a_pods_sandbox_container_boots_nothing_and_holds_the_namespace(tmp_path):
+    """Kubernetes runs a pod's sandbox (pause) with the pod's runtime
+    handler too: it must keep the network namespace and leave the
+    interface to the pod's container."""
+    rt = [runtime_binary(), "--root", str(tmp_path / "root")]
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    spec = {"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["/pause"], "cwd": "/"},
+            "annotations": {"io.kubernetes.cri.container-type": "sandbox"},
+            "linux": {"namespaces": [{"type": "network"}]}}
+    (bundle / "config.json").write_text(json.dumps(spec))
+    r = subprocess.run([*rt, "create", "--bundle", str(bundle), "--pid-file", str(tmp_path / "pid"), "pod"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    assert r.returncode == 0
+    pid = int((tmp_path / "pid").read_text())
+    try:
+        assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")  # a namespace of its own
+        assert subprocess.run([*rt, "start", "pod"]).returncode == 0
+        time.sleep(0.5)
+        state = json.loads(subprocess.run([*rt, "state", "pod"], capture_output=True, text=True, check=True).stdout)
+        assert (state["status"], state["pid"]) == ("running", pid)
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            assert not f.read().split()  # no QEMU under it
+        assert subprocess.run([*rt, "kill", "pod", "KILL"]).returncode == 0
+        deadline = time.monotonic() + 30
+        while json.loads(subprocess.run([*rt, "state", "pod"], capture_output=True, text=True).stdout)["status"] \
+                != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        subprocess.run([*rt, "delete", "--force", "pod"], capture_output=True)
+    assert not os.path.exists(tmp_path / "root/pod")
