@@ -27,7 +27,7 @@ from benchmarks.common import (
 
 METRICS = ("exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time", "timer_jitter",
            "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "stdio", "fs", "processes",
-           "dynamic")
+           "dynamic", "oci")
 #: what later capabilities will add, and why they are not measured yet (metric -> reason)
 NOT_YET: dict[str, str] = {}
 TARGETS = {
@@ -38,6 +38,7 @@ TARGETS = {
     "min_mem_mib": 2,
     "compose_cold_s": 3.0,
     "compose_warm_s": 0.3,
+    "oci_runtime_ms": 50.0,
 }
 
 
@@ -494,6 +495,21 @@ def m_dynamic(board, runner, floor, runs, quick=False):
     return [row]
 
 
+def m_oci(board, runner, floor, runs):
+    """Container engines (issue #20): ctr run of a packaged hello with
+    hermitcore-runtime next to hermitcore run and to runc (benchmarks/oci.py).
+    The fast boards only."""
+    from benchmarks import oci
+
+    if board not in ("qemu-microvm", "qemu-virt"):
+        return []
+    progress(f"oci {board}")
+    try:
+        return [oci.measure(board, runner.arch, runs)]
+    except (RuntimeError, subprocess.CalledProcessError, AssertionError) as e:
+        return [{"board": board, "accel": "tcg", "error": str(e)[:300]}]
+
+
 def m_net(board, runner, floor, runs, quick=False):
     """TCP both ways, request/response latency, HTTP req/s (benchmarks/net.py)."""
     import platform
@@ -633,7 +649,7 @@ FUNCS = {
     "image_size": m_image_size, "min_mem": m_min_mem, "compose_time": m_compose_time, "timer_jitter": m_timer_jitter,
     "syscall_round_trip": m_syscall_round_trip, "threads": m_threads, "os_noise_fwq": m_os_noise_fwq,
     "stream": m_stream, "net": m_net, "soak": m_soak, "stdio": m_stdio, "fs": m_fs, "processes": m_processes,
-    "dynamic": m_dynamic,
+    "dynamic": m_dynamic, "oci": m_oci,
 }
 
 
@@ -750,6 +766,20 @@ def markdown(report: dict) -> str:
                for r in rows])
         out += [f"- {r['board']} {r['accel']}: Linux guest not measured -- {r['linux_error']}"
                 for r in rows if "linux_error" in r]
+    if "oci" in metrics:
+        rows = metrics["oci"]
+        table("5e. containers: wall time to exit of a static hello (medians) as `hermitcore run IMAGE`, as `ctr run` "
+              "of its `hermitcore pkg` image with hermitcore-runtime, and as `ctr run` of an ordinary image of the "
+              "binary with runc; the runtime's cost = (ctr run - hermitcore run) - (runc's ctr run - the binary "
+              "alone) (target <= 50 ms); and each runtime command the shim calls",
+              ["board", "accel", "hermitcore run ms", "ctr run (hermitcore-runtime) ms", "ctr run (runc) ms",
+               "runtime's cost ms", "runtime commands ms (calls per run)"],
+              [(r["board"], r["accel"], f"{r['hermit_ms']:.0f}", f"{r['oci_ms']:.0f}",
+                f"{r['runc_ms']:.0f}" if "runc_ms" in r else "-",
+                f"{r['runtime_ms']:.0f}" if "runtime_ms" in r else f"{r['overhead_ms']:.0f} (with containerd's own)",
+                ", ".join(f"{k} {v:.0f} ({r['calls_per_run'][k]:g})" for k, v in r["calls_ms"].items()))
+               for r in rows if "error" not in r])
+        out += [f"- {r['board']}: not measured -- {r['error']}" for r in rows if "error" in r]
     if "processes" in metrics:
         keys = ("fork_us", "spawn_us", "pingpong_us", "signal_ns")
         table("5c. processes: fork+exit+wait, posix_spawn+wait of a static `true`, pipe ping-pong between two "

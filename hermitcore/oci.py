@@ -18,17 +18,14 @@ image gives the same digests (layers have fixed times and owners).
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
 import json
 import os
 import re
-import shutil
-import tarfile
-import tempfile
 
 from hermitcore.errors import HermitError
+
+# gzip, hashlib, io, shutil, tarfile and tempfile are imported where used:
+# the runtime reads boot configs through here on every container's create.
 
 IMAGE_DIR = "hermitcore"  # in the layer and so in the container's root
 IMAGE_FILE = f"{IMAGE_DIR}/image.elf"
@@ -68,6 +65,8 @@ class _Blobs:
         os.makedirs(self.dir, exist_ok=True)
 
     def put(self, data: bytes, media_type: str, **extra) -> dict:
+        import hashlib
+
         digest = hashlib.sha256(data).hexdigest()
         path = os.path.join(self.dir, digest)
         if not os.path.exists(path):
@@ -83,6 +82,11 @@ def _json(obj) -> bytes:
 def _layer(image: str, boot: dict) -> tuple[bytes, str]:
     """(the gzipped layer, its diff_id): /hermitcore/ with the image and its
     boot config, owned by root, time 0."""
+    import gzip
+    import hashlib
+    import io
+    import tarfile
+
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         def add(name: str, data: bytes | None, mode: int):
@@ -169,6 +173,10 @@ def package(images: list[str], out: str, *, name: str, args: list[str] = (), env
     """Write the OCI image of ``images`` (composed images, one per
     architecture) to ``out``: a layout directory, or an archive of it when
     ``out`` ends in .tar. Returns the top descriptor (index.json's entry)."""
+    import shutil
+    import tarfile
+    import tempfile
+
     ref = full_reference(name)
     for kv in env:
         if "=" not in kv or kv.startswith("="):

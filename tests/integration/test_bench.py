@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import BOARDS, ROOT, selected_arches
 
 QUICK_METRICS = {"exec_to_exit", "run_overhead", "boot_breakdown", "image_size", "min_mem", "compose_time",
-                 "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "processes", "dynamic"}
+                 "syscall_round_trip", "threads", "os_noise_fwq", "stream", "net", "soak", "processes", "dynamic", "oci"}
 
 
 @pytest.fixture(scope="module", params=[a for a in ("x86_64", "aarch64") if a in selected_arches()])
@@ -56,6 +56,10 @@ def test_ratios_and_verdicts_follow_from_the_numbers(report):
         assert r["min_mib"] >= 1 and r["meets"] == (r["min_mib"] <= t["min_mem_mib"])
     for r in data["metrics"]["compose_time"]:
         assert r["cold_s"]["median"] > 0 and r["warm_s"]["median"] > 0
+    for r in data["metrics"]["oci"]:
+        assert "error" not in r, r
+        assert r["overhead_ms"] == pytest.approx(r["oci_ms"] - r["hermit_ms"])
+        assert {"create", "start", "delete"} <= set(r["calls_ms"])
     for r in data["metrics"]["syscall_round_trip"]:
         assert r["noop_ns"] > 0 and r["write64_ns"] > 0
         if "host_noop_ns" in r:
