@@ -35,6 +35,7 @@ DEFAULT_ROOT = "/run/hermitcore-runtime"
 OCI_VERSION = "1.0.2"
 CLONE_NEWNET = 0x40000000
 TAP = "tap0"
+ACCEL_ANNOTATION = "org.hermitcore.accel"  # kvm, tcg or auto (default): a container annotation
 
 
 class RuntimeError_(HermitError):
@@ -233,6 +234,14 @@ def _run_argv(spec: dict, image: str, boot: dict, cid: str) -> list[str]:
     are added at start, once the namespace's interface is known)."""
     proc = spec["process"]
     argv = ["run", image, "--stop-timeout", "86400"]  # containerd decides when SIGKILL follows SIGTERM
+    accel = (spec.get("annotations") or {}).get(ACCEL_ANNOTATION, "auto")
+    if accel not in ("auto", "kvm", "tcg"):
+        raise RuntimeError_(f"annotation {ACCEL_ANNOTATION}={accel!r}: expected kvm, tcg or auto")
+    if accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        why = "does not exist" if not os.path.exists("/dev/kvm") else "is not readable and writable by this user " \
+            "(add it to the kvm group)"
+        raise RuntimeError_(f"{ACCEL_ANNOTATION}=kvm, but /dev/kvm {why}")
+    argv += ["--accel", accel]
     cpus, mem = _size_from_resources(spec)
     cpus = cpus or boot.get("cpus")
     if cpus:

@@ -350,7 +350,12 @@ def test_runtime_errors_name_what_is_missing_in_its_log(unpacked, tmp_path):
     last = json.loads((tmp_path / "log").read_text().splitlines()[-1])
     assert last["level"] == "error" and "qemu-system-x86_64 not found" in last["msg"], last
     assert "Traceback" not in r.stderr
-    # an image for no architecture we run, and exec, which a unikernel has no use for
+    # a bad annotation, an image for no architecture we run, and exec, which a unikernel has no use for
+    spec = json.loads((tmp_path / "bundle/config.json").read_text())
+    spec["annotations"] = {"org.hermitcore.accel": "hvf"}
+    (tmp_path / "bundle/config.json").write_text(json.dumps(spec))
+    r = subprocess.run([*rt, "create", "--bundle", bundle, "c4"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "org.hermitcore.accel='hvf'" in r.stderr, r.stderr
     (tmp_path / "bundle/rootfs/hermitcore/image.elf").write_bytes(b"\x7fELF" + b"\0" * 60)
     r = subprocess.run([*rt, "create", "--bundle", bundle, "c3"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
