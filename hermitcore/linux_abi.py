@@ -30,6 +30,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "creat": (2, "as openat(O_CREAT|O_WRONLY|O_TRUNC)"),
     "openat": (4, "one tree (docs/architecture.md): the image's files as a writable root (in memory; --read-only: -EROFS), tmpfs at /tmp, /run, /dev/shm, /dev, /proc, /sys, --mount directories over 9P; O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW, O_TMPFILE, O_CLOEXEC; symlinks followed (at most 40: -ELOOP); FIFOs; /proc/self/fd/N reopens that file"),
     "close": (1, ""),
+    "close_range": (3, "CLOSE_RANGE_CLOEXEC; CLOSE_RANGE_UNSHARE: -EINVAL"),
     "lseek": (3, ""),
     "fstat": (2, ""),
     "stat": (2, ""),

@@ -7,7 +7,7 @@ the vDSO's clock) and C++ program on both architectures (the aarch64 ones
 built with the cross compiler against its sysroot), musl's dynamic linker,
 and Debian's own programs from this machine -- python3 with its standard
 library, the sqlite3 CLI, lua5.4, gawk, coreutils -- on x86_64 (the host runs
-no aarch64 binaries)."""
+no aarch64 binaries), and Debian's arm64 python3 unpacked from its packages."""
 
 from __future__ import annotations
 
@@ -136,6 +136,43 @@ def test_python3_runs_unmodified(tmp_path):
     want = _host(["/usr/bin/python3", str(script)], cwd=tmp_path, env={"PATH": "/usr/bin"})
     r = run_linux("x86_64", "/usr/bin/python3", "/script.py", env=("PATH=/usr/bin:/",),  # sys.executable: /python3
                   extra=("--add", str(lib), "--add", f"{script}:/script.py", "--mem", "512M", "--cpus", "2"))
+    no_panic(r)
+    assert (r.rc, r.out) == (0, want.stdout), r
+
+
+#: Debian's arm64 python3.11 and the libraries it and its extension modules load (apt-get download; setup.sh
+#: adds the architecture)
+PYTHON_ARM64 = ["python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libc6", "libbz2-1.0",
+                "libcrypt1", "libdb5.3", "libexpat1", "libffi8", "liblzma5", "libncursesw6", "libnsl2", "libreadline8",
+                "libsqlite3-0", "libssl3", "libtinfo6", "libtirpc3", "libuuid1", "zlib1g", "libgcc-s1",
+                "libgssapi-krb5-2", "libkrb5-3", "libk5crypto3", "libkrb5support0", "libcom-err2", "libkeyutils1"]
+
+
+@pytest.mark.skipif("aarch64" not in selected_arches(), reason="the aarch64 guest's python")
+def test_python3_arm64_from_debian_packages(tmp_path):
+    """Debian's arm64 packages unpacked with dpkg-deb -x into a tree, which is
+    the program's --sysroot: the same script as on x86_64, the same output
+    as the host's own python3 gives."""
+    import os
+
+    lib = _python_stdlib()  # the host's, for its output only
+    r = subprocess.run(["apt-get", "download", *(f"{p}:arm64" for p in PYTHON_ARM64)], cwd=tmp_path,
+                       capture_output=True, text=True)
+    debs = sorted(tmp_path.glob("*_arm64.deb"))
+    if r.returncode or len(debs) != len(PYTHON_ARM64):
+        if os.environ.get("CI"):
+            pytest.fail(f"apt-get download of python3.11:arm64 failed (scripts/setup.sh adds arm64): {r.stderr}")
+        pytest.skip("Debian's arm64 packages are not available (dpkg --add-architecture arm64; apt-get update)")
+    root = tmp_path / "root"
+    for deb in debs:
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    script = tmp_path / "script.py"
+    script.write_text(PYTHON_SCRIPT)
+    assert lib.name == "python3.11", "the host's python3 is the same version as Debian's arm64 one"
+    want = _host(["/usr/bin/python3", str(script)], cwd=tmp_path, env={"PATH": "/usr/bin"})
+    r = run_linux("aarch64", str(root / "usr/bin/python3.11"), "/script.py", env=("PATH=/usr/bin:/",),
+                  extra=("--sysroot", str(root), "--add", str(root / "usr/lib/python3.11"), "--add",
+                         f"{script}:/script.py", "--mem", "512M", "--cpus", "2"))
     no_panic(r)
     assert (r.rc, r.out) == (0, want.stdout), r
 

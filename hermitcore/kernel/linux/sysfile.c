@@ -373,6 +373,23 @@ long sys_open(long upath, long flags, long mode) { return sys_openat(AT_FDCWD, u
 long sys_creat(long upath, long mode) { return sys_openat(AT_FDCWD, upath, O_CREAT | O_WRONLY | O_TRUNC, mode); }
 long sys_close(long fd) { return fd_close(fd); }
 
+/* close_range(first, last, flags): close (or with CLOSE_RANGE_CLOEXEC mark
+ * close-on-exec) every open descriptor in [first, last] (glibc's closefrom,
+ * Python's subprocess). CLOSE_RANGE_UNSHARE (a table of the caller's own
+ * first) is refused with -EINVAL: no caller we know uses it. */
+long sys_close_range(long first, long last, long flags)
+{
+    unsigned lo = (unsigned)first, hi = (unsigned)last;
+    if ((unsigned long)flags & ~4ul || lo > hi)
+        return -EINVAL;
+    for (unsigned fd = lo; fd < MAX_FDS && fd <= hi; fd++)
+        if (flags & 4)
+            fd_cloexec(fd, 1);
+        else
+            fd_close(fd);
+    return 0;
+}
+
 /* --- reading and writing --- */
 long sys_read(long fd, long buf, long count)
 {
