@@ -426,7 +426,31 @@ def setup_commands(image: str, syms: ProgramSymbols | None) -> list[str]:
         cmds.append(f"set substitute-path {DEBUG_PREFIX} {_gdb_path(str(src))}")
     if syms is not None:
         cmds.append(f"add-symbol-file {_gdb_path(syms.path)}" + (f" -o {syms.bias:#x}" if syms.bias else ""))
+        vdso = vdso_file(image)
+        if vdso:  # linked at 0, mapped at USER_VDSO in every program
+            cmds.append(f"add-symbol-file {_gdb_path(vdso)} -o {USER_VDSO:#x}")
     return cmds
+
+
+USER_VDSO = 0x3F80010000  # hermit/user.h
+
+
+def vdso_file(image: str) -> str | None:
+    """The image's vDSO, written once next to its program in the cache
+    (gdb reads symbols from files), or None."""
+    from hermitcore.image import vdso_of
+
+    data = vdso_of(image)
+    if not data:
+        return None
+    path = os.path.join(debug_dir(image), "linux-vdso.so.1")
+    if not (os.path.isfile(path) and os.path.getsize(path) == len(data)):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return path
 
 
 def _gdb_path(path: str) -> str:

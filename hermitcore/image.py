@@ -83,20 +83,30 @@ def _elf_read_errors() -> tuple:
 def program_of(path: str | os.PathLike) -> bytes | None:
     """The static Linux executable embedded in a Linux image (``app_elf`` in
     its ``.app`` section), or None (also when the image cannot be read)."""
+    return _embedded(path, "app_elf")
+
+
+def vdso_of(path: str | os.PathLike) -> bytes | None:
+    """The vDSO a Linux image maps into its programs (``vdso_image``), or None."""
+    return _embedded(path, "vdso_image")
+
+
+def _embedded(path, name: str) -> bytes | None:
+    """The bytes between the symbols NAME and NAME_end of a section."""
     from elftools.elf.elffile import ELFFile
 
     try:
         with open(path, "rb") as f:
             elf = ELFFile(f)
             symtab = elf.get_section_by_name(".symtab")
-            sec = elf.get_section_by_name(".app")
-            if symtab is None or sec is None:
+            if symtab is None:
                 return None
-            syms = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name in ("app_elf", "app_elf_end")}
+            syms = {s.name: s for s in symtab.iter_symbols() if s.name in (name, name + "_end")}
             if len(syms) != 2:
                 return None
-            start = syms["app_elf"] - sec["sh_addr"]
-            return sec.data()[start:start + syms["app_elf_end"] - syms["app_elf"]]
+            sec = elf.get_section(syms[name]["st_shndx"])
+            start = syms[name]["st_value"] - sec["sh_addr"]
+            return sec.data()[start:start + syms[name + "_end"]["st_value"] - syms[name]["st_value"]]
     except (OSError, *_elf_read_errors()):
         return None
 

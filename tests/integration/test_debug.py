@@ -143,10 +143,12 @@ def test_gdb_steps_through_the_program_and_stops_in_the_kernel(arch, builder):
 def test_hermitcore_gdb_breaks_in_main(arch, builder, kind):
     """`hermitcore gdb PROG`: composed, held, gdb connected with a
     breakpoint on main; a static-pie at USER_PIE_BASE; a dynamic program's
-    libraries added at main (hermit-libs), a breakpoint in libc hit."""
+    libraries added at main (hermit-libs), a breakpoint in libc hit; the
+    vDSO's symbols at their address."""
     gdb_multiarch()
     prog = builder.build(kind, arch, "debugged.c")
-    commands = ["continue", "info symbol $pc", "print argc"]
+    vdso_clock = {"x86_64": "__vdso_clock_gettime", "aarch64": "__kernel_clock_gettime"}[arch]
+    commands = ["continue", "info symbol $pc", "print argc", f"info address {vdso_clock}"]
     if kind == "debug-dynamic":
         commands += ["info symbol printf", "break printf", "continue", "bt", "delete"]
     commands += ["continue"]
@@ -156,6 +158,7 @@ def test_hermitcore_gdb_breaks_in_main(arch, builder, kind):
     r = hermit(*args, timeout=300)
     assert "Breakpoint 1, main (argc=1" in r.out, r
     assert "main + " in r.out and f"of {prog}" in r.out, r
+    assert f"Symbol \"{vdso_clock}\" is at 0x3f8001" in r.out, r  # the vDSO's symbols, at USER_VDSO
     if kind == "debug-static-pie":
         assert "Breakpoint 1 at 0x8000" in r.out, r  # USER_PIE_BASE
     else:
