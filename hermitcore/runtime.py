@@ -254,6 +254,8 @@ def _run_argv(spec: dict, image: str, boot: dict, cid: str) -> list[str]:
         argv += ["-e", kv]
     if proc.get("cwd") and proc["cwd"] != "/":
         argv += ["--cwd", proc["cwd"]]
+    for server in _nameservers(spec):
+        argv += ["--dns", server]
     for m in spec.get("mounts") or []:
         opts = m.get("options") or []
         if m.get("type") == "bind" or "bind" in opts or "rbind" in opts:
@@ -262,6 +264,23 @@ def _run_argv(spec: dict, image: str, boot: dict, cid: str) -> list[str]:
                 argv += ["--mount", f"{src}:{dst}"]
             # files bound over /etc/hosts, /etc/resolv.conf...: the guest makes its own
     return argv + ["--"] + list(proc["args"][1:])
+
+
+def _nameservers(spec: dict) -> list[str]:
+    """The IPv4 name servers of the resolv.conf the engine binds over the
+    container's /etc/resolv.conf (CRI, Podman): the guest's own."""
+    import re
+
+    for m in spec.get("mounts") or []:
+        if m.get("destination") == "/etc/resolv.conf" and os.path.isfile(m.get("source", "")):
+            try:
+                with open(m["source"]) as f:
+                    text = f.read()
+            except OSError:
+                return []
+            found = re.findall(r"^\s*nameserver\s+(\d{1,3}(?:\.\d{1,3}){3})\s*$", text, re.M)
+            return found[:3]
+    return []
 
 
 # ---------------------------------------------------------------- namespaces and network
@@ -316,6 +335,12 @@ def _sh(argv: list[str]) -> str:
     return r.stdout
 
 
+def _sh_quiet(argv: list[str]) -> None:
+    import subprocess
+
+    subprocess.run(argv, capture_output=True)
+
+
 def _interface() -> dict | None:
     """The namespace's interface with an IPv4 address (CNI's eth0), its
     MAC and the default gateway, or None."""
@@ -351,9 +376,13 @@ def _wire_network(mode: str) -> list[str]:
     if nic is None:
         return ["--net", "none"]
     dev = nic["name"]
+    # A container before this one in the namespace (a restart in the same pod) may have left its tap.
+    _sh_quiet(["ip", "link", "delete", TAP])
+    _sh_quiet(["tc", "qdisc", "del", "dev", dev, "ingress"])
     _sh(["ip", "tuntap", "add", "dev", TAP, "mode", "tap"])
     _sh(["ip", "link", "set", TAP, "mtu", str(nic["mtu"]), "up"])
-    _sh(["ip", "addr", "flush", "dev", dev])  # the guest answers for the address now
+    # The interface keeps its address (every frame it receives goes to the guest, so the namespace never
+    # answers for it), and the next container started here finds it again.
     for a, b in ((dev, TAP), (TAP, dev)):
         _sh(["tc", "qdisc", "add", "dev", a, "ingress"])
         _sh(["tc", "filter", "add", "dev", a, "parent", "ffff:", "protocol", "all", "u32", "match", "u8", "0", "0",

@@ -217,6 +217,17 @@ def test_a_server_is_reached_at_its_cni_address(ctd, images, tmp_path, arch):
             if proc.poll() is None:
                 proc.kill()
                 ctd.cleanup_task(cid)
+        assert not qemus_of(cid)
+        # a second container in the same namespace (a restart in the pod) has the network again, and the name
+        # servers of the resolv.conf bound over its /etc/resolv.conf
+        resolv = tmp_path / "resolv.conf"
+        resolv.write_text("search example.test\nnameserver 192.0.2.53\nnameserver 2001:db8::53\noptions ndots:2\n")
+        r = subprocess.run(ctd.run_argv(images["ocitool"], f"dns-{arch}", "/ocitool", "cat", "/etc/resolv.conf",
+                                        opts=("--rm", "--platform", f"linux/{OCI_ARCH[arch]}", "--with-ns",
+                                              f"network:{net.path}", "--mount",
+                                              f"type=bind,src={resolv},dst=/etc/resolv.conf,options=rbind:ro")),
+                           capture_output=True, text=True, timeout=180)
+        assert (r.returncode, r.stdout) == (0, "nameserver 192.0.2.53\n"), r.stderr
     finally:
         net.close()
     assert not qemus_of(cid)

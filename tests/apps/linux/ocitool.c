@@ -1,6 +1,7 @@
 /* Test program for test_oci.py: what a container's process sees.
  *   ocitool show             argv, the working directory, $GREETING, CPUs, memory, whether stdio is a terminal; exit 3
  *   ocitool write PATH TEXT  writes TEXT + "\n" to PATH (a bind mount), prints what it read back
+ *   ocitool cat PATH         prints the file
  *   ocitool wait             prints "ready", waits for SIGTERM, shuts down gracefully (exit 0);
  *                            without a handler it would end with 143
  */
@@ -43,6 +44,17 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("read back: %s", buf);
+        return 0;
+    }
+    if (!strcmp(mode, "cat") && argc == 3) {
+        FILE *f = fopen(argv[2], "r");
+        int c;
+        if (!f) {
+            perror(argv[2]);
+            return 1;
+        }
+        while ((c = getc(f)) != EOF)
+            putchar(c);
         return 0;
     }
     if (!strcmp(mode, "wait")) {
