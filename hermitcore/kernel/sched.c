@@ -209,6 +209,54 @@ void sched_slice_expired(void)
     c->need_resched = 1;
 }
 
+/* --- CPU time --- */
+static void acct_charge(struct thread *t, uint64_t now, uint64_t stamp, int user)
+{
+    __atomic_store_n(&t->acct_seq, t->acct_seq + 1, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (t->acct_stamp && now > t->acct_stamp) {
+        if (t->acct_user)
+            t->utime_ns += now - t->acct_stamp;
+        else
+            t->stime_ns += now - t->acct_stamp;
+    }
+    t->acct_stamp = stamp;
+    t->acct_user = user;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->acct_seq, t->acct_seq + 1, __ATOMIC_RELEASE);
+}
+
+void sched_account(int user)
+{
+    struct thread *t = current_thread();
+    if (t->acct_user != user) {
+        uint64_t now = arch_clock_ns();
+        acct_charge(t, now, now, user);
+    }
+}
+
+void sched_thread_times(struct thread *t, uint64_t *user, uint64_t *sys)
+{
+    for (;;) {
+        unsigned seq = __atomic_load_n(&t->acct_seq, __ATOMIC_ACQUIRE);
+        if (seq & 1) {
+            arch_cpu_relax();
+            continue;
+        }
+        uint64_t u = t->utime_ns, s = t->stime_ns, stamp = t->acct_stamp;
+        int side = t->acct_user;
+        uint64_t now = arch_clock_ns();
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&t->acct_seq, __ATOMIC_ACQUIRE) != seq)
+            continue;
+        if (stamp && now > stamp)
+            *(side ? &u : &s) += now - stamp;
+        *user = u;
+        *sys = s;
+        return;
+    }
+}
+
 static void finish_switch(void)
 {
     struct cpu *c = this_cpu();
@@ -252,6 +300,9 @@ void schedule(void)
         return;
     }
     next->on_cpu = 1;
+    uint64_t now = arch_clock_ns(); /* CPU time: prev stops running, next starts */
+    acct_charge(prev, now, 0, prev->acct_user);
+    acct_charge(next, now, now, next->acct_user);
     c->current = next;
     c->switch_from = prev;
     c->switches++;

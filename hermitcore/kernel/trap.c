@@ -139,8 +139,12 @@ int user_return(void *regs)
     t->in_syscall = 0;
     full |= t->full_restore;
     t->full_restore = 0;
+    sched_account(1); /* from here on the program's time */
     return full;
 }
+
+void user_enter(void) { sched_account(0); }
+void user_leave(void) { sched_account(1); }
 
 int vm_fault(uintptr_t addr, int write, int exec) { return program ? program->fault(addr, write, exec) : -1; }
 

@@ -78,6 +78,8 @@ static void dump_regs(const void *p)
 
 void aarch64_exception(struct exception_frame *f, unsigned kind)
 {
+    if (kind == 8 || kind == 9)
+        user_enter(); /* from the program: CPU time is the kernel's from here */
     if ((kind & 3) == 1) { /* IRQ */
         struct cpu *c = this_cpu();
         void *outer = c->irq_regs;
@@ -103,8 +105,11 @@ void aarch64_exception(struct exception_frame *f, unsigned kind)
     int paged = -1;
     if ((ec == 0x20 || ec == 0x24 || ec == 0x25) && far < USER_LIMIT &&
         ((fsc & 0x3c) == 0x04 || (fsc & 0x3c) == 0x0c) && /* translation or permission fault */
-        (paged = vm_fault(far, ec != 0x20 && ((esr >> 6) & 1), ec == 0x20)) == 0)
-        return; /* demand paging */
+        (paged = vm_fault(far, ec != 0x20 && ((esr >> 6) & 1), ec == 0x20)) == 0) {
+        if (from_user) /* demand paging */
+            user_leave();
+        return;
+    }
     struct fault_info fi = {0};
     fi.pc = f->elr;
     fi.code = esr;

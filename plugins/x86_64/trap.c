@@ -93,6 +93,8 @@ static const int fault_signal[32] = {
 void x86_trap(struct trap_frame *f)
 {
     int from_user = (f->cs & 3) == 3;
+    if (from_user)
+        user_enter(); /* CPU time: the kernel's from here */
     if (f->vector >= 32) {
         struct cpu *c = this_cpu();
         void *outer = c->irq_regs;
@@ -129,8 +131,11 @@ void x86_trap(struct trap_frame *f)
         fi.write = (f->error >> 1) & 1;
         fi.exec = (f->error >> 4) & 1;
         int r = cr2 < USER_LIMIT ? vm_fault(cr2, fi.write, fi.exec) : -1;
-        if (r == 0)
-            return; /* demand paging */
+        if (r == 0) { /* demand paging */
+            if (from_user)
+                user_leave();
+            return;
+        }
         if (r == -2)
             fi.signal = 7; /* past the end of a mapped file: SIGBUS */
         break;
@@ -153,6 +158,7 @@ void x86_trap(struct trap_frame *f)
  * set registers sysretq does not restore: rcx, r11, any rip). */
 int x86_syscall(struct trap_frame *f)
 {
+    user_enter();
     f->rax = syscall_dispatch(f->rax, f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
     return user_return(f);
 }

@@ -238,6 +238,11 @@ struct process {
     char comm[16];
     uint64_t start_ns;
     uint64_t core_limit[2]; /* RLIMIT_CORE: soft, hard (fork copies it) */
+    /* CPU time (ns) of its ended threads (its live ones keep theirs:
+     * process_times), and of its children that wait collected (their own
+     * and theirs: Linux's cutime); resident high-water marks in KiB */
+    uint64_t utime_ns, stime_ns, cutime_ns, cstime_ns;
+    uint64_t maxrss_kb, cmaxrss_kb;
     /* what /proc/PID shows of the program it runs (loader.c, exec) */
     char exe[256];
     uintptr_t arg_start, arg_end, env_start, env_end, stack_start;
@@ -257,6 +262,25 @@ void linux_process_init(void);
 void process_vfork_release(struct process *p);
 void process_stop_others(struct process *p);
 long process_clone(unsigned long flags, uintptr_t sp, uintptr_t ptid, uintptr_t ctid, uintptr_t tls);
+/* CPU time (ns): p's (its ended threads and its live ones, the running
+ * stretch included); a thread's; resident KiB of the caller's memory now */
+void process_times(struct process *p, uint64_t *user, uint64_t *sys);
+uint64_t process_rss_kb(void);
+struct rusage_k {
+    struct {
+        int64_t sec, usec;
+    } utime, stime;
+    int64_t maxrss, rest[13];
+};
+void rusage_fill(struct rusage_k *r, uint64_t user_ns, uint64_t sys_ns, uint64_t maxrss_kb); /* sys.c */
+/* A CPU-time clock id (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID or
+ * one of clock_getcpuclockid/pthread_getcpuclockid): 1 and its reading
+ * (ns; which: 0 PROF user+sys, 1 VIRT user, 2 SCHED user+sys) or 0 when
+ * id is no CPU clock; -EINVAL when it names none that exists. */
+int cpu_clock_read(long id, uint64_t *ns);
+/* The same split: its process (or thread, by tid: else 0) and `which`. */
+int cpu_clock_parse(long id, struct process **p, long *tid, int *which);
+uint64_t cpu_clock_value(struct process *p, long tid, int which); /* ~0: the thread is gone */
 /* vm.c's side */
 struct mm *vm_first_mm(void);
 struct mm *vm_fork(void);

@@ -265,6 +265,103 @@ void process_vfork_release(struct process *p)
     }
 }
 
+/* --- CPU time and memory use --- */
+void process_times(struct process *p, uint64_t *user, uint64_t *sys)
+{
+    linux_threads_lock(); /* (a thread's time moves into p as it leaves the list) */
+    uint64_t u = p->utime_ns, s = p->stime_ns;
+    for (unsigned i = 0; linux_thread_at(i); i++) {
+        struct thread *t = linux_thread_at(i);
+        if (t->proc == p) {
+            uint64_t tu, ts;
+            sched_thread_times(t, &tu, &ts);
+            u += tu, s += ts;
+        }
+    }
+    linux_threads_unlock();
+    *user = u, *sys = s;
+}
+
+static int count_resident(uintptr_t start, uintptr_t end, unsigned prot, const char *name, uint64_t off, void *arg)
+{
+    (void)prot, (void)name, (void)off;
+    uint64_t *pages = arg;
+    for (uintptr_t va = arch_user_next(start, end); va < end; va = arch_user_next(va + PAGE_SIZE, end))
+        (*pages)++;
+    return 0;
+}
+
+uint64_t process_rss_kb(void) /* big lock held: the mappings */
+{
+    uint64_t pages = 0;
+    vm_each(count_resident, &pages);
+    return pages * (PAGE_SIZE / 1024);
+}
+
+#define CPUCLOCK_PERTHREAD 4
+
+int cpu_clock_parse(long id, struct process **p, long *tid, int *which)
+{
+    int cid = (int)id;
+    struct thread *me = current_thread();
+    if (cid == 2 || cid == 3) { /* CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID */
+        *p = me->proc, *tid = cid == 3 ? me->tid : 0, *which = 2;
+        return 1;
+    }
+    if (cid >= 0)
+        return 0;
+    int pid = ~(cid >> 3); /* Linux's CPUCLOCK_PID */
+    *which = cid & 3;
+    if (*which == 3)
+        return -EINVAL;
+    if (cid & CPUCLOCK_PERTHREAD) { /* a thread of the caller's process */
+        *p = me->proc;
+        *tid = pid ? pid : me->tid;
+        if (pid) {
+            linux_threads_lock();
+            struct thread *t = linux_thread_find(pid);
+            int ours = t && t->proc == me->proc;
+            linux_threads_unlock();
+            if (!ours)
+                return -EINVAL;
+        }
+        return 1;
+    }
+    *tid = 0;
+    *p = pid ? process_find(pid) : me->proc; /* any process, by its pid (not another thread's id) */
+    return *p ? 1 : -EINVAL;
+}
+
+uint64_t cpu_clock_value(struct process *p, long tid, int which)
+{
+    uint64_t u, s;
+    if (tid) {
+        linux_threads_lock();
+        struct thread *t = linux_thread_find(tid);
+        if (t && t->proc == p)
+            sched_thread_times(t, &u, &s);
+        linux_threads_unlock();
+        if (!t || t->proc != p)
+            return ~0ull;
+    } else {
+        process_times(p, &u, &s);
+    }
+    return which == 1 ? u : u + s; /* VIRT: the program's; PROF and SCHED: both */
+}
+
+int cpu_clock_read(long id, uint64_t *ns)
+{
+    struct process *p;
+    long tid;
+    int which, rc = cpu_clock_parse(id, &p, &tid, &which);
+    if (rc == 1) {
+        *ns = cpu_clock_value(p, tid, which);
+        if (*ns == ~0ull)
+            return -EINVAL;
+    }
+    return rc;
+}
+
 /* --- the end --- */
 static int wait_status_exit(int code) { return (code & 0xff) << 8; }
 
@@ -279,6 +376,9 @@ static void finish(struct process *p)
     fs_put(p->fs);
     p->fs = 0;
     process_vfork_release(p);
+    uint64_t rss = process_rss_kb(); /* its last resident size: its high-water mark as far as it is kept */
+    if (rss > p->maxrss_kb)
+        p->maxrss_kb = rss;
     vm_exit(p); /* from here on in the kernel's address space */
     p->mm = 0;
     /* its children go to pid 1 (those that asked get their parent-death signal) */
@@ -306,6 +406,8 @@ static void finish(struct process *p)
         info.code = sig ? ((p->status & 0x80) ? CLD_DUMPED : CLD_KILLED) : CLD_EXITED;
         info.chld.pid = p->pid;
         info.chld.status = sig ? sig : (p->status >> 8) & 0xff;
+        info.chld.utime = (int64_t)((p->utime_ns + p->cutime_ns) / 10000000); /* clock ticks, as Linux's */
+        info.chld.stime = (int64_t)((p->stime_ns + p->cstime_ns) / 10000000);
         signal_to(parent, p->exit_signal, &info);
     }
     if (auto_reap) {
@@ -407,10 +509,25 @@ static struct process *reap(long pid, int keep, int *any)
     return 0;
 }
 
-struct rusage_k {
-    int64_t utime_sec, utime_usec, stime_sec, stime_usec;
-    int64_t rest[14];
-};
+/* A collected child's time and memory go to its parent's children's
+ * (Linux's cutime, cstime, cmaxrss: its own and those it collected). */
+static void collect(struct process *me, struct process *c)
+{
+    me->cutime_ns += c->utime_ns + c->cutime_ns;
+    me->cstime_ns += c->stime_ns + c->cstime_ns;
+    uint64_t rss = c->maxrss_kb > c->cmaxrss_kb ? c->maxrss_kb : c->cmaxrss_kb;
+    if (rss > me->cmaxrss_kb)
+        me->cmaxrss_kb = rss;
+}
+
+/* wait4's and waitid's rusage of a collected child: its own and its children's */
+static int put_child_rusage(long urusage, struct process *c)
+{
+    struct rusage_k ru = {0};
+    rusage_fill(&ru, c->utime_ns + c->cutime_ns, c->stime_ns + c->cstime_ns,
+                c->maxrss_kb > c->cmaxrss_kb ? c->maxrss_kb : c->cmaxrss_kb);
+    return copy_to_user((uintptr_t)urusage, &ru, sizeof ru) ? -EFAULT : 0;
+}
 
 long sys_wait4(long pid, long ustatus, long options, long urusage)
 {
@@ -427,11 +544,9 @@ long sys_wait4(long pid, long ustatus, long options, long urusage)
             int status = c->status, cpid = c->pid;
             if (ustatus && copy_to_user((uintptr_t)ustatus, &status, sizeof status))
                 return -EFAULT;
-            if (urusage) {
-                struct rusage_k ru = {0};
-                if (copy_to_user((uintptr_t)urusage, &ru, sizeof ru))
-                    return -EFAULT;
-            }
+            if (urusage && put_child_rusage(urusage, c))
+                return -EFAULT;
+            collect(current_process(), c);
             unlink_process(c);
             kfree(c);
             return cpid;
@@ -475,7 +590,10 @@ long sys_waitid(long idtype, long id, long uinfo, long options, long urusage)
             info.chld.status = sig ? sig : (c->status >> 8) & 0xff;
             if (uinfo && copy_to_user((uintptr_t)uinfo, &info, sizeof info))
                 return -EFAULT;
+            if (urusage && put_child_rusage(urusage, c))
+                return -EFAULT;
             if (!(options & WNOWAIT)) {
+                collect(current_process(), c);
                 unlink_process(c);
                 kfree(c);
             }

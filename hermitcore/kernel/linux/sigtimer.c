@@ -3,8 +3,15 @@
  * process, SIGEV_THREAD_ID to one thread -- glibc's SIGEV_THREAD rides on
  * it --, SIGEV_NONE). Each runs on a kernel timer (timer.c) of the CPU that
  * armed it; any thread may re-arm or delete it, and a callback that lost
- * the race finds a newer generation and does nothing. CPU-time clocks and
- * ITIMER_VIRTUAL/ITIMER_PROF are not kept: -EINVAL. */
+ * the race finds a newer generation and does nothing.
+ *
+ * Timers on CPU time -- ITIMER_VIRTUAL (the process's user time: SIGVTALRM),
+ * ITIMER_PROF (user + system: SIGPROF) and POSIX timers on the caller's
+ * process or thread CPU clocks -- have their deadline in that clock's ns,
+ * and one kernel timer (cpu_check) reads the clocks: CPU time grows at
+ * most as fast as the CPUs it runs on, so the check comes back after the
+ * soonest timer's time left divided by the CPUs (at least 50 us) and fires
+ * those that are due. */
 #include "linux.h"
 #include <hermit/spinlock.h>
 #include <hermit/time.h>
@@ -12,13 +19,17 @@
 #define MAX_TIMERS 64
 #define SIGEV_SIGNAL 0
 #define SIGEV_NONE 1
+#define SIGEV_THREAD 2
 #define SIGEV_THREAD_ID 4
 #define TIMER_ABSTIME 1
 
 struct ptimer {
     struct timer kt;
     struct process *owner; /* whose it is: its signals go there */
-    int used, real, clock, notify, signo;
+    int used, clock, notify, signo;
+    int itimer;          /* setitimer's: 1 + ITIMER_REAL/VIRTUAL/PROF; 0: a POSIX timer */
+    int cpu, cpu_which;  /* on a CPU-time clock (process_times: which 0 PROF, 1 VIRT, 2 SCHED) ... */
+    long cpu_tid;        /* ... of a thread (0: of the owner) */
     long tid;            /* SIGEV_THREAD_ID */
     uint64_t value;      /* sigev_value */
     uint64_t deadline;   /* clock_ns(); 0: disarmed */
@@ -33,24 +44,41 @@ struct ptimer {
 static spinlock_t tlock = SPINLOCK_INIT;
 static struct ptimer timers[MAX_TIMERS]; /* every process's: POSIX timers, and each one's ITIMER_REAL */
 
-/* The calling process's ITIMER_REAL, made on first use (NULL: none, and
- * `make` is 0 or the table is full). tlock held. */
-static struct ptimer *real_timer(int make)
+#define ITIMER_REAL 0
+#define ITIMER_VIRTUAL 1
+#define ITIMER_PROF 2
+
+/* The calling process's interval timer `which`, made on first use (NULL:
+ * none, and `make` is 0 or the table is full). tlock held. */
+static struct ptimer *itimer(int which, int make)
 {
     struct process *me = current_process();
     struct ptimer *freep = 0;
     for (int i = 0; i < MAX_TIMERS; i++) {
-        if (timers[i].used && timers[i].real && timers[i].owner == me)
+        if (timers[i].used && timers[i].itimer == 1 + which && timers[i].owner == me)
             return &timers[i];
         if (!timers[i].used && !freep)
             freep = &timers[i];
     }
     if (!make || !freep)
         return 0;
-    *freep = (struct ptimer){.used = 1, .real = 1, .owner = me, .notify = SIGEV_SIGNAL, .signo = SIGALRM,
-                             .id = (int)(freep - timers), .gen = freep->gen};
+    static const int signo[3] = {SIGALRM, 26 /* SIGVTALRM */, 27 /* SIGPROF */};
+    *freep = (struct ptimer){.used = 1, .itimer = 1 + which, .owner = me, .notify = SIGEV_SIGNAL,
+                             .signo = signo[which], .cpu = which != ITIMER_REAL,
+                             .cpu_which = which == ITIMER_VIRTUAL ? 1 : 0, .id = (int)(freep - timers),
+                             .gen = freep->gen};
     return freep;
 }
+static struct ptimer *real_timer(int make) { return itimer(ITIMER_REAL, make); }
+
+/* Where p's clock stands: clock_ns(), or its CPU time (~0: its thread ended). */
+static uint64_t timer_now(const struct ptimer *p)
+{
+    return p->cpu ? cpu_clock_value(p->owner, p->cpu_tid, p->cpu_which) : clock_ns();
+}
+
+static struct timer cpu_check;
+static void cpu_check_arm(void);
 
 static void fire(struct timer *kt, void *arg);
 
@@ -63,7 +91,7 @@ void sigtimer_taken(union ksiginfo *info)
         return;
     struct ptimer *p = &timers[id];
     int missed = __atomic_exchange_n(&p->missed, 0, __ATOMIC_ACQ_REL);
-    if (__atomic_exchange_n(&p->stalled, 0, __ATOMIC_ACQ_REL) && p->deadline && p->interval) {
+    if (__atomic_exchange_n(&p->stalled, 0, __ATOMIC_ACQ_REL) && p->deadline && p->interval && !p->cpu) {
         /* the expiries it slept through are overruns; it runs again from the next one */
         uint64_t now = clock_ns(), next = p->deadline;
         if (next <= now) {
@@ -86,7 +114,7 @@ void sigtimer_release(struct process *p, int exec)
 {
     unsigned long f = spin_lock_irqsave(&tlock);
     for (int i = 0; i < MAX_TIMERS; i++)
-        if (timers[i].used && timers[i].owner == p && !(exec && timers[i].real)) {
+        if (timers[i].used && timers[i].owner == p && !(exec && timers[i].itimer)) { /* (itimers survive exec) */
             timers[i].gen++;
             timer_cancel(&timers[i].kt);
             timers[i].deadline = 0;
@@ -97,7 +125,7 @@ void sigtimer_release(struct process *p, int exec)
 
 static void fire(struct timer *kt, void *arg);
 
-/* (Re)arm p: deadline 0 disarms. tlock held. */
+/* (Re)arm p: deadline 0 disarms (on its clock: clock_ns() or CPU time). tlock held. */
 static void arm(struct ptimer *p, uint64_t deadline, uint64_t interval)
 {
     p->gen++;
@@ -107,9 +135,13 @@ static void arm(struct ptimer *p, uint64_t deadline, uint64_t interval)
     p->overrun = 0;
     p->missed = 0;
     p->stalled = 0;
-    if (deadline)
+    if (deadline && p->cpu)
+        cpu_check_arm();
+    else if (deadline)
         timer_add(&p->kt, deadline, fire, (void *)(uintptr_t)(p->gen << 8 | (uint64_t)p->id));
 }
+
+static void expire(struct ptimer *p, uint64_t now);
 
 static void fire(struct timer *kt, void *arg)
 {
@@ -120,7 +152,43 @@ static void fire(struct timer *kt, void *arg)
         spin_unlock_irqrestore(&tlock, f);
         return;
     }
-    uint64_t now = clock_ns();
+    expire(p, clock_ns());
+    spin_unlock_irqrestore(&tlock, f);
+}
+
+/* CPU-time timers: fire those due, then come back when the soonest may be. */
+static void cpu_check_fire(struct timer *kt, void *arg)
+{
+    unsigned long f = spin_lock_irqsave(&tlock);
+    cpu_check_arm();
+    spin_unlock_irqrestore(&tlock, f);
+}
+
+static void cpu_check_arm(void) /* tlock held */
+{
+    uint64_t soonest = ~0ull;
+    unsigned cpus = cpus_online ? cpus_online : 1;
+    for (int i = 0; i < MAX_TIMERS; i++) {
+        struct ptimer *p = &timers[i];
+        if (!p->used || !p->cpu || !p->deadline)
+            continue;
+        uint64_t now = timer_now(p);
+        if (now == ~0ull)
+            continue; /* its thread ended: it never fires */
+        if (now >= p->deadline)
+            expire(p, now);
+        if (p->deadline && p->deadline > now && (p->deadline - now) / cpus < soonest)
+            soonest = (p->deadline - now) / cpus;
+    }
+    timer_cancel(&cpu_check);
+    if (soonest != ~0ull)
+        timer_add(&cpu_check, clock_ns() + (soonest > 50000 ? soonest : 50000), cpu_check_fire, 0);
+}
+
+/* p is due at `now` on its clock: its signal, and its next expiry. tlock held. */
+static void expire(struct ptimer *p, uint64_t now)
+{
+    void *arg = (void *)(uintptr_t)(p->gen << 8 | (uint64_t)p->id);
     int overrun = 0;
     if (p->interval) { /* the next expiry; intervals missed meanwhile are overruns */
         uint64_t next = p->deadline + p->interval;
@@ -130,17 +198,17 @@ static void fire(struct timer *kt, void *arg)
             next = p->deadline + (missed + 1) * p->interval;
         }
         p->deadline = next;
-        timer_add(&p->kt, next, fire, arg);
+        if (!p->cpu)
+            timer_add(&p->kt, next, fire, arg);
     } else {
         p->deadline = 0;
     }
-    if (!p->real && p->notify != SIGEV_NONE &&
+    if (!p->itimer && p->notify != SIGEV_NONE &&
         __atomic_exchange_n(&p->queued, 1, __ATOMIC_ACQ_REL)) { /* the last one is still queued: an overrun */
         __atomic_add_fetch(&p->missed, 1 + overrun, __ATOMIC_RELAXED);
-        spin_unlock_irqrestore(&tlock, f);
         return;
     }
-    if (!p->real && p->notify != SIGEV_NONE && p->interval) {
+    if (!p->itimer && !p->cpu && p->notify != SIGEV_NONE && p->interval) {
         /* A periodic timer waits for its signal to be taken before it runs
          * again (as Linux's): a 1 ns interval cannot flood the CPU. */
         timer_cancel(&p->kt);
@@ -151,7 +219,7 @@ static void fire(struct timer *kt, void *arg)
     int notify = p->notify, signo = p->signo;
     long tid = p->tid;
     struct process *owner = p->owner;
-    if (p->real) {
+    if (p->itimer) {
         info.code = SI_KERNEL;
     } else {
         info.code = SI_TIMER;
@@ -168,17 +236,17 @@ static void fire(struct timer *kt, void *arg)
             signal_thread(t, signo, &info);
         linux_threads_unlock();
     }
-    spin_unlock_irqrestore(&tlock, f);
 }
 
 static uint64_t remaining(const struct ptimer *p)
 {
-    uint64_t now = clock_ns();
-    return !p->deadline ? 0 : p->deadline > now ? p->deadline - now : 1; /* due: not yet fired, still armed */
+    if (!p->deadline)
+        return 0;
+    uint64_t now = timer_now(p);
+    return now == ~0ull ? p->deadline : p->deadline > now ? p->deadline - now : 1; /* due: not yet fired, still armed */
 }
 
 /* --- setitimer, getitimer, alarm --- */
-#define ITIMER_REAL 0
 
 struct itimerval_k {
     struct timeval_k interval, value;
@@ -190,15 +258,16 @@ static struct timeval_k ns_tv(uint64_t ns)
     return (struct timeval_k){(int64_t)(ns / NSEC_PER_SEC), (int64_t)(ns % NSEC_PER_SEC / 1000)};
 }
 
-static void real_get(struct itimerval_k *v) /* tlock held */
+static void itimer_get(int which, struct itimerval_k *v) /* tlock held */
 {
-    struct ptimer *real = real_timer(0);
-    uint64_t left = real ? remaining(real) : 0;
+    struct ptimer *it = itimer(which, 0);
+    uint64_t left = it ? remaining(it) : 0;
     if (left && left < 1000)
         left = 1000; /* armed: never reads as zero */
     v->value = ns_tv(left);
-    v->interval = ns_tv(real ? real->interval : 0);
+    v->interval = ns_tv(it ? it->interval : 0);
 }
+static void real_get(struct itimerval_k *v) { itimer_get(ITIMER_REAL, v); }
 
 long sys_getitimer(long which, long uvalue)
 {
@@ -206,11 +275,9 @@ long sys_getitimer(long which, long uvalue)
     if (which < 0 || which > 2)
         return -EINVAL;
     struct itimerval_k v = {0};
-    if (which == ITIMER_REAL) {
-        unsigned long f = spin_lock_irqsave(&tlock);
-        real_get(&v);
-        spin_unlock_irqrestore(&tlock, f);
-    }
+    unsigned long f = spin_lock_irqsave(&tlock);
+    itimer_get((int)which, &v);
+    spin_unlock_irqrestore(&tlock, f);
     return copy_to_user((uintptr_t)uvalue, &v, sizeof v) ? -EFAULT : 0;
 }
 
@@ -225,17 +292,15 @@ long sys_setitimer(long which, long unew, long uold)
     if (unew && (v.value.usec < 0 || v.value.usec >= 1000000 || v.value.sec < 0 || v.interval.usec < 0 ||
                  v.interval.usec >= 1000000 || v.interval.sec < 0))
         return -EINVAL;
-    if (which != ITIMER_REAL)
-        return -EINVAL; /* ITIMER_VIRTUAL, ITIMER_PROF: CPU time is not kept per process */
     unsigned long f = spin_lock_irqsave(&tlock);
-    real_get(&old);
-    struct ptimer *real = unew ? real_timer(1) : 0;
-    if (real) {
-        uint64_t value = tv_ns(&v.value);
-        arm(real, value ? clock_ns() + value : 0, value ? tv_ns(&v.interval) : 0);
+    itimer_get((int)which, &old);
+    struct ptimer *it = unew ? itimer((int)which, 1) : 0;
+    if (it) {
+        uint64_t value = tv_ns(&v.value), now = timer_now(it);
+        arm(it, value ? now + value : 0, value ? tv_ns(&v.interval) : 0);
     }
     spin_unlock_irqrestore(&tlock, f);
-    if (unew && !real)
+    if (unew && !it)
         return -EAGAIN;
     if (uold && copy_to_user((uintptr_t)uold, &old, sizeof old))
         return -EFAULT;
@@ -271,13 +336,13 @@ struct itimerspec_k {
 static int valid_clock(long clock)
 {
     return clock == 0 /* REALTIME */ || clock == 1 /* MONOTONIC */ || clock == 7 /* BOOTTIME */ ||
-           clock == 8 /* REALTIME_ALARM */ || clock == 9 /* BOOTTIME_ALARM */;
+           clock == 8 /* REALTIME_ALARM */ || clock == 9 /* BOOTTIME_ALARM */ || clock == 11 /* TAI */;
 }
-static int realtime_clock(long clock) { return clock == 0 || clock == 8; }
+static int realtime_clock(long clock) { return clock == 0 || clock == 8 || clock == 11; }
 
 static struct ptimer *lookup(long id) /* tlock held */
 {
-    return id >= 0 && id < MAX_TIMERS && timers[id].used && !timers[id].real && timers[id].owner == current_process()
+    return id >= 0 && id < MAX_TIMERS && timers[id].used && !timers[id].itimer && timers[id].owner == current_process()
                ? &timers[id]
                : 0;
 }
@@ -285,11 +350,18 @@ static struct ptimer *lookup(long id) /* tlock held */
 long sys_timer_create(long clock, long usev, long uid)
 {
     clock = (int)clock;
-    if (!valid_clock(clock))
-        return -EINVAL; /* (CPU-time clocks are not kept) */
+    struct process *cpu_proc;
+    long cpu_tid;
+    int cpu_which, cpu = cpu_clock_parse(clock, &cpu_proc, &cpu_tid, &cpu_which);
+    if (cpu < 0 || (!cpu && !valid_clock(clock)))
+        return -EINVAL;
+    if (cpu && cpu_proc != current_process())
+        return -EINVAL; /* (another process's CPU clock: not kept for timers) */
     struct sigevent_k ev = {.signo = SIGALRM, .notify = SIGEV_SIGNAL};
     if (usev && copy_from_user(&ev, (uintptr_t)usev, sizeof ev))
         return -EFAULT;
+    if (ev.notify == SIGEV_THREAD)
+        ev.notify = SIGEV_SIGNAL; /* as Linux: the C library's threads are its own affair */
     if (ev.notify != SIGEV_NONE && ev.notify != SIGEV_SIGNAL && ev.notify != (SIGEV_SIGNAL | SIGEV_THREAD_ID))
         return -EINVAL;
     if (ev.notify != SIGEV_NONE && (ev.signo < 1 || ev.signo > NSIG_K))
@@ -311,7 +383,8 @@ long sys_timer_create(long clock, long usev, long uid)
     }
     struct ptimer *p = &timers[id];
     p->used = 1;
-    p->real = 0;
+    p->itimer = 0;
+    p->cpu = cpu, p->cpu_tid = cpu ? cpu_tid : 0, p->cpu_which = cpu ? cpu_which : 0;
     p->owner = current_process();
     p->id = id;
     p->clock = (int)clock;
@@ -367,11 +440,14 @@ long sys_timer_settime(long id, long flags, long unew, long uold)
     get(p, &old);
     uint64_t deadline = 0;
     if (value) {
-        if (flags & TIMER_ABSTIME) {
+        if (flags & TIMER_ABSTIME && p->cpu) {
+            deadline = value; /* in CPU time */
+        } else if (flags & TIMER_ABSTIME) {
             uint64_t offset = realtime_clock(p->clock) ? realtime_offset_ns() : 0;
             deadline = value > offset ? value - offset : 1; /* in the past: fires now, its missed intervals overruns */
         } else {
-            deadline = clock_ns() + value;
+            uint64_t now = timer_now(p);
+            deadline = (now == ~0ull ? 0 : now) + value;
         }
     }
     arm(p, deadline, value ? interval : 0);

@@ -75,6 +75,7 @@ long sys_uname(long ubuf)
 
 #define CLOCK_REALTIME 0
 #define CLOCK_REALTIME_COARSE 5
+#define CLOCK_REALTIME_ALARM 8
 #define CLOCK_TAI 11
 #define TIMER_ABSTIME 1
 
@@ -105,7 +106,7 @@ uint64_t realtime_ns(void)
 
 static int is_realtime(long id)
 {
-    return id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE || id == CLOCK_TAI;
+    return id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE || id == CLOCK_REALTIME_ALARM || id == CLOCK_TAI;
 }
 
 static uint64_t clock_value(long id)
@@ -113,15 +114,21 @@ static uint64_t clock_value(long id)
     return is_realtime(id) ? realtime_ns() : clock_ns();
 }
 
-static int valid_clock(long id) { return id >= 0 && id <= 11 && id != 10; }
+/* the clocks of time (the CPU-time ones, 2, 3 and negative ids, are process.c's) */
+static int valid_clock(long id) { return id >= 0 && id <= 11 && id != 10 && id != 2 && id != 3; }
 
 long sys_clock_gettime(long id, long uts)
 {
-    if (!valid_clock(id))
+    uint64_t ns;
+    int cpu = cpu_clock_read(id, &ns); /* a process's or a thread's CPU time */
+    if (cpu < 0)
+        return cpu;
+    if (!cpu && !valid_clock(id))
         return -EINVAL;
     if (!user_ok((uintptr_t)uts, sizeof(struct timespec_k), PROT_WRITE))
         return -EFAULT;
-    uint64_t ns = clock_value(id);
+    if (!cpu)
+        ns = clock_value(id);
     struct timespec_k *ts = (struct timespec_k *)uts;
     ts->sec = (int64_t)(ns / NSEC_PER_SEC);
     ts->nsec = (int64_t)(ns % NSEC_PER_SEC);
@@ -130,7 +137,11 @@ long sys_clock_gettime(long id, long uts)
 
 long sys_clock_getres(long id, long uts)
 {
-    if (!valid_clock(id))
+    uint64_t ns;
+    int cpu = cpu_clock_read(id, &ns); /* (glibc's clock_getcpuclockid asks so whether a pid's clock exists) */
+    if (cpu < 0)
+        return cpu;
+    if (!cpu && !valid_clock(id))
         return -EINVAL;
     if (uts) {
         if (!user_ok((uintptr_t)uts, sizeof(struct timespec_k), PROT_WRITE))
@@ -180,14 +191,44 @@ static long read_timespec(long uts, uint64_t *ns)
     return 0;
 }
 
+/* Until process p's (or thread tid's) CPU time reaches target: it grows at
+ * most as fast as the CPUs it runs on, so it is read again at least that often. */
+static long cpu_sleep(struct process *p, long tid, int which, uint64_t target, int relative, long urem)
+{
+    for (;;) {
+        uint64_t now = cpu_clock_value(p, tid, which);
+        if (now == ~0ull)
+            return -EINVAL; /* the thread ended */
+        if (now >= target)
+            return 0;
+        uint64_t step = (target - now) / (cpus_online ? cpus_online : 1);
+        if (sched_sleep_until_intr(clock_ns() + (step > 10000 ? step : 10000))) {
+            now = cpu_clock_value(p, tid, which);
+            uint64_t left = target > now ? target - now : 0;
+            struct timespec_k rem = {(int64_t)(left / NSEC_PER_SEC), (int64_t)(left % NSEC_PER_SEC)};
+            if (relative && urem && copy_to_user((uintptr_t)urem, &rem, sizeof rem))
+                return -EFAULT;
+            return -EINTR;
+        }
+    }
+}
+
 long sys_clock_nanosleep(long id, long flags, long ureq, long urem)
 {
-    if (!valid_clock(id))
+    struct process *cp;
+    long tid;
+    int which, cpu = cpu_clock_parse(id, &cp, &tid, &which);
+    if (cpu < 0 || (cpu && tid == current_thread()->tid))
+        return -EINVAL; /* (Linux: not on the caller's own thread clock) */
+    if (!cpu && !valid_clock(id))
         return -EINVAL;
     uint64_t ns;
     long rc = read_timespec(ureq, &ns);
     if (rc)
         return rc;
+    if (cpu)
+        return cpu_sleep(cp, tid, which, flags & TIMER_ABSTIME ? ns : cpu_clock_value(cp, tid, which) + ns,
+                         !(flags & TIMER_ABSTIME), urem);
     if (flags & TIMER_ABSTIME) { /* a deadline on the monotonic clock: no gap between two readings */
         uint64_t offset = is_realtime(id) ? realtime_offset_ns() : 0;
         if (ns > offset && sched_sleep_until_intr(ns - offset))
@@ -207,34 +248,56 @@ long sys_clock_nanosleep(long id, long flags, long ureq, long urem)
 
 long sys_nanosleep(long ureq, long urem) { return sys_clock_nanosleep(1, 0, ureq, urem); }
 
-struct rusage_k {
-    struct {
-        int64_t sec, usec;
-    } utime, stime;
-    int64_t rest[14];
-};
+void rusage_fill(struct rusage_k *r, uint64_t user_ns, uint64_t sys_ns, uint64_t maxrss_kb)
+{
+    memset(r, 0, sizeof *r);
+    r->utime.sec = (int64_t)(user_ns / NSEC_PER_SEC);
+    r->utime.usec = (int64_t)(user_ns % NSEC_PER_SEC / 1000);
+    r->stime.sec = (int64_t)(sys_ns / NSEC_PER_SEC);
+    r->stime.usec = (int64_t)(sys_ns % NSEC_PER_SEC / 1000);
+    r->maxrss = (int64_t)maxrss_kb;
+}
 
+#define RUSAGE_SELF 0
+#define RUSAGE_CHILDREN (-1)
+#define RUSAGE_THREAD 1
+
+/* CPU time as accounted per thread (sched_account: the program's between
+ * its returns and the kernel's between entry and return); maxrss is the
+ * resident size's high-water mark as kept: for the caller, the larger of
+ * now and what an exit recorded; for children, what they had at exit. */
 long sys_getrusage(long who, long ubuf)
 {
-    if (!user_ok((uintptr_t)ubuf, sizeof(struct rusage_k), PROT_WRITE))
-        return -EFAULT;
-    struct rusage_k *r = (struct rusage_k *)ubuf;
-    memset(r, 0, sizeof *r);
-    uint64_t us = clock_ns() / 1000; /* the program has had the CPU since boot */
-    r->utime.sec = (int64_t)(us / 1000000);
-    r->utime.usec = (int64_t)(us % 1000000);
-    return 0;
+    who = (int)who;
+    struct process *p = current_process();
+    struct rusage_k r;
+    uint64_t u, s, rss;
+    if (who == RUSAGE_SELF || who == RUSAGE_THREAD) {
+        if (who == RUSAGE_SELF)
+            process_times(p, &u, &s);
+        else
+            sched_thread_times(current_thread(), &u, &s);
+        rss = process_rss_kb();
+        rusage_fill(&r, u, s, rss > p->maxrss_kb ? rss : p->maxrss_kb);
+    } else if (who == RUSAGE_CHILDREN) {
+        rusage_fill(&r, p->cutime_ns, p->cstime_ns, p->cmaxrss_kb);
+    } else {
+        return -EINVAL;
+    }
+    return copy_to_user((uintptr_t)ubuf, &r, sizeof r) ? -EFAULT : 0;
 }
 
 long sys_times(long ubuf)
 {
     uint64_t ticks = clock_ns() / 10000000; /* AT_CLKTCK = 100 */
     if (ubuf) {
-        if (!user_ok((uintptr_t)ubuf, 32, PROT_WRITE))
+        struct process *p = current_process();
+        uint64_t u, s;
+        process_times(p, &u, &s);
+        int64_t t[4] = {(int64_t)(u / 10000000), (int64_t)(s / 10000000), (int64_t)(p->cutime_ns / 10000000),
+                        (int64_t)(p->cstime_ns / 10000000)};
+        if (copy_to_user((uintptr_t)ubuf, t, sizeof t))
             return -EFAULT;
-        int64_t *t = (int64_t *)ubuf;
-        t[0] = (int64_t)ticks;
-        t[1] = t[2] = t[3] = 0;
     }
     return (long)ticks;
 }

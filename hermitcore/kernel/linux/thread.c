@@ -36,11 +36,14 @@ void linux_threads_init(void)
     linux_process_init(); /* the first thread is pid 1's */
     live[0] = current_thread();
     live[0]->user = 1; /* it is about to enter the program: keep its FP and TLS state */
+    live[0]->acct_stamp = clock_ns(); /* its CPU time from here, the program's */
+    live[0]->acct_user = 1;
     nlive = 1;
 }
 
 static int thread_add(struct thread *t)
 {
+    t->acct_user = 1; /* (not running yet) its CPU time will be the program's, where it starts */
     spin_lock(&threads_lock);
     int ok = nlive < MAX_THREADS;
     if (ok)
@@ -56,6 +59,10 @@ static unsigned thread_remove(struct thread *t)
     for (unsigned i = 0; i < nlive; i++) {
         if (live[i] == t) {
             live[i] = live[--nlive];
+            uint64_t u, s; /* its CPU time goes to the process's as it leaves the list (process_times) */
+            sched_thread_times(t, &u, &s);
+            t->proc->utime_ns += u;
+            t->proc->stime_ns += s;
             break;
         }
     }

@@ -59,6 +59,13 @@ struct thread {
         uint32_t ss_flags;
         int restore_saved;                /* put `saved` back once the handler's frame is built */
     } sig;
+    /* CPU time (sched_account): ns in the program (user) and in the kernel
+     * (sys); the stretch running since acct_stamp (0: not running) goes to
+     * acct_user's side. Only its own CPU writes them, inside acct_seq (odd
+     * while it does): other CPUs read a consistent pair. */
+    uint64_t utime_ns, stime_ns, acct_stamp;
+    volatile unsigned acct_seq;
+    int acct_user;
     /* Architecture state: TLS base, FP/SIMD registers (arch_switch). */
     _Alignas(64) uint8_t arch[640];
 };
@@ -128,6 +135,11 @@ int sched_sleep_until_intr(uint64_t deadline);
  * THREAD_BLOCKED -- woken at once if a signal arrives before schedule().
  * A sender sets sig_wakeup, then wakes a blocked thread (signal.c). */
 int sched_block_intr(struct thread *t);
+/* CPU time: the current thread's time goes to the program's side (user 1:
+ * it returns to the program) or the kernel's (0: it entered the kernel). */
+void sched_account(int user);
+/* t's CPU time so far, the stretch it is running included (any CPU). */
+void sched_thread_times(struct thread *t, uint64_t *user, uint64_t *sys);
 /* Called by timer_interrupt when the slice ran out. */
 void sched_slice_expired(void);
 

@@ -68,3 +68,8 @@ void user_fault(const struct fault_info *f, void (*regs_dump)(const void *frame)
  * kernel is done: pending signals are delivered. 1 when every register of
  * `regs` may have changed (x86_64: return with iretq, not sysretq). */
 int user_return(void *regs);
+/* CPU time: the program entered the kernel (every system call, interrupt
+ * and exception from it, first thing), or goes back to it without
+ * user_return (a page fault paged in). */
+void user_enter(void);
+void user_leave(void);
