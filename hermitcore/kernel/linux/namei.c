@@ -22,13 +22,17 @@ static unsigned nmounts;
 
 static struct inode *root;
 
-/* A process's working directory (fork copies it, CLONE_FS shares it). */
+/* A process's working directory (fork copies it, CLONE_FS shares it). Its
+ * path is kept canonical across renames of it or of a parent (vfs_renamed),
+ * so getcwd and ".." see the new names, as on Linux. */
 struct fs_ctx {
     int refs;
     struct inode *cwd; /* NULL: the root */
     char path[PATH_MAX];
+    struct fs_ctx *next; /* all of them */
 };
-static struct fs_ctx first_fs = {1, 0, "/"};
+static struct fs_ctx first_fs = {1, 0, "/", 0};
+static struct fs_ctx *all_fs = &first_fs;
 #define cwd_inode (current_process()->fs->cwd) /* the calling process's */
 #define cwd_path (current_process()->fs->path)
 
@@ -42,6 +46,8 @@ struct fs_ctx *fs_fork(struct fs_ctx *f)
         n->refs = 1;
         if (n->cwd)
             inode_get(n->cwd);
+        n->next = all_fs;
+        all_fs = n;
     }
     return n;
 }
@@ -59,8 +65,49 @@ void fs_put(struct fs_ctx *f)
     if (f->cwd)
         inode_put(f->cwd);
     f->cwd = 0;
+    for (struct fs_ctx **p = &all_fs; *p; p = &(*p)->next)
+        if (*p == f) {
+            *p = f->next;
+            break;
+        }
     if (f != &first_fs)
         kfree(f);
+}
+
+/* dir + "/" + name, canonical, in out[PATH_MAX]; 0 if it does not fit. */
+static int join(char *out, const char *dir, const char *name)
+{
+    size_t d = strlen(dir), n = strlen(name);
+    if (!strcmp(dir, "/"))
+        d = 0;
+    if (d + 1 + n >= PATH_MAX)
+        return 0;
+    memcpy(out, dir, d);
+    out[d] = '/';
+    memcpy(out + d + 1, name, n + 1);
+    return 1;
+}
+
+/* path at or under from: rewritten under to, in place (0: unchanged). */
+static int rebase(char *path, const char *from, const char *to)
+{
+    size_t f = strlen(from), t = strlen(to), p = strlen(path);
+    if (strncmp(path, from, f) || (path[f] && path[f] != '/') || p - f + t >= PATH_MAX)
+        return 0;
+    memmove(path + t, path + f, p - f + 1);
+    memcpy(path, to, t);
+    return 1;
+}
+
+void vfs_renamed(const char *dir_a, const char *a, const char *dir_b, const char *b, int exchange)
+{
+    char *old = kmalloc(PATH_MAX), *new = kmalloc(PATH_MAX);
+    if (old && new && join(old, dir_a, a) && join(new, dir_b, b))
+        for (struct fs_ctx *f = all_fs; f; f = f->next)
+            if (!rebase(f->path, old, new) && exchange)
+                rebase(f->path, new, old);
+    kfree(old);
+    kfree(new);
 }
 
 struct inode *vfs_root(void) { return root; }

@@ -1303,10 +1303,14 @@ long sys_renameat2(long olddirfd, long uold, long newdirfd, long unew, long flag
         return -EINVAL;
     INODE(from);
     INODE(to);
+    PATHBUF(pa);
+    PATHBUF(pb);
+    if (!pa || !pb)
+        return -ENOMEM;
     char a[256], b[256];
     int slash_a, slash_b;
-    long rc = parent_at(olddirfd, uold, &from, 0, a, &slash_a);
-    if (rc < 0 || (rc = parent_at(newdirfd, unew, &to, 0, b, &slash_b)) < 0)
+    long rc = parent_at(olddirfd, uold, &from, pa, a, &slash_a);
+    if (rc < 0 || (rc = parent_at(newdirfd, unew, &to, pb, b, &slash_b)) < 0)
         return rc;
     if (!a[0] || !b[0] || dot_name(a) || dot_name(b))
         return -EBUSY;
@@ -1335,7 +1339,10 @@ long sys_renameat2(long olddirfd, long uold, long newdirfd, long unew, long flag
         return -EXDEV;
     if (rdonly(from))
         return -EROFS;
-    return from->ops->rename ? from->ops->rename(from, a, to, b, (unsigned)flags) : -EPERM;
+    rc = from->ops->rename ? from->ops->rename(from, a, to, b, (unsigned)flags) : -EPERM;
+    if (rc == 0) /* working directories and open files under the old name follow it */
+        vfs_renamed(pa, a, pb, b, (flags & RENAME_EXCHANGE) != 0);
+    return rc;
 }
 
 long sys_renameat(long olddirfd, long uold, long newdirfd, long unew) { return sys_renameat2(olddirfd, uold, newdirfd, unew, 0); }

@@ -176,6 +176,10 @@ struct vpath {
 /* The working directory (the root until chdir). */
 struct vpath vfs_cwd(void);
 void vfs_set_cwd(struct inode *dir, const char *path);
+/* A rename of dir_a/a to dir_b/b (canonical parent paths) succeeded, or an
+ * exchange of the two: working directories at or under the old name(s)
+ * take the new. */
+void vfs_renamed(const char *dir_a, const char *a, const char *dir_b, const char *b, int exchange);
 struct inode *vfs_root(void);
 
 /* Resolve `path` from `base`: a new reference in *out, and (if `abs` is
