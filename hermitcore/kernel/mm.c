@@ -109,46 +109,141 @@ static void add_ram(uintptr_t start, uintptr_t end)
         add_free(start, end);
 }
 
-/* Owners beyond the first of program pages shared by fork, one count per
- * page of RAM, allocated at the first fork: a program that never forks pays
- * nothing. Under the big kernel lock (every caller is a system call or a
- * program fault). */
+/* Owners beyond the first of program pages, one word per page of RAM:
+ * pages fork shares copy-on-write, and the page cache's pages (vm.c) with
+ * the mappings of them. The low 15 bits count the owners beyond the first;
+ * bit 15 says the page cache is one of the owners (its first). A cache page
+ * that nothing else owns is reclaimable: page_alloc frees such pages
+ * (through the reclaimer vm.c registers) before it fails. The array is
+ * allocated at the first fork or the first cache page; the counts are
+ * changed under their own lock (reclaim may run from any CPU). */
+#define SHARE_CACHE 0x8000u
+#define SHARE_COUNT 0x7fffu
 static uint64_t ram_lo, ram_hi;
 static uint16_t *shares;
+static spinlock_t share_lock = SPINLOCK_INIT;
+static size_t cached_pages, reclaimable_pages;
+static size_t (*reclaimer)(size_t want);
+
+/* Outside any lock: page_alloc may reclaim, which takes share_lock. */
+static int shares_ready(void)
+{
+    if (shares)
+        return 1;
+    size_t bytes = (size_t)((ram_hi - ram_lo) / PAGE_SIZE) * sizeof *shares;
+    size_t pages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint16_t *s = page_alloc(pages);
+    if (!s)
+        return 0;
+    memset(s, 0, pages * PAGE_SIZE);
+    unsigned long f = spin_lock_irqsave(&share_lock);
+    if (!shares) {
+        shares = s;
+        s = 0;
+    }
+    spin_unlock_irqrestore(&share_lock, f);
+    if (s)
+        page_free(s, pages);
+    return 1;
+}
+
+static uint16_t *share_word(uint64_t pa)
+{
+    return shares && pa >= ram_lo && pa < ram_hi ? &shares[(pa - ram_lo) / PAGE_SIZE] : 0;
+}
 
 int page_share(uint64_t pa)
 {
-    if (pa < ram_lo || pa >= ram_hi)
+    if (pa < ram_lo || pa >= ram_hi || !shares_ready())
         return -1;
-    if (!shares) {
-        size_t bytes = (size_t)((ram_hi - ram_lo) / PAGE_SIZE) * sizeof *shares;
-        size_t pages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
-        if (!(shares = page_alloc(pages)))
-            return -1;
-        memset(shares, 0, pages * PAGE_SIZE);
+    unsigned long f = spin_lock_irqsave(&share_lock);
+    uint16_t *c = share_word(pa);
+    int rc = -1;
+    if ((*c & SHARE_COUNT) != SHARE_COUNT) {
+        if (*c == SHARE_CACHE)
+            reclaimable_pages--; /* the cache's page is mapped now */
+        ++*c;
+        rc = 0;
     }
-    uint16_t *c = &shares[(pa - ram_lo) / PAGE_SIZE];
-    if (*c == 0xffff)
-        return -1;
-    ++*c;
-    return 0;
+    spin_unlock_irqrestore(&share_lock, f);
+    return rc;
 }
 
 int page_unshare(uint64_t pa)
 {
-    if (!shares || pa < ram_lo || pa >= ram_hi)
-        return 0;
-    uint16_t *c = &shares[(pa - ram_lo) / PAGE_SIZE];
-    if (!*c)
-        return 0;
-    --*c;
-    return 1;
+    unsigned long f = spin_lock_irqsave(&share_lock);
+    uint16_t *c = share_word(pa);
+    int rc = 0;
+    if (c && (*c & SHARE_COUNT)) {
+        --*c;
+        if (*c == SHARE_CACHE)
+            reclaimable_pages++; /* only the cache has it now */
+        rc = 1;
+    }
+    spin_unlock_irqrestore(&share_lock, f);
+    return rc;
 }
 
 int page_shared(uint64_t pa)
 {
-    return shares && pa >= ram_lo && pa < ram_hi && shares[(pa - ram_lo) / PAGE_SIZE] != 0;
+    uint16_t *c = share_word(pa);
+    return c && (__atomic_load_n(c, __ATOMIC_RELAXED) & SHARE_COUNT) != 0;
 }
+
+/* A fresh page (no other owner) becomes the page cache's. */
+int page_cache_add(uint64_t pa)
+{
+    if (pa < ram_lo || pa >= ram_hi || !shares_ready())
+        return -1;
+    unsigned long f = spin_lock_irqsave(&share_lock);
+    uint16_t *c = share_word(pa);
+    *c = SHARE_CACHE;
+    cached_pages++;
+    reclaimable_pages++;
+    spin_unlock_irqrestore(&share_lock, f);
+    return 0;
+}
+
+/* The cache lets a page go: freed if nothing maps it, else one of its
+ * other owners becomes its first (the last of them frees it). */
+void page_cache_drop(uint64_t pa)
+{
+    unsigned long f = spin_lock_irqsave(&share_lock);
+    uint16_t *c = share_word(pa);
+    int last = *c == SHARE_CACHE;
+    if (last) {
+        *c = 0;
+        reclaimable_pages--;
+    } else {
+        *c = (uint16_t)((*c & SHARE_COUNT) - 1); /* an owner beyond the first becomes the first */
+    }
+    cached_pages--;
+    spin_unlock_irqrestore(&share_lock, f);
+    if (last)
+        page_free(phys_to_virt(pa), 1);
+}
+
+/* The cache's page if nothing else owns it: taken from the cache and freed
+ * (1), else 0. */
+int page_cache_reclaim(uint64_t pa)
+{
+    unsigned long f = spin_lock_irqsave(&share_lock);
+    uint16_t *c = share_word(pa);
+    int last = c && *c == SHARE_CACHE;
+    if (last) {
+        *c = 0;
+        reclaimable_pages--;
+        cached_pages--;
+    }
+    spin_unlock_irqrestore(&share_lock, f);
+    if (last)
+        page_free(phys_to_virt(pa), 1);
+    return last;
+}
+
+void page_set_reclaimer(size_t (*fn)(size_t want)) { reclaimer = fn; }
+size_t pages_cached(void) { return cached_pages; }
+size_t pages_reclaimable(void) { return reclaimable_pages; }
 
 void mm_init(const struct boot_info *bi)
 {
@@ -263,7 +358,7 @@ static void drain_singles(void)
     free_runs = out;
 }
 
-void *page_alloc(size_t pages)
+static void *page_alloc_now(size_t pages)
 {
     unsigned long f = spin_lock_irqsave(&lock);
     void *p = 0;
@@ -277,6 +372,16 @@ void *page_alloc(size_t pages)
         p = alloc_locked(pages);
     }
     spin_unlock_irqrestore(&lock, f);
+    return p;
+}
+
+/* Out of free pages: the page cache's unmapped pages go first (the
+ * reclaimer frees what it can, a batch at a time), then NULL. */
+void *page_alloc(size_t pages)
+{
+    void *p = page_alloc_now(pages);
+    while (!p && reclaimer && reclaimable_pages && reclaimer(pages) > 0)
+        p = page_alloc_now(pages);
     return p;
 }
 
@@ -295,5 +400,7 @@ void page_free(void *ptr, size_t pages)
     spin_unlock_irqrestore(&lock, f);
 }
 
-size_t pages_free(void) { return free_pages; }
+/* Free, counting the page cache's pages that only the cache holds: an
+ * allocation gets them (page_alloc reclaims them first). */
+size_t pages_free(void) { return free_pages + reclaimable_pages; }
 size_t pages_total(void) { return total_pages; }

@@ -90,6 +90,8 @@ void inode_put(struct inode *ino)
 {
     if (--ino->refs > 0)
         return;
+    if ((ino->mode & S_IFMT) == S_IFREG && vm_file_shared())
+        vm_file_evicted(inode_lock_key(ino)); /* (vm.c's page cache) */
     if (ino->ops->evict)
         ino->ops->evict(ino);
     kfree(ino);
@@ -213,10 +215,10 @@ long file_write(struct file *f, const char *buf, size_t n, uint64_t *off, int us
         if (rc < 0)
             return rc;
     }
-    if ((f->ops->flags & FOPS_MMAP) && vm_file_shared() && (!user || user_ok((uintptr_t)buf, n, PROT_READ))) {
+    if ((f->ops->flags & FOPS_MMAP) && vm_file_shared()) {
         struct lock_key key;
         file_lock_key(f, &key);
-        vm_file_written(key, *off, buf, n);
+        vm_file_written(key, *off, !user || user_ok((uintptr_t)buf, n, PROT_READ) ? buf : 0, n);
     }
     long r = f->ops->write(f, buf, n, off);
     if (r == -EPIPE)
@@ -363,6 +365,18 @@ long fs_mmap_file(long fd, int shared, int write, void **file, struct lock_key *
 int fs_file_writable(void *file) { return (((struct file *)file)->flags & O_ACCMODE) == O_RDWR; }
 void fs_file_put(void *file) { file_put(file); }
 long fs_file_size(void *file, uint64_t *size) { return file_size(file, size); }
+
+/* A tmpfs file's pages may be cached (vm.c): every change to its bytes
+ * passes file_write, truncate_inode or the eviction above. A 9P file may
+ * change on the host: it is read afresh. */
+int fs_file_cacheable(void *file, struct lock_key *key)
+{
+    struct file *f = file;
+    if (!f->inode || !f->inode->sb || f->inode->sb->magic != TMPFS_MAGIC || (f->inode->mode & S_IFMT) != S_IFREG)
+        return 0;
+    file_lock_key(f, key);
+    return 1;
+}
 
 long fs_file_pread(void *file, void *buf, size_t n, uint64_t off)
 {

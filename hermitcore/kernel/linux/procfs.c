@@ -688,20 +688,23 @@ static uint64_t tmpfs_bytes(void)
 
 /* Memory as Linux accounts it: the program's pages are anonymous but for
  * its own segments (file pages, as an executable's), tmpfs files are shmem
- * (in the page cache, not reclaimable), the kernel heap is slab; no swap. */
+ * (in the page cache, not reclaimable), the kernel heap is slab; no swap.
+ * vm.c's page cache (the file pages private mappings and execs map) is
+ * Cached; its pages nothing maps are reclaimed on demand: available, not free. */
 static void show_meminfo(struct seqbuf *s, long arg)
 {
     struct vmstats v;
     vm_stats(&v);
-    uint64_t total = pages_total() * PAGE_SIZE, free = pages_free() * PAGE_SIZE, heap = heap_bytes_in_use();
-    uint64_t anon = v.rss - v.rss_file, shmem = tmpfs_bytes();
+    uint64_t total = pages_total() * PAGE_SIZE, avail = pages_free() * PAGE_SIZE, heap = heap_bytes_in_use();
+    uint64_t free = avail - pages_reclaimable() * PAGE_SIZE; /* the page cache's unmapped pages are available */
+    uint64_t anon = v.rss - v.rss_file, shmem = tmpfs_bytes(), cached = pages_cached() * PAGE_SIZE;
     uint64_t stacks = (uint64_t)(linux_thread_count() + cpus_online) * KSTACK_SIZE;
     const struct {
         const char *name;
         uint64_t bytes;
     } rows[] = {
-        {"MemTotal:", total}, {"MemFree:", free}, {"MemAvailable:", free}, {"Buffers:", 0},
-        {"Cached:", shmem + v.rss_file}, {"SwapCached:", 0}, {"Active:", v.rss + shmem}, {"Inactive:", 0},
+        {"MemTotal:", total}, {"MemFree:", free}, {"MemAvailable:", avail}, {"Buffers:", 0},
+        {"Cached:", shmem + cached}, {"SwapCached:", 0}, {"Active:", v.rss + shmem}, {"Inactive:", 0},
         {"Active(anon):", anon + shmem}, {"Inactive(anon):", 0}, {"Active(file):", v.rss_file},
         {"Inactive(file):", 0}, {"Unevictable:", 0}, {"Mlocked:", 0}, {"SwapTotal:", 0}, {"SwapFree:", 0},
         {"Dirty:", 0}, {"Writeback:", 0}, {"AnonPages:", anon}, {"Mapped:", v.rss_file}, {"Shmem:", shmem},

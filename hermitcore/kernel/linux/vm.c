@@ -5,11 +5,25 @@
  *
  * Anonymous mappings are demand-zero. A file mapping reads the file when it
  * is made (mmap may sleep on the host's 9P; a page fault never does): a
- * private one into pages of its own, then anonymous; a shared one into the
- * file's shared pages -- one per file page, whatever mapping of the file
- * maps it (the file is known by its lock key: its inode) -- kept while any
- * shared mapping of the file lives and written back on msync, when the last
- * one goes, and at exit. */
+ * private one maps the page cache's pages of the file (below) read-only --
+ * a write copies the page, as after fork -- or, for a file the cache does
+ * not keep (9P), pages of its own; a shared one maps the file's shared
+ * pages -- one per file page, whatever mapping of the file maps it (the
+ * file is known by its lock key: its inode) -- kept while any shared
+ * mapping of the file lives and written back on msync, when the last one
+ * goes, and at exit.
+ *
+ * The page cache: read-only pages of tmpfs files (the image's tree, /tmp),
+ * one per (lock key, page offset), shared by every private mapping of them
+ * and by the ELF loader's whole file pages of a segment (exec). The cache
+ * is one owner of each page (mm.c's share counts), every mapping another,
+ * so a write fault copies (cow_break) and a page outlives the cache's
+ * holding it while something maps it. A write, truncate or write-back to
+ * the file drops its cached pages in that range and the file's going (its
+ * inode's eviction) all of them: later mappings and execs read the new
+ * bytes, earlier ones keep what they mapped (a snapshot, as before: Linux
+ * would show them the write where they have not written). Pages only the
+ * cache holds are reclaimed when page_alloc runs short. */
 #include "linux.h"
 #include <hermit/sched.h>
 #include <hermit/heap.h>
@@ -85,6 +99,20 @@ struct pin {
 };
 static struct pin *pins;
 static uint64_t wb_pass;
+
+/* The page cache: per file, its cached pages by page offset. The big
+ * kernel lock orders everything but reclaim, which page_alloc may run on
+ * any CPU and in any context: pc_lock (spinning, interrupts masked) guards
+ * the arrays against it. Nothing allocates or frees heap memory under it. */
+struct pc_file {
+    struct lock_key key;
+    uint64_t *pa; /* by page offset: the cache's page, 0: none */
+    size_t cap;   /* entries of pa */
+    struct pc_file *next;
+};
+#define PC_MAX_PAGES (1u << 16) /* pages at offsets past 256 MiB are read into private pages */
+static struct pc_file *pc_files;
+static spinlock_t pc_lock = SPINLOCK_INIT;
 
 /* A process's memory (fork copies it, vfork's child shares it). */
 struct mm {
@@ -249,6 +277,165 @@ static int split_at(uintptr_t addr)
 
 static int same_key(struct lock_key a, struct lock_key b) { return a.kind == b.kind && a.id == b.id; }
 
+/* A page owner lets go: the page is freed when it was the last. */
+static void page_release(uint64_t pa)
+{
+    if (!page_unshare(pa))
+        page_free(phys_to_virt(pa), 1);
+}
+
+static struct pc_file *pc_find(struct lock_key key) /* under pc_lock */
+{
+    struct pc_file *f = pc_files;
+    while (f && !same_key(f->key, key))
+        f = f->next;
+    return f;
+}
+
+/* The cached page at pgoff with a reference for the caller in *pa: 0; or
+ * -ENOENT (not cached), -ERANGE (too many owners to count: copy it). */
+static long pc_lookup(struct lock_key key, uint64_t pgoff, uint64_t *pa)
+{
+    unsigned long fl = spin_lock_irqsave(&pc_lock);
+    struct pc_file *f = pc_find(key);
+    *pa = f && pgoff < f->cap ? f->pa[pgoff] : 0;
+    long rc = !*pa ? -ENOENT : page_share(*pa) ? -ERANGE : 0;
+    spin_unlock_irqrestore(&pc_lock, fl);
+    return rc;
+}
+
+static size_t pc_reclaim(size_t want);
+
+/* The file's entry with room for page offsets below `need`: allocated
+ * outside pc_lock (an allocation may reclaim, which takes it). */
+static int pc_room(struct lock_key key, size_t need)
+{
+    unsigned long fl = spin_lock_irqsave(&pc_lock);
+    struct pc_file *f = pc_find(key);
+    size_t cap = f ? f->cap : 0;
+    spin_unlock_irqrestore(&pc_lock, fl);
+    if (cap >= need)
+        return 0;
+    size_t want = cap * 2 > need ? cap * 2 : need < 16 ? 16 : need;
+    if (want > PC_MAX_PAGES)
+        want = PC_MAX_PAGES;
+    struct pc_file *nf = f ? 0 : kzalloc(sizeof *nf);
+    uint64_t *arr = kzalloc(want * sizeof *arr), *old = 0;
+    if ((!f && !nf) || !arr) {
+        kfree(nf);
+        kfree(arr);
+        return -ENOMEM;
+    }
+    page_set_reclaimer(pc_reclaim);
+    fl = spin_lock_irqsave(&pc_lock);
+    if (!(f = pc_find(key))) {
+        nf->key = key;
+        nf->next = pc_files;
+        pc_files = f = nf;
+        nf = 0;
+    }
+    if (f->cap < want) {
+        if (f->cap)
+            memcpy(arr, f->pa, f->cap * sizeof *arr);
+        old = f->pa;
+        f->pa = arr;
+        f->cap = want;
+        arr = 0;
+    }
+    spin_unlock_irqrestore(&pc_lock, fl);
+    kfree(old);
+    kfree(arr);
+    kfree(nf);
+    return 0;
+}
+
+/* The file's page at pgoff from the cache, read into it first if it is not
+ * there (the file is `size` bytes: past its end the page is zeros), with a
+ * reference for the caller (page_release drops it). 0, -ENOMEM, -EIO, or
+ * -ERANGE: an offset the cache does not keep. */
+static long pc_page(void *file, struct lock_key key, uint64_t pgoff, uint64_t size, uint64_t *out)
+{
+    if (pgoff >= PC_MAX_PAGES)
+        return -ERANGE;
+    for (;;) {
+        long rc = pc_lookup(key, pgoff, out);
+        if (rc != -ENOENT)
+            return rc;
+        if (pc_room(key, (size_t)pgoff + 1))
+            return -ENOMEM;
+        void *page = page_alloc(1);
+        if (!page)
+            return -ENOMEM;
+        memset(page, 0, PAGE_SIZE);
+        uint64_t at = pgoff * PAGE_SIZE;
+        size_t n = at < size ? (size - at < PAGE_SIZE ? (size_t)(size - at) : PAGE_SIZE) : 0;
+        if (n && fs_file_pread(file, page, n, at) != (long)n) {
+            page_free(page, 1);
+            return -EIO;
+        }
+        uint64_t pa = virt_to_phys(page);
+        if (page_cache_add(pa)) {
+            page_free(page, 1);
+            return -ENOMEM;
+        }
+        page_share(pa); /* the caller's (the cache's is the first) */
+        unsigned long fl = spin_lock_irqsave(&pc_lock);
+        struct pc_file *f = pc_find(key);
+        int raced = !f || pgoff >= f->cap || f->pa[pgoff];
+        if (!raced)
+            f->pa[pgoff] = pa;
+        spin_unlock_irqrestore(&pc_lock, fl);
+        if (!raced) {
+            *out = pa;
+            return 0;
+        }
+        page_unshare(pa); /* a read that slept lost to another: use that page */
+        page_cache_drop(pa);
+    }
+}
+
+/* The file's cached pages at offsets [first, last) leave the cache (pages
+ * still mapped stay with their mappings); all of them: the entry goes too. */
+static void pc_drop(struct lock_key key, uint64_t first, uint64_t last)
+{
+    struct pc_file *gone = 0;
+    unsigned long fl = spin_lock_irqsave(&pc_lock);
+    struct pc_file **p = &pc_files;
+    while (*p && !same_key((*p)->key, key))
+        p = &(*p)->next;
+    struct pc_file *f = *p;
+    for (uint64_t i = first; f && i < last && i < f->cap; i++)
+        if (f->pa[i]) {
+            page_cache_drop(f->pa[i]);
+            f->pa[i] = 0;
+        }
+    if (f && first == 0 && last == ~0ull) {
+        *p = f->next;
+        gone = f;
+    }
+    spin_unlock_irqrestore(&pc_lock, fl);
+    if (gone) {
+        kfree(gone->pa);
+        kfree(gone);
+    }
+}
+
+/* page_alloc found no free page: free cached pages nothing maps, at least
+ * `want` (a batch) when there are. Any CPU, any context: no heap here. */
+static size_t pc_reclaim(size_t want)
+{
+    size_t goal = want < 64 ? 64 : want, got = 0;
+    unsigned long fl = spin_lock_irqsave(&pc_lock);
+    for (struct pc_file *f = pc_files; f && got < goal; f = f->next)
+        for (size_t i = 0; i < f->cap && got < goal; i++)
+            if (f->pa[i] && page_cache_reclaim(f->pa[i])) {
+                f->pa[i] = 0;
+                got++;
+            }
+    spin_unlock_irqrestore(&pc_lock, fl);
+    return got;
+}
+
 static struct spage *spage_find(struct lock_key key, uint64_t pgoff)
 {
     for (struct spage *sp = spages; sp; sp = sp->next)
@@ -286,6 +473,7 @@ again:
         sp->pass = pass;
         uint64_t at = sp->pgoff * PAGE_SIZE, size;
         memcpy(bounce, phys_to_virt(sp->pa), PAGE_SIZE);
+        pc_drop(key, sp->pgoff, sp->pgoff + 1); /* the file changes under the cache */
         if (fs_file_size(file, &size) >= 0 && at < size)
             fs_file_pwrite(file, bounce, size - at < PAGE_SIZE ? (size_t)(size - at) : PAGE_SIZE, at);
         goto again;
@@ -337,21 +525,20 @@ static void free_pages_in(const struct vma *v, uintptr_t start, uintptr_t end)
     for (uintptr_t va = arch_user_next(start, end); va < end; va = arch_user_next(va + PAGE_SIZE, end)) {
         uint64_t pa = arch_user_unmap(va);
         cleared |= pa != 0;
-        if (shared || (pa && page_unshare(pa)))
-            pa = 0; /* the file's page (it stays with the file's other mappings, or goes in fmap_release),
-                       or one another process still has (fork) */
+        if (shared)
+            pa = 0; /* the file's page: it stays with the file's other mappings, or goes in fmap_release */
         if (pa)
             batch[n++] = pa;
         if (n == 64) {
             tlb_sync();
-            while (n)
-                page_free(phys_to_virt(batch[--n]), 1);
+            while (n) /* freed unless another process (fork) or the page cache still has it */
+                page_release(batch[--n]);
         }
     }
     if (n || cleared) /* a shared page may be freed right after (fmap_release): no CPU may still reach it */
         tlb_sync();
     while (n)
-        page_free(phys_to_virt(batch[--n]), 1);
+        page_release(batch[--n]);
 }
 
 /* free_pages_in over [start, end), mapping by mapping. */
@@ -429,6 +616,9 @@ static int populate(uintptr_t start, uintptr_t end, const void *src, void *file,
     if (!v)
         return -EFAULT;
     const char *s = src;
+    struct lock_key key;
+    uint64_t fsize = 0;
+    int cache = file && fs_file_cacheable(file, &key) && fs_file_size(file, &fsize) >= 0;
     for (uintptr_t va = start & ~(PAGE_SIZE - 1); va < end; va += PAGE_SIZE) {
         /* the part of src that lands in this page (the first page may start mid-page) */
         uintptr_t off = va < start ? start - va : 0;
@@ -436,6 +626,26 @@ static int populate(uintptr_t start, uintptr_t end, const void *src, void *file,
         size_t n = done < len ? len - done : 0;
         if (n > PAGE_SIZE - off)
             n = PAGE_SIZE - off;
+        uint64_t at = file_off + done, pa;
+        /* A whole page of the file: the page cache's, shared (read-only;
+         * a write copies it). A segment's first and last pages, partly
+         * other bytes (zeros, bss, the neighbour segment's), are copies. */
+        if (cache && off == 0 && n == PAGE_SIZE && !(at & (PAGE_SIZE - 1)) && at + PAGE_SIZE <= fsize) {
+            long rc = pc_page(file, key, at / PAGE_SIZE, fsize, &pa);
+            if (rc == -EIO)
+                return -EIO;
+            if (rc == 0) {
+                uint64_t old = arch_user_unmap(va);
+                if (old)
+                    page_release(old);
+                struct vma *w = find(va) ? find(va) : v;
+                if (arch_user_map(va, pa, page_flags(w, pa)) != 0) {
+                    page_release(pa);
+                    return -ENOMEM;
+                }
+                continue;
+            }
+        }
         void *page = page_alloc(1);
         if (!page)
             return -ENOMEM;
@@ -449,7 +659,7 @@ static int populate(uintptr_t start, uintptr_t end, const void *src, void *file,
         uint64_t old = arch_user_unmap(va); /* two segments may share a page */
         if (old) {
             memcpy(page, phys_to_virt(old), off); /* keep what the earlier segment put below */
-            page_free(phys_to_virt(old), 1);
+            page_release(old);
         }
         if (arch_user_map(va, virt_to_phys(page), map_flags(find(va) ? find(va)->prot : v->prot)) != 0) {
             page_free(page, 1);
@@ -508,8 +718,8 @@ static int cow_break(struct vma *v, uintptr_t page, uint64_t pa)
         page_free(copy, 1);
         out_of_memory(page);
     }
-    page_unshare(pa);
     tlb_sync(); /* no CPU may go on reading the old page through this address space */
+    page_release(pa); /* (another owner has it: fork's other process, or the page cache) */
     return 0;
 }
 
@@ -639,7 +849,8 @@ void vm_set_offset(uintptr_t start, uint64_t off)
 
 /* The file's pages for a mapping of [off, off + len), read now (this may
  * sleep: nothing of the program's mappings is touched until it is done).
- * Private: pages up to the file's end (past it the mapping is demand-zero).
+ * Private: pages up to the file's end (past it the mapping is demand-zero),
+ * the page cache's (each with a reference) when the file is one it keeps.
  * Shared: every page of the mapping (zero past the end), NULL where the
  * file's shared page exists already. */
 static long read_file_pages(void *file, struct lock_key key, int shared, uint64_t off, size_t len, void ***out,
@@ -654,9 +865,19 @@ static long read_file_pages(void *file, struct lock_key key, int shared, uint64_
     void **pages = n ? kzalloc(n * sizeof *pages) : 0;
     if (n && !pages)
         return -ENOMEM;
+    struct lock_key ckey;
+    int cache = !shared && fs_file_cacheable(file, &ckey);
     for (size_t i = 0; i < n; i++) {
         if (shared && spage_find(key, off / PAGE_SIZE + i))
             continue;
+        uint64_t pa;
+        if (cache && (rc = pc_page(file, ckey, off / PAGE_SIZE + i, size, &pa)) != -ERANGE) {
+            if (rc < 0)
+                break;
+            pages[i] = phys_to_virt(pa);
+            continue;
+        }
+        rc = 0;
         if (!(pages[i] = page_alloc(1))) {
             rc = -ENOMEM;
             break;
@@ -673,7 +894,7 @@ static long read_file_pages(void *file, struct lock_key key, int shared, uint64_
     if (rc < 0) {
         for (size_t i = 0; i < n; i++)
             if (pages[i])
-                page_free(pages[i], 1);
+                page_release(virt_to_phys(pages[i]));
         kfree(pages);
         return rc;
     }
@@ -686,7 +907,7 @@ static void free_file_pages(void **pages, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (pages[i])
-            page_free(pages[i], 1);
+            page_release(virt_to_phys(pages[i])); /* a page of its own, or the cache's reference */
     kfree(pages);
 }
 
@@ -812,8 +1033,8 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
             }
             if (sp)
                 arch_user_map(va, sp->pa, map_flags(v->prot));
-        } else if (pages[i] && arch_user_map(va, virt_to_phys(pages[i]), map_flags(v->prot)) == 0) {
-            pages[i] = 0;
+        } else if (pages[i] && arch_user_map(va, virt_to_phys(pages[i]), page_flags(v, virt_to_phys(pages[i]))) == 0) {
+            pages[i] = 0; /* the mapping's now (a cache page: read-only, a write copies it) */
         }
     }
     free_file_pages(pages, npages); /* what is left: pages another mapping had already */
@@ -825,12 +1046,15 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
 }
 
 /* Writes through write()/pwrite() reach the file's shared pages too, so a
- * mapping sees them and a later write-back cannot undo them. */
-int vm_file_shared(void) { return spages != 0; }
+ * mapping sees them and a later write-back cannot undo them; the page cache
+ * lets the pages they change go. */
+int vm_file_shared(void) { return spages != 0 || pc_files != 0; }
 
 void vm_file_written(struct lock_key key, uint64_t off, const char *buf, size_t n)
 {
-    for (struct spage *sp = spages; sp; sp = sp->next) {
+    if (n)
+        pc_drop(key, off / PAGE_SIZE, (off + n + PAGE_SIZE - 1) / PAGE_SIZE);
+    for (struct spage *sp = spages; buf && sp; sp = sp->next) {
         if (!same_key(sp->key, key))
             continue;
         uint64_t at = sp->pgoff * PAGE_SIZE;
@@ -841,8 +1065,12 @@ void vm_file_written(struct lock_key key, uint64_t off, const char *buf, size_t 
     }
 }
 
+/* The file's inode goes: none of its pages stay cached. */
+void vm_file_evicted(struct lock_key key) { pc_drop(key, 0, ~0ull); }
+
 void vm_file_truncated(struct lock_key key, uint64_t size)
 {
+    pc_drop(key, size / PAGE_SIZE, ~0ull - 1); /* the page the new end is in, and on */
     for (struct spage *sp = spages; sp; sp = sp->next) {
         uint64_t at = sp->pgoff * PAGE_SIZE;
         if (same_key(sp->key, key) && at + PAGE_SIZE > size) /* past the new end: zeros, as the file reads */

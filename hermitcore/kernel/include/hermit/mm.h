@@ -48,8 +48,20 @@ void *page_alloc(size_t pages);
 int page_share(uint64_t pa);
 int page_unshare(uint64_t pa);
 int page_shared(uint64_t pa);
+/* The page cache's pages (vm.c): page_cache_add makes a fresh page the
+ * cache's (it is the first owner; mappings add owners with page_share);
+ * page_cache_drop lets it go (freed when nothing maps it); page_cache_reclaim
+ * frees it only if nothing but the cache owns it (1). page_alloc calls the
+ * registered reclaimer (which may run on any CPU, from any context, and must
+ * not allocate or take the heap) before it fails. */
+int page_cache_add(uint64_t pa);
+void page_cache_drop(uint64_t pa);
+int page_cache_reclaim(uint64_t pa);
+void page_set_reclaimer(size_t (*fn)(size_t want));
+size_t pages_cached(void);      /* pages in the page cache */
+size_t pages_reclaimable(void); /* of them, those only the cache holds */
 void page_free(void *p, size_t pages);
-size_t pages_free(void);
+size_t pages_free(void); /* free, with the cache's reclaimable pages */
 size_t pages_total(void);
 
 /* A zeroed page for a page table: from the early pool in the boot map,
