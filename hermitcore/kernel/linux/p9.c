@@ -44,6 +44,16 @@ struct qid {
     uint64_t path;
 };
 
+/* zero copy (below) */
+#define ZC_MIN (2 * PAGE_SIZE) /* below this a copy costs less than the pinning */
+#define ZC_SEGS 128
+
+struct zc {
+    struct p9_seg seg[ZC_SEGS];
+    uint64_t pin[ZC_SEGS];
+    unsigned nseg, npin;
+};
+
 struct mount {
     struct superblock sb;
     struct p9_channel *ch;
@@ -56,6 +66,8 @@ struct mount {
     /* Clunked fids, reused first: numbers stay small, and the counter
      * does not wrap into a fid still in use. */
     uint32_t next_fid, nfree, free_fids[FREE_FIDS];
+    struct zc zc;                     /* the pages of the message in flight (zero copy) */
+    struct p9_seg segs[ZC_SEGS + 2]; /* and its scatter list */
 };
 
 struct p9_file;
@@ -555,6 +567,94 @@ static void p9_release(struct file *f)
     kfree(pf);
 }
 
+/* --- zero copy ---
+ * A program's buffer goes to the device as it is, page by page (what
+ * Linux's v9fs does for large reads and writes): each page faulted in
+ * (written first when the host writes into it, so a copy-on-write page
+ * becomes the program's own), then pinned -- one owner more in mm.c's
+ * counts, so an munmap by another thread meanwhile leaves it to us -- and
+ * named by its direct-map address. */
+
+static void zc_unpin(struct zc *z)
+{
+    while (z->npin) {
+        uint64_t pa = z->pin[--z->npin];
+        if (!page_unshare(pa)) /* the program let it go meanwhile: ours was the last hold */
+            page_free(phys_to_virt(pa), 1);
+    }
+    z->nseg = 0;
+}
+
+/* The segments for as much of [buf, buf + n) as `max` segments hold: the
+ * bytes covered, or 0 (nothing pinned: copy instead). */
+static size_t zc_map(struct zc *z, uintptr_t buf, size_t n, int host_writes, unsigned max)
+{
+    z->nseg = z->npin = 0;
+    uintptr_t p = buf, end = buf + n;
+    while (p < end && z->npin < max) {
+        uintptr_t page = p & ~(uintptr_t)(PAGE_SIZE - 1);
+        size_t len = (page + PAGE_SIZE < end ? page + PAGE_SIZE : end) - p;
+        volatile char *c = (volatile char *)p;
+        char x = *c; /* faults it in like any access of the kernel's to the program's memory */
+        if (host_writes)
+            *c = x;
+        uint64_t pa;
+        unsigned flags;
+        if (arch_user_query(page, &pa, &flags) || (host_writes && !(flags & MAP_WRITE)) || page_share(pa)) {
+            zc_unpin(z);
+            return 0;
+        }
+        z->pin[z->npin++] = pa;
+        const char *at = (const char *)phys_to_virt(pa) + (p - page);
+        struct p9_seg *last = z->nseg ? &z->seg[z->nseg - 1] : 0;
+        if (last && (const char *)last->addr + last->len == at)
+            last->len += (uint32_t)len; /* physically next to the one before */
+        else
+            z->seg[z->nseg++] = (struct p9_seg){at, (uint32_t)len};
+        p += len;
+    }
+    return p - buf;
+}
+
+/* One Tread or Twrite of up to `want` bytes at the program's `buf` without
+ * a copy (*asked: how many it asked for, as many as the scatter list
+ * holds): the bytes moved, -errno, or -EAGAIN (not possible: copy). */
+static long zc_io(struct mount *m, int write, uint32_t fid, uint64_t off, char *buf, uint32_t want, uint32_t *asked)
+{
+    struct zc *z = &m->zc; /* the mount's: one message in flight (its busy flag) */
+    unsigned max = m->ch->max_segs - 2 < ZC_SEGS ? m->ch->max_segs - 2 : ZC_SEGS;
+    size_t covered = zc_map(z, (uintptr_t)buf, want, !write, max);
+    if (!covered)
+        return -EAGAIN;
+    *asked = want = (uint32_t)covered;
+    begin(m, write ? Twrite : Tread);
+    put32(m, fid);
+    put64(m, off);
+    put32(m, want);
+    struct p9_seg *segs = m->segs;
+    unsigned k = 0;
+    segs[k++] = (struct p9_seg){m->tx, (uint32_t)m->tx_len};
+    if (!write)
+        segs[k++] = (struct p9_seg){m->rx, 11}; /* Rread's size, type, tag, count (Rlerror fits too) */
+    for (unsigned i = 0; i < z->nseg; i++)
+        segs[k++] = z->seg[i];
+    if (write)
+        segs[k++] = (struct p9_seg){m->rx, m->msize};
+    memcpy(m->tx, &(uint32_t){(uint32_t)m->tx_len + (write ? want : 0)}, 4);
+    m->seq++;
+    long n = m->ch->rpcv(m->ch, segs, write ? 1 + z->nseg : 1, write ? 1 : 1 + z->nseg);
+    zc_unpin(z);
+    if (n < 11)
+        return -EIO;
+    uint32_t count;
+    memcpy(&count, m->rx + 7, 4);
+    if (m->rx[4] == Rlerror)
+        return count ? -(long)count : -EIO;
+    if (m->rx[4] != (write ? Twrite : Tread) + 1 || count > want)
+        return -EIO;
+    return count;
+}
+
 /* Data moves in iounit pieces (as much as a message holds, in whole pages);
  * a short reply ends the call (the end of the file, a full disk). */
 static long p9_read(struct file *f, char *buf, size_t n, uint64_t *off)
@@ -563,9 +663,21 @@ static long p9_read(struct file *f, char *buf, size_t n, uint64_t *off)
     struct mount *m = pf->m;
     size_t done = 0;
     long rc = 0;
+    int zc = m->ch->rpcv && (uintptr_t)buf < USER_LIMIT && n >= ZC_MIN;
     lock(m);
     while (done < n) {
         uint32_t want = (uint32_t)(n - done < m->iounit ? n - done : m->iounit);
+        uint32_t asked;
+        if (zc && (rc = zc_io(m, 0, pf->fid, *off + done, buf + done, want, &asked)) != -EAGAIN) {
+            if (rc < 0)
+                break;
+            done += (size_t)rc;
+            if ((uint32_t)rc < asked)
+                break; /* the end of the file */
+            continue;
+        }
+        rc = 0;
+        zc = 0;
         begin(m, Tread);
         put32(m, pf->fid);
         put64(m, *off + done);
@@ -593,9 +705,25 @@ static long p9_write(struct file *f, const char *buf, size_t n, uint64_t *off)
     struct mount *m = pf->m;
     size_t done = 0;
     long rc = 0;
+    int zc = m->ch->rpcv && (uintptr_t)buf < USER_LIMIT && n >= ZC_MIN;
     lock(m);
     while (done < n) {
         uint32_t want = (uint32_t)(n - done < m->iounit ? n - done : m->iounit);
+        uint32_t asked;
+        if (zc && (rc = zc_io(m, 1, pf->fid, *off + done, (char *)buf + done, want, &asked)) != -EAGAIN) {
+            if (rc < 0)
+                break;
+            if (rc == 0 && !done) {
+                rc = -EIO; /* nothing written and no error: a write must not return 0 */
+                break;
+            }
+            done += (size_t)rc;
+            if ((uint32_t)rc < asked)
+                break;
+            continue;
+        }
+        rc = 0;
+        zc = 0;
         begin(m, Twrite);
         put32(m, pf->fid);
         put64(m, *off + done);

@@ -45,6 +45,28 @@ static long v9_rpc(struct p9_channel *ch, const void *req, size_t len, void *res
     return v->resp_len;
 }
 
+/* The same, with a scatter list: Tread/Twrite data straight from and into
+ * the program's pages (p9.c). */
+static long v9_rpcv(struct p9_channel *ch, const struct p9_seg *segs, unsigned out, unsigned in)
+{
+    struct v9 *v = ch->priv;
+    _Static_assert(sizeof(struct p9_seg) == sizeof(struct virtq_seg), "one layout");
+    spin_lock(&v->lock);
+    v->done = 0;
+    int r = virtq_add(v->vq, (const struct virtq_seg *)segs, out, in, v);
+    if (!r)
+        virtq_kick(v->vq);
+    spin_unlock(&v->lock);
+    if (r)
+        return -1;
+    while (!__atomic_load_n(&v->done, __ATOMIC_ACQUIRE)) {
+        uint64_t seq = io_seq();
+        if (!__atomic_load_n(&v->done, __ATOMIC_ACQUIRE))
+            io_wait(seq, 0);
+    }
+    return v->resp_len;
+}
+
 static void v9_interrupt(unsigned irq, void *arg)
 {
     struct v9 *v = arg;
@@ -79,7 +101,7 @@ static int v9_probe(struct virtio_dev *d)
     }
     for (unsigned i = 0; i < n; i++)
         v->tag[i] = (char)virtio_config_read(d, 2 + i, 1);
-    v->vq = virtq_create(d, 0, 16);
+    v->vq = virtq_create(d, 0, 128); /* QEMU's size: room for a message's scatter list of pages */
     if (!v->vq || d->irq == ~0u || irq_register(d->irq, v9_interrupt, v)) {
         pr_info("virtio-9p: %s: no request queue or interrupt\n", d->where);
         d->t->set_status(d, VIRTIO_STATUS_FAILED);
@@ -89,6 +111,8 @@ static int v9_probe(struct virtio_dev *d)
     v->ch.where = d->where;
     v->ch.max_msize = MSIZE;
     v->ch.rpc = v9_rpc;
+    v->ch.rpcv = v9_rpcv;
+    v->ch.max_segs = v->vq->size;
     v->ch.priv = v;
     virtio_driver_ok(d);
     p9_channel_register(&v->ch);

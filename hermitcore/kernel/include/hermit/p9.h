@@ -5,6 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct p9_seg {
+    const void *addr;
+    uint32_t len;
+};
+
 struct p9_channel {
     const char *tag;      /* the mount tag: the guest path to mount at, e.g. "/data" */
     const char *where;    /* "virtio-mmio@0xfeb00c00" */
@@ -12,6 +17,12 @@ struct p9_channel {
     /* Send one T-message, wait for its R-message. Returns the reply's length
      * or -1. Callers serialise (one message in flight per channel). */
     long (*rpc)(struct p9_channel *ch, const void *req, size_t len, void *resp, size_t max);
+    /* Optional, for bulk data without a copy: one message as a scatter list,
+     * `out` segments the device reads (the T-message), then `in` it writes
+     * (the R-message); addresses in the direct map. At most max_segs in
+     * all. Returns the bytes the device wrote, or -1. */
+    long (*rpcv)(struct p9_channel *ch, const struct p9_seg *segs, unsigned out, unsigned in);
+    unsigned max_segs;
     void *priv;
 };
 
