@@ -95,12 +95,29 @@ def quote_arg(arg: str) -> str:
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+#: what the kernel takes of its command line (kernel/main.c): bytes, words
+#: (options, "--" and the program's arguments); and environment entries (linux/loader.c)
+CMDLINE_MAX = 4095
+CMDLINE_WORDS = 256
+ENV_MAX = 256
+
+
 def kernel_cmdline(app_args: list[str], kernel_args: list[str] = ()) -> str:
-    """``<kernel options> -- <application arguments>``."""
+    """``<kernel options> -- <application arguments>``, refused (one line)
+    when the kernel could not take it whole."""
     words = list(kernel_args)
     if app_args:
         words += ["--", *map(quote_arg, app_args)]
-    return " ".join(words)
+    text = " ".join(words)
+    envs = sum(1 for w in kernel_args if w.lstrip('"').startswith("hermit.env="))
+    if len(text.encode()) > CMDLINE_MAX or len(words) > CMDLINE_WORDS or envs > ENV_MAX:
+        from hermitcore.errors import HermitError
+
+        raise HermitError(
+            f"the program's arguments and environment do not fit the kernel's command line: {len(text.encode())} "
+            f"bytes in {len(words)} words with {envs} environment variables (at most {CMDLINE_MAX} bytes, "
+            f"{CMDLINE_WORDS} words, {ENV_MAX} variables)")
+    return text
 
 
 def decode_exit(spec: dict | None, returncode: int, workdir: str) -> int | None:

@@ -10,9 +10,9 @@
 #include <hermit/stdio.h>
 #include <hermit/time.h>
 
-#define MAX_ARGS 64
+#define MAX_ARGS 256 /* words of the command line (hermitcore/launch.py CMDLINE_WORDS) */
 
-static char cmdline_copy[1024];
+static char cmdline_copy[4096]; /* hermitcore/launch.py CMDLINE_MAX: what QEMU passes whole on every board (q35/pc: 4 KiB) */
 static uint64_t tick_kernel_main, tick_app_main;
 static int opt_boot_times, opt_stack_usage;
 #define STACK_PAINT 0x5a5a5a5a5a5a5a5aull
@@ -178,7 +178,7 @@ void kernel_main(struct boot_info *bi)
     /* Command line: "<kernel options> -- <application arguments>". */
     if (truncated)
         pr_info("command line truncated to %zu bytes\n", sizeof cmdline_copy - 1);
-    char *words[MAX_ARGS];
+    char *words[MAX_ARGS]; /* on the boot stack (2 KiB) */
     int nwords = split_words(cmdline_copy, words, MAX_ARGS);
     int argc = 0;
     argv_store[argc++] = (char *)HERMIT_APP_NAME;

@@ -354,3 +354,17 @@ def test_shared_mappings_and_writes_agree_as_linux(arch, builder, on_host, tmp_p
     writable by mprotect (a review found each of these broken)."""
     host_dir, guest_dir = same_on_mount(arch, builder, on_host, tmp_path, "mmap-coherent")
     assert (guest_dir / "coherent.bin").read_bytes() == (host_dir / "coherent.bin").read_bytes()
+
+
+def test_arguments_and_environment_up_to_the_kernels_limit(arch, builder):
+    """The program's arguments and environment travel on the kernel's
+    command line: near its limit (4 KiB, what QEMU passes whole on every
+    board) all arrive; past it `run` refuses with one line instead of the
+    kernel cutting them off."""
+    prog = builder.build("glibc", arch, "ocitool.c")
+    env = [f"VAR{i:03d}={'x' * 40}" for i in range(50)]
+    args = [f"arg{i}" for i in range(100)]
+    r = run_linux(arch, prog, "count", *args, env=env)
+    assert (r.rc, program_lines(r)) == (0, [f"argc 102, last arg99, env 50, {sum(map(len, env))} bytes"]), r
+    r = run_linux(arch, prog, "count", *args, env=env + [f"MORE{i}={'y' * 40}" for i in range(30)])
+    assert r.rc == 1 and "do not fit the kernel's command line" in r.err and "Traceback" not in r.err, r

@@ -39,7 +39,7 @@
 #define AT_SYSINFO_EHDR 33
 #define AT_MINSIGSTKSZ 51
 
-#define MAX_ENV 64
+#define MAX_ENV 256 /* as many as the command line has words */
 
 /* app.S (generated): the program, the cpio archive of its files, and the
  * vDSO the architecture's plugin gave (empty: none). */
@@ -534,8 +534,8 @@ int main(int argc, char **argv)
     size_t elf_size = (size_t)(app_elf_end - app_elf);
     const char *why = linux_elf_check(elf, elf_size);
     uintptr_t entry, sp;
-    if (argc > 64)
-        argc = 64;
+    if (argc > 256) /* kernel_main's words: it never has more */
+        argc = 256;
     if (!why)
         why = linux_elf_load(elf, elf_size, 0, argc, argv, envc, envp_store, &entry, &sp);
     if (why)

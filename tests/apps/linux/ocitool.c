@@ -2,6 +2,7 @@
  *   ocitool show             argv, the working directory, $GREETING, CPUs, memory, whether stdio is a terminal; exit 3
  *   ocitool write PATH TEXT  writes TEXT + "\n" to PATH (a bind mount), prints what it read back
  *   ocitool cat PATH         prints the file
+ *   ocitool count ARGS...    how many arguments and environment variables (and their bytes) arrived
  *   ocitool wait             prints "ready", waits for SIGTERM, shuts down gracefully (exit 0);
  *                            without a handler it would end with 143
  */
@@ -44,6 +45,14 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("read back: %s", buf);
+        return 0;
+    }
+    if (!strcmp(mode, "count")) {
+        extern char **environ;
+        size_t n = 0, bytes = 0;
+        for (char **e = environ; *e; e++, n++)
+            bytes += strlen(*e);
+        printf("argc %d, last %s, env %zu, %zu bytes\n", argc, argv[argc - 1], n, bytes);
         return 0;
     }
     if (!strcmp(mode, "cat") && argc == 3) {
