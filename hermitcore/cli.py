@@ -222,8 +222,9 @@ def _run_command(sub, name: str = "run") -> None:
     n.add_argument("--dns", action="append", default=[], metavar="ADDR",
                    help="a DNS server for the guest's /etc/resolv.conf, repeatable (at most 3; default with --net user: "
                         "QEMU's 10.0.2.3; env HERMIT_DNS, comma-separated)")
-    r.add_argument("--mount", action="append", default=[], metavar="HOSTDIR:/GUEST/PATH",
-                   help="let the program read and write HOSTDIR at /GUEST/PATH (virtio-9p), repeatable")
+    r.add_argument("--mount", action="append", default=[], metavar="HOSTDIR:/GUEST/PATH[:ro]",
+                   help="let the program read and write HOSTDIR at /GUEST/PATH (virtio-9p; :ro read only), "
+                        "repeatable")
     r.add_argument("--cwd", metavar="DIR", help="the program's working directory (made if missing; default /)")
     r.add_argument("--read-only", action="store_true",
                    help="keep the image's file tree read-only (default: writable, changes kept in guest memory "
@@ -403,7 +404,7 @@ def cmd_pkg(args, app_args) -> int:
 
     name = args.name or re.sub(r"[^a-z0-9._-]", "-", str(read_image(images[0]).meta.get("app", "app")).lower())
     top = package(images, args.output, name=name, args=app_args, env=args.env, ports=args.expose,
-                  cpus=args.cpus, mem=args.mem.strip().upper() if args.mem else None)
+                  cpus=args.cpus, mem=f"{parse_mem(args.mem)}M" if args.mem else None)
     from hermitcore.oci import OCI_ARCH
 
     arches = ", ".join(f"linux/{OCI_ARCH.get(read_image(i).arch)}" for i in images)
@@ -679,14 +680,15 @@ def _mount_options(specs: list[str], info) -> tuple[str, ...]:
     """--mount HOSTDIR:/guest/path, checked; host paths made absolute."""
     out = []
     for spec in specs:
-        host, sep, guest = spec.rpartition(":")
+        ro = spec.endswith(":ro")
+        host, sep, guest = (spec[:-3] if ro else spec).rpartition(":")
         if not sep or not host or not guest.startswith("/") or guest.rstrip("/") == "":
             raise HermitError(f"--mount {spec!r}: expected HOSTDIR:/GUEST/PATH (an absolute guest path, not /)")
         if not os.path.isdir(host):
             raise HermitError(f"--mount {spec!r}: {host} is not a directory")
         if len(guest) > 255 or "," in guest:
             raise HermitError(f"--mount {spec!r}: the guest path must be under 256 characters, without commas")
-        out.append(f"{os.path.abspath(host).replace(',', ',,')}:{guest}")
+        out.append(f"{os.path.abspath(host).replace(',', ',,')}:{guest}" + (":ro" if ro else ""))
     if out and not info.meta.get("program"):
         raise HermitError("--mount is for Linux executables; this image runs a built-in C application")
     if out and "virtio-9p" not in info.meta.get("plugins", ()):

@@ -231,6 +231,13 @@ def _spawn(argv: list[str], child_fds: list[int]) -> tuple[int, int, int]:
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     # above every target first, so one dup2 cannot overwrite the next's source
     high = [_dup_above(fd, 10 + len(child_fds)) for fd in child_fds]
+    if os.environ.get("HERMIT_QEMU_PDEATHSIG") == "1" and argv[0] != "setpriv":
+        # a container's QEMU (hermitcore-runtime): killed with the process that runs it, however that ends
+        import shutil
+
+        setpriv = shutil.which("setpriv")
+        if setpriv:
+            argv = [setpriv, "--pdeathsig", "KILL", "--", *argv]
     try:
         actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
         actions += [(os.POSIX_SPAWN_DUP2, fd, 3 + i) for i, fd in enumerate(high)]

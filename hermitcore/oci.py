@@ -190,6 +190,8 @@ def package(images: list[str], out: str, *, name: str, args: list[str] = (), env
             os.listdir(out) and not os.path.exists(os.path.join(out, "oci-layout")))):
         raise HermitError(f"{out} exists and is not an OCI image layout: give a new directory or a .tar file")
     work = tempfile.mkdtemp(prefix=".hermitcore-pkg-", dir=parent)
+    os.chmod(work, 0o755)  # the layout directory it becomes: readable as any
+    tmp = out + ".part"
     try:
         blobs = _Blobs(work)
         entries, arches = [], set()
@@ -214,7 +216,6 @@ def package(images: list[str], out: str, *, name: str, args: list[str] = (), env
         with open(os.path.join(work, "index.json"), "wb") as f:
             f.write(_json({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": [top]}))
         if archive:
-            tmp = out + ".part"
             with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
                 for name_ in ("oci-layout", "index.json", "blobs"):
                     tar.add(os.path.join(work, name_), arcname=name_, filter=_owned_by_root)
@@ -228,6 +229,8 @@ def package(images: list[str], out: str, *, name: str, args: list[str] = (), env
         raise HermitError(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if archive and os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:

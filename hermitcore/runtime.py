@@ -89,9 +89,14 @@ class Container:
     def load(self) -> dict:
         try:
             with open(self.state_file) as f:
-                return json.load(f)
+                st = json.load(f)
         except FileNotFoundError:
             raise RuntimeError_(f"container {self.id} does not exist") from None
+        except ValueError:
+            raise RuntimeError_(f"container {self.id}: its state file {self.state_file} is corrupt") from None
+        if not isinstance(st, dict) or not isinstance(st.get("pid"), int):
+            raise RuntimeError_(f"container {self.id}: its state file {self.state_file} is corrupt")
+        return st
 
     def save(self, st: dict) -> None:
         tmp = self.state_file + ".tmp"
@@ -154,7 +159,7 @@ def _load_spec(bundle: str) -> dict:
         raise RuntimeError_(f"cannot read {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise RuntimeError_(f"{path}: not JSON ({exc})") from None
-    if not isinstance(spec.get("process"), dict) or not spec["process"].get("args"):
+    if not isinstance(spec, dict) or not isinstance(spec.get("process"), dict) or not spec["process"].get("args"):
         raise RuntimeError_(f"{path}: process.args is empty")
     return spec
 
@@ -176,7 +181,11 @@ def _size_from_resources(spec: dict) -> tuple[int | None, int | None]:
     elif cpu.get("cpus"):
         n = 0
         for part in str(cpu["cpus"]).split(","):
-            lo, _, hi = part.partition("-")
+            lo, _, hi = part.strip().partition("-")
+            if not lo.isdigit() or (hi and (not hi.isdigit() or int(hi) < int(lo))):
+                if part.strip():
+                    raise RuntimeError_(f"linux.resources.cpu.cpus {cpu['cpus']!r}: not a CPU list like 0-3,6")
+                continue
             n += (int(hi) - int(lo) + 1) if hi else 1
         cpus = n or None
     limit = (res.get("memory") or {}).get("limit")
@@ -196,11 +205,11 @@ def _image_for(rootfs: str, args: list[str], env: list[str]) -> tuple[str, dict]
     if "/" not in prog:
         path = next((kv[5:] for kv in env if kv.startswith("PATH=")), "/usr/local/bin:/usr/bin:/bin")
         for d in path.split(":"):
-            if d.startswith("/") and os.path.isfile(os.path.join(rootfs, d.lstrip("/"), prog)):
+            if d.startswith("/") and os.path.isfile(_in_root(rootfs, os.path.join(d, prog)) or ""):
                 prog = os.path.join(d, prog)
                 break
-    host_path = os.path.join(rootfs, prog.lstrip("/"))
-    if not prog.startswith("/") or not os.path.isfile(host_path):
+    host_path = _in_root(rootfs, prog) if prog.startswith("/") else None
+    if not host_path or not os.path.isfile(host_path):
         raise RuntimeError_(f"not a hermitcore image (no /{oci.IMAGE_FILE}) and no program {args[0]!r} in it to "
                             "compose")
     from hermitcore.compose import compose
@@ -215,6 +224,35 @@ def _image_for(rootfs: str, args: list[str], env: list[str]) -> tuple[str, dict]
     result = compose(board, host_path, files=rootfs, sysroot=rootfs,
                      env=tuple(kv for kv in env if kv.startswith(("LD_LIBRARY_PATH=", "LD_PRELOAD="))))
     return str(result.build.image), {"board": board, "arch": arch, "program": prog}
+
+
+def _in_root(rootfs: str, path: str) -> str | None:
+    """The host path of the container's `path`, its symlinks followed the
+    way the container would see them (absolute targets from its root, ".."
+    never above it): a path inside rootfs, or None (a loop, too deep)."""
+    parts = [p for p in path.split("/") if p]
+    done: list[str] = []
+    hops = 0
+    while parts:
+        name = parts.pop(0)
+        if name == ".":
+            continue
+        if name == "..":
+            if done:
+                done.pop()
+            continue
+        here = os.path.join(rootfs, *done, name)
+        if os.path.islink(here):
+            hops += 1
+            if hops > 40:
+                return None
+            target = os.readlink(here)
+            if target.startswith("/"):
+                done = []
+            parts = [p for p in target.split("/") if p] + parts
+            continue
+        done.append(name)
+    return os.path.join(rootfs, *done)
 
 
 def _check_qemu(image: str) -> None:
@@ -261,9 +299,54 @@ def _run_argv(spec: dict, image: str, boot: dict, cid: str) -> list[str]:
         if m.get("type") == "bind" or "bind" in opts or "rbind" in opts:
             src, dst = m.get("source", ""), m.get("destination", "")
             if os.path.isdir(src) and dst.startswith("/") and dst != "/" and not dst.startswith(("/proc", "/sys", "/dev")):
-                argv += ["--mount", f"{src}:{dst}"]
+                argv += ["--mount", f"{src}:{dst}" + (":ro" if "ro" in opts else "")]
             # files bound over /etc/hosts, /etc/resolv.conf...: the guest makes its own
-    return argv + ["--"] + list(proc["args"][1:])
+    if (spec.get("root") or {}).get("readonly"):
+        argv += ["--read-only"]
+    argv += ["--"] + list(proc["args"][1:])
+    _check_run(argv)
+    return argv
+
+
+def _check_run(argv: list[str]) -> None:
+    """What `run` would refuse, refused now (create fails with the reason in
+    the log) rather than after start: the options, the mounts, and what the
+    kernel's command line holds."""
+    import contextlib
+    import io
+
+    from hermitcore import cli
+    from hermitcore.launch import CMDLINE_MAX, CMDLINE_WORDS, quote_arg
+
+    split = argv.index("--")
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            args = cli.build_parser(only="run").parse_args(argv[:split])
+    except SystemExit:
+        raise RuntimeError_("bad run options from the spec: " + err.getvalue().strip().splitlines()[-1]) from None
+    cli._check_env(args.env)
+    if args.mem:
+        cli.parse_mem(args.mem)
+    for spec in args.mount:
+        if "," in spec.rsplit(":", 2)[-1]:
+            raise RuntimeError_(f"bind mount {spec!r}: the guest cannot take a destination with a comma")
+    # what run adds itself (clock, seed, streams, network, dns...) takes at most this much
+    reserve = ["hermit.epoch=1234567890.123456789", "hermit.seed=" + "0" * 32, "hermit.stdio=ppp", "hermit.tty=15",
+               "hermit.winsize=100x400", "hermit.ip=255.255.255.255", "hermit.gateway=255.255.255.255",
+               "hermit.mask=255.255.255.255", "hermit.dns=255.255.255.255,255.255.255.255,255.255.255.255",
+               "hermit.ro=1"]
+    words = reserve + [quote_arg(f"hermit.env={kv}") for kv in args.env]
+    if args.cwd:
+        words.append(quote_arg(f"hermit.cwd={args.cwd}"))
+    app = argv[split + 1:]
+    if app:
+        words += ["--", *map(quote_arg, app)]
+    size = len(" ".join(words).encode())
+    if size > CMDLINE_MAX or len(words) > CMDLINE_WORDS:
+        raise RuntimeError_(f"the program's arguments and environment do not fit the kernel's command line: "
+                            f"{size} bytes in {len(words)} words with what run adds (at most {CMDLINE_MAX} bytes, "
+                            f"{CMDLINE_WORDS} words)")
 
 
 def _nameservers(spec: dict) -> list[str]:
@@ -422,9 +505,20 @@ def cmd_create(args, log: Log) -> int:
     c = Container(root, args.id)
     if c.exists():
         raise RuntimeError_(f"container {args.id} already exists")
+    if os.path.isdir(c.dir):  # a create that died half-way: nothing lives there
+        import shutil
+
+        shutil.rmtree(c.dir, ignore_errors=True)
     bundle = os.path.abspath(args.bundle or ".")
     spec = _load_spec(bundle)
     rootfs = _rootfs(bundle, spec)
+    if any(ns.get("type") == "network" for ns in (spec.get("linux") or {}).get("namespaces") or []):
+        import shutil
+
+        missing = [t for t in ("ip", "tc") if not shutil.which(t)]
+        if missing:
+            raise RuntimeError_(f"{' and '.join(missing)} not found: the container's network needs them "
+                                "(apt-get install iproute2)")
     if _is_sandbox(spec):  # a pod's sandbox ("pause"): holds the pod's network namespace, boots nothing
         image, boot, run_argv = None, {}, None
     else:
@@ -471,6 +565,11 @@ def _is_sandbox(spec: dict) -> bool:
 def _init(c: Container, spec: dict, run_argv: list[str], terminal: bool, console_socket: str | None, ready: int):
     """The container's init: set up, tell create, wait for start, run."""
     code = 1
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # before start, a signal ends init as it would any process
+    # the engine's own HERMIT_* settings (debugging, networks) are not the container's
+    for key in [k for k in os.environ if k.startswith("HERMIT_") and k not in ("HERMIT_CACHE_DIR", "HERMIT_BOARD_PATH")]:
+        del os.environ[key]
+    os.environ["HERMIT_QEMU_PDEATHSIG"] = "1"  # QEMU goes when init goes, whatever kills it (launch.py)
     try:
         try:
             if terminal:
@@ -495,7 +594,6 @@ def _init(c: Container, spec: dict, run_argv: list[str], terminal: bool, console
             os._exit(1)
         os.close(fifo)
         if run_argv is None:  # the sandbox: like pause, wait to be stopped (the pod's containers hold the VMs)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
             while True:
                 signal.pause()
         # Pass SIGTERM/SIGINT/... arriving from now on to the program (run installs that).
@@ -573,13 +671,24 @@ def cmd_kill(args, log: Log) -> int:
         raise RuntimeError_("container not running")
     pid = st["pid"]
     if sig == signal.SIGKILL:  # the VM goes too, at once
-        for p in _descendants(pid):
-            _kill(p, signal.SIGKILL)
-    elif status == "paused" and sig in (signal.SIGTERM, signal.SIGINT):
-        for p in [pid] + _descendants(pid):
+        _kill_all(pid)
+        return 0
+    if status == "paused" and sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        for p in [pid] + _descendants(pid):  # a paused VM could not take it
             _kill(p, signal.SIGCONT)
+        st["paused"] = False
+        c.save(st)
     _kill(pid, sig)
     return 0
+
+
+def _kill_all(pid: int) -> None:
+    """init first (so it cannot report the VM's end as the program's), then
+    QEMU (which also has init's death as its own: PDEATHSIG)."""
+    below = _descendants(pid)
+    _kill(pid, signal.SIGKILL)
+    for p in below:
+        _kill(p, signal.SIGKILL)
 
 
 def _kill(pid: int, sig: int) -> None:
@@ -591,8 +700,11 @@ def _kill(pid: int, sig: int) -> None:
 
 def cmd_delete(args, log: Log) -> int:
     c = Container(args.root, args.id)
+    import shutil
+
     if not c.exists():
         if args.force:
+            shutil.rmtree(c.dir, ignore_errors=True)  # a create that died half-way
             return 0
         raise RuntimeError_(f"container {args.id} does not exist")
     st = c.load()
@@ -600,10 +712,7 @@ def cmd_delete(args, log: Log) -> int:
     if status not in ("stopped", "created") and not args.force:
         raise RuntimeError_(f"cannot delete container {args.id} that is {status} (use --force)")
     if status != "stopped":
-        for p in _descendants(st["pid"]) + [st["pid"]]:
-            _kill(p, signal.SIGKILL)
-    import shutil
-
+        _kill_all(st["pid"])
     shutil.rmtree(c.dir, ignore_errors=True)
     return 0
 
@@ -627,7 +736,10 @@ def cmd_list(args, log: Log) -> int:
         for cid in sorted(os.listdir(args.root)):
             c = Container(args.root, cid)
             if c.exists():
-                out.append(_state_json(c, c.load()))
+                try:
+                    out.append(_state_json(c, c.load()))
+                except RuntimeError_:
+                    continue
     if args.format == "json":
         print(json.dumps(out))
     else:
@@ -689,6 +801,7 @@ _COMMAND = {
     "delete": {"--force": (0, "force"), "-f": (0, "force")},
 }
 _POSITIONAL = {"kill": ("id", "signal"), "features": ()}
+_UNSUPPORTED = ("exec", "checkpoint", "restore", "update", "run", "spec", "events")
 
 
 def _fast_parse(argv: list[str]):
@@ -716,6 +829,9 @@ def _fast_parse(argv: list[str]):
                 return None
             ns[opt[1]] = value if opt[0] else True
         elif ns["command"] is None:
+            if arg in _UNSUPPORTED:  # whatever follows: the answer is the same
+                ns.update(command=arg, fn=_unsupported(arg))
+                return _Args(ns)
             if arg not in _COMMAND:
                 return None
             ns["command"], table = arg, _COMMAND[arg]
@@ -789,7 +905,7 @@ def build_parser():
     add("pause", lambda a, log: _pause(a, True), "stop the VM's CPUs").add_argument("id")
     add("resume", lambda a, log: _pause(a, False), "resume a paused container").add_argument("id")
     add("features", cmd_features, "print what this runtime supports (JSON)")
-    for name in ("exec", "checkpoint", "restore", "update", "run", "spec", "events"):
+    for name in _UNSUPPORTED:
         s = add(name, _unsupported(name), f"not supported ({name})")
         s.add_argument("rest", nargs=argparse.REMAINDER)
     return p
@@ -816,6 +932,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as exc:
         log.error(f"{args.command}: {exc}")
+        return 1
+    except Exception as exc:  # noqa: BLE001 (a runtime answers with one line, never a traceback)
+        log.error(f"{args.command}: {type(exc).__name__}: {exc}")
         return 1
 
 

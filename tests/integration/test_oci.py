@@ -51,7 +51,7 @@ def images(ctd, builder, tmp_path_factory):
     out = tmp_path_factory.mktemp("oci")
     tools = [builder.build("glibc", a, "ocitool.c") for a in ("x86_64", "aarch64")]
     pkg(*tools, "--board", BOARD["x86_64"], "--board", BOARD["aarch64"], "--name", "hermit/ocitool",
-        "-e", "GREETING=from-the-image", "--cpus", "1", "--mem", "128M", "-o", out / "ocitool.tar", "--", "show",
+        "-e", "GREETING=from-the-image", "--cpus", "1", "--mem", "128Mi", "-o", out / "ocitool.tar", "--", "show",
         "default-arg")
     pkg(builder.build("glibc", "x86_64", "netserver.c"), builder.build("glibc", "aarch64", "netserver.c"),
         "--board", BOARD["x86_64"], "--board", BOARD["aarch64"], "--name", "hermit/netserver", "--expose", "8080",
@@ -196,6 +196,13 @@ def test_a_bind_mount_is_the_guests_mount(ctd, images, tmp_path, arch):
         timeout=180)
     assert (r.returncode, r.stdout) == (0, "read back: via 9p\n"), r.stderr
     assert (shared / "note.txt").read_text() == "via 9p\n"
+    # read only (Kubernetes' secrets and config maps): the guest cannot write through it
+    r = subprocess.run(ctd.run_argv(images["ocitool"], f"bind-ro-{arch}", "/ocitool", "write", "/data/other.txt", "x",
+                                    opts=("--rm", "--platform", f"linux/{OCI_ARCH[arch]}", "--mount",
+                                          f"type=bind,src={shared},dst=/data,options=rbind:ro")),
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 1 and "Read-only file system" in r.stderr, r
+    assert not (shared / "other.txt").exists()
 
 
 def test_a_server_is_reached_at_its_cni_address(ctd, images, tmp_path, arch):
@@ -245,6 +252,8 @@ def test_an_ordinary_image_of_a_static_binary_is_composed_on_the_fly(ctd, builde
     (tmp_path / "b/rootfs/bin").mkdir()
     (tmp_path / "b/rootfs/bin/ocitool").write_bytes(tool.read_bytes())
     os.chmod(tmp_path / "b/rootfs/bin/ocitool", 0o755)
+    # an absolute symlink, as /bin/sh -> /bin/busybox: followed inside the image, never to the host's file
+    os.symlink("/bin/ocitool", tmp_path / "b/rootfs/bin/tool")
     subprocess.run(["umoci", "repack", "--image", ref, str(tmp_path / "b")], check=True, capture_output=True)
     subprocess.run(["umoci", "config", "--image", ref, "--config.entrypoint", "ocitool", "--config.env",
                     "PATH=/bin", "--architecture", OCI_ARCH[arch]], check=True, capture_output=True)
@@ -257,6 +266,9 @@ def test_an_ordinary_image_of_a_static_binary_is_composed_on_the_fly(ctd, builde
         "--rm", "--platform", f"linux/{OCI_ARCH[arch]}")), capture_output=True, text=True, timeout=300)
     assert r.returncode == 3, r.stderr
     assert r.stdout.splitlines()[:3] == ["arg 1: show", "arg 2: x", "cwd: /"]
+    r = subprocess.run(ctd.run_argv(name, f"plain-link-{arch}", "tool", "show", "y", opts=(
+        "--rm", "--platform", f"linux/{OCI_ARCH[arch]}")), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 3 and r.stdout.startswith("arg 1: show\narg 2: y\n"), r
 
 
 def test_podman_runs_the_image_with_the_runtime(images, arch, tmp_path_factory):
@@ -330,6 +342,10 @@ def test_the_runtime_reports_created_running_stopped_truthfully(unpacked, tmp_pa
     try:
         s = state()
         assert (s["status"], s["pid"], s["bundle"]) == ("created", pid, bundle)
+        # a half-made container of another id (a create that died) does not block its id
+        (tmp_path / "root/stale").mkdir()
+        assert subprocess.run([*rt, "delete", "--force", "stale"]).returncode == 0
+        assert not (tmp_path / "root/stale").exists()
         assert not qemus_of(bundle)  # nothing boots before start
         assert subprocess.run([*rt, "start", "c1"], capture_output=True).returncode == 0
         assert state()["status"] == "running"
@@ -370,8 +386,10 @@ def test_runtime_errors_name_what_is_missing_in_its_log(unpacked, tmp_path):
     (tmp_path / "bundle/rootfs/hermitcore/image.elf").write_bytes(b"\x7fELF" + b"\0" * 60)
     r = subprocess.run([*rt, "create", "--bundle", bundle, "c3"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
-    r = subprocess.run([*rt, "exec", "c3", "sh"], capture_output=True, text=True)
-    assert r.returncode == 1 and "not supported" in r.stderr
+    r = subprocess.run([*rt, "exec", "--process", "p.json", "--detach", "--pid-file", "p", "c3"], capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and "not supported" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert "exec is not supported" in json.loads((tmp_path / "log").read_text().splitlines()[-1])["msg"]
 
 
 def test_a_pods_sandbox_container_boots_nothing_and_holds_the_namespace(tmp_path):
@@ -405,3 +423,24 @@ def test_a_pods_sandbox_container_boots_nothing_and_holds_the_namespace(tmp_path
     finally:
         subprocess.run([*rt, "delete", "--force", "pod"], capture_output=True)
     assert not os.path.exists(tmp_path / "root/pod")
+
+
+def test_a_container_killed_before_start_is_stopped(unpacked, tmp_path):
+    rt = [runtime_binary(), "--root", str(tmp_path / "root")]
+    bundle = _bundle(tmp_path, unpacked, ["/ocitool", "wait"])
+    r = subprocess.run([*rt, "create", "--bundle", bundle, "early"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    assert r.returncode == 0
+    try:
+        assert subprocess.run([*rt, "kill", "early", "TERM"]).returncode == 0
+        deadline = time.monotonic() + 30
+        while json.loads(subprocess.run([*rt, "state", "early"], capture_output=True, text=True).stdout)["status"] \
+                != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        state = json.loads(subprocess.run([*rt, "state", "early"], capture_output=True, text=True).stdout)
+        assert (state["status"], state["pid"]) == ("stopped", 0)
+        r = subprocess.run([*rt, "start", "early"], capture_output=True, text=True)
+        assert r.returncode == 1 and "stopped" in r.stderr
+    finally:
+        subprocess.run([*rt, "delete", "--force", "early"], capture_output=True)
+    assert not qemus_of(bundle)

@@ -45,10 +45,11 @@ def hermitcore_qemu_args(ctx):
     model = qemu_device(ctx.board, devices[0].device, "9p")
     args: list[str] = []
     for i, spec in enumerate(ctx.options.mounts):
-        host, guest = spec.rsplit(":", 1)
+        ro = spec.endswith(":ro")  # HOSTDIR:/guest/path:ro -- QEMU's server refuses writes (EROFS)
+        host, guest = (spec[:-3] if ro else spec).rsplit(":", 1)
         where = model if i == 0 else model.split(",addr=")[0]  # more mounts: any free slot
         args += [
-            "-fsdev", f"local,id=hostfs{i},path={host},security_model=none",
+            "-fsdev", f"local,id=hostfs{i},path={host},security_model=none" + (",readonly=on" if ro else ""),
             "-device", f"{where},fsdev=hostfs{i},mount_tag={guest}",
         ]
     return QemuArgs(args=tuple(args))
