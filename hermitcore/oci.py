@@ -246,6 +246,8 @@ def read_boot_config(rootfs: str) -> dict | None:
     path = os.path.join(rootfs, CONFIG_FILE)
     if not os.path.isfile(path) or not os.path.isfile(os.path.join(rootfs, IMAGE_FILE)):
         return None
+    if any(os.path.islink(os.path.join(rootfs, p)) for p in (IMAGE_DIR, CONFIG_FILE, IMAGE_FILE)):
+        raise HermitError(f"{rootfs}: /{IMAGE_DIR} or its files are symlinks: not a hermitcore image to trust")
     try:
         with open(path) as f:
             boot = json.load(f)
