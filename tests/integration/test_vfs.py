@@ -136,14 +136,10 @@ def diff(host: list[str], guest: list[str]) -> str:
     return "\n".join(difflib.unified_diff(host, guest, "host", "guest", lineterm="", n=3))
 
 
-#: Where the guest knowingly differs (docs/linux-programs.md, "Known limits"):
-#: an open file keeps the path it was opened by as a string, so a rename of it
-#: or of a parent is not seen by /proc/self/fd's links. Lines starting with
-#: these are compared on neither side; everything else must match (getcwd
-#: and ".." follow renames: vfs_renamed).
-PATHS_AS_STRINGS = (
-    "readlink /proc/self/fd after rename:",
-)
+#: Lines starting with these are compared on neither side (none now: getcwd,
+#: ".." and /proc/self/fd follow renames -- namei.c's vfs_renamed);
+#: everything else must match.
+PATHS_AS_STRINGS: tuple[str, ...] = ()
 
 
 def known(text: str) -> str:

@@ -15,8 +15,18 @@ struct fd {
 struct fdtable {
     int refs;
     struct fd fd[MAX_FDS];
+    struct fdtable *next; /* all of them */
 };
 static struct fdtable first_table = {1};
+static struct fdtable *all_tables = &first_table;
+
+void fdt_each_file(void (*fn)(struct file *f, void *arg), void *arg)
+{
+    for (struct fdtable *t = all_tables; t; t = t->next)
+        for (int i = 0; i < MAX_FDS; i++)
+            if (t->fd[i].file)
+                fn(t->fd[i].file, arg);
+}
 #define fds (current_process()->files->fd) /* the calling process's */
 /* RLIMIT_NOFILE: descriptors are below it (sys.c's setrlimit lowers it). */
 unsigned fd_limit = MAX_FDS;
@@ -32,6 +42,8 @@ struct fdtable *fdt_fork(struct fdtable *t)
     for (int i = 0; i < MAX_FDS; i++)
         if ((n->fd[i] = t->fd[i]).file)
             file_get(n->fd[i].file);
+    n->next = all_tables;
+    all_tables = n;
     return n;
 }
 
@@ -53,6 +65,11 @@ void fdt_put(struct fdtable *t)
             file_put(f);
         }
     }
+    for (struct fdtable **p = &all_tables; *p; p = &(*p)->next)
+        if (*p == t) {
+            *p = t->next;
+            break;
+        }
     if (t != &first_table)
         kfree(t);
 }

@@ -99,15 +99,47 @@ static int rebase(char *path, const char *from, const char *to)
     return 1;
 }
 
+struct renaming {
+    const char *old, *new;
+    int exchange;
+    char *buf; /* PATH_MAX */
+    uint64_t gen;
+};
+
+/* An open file's path: rebased once per rename, however many tables hold it. */
+static void rename_file(struct file *f, void *arg)
+{
+    struct renaming *r = arg;
+    if (!f->path || f->renamed == r->gen)
+        return;
+    f->renamed = r->gen;
+    size_t n = strlen(f->path);
+    if (n >= PATH_MAX)
+        return;
+    memcpy(r->buf, f->path, n + 1);
+    if (!rebase(r->buf, r->old, r->new) && !(r->exchange && rebase(r->buf, r->new, r->old)))
+        return;
+    char *copy = kstrdup(r->buf);
+    if (copy) { /* (no memory: the old name stays, as it always did) */
+        kfree(f->path);
+        f->path = copy;
+    }
+}
+
 void vfs_renamed(const char *dir_a, const char *a, const char *dir_b, const char *b, int exchange)
 {
-    char *old = kmalloc(PATH_MAX), *new = kmalloc(PATH_MAX);
-    if (old && new && join(old, dir_a, a) && join(new, dir_b, b))
+    static uint64_t renames;
+    char *old = kmalloc(PATH_MAX), *new = kmalloc(PATH_MAX), *buf = kmalloc(PATH_MAX);
+    if (old && new && buf && join(old, dir_a, a) && join(new, dir_b, b)) {
         for (struct fs_ctx *f = all_fs; f; f = f->next)
             if (!rebase(f->path, old, new) && exchange)
                 rebase(f->path, new, old);
+        struct renaming r = {old, new, exchange, buf, ++renames};
+        fdt_each_file(rename_file, &r);
+    }
     kfree(old);
     kfree(new);
+    kfree(buf);
 }
 
 struct inode *vfs_root(void) { return root; }

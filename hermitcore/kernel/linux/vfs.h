@@ -71,9 +71,14 @@ struct file {
     int refs;
     int flags;             /* O_* (access mode, O_APPEND, O_NONBLOCK...) */
     uint64_t off;
-    char *path;            /* absolute, as opened (directories: the base of *at() calls) */
+    char *path;            /* absolute, canonical: follows renames (directories: the base of *at() calls) */
     struct lock_key lock_key; /* the file its locks are on, once looked up */
+    uint64_t renamed;      /* the last rename that looked at its path (vfs_renamed) */
 };
+
+/* Every open file in a descriptor table of any process, once each time
+ * per table it is in (file.c). */
+void fdt_each_file(void (*fn)(struct file *f, void *arg), void *arg);
 
 /* A new open file with one reference, or NULL. `inode` gains a reference. */
 struct file *file_new(const struct file_ops *ops, struct inode *inode, void *priv, int flags);
@@ -177,8 +182,8 @@ struct vpath {
 struct vpath vfs_cwd(void);
 void vfs_set_cwd(struct inode *dir, const char *path);
 /* A rename of dir_a/a to dir_b/b (canonical parent paths) succeeded, or an
- * exchange of the two: working directories at or under the old name(s)
- * take the new. */
+ * exchange of the two: working directories and open files' paths at or
+ * under the old name(s) take the new. */
 void vfs_renamed(const char *dir_a, const char *a, const char *dir_b, const char *b, int exchange);
 struct inode *vfs_root(void);
 
