@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import os
 import struct
 from collections import Counter
 from pathlib import Path
@@ -28,10 +29,10 @@ class Symbols:
 
         try:
             elf = ELFFile(io.BytesIO(data))
-            table = elf.get_section_by_name(".symtab")
+            table = elf.get_section_by_name(".symtab") or elf.get_section_by_name(".dynsym")  # libraries: stripped
             syms = [] if table is None else [
-                (s["st_value"] + bias, s["st_size"], s.name) for s in table.iter_symbols()
-                if s["st_info"]["type"] == "STT_FUNC" and s["st_value"] and s.name]
+                (s["st_value"] + bias, s["st_size"], s.name.split("@")[0]) for s in table.iter_symbols()
+                if s["st_info"]["type"] in ("STT_FUNC", "STT_GNU_IFUNC") and s["st_value"] and s.name]
         except Exception:  # a stripped or odd program: addresses stay bare
             syms = []
         for start, size, name in sorted(syms):
@@ -46,23 +47,84 @@ class Symbols:
         return None
 
 
-def parse(data: bytes) -> tuple[int, int, list[tuple[int, list[int]]]]:
+def parse(data: bytes, mappings: list | None = None) -> tuple[int, int, list[tuple[int, list[int]]]]:
     """The kernel's buffer: (HZ, samples dropped, [(kernel frames, [pc, ...
-    innermost first])])."""
+    innermost first])]); the executable file mappings it recorded go to
+    ``mappings`` as (start, end, file offset, path)."""
     words = struct.unpack(f"<{len(data) // 8}Q", data[: len(data) // 8 * 8])
     if len(words) < 4 or words[0] != MAGIC:
         raise ValueError("not a hermitcore profile")
     hz, count, dropped = words[1], words[2], words[3]
     out, i = [], 4
-    while i < len(words) and len(out) < count:
+    while i < len(words):
         head = words[i]
         n, kernel = head & 0xFF, (head >> 8) & 0xFF
+        if n == 0 and kernel == 0xFF:  # a mapping: start, end, offset, path
+            length = (head >> 16) & 0xFFFF
+            nwords = 4 + (length + 7) // 8
+            if i + nwords > len(words):
+                break
+            path = data[(i + 4) * 8:(i + 4) * 8 + length].decode(errors="replace")
+            if mappings is not None:
+                mappings.append((words[i + 1], words[i + 2], words[i + 3], path))
+            i += nwords
+            continue
+        if n == 0 or len(out) >= count:
+            break
         out.append((kernel, list(words[i + 1:i + 1 + n])))
         i += 1 + n
     return hz, dropped, out
 
 
-def fold(samples, kernel_syms: Symbols, program_syms: Symbols) -> Counter:
+class Libraries:
+    """The program's shared libraries (and anything else mapped executable
+    from a file), named from the image's own copies of them."""
+
+    def __init__(self, image: str, mappings: list):
+        self.ranges: list[tuple[int, int, Symbols]] = []
+        if not mappings:
+            return
+        from hermitcore.debug import file_tree_dir
+
+        try:
+            root = file_tree_dir(image)
+        except Exception:  # no tree: addresses stay bare
+            return
+        loaded: dict[str, tuple[bytes, object] | None] = {}
+        for start, end, offset, path in sorted(set(mappings)):
+            if path not in loaded:
+                loaded[path] = _read(os.path.join(root, path.lstrip("/")))
+            if loaded[path] is None:
+                continue
+            data, segments = loaded[path]
+            seg = next((s for s in segments if s[0] <= offset < s[0] + max(s[2], 1)), None)
+            if seg is None:
+                continue
+            base = start - (seg[1] + offset - seg[0])  # where the file's address 0 is
+            self.ranges.append((start, end, Symbols(data, base)))
+
+    def name(self, addr: int) -> str | None:
+        for start, end, syms in self.ranges:
+            if start <= addr < end:
+                return syms.name(addr)
+        return None
+
+
+def _read(path: str):
+    """An ELF file's bytes and its PT_LOAD segments (offset, vaddr, filesz), or None."""
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        elf = ELFFile(io.BytesIO(data))
+        return data, [(s["p_offset"], s["p_vaddr"], s["p_filesz"]) for s in elf.iter_segments()
+                      if s["p_type"] == "PT_LOAD"]
+    except Exception:
+        return None
+
+
+def fold(samples, kernel_syms: Symbols, program_syms: Symbols, libraries: Libraries | None = None) -> Counter:
     """Folded stacks: outermost first, `[kernel]`-marked kernel frames."""
     stacks: Counter = Counter()
     for kernel, pcs in samples:
@@ -73,7 +135,7 @@ def fold(samples, kernel_syms: Symbols, program_syms: Symbols) -> Counter:
             if i < kernel:
                 names.append(f"{kernel_syms.name(at) or hex(pc)}_[k]")
             else:
-                names.append(program_syms.name(at) or hex(pc))
+                names.append(program_syms.name(at) or (libraries and libraries.name(at)) or hex(pc))
         stacks[";".join(reversed(names))] += 1
     return stacks
 
@@ -86,7 +148,8 @@ def write(blob: str, image: str, out: str, err) -> None:
     from hermitcore.image import program_of
     from hermitcore.program import USER_PIE_BASE
 
-    hz, dropped, samples = parse(Path(blob).read_bytes())
+    mappings: list = []
+    hz, dropped, samples = parse(Path(blob).read_bytes(), mappings)
     program = program_of(image)
     bias = 0
     if program:
@@ -94,7 +157,7 @@ def write(blob: str, image: str, out: str, err) -> None:
             bias = USER_PIE_BASE if ELFFile(io.BytesIO(program))["e_type"] == "ET_DYN" else 0
         except Exception:
             program = None
-    stacks = fold(samples, Symbols(Path(image).read_bytes()), Symbols(program, bias))
+    stacks = fold(samples, Symbols(Path(image).read_bytes()), Symbols(program, bias), Libraries(image, mappings))
     with open(out, "w") as f:
         for stack, n in sorted(stacks.items()):
             f.write(f"{stack} {n}\n")

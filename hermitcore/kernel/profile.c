@@ -9,7 +9,11 @@
  *
  * The buffer: words "hermprof", HZ, samples, samples dropped (the buffer
  * was full), then per sample a header word (frames | kernel frames << 8 |
- * tid << 32) and the frames' addresses, innermost first. */
+ * tid << 32) and the frames' addresses, innermost first; and between them
+ * the program's executable file mappings (0 | 0xff << 8 | path length << 16,
+ * start, end, file offset, the path's bytes in words), noted when they go
+ * (exec, exit) and at the end, so the host can name the addresses of
+ * shared libraries. */
 #include <hermit/arch.h>
 #include <hermit/blob.h>
 #include <hermit/hermit.h>
@@ -19,6 +23,7 @@
 #include <hermit/profile.h>
 #include <hermit/sched.h>
 #include <hermit/spinlock.h>
+#include <hermit/string.h>
 #include <hermit/time.h>
 #include <hermit/user.h>
 
@@ -58,6 +63,31 @@ static int user_word(uintptr_t va, uint64_t *out)
         return 0;
     *out = *(const uint64_t *)phys_to_virt((pa & ~(uint64_t)(PAGE_SIZE - 1)) + (va & (PAGE_SIZE - 1)));
     return 1;
+}
+
+static void (*maps_hook)(void);
+
+void profile_set_maps_hook(void (*fn)(void)) { maps_hook = fn; }
+
+int profile_active(void) { return profile_hz && __atomic_load_n(&buf, __ATOMIC_ACQUIRE) != 0; }
+
+void profile_mapping(uintptr_t start, uintptr_t end, uint64_t offset, const char *path)
+{
+    size_t len = strlen(path);
+    if (len > 4095)
+        return;
+    size_t words = 4 + (len + 7) / 8;
+    unsigned long f = spin_lock_irqsave(&lock);
+    if (buf && used + words <= BUF_WORDS) {
+        buf[used] = 0xffull << 8 | (uint64_t)len << 16;
+        buf[used + 1] = start;
+        buf[used + 2] = end;
+        buf[used + 3] = offset;
+        buf[used + words - 1] = 0;
+        memcpy(&buf[used + 4], path, len);
+        used += words;
+    }
+    spin_unlock_irqrestore(&lock, f);
 }
 
 static void sample(struct timer *t, void *arg)
@@ -136,6 +166,8 @@ void profile_flush(void)
 {
     if (!profile_hz || !buf)
         return;
+    if (maps_hook)
+        maps_hook(); /* the mappings of the process ending the run */
     unsigned long f = spin_lock_irqsave(&lock);
     uint64_t *b = buf;
     size_t words = used;

@@ -43,3 +43,25 @@ def test_profile_shows_where_the_time_goes(arch, tmp_path):
     assert total >= 100, folded  # about a second of samples
     assert 0.60 <= hot <= 0.80, (hot, folded)
     assert not (tmp_path / "profile.folded.raw").exists()
+
+
+def test_shared_library_functions_are_named(arch, tmp_path):
+    """A dynamic program's samples in its C library are named from the
+    library's symbols (the kernel records the executable file mappings in
+    the profile; the host reads the image's copy of each library)."""
+    prog = tmp_path / "dynprof"
+    r = subprocess.run([CC[arch], "-O1", "-fno-omit-frame-pointer", "-o", str(prog), str(SOURCES / "dynprof.c")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "profile.folded"
+    r = run_linux(arch, prog, extra=("--profile", str(out)))
+    no_panic(r)
+    assert r.rc == 0, r
+    counts: dict[str, int] = {}
+    for line in out.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        leaf = stack.rsplit(";", 1)[-1]
+        counts[leaf] = counts.get(leaf, 0) + int(n)
+    total = sum(counts.values())
+    in_libc = sum(counts.get(f, 0) for f in ("rand", "random", "random_r"))
+    assert total >= 100 and in_libc / total >= 0.4, counts

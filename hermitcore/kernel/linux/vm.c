@@ -27,6 +27,7 @@
 #include "linux.h"
 #include <hermit/sched.h>
 #include <hermit/heap.h>
+#include <hermit/profile.h>
 
 #define MAP_SHARED 0x01
 #define MAP_PRIVATE 0x02
@@ -137,8 +138,11 @@ static unsigned no_page(uintptr_t va, uint64_t pa, unsigned flags, void *arg);
 /* pid 1's memory: an address space of its own, not the kernel's (the idle
  * threads run in that one; were it pid 1's too, switching to them would
  * keep pid 1's translations on a CPU it left). */
+static void note_maps(void);
+
 struct mm *vm_first_mm(void)
 {
+    profile_set_maps_hook(note_maps);
     first_mm.root = arch_as_fork(no_page, 0);
     if (!first_mm.root)
         panic("out of memory for the first address space");
@@ -1427,8 +1431,24 @@ struct mm *vm_share(struct mm *m)
 uint64_t vm_root(struct mm *m) { return m->root; }
 
 /* Every mapping of the calling process goes (its address space stays). */
+/* --profile: the process's executable file mappings (its libraries) go
+ * into the profile before they go, so their samples can be named. */
+static int note_map(uintptr_t start, uintptr_t end, unsigned prot, const char *name, uint64_t off, void *arg)
+{
+    if ((prot & PROT_EXEC) && name && name[0] == '/')
+        profile_mapping(start, end, off, name);
+    return 0;
+}
+
+static void note_maps(void)
+{
+    if (profile_active() && current_process() && current_process()->mm)
+        vm_each(note_map, 0);
+}
+
 static void unmap_all(void)
 {
+    note_maps();
     unmap_range(0, USER_LIMIT);
     brk_base = brk_cur = 0;
     brk_vma = 0;
