@@ -92,8 +92,6 @@ KNOWN_FAILURES = {
                        "since (about 2e8) where Linux's saturates at INT_MAX (it passes later in a run)",
     "wait401": "the parent cannot open a child's /proc/PID/stat (ENOENT)",
     "wait403": "no /proc/sys/kernel/tainted",
-    "waitid07": "SIGSTOP does not stop the process (job control is not implemented)",
-    "waitid08": "SIGSTOP does not stop the process (job control is not implemented)",
     "waitid10": "no /proc/sys/kernel/core_pattern",
 }
 

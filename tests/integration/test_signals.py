@@ -217,3 +217,25 @@ def test_default_actions_match_the_host(arch, mode, builder):
     no_panic(r)
     assert r.out == out, f"{mode}: the guest's output differs from the host's\n{diff(out, r.out)}\n{r}"
     assert r.rc == rc, (mode, r)
+
+
+@pytest.fixture(scope="module")
+def job_host_output(builder):
+    prog = builder.build("glibc", "x86_64", "jobprobe.c")
+    r = subprocess.run([str(prog)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.endswith("done\n"), r
+    return r.stdout
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_job_control_as_on_the_host(arch, cpus, builder, job_host_output):
+    """SIGSTOP/SIGTSTP stop every thread of a process until SIGCONT, the
+    parent hears of both (SIGCHLD CLD_STOPPED/CLD_CONTINUED, wait's
+    WUNTRACED/WCONTINUED, waitid's WSTOPPED with WNOWAIT), orphaned groups
+    discard SIGTSTP, SIGCONT drops a pending stop signal
+    (tests/apps/linux/jobprobe.c): the guest prints what the host prints."""
+    prog = builder.build("glibc", arch, "jobprobe.c")
+    r = run_linux(arch, prog, extra=("--cpus", str(cpus), *GUEST_TIMEOUT), timeout=HOST_TIMEOUT)
+    no_panic(r)
+    assert r.rc == 0, r
+    assert r.out == job_host_output, diff(job_host_output, r.out)

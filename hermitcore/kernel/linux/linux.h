@@ -243,6 +243,10 @@ struct process {
      * and theirs: Linux's cutime); resident high-water marks in KiB */
     uint64_t utime_ns, stime_ns, cutime_ns, cstime_ns;
     uint64_t maxrss_kb, cmaxrss_kb;
+    /* job control (signal.c): the stop signal it is stopped by (0: running);
+     * what its parent's wait has to hear of: 1 it stopped (WUNTRACED), 2 it
+     * continued (WCONTINUED), 0 nothing */
+    int stop_sig, stop_report;
     /* what /proc/PID shows of the program it runs (loader.c, exec) */
     char exe[256];
     uintptr_t arg_start, arg_end, env_start, env_end, stack_start;

@@ -1,5 +1,6 @@
 /* Processes: fork (the memory copied on write, vm.c), vfork, clone without
- * CLONE_THREAD, exit and exit_group, wait4 and waitid, zombies and
+ * CLONE_THREAD, exit and exit_group, wait4 and waitid (ends, and job
+ * control's stops and continues: signal.c), zombies and
  * reparenting to pid 1, process groups and sessions.
  *
  * A process owns its memory (struct mm: mappings and address space), its
@@ -41,6 +42,8 @@
 #define CLD_EXITED 1
 #define CLD_KILLED 2
 #define CLD_DUMPED 3
+#define CLD_STOPPED 5
+#define CLD_CONTINUED 6
 
 static struct process first = {.pid = 1, .pgid = 1, .sid = 1, .exit_signal = SIGCHLD, .umask = 022, .comm = "main"};
 static struct process *all = &first;
@@ -493,9 +496,11 @@ static int matches(struct process *c, long pid, struct process *me)
     return 1;
 }
 
-/* A matching zombie child (collected unless `keep`), or NULL with *any
- * set when a matching child exists at all. */
-static struct process *reap(long pid, int keep, int *any)
+/* The first matching child with something to report for `options`: it
+ * ended (WEXITED: *what 0), stopped (WUNTRACED: 1) or continued
+ * (WCONTINUED: 2); or NULL with *any set when a matching child exists at
+ * all. */
+static struct process *reap(long pid, long options, int *any, int *what)
 {
     struct process *me = current_process();
     *any = 0;
@@ -503,8 +508,18 @@ static struct process *reap(long pid, int keep, int *any)
         if (!matches(c, pid, me))
             continue;
         *any = 1;
-        if (c->zombie)
+        if (c->zombie && (options & WEXITED)) {
+            *what = 0;
             return c;
+        }
+        if (!c->zombie && (options & WUNTRACED) && c->stop_report == 1 && c->stop_sig) {
+            *what = 1;
+            return c;
+        }
+        if (!c->zombie && (options & WCONTINUED) && c->stop_report == 2) {
+            *what = 2;
+            return c;
+        }
     }
     return 0;
 }
@@ -524,7 +539,10 @@ static void collect(struct process *me, struct process *c)
 static int put_child_rusage(long urusage, struct process *c)
 {
     struct rusage_k ru = {0};
-    rusage_fill(&ru, c->utime_ns + c->cutime_ns, c->stime_ns + c->cstime_ns,
+    uint64_t u = c->utime_ns, st = c->stime_ns;
+    if (!c->zombie) /* stopped or continued: its threads' so far */
+        process_times(c, &u, &st);
+    rusage_fill(&ru, u + c->cutime_ns, st + c->cstime_ns,
                 c->maxrss_kb > c->cmaxrss_kb ? c->maxrss_kb : c->cmaxrss_kb);
     return copy_to_user((uintptr_t)urusage, &ru, sizeof ru) ? -EFAULT : 0;
 }
@@ -538,8 +556,17 @@ long sys_wait4(long pid, long ustatus, long options, long urusage)
         return -EINVAL;
     for (;;) {
         uint64_t seq = io_seq();
-        int any;
-        struct process *c = reap(pid, 0, &any);
+        int any, what;
+        struct process *c = reap(pid, options | WEXITED, &any, &what);
+        if (c && what) { /* stopped: the signal in the high byte, 0x7f; continued: 0xffff */
+            int status = what == 1 ? (c->stop_sig << 8) | 0x7f : 0xffff, cpid = c->pid;
+            if (ustatus && copy_to_user((uintptr_t)ustatus, &status, sizeof status))
+                return -EFAULT;
+            if (urusage && put_child_rusage(urusage, c))
+                return -EFAULT;
+            c->stop_report = 0;
+            return cpid;
+        }
         if (c) {
             int status = c->status, cpid = c->pid;
             if (ustatus && copy_to_user((uintptr_t)ustatus, &status, sizeof status))
@@ -577,10 +604,22 @@ long sys_waitid(long idtype, long id, long uinfo, long options, long urusage)
         return -EINVAL;
     for (;;) {
         uint64_t seq = io_seq();
-        int any;
-        struct process *c = (options & WEXITED) ? reap(pid, 0, &any) : 0;
-        if (!(options & WEXITED))
-            reap(pid, 1, &any);
+        int any, what;
+        struct process *c = reap(pid, options, &any, &what);
+        if (c && what) {
+            union ksiginfo info = {0};
+            info.signo = SIGCHLD;
+            info.code = what == 1 ? CLD_STOPPED : CLD_CONTINUED;
+            info.chld.pid = c->pid;
+            info.chld.status = what == 1 ? c->stop_sig : SIGCONT;
+            if (uinfo && copy_to_user((uintptr_t)uinfo, &info, sizeof info))
+                return -EFAULT;
+            if (urusage && put_child_rusage(urusage, c))
+                return -EFAULT;
+            if (!(options & WNOWAIT))
+                c->stop_report = 0;
+            return 0;
+        }
         if (c) {
             union ksiginfo info = {0};
             int sig = c->status & 0x7f;

@@ -11,7 +11,14 @@
  *
  * One process: pid 1 behaves as an ordinary process (its default actions
  * apply, as under `docker run --init`), not as Linux's unkillable init.
- * Stop signals are ignored: there is no job control to stop for. */
+ *
+ * Job control: a stop signal (SIGSTOP; SIGTSTP, SIGTTIN, SIGTTOU at their
+ * default action, unless the process group is orphaned -- pid 1's is) stops
+ * every thread of the process where it returns to the program, until
+ * SIGCONT (whatever its disposition) or SIGKILL; a stop signal sent drops a
+ * pending SIGCONT and SIGCONT the pending stop signals, as Linux's
+ * prepare_signal. The parent hears of both: SIGCHLD with CLD_STOPPED /
+ * CLD_CONTINUED (unless SA_NOCLDSTOP), and wait's WUNTRACED / WCONTINUED. */
 #include "linux.h"
 #include <hermit/heap.h>
 #include <hermit/spinlock.h>
@@ -33,6 +40,8 @@
 #define SS_DISABLE 2
 #define SS_AUTODISARM (1u << 31)
 
+#define CLD_STOPPED 5
+#define CLD_CONTINUED 6
 #define UNBLOCKABLE (SIG_BIT(SIGKILL) | SIG_BIT(SIGSTOP))
 #define SYNCHRONOUS (SIG_BIT(SIGSEGV) | SIG_BIT(SIGBUS) | SIG_BIT(SIGILL) | SIG_BIT(SIGTRAP) | SIG_BIT(SIGFPE) | \
                      SIG_BIT(SIGSYS))
@@ -86,18 +95,19 @@ void sighand_put(struct sighand *h)
 
 static int valid(long sig) { return sig >= 1 && sig <= NSIG_K; }
 
-/* Ignored as it stands: such a signal is dropped when sent (unless blocked). */
+/* Ignored as it stands: such a signal is dropped when sent (unless blocked).
+ * (A stop signal at its default action is not: it stops the process.) */
 static int ignored_by(struct process *p, int sig)
 {
     uint64_t h = p->sighand->action[sig].handler;
-    return sig != SIGKILL && (h == SIG_IGN || (h == SIG_DFL && (SIG_BIT(sig) & (DEFAULT_IGNORE | DEFAULT_STOP))));
+    return sig != SIGKILL && (h == SIG_IGN || (h == SIG_DFL && (SIG_BIT(sig) & DEFAULT_IGNORE)));
 }
 
 static uint64_t deliverable(struct thread *t) { return (t->sig.pending | t->proc->shared_pending) & ~t->sig.blocked; }
 
-static void recalc(struct thread *t) /* siglock held */
+static void recalc(struct thread *t) /* siglock held; a stopped process's threads come to a stop */
 {
-    __atomic_store_n(&t->sig_wakeup, deliverable(t) != 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->sig_wakeup, deliverable(t) != 0 || t->proc->stop_sig, __ATOMIC_SEQ_CST);
 }
 
 /* Make t notice: wake it from an interruptible sleep, or interrupt the
@@ -193,6 +203,44 @@ static void flush(uint64_t *pending, struct sigqueue **queue, uint64_t set)
     *pending &= ~set;
 }
 
+/* Linux's prepare_signal for job control, as sig is sent to p (siglock
+ * held; with all_threads, the thread list's lock too): a stop signal drops
+ * a pending SIGCONT, SIGCONT the pending stop signals and continues a
+ * stopped p (1: its parent is to hear of it). */
+static int prepare(struct process *p, struct thread *only, int sig)
+{
+    uint64_t drop = SIG_BIT(sig) & DEFAULT_STOP ? SIG_BIT(SIGCONT) : sig == SIGCONT ? DEFAULT_STOP : 0;
+    if (!drop)
+        return 0;
+    flush(&p->shared_pending, &p->shared_queue, drop);
+    for (unsigned i = 0; !only && linux_thread_at(i); i++)
+        if (linux_thread_at(i)->proc == p)
+            flush(&linux_thread_at(i)->sig.pending, &linux_thread_at(i)->sig.queue, drop);
+    if (only)
+        flush(&only->sig.pending, &only->sig.queue, drop);
+    if (sig == SIGCONT && p->stop_sig) {
+        p->stop_sig = 0;
+        p->stop_report = 2;
+        return 1;
+    }
+    return 0;
+}
+
+/* SIGCHLD for the parent: p stopped (CLD_STOPPED, the stop signal) or
+ * continued (CLD_CONTINUED, SIGCONT) -- unless it set SA_NOCLDSTOP. */
+static void notify_parent(struct process *p, int code, int status)
+{
+    struct process *parent = p->parent;
+    if (parent && parent->sighand && !(parent->sighand->action[SIGCHLD].flags & SA_NOCLDSTOP)) {
+        union ksiginfo info = {0};
+        info.code = code;
+        info.chld.pid = p->pid;
+        info.chld.status = status;
+        signal_to(parent, SIGCHLD, &info);
+    }
+    io_notify(); /* a parent in wait */
+}
+
 /* The first of `set` pending for t: synchronous ones (faults) first, then
  * by number; the thread's own before the process's. siglock held. */
 static int dequeue_locked(struct thread *t, uint64_t set, union ksiginfo *info)
@@ -238,6 +286,11 @@ long signal_to(struct process *p, int sig, const union ksiginfo *info)
         return 0;
     linux_threads_lock();
     unsigned long f = spin_lock_irqsave(&siglock);
+    int continued = prepare(p, 0, sig);
+    if (continued) /* its threads go on: what they wait on is their sig_wakeup */
+        for (unsigned i = 0; linux_thread_at(i); i++)
+            if (linux_thread_at(i)->proc == p)
+                recalc(linux_thread_at(i));
     if (!ignored_by(p, sig)) {
         rc = enqueue(&p->shared_pending, &p->shared_queue, sig, info);
         if (rc == 0) {
@@ -266,7 +319,9 @@ long signal_to(struct process *p, int sig, const union ksiginfo *info)
     }
     spin_unlock_irqrestore(&siglock, f);
     linux_threads_unlock();
-    io_notify(); /* signalfd readers and pollers */
+    io_notify(); /* signalfd readers and pollers; stopped threads */
+    if (continued)
+        notify_parent(p, CLD_CONTINUED, SIGCONT);
     return rc;
 }
 
@@ -276,6 +331,9 @@ long signal_thread(struct thread *t, int sig, const union ksiginfo *info)
 {
     long rc = 0;
     unsigned long f = spin_lock_irqsave(&siglock);
+    int continued = prepare(t->proc, t, sig);
+    if (continued)
+        recalc(t); /* (its other threads: at io_notify, see stop_wait) */
     if (!ignored_by(t->proc, sig) || (t->sig.blocked & SIG_BIT(sig))) {
         rc = enqueue(&t->sig.pending, &t->sig.queue, sig, info);
         if (rc == 0 && !(t->sig.blocked & SIG_BIT(sig)))
@@ -285,7 +343,9 @@ long signal_thread(struct thread *t, int sig, const union ksiginfo *info)
         sigtimer_taken(&gone);
     }
     spin_unlock_irqrestore(&siglock, f);
-    io_notify(); /* signalfd readers and pollers */
+    io_notify(); /* signalfd readers and pollers; stopped threads */
+    if (continued)
+        notify_parent(t->proc, CLD_CONTINUED, SIGCONT);
     return rc;
 }
 
@@ -404,6 +464,61 @@ static void syscall_restart(struct thread *t, void *regs, const struct sigaction
         arch_syscall_restart(regs, t->sys_nr, t->sys_a0);
 }
 
+/* Linux's is_current_pgrp_orphaned: no member has a parent in another
+ * group of the same session (pid 1's group never has). Big lock held. */
+static int pgrp_orphaned(struct process *me)
+{
+    for (struct process *q = process_first(); q; q = q->next)
+        if (q->pgid == me->pgid && !q->zombie && q->parent && q->parent->pgid != q->pgid &&
+            q->parent->sid == q->sid)
+            return 0;
+    return 1;
+}
+
+/* A stopped process's thread waits here until SIGCONT, SIGKILL or the
+ * process's end (the signals pending meanwhile are taken afterwards). */
+static void stop_wait(struct thread *t)
+{
+    struct process *p = t->proc;
+    for (;;) {
+        uint64_t seq = io_seq();
+        if (!__atomic_load_n(&p->stop_sig, __ATOMIC_ACQUIRE) || p->exiting || p->exec_thread ||
+            (signal_pending_set() & SIG_BIT(SIGKILL)))
+            return;
+        io_wait(seq, 0);
+    }
+}
+
+/* sig's default action: the whole process stops (its other threads where
+ * they next return to the program), the parent hears of it, and this
+ * thread waits for SIGCONT. */
+static void group_stop(struct thread *t, int sig)
+{
+    struct process *p = t->proc;
+    kernel_lock();
+    if (sig != SIGSTOP && pgrp_orphaned(p)) { /* Linux discards SIGTSTP, SIGTTIN, SIGTTOU so */
+        kernel_unlock();
+        return;
+    }
+    int first = 0;
+    linux_threads_lock();
+    unsigned long f = spin_lock_irqsave(&siglock);
+    if (!p->stop_sig && !p->exiting) {
+        p->stop_sig = sig;
+        p->stop_report = 1;
+        first = 1;
+        for (unsigned i = 0; linux_thread_at(i); i++)
+            if (linux_thread_at(i)->proc == p && linux_thread_at(i) != t)
+                kick(linux_thread_at(i));
+    }
+    spin_unlock_irqrestore(&siglock, f);
+    linux_threads_unlock();
+    kernel_unlock();
+    if (first)
+        notify_parent(p, CLD_STOPPED, sig);
+    stop_wait(t);
+}
+
 /* Run the handler of sig (or its default action); with a fault, the
  * exception's details go into the frame. 1 when a frame was built. */
 static int handle(struct thread *t, void *regs, int sig, union ksiginfo *info, const struct fault_info *fault,
@@ -417,10 +532,12 @@ static int handle(struct thread *t, void *regs, int sig, union ksiginfo *info, c
     }
     if (act.handler == SIG_DFL || sig == SIGKILL) {
         spin_unlock_irqrestore(&siglock, f);
-        if (SIG_BIT(sig) & (DEFAULT_IGNORE | DEFAULT_STOP) && sig != SIGSTOP)
+        if (SIG_BIT(sig) & DEFAULT_IGNORE)
             return 0;
-        if (sig == SIGSTOP)
+        if (SIG_BIT(sig) & DEFAULT_STOP) {
+            group_stop(t, sig);
             return 0;
+        }
         die(sig, info);
     }
     if (act.flags & SA_RESETHAND)
@@ -450,6 +567,10 @@ int linux_user_return(void *regs)
     struct thread *t = current_thread();
     struct thread *exec = t->proc->exec_thread;
     if (t->proc->exiting || (exec && exec != t)) /* exit_group, a fatal signal or an execve elsewhere */
+        thread_leave(0);
+    if (t->proc->stop_sig) /* another thread stopped the process */
+        stop_wait(t);
+    if (t->proc->exiting || (t->proc->exec_thread && t->proc->exec_thread != t))
         thread_leave(0);
     int built = 0, in_syscall = t->in_syscall;
     for (int n = 0; n < NSIG_K; n++) {
@@ -859,7 +980,8 @@ long sys_rt_tgsigqueueinfo(long tgid, long tid, long sig, long uinfo)
 
 /* ^C, ^\ on the terminal (tty.c), from an interrupt: to the process, as
  * the kernel's line discipline sends it to the foreground group (SI_KERNEL);
- * ^Z (SIGTSTP) too -- ignored by default, as there is no job control. From
+ * ^Z (SIGTSTP) too -- pid 1's group is orphaned, so its default action
+ * does nothing there. From
  * the host (`hermitcore run` got it), as `docker kill` sends it: SI_USER
  * from pid 0, outside the guest. */
 void linux_tty_signal(int sig, int from_host)
