@@ -152,12 +152,22 @@ static uint16_t *share_word(uint64_t pa)
     return shares && pa >= ram_lo && pa < ram_hi ? &shares[(pa - ram_lo) / PAGE_SIZE] : 0;
 }
 
+/* A word without the cache's bit changes only under the big kernel lock
+ * (fork, unmapping, faults, exec): no lock for it. The bit is set only on
+ * a fresh page, which nothing maps yet; on a word with it, reclaim may act
+ * on any CPU, so those change under share_lock. */
 int page_share(uint64_t pa)
 {
     if (pa < ram_lo || pa >= ram_hi || !shares_ready())
         return -1;
+    uint16_t *c = share_word(pa), w = __atomic_load_n(c, __ATOMIC_RELAXED);
+    if (!(w & SHARE_CACHE)) {
+        if (w == SHARE_COUNT)
+            return -1;
+        __atomic_store_n(c, (uint16_t)(w + 1), __ATOMIC_RELAXED);
+        return 0;
+    }
     unsigned long f = spin_lock_irqsave(&share_lock);
-    uint16_t *c = share_word(pa);
     int rc = -1;
     if ((*c & SHARE_COUNT) != SHARE_COUNT) {
         if (*c == SHARE_CACHE)
@@ -171,8 +181,14 @@ int page_share(uint64_t pa)
 
 int page_unshare(uint64_t pa)
 {
+    uint16_t *c = share_word(pa), w = c ? __atomic_load_n(c, __ATOMIC_RELAXED) : 0;
+    if (!(w & SHARE_CACHE)) {
+        if (!w)
+            return 0;
+        __atomic_store_n(c, (uint16_t)(w - 1), __ATOMIC_RELAXED);
+        return 1;
+    }
     unsigned long f = spin_lock_irqsave(&share_lock);
-    uint16_t *c = share_word(pa);
     int rc = 0;
     if (c && (*c & SHARE_COUNT)) {
         --*c;
