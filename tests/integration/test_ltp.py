@@ -87,9 +87,6 @@ KNOWN_FAILURES = {
     "pipe2_04": "fcntl(F_SETPIPE_SZ) fails with EINVAL",
     "rt_sigtimedwait01": "hangs after 'Wait interrupted by timeout' (the raw-syscall variant) until LTP's timeout",
     "setpgid03": "a checkpoint test that still fails after futexes were shared between processes",
-    "timer_settime03": "an absolute CLOCK_REALTIME timer 3 s in the past with a 1 ns interval: when the guest "
-                       "has been up for less than that, its deadline is boot and the overrun counts the intervals "
-                       "since (about 2e8) where Linux's saturates at INT_MAX (it passes later in a run)",
     "wait401": "the parent cannot open a child's /proc/PID/stat (ENOENT)",
     "wait403": "no /proc/sys/kernel/tainted",
     "waitid10": "no /proc/sys/kernel/core_pattern",

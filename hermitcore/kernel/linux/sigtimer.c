@@ -35,6 +35,7 @@ struct ptimer {
     uint64_t deadline;   /* clock_ns(); 0: disarmed */
     uint64_t interval;
     uint64_t gen;        /* bumped by every (re)arm and delete: a stale callback does nothing */
+    uint64_t before_boot; /* intervals of an absolute deadline before boot, for the first overrun */
     int overrun, id;     /* overrun: the last delivered signal's (timer_getoverrun) */
     volatile int queued; /* its signal waits in a queue: expiries meanwhile only count */
     volatile int stalled; /* periodic, its kernel timer off until the signal is taken */
@@ -135,6 +136,7 @@ static void arm(struct ptimer *p, uint64_t deadline, uint64_t interval)
     p->overrun = 0;
     p->missed = 0;
     p->stalled = 0;
+    p->before_boot = 0;
     if (deadline && p->cpu)
         cpu_check_arm();
     else if (deadline)
@@ -196,6 +198,11 @@ static void expire(struct ptimer *p, uint64_t now)
             uint64_t missed = (now - p->deadline) / p->interval;
             overrun = missed > 0x7fffffff ? 0x7fffffff : (int)missed;
             next = p->deadline + (missed + 1) * p->interval;
+        }
+        if (p->before_boot) { /* an absolute deadline before boot: the intervals until boot too */
+            uint64_t total = (uint64_t)overrun + p->before_boot;
+            overrun = total > 0x7fffffff ? 0x7fffffff : (int)total;
+            p->before_boot = 0;
         }
         p->deadline = next;
         if (!p->cpu)
@@ -438,19 +445,22 @@ long sys_timer_settime(long id, long flags, long unew, long uold)
         return -EINVAL;
     }
     get(p, &old);
-    uint64_t deadline = 0;
+    uint64_t deadline = 0, early = 0;
     if (value) {
         if (flags & TIMER_ABSTIME && p->cpu) {
             deadline = value; /* in CPU time */
         } else if (flags & TIMER_ABSTIME) {
             uint64_t offset = realtime_clock(p->clock) ? realtime_offset_ns() : 0;
             deadline = value > offset ? value - offset : 1; /* in the past: fires now, its missed intervals overruns */
+            early = value < offset ? offset - value : 0;   /* (before boot: those until boot count too) */
         } else {
             uint64_t now = timer_now(p);
             deadline = (now == ~0ull ? 0 : now) + value;
         }
     }
     arm(p, deadline, value ? interval : 0);
+    if (early && value && interval)
+        p->before_boot = early / interval;
     spin_unlock_irqrestore(&tlock, f);
     if (uold && copy_to_user((uintptr_t)uold, &old, sizeof old))
         return -EFAULT;
