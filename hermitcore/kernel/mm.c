@@ -115,8 +115,9 @@ static void add_ram(uintptr_t start, uintptr_t end)
  * bit 15 says the page cache is one of the owners (its first). A cache page
  * that nothing else owns is reclaimable: page_alloc frees such pages
  * (through the reclaimer vm.c registers) before it fails. The array is
- * allocated at the first fork or the first cache page; the counts are
- * changed under their own lock (reclaim may run from any CPU). */
+ * allocated at the first fork or the first cache page; a page cache
+ * page's word changes under share_lock (reclaim may run on any CPU), the
+ * others under the big kernel lock alone (page_share below). */
 #define SHARE_CACHE 0x8000u
 #define SHARE_COUNT 0x7fffu
 static uint64_t ram_lo, ram_hi;
