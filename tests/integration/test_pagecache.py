@@ -8,7 +8,7 @@ what one more process costs in memory (MemAvailable, in the guest): a
 private mapping of a 4 MiB file read whole, and an exec of the program, cost
 a fraction of the file (a copy per process would cost all of it). Static and
 dynamic builds (the dynamic one maps libc.so through ld.so's mmap), on both
-architectures."""
+architectures; and mapping, writing and reclaiming at once on two CPUs."""
 
 from __future__ import annotations
 
@@ -86,3 +86,16 @@ def test_file_pages_are_shared_not_copied(arch, kind, builder, dynamic_build):
     # copied whole before) are shared too
     bound = n["loadable KiB"] // 2 if kind == "static" else 1024
     assert n["exec KiB per process"] < bound, r.out
+
+
+def test_mapping_writing_and_reclaiming_at_once(arch, builder, dynamic_build):
+    """On two CPUs at once: a process maps the file again and again and
+    finds every page whole (a write replaces a cached page, never changes
+    it), another rewrites its pages, a third takes memory past the free
+    pages so the cache's unmapped pages give way; a new mapping then shows
+    exactly the file's bytes. (The guest only: on Linux a private mapping
+    shows writes as they happen, so pages are not whole.)"""
+    r = run_linux(arch, program("static", arch, builder, dynamic_build), "stress",
+                  extra=("--cpus", "2", "--mem", "256M"))
+    no_panic(r)
+    assert (r.rc, program_lines(r)) == (0, ["the cache gave way: yes", "stress ok", "== done"]), r

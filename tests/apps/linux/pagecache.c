@@ -5,7 +5,8 @@
  * mapping of a 4 MiB file and an exec of this program add per process, from
  * /proc/meminfo's MemAvailable (numbers for the test to judge, in the guest).
  * "mark": print the marker (exec'd by the checks). "hold": an exec'd child
- * that says it is up and waits for its parent to go. */
+ * that says it is up and waits for its parent to go. "stress": mapping,
+ * writing and reclaiming at once (in the guest only: see stress()). */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>
@@ -356,6 +357,85 @@ static int memory(void)
     return 0;
 }
 
+/* Processes at once on every CPU: one maps the file privately again and
+ * again and checks every page is whole (each write is one whole page, and
+ * a mapping keeps the pages it mapped: on Linux a private mapping shows
+ * writes as they come, so this holds in the guest only), one rewrites
+ * pages, one takes memory past the free pages (the cache gives way under
+ * them). */
+static int stress(void)
+{
+    enum { PAGES = 64, ROUNDS = 200 };
+    make_file(path("s"), PAGES, 'a');
+    make_file(path("r"), 4096, 'a'); /* 16 MiB in the cache, mapped by nothing once read */
+    char *r = map(path("r"), 4096 * PG, PROT_READ, MAP_PRIVATE);
+    munmap(r, 4096 * PG);
+    long fill_kib = meminfo("MemFree") + 8192, cached = meminfo("Cached"); /* half of it must give way */
+    pid_t kids[3];
+    fflush(stdout);
+    for (int k = 0; k < 3; k++) {
+        if ((kids[k] = fork()) < 0)
+            die("fork");
+        if (kids[k])
+            continue;
+        if (k == 0) {
+            for (int r = 0; r < ROUNDS; r++) {
+                char *m = map(path("s"), PAGES * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+                for (int i = 0; i < PAGES; i++)
+                    for (int b = 1; b < PG; b++)
+                        if (m[i * PG + b] != m[i * PG])
+                            _exit(10);
+                m[(r % PAGES) * PG] ^= 1; /* a private copy, not the file's */
+                munmap(m, PAGES * PG);
+            }
+            _exit(0);
+        }
+        if (k == 1) {
+            int fd = open(path("s"), O_WRONLY);
+            char b[PG];
+            for (int r = 0; r < ROUNDS * 4; r++) {
+                memset(b, 'a' + r % 26, PG);
+                if (pwrite(fd, b, PG, (off_t)(r % PAGES) * PG) != PG)
+                    _exit(11);
+            }
+            _exit(0);
+        }
+        for (int r = 0; r < 4; r++) {
+            char *a = mmap(0, (size_t)fill_kib * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (a == MAP_FAILED)
+                _exit(12);
+            for (long i = 0; i < fill_kib * 1024; i += PG)
+                a[i] = 1;
+            munmap(a, (size_t)fill_kib * 1024);
+        }
+        _exit(0);
+    }
+    int bad = 0;
+    for (int k = 0; k < 3; k++) {
+        int st;
+        waitpid(kids[k], &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+            printf("FAIL stress child %d ended %#x\n", k, st);
+            bad = 1;
+        }
+    }
+    long gone = cached - meminfo("Cached");
+    printf("the cache gave way: %s\n", gone >= 8192 ? "yes" : "no");
+    char *m = map(path("s"), PAGES * PG, PROT_READ, MAP_PRIVATE);
+    int fd = open(path("s"), O_RDONLY);
+    char b[PG];
+    for (int i = 0; i < PAGES; i++)
+        if (pread(fd, b, PG, (off_t)i * PG) != PG || memcmp(b, m + i * PG, PG)) {
+            printf("FAIL page %d of a new mapping is not the file's\n", i);
+            bad = 1;
+        }
+    close(fd);
+    unlink(path("s"));
+    unlink(path("r"));
+    printf("stress %s\n== done\n", bad ? "failed" : "ok");
+    return bad;
+}
+
 static int hold(const char *fds)
 {
     int up = atoi(fds), go = atoi(strchr(fds, ',') + 1);
@@ -382,7 +462,9 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "/tmp/pagecache-%d", (int)getpid());
     if (mkdir(dir, 0755))
         die("mkdir");
-    int rc = argc > 1 && !strcmp(argv[1], "mem") ? memory() : semantics();
+    int rc = argc > 1 && !strcmp(argv[1], "mem")      ? memory()
+             : argc > 1 && !strcmp(argv[1], "stress") ? stress()
+                                                      : semantics();
     if (rmdir(dir))
         printf("FAIL rmdir: %s\n", strerror(errno));
     return rc;
