@@ -218,6 +218,8 @@ def _run_command(sub, name: str = "run") -> None:
     n.add_argument("--gateway", default=None, help="the default gateway (with --ip)")
     n.add_argument("--mask", default=None, help="the netmask (with --ip; default 255.255.255.0)")
     n.add_argument("--mac", default=None, help="the network card's MAC address (default 52:54:00:12:34:56)")
+    n.add_argument("--mtu", type=int, default=None,
+                   help="the network card's MTU, 576 to 1500 (default 1500; smaller for an overlay network)")
     n.add_argument("--capture", default=None, metavar="FILE.pcap", help="write the guest's network traffic to a pcap file")
     n.add_argument("--dns", action="append", default=[], metavar="ADDR",
                    help="a DNS server for the guest's /etc/resolv.conf, repeatable (at most 3; default with --net user: "
@@ -519,7 +521,7 @@ def cmd_run(args, app_args, debug=None) -> int:
             stop_timeout=float("inf") if args.stop_timeout is None and debug and debug.gdb_port else args.stop_timeout,
             app_args=app_args, kernel_args=kernel_args, verbose=verbose, print_qemu=args.print_qemu,
             net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info), info=info,
-            mac=_mac(args.mac),
+            mac=_mac(args.mac), mtu=_mtu(args.mtu),
             kernel_log=kernel_log, core=_core_file(args, info), profile=_profile_file(args, info),
             debug=debug,
         )
@@ -637,6 +639,14 @@ def _network_options(args, kernel_args: list[str]):
                     or "," in capture):
         raise HermitError(f"--capture {capture!r}: expected a file (no commas in its path) in an existing directory")
     return net, tuple(args.port), capture, ip
+
+
+def _mtu(value: int | None) -> int:
+    if value is None:
+        return 0
+    if not 576 <= value <= 1500:
+        raise HermitError(f"--mtu {value}: expected 576 to 1500 (the card's buffers hold Ethernet's 1500)")
+    return value
 
 
 def _mac(text: str | None) -> str:

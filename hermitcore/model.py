@@ -204,6 +204,7 @@ class RunOptions:
     ip: str = ""  # the guest's static address (--ip), where port forwards go; "" = DHCP's
     mounts: tuple[str, ...] = ()  # "HOSTDIR:/guest/path" (absolute host path), for --mount
     mac: str = ""  # the NIC's MAC address (--mac); "" = QEMU's default
+    mtu: int = 0  # the NIC's MTU (--mtu); 0 = Ethernet's 1500
     #: the image's meta "stdio": "virtio" (a port per stream), "console" (framed
     #: on the console); "" for a foreign kernel (its console on QEMU's stdio)
     stdio: str = ""

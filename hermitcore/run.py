@@ -159,6 +159,7 @@ def run_image(
     ip: str = "",
     mounts: tuple[str, ...] = (),
     mac: str = "",
+    mtu: int = 0,
     out=None,
     err=None,
     info=None,
@@ -205,7 +206,7 @@ def run_image(
     resolved = resolve_accel(accel, info.arch)
     stdio = info.meta.get("stdio") or "console"
     request = {"cpus": cpus, "mem_mib": mem_mib, "accel": resolved, "net": net, "ports": list(ports),
-               "capture": capture, "ip": ip, "mounts": list(mounts), "stdio": stdio, "mac": mac}
+               "capture": capture, "ip": ip, "mounts": list(mounts), "stdio": stdio, "mac": mac, "mtu": mtu}
     key = runplan.plan_key(image, request)
     plan = None if print_qemu else runplan.load(key)
     workdir = _print_dir(key) if print_qemu else _make_run_dir()
@@ -322,7 +323,7 @@ def _compute(pm, image, info, request, workdir, key):
         cpus=request["cpus"], mem_mib=request["mem_mib"] or board.qemu.default_mem_mib, accel=request["accel"],
         workdir=workdir, net=request["net"], ports=tuple(request["ports"]), capture=request["capture"],
         ip=request["ip"], mounts=tuple(request["mounts"]), stdio=request["stdio"],
-        mac=request.get("mac", ""),
+        mac=request.get("mac", ""), mtu=request.get("mtu", 0),
     )
     argv, ctx, exit_code = plan_command(pm, board, image, options, info.meta)
     from hermitcore.plugins import select

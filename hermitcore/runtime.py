@@ -471,6 +471,8 @@ def _wire_network(mode: str) -> list[str]:
         _sh(["tc", "filter", "add", "dev", a, "parent", "ffff:", "protocol", "all", "u32", "match", "u8", "0", "0",
              "action", "mirred", "egress", "redirect", "dev", b])
     argv = ["--net", f"tap:{TAP}", "--ip", nic["ip"], "--mask", _mask(nic["prefix"]), "--mac", nic["mac"]]
+    if 576 <= int(nic["mtu"]) < 1500:  # an overlay network's (VXLAN: 1450): the guest's frames must fit it
+        argv += ["--mtu", str(nic["mtu"])]
     if nic["gateway"]:
         argv += ["--gateway", nic["gateway"]]
     return argv

@@ -152,12 +152,12 @@ class CniNetwork:
     eth0 an address on a bridge of the host, then the container is created
     in it (`ctr run --with-ns network:PATH`)."""
 
-    def __init__(self, name: str, workdir: str, subnet: str = "10.251.0.0/24", bridge: str = "hcbr0"):
+    def __init__(self, name: str, workdir: str, subnet: str = "10.251.0.0/24", bridge: str = "hcbr0", mtu: int = 0):
         self.name = name
         self.path = f"/var/run/netns/{name}"
         self.conf = {
             "cniVersion": "1.0.0", "name": "hermit-test", "type": "bridge", "bridge": bridge, "isGateway": True,
-            "ipMasq": False,
+            "ipMasq": False, **({"mtu": mtu} if mtu else {}),
             "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]], "routes": [{"dst": "0.0.0.0/0"}],
                      "dataDir": os.path.join(workdir, "ipam")},
         }

@@ -206,7 +206,8 @@ def test_a_bind_mount_is_the_guests_mount(ctd, images, tmp_path, arch):
 
 
 def test_a_server_is_reached_at_its_cni_address(ctd, images, tmp_path, arch):
-    net = CniNetwork(f"hc-test-{os.getpid()}", str(tmp_path))
+    # an overlay network's MTU (VXLAN: 1450): the guest's frames must fit the interface's
+    net = CniNetwork(f"hc-test-{os.getpid()}", str(tmp_path), mtu=1400)
     cid = f"server-{arch}"
     try:
         proc = subprocess.Popen(ctd.run_argv(images["netserver"], cid, "/netserver", opts=(
@@ -217,6 +218,29 @@ def test_a_server_is_reached_at_its_cni_address(ctd, images, tmp_path, arch):
             url = f"http://{net.ip}:8080"
             got = subprocess.run(["curl", "-sS", "--max-time", "30", f"{url}/meminfo"], capture_output=True, text=True)
             assert got.returncode == 0 and got.stdout.startswith("freeram="), got.stderr
+            # bulk both ways in full-size frames: they fit the 1400-byte MTU or vanish at the interface
+            import hashlib
+            import socket
+
+            with socket.create_connection((net.ip, 9000), timeout=60) as s:
+                s.sendall(b"SEND 2000000\n")
+                data = b""
+                while len(data) < 2000000 + 65:
+                    chunk = s.recv(65536)
+                    assert chunk, len(data)
+                    data += chunk
+            assert data[2000000:2000064].decode() == hashlib.sha256(data[:2000000]).hexdigest()
+            payload = os.urandom(1000000)
+            with socket.create_connection((net.ip, 9000), timeout=60) as s:
+                s.sendall(b"RECV 1000000\n" + payload)
+                answer = s.makefile().readline().strip()
+            assert answer == hashlib.sha256(payload).hexdigest()
+            # a datagram larger than the MTU: the guest must fragment its echo to the interface's MTU
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.settimeout(10)
+                big = os.urandom(1450)
+                u.sendto(big, (net.ip, 9007))
+                assert u.recvfrom(4096)[0] == big
             subprocess.run(["curl", "-sS", "--max-time", "30", f"{url}/quit"], capture_output=True, text=True)
             out, err = proc.communicate(timeout=60)
             assert proc.returncode == 0, err

@@ -8,6 +8,7 @@ run time, QEMU's NIC and its back end:
 - ``--net tap:NAME``: an existing tap device;
 - ``--net none``: no NIC (the program's socket() fails);
 - ``--mac ADDR``: the NIC's MAC address (default QEMU's 52:54:00:12:34:56);
+- ``--mtu N``: the NIC's MTU, 576 to 1500 (QEMU's host_mtu, VIRTIO_NET_F_MTU);
 - ``--capture FILE`` writes the guest's traffic as pcap (QEMU filter-dump).
 """
 
@@ -61,7 +62,7 @@ def hermitcore_qemu_args(ctx):
     if opts.net == "none" or not ctx.meta.get("network"):
         return None  # images without the TCP/IP stack (built-in C apps) boot without a card
     model = qemu_device(ctx.board, nics[0].device, "net")
-    mac = f",mac={opts.mac}" if opts.mac else ""
+    mac = (f",mac={opts.mac}" if opts.mac else "") + (f",host_mtu={opts.mtu}" if opts.mtu else "")
     args = ["-netdev", netdev_arg(opts.net, opts.ports, opts.ip), "-device", f"{model},netdev=net0{mac}"]
     if opts.capture:
         args += ["-object", f"filter-dump,id=capture0,netdev=net0,file={opts.capture}"]

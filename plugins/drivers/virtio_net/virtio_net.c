@@ -12,6 +12,7 @@
 #include <hermit/string.h>
 #include <hermit/virtio.h>
 
+#define VIRTIO_NET_F_MTU (1ull << 3) /* the device's largest MTU: config offset 10 (--mtu: QEMU's host_mtu) */
 #define VIRTIO_NET_F_MAC (1ull << 5)
 #define VIRTIO_NET_F_STATUS (1ull << 16)
 #define VIRTIO_NET_S_LINK_UP 1
@@ -113,7 +114,7 @@ static void vnet_interrupt(unsigned irq, void *arg)
 
 static int vnet_probe(struct virtio_dev *d)
 {
-    uint64_t f = virtio_negotiate(d, VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS);
+    uint64_t f = virtio_negotiate(d, VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MTU);
     if (!f)
         return -1;
     struct vnet *v = kzalloc(sizeof *v);
@@ -149,15 +150,20 @@ static int vnet_probe(struct virtio_dev *d)
     v->nd.name = "virtio-net";
     v->nd.where = d->where;
     v->nd.mtu = 1500;
+    if (f & VIRTIO_NET_F_MTU) { /* smaller than Ethernet's (an overlay network); never larger: our buffers */
+        unsigned mtu = virtio_config_read(d, 10, 2);
+        if (mtu >= 576 && mtu < 1500)
+            v->nd.mtu = mtu;
+    }
     v->nd.xmit = vnet_xmit;
     v->nd.start = vnet_start;
     v->nd.priv = v;
     virtio_driver_ok(d);
     virtq_kick(v->rx);
     netdev_register(&v->nd);
-    pr_info("virtio-net: MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s, %u rx / %u tx buffers\n", v->nd.mac[0],
-            v->nd.mac[1], v->nd.mac[2], v->nd.mac[3], v->nd.mac[4], v->nd.mac[5], v->nd.link_up ? "up" : "down",
-            (unsigned)v->rx->size, v->tx_nfree);
+    pr_info("virtio-net: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, link %s, %u rx / %u tx buffers\n", v->nd.mac[0],
+            v->nd.mac[1], v->nd.mac[2], v->nd.mac[3], v->nd.mac[4], v->nd.mac[5], v->nd.mtu,
+            v->nd.link_up ? "up" : "down", (unsigned)v->rx->size, v->tx_nfree);
     return 0;
 }
 
