@@ -190,7 +190,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     # time and randomness
     "clock_gettime": (2, "REALTIME (and _COARSE, _ALARM, TAI) from the host's clock at boot plus the monotonic clock; CPU-time clocks: the process's, the thread's and clock_getcpuclockid/pthread_getcpuclockid ids (any process; a thread of the caller's), user + system ns"),
     "clock_getres": (2, "1 ns (CPU-time clocks: -EINVAL for one that names no process or thread)"),
-    "clock_nanosleep": (4, "relative and TIMER_ABSTIME; on a CPU-time clock until it reaches the time (the caller's own thread clock: -EINVAL, as Linux)"),
+    "clock_nanosleep": (4, "relative and TIMER_ABSTIME; on a CPU-time clock until it reaches the time (CLOCK_THREAD_CPUTIME_ID: -EOPNOTSUPP, the caller's own thread's clock id: -EINVAL, as Linux)"),
     "nanosleep": (2, ""),
     "gettimeofday": (2, ""),
     "time": (1, ""),

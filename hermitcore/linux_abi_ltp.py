@@ -14,6 +14,21 @@ LTP: dict[str, dict] = {
         'known': {'chmod03': 'setuid/seteuid/setreuid/setgid fail with ENOSYS: no credentials yet (every process is root)', 'chmod06': 'needs a block device (tst_device: a loop device for a scratch file system, or mkfs); the guest has none', 'chmod07': 'getgrnam("daemon") fails: the default /etc/group has root and nobody only', 'chmod09': 'TCONF: the call is missing (ENOSYS) or needs a newer kernel than the 6.1 the guest reports'},
         'host': ['chmod05'],
     },
+    'clock_getres': {
+        'pass': ['clock_getres01'],
+        'known': {},
+        'host': [],
+    },
+    'clock_gettime': {
+        'pass': ['clock_gettime01', 'clock_gettime02'],
+        'known': {'clock_gettime03': 'needs time namespaces (CONFIG_TIME_NS: unshare(CLONE_NEWTIME)); the guest has none', 'clock_gettime04': "two clocks read in turn now and then more than 5 ms apart: the guest's vCPUs are host threads that TCG on a shared host delays"},
+        'host': [],
+    },
+    'clock_nanosleep': {
+        'pass': ['clock_nanosleep01', 'clock_nanosleep04'],
+        'known': {'clock_nanosleep02': "timer slack: TCG on a shared host wakes a sleeper late more often than the test's statistics allow", 'clock_nanosleep03': 'needs time namespaces (CONFIG_TIME_NS: unshare(CLONE_NEWTIME)); the guest has none'},
+        'host': [],
+    },
     'copy_file_range': {
         'pass': ['copy_file_range03'],
         'known': {'copy_file_range01': 'needs a block device (tst_device: a loop device for a scratch file system, or mkfs); the guest has none', 'copy_file_range02': 'needs a block device (tst_device: a loop device for a scratch file system, or mkfs); the guest has none'},
@@ -99,10 +114,20 @@ LTP: dict[str, dict] = {
         'known': {'getdents01': 'needs a block device (tst_device: a loop device for a scratch file system, or mkfs); the guest has none', 'getdents02': 'needs a block device (tst_device: a loop device for a scratch file system, or mkfs); the guest has none'},
         'host': [],
     },
+    'getitimer': {
+        'pass': ['getitimer01', 'getitimer02'],
+        'known': {},
+        'host': [],
+    },
     'getpid': {
         'pass': ['getpid01'],
         'known': {},
         'host': [],
+    },
+    'getrusage': {
+        'pass': ['getrusage01', 'getrusage02'],
+        'known': {'getrusage03': "capget is not implemented (ENOSYS): LTP's capability check gives TCONF"},
+        'host': ['getrusage04'],
     },
     'kill': {
         'pass': ['kill02', 'kill03', 'kill06', 'kill08', 'kill10', 'kill11', 'kill12'],
@@ -381,6 +406,11 @@ LTP: dict[str, dict] = {
     },
     'timer_settime': {
         'pass': ['timer_settime01', 'timer_settime02', 'timer_settime03'],
+        'known': {},
+        'host': [],
+    },
+    'times': {
+        'pass': ['times01', 'times03'],
         'known': {},
         'host': [],
     },

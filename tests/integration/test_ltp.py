@@ -1,5 +1,6 @@
 """The Linux Test Project's system-call tests (fork, vfork, execve, wait,
-kill, signals, pipes, signalfd, timers, process groups; and the file-system
+kill, signals, pipes, signalfd, timers, process groups, CPU time and clocks:
+getrusage, times, clock_gettime/getres/nanosleep; and the file-system
 calls: open, read, write, stat, rename, link, chmod, fcntl, flock, dup,
 getdents, mmap, msync, sendfile... -- tests/ltp/ltp.py FAMILIES) in the guest,
 judged against the same tests on the host: every test that passes on the
@@ -87,6 +88,13 @@ KNOWN_FAILURES = {
     "pipe2_04": "fcntl(F_SETPIPE_SZ) fails with EINVAL",
     "rt_sigtimedwait01": "hangs after 'Wait interrupted by timeout' (the raw-syscall variant) until LTP's timeout",
     "setpgid03": "a checkpoint test that still fails after futexes were shared between processes",
+    "clock_gettime03": "needs time namespaces (CONFIG_TIME_NS: unshare(CLONE_NEWTIME)); the guest has none",
+    "clock_nanosleep03": "needs time namespaces (CONFIG_TIME_NS: unshare(CLONE_NEWTIME)); the guest has none",
+    "clock_gettime04": "two clocks read in turn now and then more than 5 ms apart: the guest's vCPUs are host threads "
+                       "that TCG on a shared host delays",
+    "clock_nanosleep02": "timer slack: TCG on a shared host wakes a sleeper late more often than the test's "
+                         "statistics allow",
+    "getrusage03": "capget is not implemented (ENOSYS): LTP's capability check gives TCONF",
     "wait401": "the parent cannot open a child's /proc/PID/stat (ENOENT)",
     "wait403": "no /proc/sys/kernel/tainted",
     "waitid10": "no /proc/sys/kernel/core_pattern",

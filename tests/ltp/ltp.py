@@ -44,7 +44,8 @@ APT_PACKAGES = ["make", "autoconf", "automake", "m4", "pkg-config"]
 #: the system-call test families (directories of testcases/kernel/syscalls
 #: and runtest/syscalls entries whose names start so)
 PROCESS_FAMILIES = ("fork", "vfork", "execve", "wait", "kill", "rt_sig", "sigaction", "sigaltstack", "pipe",
-                    "signalfd", "alarm", "setitimer", "timer_", "getpid", "setpgid", "setsid")
+                    "signalfd", "alarm", "setitimer", "getitimer", "timer_", "getpid", "setpgid", "setsid",
+                    "getrusage", "times", "clock_gettime", "clock_getres", "clock_nanosleep")
 #: the file-system ones (issue #17's list; "stat" takes in statfs/statx,
 #: "read" readlink/readv, "open" openat, "dup" dup2/dup3...)
 FS_FAMILIES = ("open", "read", "write", "pread", "pwrite", "lseek", "stat", "fstat", "rename", "unlink", "mkdir",
