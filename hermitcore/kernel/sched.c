@@ -210,10 +210,14 @@ void sched_slice_expired(void)
 }
 
 /* --- CPU time --- */
+/* The thread's own CPU writes; a reader elsewhere retries while the count is
+ * odd or moved (sched_thread_times). The writer's fences only order stores
+ * after stores (a seqlock's smp_wmb: nothing on x86, dmb ishst-like on arm64):
+ * this runs twice per system call. */
 static void acct_charge(struct thread *t, uint64_t now, uint64_t stamp, int user)
 {
-    __atomic_store_n(&t->acct_seq, t->acct_seq + 1, __ATOMIC_RELEASE);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->acct_seq, t->acct_seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     if (t->acct_stamp && now > t->acct_stamp) {
         if (t->acct_user)
             t->utime_ns += now - t->acct_stamp;
@@ -222,7 +226,6 @@ static void acct_charge(struct thread *t, uint64_t now, uint64_t stamp, int user
     }
     t->acct_stamp = stamp;
     t->acct_user = user;
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     __atomic_store_n(&t->acct_seq, t->acct_seq + 1, __ATOMIC_RELEASE);
 }
 
