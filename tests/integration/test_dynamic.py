@@ -140,6 +140,58 @@ def test_python3_runs_unmodified(tmp_path):
     assert (r.rc, r.out) == (0, want.stdout), r
 
 
+PYTHON_SERVER = r"""
+import hashlib, json, socketserver, sys
+
+class Handler(socketserver.StreamRequestHandler):
+    def handle(self):
+        line = self.rfile.readline().strip()
+        self.wfile.write(json.dumps({"got": line.decode(), "sha256": hashlib.sha256(line).hexdigest()}).encode() + b"\n")
+
+with socketserver.TCPServer(("0.0.0.0", 8000), Handler) as server:
+    print("ready", flush=True)
+    server.handle_request()
+    server.handle_request()
+print("served two", flush=True)
+"""
+
+
+@host_arch_only
+def test_python3_socket_server_answers_the_host(tmp_path):
+    """Debian's python3 serving TCP (socketserver) in the guest, reached
+    from the host through run --port: two requests, the same answers the
+    host's own python computes."""
+    import hashlib
+    import json
+    import socket
+    import sys
+
+    from tests.helpers import TIMEOUT, free_port
+
+    lib = _python_stdlib()
+    script = tmp_path / "server.py"
+    script.write_text(PYTHON_SERVER)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hermitcore", "run", "--board", "qemu-microvm", "/usr/bin/python3", "--add", str(lib),
+         "--add", f"{script}:/server.py", "--mem", "256M", "--port", f"{port}:8000", "--timeout", TIMEOUT,
+         "-e", "PATH=/usr/bin:/", "--", "/server.py"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n", proc.stderr.read() if proc.poll() is not None else ""
+        for word in ("hello", "from the host"):
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+                s.sendall(word.encode() + b"\n")
+                answer = json.loads(s.makefile().readline())
+            assert answer == {"got": word, "sha256": hashlib.sha256(word.encode()).hexdigest()}
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert (proc.returncode, out) == (0, "served two\n"), err
+
+
 #: Debian's arm64 python3.11 and the libraries it and its extension modules load (apt-get download; setup.sh
 #: adds the architecture)
 PYTHON_ARM64 = ["python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libc6", "libbz2-1.0",
