@@ -266,3 +266,18 @@ def test_shell_runs_a_dynamic_program():
                   extra=("--add", sort))
     no_panic(r)
     assert (r.rc, program_lines(r)) == (0, ["c", "b", "a", "status 0"]), r
+
+
+def test_jit_code_in_writable_executable_memory(arch, tmp_path):
+    """What JITs do: code written into memory mapped writable and executable
+    at once (and patched in place), and the W^X way -- written RW, then
+    mprotect'ed RX -- then called; a dynamic program, compared with the host
+    (x86_64; the aarch64 build's lines are the same by construction)."""
+    prog = tmp_path / "jitprobe"
+    _cc([CC[arch], "-O2", "-o", str(prog), str(SOURCES / "jitprobe.c")], "dynamic", arch)
+    want = "rwx: 42\nrwx patched: 43\nrw then rx: 7\nrx, rw, rx again: 8\n"
+    if arch == "x86_64":
+        assert _host([str(prog)]).stdout == want
+    r = run_linux(arch, str(prog))
+    no_panic(r)
+    assert (r.rc, r.out) == (0, want), r
