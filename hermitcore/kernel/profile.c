@@ -90,13 +90,76 @@ void profile_mapping(uintptr_t start, uintptr_t end, uint64_t offset, const char
     spin_unlock_irqrestore(&lock, f);
 }
 
+static uint64_t covered[MAX_CPUS]; /* samples due up to here were taken at a system call's end */
+
+/* The program's frames from its user registers into frames[n...]. */
+static unsigned user_chain(uint64_t *frames, unsigned n, uintptr_t pc, uintptr_t fp)
+{
+    frames[n++] = pc;
+    while (n < MAX_FRAMES) { /* the program's chain: [fp] the caller's fp, [fp + 8] the return address */
+        uint64_t next, ret;
+        if (!user_word(fp, &next) || !user_word(fp + 8, &ret) || !ret)
+            break;
+        frames[n++] = ret;
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+    return n;
+}
+
+static void record(struct thread *th, const uint64_t *frames, unsigned n, unsigned kernel, unsigned times)
+{
+    unsigned long f = spin_lock_irqsave(&lock);
+    while (times--) {
+        if (buf && used + 1 + n <= BUF_WORDS) {
+            buf[used++] = n | kernel << 8 | (uint64_t)(uint32_t)th->tid << 32;
+            for (unsigned i = 0; i < n; i++)
+                buf[used++] = frames[i];
+            samples++;
+        } else {
+            dropped++;
+        }
+    }
+    spin_unlock_irqrestore(&lock, f);
+}
+
+/* A system call runs with interrupts off: the samples that fell due while
+ * it ran would land on its return address in the program. Taken here
+ * instead, at its end, one per period it spent: the handler (`handler`,
+ * named from the kernel's symbols) over the program's chain. */
+void profile_syscall_done(uintptr_t handler)
+{
+    struct cpu *c = this_cpu();
+    struct thread *th = c->current;
+    if (!profile_hz || off || !armed[c->id] || !th || !th->user)
+        return;
+    uint64_t now = clock_ns(), due = timers[c->id].deadline;
+    if (!due || due > now || due <= covered[c->id])
+        return;
+    unsigned times = (unsigned)((now - due) / period) + 1;
+    if (times > 1000)
+        times = 1000;
+    uintptr_t pc, fp;
+    if (!arch_sample_regs(arch_user_regs(th), &pc, &fp))
+        return;
+    uint64_t frames[MAX_FRAMES];
+    frames[0] = handler;
+    unsigned n = user_chain(frames, 1, pc, fp);
+    covered[c->id] = due + (uint64_t)(times - 1) * period;
+    record(th, frames, n, 1, times);
+}
+
 static void sample(struct timer *t, void *arg)
 {
     struct cpu *c = this_cpu();
     uint64_t now = clock_ns();
     if (off)
         return;
+    uint64_t due = t->deadline;
     timer_add(t, t->deadline + period > now ? t->deadline + period : now + period, sample, arg);
+    if (due <= covered[c->id])
+        return; /* taken at the end of the system call it fell in */
     struct thread *th = c->current;
     void *regs = c->irq_regs;
     if (!th || th == c->idle || !th->user || !regs)
@@ -120,26 +183,8 @@ static void sample(struct timer *t, void *arg)
         if (!arch_sample_regs(arch_user_regs(th), &pc, &fp))
             return; /* no program frame under it */
     }
-    frames[n++] = pc;
-    while (n < MAX_FRAMES) { /* the program's chain: [fp] the caller's fp, [fp + 8] the return address */
-        uint64_t next, ret;
-        if (!user_word(fp, &next) || !user_word(fp + 8, &ret) || !ret)
-            break;
-        frames[n++] = ret;
-        if (next <= fp)
-            break;
-        fp = next;
-    }
-    unsigned long f = spin_lock_irqsave(&lock);
-    if (buf && used + 1 + n <= BUF_WORDS) {
-        buf[used++] = n | kernel << 8 | (uint64_t)(uint32_t)th->tid << 32;
-        for (unsigned i = 0; i < n; i++)
-            buf[used++] = frames[i];
-        samples++;
-    } else {
-        dropped++;
-    }
-    spin_unlock_irqrestore(&lock, f);
+    n = user_chain(frames, n, pc, fp);
+    record(th, frames, n, kernel, 1);
 }
 
 void profile_arm(void)

@@ -65,3 +65,24 @@ def test_shared_library_functions_are_named(arch, tmp_path):
     total = sum(counts.values())
     in_libc = sum(counts.get(f, 0) for f in ("rand", "random", "random_r"))
     assert total >= 100 and in_libc / total >= 0.4, counts
+
+
+def test_time_in_system_calls_is_the_kernels(arch, tmp_path):
+    """System calls run with interrupts off; the samples that fall due
+    during one are taken at its end, in its handler (a kernel frame), not on
+    the program's return address: reads of /dev/zero show as sys_read."""
+    prog = tmp_path / "sysprof"
+    r = subprocess.run([CC[arch], "-O1", "-fno-omit-frame-pointer", "-static", "-o", str(prog),
+                        str(SOURCES / "sysprof.c")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "profile.folded"
+    r = run_linux(arch, prog, extra=("--profile", str(out)))
+    no_panic(r)
+    assert (r.rc, r.out) == (0, f"{300 * (4 << 20)}\n"), r
+    total = in_read = 0
+    for line in out.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        total += int(n)
+        if stack.endswith(";read;sys_read_[k]"):
+            in_read += int(n)
+    assert total >= 50 and in_read / total >= 0.7, out.read_text()

@@ -3,6 +3,7 @@
  * the kernel option hermit.strace every call is printed, strace-like. */
 #include "linux.h"
 #include <hermit/init.h>
+#include <hermit/profile.h>
 #include <hermit/sched.h>
 
 static uint8_t reported[(1024 + 7) / 8];
@@ -35,6 +36,8 @@ long linux_syscall(unsigned long nr, long a0, long a1, long a2, long a3, long a4
             pr_warn("system call %s (%lu) is not implemented: returning -ENOSYS\n", name, nr);
         }
     }
+    if (profile_hz && e && e->fn)
+        profile_syscall_done((uintptr_t)e->fn);
     if (strace_enabled) {
         long args[6] = {a0, a1, a2, a3, a4, a5};
         unsigned n = e && e->fn ? e->nargs : 6;

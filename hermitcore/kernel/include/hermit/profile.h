@@ -8,6 +8,9 @@ extern unsigned profile_hz;
 void profile_arm(void);
 /* The samples to the host (the blob "profile"), at the end of the run. */
 void profile_flush(void);
+/* The end of a system call (its handler, to name it): the samples that fell
+ * due while it ran with interrupts off, taken now. */
+void profile_syscall_done(uintptr_t handler);
 /* Sampling is on and its buffer taken. */
 int profile_active(void);
 /* An executable file mapping of the program's (what names a shared
