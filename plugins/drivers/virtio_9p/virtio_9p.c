@@ -25,28 +25,9 @@ struct v9 {
     struct p9_channel ch;
 };
 
-static long v9_rpc(struct p9_channel *ch, const void *req, size_t len, void *resp, size_t max)
-{
-    struct v9 *v = ch->priv;
-    struct virtq_seg segs[2] = {{req, (uint32_t)len}, {resp, (uint32_t)max}};
-    spin_lock(&v->lock);
-    v->done = 0;
-    int r = virtq_add(v->vq, segs, 1, 1, v);
-    if (!r)
-        virtq_kick(v->vq);
-    spin_unlock(&v->lock);
-    if (r)
-        return -1;
-    while (!__atomic_load_n(&v->done, __ATOMIC_ACQUIRE)) {
-        uint64_t seq = io_seq();
-        if (!__atomic_load_n(&v->done, __ATOMIC_ACQUIRE))
-            io_wait(seq, 0);
-    }
-    return v->resp_len;
-}
-
-/* The same, with a scatter list: Tread/Twrite data straight from and into
- * the program's pages (p9.c). */
+/* One message as a scatter list: `out` segments the device reads (the
+ * T-message), then `in` it writes (the R-message); Tread/Twrite data can be
+ * the program's own pages (p9.c, zero copy). */
 static long v9_rpcv(struct p9_channel *ch, const struct p9_seg *segs, unsigned out, unsigned in)
 {
     struct v9 *v = ch->priv;
@@ -65,6 +46,12 @@ static long v9_rpcv(struct p9_channel *ch, const struct p9_seg *segs, unsigned o
             io_wait(seq, 0);
     }
     return v->resp_len;
+}
+
+static long v9_rpc(struct p9_channel *ch, const void *req, size_t len, void *resp, size_t max)
+{
+    struct p9_seg segs[2] = {{req, (uint32_t)len}, {resp, (uint32_t)max}};
+    return v9_rpcv(ch, segs, 1, 1);
 }
 
 static void v9_interrupt(unsigned irq, void *arg)
