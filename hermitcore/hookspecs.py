@@ -241,7 +241,8 @@ def hermitcore_qemu_args(ctx: RunContext) -> QemuArgs | None:
     "virtio": the image has a stream device).
     ``ctx.meta`` is the image's metadata (e.g. ``network``: the TCP/IP stack
     is in) and ``ctx.options`` carries the user's ``--net``, ``--port``,
-    ``--capture`` and ``--mount`` choices.
+    ``--mac``, ``--mtu``, ``--capture`` and ``--mount`` (``HOST:/guest`` or
+    ``HOST:/guest:ro``) choices.
 
     The plugin of the exit device sets ``exit_code`` (how QEMU's exit status
     carries the guest's). Answers must depend only on ``ctx`` and files in

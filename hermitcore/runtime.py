@@ -256,15 +256,16 @@ def _in_root(rootfs: str, path: str) -> str | None:
 
 
 def _check_qemu(image: str) -> None:
-    import shutil
-
+    from hermitcore.errors import ToolchainError
     from hermitcore.image import read_image
+    from hermitcore.toolchain import find_tool
 
     arch = read_image(image).arch
-    binary = {"x86_64": "qemu-system-x86_64", "aarch64": "qemu-system-aarch64"}.get(arch)
-    if binary and not shutil.which(binary):
-        package = {"x86_64": "qemu-system-x86", "aarch64": "qemu-system-arm"}[arch]
-        raise RuntimeError_(f"{binary} not found: this {arch} unikernel needs QEMU (apt-get install {package})")
+    binary = f"qemu-system-{arch}"
+    try:
+        find_tool(binary)
+    except ToolchainError as exc:
+        raise RuntimeError_(f"{binary} not found: this {arch} unikernel needs QEMU -- {exc}") from None
 
 
 def _run_argv(spec: dict, image: str, boot: dict, cid: str) -> list[str]:
