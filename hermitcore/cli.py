@@ -137,7 +137,8 @@ def _other_commands(sub) -> None:
     c.add_argument("--selftest", action="store_true", help="compose the in-guest kernel self-test image instead of an app")
     c.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
                    help="the program's environment as `run` will give it, repeatable: compose reads LD_LIBRARY_PATH "
-                        "and LD_PRELOAD from it to find a dynamic program's libraries (the image does not keep it)")
+                        "and LD_PRELOAD from it to find a dynamic program's libraries (the image does not keep it; "
+                        "it notes where LD_PRELOAD's files were packed, e.g. /tmp/x -> /host/tmp/x, for run)")
     _file_options(c)
     c.add_argument("-v", "--verbose", action="store_true",
                    help="show the memory layout, each plugin's contribution and what was packed into the program's files")
@@ -205,7 +206,8 @@ def _run_command(sub, name: str = "run") -> None:
                         "hermit.timeslice=US: scheduler time slice, default 10000)")
     r.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
                    help="environment variable for the program, repeatable (composing a dynamic program, its "
-                        "LD_LIBRARY_PATH and LD_PRELOAD also say where its libraries are)")
+                        "LD_LIBRARY_PATH and LD_PRELOAD also say where its libraries are; the guest's LD_PRELOAD "
+                        "names them where they were packed, e.g. /tmp/x -> /host/tmp/x)")
     _file_options(r)
     n = r.add_argument_group("network (boards with a network card)")
     n.add_argument("--net", default=None, metavar="BACKEND",
@@ -476,7 +478,12 @@ def cmd_run(args, app_args, debug=None) -> int:
     if debug is None:
         debug = _debug_options(args, program)
     kernel_args = list(args.kernel_arg)
-    for kv in args.env:
+    env = args.env
+    if info.meta.get("preload"):  # LD_PRELOAD's files where compose packed them (/tmp/x -> /host/tmp/x)
+        from hermitcore.dynlink import preload_env
+
+        env = preload_env(env, info.meta["preload"])
+    for kv in env:
         kernel_args.append(quote_arg(f"hermit.env={kv}"))
     if (args.env or args.strace) and not info.meta.get("program"):
         raise HermitError("--env and --strace are for Linux executables; this image runs a built-in C application")

@@ -119,7 +119,7 @@ def generate_board_h(board: Board, arch: Architecture, claimed, app_name: str) -
 
 def generate_meta(
     board: Board, arch: Architecture, plugins, app_name: str, program: str | None = None, network: bool = False,
-    stdio: str = "console",
+    stdio: str = "console", preload: dict[str, str] | None = None,
 ) -> str:
     meta = {
         "hermitcore": __version__,
@@ -132,6 +132,8 @@ def generate_meta(
         "network": network,  # the kernel's TCP/IP stack is in (run adds the network card)
         "stdio": stdio,  # "virtio": a port per stream; "console": framed on the console (launch.py reads either)
     }
+    if preload:  # LD_PRELOAD entries packed elsewhere than they name (/tmp/x -> /host/tmp/x): run renames them
+        meta["preload"] = preload
     text = json.dumps(meta, sort_keys=True)
     return (
         f'    .section {META_SECTION}, "", %progbits\n'
@@ -205,6 +207,7 @@ def make_spec(
     claimed, unclaimed = claim_devices(sel)
     program = None
     packed = kept = ()
+    preload = {}
     net = any(c.claim.role == "nic" for c in claimed)
     if app is not None and Path(app).is_file() and is_elf(app):
         program = inspect_program(app, arch.name, board.name)
@@ -219,6 +222,7 @@ def make_spec(
                                       existing=newc_index(archive)[0] if archive else frozenset())
             tree = FileTree(archive, gathered.entries)
             packed, kept = gathered.entries, gathered.kept
+            preload = dict(gathered.preload)
         app_name = program.name
         app_srcs = linux_sources(arch, program, tree)
     else:
@@ -270,7 +274,8 @@ def make_spec(
     generated = (
         Source("generated/board.h", generate_board_h(board, arch, claimed, app_name)),
         Source("generated/meta.S", generate_meta(board, arch, plugins, app_name, program.kind if program else None,
-                                                 network=program is not None and net, stdio=stdio)),
+                                                 network=program is not None and net, stdio=stdio,
+                                                 preload=preload)),
     )
     spec = ImageSpec(
         board=board,

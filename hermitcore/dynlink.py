@@ -94,6 +94,9 @@ class Gathered:
     entries: tuple[Entry, ...]  # in archive order: parents before what is in them
     kept: tuple[Entry, ...] = ()  # gathered, but the user's tree (--files/--initrd) has that path: theirs stays
     sysroot: str = "/"
+    #: LD_PRELOAD entries packed at another guest path than they name (as given, guest path):
+    #: /tmp/x/libfake.so -> /host/tmp/x/libfake.so; `run` gives the guest those (preload_env)
+    preload: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -334,6 +337,15 @@ class _Namespace:
     files: dict[str, _Obj] = attrs.Factory(dict)  # by canonical guest path: one file, one object
 
 
+@attrs.frozen
+class _Preload:
+    """An LD_PRELOAD entry: a name (searched as a DT_NEEDED one is), or a
+    path with where it was found (root, path under it, its ELF)."""
+
+    text: str
+    found: tuple[str, str, Elf] | None = None
+
+
 class _Gatherer:
     def __init__(self, program: Program, arch: str, sysroot: str | None, env: Sequence[str]):
         self.program = program
@@ -475,10 +487,11 @@ class _Gatherer:
             return None
         return root, path, elf
 
-    def find(self, name: str, ns: _Namespace, loader: _Obj, chain: tuple[_Obj, ...]):
+    def find(self, name: str, ns: _Namespace, loader: _Obj, chain: tuple[_Obj, ...], why: str = ""):
         """Where ld.so finds ``name`` needed by ``loader`` (loaded because of
-        the objects in ``chain``, up to the program): (root, path, ELF),
-        or an ImageError naming what was searched."""
+        the objects in ``chain``, up to the program; ``why``: "LD_PRELOAD"
+        for a preloaded name): (root, path, ELF), or an ImageError naming
+        what was searched."""
         wrong: list[Elf] = []
         searched: list[str] = []
 
@@ -499,7 +512,8 @@ class _Gatherer:
         if hit:
             return hit
         prog = self.program.name
-        via = "" if loader is ns.main and loader.label == prog else f" (via {loader.label})"
+        via = f" ({why})" if why == "LD_PRELOAD" else \
+            "" if loader is ns.main and loader.label == prog else f" (via {loader.label})"
         if wrong:
             bad = wrong[0]
             raise ImageError(f"{prog} needs {name}{via}, but {bad.path} is for {bad.arch()}, and {prog} is "
@@ -517,10 +531,9 @@ class _Gatherer:
                     hit = in_dirs(*self._expand(text, obj))
                     if hit:
                         return hit
-        if self.env_path is not None:
-            hit = in_dirs(*self._expand(self.env_path, ns.main))
-            if hit:
-                return hit
+        hit = self._in_env_path(ns, in_dirs)
+        if hit:
+            return hit
         for text in loader.elf.runpath or ():
             hit = in_dirs(*self._expand(text, loader))
             if hit:
@@ -538,13 +551,30 @@ class _Gatherer:
         t = self.triplet
         return in_dirs(self.sysroot, (f"/lib/{t}", f"/usr/lib/{t}", "/lib", "/usr/lib", "/lib64", "/usr/lib64"))
 
+    def _in_env_path(self, ns, in_dirs):
+        """LD_LIBRARY_PATH's directories: in the sysroot, and a directory it
+        does not have there on the host too (one the user built libraries
+        into: /tmp/b, packed at /host/tmp/b), as the guest's cache will say."""
+        if self.env_path is None:
+            return None
+        root, dirs = self._expand(self.env_path, ns.main)
+        for d in dirs:
+            hit = in_dirs(root, [d])
+            if hit:
+                return hit
+            host = self.locate(d)
+            if root != "/" and host != (root, d) and not os.path.isdir(self.host(root, d)):
+                hit = in_dirs(host[0], [host[1]])
+                if hit:
+                    return hit
+        return None
+
     def _search_musl(self, name, ns, chain, in_dirs):
         # ldso/dynlink.c, load_library: LD_LIBRARY_PATH, then the RUNPATH
         # (or RPATH) of the loader and its loaders, then the path file
-        if self.env_path is not None:
-            hit = in_dirs(*self._expand(self.env_path, ns.main))
-            if hit:
-                return hit
+        hit = self._in_env_path(ns, in_dirs)
+        if hit:
+            return hit
         for obj in chain:
             for text in obj.elf.runpath or obj.elf.rpath or ():
                 hit = in_dirs(*self._expand(text, obj))
@@ -565,6 +595,79 @@ class _Gatherer:
         except OSError:
             dirs = ()
         return dirs or MUSL_DEFAULT_PATH
+
+    # --- LD_PRELOAD ------------------------------------------------------------
+
+    def preloads(self, ns: _Namespace, adds: Sequence[str], existing) -> tuple[list[_Preload], list[tuple[str, str]]]:
+        """LD_PRELOAD's entries, split as the program's ld.so splits them
+        (glibc: at spaces and colons; musl: at white space and colons),
+        and the paths among them that are packed elsewhere than they name:
+        (as given, guest path). A name without a slash is searched as a
+        DT_NEEDED name is. A path the user's tree (``existing``) or an
+        ``--add HOSTPATH:GUESTPATH`` puts into the image is the image's
+        own; any other is a host file, found as an --add path is (a
+        relative one from the working directory; a path in the sysroot
+        first, as the guest's ld.so would see it) and packed -- under /tmp
+        that is at /host/tmp/..., which is what the guest is told."""
+        out: list[_Preload] = []
+        moved: list[tuple[str, str]] = []
+        for text in re.split(r"[ :]" if ns.flavor == "glibc" else r"[\s:]", self.preload or ""):
+            if not text:
+                continue
+            if "/" not in text:
+                out.append(_Preload(text))
+            elif not (text.startswith("/") and self._preload_in_image(absolute(text), adds, existing)):
+                found = self._preload_file(text)
+                out.append(_Preload(text, found))
+                guest = guest_path(absolute(found[1]))
+                if guest != text:
+                    moved.append((text, guest))
+        return out, moved
+
+    def _preload_in_image(self, path: str, adds: Sequence[str], existing) -> bool:
+        """``path`` is in the image without a host file of that name: the
+        user's tree has it, or an --add with a GUESTPATH puts it there (its
+        host file is checked for the architecture)."""
+        if path in existing:
+            return True
+        for spec in adds:
+            host, guest = parse_add(spec)
+            top = absolute(guest) if guest else None
+            if top and (path == top or path.startswith(top.rstrip("/") + "/")):
+                elf = self._elf(os.path.abspath(host) + path[len(top.rstrip("/")):])
+                if elf is not None and not elf.fits(self.arch):
+                    raise ImageError(f"LD_PRELOAD {path}: {elf.path} (--add {spec}) is for {elf.arch()}, and "
+                                     f"{self.program.name} is {self.arch}")
+                return True
+        return False
+
+    def _preload_file(self, text: str) -> tuple[str, str, Elf]:
+        """Where the host has the LD_PRELOAD path ``text``: (root, path, ELF),
+        or an ImageError saying what is at each place looked at."""
+        candidates = []
+        if text.startswith("/") and self.sysroot != "/":
+            candidates.append((self.sysroot, absolute(text)))  # the guest's path, in the sysroot
+        candidates.append(self.locate(os.path.abspath(text)))  # a host path, as --add takes it
+        missing, problems = [], []
+        for root, path in dict.fromkeys(candidates):
+            where = self.host(root, path)
+            found = self.walk(root, path)
+            if found is None:
+                missing.append(where)
+                continue
+            elf = self._elf(self.host(root, found[0])) if stat.S_ISREG(found[1].st_mode) else None
+            if not stat.S_ISREG(found[1].st_mode):
+                problems.append((where, "is not a file"))
+            elif elf is None:
+                problems.append((where, "is not an ELF file"))
+            elif not elf.fits(self.arch):
+                problems.append((where, f"is for {elf.arch()}, and {self.program.name} is {self.arch}"))
+            else:
+                return root, path, elf
+        if len(problems) == 1 and problems[0][0] == text:  # "LD_PRELOAD /tmp/x/lib.so is for ..."
+            raise ImageError(f"LD_PRELOAD {text} {problems[0][1]}")
+        what = "; ".join(f"{where} {why}" for where, why in problems) or f"not found at {', '.join(missing)}"
+        raise ImageError(f"LD_PRELOAD {text}: {what}")
 
     # --- closures ------------------------------------------------------------
 
@@ -622,19 +725,22 @@ class _Gatherer:
                 if new is not None:
                     queue.append((new, (new,) + chain))
 
-    def _load(self, name: str, ns: _Namespace, obj: _Obj, chain: tuple[_Obj, ...]) -> _Obj | None:
+    def _load(self, name: str | _Preload, ns: _Namespace, obj: _Obj, chain: tuple[_Obj, ...]) -> _Obj | None:
+        found, why = None, f"needed by {obj.label}"
+        if isinstance(name, _Preload):  # an LD_PRELOAD entry: a path is found already, a name is searched
+            name, found, why = name.text, name.found, "LD_PRELOAD"
         if name in ns.loaded:
             return None
         if ns.flavor == "musl" and name.startswith("lib") and ns.interp is not None and \
                 name[3:].split(".")[0] in MUSL_RESERVED and "." in name:
             ns.loaded[name] = ns.interp
             return None
-        root, path, elf = self.find(name, ns, obj, chain)
+        root, path, elf = found or self.find(name, ns, obj, chain, why)
         canonical = self.walk(root, path)[0]
         if canonical in ns.files:  # one file under two names is one object
             ns.loaded[name] = ns.files[canonical]
             return None
-        self.walk(root, path, f"needed by {obj.label}")
+        self.walk(root, path, why)
         new = _Obj(root, path, elf, elf.soname or os.path.basename(path))
         ns.loaded[name] = ns.files[canonical] = new
         if elf.soname:
@@ -804,12 +910,13 @@ def gather(program: Program, arch: str, *, sysroot: str | None = None, env: Sequ
         raise ImageError(f"--sysroot {sysroot}: not a directory")
     g = _Gatherer(program, arch, sysroot if sysroot is not None else default_sysroot(arch), env)
     ns = None
+    moved: list[tuple[str, str]] = []
     if program.interp:
         elf = read_elf(program.path)
         root, guest = g.locate(os.path.realpath(program.path))
         main = _Obj(root, guest, elf, program.name)
         ns = g.namespace(main)
-        preload = [p for p in re.split(r"[ :]", g.preload or "") if p] if ns.flavor == "glibc" else []
+        preload, moved = g.preloads(ns, adds, existing)
         g.closure(ns, [(main, (main,))], names=preload)
     elif adds:
         main = _Obj("/", os.path.abspath(program.path), Elf(program.path, 2, E_MACHINE[arch]), program.name)
@@ -821,4 +928,19 @@ def gather(program: Program, arch: str, *, sysroot: str | None = None, env: Sequ
     g.guest_search_files()
     entries = tuple(g.entries.values())
     kept = tuple(e for e in entries if e.guest in existing)
-    return Gathered(entries=tuple(e for e in entries if e.guest not in existing), kept=kept, sysroot=g.sysroot)
+    return Gathered(entries=tuple(e for e in entries if e.guest not in existing), kept=kept, sysroot=g.sysroot,
+                    preload=tuple(moved))
+
+
+def preload_env(env: Sequence[str], moved: dict[str, str]) -> list[str]:
+    """The program's environment for the guest: LD_PRELOAD's entries that
+    compose packed elsewhere than they name (``moved``, from the image's
+    metadata: as given -> guest path) named where they are in the image,
+    the rest as given."""
+    out = []
+    for kv in env:
+        if kv.startswith("LD_PRELOAD="):
+            parts = re.split(r"([\s:]+)", kv[len("LD_PRELOAD="):])
+            kv = "LD_PRELOAD=" + "".join(moved.get(p, p) if i % 2 == 0 else p for i, p in enumerate(parts))
+        out.append(kv)
+    return out

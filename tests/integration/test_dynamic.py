@@ -3,8 +3,9 @@ the libraries (hermitcore/dynlink.py), the kernel loads the interpreter and
 gives the auxiliary vector and the vDSO (loader.c, plugins/*/vdso.c). Each
 program is judged by running the same binary on the host and comparing the
 bytes: our own probe (dlopen, TLS of a loaded module, threads, fork + exec,
-the vDSO's clock) and C++ program on both architectures (the aarch64 ones
-built with the cross compiler against its sysroot), musl's dynamic linker,
+the vDSO's clock), C++ program and LD_PRELOAD of libraries built into /tmp
+on both architectures (the aarch64 ones built with the cross compiler
+against its sysroot), musl's dynamic linker,
 and Debian's own programs from this machine -- python3 with its standard
 library, the sqlite3 CLI, lua5.4, gawk, coreutils -- on x86_64 (the host runs
 no aarch64 binaries), and Debian's arm64 python3 unpacked from its packages."""
@@ -281,3 +282,62 @@ def test_jit_code_in_writable_executable_memory(arch, tmp_path):
     r = run_linux(arch, str(prog))
     no_panic(r)
     assert (r.rc, r.out) == (0, want), r
+
+
+@pytest.fixture(scope="session")
+def preloads():
+    """Per architecture: (preloadprobe, libfake.so replacing rand(), libfake2.so
+    replacing random()), built once into a directory under /tmp -- which the
+    guest has as a tmpfs of its own, so compose packs them at /host/tmp/...
+    and the guest's LD_PRELOAD must be told so."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hermit-preload-", dir="/tmp") as top:
+        built = {}
+
+        def make(arch):
+            if arch not in built:
+                d = Path(top) / arch
+                d.mkdir()
+                src = str(SOURCES / "preload.c")
+                _cc([CC[arch], "-O2", "-shared", "-fPIC", "-o", str(d / "libfake.so"), src], "dynamic", arch)
+                _cc([CC[arch], "-O2", "-shared", "-fPIC", "-DSECOND", "-o", str(d / "libfake2.so"), src], "dynamic",
+                    arch)
+                _cc([CC[arch], "-O2", "-o", str(d / "preloadprobe"), str(SOURCES / "preloadprobe.c")], "dynamic",
+                    arch)
+                built[arch] = (d / "preloadprobe", d / "libfake.so", d / "libfake2.so")
+            return built[arch]
+        yield make
+
+
+@pytest.mark.parametrize("form", ["path", "list"])
+def test_ld_preload_from_tmp(arch, preloads, form):
+    """LD_PRELOAD of a library the user built under /tmp: compose packs it
+    (at /host/tmp/..., the guest's /tmp being its own) and run names it there
+    in the guest's LD_PRELOAD; the output is the host's, byte for byte. The
+    list: both of ld.so's separators, a bare name (found through
+    LD_LIBRARY_PATH, as a DT_NEEDED name) and a path given twice."""
+    prog, lib, lib2 = preloads(arch)
+    env = {"LD_PRELOAD": str(lib)} if form == "path" else \
+        {"LD_PRELOAD": f"libfake2.so {lib}:{lib}", "LD_LIBRARY_PATH": str(lib.parent)}
+    want = "rand 42\nrandom 1804289383\n" if form == "path" else "rand 42\nrandom 7\n"
+    if arch == "x86_64":  # the host runs no aarch64 programs: the same source gives the same lines there
+        assert _host([str(prog)], env=env).stdout == want
+    r = run_linux(arch, prog, env=tuple(f"{k}={v}" for k, v in env.items()))
+    no_panic(r)
+    assert "cannot be preloaded" not in r.err, r
+    assert (r.rc, r.out) == (0, want), r
+
+
+def test_ld_preload_of_the_other_architecture_is_refused(arch, preloads):
+    """A preload built for the other architecture: one line naming both, at
+    compose time, with a non-zero status."""
+    from tests.conftest import hermit
+    from tests.helpers import BOARD
+
+    other = "aarch64" if arch == "x86_64" else "x86_64"
+    prog, _, _ = preloads(arch)
+    _, wrong, _ = preloads(other)
+    r = hermit("run", "--board", BOARD[arch], str(prog), "--env", f"LD_PRELOAD={wrong}")
+    assert r.rc != 0 and r.out == "", r
+    assert r.err == f"hermitcore: error: LD_PRELOAD {wrong} is for {other}, and preloadprobe is {arch}\n", r
