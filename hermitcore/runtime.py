@@ -289,7 +289,12 @@ def _run_argv(spec: dict, image: str, boot: dict, cid: str) -> list[str]:
         argv += ["--mem", f"{mem}M"]
     elif boot.get("memory"):
         argv += ["--mem", str(boot["memory"])]
+    # one value a name, the last one, at the first one's place: what runc's init makes of duplicates (CRI
+    # appends the pod's env to the image's, so a pod's value must override the image's)
+    env: dict[str, str] = {}
     for kv in proc.get("env") or []:
+        env[kv.partition("=")[0]] = kv
+    for kv in env.values():
         argv += ["-e", kv]
     if proc.get("cwd") and proc["cwd"] != "/":
         argv += ["--cwd", proc["cwd"]]

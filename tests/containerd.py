@@ -39,7 +39,9 @@ def missing_tools() -> list[str]:
 
 
 class Containerd:
-    def __init__(self, namespace: str = "hermit-test"):
+    def __init__(self, namespace: str = "hermit-test", cri: str = ""):
+        """`cri`: extra TOML for containerd's CRI plugin (tests/cri.py), which
+        is otherwise off."""
         # short: the socket's path must fit a sockaddr_un
         self.dir = tempfile.mkdtemp(prefix="hc-ctd-", dir="/tmp")
         self.sock = os.path.join(self.dir, "sock")
@@ -49,9 +51,9 @@ class Containerd:
         config = os.path.join(self.dir, "config.toml")
         with open(config, "w") as f:
             f.write(f'version = 2\nroot = "{self.dir}/root"\nstate = "{self.dir}/state"\n'
-                    f'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+                    + ('' if cri else 'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n') +
                     f'[grpc]\n  address = "{self.sock}"\n'
-                    f'[ttrpc]\n  address = "{self.sock}.ttrpc"\n')
+                    f'[ttrpc]\n  address = "{self.sock}.ttrpc"\n' + cri)
         self.log = open(os.path.join(self.dir, "containerd.log"), "wb")
         self.proc = subprocess.Popen(["containerd", "--config", config], stdout=self.log, stderr=self.log,
                                      start_new_session=True)

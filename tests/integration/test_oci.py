@@ -328,6 +328,117 @@ def test_podman_runs_the_image_with_the_runtime(images, arch, tmp_path_factory):
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def cri(images):
+    """containerd with its CRI plugin and the `hermitcore` runtime entry,
+    the images imported where CRI looks (namespace k8s.io)."""
+    from tests.cri import PAUSE_IMAGE, CriContainerd
+
+    c = CriContainerd()
+    try:
+        for name in ("ocitool", "netserver"):
+            c.ctr("images", "import", "--all-platforms", str(images["dir"] / f"{name}.tar"))
+        c.ctr("images", "tag", images["ocitool"], PAUSE_IMAGE)  # nothing can be pulled here; never booted
+        yield c
+    finally:
+        c.close()
+
+
+def _cri_log(path) -> str:
+    """The container's output from the log CRI writes for the kubelet:
+    `<time> <stream> <P|F> <text>` lines, P a partial line."""
+    out = ""
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split(" ", 3)
+            out += (parts[3] if len(parts) > 3 else "") + ("\n" if parts[2] == "F" else "")
+    return out
+
+
+def _cri_wait_exit(cri, cid: str, timeout: float = 180):
+    api = cri.api
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = cri.runtime_service.ContainerStatus(api.ContainerStatusRequest(container_id=cid), timeout=30).status
+        if st.state == api.CONTAINER_EXITED:
+            return st
+        time.sleep(0.2)
+    raise AssertionError(f"container {cid} did not exit")
+
+
+def test_a_kubernetes_pod_with_the_runtime_class_runs_through_cri(cri, images, tmp_path, arch):
+    """What the kubelet does for a Pod whose RuntimeClass handler is
+    `hermitcore` (docs/deploying.md), over containerd's CRI API: the pod's
+    sandbox with the handler, the pod IP from CNI, containers with args,
+    env and resource limits, their logs and exit codes, a server reached at
+    the pod IP, and StopContainer's SIGTERM reaching the program."""
+    import platform
+
+    if {"x86_64": "x86_64", "aarch64": "aarch64"}.get(platform.machine()) != arch:
+        pytest.skip(f"a Kubernetes node runs images of its own architecture ({platform.machine()})")
+    api, rs = cri.api, cri.runtime_service
+    logs = tmp_path / "pods"
+    logs.mkdir()
+    pod_config = api.PodSandboxConfig(
+        metadata=api.PodSandboxMetadata(name="web", uid="7f1a2b3c", namespace="default"), hostname="web",
+        log_directory=str(logs), labels={"app": "web"},
+        linux=api.LinuxPodSandboxConfig(security_context=api.LinuxSandboxSecurityContext(
+            namespace_options=api.NamespaceOption(network=api.POD, pid=api.CONTAINER, ipc=api.POD))))
+    pod = rs.RunPodSandbox(api.RunPodSandboxRequest(config=pod_config, runtime_handler="hermitcore"),
+                           timeout=120).pod_sandbox_id
+    status = rs.PodSandboxStatus(api.PodSandboxStatusRequest(pod_sandbox_id=pod), timeout=30).status
+    assert status.state == api.SANDBOX_READY and status.runtime_handler == "hermitcore"
+    ip = status.network.ip
+    assert ip.startswith("10.252.0."), status
+
+    def container(name, image, args, env=(), cpus=1, mem=128):
+        config = api.ContainerConfig(
+            metadata=api.ContainerMetadata(name=name), image=api.ImageSpec(image=image), args=list(args),
+            envs=[api.KeyValue(key=k, value=v) for k, v in env], log_path=f"{name}.log",
+            linux=api.LinuxContainerConfig(resources=api.LinuxContainerResources(
+                cpu_period=100000, cpu_quota=100000 * cpus, memory_limit_in_bytes=mem << 20)))
+        cid = rs.CreateContainer(api.CreateContainerRequest(pod_sandbox_id=pod, config=config,
+                                                            sandbox_config=pod_config), timeout=300).container_id
+        rs.StartContainer(api.StartContainerRequest(container_id=cid), timeout=120)
+        return cid, logs / f"{name}.log"
+
+    try:
+        # a container of the pod: the image's entrypoint with the pod's args and env, the limits size the VM
+        cid, log = container("show", images["ocitool"], ["show", "from the pod"], env=[("GREETING", "hi k8s")],
+                             cpus=2, mem=96)
+        st = _cri_wait_exit(cri, cid)
+        out = _cri_log(log)
+        assert st.exit_code == 3, out
+        lines = out.splitlines()
+        assert lines[:2] == ["arg 1: show", "arg 2: from the pod"] and "GREETING=hi k8s" in lines, out
+        assert "cpus: 2" in lines and 80 <= int(next(x for x in lines if x.startswith("memory:")).split()[1]) <= 96
+        rs.RemoveContainer(api.RemoveContainerRequest(container_id=cid), timeout=60)
+        # a server in the pod, reached at the pod's IP
+        cid, log = container("server", images["netserver"], [])
+        deadline = time.monotonic() + 120
+        while "netserver: ready" not in (_cri_log(log) if log.exists() else "") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        got = subprocess.run(["curl", "-sS", "--max-time", "30", f"http://{ip}:8080/meminfo"], capture_output=True,
+                             text=True)
+        assert got.returncode == 0 and got.stdout.startswith("freeram="), (got.stderr, _cri_log(log))
+        rs.StopContainer(api.StopContainerRequest(container_id=cid, timeout=2), timeout=60)
+        assert _cri_wait_exit(cri, cid).state == api.CONTAINER_EXITED
+        assert not qemus_of(cid)
+        # the pod's termination: StopContainer's SIGTERM reaches the program's handler
+        cid, log = container("graceful", images["ocitool"], ["wait"])
+        deadline = time.monotonic() + 120
+        while "ready" not in (_cri_log(log) if log.exists() else "") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        rs.StopContainer(api.StopContainerRequest(container_id=cid, timeout=30), timeout=90)
+        st = _cri_wait_exit(cri, cid)
+        assert (st.exit_code, _cri_log(log)) == (0, "ready\ngraceful shutdown after signal 15\n")
+        assert not qemus_of(cid)
+    finally:
+        rs.StopPodSandbox(api.StopPodSandboxRequest(pod_sandbox_id=pod), timeout=120)
+        rs.RemovePodSandbox(api.RemovePodSandboxRequest(pod_sandbox_id=pod), timeout=120)
+    assert not qemus_of(pod)
+
+
 def _bundle(tmp_path, image_rootfs_from, args, extra=None) -> str:
     bundle = tmp_path / "bundle"
     (bundle / "rootfs/hermitcore").mkdir(parents=True)
@@ -414,6 +525,27 @@ def test_runtime_errors_name_what_is_missing_in_its_log(unpacked, tmp_path):
                        text=True)
     assert r.returncode == 1 and "not supported" in r.stderr and r.stderr.count("\n") == 1, r.stderr
     assert "exec is not supported" in json.loads((tmp_path / "log").read_text().splitlines()[-1])["msg"]
+
+
+def test_kvm_asked_for_but_not_usable_is_named_in_the_log(unpacked, tmp_path):
+    """A user outside /dev/kvm's group: in a mount namespace of its own the
+    runtime sees a /dev/kvm (the same device) owned by another user and
+    group, and runs without the capabilities that let root past file
+    permissions."""
+    bundle = _bundle(tmp_path, unpacked, ["/ocitool"], extra={"annotations": {"org.hermitcore.accel": "kvm"}})
+    node = tmp_path / "kvm"
+    present = os.path.exists("/dev/kvm")  # a machine without one gets the other message
+    script = (f"mknod {node} c 10 232 && chown 65534:65534 {node} && chmod 660 {node} && "
+              f"mount --bind {node} /dev/kvm && " if present else "") + (
+        "exec setpriv --bounding-set -dac_override,-dac_read_search --inh-caps -dac_override,-dac_read_search \"$@\"")
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", runtime_binary(),
+                        "--root", str(tmp_path / "root"), "--log", str(tmp_path / "log"), "--log-format", "json",
+                        "create", "--bundle", bundle, "kvm"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    last = json.loads((tmp_path / "log").read_text().splitlines()[-1])
+    why = "is not readable and writable by this user (add it to the kvm group)" if present else "does not exist"
+    assert last["level"] == "error" and last["msg"] == f"org.hermitcore.accel=kvm, but /dev/kvm {why}", last
+    assert not os.path.exists(tmp_path / "root/kvm")
 
 
 def test_a_pods_sandbox_container_boots_nothing_and_holds_the_namespace(tmp_path):
