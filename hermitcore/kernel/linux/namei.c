@@ -10,9 +10,38 @@
  * Symlinks are expanded into the remaining path, at most 40 per lookup. */
 #include "vfs.h"
 #include <hermit/heap.h>
+#include <hermit/spinlock.h>
 
 #define MAX_MOUNTS 16
 #define MAX_LINKS 40
+#define PATHBUF_CACHE 32
+
+static char *pathbufs[PATHBUF_CACHE];
+static unsigned npathbufs;
+static spinlock_t pathbuf_lock = SPINLOCK_INIT;
+
+char *path_get(void)
+{
+    char *p = 0;
+    unsigned long f = spin_lock_irqsave(&pathbuf_lock);
+    if (npathbufs)
+        p = pathbufs[--npathbufs];
+    spin_unlock_irqrestore(&pathbuf_lock, f);
+    return p ? p : kmalloc(PATH_MAX);
+}
+
+void path_put(char *p)
+{
+    if (!p)
+        return;
+    unsigned long f = spin_lock_irqsave(&pathbuf_lock);
+    if (npathbufs < PATHBUF_CACHE) {
+        pathbufs[npathbufs++] = p;
+        p = 0;
+    }
+    spin_unlock_irqrestore(&pathbuf_lock, f);
+    kfree(p);
+}
 
 static struct {
     char *path; /* canonical: "/", "/tmp" */
@@ -230,7 +259,7 @@ static long walk(struct vpath base, const char *path, unsigned flags, struct ino
         return -ENOENT;
     if (plen >= PATH_MAX)
         return -ENAMETOOLONG;
-    char *rem = kmalloc(PATH_MAX), *abs = kmalloc(PATH_MAX), *target = kmalloc(PATH_MAX);
+    char *rem = path_get(), *abs = path_get(), *target = path_get();
     long rc = 0;
     if (!rem || !abs || !target) {
         rc = -ENOMEM;
@@ -355,9 +384,9 @@ static long walk(struct vpath base, const char *path, unsigned flags, struct ino
             memcpy(abs_out, abs, strlen(abs) + 1);
     }
 out:
-    kfree(rem);
-    kfree(abs);
-    kfree(target);
+    path_put(rem);
+    path_put(abs);
+    path_put(target);
     return rc;
 }
 

@@ -4,11 +4,11 @@
 #include "vfs.h"
 #include <hermit/heap.h>
 
-/* Path buffers come from the heap and go back at the end of their scope: a
- * call nests several (user string, canonical path, ...) and 4 KiB each on
- * a kernel stack adds up. */
-static void path_release(char **p) { kfree(*p); }
-#define PATHBUF(name) char *name __attribute__((cleanup(path_release))) = kmalloc(PATH_MAX)
+/* Path buffers (path_get) go back at the end of their scope: a call nests
+ * several (user string, canonical path, ...) and 4 KiB each on a kernel
+ * stack adds up. */
+static void path_release(char **p) { path_put(*p); }
+#define PATHBUF(name) char *name __attribute__((cleanup(path_release))) = path_get()
 static void inode_release(struct inode **i) { if (*i) inode_put(*i); }
 #define INODE(name) struct inode *name __attribute__((cleanup(inode_release))) = 0
 static void file_release(struct file **f) { if (*f) file_put(*f); }

@@ -165,6 +165,11 @@ uint64_t vfs_new_dev(void);
 
 /* --- the tree: mounts and path lookup (namei.c) --- */
 #define PATH_MAX 4096
+/* A PATH_MAX buffer and its return: a path call nests several, so they are
+ * kept on a free list (a kmalloc of 4 KiB is two pages from the page
+ * allocator, poisoned on kfree). path_get is NULL when memory is out. */
+char *path_get(void);
+void path_put(char *p);
 /* Attach sb's root at `path` (absolute, an existing directory; "/" for the root). */
 long vfs_mount(const char *path, struct superblock *sb);
 /* The mount table, in mount order: for /proc/mounts. i from 0; NULL at the end. */
