@@ -160,3 +160,80 @@ def test_core_siginfo_carries_the_fault(arch, tmp_path):
     got = _siginfo(prog, core)
     # raise(SIGABRT) is tgkill: SI_TKILL (-6) from the process itself (pid 1)
     assert got[:3] == ["$1 = 6", "$2 = 0", "$3 = -6"] and got[4] == "$5 = 1", got
+
+
+def _written(core: Path) -> int:
+    """The bytes of a core that were written, not skipped: Linux's pieces
+    before the pages (the ELF header, each program header, each note's
+    header, name and description -- their padding is skipped) as far as the
+    file goes, then its pages that hold data (SEEK_DATA), not holes."""
+    import os
+    import struct
+
+    data = core.read_bytes()
+    size = len(data)
+    n = 64 if size >= 64 else 0
+    phnum = struct.unpack_from("<H", data, 56)[0] if size >= 64 else 0
+    n += 56 * min(phnum, max(0, (size - 64) // 56))
+    if phnum == 0 or size < 64 + 56:
+        return n
+    note_at, note_size = struct.unpack_from("<Q", data, 64 + 8)[0], struct.unpack_from("<Q", data, 64 + 32)[0]
+    at = note_at
+    while at + 12 <= note_at + note_size:
+        namesz, descsz, _ = struct.unpack_from("<III", data, at) if at + 12 <= size else (0, 0, 0)
+        for piece, length in ((at, 12), (at + 12, namesz), (at + 12 + (namesz + 3) // 4 * 4, descsz)):
+            if piece + length <= size:
+                n += length
+        at += 12 + (namesz + 3) // 4 * 4 + (descsz + 3) // 4 * 4
+    pages_at = (note_at + note_size + 4095) // 4096 * 4096
+    fd = os.open(core, os.O_RDONLY)
+    try:
+        for off in range(pages_at, size, 4096):
+            try:
+                n += 4096 if os.lseek(fd, off, os.SEEK_DATA) == off else 0
+            except OSError:  # ENXIO: no data from here on
+                break
+    finally:
+        os.close(fd)
+    return n
+
+
+#: RLIMIT_CORE values: below a page (no core), a page (the headers cut),
+#: three pages, 64 KiB (cut among the pages), and unlimited
+LIMITS = ("0", "4095", "4096", "12288", "65536", "0xffffffffffffffff")
+
+
+def test_cores_are_cut_to_rlimit_core(arch, tmp_path):
+    """A child aborts after touching 300 000 bytes, under each RLIMIT_CORE:
+    below a page no core and no core bit; from a page on, the core bit and
+    a core of at most RLIMIT_CORE written bytes -- Linux's pieces, the last
+    that fits, holes not counted -- the whole core when it fits. The core
+    bits are the host's for the same binary (x86_64)."""
+    prog = _build(arch, tmp_path)
+    host_dir = tmp_path / "host"
+    host_dir.mkdir()
+    host_prog = _build("x86_64", host_dir)
+    written = {}
+    for limit in reversed(LIMITS):  # unlimited first: the whole core's size
+        core = tmp_path / f"core-{limit}"
+        r = run_linux(arch, prog, "limit", limit, extra=("--core", str(core)))
+        no_panic(r)
+        assert r.rc == 0, r
+        line = r.out.splitlines()[-1]
+        host = subprocess.run([str(host_prog), "limit", limit], capture_output=True, text=True, cwd=host_dir,
+                              timeout=60)
+        assert host.returncode == 0 and host.stdout.splitlines()[-1] == line, (host, r)
+        big = int(limit, 0) >= 4096
+        assert line == f"limit={limit}: signaled=1 sig=6 core={int(big)}", r
+        assert core.is_file() == big, (limit, r)
+        if not big:
+            continue
+        assert core.read_bytes()[:4] == b"\x7fELF", limit
+        written[limit] = w = _written(core)
+        whole = written["0xffffffffffffffff"]
+        assert w <= int(limit, 0), (limit, w)
+        if whole <= int(limit, 0):
+            assert w == whole and core.stat().st_size == (tmp_path / "core-0xffffffffffffffff").stat().st_size
+        else:  # cut before the first piece that did not fit (a piece is at most a page)
+            assert int(limit, 0) - 4096 < w < whole, (limit, w, whole)
+    assert written["65536"] < written["0xffffffffffffffff"], written  # (the cut among the pages is tested)

@@ -16,6 +16,13 @@
  *   mappings of files: the program, its interpreter and libraries); then each mapping's
  *   bytes at a page-aligned offset -- pages never touched are holes.
  *
+ * RLIMIT_CORE bounds the bytes written, as Linux's dump_emit does: the
+ * file goes out in Linux's pieces (the ELF header, each program header,
+ * each note's header, name and description, each page) and stops before
+ * the first piece that would take it past the limit; holes (untouched
+ * pages, alignment) are skipped, not written, and do not count. The core
+ * bit is set all the same (Linux's has_dumped).
+ *
  * Other threads' registers are those they saved entering the kernel: exact
  * for threads asleep or preempted, their last entry's for one running on
  * another CPU at that moment. */
@@ -107,6 +114,43 @@ static int add_file(uintptr_t start, uintptr_t end, unsigned prot, const char *n
     return 0;
 }
 
+/* --- the file, bounded by RLIMIT_CORE --- */
+struct out {
+    uint64_t limit, written; /* bytes written (holes are not) */
+    uint64_t pos, sent;      /* where the next piece goes; where the blob's bytes end */
+    int full;                /* a piece did not fit: nothing more goes */
+};
+
+/* One piece at the current position, whole or not at all. */
+static int emit(struct out *o, const void *data, size_t n)
+{
+    if (o->full || o->written + n > o->limit) {
+        o->full = 1;
+        return 0;
+    }
+    if (o->pos != o->sent)
+        blob_seek(BLOB, o->pos);
+    blob_write(BLOB, data, n);
+    o->written += n;
+    o->pos += n;
+    o->sent = o->pos;
+    return 1;
+}
+
+static void skip(struct out *o, uint64_t n) { o->pos += n; }
+
+/* A note as Linux's writenote emits it: header, name, description, each
+ * padded to 4 bytes by skipping. */
+static void emit_note(struct out *o, const char *buf)
+{
+    const uint32_t *h = (const uint32_t *)buf;
+    emit(o, buf, 12);
+    emit(o, buf + 12, h[0]);
+    skip(o, align4(h[0]) - h[0]);
+    emit(o, buf + 12 + align4(h[0]), h[1]);
+    skip(o, align4(h[1]) - h[1]);
+}
+
 static void note(char *buf, size_t *at, uint32_t type, const void *desc, size_t size)
 {
     if (buf) {
@@ -142,23 +186,18 @@ static int add_seg(uintptr_t start, uintptr_t end, unsigned prot, const char *na
 static int send_seg(uintptr_t start, uintptr_t end, unsigned prot, const char *name, uint64_t off, void *arg)
 {
     (void)name, (void)off;
-    uint64_t *offset = arg;
+    struct out *o = arg;
     if (!(prot & PROT_READ))
         return 0;
-    int seeking = 1;
-    for (uintptr_t va = start; va < end; va += PAGE_SIZE, *offset += PAGE_SIZE) {
+    for (uintptr_t va = start; va < end && !o->full; va += PAGE_SIZE) {
         uint64_t pa;
         unsigned flags;
-        if (arch_user_query(va, &pa, &flags) != 0) { /* never touched: a hole */
-            seeking = 1;
-            continue;
-        }
-        if (seeking)
-            blob_seek(BLOB, *offset);
-        seeking = 0;
-        blob_write(BLOB, phys_to_virt(pa), PAGE_SIZE);
+        if (arch_user_query(va, &pa, &flags) != 0) /* never touched: a hole */
+            skip(o, PAGE_SIZE);
+        else
+            emit(o, phys_to_virt(pa), PAGE_SIZE);
     }
-    return 0;
+    return o->full; /* (a piece did not fit: the rest is not looked at) */
 }
 
 int linux_core_wanted(void) { return enabled; }
@@ -274,11 +313,20 @@ static void write_core(struct process *p, int sig, const union ksiginfo *info)
     vm_each(add_file, &fill);
     note(buf, &at, NT_FILE, fbuf, files_size);
 
-    blob_seek(BLOB, 0);
-    blob_write(BLOB, buf, head + notes);
-    uint64_t offset = data_at;
-    vm_each(send_seg, &offset);
-    blob_end(BLOB, offset);
+    /* out in Linux's pieces, within RLIMIT_CORE */
+    struct out o = {p->core_limit[0], 0, 0, 0, 0};
+    emit(&o, buf, sizeof *eh);
+    for (unsigned i = 0; i < 1 + count.n; i++)
+        emit(&o, ph + i, sizeof *ph);
+    for (size_t n = head; n < head + notes && !o.full;) {
+        const uint32_t *h = (const uint32_t *)(buf + n);
+        emit_note(&o, buf + n);
+        n += 12 + align4(h[0]) + align4(h[1]);
+    }
+    skip(&o, data_at - o.pos);
+    vm_each(send_seg, &o);
+    /* the size: all of it (its last pages may be holes), or where the writing stopped */
+    blob_end(BLOB, o.full ? o.sent : o.pos);
     kfree(buf);
     kfree(regs);
     kfree(fbuf);

@@ -3,7 +3,9 @@
  * marked), "abort" calls abort() in the main thread, "addr" writes to the
  * unmapped address 0x1238. "corebit" stays alive: its children die of
  * signals under RLIMIT_CORE 0 and then 1 MiB, and it prints what waitid
- * and wait4 say of each (the core bit). */
+ * and wait4 say of each (the core bit). "limit N": a child with
+ * RLIMIT_CORE N touches 300 000 bytes and aborts; its core bit is printed
+ * (the core itself is the host's to measure). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,6 +67,29 @@ static int corebit(void)
     return 0;
 }
 
+static int limited(const char *limit)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_CORE, &rl);
+    rl.rlim_cur = strtoul(limit, 0, 0);
+    rl.rlim_max = RLIM_INFINITY;
+    if (setrlimit(RLIMIT_CORE, &rl)) {
+        perror("setrlimit");
+        return 1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *m = malloc(300000);
+        memset(m, 1, 300000);
+        abort();
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    printf("limit=%s: signaled=%d sig=%d core=%d\n", limit, WIFSIGNALED(status), WTERMSIG(status),
+           WCOREDUMP(status) ? 1 : 0);
+    return 0;
+}
+
 static int *volatile nothing;
 
 static int deepest(int x)
@@ -91,6 +116,8 @@ int main(int argc, char **argv)
         *(volatile int *)0x1238 = local; /* SIGSEGV, SEGV_MAPERR at 0x1238 */
     if (argc > 1 && !strcmp(argv[1], "corebit"))
         return corebit();
+    if (argc > 2 && !strcmp(argv[1], "limit"))
+        return limited(argv[2]);
     pthread_t t;
     pthread_create(&t, 0, crasher, (void *)(long)local);
     pthread_join(t, 0);
