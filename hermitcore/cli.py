@@ -44,7 +44,8 @@ go to the program (pid 1 in the guest), which may handle them (a graceful
 shutdown); their default action ends it with 128 + the signal. If it has
 not ended --stop-timeout seconds (default 10) after the first, or at a
 second SIGINT, the guest is stopped and `run` exits with 128 + the first
-signal, as `docker stop` does.
+signal, as `docker stop` does. SIGCONT goes to the program too (it resumes
+a stopped pid 1) and starts no stop timeout.
 """
 
 
@@ -225,7 +226,8 @@ def _run_command(sub, name: str = "run") -> None:
     n.add_argument("--capture", default=None, metavar="FILE.pcap", help="write the guest's network traffic to a pcap file")
     n.add_argument("--dns", action="append", default=[], metavar="ADDR",
                    help="a DNS server for the guest's /etc/resolv.conf, repeatable (at most 3; default with --net user: "
-                        "QEMU's 10.0.2.3; env HERMIT_DNS, comma-separated)")
+                        "QEMU's 10.0.2.3; with --net tap and no --ip: the DHCP server's; env HERMIT_DNS, "
+                        "comma-separated)")
     r.add_argument("--mount", action="append", default=[], metavar="HOSTDIR:/GUEST/PATH[:ro]",
                    help="let the program read and write HOSTDIR at /GUEST/PATH (virtio-9p; :ro read only), "
                         "repeatable")
@@ -513,6 +515,8 @@ def cmd_run(args, app_args, debug=None) -> int:
         raise HermitError("--dns: at most 3 servers (what resolv.conf's resolvers read)")
     if info.meta.get("network") and net != "none" and (dns or net == "user"):
         kernel_args.append(f"hermit.dns={','.join(dns or ['10.0.2.3'])}")  # QEMU user networking's own resolver
+    elif info.meta.get("network") and info.meta.get("program") and net.startswith("tap:") and not ip:
+        kernel_args.append("hermit.dns=dhcp")  # the tap network's DHCP server's, asked before the program starts
     cpus = args.cpus or _env_cpus()
     mem = parse_mem(args.mem) if args.mem else (parse_mem(os.environ["HERMIT_MEM"]) if os.environ.get("HERMIT_MEM") else None)
     kernel_log = None

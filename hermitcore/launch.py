@@ -30,7 +30,10 @@ KILL_GRACE_S = 2.0
 #: signals `hermitcore run` passes to the program (pid 1 in the guest), as
 #: `docker kill` does; the guest is stopped if the program has not ended
 #: ``stop_timeout`` seconds after the first (or at a second SIGINT)
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+             signal.SIGCONT)
+#: forwarded, and no request to end: they start no --stop-timeout (SIGCONT resumes a stopped pid 1)
+NOT_ENDING = (signal.SIGCONT,)
 STOP_TIMEOUT_S = 10.0
 
 
@@ -371,7 +374,7 @@ def launch(argv: list[str], image: str, timeout: float | None, err, *, stdio: st
                             stop_at = time.perf_counter()
                             break
                         streams.send_signal(signum)
-                        if not first_signal:
+                        if not first_signal and signum not in NOT_ENDING:
                             # an infinite stop_timeout (run --gdb: the guest may sit at a breakpoint) never stops it
                             first_signal = signum
                             stop_at = None if stop_timeout == float("inf") else time.perf_counter() + stop_timeout

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.helpers import BOARD, TIMEOUT, no_panic, program_lines, run_linux
 
 
@@ -97,3 +99,43 @@ def test_go_server_shuts_down_cleanly_on_sigterm(arch, builder):
     proc.send_signal(signal.SIGTERM)
     rc, out, err = finish(proc)
     assert (rc, out) == (0, "graceful shutdown on terminated\n"), err
+
+
+def _resume(proc, delay=1.5):
+    """SIGCONT to a stopped program, until it says it resumed (a SIGCONT that
+    came before its stop would leave it stopped): its line."""
+    time.sleep(delay)
+    got = []
+
+    def read():
+        got.append(proc.stdout.readline())
+    import threading
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    for _ in range(60):
+        proc.send_signal(signal.SIGCONT)
+        reader.join(2)
+        if got:
+            return got[0]
+    raise AssertionError("SIGCONT did not resume it")
+
+
+@pytest.mark.parametrize("mode", ["stop", "stop-by-child"])
+def test_sigcont_from_the_host_resumes_a_stopped_pid_1(arch, builder, mode):
+    """pid 1 stopped by SIGSTOP (its own raise, or a child's kill): the
+    SIGCONT `hermitcore run` gets goes to it and resumes it -- its SIGCONT
+    handler sees SI_USER from outside -- and starts no --stop-timeout; the
+    same binary on the host (resumed by our SIGCONT) says the same."""
+    host = subprocess.Popen([str(builder.build("glibc", "x86_64", "sigterm.c")), mode], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert host.stdout.readline() == "ready\n"
+    want = _resume(host)
+    assert finish(host)[0] == 0
+    proc, first = start(arch, builder.build("glibc", arch, "sigterm.c"), mode, extra=("--stop-timeout", "1"))
+    assert first == "ready\n"
+    line = _resume(proc, delay=3)
+    rc, out, err = finish(proc)
+    assert (rc, line, out) == (0, want, ""), err
+    assert "stopped the guest" not in err, err
+    assert "stopped for a second or more: yes" in line and "SI_USER, from outside" in line, line
