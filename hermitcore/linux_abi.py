@@ -18,8 +18,8 @@ NUMBERS = {"x86_64": X86_64, "aarch64": AARCH64}
 #: name -> (number of arguments, what hermitcore does)
 SYSCALLS: dict[str, tuple[int, str]] = {
     # files and descriptors
-    "read": (3, "stdin: the host command's standard input, byte for byte, end of file when it ends (a terminal: the guest's line discipline); files of every file system (the writable root, tmpfs, --mount directories, /proc, /sys), pipes and FIFOs, sockets, /dev/{null,zero,full,random,urandom}"),
-    "write": (3, "stdout, stderr: the host command's own, apart and byte for byte (a closed host stdout: SIGPIPE/-EPIPE); files (the root and tmpfs in memory: -ENOSPC when full; --mount directories: the host's), pipes, sockets, /dev/null, /dev/full (-ENOSPC); a pipe without readers raises SIGPIPE (default: the program ends with 141; ignored: -EPIPE)"),
+    "read": (3, "stdin: the host command's standard input, byte for byte, end of file when it ends (a terminal: the guest's line discipline; a background group reading its controlling terminal: SIGTTIN, -EIO when ignored, blocked or orphaned); files of every file system (the writable root, tmpfs, --mount directories, /proc with /proc/PID of every process, /sys), pipes and FIFOs, sockets, /dev/{null,zero,full,random,urandom}"),
+    "write": (3, "stdout, stderr: the host command's own, apart and byte for byte (a closed host stdout: SIGPIPE/-EPIPE; a terminal under TOSTOP: SIGTTOU for a background group); files (the root and tmpfs in memory: -ENOSPC when full; --mount directories: the host's), pipes, sockets, /dev/null, /dev/full (-ENOSPC); a pipe without readers raises SIGPIPE (default: the program ends with 141; ignored: -EPIPE)"),
     "readv": (3, "as read"),
     "writev": (3, "as write"),
     "pread64": (4, "files of every file system; -ESPIPE on pipes, sockets, terminals"),
@@ -44,7 +44,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "faccessat2": (4, ""),
     "getdents64": (3, "every file system; entries removed during a listing are neither skipped nor repeated on tmpfs"),
     "readlink": (3, "as readlinkat"),
-    "readlinkat": (4, "symlinks of every file system; /proc/self/exe names the program, /proc/self/fd/N the open file"),
+    "readlinkat": (4, "symlinks of every file system; /proc/self and /proc/PID/exe, cwd, fd/N for every process (a zombie's: -ENOENT)"),
     "getcwd": (2, ""),
     "chdir": (1, ""),
     "fchdir": (1, ""),
@@ -55,7 +55,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "flock": (2, "LOCK_SH, LOCK_EX, LOCK_UN, LOCK_NB; per open file description, released with its last descriptor; a failed conversion drops the old lock, as Linux does"),
     "pipe": (1, "64 KiB; reads block while it is empty and a writer is open, writes while it is full (O_NONBLOCK: -EAGAIN)"),
     "pipe2": (2, "as pipe"),
-    "ioctl": (3, "on a stream that is a terminal on the host: TCGETS/TCSETS* (the line discipline follows), TIOCGWINSZ (the host's size)/TIOCSWINSZ, TIOCGPGRP/TIOCSPGRP; elsewhere -ENOTTY; FIONBIO; FIONREAD on stdin and pipes"),
+    "ioctl": (3, "on a stream that is a terminal on the host: TCGETS/TCSETS* (the line discipline follows), TIOCGWINSZ (the host's size)/TIOCSWINSZ; the console is pid 1's controlling terminal (session 1): TIOCGPGRP/TIOCSPGRP (tcsetpgrp: -EPERM for another session's group, -ESRCH for none), TIOCGSID, TIOCSCTTY, TIOCNOTTY, -ENOTTY for a process without it; a background group's TCSETS* and TIOCSPGRP raise SIGTTOU as Linux (done when it is blocked or ignored; an orphaned group: -EIO, TIOCSPGRP -ENOTTY); elsewhere -ENOTTY; FIONBIO; FIONREAD on stdin and pipes"),
     "poll": (3, "standard streams (stdin readable when bytes or end of file are there), files, pipes, sockets, epoll; blocks until ready or the timeout"),
     "ppoll": (5, "as poll, with the given signal mask while it waits (as pselect6 and epoll_pwait)"),
     "select": (5, "as poll; the timeout is not updated"),
@@ -153,7 +153,7 @@ SYSCALLS: dict[str, tuple[int, str]] = {
     "arch_prctl": (2, "ARCH_SET_FS/GET_FS/SET_GS/GET_GS (x86_64 TLS)"),
     "prctl": (5, "PR_SET_NAME, PR_GET_NAME; PR_SET_PDEATHSIG, PR_GET_PDEATHSIG (the signal arrives when the parent ends)"),
     "uname": (1, "Linux 6.1.0-hermitcore"),
-    "prlimit64": (4, "RLIMIT_STACK 8 MiB, RLIMIT_NOFILE 256 (enforced: a lower soft limit gives -EMFILE sooner; a hard limit above 256 -EPERM), RLIMIT_CORE per process (unlimited when the run asked for cores, else 0; decides core dumps and the wait status core bit), others unlimited and accepted"),
+    "prlimit64": (4, "RLIMIT_STACK 8 MiB, RLIMIT_NOFILE 256 (enforced: a lower soft limit gives -EMFILE sooner; a hard limit above 256 -EPERM), RLIMIT_CORE per process (unlimited when the run asked for cores, else 0; below a page no core and no wait status core bit; a core is cut to it as Linux cuts one: whole pieces, holes not counted), others unlimited and accepted"),
     "getrlimit": (2, "as prlimit64"),
     "setrlimit": (2, "as prlimit64"),
     "getrusage": (2, "RUSAGE_SELF, RUSAGE_THREAD, RUSAGE_CHILDREN: user and system time as accounted per thread (the program's between its returns and its next kernel entry, the kernel's the rest of its running time); ru_maxrss the largest resident size seen (at exit; now for the caller); children's once waited for; other fields 0"),

@@ -25,6 +25,7 @@
 #define ECHOK 040
 #define ECHONL 0100
 #define NOFLSH 0200
+#define TOSTOP 0400
 #define ECHOCTL 01000
 #define ECHOKE 04000
 #define IEXTEN 0100000
@@ -51,6 +52,7 @@ void tty_set(const struct kernel_termios *t) { tio = *t; }
 int tty_canonical(void) { return (tio.c_lflag & ICANON) != 0; }
 int tty_onlcr(void) { return (tio.c_oflag & (OPOST | ONLCR)) == (OPOST | ONLCR); }
 unsigned tty_vmin(void) { return tio.c_cc[VMIN]; }
+int tty_tostop(void) { return (tio.c_lflag & TOSTOP) != 0; }
 
 int tty_take_eof(void)
 {

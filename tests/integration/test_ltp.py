@@ -95,7 +95,6 @@ KNOWN_FAILURES = {
     "clock_nanosleep02": "timer slack: TCG on a shared host wakes a sleeper late more often than the test's "
                          "statistics allow",
     "getrusage03": "capget is not implemented (ENOSYS): LTP's capability check gives TCONF",
-    "wait401": "the parent cannot open a child's /proc/PID/stat (ENOENT)",
     "wait403": "no /proc/sys/kernel/tainted",
     "waitid10": "no /proc/sys/kernel/core_pattern",
 }

@@ -7,6 +7,7 @@ under load -- on both architectures."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import socket
@@ -133,3 +134,27 @@ def test_busybox_httpd_forks_per_connection(arch, busybox_tree):
         stop(proc)
     out, err = proc.communicate()
     assert "PANIC" not in err and "EXCEPTION" not in err, err
+
+
+@pytest.fixture(scope="module")
+def pid_host_output(builder):
+    prog = builder.build("glibc", "x86_64", "pidprobe.c")
+    r = subprocess.run([str(prog)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and r.stdout.endswith("== done\n"), r
+    return r.stdout
+
+
+def test_proc_of_other_processes_as_on_the_host(arch, builder, pid_host_output):
+    """/proc/<pid> of a parent's children (tests/apps/linux/pidprobe.c): a
+    stopped one (State T, two threads, its own name, cwd and fd 7), one
+    asleep in a group of its own (S) and a zombie (Z: no exe, cwd,
+    cmdline or descriptors) -- status, stat, cmdline, comm, exe, cwd, fd --
+    and which of them a listing of /proc shows before and after they are
+    collected: the guest prints what the host prints."""
+    prog = builder.build("glibc", arch, "pidprobe.c")
+    for cpus in ("1", "2"):
+        r = run_linux(arch, prog, extra=("--cpus", cpus))
+        no_panic(r)
+        assert r.rc == 0, (cpus, r)
+        assert r.out == pid_host_output, (cpus, "\n".join(difflib.unified_diff(
+            pid_host_output.splitlines(), r.out.splitlines(), "host", "guest", lineterm="")))

@@ -36,6 +36,7 @@ import os
 import re
 import resource
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -239,3 +240,66 @@ def test_job_control_as_on_the_host(arch, cpus, builder, job_host_output):
     no_panic(r)
     assert r.rc == 0, r
     assert r.out == job_host_output, diff(job_host_output, r.out)
+
+
+def on_a_terminal(argv: list[str], timeout: float = HOST_TIMEOUT) -> tuple[int, bytes]:
+    """Run argv with a pseudo-terminal as its stdin, stdout and stderr, in a
+    session of its own (as a terminal's shell starts a program): its
+    status and every byte the terminal got."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the last holder of the terminal is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+        rc = proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()  # (SIGTERM: `hermitcore run` takes its QEMU down with it)
+            proc.wait(timeout=10)
+        os.close(master)
+    return rc, seen
+
+
+@pytest.fixture(scope="module")
+def tty_host_output(builder):
+    rc, out = on_a_terminal([str(builder.build("glibc", "x86_64", "ttyprobe.c"))], timeout=60)
+    assert rc == 0 and out.endswith(b"done\r\n"), (rc, out)
+    return out
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_terminal_job_control_as_on_the_host(arch, cpus, builder, tty_host_output):
+    """On a terminal (the run on a pseudo-terminal, the host's run too):
+    the console is pid 1's controlling terminal -- tcgetpgrp/tcsetpgrp,
+    tcgetsid, TIOCSCTTY, TIOCNOTTY with Linux's errors -- and background
+    groups get Linux's job control: a read stops them by SIGTTIN (EIO when
+    ignored or blocked, EINTR after a handler), a write under TOSTOP,
+    tcsetattr and tcsetpgrp by SIGTTOU (allowed when it is ignored or
+    blocked), the call restarts when continued; an orphaned group gets EIO
+    (tcsetpgrp ENOTTY) instead (tests/apps/linux/ttyprobe.c): the terminal
+    shows what it shows on the host."""
+    from tests.helpers import BOARD, TIMEOUT
+
+    prog = builder.build("glibc", arch, "ttyprobe.c")
+    rc, out = on_a_terminal([sys.executable, "-m", "hermitcore", "run", "--board", BOARD[arch], str(prog),
+                             "--cpus", str(cpus), "--timeout", TIMEOUT])
+    assert b"PANIC" not in out and b"EXCEPTION" not in out, out
+    assert (rc, out) == (0, tty_host_output), diff(tty_host_output.decode(), out.decode(errors="replace"))

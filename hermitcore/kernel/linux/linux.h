@@ -243,10 +243,12 @@ struct process {
      * and theirs: Linux's cutime); resident high-water marks in KiB */
     uint64_t utime_ns, stime_ns, cutime_ns, cstime_ns;
     uint64_t maxrss_kb, cmaxrss_kb;
+    uint64_t vm_peak_kb; /* /proc/PID/status's VmPeak: the largest address space seen */
     /* job control (signal.c): the stop signal it is stopped by (0: running);
      * what its parent's wait has to hear of: 1 it stopped (WUNTRACED), 2 it
      * continued (WCONTINUED), 0 nothing */
     int stop_sig, stop_report;
+    int ctty; /* the console is its controlling terminal (stdio_file.c; fork keeps it, setsid drops it) */
     /* what /proc/PID shows of the program it runs (loader.c, exec) */
     char exe[256];
     uintptr_t arg_start, arg_end, env_start, env_end, stack_start;
@@ -325,6 +327,14 @@ long linux_syscall(unsigned long nr, long a0, long a1, long a2, long a3, long a4
 int linux_fault(uintptr_t addr, int write, int exec);
 void linux_explain_fault(uintptr_t addr);
 void linux_tty_signal(int sig, int from_host);
+/* The console as a controlling terminal (stdio_file.c): whether p has it,
+ * and its foreground process group (0: none). */
+int linux_has_ctty(struct process *p);
+long linux_tty_pgrp(void);
+/* signal.c: Linux's __tty_check_change for the caller on its controlling
+ * terminal, whose foreground group is fg: 0 (go on), -EIO, or -ERESTARTSYS
+ * once sig went to the caller's group */
+long signal_tty_check(int sig, long fg);
 void linux_threads_init(void); /* thread.c: the running thread is the first */
 long sys_getpid(void);
 extern unsigned fd_limit; /* file.c: RLIMIT_NOFILE, at most MAX_FDS */

@@ -70,6 +70,7 @@ void linux_process_init(void)
     first.start_ns = clock_ns();
     first.core_limit[0] = linux_core_wanted() ? ~0ull : 0; /* as the host's `ulimit -c` */
     first.core_limit[1] = ~0ull;
+    first.ctty = 1; /* the console, when it is a terminal (stdio_file.c) */
     t->proc = &first;
     t->as_root = vm_root(first.mm);
     arch_as_switch(t->as_root);
@@ -129,6 +130,7 @@ long sys_setsid(void)
         if (q->pgid == me->pid)
             return -EPERM; /* a group leader (or its id in use) */
     me->sid = me->pgid = me->pid;
+    me->ctty = 0; /* a new session has no controlling terminal */
     return me->sid;
 }
 
@@ -210,6 +212,7 @@ long process_clone(unsigned long flags, uintptr_t sp, uintptr_t ptid, uintptr_t 
     c->exit_signal = (int)(flags & CSIGNAL);
     c->threads = 1;
     c->umask = parent->umask;
+    c->ctty = parent->ctty;
     c->start_ns = clock_ns();
     c->core_limit[0] = parent->core_limit[0], c->core_limit[1] = parent->core_limit[1];
     memcpy(c->comm, parent->comm, sizeof c->comm);

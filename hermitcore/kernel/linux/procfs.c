@@ -33,7 +33,10 @@
 const char *linux_comm(void);                                       /* the name prctl(PR_SET_NAME) sets */
 void linux_rlimit(unsigned resource, uint64_t *cur, uint64_t *max); /* what getrlimit reports */
 /* bit n-1 for signal n: the mask, SIG_IGN dispositions, handlers */
-void linux_sigstate(uint64_t *blocked, uint64_t *ignored, uint64_t *caught);
+/* p's: its first thread's pending signals and mask (any thread's once that one
+ * is gone), the process's pending ones, and its dispositions */
+void linux_sigstate(struct process *p, struct thread *not, uint64_t *pending, uint64_t *shared, uint64_t *blocked,
+                    uint64_t *ignored, uint64_t *caught);
 long sys_getppid(void);
 long sys_getuid(void);
 long sys_geteuid(void);
@@ -87,28 +90,104 @@ struct ptable {
 #define STR(x) STR_(x)
 #define STR_(x) #x
 
-/* A placeholder's set: next(n) is its least member >= n, or -1. */
+/* A placeholder's set: next(pid, n) is its least member >= n (of process
+ * pid's, for the sets below "$"), or -1. */
 struct pset {
     char c;
-    long (*next)(long n);
+    long (*next)(long pid, long n);
 };
 
-static long next_pid(long n) { return n <= sys_getpid() ? sys_getpid() : -1; }
-static long next_cpu(long n) { return n < (long)cpus_online ? n : -1; }
+/* --- acting as another process ---
+ * The generators read "the process" as current_process() (its memory
+ * through vm.c, its descriptors, its directory, its dispositions), as they
+ * do for /proc/self. For /proc/<pid> of another process the reading thread
+ * stands in for it meanwhile: its struct process and its address space, as
+ * clone does for CLONE_CHILD_SETTID. All under the big kernel lock (nothing
+ * that changes mappings, descriptor tables or the process list runs) and
+ * with this CPU's interrupts off (no local timer or IPI sees the reader as
+ * a thread of the other process, no switch away). A zombie has no memory,
+ * descriptors, directory or dispositions: the generators check (alive()). */
+struct stand_in {
+    struct process *proc; /* the reader's own, to go back to */
+    uint64_t root;
+    unsigned long irq;
+    int active;
+};
+static struct thread *stand_in_thread; /* the reader while it stands in (not one of the process's threads) */
 
-static long next_fd(long n)
+static struct process *stand_in(long pid, struct stand_in *s)
 {
-    for (; n < MAX_FDS; n++) {
+    struct process *me = current_process();
+    s->active = 0;
+    if (!pid || pid == me->pid)
+        return me;
+    struct process *p = process_find((int)pid);
+    if (!p)
+        return 0;
+    struct thread *t = current_thread();
+    s->irq = arch_irq_enabled();
+    arch_irq_disable();
+    s->proc = me;
+    s->root = t->as_root;
+    s->active = 1;
+    stand_in_thread = t;
+    t->proc = p;
+    if (p->mm) {
+        t->as_root = vm_root(p->mm);
+        arch_as_switch(t->as_root);
+    }
+    return p;
+}
+
+static void stand_down(struct stand_in *s)
+{
+    if (!s->active)
+        return;
+    struct thread *t = current_thread();
+    int switched = t->as_root != s->root;
+    t->proc = s->proc;
+    stand_in_thread = 0;
+    t->as_root = s->root;
+    if (switched)
+        arch_as_switch(s->root);
+    if (s->irq)
+        arch_irq_enable();
+    s->active = 0;
+}
+
+/* The process the generators read has its memory (and the rest): not a zombie. */
+static int alive(void) { return current_process()->mm != 0; }
+
+/* Live processes and zombies not yet collected, by pid. */
+static long next_pid(long pid, long n)
+{
+    long best = -1;
+    for (struct process *p = process_first(); p; p = p->next)
+        if (p->pid >= n && (best < 0 || p->pid < best) && p->pid < (1l << 24))
+            best = p->pid;
+    return best;
+}
+
+static long next_cpu(long pid, long n) { return n < (long)cpus_online ? n : -1; }
+
+static long next_fd(long pid, long n)
+{
+    struct stand_in in;
+    long found = -1;
+    if (!stand_in(pid, &in))
+        return -1;
+    for (; current_process()->files && n < MAX_FDS; n++) {
         struct file *f = fd_get_raw(n);
         if (f) {
             file_put(f);
-            return n;
+            found = n;
+            break;
         }
     }
-    return -1;
+    stand_down(&in);
+    return found;
 }
 
-/* The pid needs no room in a node: there is one process. */
 static const struct pset psets[] = {{'$', next_pid}, {'#', next_cpu}, {'%', next_fd}};
 
 /* --- helpers for the generators --- */
@@ -230,10 +309,12 @@ struct vmstats {
  * segments count as file pages, as Linux counts an executable's. */
 static void vm_stats(struct vmstats *v)
 {
-    static uint64_t peak_size, peak_rss; /* the highs seen here: nothing else tracks them */
+    struct process *proc = current_process();
     struct seqbuf s = {0};
     size_t exe_len = strlen(linux_exe_path);
     memset(v, 0, sizeof *v);
+    if (!alive())
+        return; /* a zombie's memory is gone */
     vm_text(&s);
     for (const char *p = s.buf, *end = s.buf + s.len; p && p < end;) {
         const char *eol = p;
@@ -276,21 +357,78 @@ static void vm_stats(struct vmstats *v)
     sb_free(&s);
     if (!v->start_brk)
         v->start_brk = v->end_data; /* brk starts after the last segment, not grown yet */
-    peak_size = v->size > peak_size ? v->size : peak_size;
-    peak_rss = v->rss > peak_rss ? v->rss : peak_rss;
-    v->peak_size = peak_size;
-    v->peak_rss = peak_rss;
+    /* the highs: the process's (VmPeak as seen here; VmHWM its resident high-water mark) */
+    if (v->size / 1024 > proc->vm_peak_kb)
+        proc->vm_peak_kb = v->size / 1024;
+    if (v->rss / 1024 > proc->maxrss_kb)
+        proc->maxrss_kb = v->rss / 1024;
+    v->peak_size = proc->vm_peak_kb * 1024;
+    v->peak_rss = proc->maxrss_kb * 1024;
 }
 
 /* --- /proc/<pid> --- */
 static void show_pid(struct seqbuf *s, long arg) { sb_printf(s, "%ld", sys_getpid()); }
-static void show_exe(struct seqbuf *s, long arg) { sb_printf(s, "%s", linux_exe_path); }
-static void show_cwd(struct seqbuf *s, long arg) { sb_printf(s, "%s", vfs_cwd().path); }
+/* (a zombie's exe and cwd are gone: no target, ENOENT; its cmdline, environ, auxv and maps empty) */
+static void show_exe(struct seqbuf *s, long arg)
+{
+    if (alive())
+        sb_printf(s, "%s", linux_exe_path);
+}
+static void show_cwd(struct seqbuf *s, long arg)
+{
+    if (current_process()->fs)
+        sb_printf(s, "%s", vfs_cwd().path);
+}
 static void show_comm(struct seqbuf *s, long arg) { sb_printf(s, "%s\n", linux_comm()); }
-static void show_cmdline(struct seqbuf *s, long arg) { user_bytes(s, linux_arg_start, linux_arg_end); }
-static void show_environ(struct seqbuf *s, long arg) { user_bytes(s, linux_env_start, linux_env_end); }
-static void show_auxv(struct seqbuf *s, long arg) { sb_write(s, (const char *)linux_auxv, linux_auxv_bytes); }
-static void show_maps(struct seqbuf *s, long arg) { vm_text(s); }
+static void show_cmdline(struct seqbuf *s, long arg)
+{
+    if (alive())
+        user_bytes(s, linux_arg_start, linux_arg_end);
+}
+static void show_environ(struct seqbuf *s, long arg)
+{
+    if (alive())
+        user_bytes(s, linux_env_start, linux_env_end);
+}
+static void show_auxv(struct seqbuf *s, long arg)
+{
+    if (alive())
+        sb_write(s, (const char *)linux_auxv, linux_auxv_bytes);
+}
+static void show_maps(struct seqbuf *s, long arg)
+{
+    if (alive())
+        vm_text(s);
+}
+
+/* proc(5)'s state of the process: Z ended and not collected, T stopped by
+ * a signal (job control), R when a thread of it runs the program or waits
+ * for a CPU to (or is the reader), else S: every thread is in a system
+ * call, which here means waiting (a wait's loop runs briefly on each
+ * wake-up: it is still S, as Linux's interruptible sleep). */
+static char state_of(struct process *p)
+{
+    if (p->zombie)
+        return 'Z';
+    if (p->stop_sig)
+        return 'T';
+    struct thread *me = current_thread();
+    int running = 0;
+    linux_threads_lock();
+    for (unsigned i = 0; linux_thread_at(i); i++) {
+        struct thread *t = linux_thread_at(i);
+        if (t->proc == p && t != stand_in_thread &&
+            (t == me || (!t->in_syscall && (t->state == THREAD_RUNNING || t->state == THREAD_RUNNABLE))))
+            running = 1;
+    }
+    linux_threads_unlock();
+    return running ? 'R' : 'S';
+}
+
+static const char *state_name(char c)
+{
+    return c == 'Z' ? "Z (zombie)" : c == 'T' ? "T (stopped)" : c == 'S' ? "S (sleeping)" : "R (running)";
+}
 
 static void kb_line(struct seqbuf *s, const char *name, uint64_t bytes)
 {
@@ -299,19 +437,22 @@ static void kb_line(struct seqbuf *s, const char *name, uint64_t bytes)
 
 static void show_status(struct seqbuf *s, long arg)
 {
+    struct process *p = current_process();
     struct vmstats v;
     vm_stats(&v);
-    uint64_t blocked, ignored, caught, sigq, max;
-    linux_sigstate(&blocked, &ignored, &caught);
+    uint64_t pending, shared, blocked, ignored, caught, sigq, max;
+    linux_sigstate(p, stand_in_thread, &pending, &shared, &blocked, &ignored, &caught);
     linux_rlimit(RLIMIT_SIGPENDING, &sigq, &max);
     long pid = sys_getpid();
-    sb_printf(s, "Name:\t%s\nUmask:\t%04o\nState:\tR (running)\nTgid:\t%ld\nNgid:\t0\nPid:\t%ld\nPPid:\t%ld\n"
+    sb_printf(s, "Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%ld\nNgid:\t0\nPid:\t%ld\nPPid:\t%ld\n"
                  "TracerPid:\t0\n",
-              linux_comm(), vfs_umask(), pid, pid, sys_getppid());
+              linux_comm(), vfs_umask(), state_name(state_of(p)), pid, pid, sys_getppid());
     sb_printf(s, "Uid:\t%ld\t%ld\t%ld\t%ld\nGid:\t%ld\t%ld\t%ld\t%ld\nFDSize:\t%d\nGroups:\t \n", sys_getuid(),
               sys_geteuid(), sys_geteuid(), sys_geteuid(), sys_getgid(), sys_getegid(), sys_getegid(), sys_getegid(),
-              MAX_FDS);
+              p->files ? MAX_FDS : 0);
     sb_printf(s, "NStgid:\t%ld\nNSpid:\t%ld\nNSpgid:\t%ld\nNSsid:\t%ld\n", pid, pid, sys_getpgrp(), sys_getsid(0));
+    if (!alive()) /* a zombie: no memory to speak of, as Linux leaves the Vm lines out */
+        goto threads;
     kb_line(s, "VmPeak", v.peak_size);
     kb_line(s, "VmSize", v.size);
     kb_line(s, "VmLck", 0);
@@ -328,10 +469,12 @@ static void show_status(struct seqbuf *s, long arg)
     kb_line(s, "VmPTE", 0);
     kb_line(s, "VmSwap", 0);
     kb_line(s, "HugetlbPages", 0);
-    sb_printf(s, "CoreDumping:\t0\nTHP_enabled:\t0\nThreads:\t%u\nSigQ:\t0/%llu\n", linux_thread_count(),
-              (unsigned long long)sigq);
-    sb_printf(s, "SigPnd:\t%016llx\nShdPnd:\t%016llx\nSigBlk:\t%016llx\nSigIgn:\t%016llx\nSigCgt:\t%016llx\n", 0ull,
-              0ull, (unsigned long long)blocked, (unsigned long long)ignored, (unsigned long long)caught);
+    sb_printf(s, "CoreDumping:\t0\nTHP_enabled:\t0\n");
+threads:
+    sb_printf(s, "Threads:\t%u\nSigQ:\t0/%llu\n", p->zombie ? 1 : p->threads, (unsigned long long)sigq);
+    sb_printf(s, "SigPnd:\t%016llx\nShdPnd:\t%016llx\nSigBlk:\t%016llx\nSigIgn:\t%016llx\nSigCgt:\t%016llx\n",
+              (unsigned long long)pending, (unsigned long long)shared, (unsigned long long)blocked,
+              (unsigned long long)ignored, (unsigned long long)caught);
     /* root, with every capability (0 to CAP_LAST_CAP, 40) */
     sb_printf(s, "CapInh:\t%016llx\nCapPrm:\t%016llx\nCapEff:\t%016llx\nCapBnd:\t%016llx\nCapAmb:\t%016llx\n"
                  "NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\nCpus_allowed:\t",
@@ -343,25 +486,37 @@ static void show_status(struct seqbuf *s, long arg)
                  "nonvoluntary_ctxt_switches:\t0\n");
 }
 
-/* The 52 fields of proc(5). Times: the program is taken to have had a CPU
- * since boot, as getrusage says. */
+/* The 52 fields of proc(5): its state, family, terminal, CPU times (its
+ * own and its collected children's), memory and signals; a zombie's memory
+ * fields are 0, as Linux's. */
 static void show_stat(struct seqbuf *s, long arg)
 {
+    struct process *p = current_process();
     struct vmstats v;
     vm_stats(&v);
-    uint64_t blocked, ignored, caught, rsslim, max;
-    linux_sigstate(&blocked, &ignored, &caught);
+    uint64_t pending, shared, blocked, ignored, caught, rsslim, max, user = p->utime_ns, sys = p->stime_ns;
+    linux_sigstate(p, stand_in_thread, &pending, &shared, &blocked, &ignored, &caught);
     linux_rlimit(RLIMIT_RSS, &rsslim, &max);
-    int tty = stdio_file_has_tty();
-    long pgrp = sys_getpgrp();
-    sb_printf(s, "%ld (%s) R %ld %ld %ld %d %ld 0 0 0 0 0 %llu 0 0 0 20 0 %u 0 0 %llu %llu %llu ", sys_getpid(),
-              linux_comm(), sys_getppid(), pgrp, sys_getsid(0), tty ? 136 << 8 : 0 /* /dev/pts/0 */,
-              tty ? pgrp : -1, (unsigned long long)ticks(clock_ns()), linux_thread_count(),
-              (unsigned long long)v.size, (unsigned long long)(v.rss / PAGE_SIZE), (unsigned long long)rsslim);
-    sb_printf(s, "%llu %llu %llu 0 0 0 %llu %llu %llu 0 0 0 17 %u 0 0 0 0 0 ", (unsigned long long)v.start_code,
-              (unsigned long long)v.end_code, (unsigned long long)linux_stack_start,
-              (unsigned long long)(blocked & 0x7fffffff), (unsigned long long)(ignored & 0x7fffffff),
-              (unsigned long long)(caught & 0x7fffffff), this_cpu()->id);
+    if (!p->zombie)
+        process_times(p, &user, &sys);
+    int tty = linux_has_ctty(p); /* its controlling terminal: the console's foreground group */
+    long pgrp = sys_getpgrp(), live = alive();
+    sb_printf(s, "%ld (%s) %c %ld %ld %ld %d %ld 0 0 0 0 0 %llu %llu %llu %llu 20 0 %u 0 %llu %llu %llu %llu ",
+              sys_getpid(), linux_comm(), state_of(p), sys_getppid(), pgrp, sys_getsid(0),
+              tty ? 136 << 8 : 0 /* /dev/pts/0 */, tty ? linux_tty_pgrp() : -1L, (unsigned long long)ticks(user),
+              (unsigned long long)ticks(sys), (unsigned long long)ticks(p->cutime_ns),
+              (unsigned long long)ticks(p->cstime_ns), p->zombie ? 1 : p->threads,
+              (unsigned long long)ticks(p->start_ns), (unsigned long long)v.size,
+              (unsigned long long)(v.rss / PAGE_SIZE), (unsigned long long)rsslim);
+    sb_printf(s, "%llu %llu %llu 0 0 %llu %llu %llu %llu 0 0 0 %d %u 0 0 0 0 0 ", (unsigned long long)v.start_code,
+              (unsigned long long)v.end_code, (unsigned long long)(live ? linux_stack_start : 0),
+              (unsigned long long)((pending | shared) & 0x7fffffff), (unsigned long long)(blocked & 0x7fffffff),
+              (unsigned long long)(ignored & 0x7fffffff), (unsigned long long)(caught & 0x7fffffff), p->exit_signal,
+              this_cpu()->id);
+    if (!live) {
+        sb_printf(s, "0 0 0 0 0 0 0 %d\n", p->zombie ? p->status : 0);
+        return;
+    }
     sb_printf(s, "%llu %llu %llu %llu %llu %llu %llu 0\n", (unsigned long long)v.start_data,
               (unsigned long long)v.end_data, (unsigned long long)v.start_brk, (unsigned long long)linux_arg_start,
               (unsigned long long)linux_arg_end, (unsigned long long)linux_env_start,
@@ -478,7 +633,7 @@ static long store_oom_score_adj(long arg, const char *buf, size_t n)
  * names them (the standard streams have theirs: stdio_file.c). */
 static void show_fd_link(struct seqbuf *s, long fd)
 {
-    struct file *f = fd_get_raw(fd);
+    struct file *f = current_process()->files ? fd_get_raw(fd) : NULL;
     if (!f)
         return; /* closed since: no target */
     struct kstat st = {0};
@@ -497,7 +652,7 @@ static struct file *fd_magic(long fd) { return fd_get_raw(fd); }
 
 static void show_fdinfo(struct seqbuf *s, long fd)
 {
-    struct file *f = fd_get_raw(fd);
+    struct file *f = current_process()->files ? fd_get_raw(fd) : NULL;
     if (!f)
         return;
     struct kstat st = {0};
@@ -869,24 +1024,29 @@ static const struct ptable proc_table = {proc_files, sizeof proc_files / sizeof 
 static const struct ptable sys_table = {sys_files, sizeof sys_files / sizeof *sys_files, PAGE_SIZE};
 
 /* --- the tree --- */
-/* A node: the first d components of entry i's path (d 0: the root), and
- * the number its placeholder component stands for (inherited below it). */
+/* A node: the first d components of entry i's path (d 0: the root), the
+ * process its "$" component stands for (0: none) and the number of its
+ * other placeholder (both inherited below it). Its inode number packs
+ * them: 12 bits of entry, 4 of depth, 24 of pid, 24 of number. */
 struct node {
     unsigned i, d;
-    long arg;
+    long pid, arg;
 };
 
 static uint64_t node_ino(struct node n)
 {
-    return n.d ? (uint64_t)(n.i + 1) << 32 | (uint64_t)n.d << 24 | ((uint64_t)n.arg & 0xffffff) : 1;
+    return n.d ? (uint64_t)(n.i + 1) << 52 | (uint64_t)n.d << 48 | ((uint64_t)n.pid & 0xffffff) << 24 |
+                     ((uint64_t)n.arg & 0xffffff)
+               : 1;
 }
 
 static struct node node_of(const struct inode *ino)
 {
     if (ino->ino == 1)
-        return (struct node){0, 0, 0};
+        return (struct node){0, 0, 0, 0};
     uint64_t v = ino->ino;
-    return (struct node){(unsigned)(v >> 32) - 1, (unsigned)(v >> 24) & 0xff, (long)(v & 0xffffff)};
+    return (struct node){(unsigned)(v >> 52) - 1, (unsigned)(v >> 48) & 0xf, (long)(v >> 24 & 0xffffff),
+                         (long)(v & 0xffffff)};
 }
 
 /* Component k of a path (its length in *len), NULL past the last. */
@@ -936,7 +1096,7 @@ static const struct pset *set_of(const char *c, size_t len)
 
 /* The number `name` gives the placeholder component c ("cpu#": "cpu3") if
  * it is in the set, else -1. */
-static long member(const struct pset *set, const char *c, size_t len, const char *name)
+static long member(const struct pset *set, long pid, const char *c, size_t len, const char *name)
 {
     if (strncmp(name, c, len - 1))
         return -1;
@@ -944,10 +1104,33 @@ static long member(const struct pset *set, const char *c, size_t len, const char
     if (*p < '0' || *p > '9' || (*p == '0' && p[1]) || strlen(p) > 7)
         return -1;
     long v = (long)parse_u64(&p);
-    return !*p && set->next(v) == v ? v : -1;
+    return !*p && set->next(pid, v) == v ? v : -1;
 }
 
 static const struct pfile *entry_of(const struct ptable *t, struct node n) { return &t->files[n.i]; }
+
+/* The node of entry j's component below dir: a placeholder's member m
+ * names a process ("$") or a number, the rest is inherited. */
+static struct node below(struct node dir, unsigned j, const struct pset *set, long m)
+{
+    struct node n = {j, dir.d + 1, dir.pid, dir.arg};
+    if (set && set->c == '$')
+        n.pid = m;
+    else if (set)
+        n.arg = m;
+    return n;
+}
+
+/* A magic link's open file, as process n.pid has it. */
+static struct file *node_magic(const struct pfile *e, struct node n)
+{
+    struct stand_in in;
+    if (!stand_in(n.pid, &in))
+        return NULL;
+    struct file *f = alive() ? e->magic(n.arg) : NULL;
+    stand_down(&in);
+    return f;
+}
 static int is_leaf(const struct ptable *t, struct node n) { return n.d && n.d == depth_of(t->files[n.i].path); }
 
 static int node_is_dir(const struct ptable *t, struct node n)
@@ -960,7 +1143,7 @@ static uint32_t node_mode(const struct ptable *t, struct node n)
     if (!is_leaf(t, n))
         return S_IFDIR | 0555;
     const struct pfile *e = entry_of(t, n);
-    struct file *f = e->magic ? e->magic(n.arg) : NULL;
+    struct file *f = e->magic ? node_magic(e, n) : NULL;
     if (!f)
         return e->mode;
     /* a magic link carries its file's access, as Linux's lr-x------ */
@@ -978,10 +1161,10 @@ static long child_of(const struct ptable *t, struct node dir, const char *name, 
         size_t len;
         const char *c = component(t->files[j].path, dir.d, &len);
         const struct pset *set = set_of(c, len);
-        long m = set ? member(set, c, len, name) : -1;
+        long m = set ? member(set, dir.pid, c, len, name) : -1;
         if (set ? m < 0 : strlen(name) != len || strncmp(c, name, len))
             continue;
-        *out = (struct node){j, dir.d + 1, set && set->c != '$' ? m : dir.arg};
+        *out = below(dir, j, set, m);
         return 0;
     }
     return -ENOENT;
@@ -1017,14 +1200,15 @@ static void each_child(const struct ptable *t, struct node dir, uint64_t from, c
             continue;
         const struct pset *set = set_of(c, len);
         if (!set) {
-            if (base >= from && !fn(ctx, c, len, (struct node){j, dir.d + 1, dir.arg}, base))
+            if (base >= from && !fn(ctx, c, len, below(dir, j, NULL, 0), base))
                 return;
             continue;
         }
-        for (long m = set->next(from > base ? (long)(from - base) : 0); m >= 0; m = set->next(m + 1)) {
+        for (long m = set->next(dir.pid, from > base ? (long)(from - base) : 0); m >= 0;
+             m = set->next(dir.pid, m + 1)) {
             char name[40];
             int n = snprintk(name, sizeof name, "%.*s%ld", (int)len - 1, c, m);
-            struct node child = {j, dir.d + 1, set->c != '$' ? m : dir.arg};
+            struct node child = below(dir, j, set, m);
             if (!fn(ctx, name, (size_t)n, child, base + (uint64_t)m))
                 return;
         }
@@ -1035,7 +1219,7 @@ static void each_child(const struct ptable *t, struct node dir, uint64_t from, c
 static struct node parent_of(const struct ptable *t, struct node dir)
 {
     if (dir.d <= 1)
-        return (struct node){0, 0, 0};
+        return (struct node){0, 0, 0, 0};
     const char *p = t->files[dir.i].path;
     size_t n = prefix_len(p, dir.d - 1), len;
     const char *last = component(p, dir.d - 1, &len);
@@ -1043,7 +1227,7 @@ static struct node parent_of(const struct ptable *t, struct node dir)
     unsigned k = 0;
     while (strncmp(t->files[k].path, p, n) || t->files[k].path[n] != '/')
         k++;
-    return (struct node){k, dir.d - 1, set && set->c != '$' ? 0 : dir.arg};
+    return (struct node){k, dir.d - 1, set && set->c == '$' ? 0 : dir.pid, set && set->c != '$' ? 0 : dir.arg};
 }
 
 /* --- inode and file operations --- */
@@ -1121,10 +1305,15 @@ static long generate(struct inode *ino, struct seqbuf *s)
     struct node n = node_of(ino);
     *s = (struct seqbuf){0};
     const struct pfile *e = entry_of(t, n);
-    if (is_leaf(t, n) && e->show)
+    if (is_leaf(t, n) && e->show) {
+        struct stand_in in;
+        if (!stand_in(n.pid, &in))
+            return -ENOENT; /* collected since */
         e->show(s, n.arg);
-    else if (is_leaf(t, n) && e->text)
+        stand_down(&in);
+    } else if (is_leaf(t, n) && e->text) {
         sb_write(s, e->text, strlen(e->text));
+    }
     if (s->oom) {
         sb_free(s);
         return -ENOMEM;
@@ -1168,7 +1357,7 @@ static struct file *pfs_magic(struct inode *ino)
 {
     const struct ptable *t = ino->sb->priv;
     struct node n = node_of(ino);
-    return entry_of(t, n)->magic(n.arg);
+    return node_magic(entry_of(t, n), n);
 }
 
 static long pfs_read(struct file *f, char *buf, size_t n, uint64_t *off)

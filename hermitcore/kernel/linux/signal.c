@@ -978,12 +978,12 @@ long sys_rt_tgsigqueueinfo(long tgid, long tid, long sig, long uinfo)
     return (int)tid <= 0 ? -EINVAL : queue_info(tgid, tid, sig, uinfo);
 }
 
-/* ^C, ^\ on the terminal (tty.c), from an interrupt: to the process, as
- * the kernel's line discipline sends it to the foreground group (SI_KERNEL);
- * ^Z (SIGTSTP) too -- pid 1's group is orphaned, so its default action
- * does nothing there. From
- * the host (`hermitcore run` got it), as `docker kill` sends it: SI_USER
- * from pid 0, outside the guest. */
+/* ^C, ^\ and ^Z on the terminal (tty.c), from an interrupt: to its
+ * foreground process group, as the kernel's line discipline sends them
+ * (SI_KERNEL) -- pid 1's group unless a tcsetpgrp chose another; pid 1's
+ * group is orphaned, so ^Z's default action does nothing there. From the
+ * host (`hermitcore run` got it), as `docker kill` sends it: SI_USER from
+ * pid 0, outside the guest, to pid 1. */
 void linux_tty_signal(int sig, int from_host)
 {
     union ksiginfo info = {0};
@@ -995,21 +995,63 @@ void linux_tty_signal(int sig, int from_host)
         signal_to(init, sig, &info);
         return;
     }
-    /* the terminal's foreground group: pid 1's (no job control yet) */
+    long fg = linux_tty_pgrp();
     for (struct process *p = process_first(); p; p = p->next)
-        if (p->pgid == init->pgid)
+        if (fg && p->pgid == fg)
             signal_to(p, sig, &info);
 }
 
-/* /proc/self/status's SigPnd/ShdPnd, SigBlk, SigIgn, SigCgt */
-void linux_sigstate(uint64_t *blocked, uint64_t *ignored_set, uint64_t *caught)
+/* Linux's __tty_check_change: a process of a background group that reads
+ * its controlling terminal (SIGTTIN), or writes it under TOSTOP, changes
+ * its modes or its foreground group (SIGTTOU), stops with its group --
+ * unless it blocks or ignores the signal (a read: -EIO; the rest goes on)
+ * or its group is orphaned (-EIO). The call restarts once it continues. */
+long signal_tty_check(int sig, long fg)
 {
-    *blocked = current_thread()->sig.blocked;
-    *ignored_set = *caught = 0;
+    struct process *p = current_process();
+    struct thread *t = current_thread();
+    if (!fg || p->pgid == fg)
+        return 0;
+    if ((t->sig.blocked & SIG_BIT(sig)) || actions[sig].handler == SIG_IGN)
+        return sig == SIGTTIN ? -EIO : 0;
+    if (pgrp_orphaned(p))
+        return -EIO;
+    union ksiginfo info = {0};
+    info.code = SI_KERNEL; /* (Linux's kill_pgrp with priv: SEND_SIG_PRIV) */
+    int pgid = p->pgid;
+    for (struct process *q = process_first(); q; q = q->next)
+        if (q->pgid == pgid)
+            signal_to(q, sig, &info);
+    return -ERESTARTSYS;
+}
+
+/* /proc/PID/status's SigPnd, ShdPnd, SigBlk, SigIgn, SigCgt: the thread's
+ * sets are p's first thread's (pid = its tid; another of its threads once
+ * that one has ended), as Linux shows the task the pid names. `not`: a
+ * thread that only stands in for p (procfs reading another process). */
+void linux_sigstate(struct process *p, struct thread *not, uint64_t *pending, uint64_t *shared, uint64_t *blocked,
+                    uint64_t *ignored_set, uint64_t *caught)
+{
+    *pending = *blocked = *ignored_set = *caught = 0;
+    *shared = p->shared_pending;
+    struct thread *t = 0;
+    linux_threads_lock();
+    for (unsigned i = 0; linux_thread_at(i); i++) {
+        struct thread *o = linux_thread_at(i);
+        if (o->proc == p && o != not && (!t || o->tid == p->pid))
+            t = o;
+    }
+    if (t) {
+        *pending = t->sig.pending;
+        *blocked = t->sig.blocked;
+    }
+    linux_threads_unlock();
+    if (!p->sighand)
+        return; /* a zombie */
     for (int sig = 1; sig <= NSIG_K; sig++) {
-        if (actions[sig].handler == SIG_IGN)
+        if (p->sighand->action[sig].handler == SIG_IGN)
             *ignored_set |= SIG_BIT(sig);
-        else if (actions[sig].handler != SIG_DFL)
+        else if (p->sighand->action[sig].handler != SIG_DFL)
             *caught |= SIG_BIT(sig);
     }
 }

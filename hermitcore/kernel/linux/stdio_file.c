@@ -19,6 +19,8 @@
 #define TIOCSPGRP 0x5410
 #define TIOCGWINSZ 0x5413
 #define TIOCSWINSZ 0x5414
+#define TIOCNOTTY 0x5422
+#define TIOCGSID 0x5429
 
 
 static struct file *files[4];
@@ -27,14 +29,143 @@ static int stream_of(const struct file *f) { return (int)(uintptr_t)f->priv; }
 static int is_tty(const struct file *f) { return stream_of(f) == TTY_STREAM || stdio_is_tty((unsigned)stream_of(f)); }
 static int out_stream(const struct file *f) { return stream_of(f) == STDIO_ERR ? STDIO_ERR : STDIO_OUT; }
 
+/* --- the console as a controlling terminal (Linux's tty->ctrl) ---
+ * When the host's streams are a terminal, the console is pid 1's
+ * controlling terminal from the start (pid 1 leads session 1, its group is
+ * the foreground one), as a shell's terminal is the shell's: the process
+ * tree's job control works on it -- tcsetpgrp, and SIGTTIN/SIGTTOU for
+ * background groups (signal_tty_check). Processes keep it across fork and
+ * lose it with setsid or TIOCNOTTY; a session leader without one takes it
+ * with TIOCSCTTY when no session has it (or steals it: arg 1, as root). */
+static int tty_sid = -1; /* the session it is the controlling terminal of (0: none; -1: not set up yet) */
+static long fg_pgrp;     /* its foreground process group (0: none) */
+
+static void ctty_setup(void)
+{
+    if (tty_sid < 0) {
+        int tty = stdio_file_has_tty();
+        tty_sid = tty ? 1 : 0;
+        fg_pgrp = tty ? 1 : 0;
+    }
+}
+
+int linux_has_ctty(struct process *p)
+{
+    ctty_setup();
+    return p->ctty && tty_sid && p->sid == tty_sid;
+}
+
+long linux_tty_pgrp(void)
+{
+    ctty_setup();
+    return tty_sid ? fg_pgrp : 0;
+}
+
+/* The job-control check of a call on the terminal by the caller (its own
+ * controlling terminal only, as Linux's). */
+static long job_check(struct file *f, int sig)
+{
+    if (!is_tty(f) || !linux_has_ctty(current_process()))
+        return 0;
+    return signal_tty_check(sig, fg_pgrp);
+}
+
+/* The session of process group pgrp (Linux's session_of_pgrp: of a member,
+ * else of the process with that id), or -1 when neither exists. */
+static long session_of_pgrp(long pgrp)
+{
+    struct process *q = process_first();
+    while (q && !(q->pgid == pgrp && !q->zombie))
+        q = q->next;
+    if (!q)
+        q = process_find((int)pgrp);
+    return q ? q->sid : -1;
+}
+
+static long tiocspgrp(struct file *f, long arg)
+{
+    struct process *me = current_process();
+    long rc = job_check(f, SIGTTOU);
+    if (rc == -EIO)
+        return -ENOTTY;
+    if (rc)
+        return rc;
+    if (!user_ok((uintptr_t)arg, 4, PROT_READ))
+        return -EFAULT;
+    long pgrp = *(const int *)arg;
+    if (pgrp < 0)
+        return -EINVAL;
+    if (!linux_has_ctty(me))
+        return -ENOTTY;
+    long sid = session_of_pgrp(pgrp);
+    if (sid < 0)
+        return -ESRCH;
+    if (sid != me->sid)
+        return -EPERM;
+    fg_pgrp = pgrp;
+    return 0;
+}
+
+static long tiocsctty(struct file *f, long arg)
+{
+    struct process *me = current_process();
+    ctty_setup();
+    if (me->sid == me->pid && tty_sid == me->sid) {
+        me->ctty = 1;
+        return 0; /* already its session's */
+    }
+    if (me->sid != me->pid || linux_has_ctty(me))
+        return -EPERM; /* only a session leader without a terminal */
+    if (tty_sid) {
+        if (arg != 1)
+            return -EPERM; /* another session's */
+        for (struct process *q = process_first(); q; q = q->next) /* stolen (every process is root) */
+            if (q->sid == tty_sid)
+                q->ctty = 0;
+    }
+    tty_sid = me->sid;
+    fg_pgrp = me->pgid;
+    me->ctty = 1;
+    return 0;
+}
+
+/* The caller gives its controlling terminal up; a session leader's
+ * session loses it, and its foreground group gets SIGHUP and SIGCONT (as
+ * Linux's disassociate_ctty). */
+static long tiocnotty(void)
+{
+    struct process *me = current_process();
+    if (!linux_has_ctty(me))
+        return -ENOTTY;
+    if (me->sid != me->pid) {
+        me->ctty = 0;
+        return 0;
+    }
+    long fg = fg_pgrp;
+    for (struct process *q = process_first(); q; q = q->next)
+        if (q->sid == tty_sid)
+            q->ctty = 0;
+    tty_sid = 0;
+    fg_pgrp = 0;
+    union ksiginfo info = {0};
+    info.code = SI_KERNEL;
+    for (int k = 0; k < 2 && fg; k++)
+        for (struct process *q = process_first(); q; q = q->next)
+            if (q->pgid == fg)
+                signal_to(q, k ? SIGCONT : SIGHUP, &info);
+    return 0;
+}
+
 static long con_read(struct file *f, char *buf, size_t n, uint64_t *off)
 {
-    return stdio_read(buf, n, f->flags & O_NONBLOCK);
+    long rc = job_check(f, SIGTTIN);
+    return rc ? rc : stdio_read(buf, n, f->flags & O_NONBLOCK);
 }
 
 static long con_write(struct file *f, const char *buf, size_t n, uint64_t *off)
 {
-    return stdio_write(out_stream(f), buf, n, f->flags & O_NONBLOCK);
+    long rc = tty_tostop() ? job_check(f, SIGTTOU) : 0;
+    return rc ? rc : stdio_write(out_stream(f), buf, n, f->flags & O_NONBLOCK);
 }
 
 static short con_poll(struct file *f)
@@ -66,11 +197,15 @@ static long con_ioctl(struct file *f, unsigned long cmd, long arg)
         return 0;
     case TCSETS:
     case TCSETSW:
-    case TCSETSF:
+    case TCSETSF: {
+        long rc = job_check(f, SIGTTOU);
+        if (rc)
+            return rc;
         if (!user_ok((uintptr_t)arg, sizeof(struct kernel_termios), PROT_READ))
             return -EFAULT;
         tty_set((const struct kernel_termios *)arg);
         return 0;
+    }
     case TIOCGWINSZ: {
         if (!user_ok((uintptr_t)arg, 8, PROT_WRITE))
             return -EFAULT;
@@ -87,13 +222,19 @@ static long con_ioctl(struct file *f, unsigned long cmd, long arg)
         return 0;
     }
     case TIOCGPGRP:
+    case TIOCGSID:
+        if (!linux_has_ctty(current_process()))
+            return -ENOTTY; /* not the caller's controlling terminal */
         if (!user_ok((uintptr_t)arg, 4, PROT_WRITE))
             return -EFAULT;
-        *(int *)arg = 1;
+        *(int *)arg = (int)(cmd == TIOCGSID ? tty_sid : fg_pgrp);
         return 0;
     case TIOCSPGRP:
+        return tiocspgrp(f, arg);
     case TIOCSCTTY:
-        return 0;
+        return tiocsctty(f, arg);
+    case TIOCNOTTY:
+        return tiocnotty();
     }
     return -EINVAL;
 }

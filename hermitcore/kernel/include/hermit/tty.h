@@ -24,6 +24,7 @@ int tty_canonical(void);   /* ICANON: reads return whole lines */
 int tty_take_eof(void);    /* a ^D on an empty line is pending: take it */
 unsigned tty_vmin(void);   /* VMIN (0: a read may return nothing) */
 int tty_onlcr(void);       /* OPOST|ONLCR: "\n" leaves as "\r\n" */
+int tty_tostop(void);      /* TOSTOP: a background group's writes raise SIGTTOU (job control) */
 int tty_take_signal(void); /* the signal input raised, once, or 0 */
 /* tty.c's side: echo to the terminal, never waiting (stdio.c). */
 void tty_echo(const char *buf, size_t n);
