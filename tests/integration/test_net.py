@@ -341,3 +341,46 @@ def test_tap_network(netserver, www):
         if "g" in locals():
             g.stop()
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+@pytest.mark.parametrize("arch", selected_arches())
+def test_tap_network_dhcp_gives_the_address_and_the_name_servers(builder, arch, tmp_path):
+    """--net tap:NAME without --ip: the guest asks the network's DHCP server
+    (busybox udhcpd on the tap, in a namespace this test makes) for its
+    address and name servers before the program starts; the program's first
+    look at /etc/resolv.conf finds the DHCP server's, as on a Linux host."""
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("busybox"):
+        pytest.skip("needs root, iproute2 and busybox (udhcpd) to make a network with a DHCP server")
+    ns, tap = f"hermit-d{os.getpid()}", "hmtap1"
+    conf = tmp_path / "udhcpd.conf"
+    conf.write_text(f"start 10.98.0.50\nend 10.98.0.50\ninterface {tap}\nlease_file {tmp_path / 'leases'}\n"
+                    f"pidfile {tmp_path / 'pid'}\noption subnet 255.255.255.0\noption router 10.98.0.1\n"
+                    "option dns 192.0.2.53 198.51.100.7\noption lease 600\n")
+    setup = [["ip", "netns", "add", ns],
+             ["ip", "netns", "exec", ns, "ip", "tuntap", "add", "dev", tap, "mode", "tap"],
+             ["ip", "netns", "exec", ns, "ip", "addr", "add", "10.98.0.1/24", "dev", tap],
+             ["ip", "netns", "exec", ns, "ip", "link", "set", tap, "up"]]
+    server = None
+    try:
+        for cmd in setup:
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode != 0:
+                pytest.skip(f"cannot make the namespace here: {' '.join(cmd)}: {p.stderr.strip()}")
+        server = subprocess.Popen(["ip", "netns", "exec", ns, "busybox", "udhcpd", "-f", str(conf)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tool = builder.build("glibc", arch, "ocitool.c")
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "hermitcore", "run", "--board",
+                            BOARD[arch], str(tool), "--net", f"tap:{tap}", "--timeout", "120", "-v", "--", "cat",
+                            "/etc/resolv.conf"], capture_output=True, text=True, timeout=180)
+        assert (r.returncode, r.stdout) == (0, "nameserver 192.0.2.53\nnameserver 198.51.100.7\n"), r.stderr
+        assert "address 10.98.0.50 netmask 255.255.255.0 gateway 10.98.0.1 (DHCP" in r.stderr, r.stderr
+        # the servers run names win over DHCP's
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "hermitcore", "run", "--board",
+                            BOARD[arch], str(tool), "--net", f"tap:{tap}", "--dns", "203.0.113.9", "--timeout", "120",
+                            "--", "cat", "/etc/resolv.conf"], capture_output=True, text=True, timeout=180)
+        assert (r.returncode, r.stdout) == (0, "nameserver 203.0.113.9\n"), r.stderr
+    finally:
+        if server:
+            server.kill()
+            server.wait()
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)

@@ -61,10 +61,16 @@ static int exists(struct inode *dir, const char *name)
 }
 
 /* hermit.dns=A[,B[,C]]: the DNS servers `hermitcore run` knows the guest's
- * network has (QEMU user networking's 10.0.2.3, or --dns), as resolv.conf. */
+ * network has (QEMU user networking's 10.0.2.3, or --dns), as resolv.conf.
+ * hermit.dns=dhcp: the ones the network's DHCP server gives (a tap network
+ * without --ip or --dns): the network comes up before the program starts,
+ * so its first look at resolv.conf finds them. */
 static char resolv_conf[3 * 28 + 1];
+static int dns_dhcp, dns_given;
+static struct inode *etc_root;  /* the tree's root, once etc_defaults ran */
+static int resolv_ours;         /* the tree has no resolv.conf of its own */
 
-static int set_dns(const char *value)
+static int parse_dns(const char *value)
 {
     size_t n = 0;
     while (*value) {
@@ -82,6 +88,16 @@ static int set_dns(const char *value)
     }
     resolv_conf[n] = 0;
     return 0;
+}
+
+static int set_dns(const char *value)
+{
+    if (!strcmp(value, "dhcp")) {
+        dns_dhcp = 1;
+        return 0;
+    }
+    dns_given = 1;
+    return parse_dns(value);
 }
 HERMIT_PARAM("hermit.dns=", set_dns);
 
@@ -103,6 +119,8 @@ static void add_file(struct inode *dir, const char *name, const char *text)
 
 void etc_defaults(struct inode *root)
 {
+    inode_get(root);
+    etc_root = root;
     if (!exists(root, "root"))
         root->ops->create(root, "root", S_IFDIR | 0700, 0, NULL, NULL); /* passwd's home for root */
     struct inode *etc;
@@ -114,8 +132,43 @@ void etc_defaults(struct inode *root)
     if ((etc->mode & S_IFMT) == S_IFDIR) { /* a tree whose /etc is a link or a file keeps it as it is */
         for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
             add_file(etc, defaults[i].name, defaults[i].text);
+        resolv_ours = !exists(etc, "resolv.conf");
         if (resolv_conf[0]) /* none without a network: libc then reads "nameserver 127.0.0.1" */
             add_file(etc, "resolv.conf", resolv_conf);
     }
     inode_put(etc);
+}
+
+/* The name servers DHCP gave ("A,B", maybe ""), from the network stack: they
+ * become /etc/resolv.conf unless `run` named servers or the tree has its own
+ * resolv.conf. */
+void etc_nameservers(const char *csv)
+{
+    if (dns_given || parse_dns(csv) < 0)
+        return;
+    if (!etc_root || !resolv_ours) /* not yet: etc_defaults writes it */
+        return;
+    struct inode *etc;
+    if (etc_root->ops->lookup(etc_root, "etc", &etc) < 0)
+        return;
+    if ((etc->mode & S_IFMT) == S_IFDIR) {
+        if (exists(etc, "resolv.conf"))
+            etc->ops->unlink(etc, "resolv.conf", 0);
+        if (resolv_conf[0])
+            add_file(etc, "resolv.conf", resolv_conf);
+    }
+    inode_put(etc);
+}
+
+/* Before the program starts (loader.c): with hermit.dns=dhcp, bring the
+ * network up as the program's first socket would, for resolv.conf. */
+int net_up(void) __attribute__((weak)); /* the network stack's, if the image has one */
+
+void etc_network(void)
+{
+    if (!dns_dhcp || dns_given || !net_up)
+        return;
+    kernel_lock(); /* as in a system call: DHCP's wait drops it */
+    net_up();
+    kernel_unlock();
 }

@@ -530,6 +530,7 @@ int main(int argc, char **argv)
     snprintk(proc->exe, sizeof proc->exe, "/%s", argv[0]);
     vfs_init(phys_to_virt((uintptr_t)app_files), (size_t)(app_files_end - app_files), proc->exe,
              phys_to_virt((uintptr_t)app_elf), (size_t)(app_elf_end - app_elf));
+    etc_network();
     const char *elf = phys_to_virt((uintptr_t)app_elf);
     size_t elf_size = (size_t)(app_elf_end - app_elf);
     const char *why = linux_elf_check(elf, elf_size);

@@ -240,6 +240,8 @@ struct superblock *devfs_new(void);          /* devfs.c: /dev */
 struct superblock *procfs_new(void);         /* procfs.c: /proc */
 struct superblock *sysfs_new(void);          /* procfs.c: /sys */
 void etc_defaults(struct inode *root);       /* etc.c: /etc files the tree lacks */
+void etc_nameservers(const char *csv);       /* etc.c: DHCP's name servers, for resolv.conf */
+void etc_network(void);                      /* etc.c: the network up before the program, if asked */
 void p9_mount_all(void);                     /* p9.c: the --mount directories */
 
 /* devfs.c: the open file for a character device node wherever it lives

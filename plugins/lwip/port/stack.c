@@ -13,6 +13,7 @@
 #include <hermit/string.h>
 #include <hermit/time.h>
 #include <lwip/dhcp.h>
+#include <lwip/dns.h>
 #include <lwip/etharp.h>
 #include <lwip/init.h>
 #include <lwip/netif.h>
@@ -171,6 +172,32 @@ static void log_address(const char *how, uint64_t t0)
             (unsigned long long)((clock_ns() - t0) / NSEC_PER_MSEC));
 }
 
+/* The Linux layer's /etc/resolv.conf (etc.c); absent from an image without it. */
+void etc_nameservers(const char *csv) __attribute__((weak));
+
+/* The name servers the DHCP server gave (option 6), for /etc/resolv.conf. */
+static void dhcp_nameservers(void)
+{
+    char csv[3 * 16];
+    size_t n = 0;
+    net_lock();
+    for (u8_t i = 0; i < DNS_MAX_SERVERS; i++) {
+        const ip_addr_t *a = dns_getserver(i);
+        if (ip_addr_isany(a))
+            continue;
+        if (n)
+            csv[n++] = ',';
+        ip4addr_ntoa_r(ip_2_ip4(a), csv + n, sizeof csv - n);
+        n += strlen(csv + n);
+    }
+    net_unlock();
+    csv[n] = 0;
+    if (n)
+        pr_info("net: %s: name servers from DHCP: %s\n", dev->where, csv);
+    if (etc_nameservers)
+        etc_nameservers(csv);
+}
+
 static int bring_up(void)
 {
     uint64_t t0 = clock_ns();
@@ -216,6 +243,7 @@ static int bring_up(void)
         }
     }
     log_address("DHCP", t0);
+    dhcp_nameservers();
     return 0;
 }
 

@@ -19,7 +19,11 @@
 #define LWIP_UDP 1
 #define LWIP_TCP 1
 #define LWIP_RAW 0
-#define LWIP_DNS 0
+/* lwIP's DNS client only for DHCP's name-server option (it asks for it and
+ * keeps the answer): programs resolve names through their libc and
+ * /etc/resolv.conf, which the kernel writes from it (stack.c). */
+#define LWIP_DNS 1
+#define DNS_MAX_SERVERS 3
 #define LWIP_IGMP 0
 #define LWIP_STATS 0
 #define LWIP_NETIF_LOOPBACK 0
