@@ -303,6 +303,10 @@ void schedule(void)
         return;
     }
     next->on_cpu = 1;
+    if (prev->state == THREAD_RUNNABLE) /* preempted or yielding: it could have gone on */
+        prev->nivcsw++;
+    else if (prev != c->idle)
+        prev->nvcsw++;
     uint64_t now = arch_clock_ns(); /* CPU time: prev stops running, next starts */
     acct_charge(prev, now, 0, prev->acct_user);
     acct_charge(next, now, now, next->acct_user);

@@ -36,3 +36,24 @@ def test_cpu_time_as_on_the_host(arch, cpus, builder, host_output):
     no_panic(r)
     assert r.rc == 0, r
     assert r.out == host_output, r
+
+
+@pytest.fixture(scope="module")
+def host_rusage(builder):
+    prog = builder.build("glibc", "x86_64", "rusageprobe.c")
+    r = subprocess.run([str(prog)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r
+    assert "no" not in [line.rsplit(": ", 1)[1] for line in r.stdout.splitlines()], r.stdout
+    return r.stdout
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_rusage_counts_as_on_the_host(arch, cpus, builder, host_rusage):
+    """Page faults, voluntary context switches and the resident high-water
+    mark (tests/apps/linux/rusageprobe.c): for the process, a thread,
+    children, wait4 and /proc/self -- the host's facts, line for line."""
+    prog = builder.build("glibc", arch, "rusageprobe.c")
+    r = run_linux(arch, prog, extra=("--cpus", str(cpus), "--timeout", "300"), timeout=420)
+    no_panic(r)
+    assert r.rc == 0, r
+    assert r.out == host_rusage, r

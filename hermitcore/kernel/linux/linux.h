@@ -216,6 +216,11 @@ struct fs_ctx;  /* namei.c: the working directory */
 struct sighand; /* signal.c: dispositions */
 struct sigqueue;
 union ksiginfo;
+/* getrusage's counts: page faults, context switches */
+struct rucount {
+    uint64_t minflt, majflt, nvcsw, nivcsw;
+};
+
 struct process {
     int pid, pgid, sid;
     struct process *parent, *children, *sibling, *next; /* next: every process */
@@ -243,6 +248,7 @@ struct process {
      * and theirs: Linux's cutime); resident high-water marks in KiB */
     uint64_t utime_ns, stime_ns, cutime_ns, cstime_ns;
     uint64_t maxrss_kb, cmaxrss_kb;
+    struct rucount ru, cru; /* the same for getrusage's counts */
     uint64_t vm_peak_kb; /* /proc/PID/status's VmPeak: the largest address space seen */
     /* job control (signal.c): the stop signal it is stopped by (0: running);
      * what its parent's wait has to hear of: 1 it stopped (WUNTRACED), 2 it
@@ -272,13 +278,21 @@ long process_clone(unsigned long flags, uintptr_t sp, uintptr_t ptid, uintptr_t 
  * stretch included); a thread's; resident KiB of the caller's memory now */
 void process_times(struct process *p, uint64_t *user, uint64_t *sys);
 uint64_t process_rss_kb(void);
+/* getrusage's counts of p (its ended threads' and its live ones'), of a thread */
+void process_counts(struct process *p, struct rucount *out);
+void thread_counts(const struct thread *t, struct rucount *out);
+void rucount_add(struct rucount *to, const struct rucount *c);
+/* The calling process's memory's resident high-water mark (KiB): Linux's hiwater_rss */
+uint64_t vm_hwm_kb(void);
 struct rusage_k {
     struct {
         int64_t sec, usec;
     } utime, stime;
-    int64_t maxrss, rest[13];
+    int64_t maxrss, ixrss, idrss, isrss, minflt, majflt, nswap, inblock, oublock, msgsnd, msgrcv, nsignals, nvcsw,
+        nivcsw;
 };
-void rusage_fill(struct rusage_k *r, uint64_t user_ns, uint64_t sys_ns, uint64_t maxrss_kb); /* sys.c */
+void rusage_fill(struct rusage_k *r, uint64_t user_ns, uint64_t sys_ns, uint64_t maxrss_kb,
+                 const struct rucount *c); /* sys.c */
 /* A CPU-time clock id (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID or
  * one of clock_getcpuclockid/pthread_getcpuclockid): 1 and its reading
  * (ns; which: 0 PROF user+sys, 1 VIRT user, 2 SCHED user+sys) or 0 when

@@ -297,6 +297,34 @@ static int count_resident(uintptr_t start, uintptr_t end, unsigned prot, const c
     return 0;
 }
 
+void rucount_add(struct rucount *to, const struct rucount *c)
+{
+    to->minflt += c->minflt, to->majflt += c->majflt, to->nvcsw += c->nvcsw, to->nivcsw += c->nivcsw;
+}
+
+void thread_counts(const struct thread *t, struct rucount *out)
+{
+    *out = (struct rucount){__atomic_load_n(&t->minflt, __ATOMIC_RELAXED),
+                            __atomic_load_n(&t->majflt, __ATOMIC_RELAXED),
+                            __atomic_load_n(&t->nvcsw, __ATOMIC_RELAXED),
+                            __atomic_load_n(&t->nivcsw, __ATOMIC_RELAXED)};
+}
+
+void process_counts(struct process *p, struct rucount *out)
+{
+    linux_threads_lock(); /* (a thread's counts move into p as it leaves the list) */
+    *out = p->ru;
+    for (unsigned i = 0; linux_thread_at(i); i++) {
+        struct thread *t = linux_thread_at(i);
+        if (t->proc == p) {
+            struct rucount c;
+            thread_counts(t, &c);
+            rucount_add(out, &c);
+        }
+    }
+    linux_threads_unlock();
+}
+
 uint64_t process_rss_kb(void) /* big lock held: the mappings */
 {
     uint64_t pages = 0;
@@ -382,7 +410,7 @@ static void finish(struct process *p)
     fs_put(p->fs);
     p->fs = 0;
     process_vfork_release(p);
-    uint64_t rss = process_rss_kb(); /* its last resident size: its high-water mark as far as it is kept */
+    uint64_t rss = vm_hwm_kb(); /* its memory's high-water mark (shared with a vfork parent: theirs) */
     if (rss > p->maxrss_kb)
         p->maxrss_kb = rss;
     vm_exit(p); /* from here on in the kernel's address space */
@@ -536,6 +564,8 @@ static void collect(struct process *me, struct process *c)
     uint64_t rss = c->maxrss_kb > c->cmaxrss_kb ? c->maxrss_kb : c->cmaxrss_kb;
     if (rss > me->cmaxrss_kb)
         me->cmaxrss_kb = rss;
+    rucount_add(&me->cru, &c->ru);
+    rucount_add(&me->cru, &c->cru);
 }
 
 /* wait4's and waitid's rusage of a collected child: its own and its children's */
@@ -543,10 +573,14 @@ static int put_child_rusage(long urusage, struct process *c)
 {
     struct rusage_k ru = {0};
     uint64_t u = c->utime_ns, st = c->stime_ns;
-    if (!c->zombie) /* stopped or continued: its threads' so far */
+    struct rucount n = c->ru;
+    if (!c->zombie) { /* stopped or continued: its threads' so far */
         process_times(c, &u, &st);
+        process_counts(c, &n);
+    }
+    rucount_add(&n, &c->cru);
     rusage_fill(&ru, u + c->cutime_ns, st + c->cstime_ns,
-                c->maxrss_kb > c->cmaxrss_kb ? c->maxrss_kb : c->cmaxrss_kb);
+                c->maxrss_kb > c->cmaxrss_kb ? c->maxrss_kb : c->cmaxrss_kb, &n);
     return copy_to_user((uintptr_t)urusage, &ru, sizeof ru) ? -EFAULT : 0;
 }
 

@@ -360,10 +360,9 @@ static void vm_stats(struct vmstats *v)
     /* the highs: the process's (VmPeak as seen here; VmHWM its resident high-water mark) */
     if (v->size / 1024 > proc->vm_peak_kb)
         proc->vm_peak_kb = v->size / 1024;
-    if (v->rss / 1024 > proc->maxrss_kb)
-        proc->maxrss_kb = v->rss / 1024;
+    uint64_t hwm = vm_hwm_kb() * 1024; /* its memory's, as Linux's hiwater_rss (a program before exec had its own) */
     v->peak_size = proc->vm_peak_kb * 1024;
-    v->peak_rss = proc->maxrss_kb * 1024;
+    v->peak_rss = hwm > v->rss ? hwm : v->rss;
 }
 
 /* --- /proc/<pid> --- */
@@ -425,6 +424,26 @@ static char state_of(struct process *p)
     return running ? 'R' : 'S';
 }
 
+/* getrusage's counts of p's threads (the reader standing in excluded) and
+ * its ended ones; its first thread's alone (/proc/PID/status shows those). */
+static void counts_of(struct process *p, struct rucount *all, struct rucount *first)
+{
+    *all = p->ru;
+    *first = (struct rucount){0};
+    linux_threads_lock();
+    for (unsigned i = 0; linux_thread_at(i); i++) {
+        struct thread *t = linux_thread_at(i);
+        if (t->proc == p && t != stand_in_thread) {
+            struct rucount c;
+            thread_counts(t, &c);
+            rucount_add(all, &c);
+            if (t->tid == p->pid)
+                *first = c;
+        }
+    }
+    linux_threads_unlock();
+}
+
 static const char *state_name(char c)
 {
     return c == 'Z' ? "Z (zombie)" : c == 'T' ? "T (stopped)" : c == 'S' ? "S (sleeping)" : "R (running)";
@@ -482,8 +501,11 @@ threads:
     sb_cpumask(s, all_cpus());
     sb_printf(s, "\nCpus_allowed_list:\t");
     show_cpu_list(s, 0);
-    sb_printf(s, "Mems_allowed:\t1\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\n"
-                 "nonvoluntary_ctxt_switches:\t0\n");
+    struct rucount all, first;
+    counts_of(p, &all, &first);
+    sb_printf(s, "Mems_allowed:\t1\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t%llu\n"
+                 "nonvoluntary_ctxt_switches:\t%llu\n",
+              (unsigned long long)first.nvcsw, (unsigned long long)first.nivcsw);
 }
 
 /* The 52 fields of proc(5): its state, family, terminal, CPU times (its
@@ -501,9 +523,13 @@ static void show_stat(struct seqbuf *s, long arg)
         process_times(p, &user, &sys);
     int tty = linux_has_ctty(p); /* its controlling terminal: the console's foreground group */
     long pgrp = sys_getpgrp(), live = alive();
-    sb_printf(s, "%ld (%s) %c %ld %ld %ld %d %ld 0 0 0 0 0 %llu %llu %llu %llu 20 0 %u 0 %llu %llu %llu %llu ",
+    struct rucount all, first;
+    counts_of(p, &all, &first);
+    sb_printf(s, "%ld (%s) %c %ld %ld %ld %d %ld 0 %llu %llu %llu %llu %llu %llu %llu %llu 20 0 %u 0 %llu %llu %llu %llu ",
               sys_getpid(), linux_comm(), state_of(p), sys_getppid(), pgrp, sys_getsid(0),
-              tty ? 136 << 8 : 0 /* /dev/pts/0 */, tty ? linux_tty_pgrp() : -1L, (unsigned long long)ticks(user),
+              tty ? 136 << 8 : 0 /* /dev/pts/0 */, tty ? linux_tty_pgrp() : -1L, (unsigned long long)all.minflt,
+              (unsigned long long)p->cru.minflt, (unsigned long long)all.majflt, (unsigned long long)p->cru.majflt,
+              (unsigned long long)ticks(user),
               (unsigned long long)ticks(sys), (unsigned long long)ticks(p->cutime_ns),
               (unsigned long long)ticks(p->cstime_ns), p->zombie ? 1 : p->threads,
               (unsigned long long)ticks(p->start_ns), (unsigned long long)v.size,

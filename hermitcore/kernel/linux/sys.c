@@ -250,7 +250,8 @@ long sys_clock_nanosleep(long id, long flags, long ureq, long urem)
 
 long sys_nanosleep(long ureq, long urem) { return sys_clock_nanosleep(1, 0, ureq, urem); }
 
-void rusage_fill(struct rusage_k *r, uint64_t user_ns, uint64_t sys_ns, uint64_t maxrss_kb)
+void rusage_fill(struct rusage_k *r, uint64_t user_ns, uint64_t sys_ns, uint64_t maxrss_kb,
+                 const struct rucount *c)
 {
     memset(r, 0, sizeof *r);
     r->utime.sec = (int64_t)(user_ns / NSEC_PER_SEC);
@@ -258,6 +259,10 @@ void rusage_fill(struct rusage_k *r, uint64_t user_ns, uint64_t sys_ns, uint64_t
     r->stime.sec = (int64_t)(sys_ns / NSEC_PER_SEC);
     r->stime.usec = (int64_t)(sys_ns % NSEC_PER_SEC / 1000);
     r->maxrss = (int64_t)maxrss_kb;
+    r->minflt = (int64_t)c->minflt;
+    r->majflt = (int64_t)c->majflt;
+    r->nvcsw = (int64_t)c->nvcsw;
+    r->nivcsw = (int64_t)c->nivcsw;
 }
 
 #define RUSAGE_SELF 0
@@ -266,23 +271,29 @@ void rusage_fill(struct rusage_k *r, uint64_t user_ns, uint64_t sys_ns, uint64_t
 
 /* CPU time as accounted per thread (sched_account: the program's between
  * its returns and the kernel's between entry and return); maxrss is the
- * resident size's high-water mark as kept: for the caller, the larger of
- * now and what an exit recorded; for children, what they had at exit. */
+ * resident size's high-water mark: for the caller, its memory's (vm.c keeps
+ * it as pages are mapped) or an earlier program's it exec'd from; for
+ * children, the largest of theirs. Page faults and context switches are
+ * counted as they happen, per thread. */
 long sys_getrusage(long who, long ubuf)
 {
     who = (int)who;
     struct process *p = current_process();
     struct rusage_k r;
     uint64_t u, s, rss;
+    struct rucount c;
     if (who == RUSAGE_SELF || who == RUSAGE_THREAD) {
-        if (who == RUSAGE_SELF)
+        if (who == RUSAGE_SELF) {
             process_times(p, &u, &s);
-        else
+            process_counts(p, &c);
+        } else {
             sched_thread_times(current_thread(), &u, &s);
-        rss = process_rss_kb();
-        rusage_fill(&r, u, s, rss > p->maxrss_kb ? rss : p->maxrss_kb);
+            thread_counts(current_thread(), &c);
+        }
+        rss = vm_hwm_kb();
+        rusage_fill(&r, u, s, rss > p->maxrss_kb ? rss : p->maxrss_kb, &c);
     } else if (who == RUSAGE_CHILDREN) {
-        rusage_fill(&r, p->cutime_ns, p->cstime_ns, p->cmaxrss_kb);
+        rusage_fill(&r, p->cutime_ns, p->cstime_ns, p->cmaxrss_kb, &p->cru);
     } else {
         return -EINVAL;
     }

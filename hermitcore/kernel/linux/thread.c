@@ -63,6 +63,9 @@ static unsigned thread_remove(struct thread *t)
             sched_thread_times(t, &u, &s);
             t->proc->utime_ns += u;
             t->proc->stime_ns += s;
+            struct rucount c;
+            thread_counts(t, &c);
+            rucount_add(&t->proc->ru, &c);
             break;
         }
     }

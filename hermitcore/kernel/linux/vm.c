@@ -122,6 +122,7 @@ struct mm {
     struct vma *brk_vma_;
     uint64_t root; /* its address space (arch_as_*) */
     int users;     /* processes on it */
+    uint64_t rss, hwm; /* pages mapped in it, and their high-water mark (ru_maxrss, VmHWM) */
     struct mm *next;
 };
 static struct mm first_mm = {.users = 1}; /* pid 1's, from boot */
@@ -134,6 +135,30 @@ static struct mm *mm(void) { return current_process()->mm; }
 #define brk_vma (mm()->brk_vma_)
 
 static unsigned no_page(uintptr_t va, uint64_t pa, unsigned flags, void *arg);
+
+/* A program page in (out of) the calling process's address space, counted
+ * as resident: every map and unmap of a program page goes through these. */
+static int user_map(uintptr_t va, uint64_t pa, unsigned flags)
+{
+    int rc = arch_user_map(va, pa, flags);
+    if (rc == 0 && ++mm()->rss > mm()->hwm)
+        mm()->hwm = mm()->rss;
+    return rc;
+}
+
+static uint64_t user_unmap(uintptr_t va)
+{
+    uint64_t pa = arch_user_unmap(va);
+    if (pa)
+        mm()->rss--;
+    return pa;
+}
+
+uint64_t vm_hwm_kb(void)
+{
+    struct mm *m = mm();
+    return m ? m->hwm * (PAGE_SIZE / 1024) : 0;
+}
 
 /* pid 1's memory: an address space of its own, not the kernel's (the idle
  * threads run in that one; were it pid 1's too, switching to them would
@@ -527,7 +552,7 @@ static void free_pages_in(const struct vma *v, uintptr_t start, uintptr_t end)
     unsigned n = 0;
     int shared = v && v->fm && v->fm->shared, cleared = 0;
     for (uintptr_t va = arch_user_next(start, end); va < end; va = arch_user_next(va + PAGE_SIZE, end)) {
-        uint64_t pa = arch_user_unmap(va);
+        uint64_t pa = user_unmap(va);
         cleared |= pa != 0;
         if (shared)
             pa = 0; /* the file's page: it stays with the file's other mappings, or goes in fmap_release */
@@ -592,7 +617,7 @@ static int map_zero_page(uintptr_t va, unsigned prot)
     if (!page)
         return -ENOMEM;
     memset(page, 0, PAGE_SIZE);
-    int rc = arch_user_map(va, virt_to_phys(page), map_flags(prot));
+    int rc = user_map(va, virt_to_phys(page), map_flags(prot));
     if (rc != 0) {
         page_free(page, 1);
         return rc == -2 ? -EEXIST : -ENOMEM;
@@ -639,11 +664,11 @@ static int populate(uintptr_t start, uintptr_t end, const void *src, void *file,
             if (rc == -EIO)
                 return -EIO;
             if (rc == 0) {
-                uint64_t old = arch_user_unmap(va);
+                uint64_t old = user_unmap(va);
                 if (old)
                     page_release(old);
                 struct vma *w = find(va) ? find(va) : v;
-                if (arch_user_map(va, pa, page_flags(w, pa)) != 0) {
+                if (user_map(va, pa, page_flags(w, pa)) != 0) {
                     page_release(pa);
                     return -ENOMEM;
                 }
@@ -660,12 +685,12 @@ static int populate(uintptr_t start, uintptr_t end, const void *src, void *file,
         }
         if (n && !file)
             memcpy((char *)page + off, s + done, n);
-        uint64_t old = arch_user_unmap(va); /* two segments may share a page */
+        uint64_t old = user_unmap(va); /* two segments may share a page */
         if (old) {
             memcpy(page, phys_to_virt(old), off); /* keep what the earlier segment put below */
             page_release(old);
         }
-        if (arch_user_map(va, virt_to_phys(page), map_flags(find(va) ? find(va)->prot : v->prot)) != 0) {
+        if (user_map(va, virt_to_phys(page), map_flags(find(va) ? find(va)->prot : v->prot)) != 0) {
             page_free(page, 1);
             return -ENOMEM;
         }
@@ -703,7 +728,7 @@ static int map_shared_page(struct vma *v, uintptr_t page)
         *sp = (struct spage){v->fm->key, pgoff, virt_to_phys(mem), 0, spages};
         spages = sp;
     }
-    int rc = arch_user_map(page, sp->pa, map_flags(v->prot));
+    int rc = user_map(page, sp->pa, map_flags(v->prot));
     return rc == -2 ? -EEXIST : rc ? -ENOMEM : 0;
 }
 
@@ -717,8 +742,8 @@ static int cow_break(struct vma *v, uintptr_t page, uint64_t pa)
     if (!copy)
         out_of_memory(page);
     memcpy(copy, phys_to_virt(pa), PAGE_SIZE);
-    arch_user_unmap(page);
-    if (arch_user_map(page, virt_to_phys(copy), map_flags(v->prot)) != 0) {
+    user_unmap(page);
+    if (user_map(page, virt_to_phys(copy), map_flags(v->prot)) != 0) {
         page_free(copy, 1);
         out_of_memory(page);
     }
@@ -760,6 +785,8 @@ int linux_fault(uintptr_t addr, int write, int exec)
     kernel_lock(); /* the mappings are the process's: one fault at a time */
     int rc = fault_locked(addr, write, exec);
     kernel_unlock();
+    if (rc == 0) /* every fault is served from memory (page cache, a copy, a zero page): minor, as Linux counts */
+        current_thread()->minflt++;
     return rc;
 }
 
@@ -1036,8 +1063,8 @@ long sys_mmap(long addr, long length, long prot, long flags, long fd, long offse
                 pages[i] = 0;
             }
             if (sp)
-                arch_user_map(va, sp->pa, map_flags(v->prot));
-        } else if (pages[i] && arch_user_map(va, virt_to_phys(pages[i]), page_flags(v, virt_to_phys(pages[i]))) == 0) {
+                user_map(va, sp->pa, map_flags(v->prot));
+        } else if (pages[i] && user_map(va, virt_to_phys(pages[i]), page_flags(v, virt_to_phys(pages[i]))) == 0) {
             pages[i] = 0; /* the mapping's now (a cache page: read-only, a write copies it) */
         }
     }
@@ -1231,8 +1258,8 @@ long sys_mremap(long old_addr, long old_size, long new_size, long flags, long ne
     if (n->fm || (v->name && v->name[0] == '/'))
         n->off = v->off + (old - v->start);
     for (size_t off = 0; off < olen; off += PAGE_SIZE) { /* move the pages, not their contents */
-        uint64_t pa = arch_user_unmap(old + off);
-        if (pa && arch_user_map(to + off, pa, page_flags(v, pa)) != 0)
+        uint64_t pa = user_unmap(old + off);
+        if (pa && user_map(to + off, pa, page_flags(v, pa)) != 0)
             return -ENOMEM;
     }
     tlb_sync();
@@ -1326,6 +1353,7 @@ void linux_explain_fault(uintptr_t addr)
 /* --- processes: fork copies the memory, exec empties it, exit frees it --- */
 struct fork_state {
     int failed;
+    uint64_t pages; /* the child's resident pages */
 };
 
 static unsigned fork_page(uintptr_t va, uint64_t pa, unsigned flags, void *arg)
@@ -1333,12 +1361,15 @@ static unsigned fork_page(uintptr_t va, uint64_t pa, unsigned flags, void *arg)
     struct vma *v = find(va);
     if (!v)
         return ~0u;
-    if (v->fm && v->fm->shared)
+    if (v->fm && v->fm->shared) {
+        ((struct fork_state *)arg)->pages++;
         return flags; /* the file's page: both map it */
+    }
     if (page_share(pa)) {
         ((struct fork_state *)arg)->failed = 1;
         return ~0u;
     }
+    ((struct fork_state *)arg)->pages++;
     return page_flags(v, pa); /* private and writable: read-only in both until written */
 }
 
@@ -1398,11 +1429,12 @@ struct mm *vm_fork(void)
         m->root = arch_as_fork(fork_page, &st);
     if (bad || !m->root || st.failed) {
         if (m->root) { /* (its pages' shares were taken: give them back) */
-            uint64_t here = arch_as_current();
+            uint64_t here = arch_as_current(), rss = parent->rss; /* (counted as the caller's: not) */
             arch_as_switch(m->root);
             for (struct vma *v = m->vmas_; v; v = v->next)
                 free_pages_in(v, v->start, v->end);
             arch_as_switch(here);
+            parent->rss = rss;
             arch_as_free(m->root);
         }
         while (m->vmas_) {
@@ -1415,6 +1447,7 @@ struct mm *vm_fork(void)
         return 0;
     }
     tlb_sync(); /* the parent's pages are read-only now */
+    m->rss = m->hwm = st.pages; /* (Linux's child starts its high-water mark at what it inherits too) */
     m->users = 1;
     m->next = all_mms;
     all_mms = m;
@@ -1469,8 +1502,11 @@ static void forget(struct mm *m)
 int vm_exec(struct process *p)
 {
     struct mm *m = p->mm;
+    if (m->hwm * (PAGE_SIZE / 1024) > p->maxrss_kb) /* the program's high-water mark outlives it, as on Linux */
+        p->maxrss_kb = m->hwm * (PAGE_SIZE / 1024);
     if (m->users == 1) {
         unmap_all();
+        m->hwm = m->rss;
         return 0;
     }
     struct mm *n = kzalloc(sizeof *n);

@@ -66,6 +66,9 @@ struct thread {
     uint64_t utime_ns, stime_ns, acct_stamp;
     volatile unsigned acct_seq;
     int acct_user;
+    /* getrusage's counts: context switches it blocked for (voluntary) and
+     * was preempted at (involuntary), page faults (the Linux layer's) */
+    uint64_t nvcsw, nivcsw, minflt, majflt;
     /* Architecture state: TLS base, FP/SIMD registers (arch_switch). */
     _Alignas(64) uint8_t arch[640];
 };
