@@ -9,7 +9,6 @@
 #include <arch/aarch64.h>
 #include <hermit/arch.h>
 #include <hermit/errno.h>
-#include <hermit/heap.h>
 #include <hermit/sched.h>
 #include <hermit/string.h>
 #include <hermit/trap.h>
@@ -109,6 +108,35 @@ void arch_syscall_restart(void *regs, long nr, long a0)
     f->elr -= 4;            /* svc #0 */
 }
 
+/* The frame goes to the program's stack in pieces, each built here and
+ * copied once: what Linux writes of it, and no more (the rest of the 4 KiB
+ * __reserved area after the terminator is the stack's, as on Linux). */
+struct frame_head { /* rt_sigframe up to uc_mcontext */
+    uint8_t info[128];
+    uint64_t uc_flags, uc_link;
+    struct stack_k uc_stack;
+    uint64_t uc_sigmask;
+    uint8_t unused[1024 / 8 - 8];
+    uint64_t pad; /* uc_mcontext is 16-byte aligned */
+};
+struct frame_regs { /* uc_mcontext up to __reserved */
+    uint64_t fault_address;
+    uint64_t regs[31];
+    uint64_t sp, pc, pstate;
+    uint64_t pad; /* __reserved is 16-byte aligned */
+};
+struct frame_records { /* __reserved: FP/SIMD, a fault's ESR, the terminator */
+    struct fpsimd_context fp;
+    uint32_t magic, size;
+    uint64_t esr;
+    uint64_t end[2];
+};
+#define UC_OFF (__builtin_offsetof(struct rt_sigframe, uc))
+#define REGS_OFF (UC_OFF + __builtin_offsetof(struct ucontext_k, uc_mcontext))
+#define RESERVED_OFF (REGS_OFF + __builtin_offsetof(struct sigcontext_k, reserved))
+_Static_assert(sizeof(struct frame_head) == REGS_OFF, "the head ends where uc_mcontext starts");
+_Static_assert(sizeof(struct frame_regs) == __builtin_offsetof(struct sigcontext_k, reserved), "sigcontext's registers");
+
 int arch_signal_frame(void *regs, const struct signal_frame *s)
 {
     struct exception_frame *f = regs;
@@ -117,40 +145,40 @@ int arch_signal_frame(void *regs, const struct signal_frame *s)
     uintptr_t restorer = s->flags & SA_RESTORER ? s->restorer : USER_SIGPAGE;
     if (sp < s->limit || s->top > USER_LIMIT || sp < 4096 || s->handler >= USER_LIMIT)
         return -EFAULT;
-    struct rt_sigframe *fr = kzalloc(sizeof *fr); /* 4.6 KiB: not on a 16 KiB kernel stack */
-    if (!fr)
-        return -EFAULT;
-    memcpy(fr->info, s->siginfo, sizeof fr->info);
-    fr->uc.uc_stack = (struct stack_k){s->ss_sp, s->ss_flags, 0, s->ss_size};
-    fr->uc.uc_sigmask = s->mask;
-    struct sigcontext_k *sc = &fr->uc.uc_mcontext;
-    memcpy(sc->regs, f->x, sizeof sc->regs);
-    sc->sp = f->sp_el0;
-    sc->pc = f->elr;
-    sc->pstate = f->spsr;
-    struct fpsimd_context *fp = (struct fpsimd_context *)sc->reserved;
+    struct frame_head head = {0};
+    memcpy(head.info, s->siginfo, sizeof head.info);
+    head.uc_stack = (struct stack_k){s->ss_sp, s->ss_flags, 0, s->ss_size};
+    head.uc_sigmask = s->mask;
+    struct frame_regs sc = {0};
+    memcpy(sc.regs, f->x, sizeof sc.regs);
+    sc.sp = f->sp_el0;
+    sc.pc = f->elr;
+    sc.pstate = f->spsr;
+    _Alignas(16) struct frame_records rec;
     _Alignas(16) uint8_t area[528];
     aarch64_fp_save(area); /* the program's FP/SIMD registers are live while it is in the kernel */
-    fp->magic = FPSIMD_MAGIC;
-    fp->size = sizeof *fp;
-    memcpy(fp->vregs, area, 512);
-    fp->fpcr = (uint32_t) * (uint64_t *)(area + 512);
-    fp->fpsr = (uint32_t) * (uint64_t *)(area + 520);
+    rec.fp.magic = FPSIMD_MAGIC;
+    rec.fp.size = sizeof rec.fp;
+    memcpy(rec.fp.vregs, area, 512);
+    rec.fp.fpcr = (uint32_t) * (uint64_t *)(area + 512);
+    rec.fp.fpsr = (uint32_t) * (uint64_t *)(area + 520);
+    size_t records = sizeof rec.fp;
     if (s->fault) {
-        sc->fault_address = s->fault->addr;
-        struct esr_context *esr = (struct esr_context *)(sc->reserved + sizeof *fp);
-        esr->magic = ESR_MAGIC;
-        esr->size = sizeof *esr;
-        esr->esr = s->fault->code;
-    } /* then the terminator: zeroes */
-    uint64_t rec[2] = {f->x[29], f->x[30]};
-    int bad = copy_to_user(record, rec, sizeof rec) || copy_to_user(sp, fr, sizeof *fr);
-    kfree(fr);
-    if (bad)
+        sc.fault_address = s->fault->addr;
+        rec.magic = ESR_MAGIC; /* struct esr_context */
+        rec.size = sizeof(struct esr_context);
+        rec.esr = s->fault->code;
+        records += sizeof(struct esr_context);
+    }
+    memset((uint8_t *)&rec + records, 0, 16); /* the terminator */
+    records += 16;
+    uint64_t fp_lr[2] = {f->x[29], f->x[30]};
+    if (copy_to_user(record, fp_lr, sizeof fp_lr) || copy_to_user(sp, &head, sizeof head) ||
+        copy_to_user(sp + REGS_OFF, &sc, sizeof sc) || copy_to_user(sp + RESERVED_OFF, &rec, records))
         return -EFAULT;
     f->x[0] = (uint64_t)s->sig;
     f->x[1] = sp + __builtin_offsetof(struct rt_sigframe, info);
-    f->x[2] = sp + __builtin_offsetof(struct rt_sigframe, uc);
+    f->x[2] = sp + UC_OFF;
     f->x[29] = record;
     f->x[30] = restorer;
     f->sp_el0 = sp;
@@ -163,31 +191,27 @@ int arch_sigreturn(void *regs, uint64_t *mask, uint64_t ss[3], long *rc)
 {
     struct exception_frame *f = regs;
     uintptr_t at = f->sp_el0;
-    struct rt_sigframe *fr = (at & 15) ? 0 : kmalloc(sizeof *fr);
-    if (!fr)
+    struct frame_head head;
+    struct frame_regs sc;
+    _Alignas(16) struct fpsimd_context fp;
+    if ((at & 15) || copy_from_user(&head, at, sizeof head) || copy_from_user(&sc, at + REGS_OFF, sizeof sc) ||
+        copy_from_user(&fp, at + RESERVED_OFF, sizeof fp) || fp.magic != FPSIMD_MAGIC || fp.size != sizeof fp ||
+        sc.pc >= USER_LIMIT || (sc.pc & 3))
         return -EFAULT;
-    const struct sigcontext_k *sc = &fr->uc.uc_mcontext;
-    const struct fpsimd_context *fp = (const struct fpsimd_context *)sc->reserved;
-    if (copy_from_user(fr, at, sizeof *fr) || fp->magic != FPSIMD_MAGIC || fp->size != sizeof *fp ||
-        sc->pc >= USER_LIMIT || (sc->pc & 3)) {
-        kfree(fr);
-        return -EFAULT;
-    }
     _Alignas(16) uint8_t area[528];
-    memcpy(area, fp->vregs, 512);
-    *(uint64_t *)(area + 512) = fp->fpcr;
-    *(uint64_t *)(area + 520) = fp->fpsr;
+    memcpy(area, fp.vregs, 512);
+    *(uint64_t *)(area + 512) = fp.fpcr;
+    *(uint64_t *)(area + 520) = fp.fpsr;
     aarch64_fp_restore(area);
-    memcpy(f->x, sc->regs, sizeof f->x);
-    f->sp_el0 = sc->sp;
-    f->elr = sc->pc;
-    f->spsr = sc->pstate & (PSR_NZCV | PSR_SSBS); /* EL0t, interrupts unmasked: nothing else is the program's */
-    *mask = fr->uc.uc_sigmask;
-    ss[0] = fr->uc.uc_stack.ss_sp;
-    ss[1] = (uint64_t)(uint32_t)fr->uc.uc_stack.ss_flags;
-    ss[2] = fr->uc.uc_stack.ss_size;
-    *rc = (long)sc->regs[0];
-    kfree(fr);
+    memcpy(f->x, sc.regs, sizeof f->x);
+    f->sp_el0 = sc.sp;
+    f->elr = sc.pc;
+    f->spsr = sc.pstate & (PSR_NZCV | PSR_SSBS); /* EL0t, interrupts unmasked: nothing else is the program's */
+    *mask = head.uc_sigmask;
+    ss[0] = head.uc_stack.ss_sp;
+    ss[1] = (uint64_t)(uint32_t)head.uc_stack.ss_flags;
+    ss[2] = head.uc_stack.ss_size;
+    *rc = (long)sc.regs[0];
     return 0;
 }
 
