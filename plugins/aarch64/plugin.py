@@ -43,7 +43,7 @@ def hermitcore_emit_boot(ctx: EmitContext):
     base = ctx.board.ram_base + KERNEL_OFFSET
     return Fragment(
         sources=package_sources(PKG, "boot.S", "cpu.c", "smp.c", "semihosting.c", "signal.c", prefix="aarch64")
-        + (Source("aarch64/include/arch/aarch64.h", package_file(PKG, "include/arch/aarch64.h")),),
+        + tuple(Source(f"aarch64/include/arch/{h}", package_file(PKG, f"include/arch/{h}")) for h in ("aarch64.h", "percpu.h")),
         include_dirs=("aarch64/include",),
         linker_script=package_file(PKG, "kernel.ld").replace("KERNEL_BASE", f"{base:#x}"),
         summary=(f"boot: EL1 entry at {base:#x}, DTB at {ctx.board.ram_base:#x}",),

@@ -23,13 +23,6 @@ void aarch64_fp_restore(const uint8_t *area);
 void secondary_entry(void);
 static const char *conduit;
 
-struct cpu *this_cpu(void)
-{
-    struct cpu *c;
-    __asm__ volatile("mrs %0, tpidr_el1" : "=r"(c));
-    return c;
-}
-
 void arch_set_this_cpu(struct cpu *c)
 {
     __asm__ volatile("msr tpidr_el1, %0" : : "r"(c));

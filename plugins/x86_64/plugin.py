@@ -90,7 +90,7 @@ def _require(ctx, *drivers):
 def hermitcore_emit_boot(ctx: EmitContext):
     return Fragment(
         sources=package_sources(PKG, "boot.S", "start.c", "cpu.c", "smp.S", "smp.c", prefix="x86_64")
-        + tuple(Source(f"x86_64/include/arch/{h}", package_file(PKG, f"include/arch/{h}")) for h in ("io.h", "x86.h", "long_mode.h")),
+        + tuple(Source(f"x86_64/include/arch/{h}", package_file(PKG, f"include/arch/{h}")) for h in ("io.h", "x86.h", "long_mode.h", "percpu.h")),
         include_dirs=("x86_64/include",),
         linker_script=package_file(PKG, "kernel.ld"),
         summary=("boot: PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) at 1 MiB",),

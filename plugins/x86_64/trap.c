@@ -248,13 +248,6 @@ static void set_gate(unsigned vector, unsigned ist)
     };
 }
 
-struct cpu *this_cpu(void)
-{
-    struct cpu *c;
-    __asm__ volatile("mov %%gs:16, %0" : "=r"(c));
-    return c;
-}
-
 void arch_set_this_cpu(struct cpu *c)
 {
     wrmsr(MSR_GS_BASE, (uintptr_t)c);

@@ -102,6 +102,10 @@ void arch_thread_init_user(struct thread *t, uintptr_t sp, uintptr_t tls, int se
 int arch_cpu_start(struct cpu *c, uintptr_t stack_top); /* 0 once it is running, or -1 */
 void arch_send_ipi(struct cpu *c);
 void arch_set_this_cpu(struct cpu *c);
+/* The one inline name: arch_this_cpu(), the block arch_set_this_cpu set for
+ * this CPU, from the architecture's <arch/percpu.h> (a register read on the
+ * path of every system call; this_cpu() in hermit/sched.h). */
+#include <arch/percpu.h>
 /* Kernel virtual window for kernel stacks (each slot: guard + stack). */
 extern const uintptr_t arch_kstack_base;
 

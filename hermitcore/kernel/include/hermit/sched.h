@@ -103,7 +103,7 @@ extern unsigned cpus_online;
 extern uint64_t sched_slice_ns;
 
 /* The CPU this code runs on (x86_64: GS base; aarch64: TPIDR_EL1). */
-struct cpu *this_cpu(void);
+static inline struct cpu *this_cpu(void) { return arch_this_cpu(); }
 static inline struct thread *current_thread(void) { return this_cpu()->current; }
 
 /* Boot: the boot CPU's per-CPU block, before anything else. */
