@@ -20,13 +20,18 @@ from tests.helpers import no_panic, run_linux
 pytestmark = pytest.mark.skipif(not selected_arches(), reason="no architecture selected")
 
 
-@pytest.fixture(scope="module")
-def host_output(builder):
-    prog = builder.build("glibc", "x86_64", "cpuprobe.c")
+def _host_facts(builder, source: str) -> str:
+    """A probe's facts on the host: every one of them "yes"."""
+    prog = builder.build("glibc", "x86_64", source)
     r = subprocess.run([str(prog)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r
     assert "no" not in [line.rsplit(": ", 1)[1] for line in r.stdout.splitlines()], r.stdout
     return r.stdout
+
+
+@pytest.fixture(scope="module")
+def host_output(builder):
+    return _host_facts(builder, "cpuprobe.c")
 
 
 @pytest.mark.parametrize("cpus", [1, 2])
@@ -40,11 +45,7 @@ def test_cpu_time_as_on_the_host(arch, cpus, builder, host_output):
 
 @pytest.fixture(scope="module")
 def host_rusage(builder):
-    prog = builder.build("glibc", "x86_64", "rusageprobe.c")
-    r = subprocess.run([str(prog)], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r
-    assert "no" not in [line.rsplit(": ", 1)[1] for line in r.stdout.splitlines()], r.stdout
-    return r.stdout
+    return _host_facts(builder, "rusageprobe.c")
 
 
 @pytest.mark.parametrize("cpus", [1, 2])

@@ -39,6 +39,17 @@ static const char *err_name(int e)
     return e == ENOENT ? "ENOENT" : e == ESRCH ? "ESRCH" : e == EACCES ? "EACCES" : e == EPERM ? "EPERM" : "other";
 }
 
+/* "label: TARGET" of a symlink, or "label: ERRNO" */
+static void show_link(const char *label, const char *path)
+{
+    char buf[512];
+    ssize_t k = readlink(path, buf, sizeof buf - 1);
+    if (k < 0)
+        printf("%s: %s\n", label, err_name(errno));
+    else
+        printf("%s: %.*s\n", label, (int)k, buf);
+}
+
 /* The value of a "Key:\tvalue" line of status. */
 static const char *field(const char *text, const char *key, char *out, size_t size)
 {
@@ -130,11 +141,7 @@ static void show(const char *what, pid_t pid)
     else
         printf("exe: %s\n", k == ks && !memcmp(buf, self, (size_t)k) ? "ours" : "other");
     snprintf(path, sizeof path, "/proc/%d/cwd", pid);
-    k = readlink(path, buf, sizeof buf - 1);
-    if (k < 0)
-        printf("cwd: %s\n", err_name(errno));
-    else
-        printf("cwd: %.*s\n", (int)k, buf);
+    show_link("cwd", path);
     snprintf(path, sizeof path, "/proc/%d/fd", pid);
     DIR *d = opendir(path);
     if (!d) {
@@ -159,11 +166,7 @@ static void show(const char *what, pid_t pid)
             printf(" %d", fds[i]);
         printf("%s\n", rerr ? " (readdir error)" : "");
         snprintf(path, sizeof path, "/proc/%d/fd/7", pid);
-        k = readlink(path, buf, sizeof buf - 1);
-        if (k < 0)
-            printf("fd 7: %s\n", err_name(errno));
-        else
-            printf("fd 7: %.*s\n", (int)k, buf);
+        show_link("fd 7", path);
     }
 }
 
