@@ -277,6 +277,9 @@ long process_clone(unsigned long flags, uintptr_t sp, uintptr_t ptid, uintptr_t 
 /* CPU time (ns): p's (its ended threads and its live ones, the running
  * stretch included); a thread's; resident KiB of the caller's memory now */
 void process_times(struct process *p, uint64_t *user, uint64_t *sys);
+/* procfs.c: a reader standing in for another process to read its /proc
+ * files (its proc is that process's meanwhile; not one of its threads) */
+extern struct thread *linux_stand_in;
 uint64_t process_rss_kb(void);
 /* getrusage's counts of p (its ended threads' and its live ones'), of a thread */
 void process_counts(struct process *p, struct rucount *out);

@@ -278,7 +278,7 @@ void process_times(struct process *p, uint64_t *user, uint64_t *sys)
     uint64_t u = p->utime_ns, s = p->stime_ns;
     for (unsigned i = 0; linux_thread_at(i); i++) {
         struct thread *t = linux_thread_at(i);
-        if (t->proc == p) {
+        if (t->proc == p && t != linux_stand_in) {
             uint64_t tu, ts;
             sched_thread_times(t, &tu, &ts);
             u += tu, s += ts;
@@ -316,7 +316,7 @@ void process_counts(struct process *p, struct rucount *out)
     *out = p->ru;
     for (unsigned i = 0; linux_thread_at(i); i++) {
         struct thread *t = linux_thread_at(i);
-        if (t->proc == p) {
+        if (t->proc == p && t != linux_stand_in) {
             struct rucount c;
             thread_counts(t, &c);
             rucount_add(out, &c);

@@ -113,7 +113,7 @@ struct stand_in {
     unsigned long irq;
     int active;
 };
-static struct thread *stand_in_thread; /* the reader while it stands in (not one of the process's threads) */
+struct thread *linux_stand_in; /* the reader while it stands in (not one of the process's threads) */
 
 static struct process *stand_in(long pid, struct stand_in *s)
 {
@@ -130,7 +130,7 @@ static struct process *stand_in(long pid, struct stand_in *s)
     s->proc = me;
     s->root = t->as_root;
     s->active = 1;
-    stand_in_thread = t;
+    linux_stand_in = t;
     t->proc = p;
     if (p->mm) {
         t->as_root = vm_root(p->mm);
@@ -146,7 +146,7 @@ static void stand_down(struct stand_in *s)
     struct thread *t = current_thread();
     int switched = t->as_root != s->root;
     t->proc = s->proc;
-    stand_in_thread = 0;
+    linux_stand_in = 0;
     t->as_root = s->root;
     if (switched)
         arch_as_switch(s->root);
@@ -416,7 +416,7 @@ static char state_of(struct process *p)
     linux_threads_lock();
     for (unsigned i = 0; linux_thread_at(i); i++) {
         struct thread *t = linux_thread_at(i);
-        if (t->proc == p && t != stand_in_thread &&
+        if (t->proc == p && t != linux_stand_in &&
             (t == me || (!t->in_syscall && (t->state == THREAD_RUNNING || t->state == THREAD_RUNNABLE))))
             running = 1;
     }
@@ -424,22 +424,17 @@ static char state_of(struct process *p)
     return running ? 'R' : 'S';
 }
 
-/* getrusage's counts of p's threads (the reader standing in excluded) and
- * its ended ones; its first thread's alone (/proc/PID/status shows those). */
+/* getrusage's counts of p (process_counts) and of its first thread alone
+ * (/proc/PID/status shows those). */
 static void counts_of(struct process *p, struct rucount *all, struct rucount *first)
 {
-    *all = p->ru;
+    process_counts(p, all);
     *first = (struct rucount){0};
     linux_threads_lock();
     for (unsigned i = 0; linux_thread_at(i); i++) {
         struct thread *t = linux_thread_at(i);
-        if (t->proc == p && t != stand_in_thread) {
-            struct rucount c;
-            thread_counts(t, &c);
-            rucount_add(all, &c);
-            if (t->tid == p->pid)
-                *first = c;
-        }
+        if (t->proc == p && t != linux_stand_in && t->tid == p->pid)
+            thread_counts(t, first);
     }
     linux_threads_unlock();
 }
@@ -460,7 +455,7 @@ static void show_status(struct seqbuf *s, long arg)
     struct vmstats v;
     vm_stats(&v);
     uint64_t pending, shared, blocked, ignored, caught, sigq, max;
-    linux_sigstate(p, stand_in_thread, &pending, &shared, &blocked, &ignored, &caught);
+    linux_sigstate(p, linux_stand_in, &pending, &shared, &blocked, &ignored, &caught);
     linux_rlimit(RLIMIT_SIGPENDING, &sigq, &max);
     long pid = sys_getpid();
     sb_printf(s, "Name:\t%s\nUmask:\t%04o\nState:\t%s\nTgid:\t%ld\nNgid:\t0\nPid:\t%ld\nPPid:\t%ld\n"
@@ -517,7 +512,7 @@ static void show_stat(struct seqbuf *s, long arg)
     struct vmstats v;
     vm_stats(&v);
     uint64_t pending, shared, blocked, ignored, caught, rsslim, max, user = p->utime_ns, sys = p->stime_ns;
-    linux_sigstate(p, stand_in_thread, &pending, &shared, &blocked, &ignored, &caught);
+    linux_sigstate(p, linux_stand_in, &pending, &shared, &blocked, &ignored, &caught);
     linux_rlimit(RLIMIT_RSS, &rsslim, &max);
     if (!p->zombie)
         process_times(p, &user, &sys);
