@@ -125,8 +125,10 @@ def hermitcore_emit_boot(ctx: EmitContext) -> Fragment | None:
     Exactly one plugin (the board's architecture) must provide a
     ``linker_script``; its entry code records ``boot_first_tick``, reads what
     the VMM handed over (PVH start info, DTB) into a ``struct boot_info`` and
-    calls the generic ``kernel_main(struct boot_info *)``. See "Adding an
-    architecture" in docs/architecture.md for the full list of names.
+    calls the generic ``kernel_main(struct boot_info *)``. Its
+    ``include_dirs`` hold ``<arch/percpu.h>`` with the one inline name the
+    core uses, ``arch_this_cpu()``. See "Adding an architecture" in
+    docs/architecture.md for the full list of names.
     """
 
 
