@@ -237,6 +237,9 @@ def _run_command(sub, name: str = "run") -> None:
                         "and lost at exit)")
     r.add_argument("--tmpfs-size", metavar="SIZE",
                    help="bound each of /tmp, /run and /dev/shm to SIZE (e.g. 64M; default: half the guest's memory)")
+    r.add_argument("--name", metavar="NAME",
+                   help="the guest's name: QEMU's -name, so `ps` and the monitor's `info name` show it "
+                        "(hermitcore-runtime names each container's guest by its id)")
     r.add_argument("--strace", action="store_true", help="print every system call the program makes (on stderr)")
     r.add_argument("--print-qemu", action="store_true", help="print the QEMU command line instead of running it")
     r.add_argument("--kernel-log", metavar="FILE", help="save the kernel's log (banner, [hermit] lines) to FILE")
@@ -260,6 +263,14 @@ def _run_command(sub, name: str = "run") -> None:
     d.add_argument("--monitor", action="store_true",
                    help="QEMU's human monitor on a Unix socket in the run directory (on TCP 127.0.0.1:HERMIT_PORT+1 "
                         "when HERMIT_PORT is set; env HERMIT_MONITOR=1); prints on stderr how to connect (socat)")
+
+
+def _name(text: str | None) -> str:
+    if text is None:
+        return ""
+    if not text or len(text) > 256 or not text.isprintable():
+        raise HermitError(f"--name {text!r}: expected 1 to 256 printable characters")
+    return text
 
 
 def _port(text: str) -> int:
@@ -532,7 +543,7 @@ def cmd_run(args, app_args, debug=None) -> int:
             stop_timeout=float("inf") if args.stop_timeout is None and debug and debug.gdb_port else args.stop_timeout,
             app_args=app_args, kernel_args=kernel_args, verbose=verbose, print_qemu=args.print_qemu,
             net=net, ports=ports, capture=capture, ip=ip, mounts=_mount_options(args.mount, info), info=info,
-            mac=_mac(args.mac), mtu=_mtu(args.mtu),
+            mac=_mac(args.mac), mtu=_mtu(args.mtu), name=_name(args.name),
             kernel_log=kernel_log, core=_core_file(args, info), profile=_profile_file(args, info),
             debug=debug,
         )

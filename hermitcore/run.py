@@ -160,6 +160,7 @@ def run_image(
     mounts: tuple[str, ...] = (),
     mac: str = "",
     mtu: int = 0,
+    name: str = "",
     out=None,
     err=None,
     info=None,
@@ -176,7 +177,8 @@ def run_image(
     ``verbose`` (warnings always) and whole to ``kernel_log`` (a binary
     file), if given. ``core``: where a core dump of the program goes (the
     kernel is told to send one: hermit.core=1). ``debug``: a debug.Debug
-    (--gdb: QEMU's gdb stub, the guest held; --monitor)."""
+    (--gdb: QEMU's gdb stub, the guest held; --monitor). ``name``: QEMU's
+    -name (not part of the run plan)."""
     out = out or sys.stdout.buffer
     err = err or sys.stderr
     info = info or read_image(image)
@@ -220,6 +222,8 @@ def run_image(
             argv += ["-append", append]
         if debug is not None:  # gdb stub, monitor (debug.py): not part of the plan, as -append
             argv += debug.qemu_args(workdir)
+        if name:  # QEMU's option syntax: a comma is written twice
+            argv += ["-name", name.replace(",", ",,")]
         if print_qemu:
             # Runnable as printed: the run directory (exit-status file) stays.
             out.write((" ".join(_shell_quote(a) for a in printable(argv)) + "\n").encode())

@@ -23,9 +23,8 @@ the interface.
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
-import signal
 import sys
 import time
 
@@ -57,6 +56,8 @@ class Log:
             return
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() % 1 * 1e9):09d}Z"
         if self.fmt == "json":
+            import json
+
             line = json.dumps({"level": level, "msg": msg, "time": stamp})
         else:
             line = f'time="{stamp}" level={level} msg="{msg}"'
@@ -80,7 +81,7 @@ class Container:
             raise RuntimeError_(f"invalid container id {cid!r}")
         self.id = cid
         self.dir = os.path.join(root, cid)
-        self.state_file = os.path.join(self.dir, "state.json")
+        self.state_file = os.path.join(self.dir, "state")
         self.fifo = os.path.join(self.dir, "start.fifo")
 
     def exists(self) -> bool:
@@ -88,11 +89,11 @@ class Container:
 
     def load(self) -> dict:
         try:
-            with open(self.state_file) as f:
-                st = json.load(f)
+            with open(self.state_file, "rb") as f:
+                st = marshal.load(f)
         except FileNotFoundError:
             raise RuntimeError_(f"container {self.id} does not exist") from None
-        except ValueError:
+        except (ValueError, EOFError, TypeError):
             raise RuntimeError_(f"container {self.id}: its state file {self.state_file} is corrupt") from None
         if not isinstance(st, dict) or not isinstance(st.get("pid"), int):
             raise RuntimeError_(f"container {self.id}: its state file {self.state_file} is corrupt")
@@ -100,9 +101,26 @@ class Container:
 
     def save(self, st: dict) -> None:
         tmp = self.state_file + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(st, f)
+        with open(tmp, "wb") as f:
+            marshal.dump(st, f)
         os.replace(tmp, self.state_file)
+
+    def remove(self) -> None:
+        """The container's directory, gone (its state, FIFO, a stray temporary
+        file); shutil only if something unexpected is in it (shutil imports
+        re: ~5 ms of every delete)."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return
+        try:
+            for name in names:
+                os.unlink(os.path.join(self.dir, name))
+            os.rmdir(self.dir)
+        except OSError:
+            import shutil
+
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def status(self, st: dict) -> str:
         pid = st.get("pid", 0)
@@ -151,6 +169,8 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _load_spec(bundle: str) -> dict:
+    import json
+
     path = os.path.join(bundle, "config.json")
     try:
         with open(path) as f:
@@ -200,7 +220,7 @@ def _image_for(rootfs: str, args: list[str], env: list[str]) -> tuple[str, dict]
 
     boot = oci.read_boot_config(rootfs)
     if boot is not None:
-        return os.path.join(rootfs, oci.IMAGE_FILE), boot
+        return _layer_file(os.path.join(rootfs, oci.IMAGE_FILE)), boot
     prog = args[0]
     if "/" not in prog:
         path = next((kv[5:] for kv in env if kv.startswith("PATH=")), "/usr/local/bin:/usr/bin:/bin")
@@ -224,6 +244,61 @@ def _image_for(rootfs: str, args: list[str], env: list[str]) -> tuple[str, dict]
     result = compose(board, host_path, files=rootfs, sysroot=rootfs,
                      env=tuple(kv for kv in env if kv.startswith(("LD_LIBRARY_PATH=", "LD_PRELOAD="))))
     return str(result.build.image), {"board": board, "arch": arch, "program": prog}
+
+
+def _unescape(text: str) -> str:
+    """A mountinfo field: the kernel writes space, tab, newline, comma and
+    backslash as octal escapes (\\040...)."""
+    if "\\" not in text:
+        return text
+    import re
+
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+def _layer_file(path: str) -> str:
+    """`path` in a container's root file system as the file of the image
+    layer it comes from, when the root is an overlay mount (containerd's and
+    Podman's overlay snapshotters) and the file is that layer's, unchanged:
+    one path for every container of the image, so `run`'s run plan (kept
+    per image path) serves them all and init starts QEMU without loading a
+    plugin (~45 ms). Else `path`."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            mounts = f.read().splitlines()
+        st = os.stat(path)
+    except OSError:
+        return path
+    best = ("", "")
+    for line in mounts:
+        pre, _, post = line.partition(" - ")
+        fields, fs = pre.split(), post.split()
+        if len(fields) < 5 or len(fs) < 3 or fs[0] != "overlay":
+            continue
+        point = _unescape(fields[4]).rstrip("/")
+        if path.startswith(point + "/") and len(point) > len(best[0]):
+            best = (point, fs[2])
+    point, options = best
+    if not point:
+        return path
+    rel = path[len(point) + 1:]
+    opts = {}
+    for opt in options.split(","):
+        key, _, value = opt.partition("=")
+        opts[key] = _unescape(value)
+    upper, lower = opts.get("upperdir"), opts.get("lowerdir", "")
+    if not lower or "\\" in lower or (upper and os.path.lexists(os.path.join(upper, rel))):
+        return path  # changed in the container (or a lower dir's name this does not parse)
+    for layer in lower.split(":"):  # top first: the first that has it is where the file comes from
+        candidate = os.path.join(layer, rel)
+        if os.path.lexists(candidate):
+            try:
+                lst = os.lstat(candidate)
+            except OSError:
+                return path
+            same = (lst.st_mode, lst.st_size, lst.st_mtime_ns) == (st.st_mode, st.st_size, st.st_mtime_ns)
+            return candidate if same else path
+    return path
 
 
 def _in_root(rootfs: str, path: str) -> str | None:
@@ -272,7 +347,8 @@ def _run_argv(spec: dict, image: str, boot: dict, cid: str) -> list[str]:
     """`hermitcore run`'s command line for the container (network options
     are added at start, once the namespace's interface is known)."""
     proc = spec["process"]
-    argv = ["run", image, "--stop-timeout", "86400"]  # containerd decides when SIGKILL follows SIGTERM
+    # containerd decides when SIGKILL follows SIGTERM; QEMU's -name tells which container a QEMU serves
+    argv = ["run", image, "--stop-timeout", "86400", "--name", cid]
     accel = (spec.get("annotations") or {}).get(ACCEL_ANNOTATION, "auto")
     if accel not in ("auto", "kvm", "tcg"):
         raise RuntimeError_(f"annotation {ACCEL_ANNOTATION}={accel!r}: expected kvm, tcg or auto")
@@ -433,6 +509,8 @@ def _sh_quiet(argv: list[str]) -> None:
 def _interface() -> dict | None:
     """The namespace's interface with an IPv4 address (CNI's eth0), its
     MAC and the default gateway, or None."""
+    import json
+
     links = json.loads(_sh(["ip", "-j", "addr", "show"]) or "[]")
     for link in links:
         if link.get("ifname") in ("lo", TAP) or link.get("link_type") != "ether":
@@ -514,9 +592,7 @@ def cmd_create(args, log: Log) -> int:
     if c.exists():
         raise RuntimeError_(f"container {args.id} already exists")
     if os.path.isdir(c.dir):  # a create that died half-way: nothing lives there
-        import shutil
-
-        shutil.rmtree(c.dir, ignore_errors=True)
+        c.remove()
     bundle = os.path.abspath(args.bundle or ".")
     spec = _load_spec(bundle)
     rootfs = _rootfs(bundle, spec)
@@ -548,9 +624,7 @@ def cmd_create(args, log: Log) -> int:
         answer = r.read()
     if answer != "ok":
         os.waitpid(pid, 0)
-        import shutil
-
-        shutil.rmtree(c.dir, ignore_errors=True)
+        c.remove()
         raise RuntimeError_(answer.strip() or "the container's init died while being created")
     ticks = _proc_stat(pid)[19]
     c.save({"id": args.id, "pid": pid, "started_at_ticks": ticks, "bundle": bundle, "rootfs": rootfs,
@@ -572,6 +646,8 @@ def _is_sandbox(spec: dict) -> bool:
 
 def _init(c: Container, spec: dict, run_argv: list[str], terminal: bool, console_socket: str | None, ready: int):
     """The container's init: set up, tell create, wait for start, run."""
+    import signal
+
     code = 1
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # before start, a signal ends init as it would any process
     # the engine's own HERMIT_* settings (debugging, networks) are not the container's
@@ -651,12 +727,16 @@ def _rfc3339(t: float) -> str:
 
 
 def cmd_state(args, log: Log) -> int:
+    import json
+
     c = Container(args.root, args.id)
     print(json.dumps(_state_json(c, c.load()), indent=2))
     return 0
 
 
 def _signal(text: str) -> int:
+    import signal
+
     t = text.upper()
     if t.isdigit():
         n = int(t)
@@ -671,6 +751,8 @@ def _signal(text: str) -> int:
 
 
 def cmd_kill(args, log: Log) -> int:
+    import signal
+
     c = Container(args.root, args.id)
     st = c.load()
     sig = _signal(args.signal)
@@ -693,6 +775,8 @@ def cmd_kill(args, log: Log) -> int:
 def _kill_all(pid: int) -> None:
     """init first (so it cannot report the VM's end as the program's), then
     QEMU (which also has init's death as its own: PDEATHSIG)."""
+    import signal
+
     below = _descendants(pid)
     _kill(pid, signal.SIGKILL)
     for p in below:
@@ -708,11 +792,9 @@ def _kill(pid: int, sig: int) -> None:
 
 def cmd_delete(args, log: Log) -> int:
     c = Container(args.root, args.id)
-    import shutil
-
     if not c.exists():
         if args.force:
-            shutil.rmtree(c.dir, ignore_errors=True)  # a create that died half-way
+            c.remove()  # a create that died half-way
             return 0
         raise RuntimeError_(f"container {args.id} does not exist")
     st = c.load()
@@ -721,11 +803,13 @@ def cmd_delete(args, log: Log) -> int:
         raise RuntimeError_(f"cannot delete container {args.id} that is {status} (use --force)")
     if status != "stopped":
         _kill_all(st["pid"])
-    shutil.rmtree(c.dir, ignore_errors=True)
+    c.remove()
     return 0
 
 
 def cmd_ps(args, log: Log) -> int:
+    import json
+
     c = Container(args.root, args.id)
     st = c.load()
     pids = [st["pid"]] + _descendants(st["pid"]) if c.status(st) != "stopped" else []
@@ -739,6 +823,8 @@ def cmd_ps(args, log: Log) -> int:
 
 
 def cmd_list(args, log: Log) -> int:
+    import json
+
     out = []
     if os.path.isdir(args.root):
         for cid in sorted(os.listdir(args.root)):
@@ -758,6 +844,8 @@ def cmd_list(args, log: Log) -> int:
 
 
 def _pause(args, paused: bool) -> int:
+    import signal
+
     c = Container(args.root, args.id)
     st = c.load()
     status = c.status(st)
@@ -771,6 +859,8 @@ def _pause(args, paused: bool) -> int:
 
 
 def cmd_features(args, log: Log) -> int:
+    import json
+
     print(json.dumps({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.1.0",

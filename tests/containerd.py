@@ -135,8 +135,9 @@ def _pids_with(text: str) -> list[int]:
 
 
 def qemus_of(cid: str) -> list[int]:
-    """QEMU processes still running a container's image (its path names
-    the container)."""
+    """QEMU processes still running a container's image (the runtime names
+    the guest by the container's id: QEMU's -name; the runtime's own tests
+    find theirs by the bundle's path)."""
     return [p for p in _pids_with(cid) if _comm(p).startswith("qemu-system")]
 
 

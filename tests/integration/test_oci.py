@@ -174,7 +174,15 @@ def test_sigkill_stops_the_vm_and_leaves_no_qemu(ctd, images, arch):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline() == "ready\n"
-        assert qemus_of(cid)
+        qemus = qemus_of(cid)
+        assert len(qemus) == 1
+        # the image is run from its layer's own file (containerd's overlay snapshot), not through the
+        # container's root: the same path for every container of the image, so run plans serve them all
+        with open(f"/proc/{qemus[0]}/cmdline", "rb") as f:
+            argv = f.read().decode().split("\0")
+        kernel = argv[argv.index("-kernel") + 1]
+        assert kernel.startswith(os.path.join(ctd.dir, "root", "io.containerd.snapshotter.v1.overlayfs", "snapshots"))
+        assert kernel.endswith("/fs/hermitcore/image.elf") and cid not in kernel
         state = json.loads(subprocess.run([runtime_binary(), "--root", os.path.join(ctd.runtime_root, ctd.ns), "state", cid],
                                           capture_output=True, text=True, check=True).stdout)
         assert state["status"] == "running" and state["pid"] > 0
@@ -600,3 +608,33 @@ def test_a_container_killed_before_start_is_stopped(unpacked, tmp_path):
     finally:
         subprocess.run([*rt, "delete", "--force", "early"], capture_output=True)
     assert not qemus_of(bundle)
+
+
+def test_an_image_on_an_overlay_root_runs_from_its_layer_unless_changed(unpacked, tmp_path):
+    """The runtime boots /hermitcore/image.elf of an overlay root (what the
+    overlay snapshotters of containerd and Podman mount) from the lowest
+    layer's own file while it is that file unchanged; a copy changed in the
+    container (copied up) or a root that is no overlay is used as it is."""
+    from hermitcore.runtime import _image_for
+
+    layers = [tmp_path / n for n in ("top", "base", "upper", "work", "merged")]
+    for d in layers:
+        d.mkdir()
+    top, base, upper, work, merged = layers
+    (base / "hermitcore").mkdir()
+    for name in ("image.elf", "config.json"):
+        (base / "hermitcore" / name).write_bytes((unpacked / name).read_bytes())
+    (top / "etc").mkdir()  # a layer above that does not have the image
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    f"lowerdir={top}:{base},upperdir={upper},workdir={work}", str(merged)], check=True)
+    try:
+        image, boot = _image_for(str(merged), ["/ocitool"], [])
+        assert image == str(base / "hermitcore/image.elf") and boot["arch"] == "x86_64"
+        with open(merged / "hermitcore/image.elf", "ab") as f:  # changed in the container: copied up
+            f.write(b"\0")
+        image, _ = _image_for(str(merged), ["/ocitool"], [])
+        assert image == str(merged / "hermitcore/image.elf")
+    finally:
+        subprocess.run(["umount", str(merged)], check=True)
+    image, _ = _image_for(str(base), ["/ocitool"], [])  # not an overlay: as it is
+    assert image == str(base / "hermitcore/image.elf")
