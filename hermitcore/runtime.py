@@ -290,6 +290,8 @@ def _layer_file(path: str) -> str:
     if not lower or "\\" in lower or (upper and os.path.lexists(os.path.join(upper, rel))):
         return path  # changed in the container (or a lower dir's name this does not parse)
     for layer in lower.split(":"):  # top first: the first that has it is where the file comes from
+        if not layer.startswith("/"):  # relative to the mounter's directory (Podman's long lists): unknown here
+            return path
         candidate = os.path.join(layer, rel)
         if os.path.lexists(candidate):
             try:
