@@ -101,7 +101,7 @@ def test_gdb_steps_through_the_program_and_stops_in_the_kernel(arch, builder):
     prog = builder.build("debug", arch, "debugged.c")
     port = free_port()
     run = Background("run", "--board", BOARD[arch], str(prog), f"--gdb={port}", "--timeout", TIMEOUT,
-                     "--stop-timeout", "3")
+                     "--stop-timeout", "3", "--cpus", "2")
     try:
         line = run.stderr_line("attach with: ")
         assert f"waits for gdb on 127.0.0.1:{port}" in line, line
@@ -110,6 +110,7 @@ def test_gdb_steps_through_the_program_and_stops_in_the_kernel(arch, builder):
         out = gdb_batch(argv, [
             f"break {SOURCE}:main",
             "continue",  # the guest boots, the loader starts the program: main
+            "info threads",  # one per vCPU
             "next", "next", "step",  # int total = 0; the loop; into square(1)
             "bt",
             "finish",
@@ -123,6 +124,7 @@ def test_gdb_steps_through_the_program_and_stops_in_the_kernel(arch, builder):
             "continue",  # to the end: the run's exit status is the program's
         ])
         assert "Breakpoint 1, main (argc=1" in out, out
+        assert "Thread 1.1 (CPU#0" in out and "Thread 1.2 (CPU#1" in out and "Thread 1.3" not in out, out
         assert "square (x=1) at" in out and "debugged.c" in out, out
         assert "#0  square (x=1)" in out and "in main (argc=1" in out, out
         assert "Value returned is $1 = 1" in out, out
@@ -223,5 +225,28 @@ def test_monitor_answers_info_status(arch, builder, where):
         run.proc.stdin.close()  # the program ends
         assert run.wait() == 7, run
         assert Background.text(run.out) == "total 14\n", run
+    finally:
+        stop(run.proc)
+
+
+def test_hermit_debug_1_holds_the_guest_for_gdb_on_port_1234(arch, builder):
+    """HermitCore's HERMIT_DEBUG=1: `run` as with --gdb, on port 1234."""
+    gdb_multiarch()
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", 1234))
+        except OSError:
+            pytest.skip("port 1234 is taken on this machine")
+    prog = builder.build("debug", arch, "debugged.c")
+    run = Background("run", "--board", BOARD[arch], str(prog), "--timeout", TIMEOUT, "--stop-timeout", "3",
+                     env={"HERMIT_DEBUG": "1"})
+    try:
+        line = run.stderr_line("attach with: ")
+        assert "waits for gdb on 127.0.0.1:1234" in line, line
+        out = gdb_batch(shlex.split(line.split("attach with: ", 1)[1]),
+                        [f"break {SOURCE}:square", "continue", "print x", "delete", "continue"])
+        assert "Breakpoint 1, square (x=1)" in out and "$1 = 1" in out, out
+        assert run.wait() == 7 and Background.text(run.out) == "total 14\n", run
     finally:
         stop(run.proc)
