@@ -211,7 +211,7 @@ void sched_slice_expired(void)
 
 /* --- CPU time --- */
 /* The thread's own CPU writes; a reader elsewhere retries while the count is
- * odd or moved (sched_thread_times). The writer's fences only order stores
+ * odd or moved (sched_thread_ticks). The writer's fences only order stores
  * after stores (a seqlock's smp_wmb: nothing on x86, dmb ishst-like on arm64):
  * this runs twice per system call. */
 static void acct_charge(struct thread *t, uint64_t now, uint64_t stamp, int user)
@@ -220,9 +220,9 @@ static void acct_charge(struct thread *t, uint64_t now, uint64_t stamp, int user
     __atomic_thread_fence(__ATOMIC_RELEASE);
     if (t->acct_stamp && now > t->acct_stamp) {
         if (t->acct_user)
-            t->utime_ns += now - t->acct_stamp;
+            t->utime_ticks += now - t->acct_stamp;
         else
-            t->stime_ns += now - t->acct_stamp;
+            t->stime_ticks += now - t->acct_stamp;
     }
     t->acct_stamp = stamp;
     t->acct_user = user;
@@ -233,12 +233,12 @@ void sched_account(int user)
 {
     struct thread *t = current_thread();
     if (t->acct_user != user) {
-        uint64_t now = arch_clock_ns();
+        uint64_t now = arch_counter();
         acct_charge(t, now, now, user);
     }
 }
 
-void sched_thread_times(struct thread *t, uint64_t *user, uint64_t *sys)
+void sched_thread_ticks(struct thread *t, uint64_t *user, uint64_t *sys)
 {
     for (;;) {
         unsigned seq = __atomic_load_n(&t->acct_seq, __ATOMIC_ACQUIRE);
@@ -246,9 +246,9 @@ void sched_thread_times(struct thread *t, uint64_t *user, uint64_t *sys)
             arch_cpu_relax();
             continue;
         }
-        uint64_t u = t->utime_ns, s = t->stime_ns, stamp = t->acct_stamp;
+        uint64_t u = t->utime_ticks, s = t->stime_ticks, stamp = t->acct_stamp;
         int side = t->acct_user;
-        uint64_t now = arch_clock_ns();
+        uint64_t now = arch_counter();
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (__atomic_load_n(&t->acct_seq, __ATOMIC_ACQUIRE) != seq)
             continue;
@@ -307,7 +307,7 @@ void schedule(void)
         prev->nivcsw++;
     else if (prev != c->idle)
         prev->nvcsw++;
-    uint64_t now = arch_clock_ns(); /* CPU time: prev stops running, next starts */
+    uint64_t now = arch_counter(); /* CPU time: prev stops running, next starts */
     acct_charge(prev, now, 0, prev->acct_user);
     acct_charge(next, now, now, next->acct_user);
     c->current = next;

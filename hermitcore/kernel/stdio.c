@@ -283,9 +283,9 @@ void stdio_drain(void)
 {
     if (!transport)
         return;
-    uint64_t until = clock_ns() + DRAIN_NS;
+    struct poll_bound bound = {0};
     while (!(transport->sent(STDIO_OUT) && transport->sent(STDIO_ERR))) {
-        if (clock_ns() > until) {
+        if (poll_expired(&bound, DRAIN_NS)) {
             pr_info("the host did not take the program's last output in %d s; it is lost\n",
                     (int)(DRAIN_NS / NSEC_PER_SEC));
             return;

@@ -15,6 +15,12 @@ uint64_t clock_ns(void)
     return arch_clock_ns();
 }
 
+uint64_t counter_ns(uint64_t ticks)
+{
+    uint64_t hz = arch_clock_hz(); /* whole seconds, then the rest: no 128-bit division (no libgcc) */
+    return ticks / hz * NSEC_PER_SEC + ticks % hz * NSEC_PER_SEC / hz;
+}
+
 uint64_t timer_interrupts(void)
 {
     uint64_t n = 0;

@@ -42,6 +42,7 @@ void virtio_device_found(struct virtio_dev *d)
         if (drivers[i]->probe(d) == 0)
             pr_info("virtio: %s (%s) at %s: driver %s\n", virtio_device_name(d->device_id),
                     d->t->name, d->where, drivers[i]->name);
+        boot_stage(drivers[i]->name); /* hermit.boot-times: each device's time within its transport's probe */
         return;
     }
     pr_info("virtio: %s (id %u) at %s -- no driver in this image\n", virtio_device_name(d->device_id),

@@ -506,9 +506,17 @@ char *kstrdup(const char *s)
     return d;
 }
 
+/* Files the kernel makes while it sets up (the tree, /tmp, /dev, /etc...)
+ * take the host's time at launch, as hermit.epoch gave it: asking the clock
+ * would calibrate it (x86 with no TSC frequency in CPUID: 10 ms of the
+ * PIT), and a program that never asks for time should not wait for that.
+ * From the program's first instruction on, the clock. */
+static int setting_up = 1;
+void vfs_program_starts(void) { setting_up = 0; }
+
 long vfs_now(struct timespec_k *t)
 {
-    uint64_t ns = realtime_ns();
+    uint64_t ns = setting_up ? realtime_offset_ns() : realtime_ns();
     t->sec = (int64_t)(ns / 1000000000u);
     t->nsec = (int64_t)(ns % 1000000000u);
     return 0;

@@ -44,6 +44,8 @@ union ksiginfo;
 int linux_core_dump(int sig, const union ksiginfo *info);
 int linux_core_wanted(void); /* the run asked for cores: RLIMIT_CORE starts unlimited, else 0 */
 int vm_futex_key(uintptr_t addr, uint64_t *key); /* a shared mapping's futex: its physical address */
+int vm_rewrite_named(uintptr_t addr, const char *name, const void *src, size_t len);
+void linux_vvar_refresh(void); /* a clock system call: the [vvar] page, once the clock is calibrated */
 
 /* --- files (vfs.h has the model; these are what the rest of the layer uses) --- */
 /* The tree at start: the image's files as the root (a writable tmpfs over
@@ -241,12 +243,14 @@ struct process {
     volatile int vfork_done;
     unsigned umask;
     char comm[16];
-    uint64_t start_ns;
+    uint64_t start_tick; /* arch_counter() when it was made */
+    int vvar_stale;      /* its [vvar] was made before the clock could be read in user mode */
     uint64_t core_limit[2]; /* RLIMIT_CORE: soft, hard (fork copies it) */
-    /* CPU time (ns) of its ended threads (its live ones keep theirs:
-     * process_times), and of its children that wait collected (their own
-     * and theirs: Linux's cutime); resident high-water marks in KiB */
-    uint64_t utime_ns, stime_ns, cutime_ns, cstime_ns;
+    /* CPU time (arch_counter() ticks: counter_ns) of its ended threads (its
+     * live ones keep theirs: process_times), and of its children that wait
+     * collected (their own and theirs: Linux's cutime); resident high-water
+     * marks in KiB */
+    uint64_t utime_ticks, stime_ticks, cutime_ticks, cstime_ticks;
     uint64_t maxrss_kb, cmaxrss_kb;
     struct rucount ru, cru; /* the same for getrusage's counts */
     uint64_t vm_peak_kb; /* /proc/PID/status's VmPeak: the largest address space seen */

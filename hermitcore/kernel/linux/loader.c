@@ -192,20 +192,43 @@ static int pages_unused(uintptr_t start, uintptr_t end)
 
 /* The vDSO (AT_SYSINFO_EHDR) at USER_VDSO, its data page ([vvar]: the
  * clock's parameters, hermit/vdso.h) one page below, both the process's own
- * copies (they never change after boot: the wall clock is set once). 1 when
- * mapped, 0 when there is none, -1 when it could not be. */
+ * copies (they never change once the clock is calibrated: the wall clock is
+ * set once). Made before that (x86 calibrates on the clock's first use),
+ * the page says "make the system call", and the first clock system call
+ * after the calibration fills it in (linux_vvar_refresh). 1 when mapped, 0
+ * when there is none, -1 when it could not be. */
+static struct vdso_data vvar_data;
+
+static int vvar_ready(void)
+{
+    if (!vvar_data.usable) {
+        vvar_data.usable = (uint32_t)arch_clock_user(&vvar_data.counter_boot, &vvar_data.mult);
+        vvar_data.realtime_offset = realtime_offset_ns();
+    }
+    return (int)vvar_data.usable;
+}
+
+void linux_vvar_refresh(void)
+{
+    struct process *p = current_process();
+    if (!p->vvar_stale || !vvar_ready())
+        return;
+    p->vvar_stale = 0;
+    struct vdso_data d = vvar_data;
+    d.usable = 0; /* the parameters first, then the word that makes the vDSO use them */
+    if (!vm_rewrite_named(USER_VDSO - PAGE_SIZE, "[vvar]", &d, sizeof d))
+        vm_rewrite_named(USER_VDSO - PAGE_SIZE, "[vvar]", &vvar_data, sizeof vvar_data);
+}
+
 static int map_vdso(void)
 {
-    static struct vdso_data data;
     size_t size = (size_t)(vdso_image_end - vdso_image);
     if (!size)
         return 0;
-    if (!data.mult) {
-        data.usable = (uint32_t)arch_clock_user(&data.counter_boot, &data.mult);
-        data.realtime_offset = realtime_offset_ns();
-    }
+    current_process()->vvar_stale = !vvar_ready();
+    const struct vdso_data *data = &vvar_data;
     if (vm_add(USER_VDSO - PAGE_SIZE, USER_VDSO, PROT_READ, "[vvar]") ||
-        vm_populate(USER_VDSO - PAGE_SIZE, USER_VDSO, &data, sizeof data) ||
+        vm_populate(USER_VDSO - PAGE_SIZE, USER_VDSO, data, sizeof *data) ||
         vm_add(USER_VDSO, USER_VDSO + page_up(size), PROT_READ | PROT_EXEC, "[vdso]") ||
         vm_populate(USER_VDSO, USER_VDSO + page_up(size), phys_to_virt((uintptr_t)vdso_image), size))
         return -1;
@@ -541,5 +564,6 @@ int main(int argc, char **argv)
         why = linux_elf_load(elf, elf_size, 0, argc, argv, envc, envp_store, &entry, &sp);
     if (why)
         bad_program(why);
+    vfs_program_starts();
     arch_enter_user(entry, sp);
 }

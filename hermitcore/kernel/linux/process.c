@@ -67,7 +67,7 @@ void linux_process_init(void)
     first.fs = fs_first();
     first.sighand = sighand_first();
     first.threads = 1;
-    first.start_ns = clock_ns();
+    first.start_tick = arch_counter();
     first.core_limit[0] = linux_core_wanted() ? ~0ull : 0; /* as the host's `ulimit -c` */
     first.core_limit[1] = ~0ull;
     first.ctty = 1; /* the console, when it is a terminal (stdio_file.c) */
@@ -213,8 +213,9 @@ long process_clone(unsigned long flags, uintptr_t sp, uintptr_t ptid, uintptr_t 
     c->threads = 1;
     c->umask = parent->umask;
     c->ctty = parent->ctty;
-    c->start_ns = clock_ns();
+    c->start_tick = arch_counter();
     c->core_limit[0] = parent->core_limit[0], c->core_limit[1] = parent->core_limit[1];
+    c->vvar_stale = parent->vvar_stale; /* the same [vvar] page, until either writes */
     memcpy(c->comm, parent->comm, sizeof c->comm);
     memcpy(c->exe, parent->exe, sizeof c->exe);
     c->arg_start = parent->arg_start, c->arg_end = parent->arg_end;
@@ -275,17 +276,17 @@ void process_vfork_release(struct process *p)
 void process_times(struct process *p, uint64_t *user, uint64_t *sys)
 {
     linux_threads_lock(); /* (a thread's time moves into p as it leaves the list) */
-    uint64_t u = p->utime_ns, s = p->stime_ns;
+    uint64_t u = p->utime_ticks, s = p->stime_ticks;
     for (unsigned i = 0; linux_thread_at(i); i++) {
         struct thread *t = linux_thread_at(i);
         if (t->proc == p && t != linux_stand_in) {
             uint64_t tu, ts;
-            sched_thread_times(t, &tu, &ts);
+            sched_thread_ticks(t, &tu, &ts);
             u += tu, s += ts;
         }
     }
     linux_threads_unlock();
-    *user = u, *sys = s;
+    *user = counter_ns(u), *sys = counter_ns(s);
 }
 
 static int count_resident(uintptr_t start, uintptr_t end, unsigned prot, const char *name, uint64_t off, void *arg)
@@ -373,10 +374,11 @@ uint64_t cpu_clock_value(struct process *p, long tid, int which)
         linux_threads_lock();
         struct thread *t = linux_thread_find(tid);
         if (t && t->proc == p)
-            sched_thread_times(t, &u, &s);
+            sched_thread_ticks(t, &u, &s);
         linux_threads_unlock();
         if (!t || t->proc != p)
             return ~0ull;
+        u = counter_ns(u), s = counter_ns(s);
     } else {
         process_times(p, &u, &s);
     }
@@ -440,8 +442,8 @@ static void finish(struct process *p)
         info.code = sig ? ((p->status & 0x80) ? CLD_DUMPED : CLD_KILLED) : CLD_EXITED;
         info.chld.pid = p->pid;
         info.chld.status = sig ? sig : (p->status >> 8) & 0xff;
-        info.chld.utime = (int64_t)((p->utime_ns + p->cutime_ns) / 10000000); /* clock ticks, as Linux's */
-        info.chld.stime = (int64_t)((p->stime_ns + p->cstime_ns) / 10000000);
+        info.chld.utime = (int64_t)(counter_ns(p->utime_ticks + p->cutime_ticks) / 10000000); /* USER_HZ, as Linux's */
+        info.chld.stime = (int64_t)(counter_ns(p->stime_ticks + p->cstime_ticks) / 10000000);
         signal_to(parent, p->exit_signal, &info);
     }
     if (auto_reap) {
@@ -559,8 +561,8 @@ static struct process *reap(long pid, long options, int *any, int *what)
  * (Linux's cutime, cstime, cmaxrss: its own and those it collected). */
 static void collect(struct process *me, struct process *c)
 {
-    me->cutime_ns += c->utime_ns + c->cutime_ns;
-    me->cstime_ns += c->stime_ns + c->cstime_ns;
+    me->cutime_ticks += c->utime_ticks + c->cutime_ticks;
+    me->cstime_ticks += c->stime_ticks + c->cstime_ticks;
     uint64_t rss = c->maxrss_kb > c->cmaxrss_kb ? c->maxrss_kb : c->cmaxrss_kb;
     if (rss > me->cmaxrss_kb)
         me->cmaxrss_kb = rss;
@@ -572,14 +574,14 @@ static void collect(struct process *me, struct process *c)
 static int put_child_rusage(long urusage, struct process *c)
 {
     struct rusage_k ru = {0};
-    uint64_t u = c->utime_ns, st = c->stime_ns;
+    uint64_t u = counter_ns(c->utime_ticks), st = counter_ns(c->stime_ticks);
     struct rucount n = c->ru;
     if (!c->zombie) { /* stopped or continued: its threads' so far */
         process_times(c, &u, &st);
         process_counts(c, &n);
     }
     rucount_add(&n, &c->cru);
-    rusage_fill(&ru, u + c->cutime_ns, st + c->cstime_ns,
+    rusage_fill(&ru, u + counter_ns(c->cutime_ticks), st + counter_ns(c->cstime_ticks),
                 c->maxrss_kb > c->cmaxrss_kb ? c->maxrss_kb : c->cmaxrss_kb, &n);
     return copy_to_user((uintptr_t)urusage, &ru, sizeof ru) ? -EFAULT : 0;
 }

@@ -511,7 +511,8 @@ static void show_stat(struct seqbuf *s, long arg)
     struct process *p = current_process();
     struct vmstats v;
     vm_stats(&v);
-    uint64_t pending, shared, blocked, ignored, caught, rsslim, max, user = p->utime_ns, sys = p->stime_ns;
+    uint64_t pending, shared, blocked, ignored, caught, rsslim, max;
+    uint64_t user = counter_ns(p->utime_ticks), sys = counter_ns(p->stime_ticks);
     linux_sigstate(p, linux_stand_in, &pending, &shared, &blocked, &ignored, &caught);
     linux_rlimit(RLIMIT_RSS, &rsslim, &max);
     if (!p->zombie)
@@ -525,9 +526,9 @@ static void show_stat(struct seqbuf *s, long arg)
               tty ? 136 << 8 : 0 /* /dev/pts/0 */, tty ? linux_tty_pgrp() : -1L, (unsigned long long)all.minflt,
               (unsigned long long)p->cru.minflt, (unsigned long long)all.majflt, (unsigned long long)p->cru.majflt,
               (unsigned long long)ticks(user),
-              (unsigned long long)ticks(sys), (unsigned long long)ticks(p->cutime_ns),
-              (unsigned long long)ticks(p->cstime_ns), p->zombie ? 1 : p->threads,
-              (unsigned long long)ticks(p->start_ns), (unsigned long long)v.size,
+              (unsigned long long)ticks(sys), (unsigned long long)ticks(counter_ns(p->cutime_ticks)),
+              (unsigned long long)ticks(counter_ns(p->cstime_ticks)), p->zombie ? 1 : p->threads,
+              (unsigned long long)ticks(counter_ns(p->start_tick - boot_first_tick)), (unsigned long long)v.size,
               (unsigned long long)(v.rss / PAGE_SIZE), (unsigned long long)rsslim);
     sb_printf(s, "%llu %llu %llu 0 0 %llu %llu %llu %llu 0 0 0 %d %u 0 0 0 0 0 ", (unsigned long long)v.start_code,
               (unsigned long long)v.end_code, (unsigned long long)(live ? linux_stack_start : 0),

@@ -119,6 +119,7 @@ static int valid_clock(long id) { return id >= 0 && id <= 11 && id != 10 && id !
 
 long sys_clock_gettime(long id, long uts)
 {
+    linux_vvar_refresh(); /* the vDSO's fallback, before the clock was calibrated */
     uint64_t ns;
     int cpu = cpu_clock_read(id, &ns); /* a process's or a thread's CPU time */
     if (cpu < 0)
@@ -154,6 +155,7 @@ long sys_clock_getres(long id, long uts)
 
 long sys_gettimeofday(long utv, long utz)
 {
+    linux_vvar_refresh();
     if (utv) {
         if (!user_ok((uintptr_t)utv, 16, PROT_WRITE))
             return -EFAULT;
@@ -171,6 +173,7 @@ long sys_gettimeofday(long utv, long utz)
 
 long sys_time(long ut)
 {
+    linux_vvar_refresh();
     int64_t t = (int64_t)(realtime_ns() / NSEC_PER_SEC);
     if (ut) {
         if (!user_ok((uintptr_t)ut, 8, PROT_WRITE))
@@ -287,13 +290,14 @@ long sys_getrusage(long who, long ubuf)
             process_times(p, &u, &s);
             process_counts(p, &c);
         } else {
-            sched_thread_times(current_thread(), &u, &s);
+            sched_thread_ticks(current_thread(), &u, &s);
+            u = counter_ns(u), s = counter_ns(s);
             thread_counts(current_thread(), &c);
         }
         rss = vm_hwm_kb();
         rusage_fill(&r, u, s, rss > p->maxrss_kb ? rss : p->maxrss_kb, &c);
     } else if (who == RUSAGE_CHILDREN) {
-        rusage_fill(&r, p->cutime_ns, p->cstime_ns, p->cmaxrss_kb, &p->cru);
+        rusage_fill(&r, counter_ns(p->cutime_ticks), counter_ns(p->cstime_ticks), p->cmaxrss_kb, &p->cru);
     } else {
         return -EINVAL;
     }
@@ -307,8 +311,9 @@ long sys_times(long ubuf)
         struct process *p = current_process();
         uint64_t u, s;
         process_times(p, &u, &s);
-        int64_t t[4] = {(int64_t)(u / 10000000), (int64_t)(s / 10000000), (int64_t)(p->cutime_ns / 10000000),
-                        (int64_t)(p->cstime_ns / 10000000)};
+        int64_t t[4] = {(int64_t)(u / 10000000), (int64_t)(s / 10000000),
+                        (int64_t)(counter_ns(p->cutime_ticks) / 10000000),
+                        (int64_t)(counter_ns(p->cstime_ticks) / 10000000)};
         if (copy_to_user((uintptr_t)ubuf, t, sizeof t))
             return -EFAULT;
     }

@@ -36,7 +36,7 @@ void linux_threads_init(void)
     linux_process_init(); /* the first thread is pid 1's */
     live[0] = current_thread();
     live[0]->user = 1; /* it is about to enter the program: keep its FP and TLS state */
-    live[0]->acct_stamp = clock_ns(); /* its CPU time from here, the program's */
+    live[0]->acct_stamp = arch_counter(); /* its CPU time from here, the program's */
     live[0]->acct_user = 1;
     nlive = 1;
 }
@@ -60,9 +60,9 @@ static unsigned thread_remove(struct thread *t)
         if (live[i] == t) {
             live[i] = live[--nlive];
             uint64_t u, s; /* its CPU time goes to the process's as it leaves the list (process_times) */
-            sched_thread_times(t, &u, &s);
-            t->proc->utime_ns += u;
-            t->proc->stime_ns += s;
+            sched_thread_ticks(t, &u, &s);
+            t->proc->utime_ticks += u;
+            t->proc->stime_ticks += s;
             struct rucount c;
             thread_counts(t, &c);
             rucount_add(&t->proc->ru, &c);

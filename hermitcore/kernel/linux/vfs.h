@@ -223,6 +223,7 @@ void sb_free(struct seqbuf *s);
 
 char *kstrdup(const char *s);
 long vfs_now(struct timespec_k *t); /* the wall clock, for file times */
+void vfs_program_starts(void);      /* file times from the clock (before: the launch time) */
 
 /* --- file systems' set-up (called once by vfs_init) --- */
 /* tmpfs.c: a tmpfs instance; max_bytes 0 = no bound but memory. The root

@@ -1299,6 +1299,26 @@ int vm_futex_key(uintptr_t addr, uint64_t *key)
     return rc;
 }
 
+/* Overwrite the start of the page at addr, if it is still the mapping the
+ * kernel made under `name` ([vvar]: a program may have unmapped it or
+ * mapped something else there): 0, or -1. The page may be shared with a
+ * fork's other side, which wants the same bytes. */
+int vm_rewrite_named(uintptr_t addr, const char *name, const void *src, size_t len)
+{
+    kernel_lock();
+    struct vma *v = find(addr);
+    uint64_t pa;
+    unsigned flags;
+    int rc = -1;
+    if (v && v->start == addr && v->name && !strcmp(v->name, name) && !v->fm && len <= PAGE_SIZE &&
+        !arch_user_query(addr, &pa, &flags)) {
+        memcpy(phys_to_virt(pa), src, len);
+        rc = 0;
+    }
+    kernel_unlock();
+    return rc;
+}
+
 /* The calling process's mappings in order (a core dump): fn(start, end,
  * prot, arg) for each; a non-zero answer stops the walk. The caller holds
  * the big lock (the list does not change under it). */

@@ -170,7 +170,9 @@ void arch_core_regs(struct thread *t, uint64_t *regs, uint8_t *fp);
  * registers: their PC and frame pointer; 1 when they are the program's. */
 int arch_sample_regs(const void *regs, uintptr_t *pc, uintptr_t *fp);
 /* The clock's parameters as a program's vDSO may use them (hermit/vdso.h):
- * 1 when the counter can be read in user mode, 0 when it cannot. */
+ * 1 when the counter can be read in user mode, 0 when it cannot -- or not
+ * yet: a clock calibrated on first use is not calibrated for this (the
+ * vDSO makes the system call; ask again after a clock read). */
 int arch_clock_user(uint64_t *counter_boot, uint64_t *mult);
 
 /* Which clone() argument is the TLS pointer: 3 (flags, sp, ptid, tls, ctid:

@@ -59,11 +59,12 @@ struct thread {
         uint32_t ss_flags;
         int restore_saved;                /* put `saved` back once the handler's frame is built */
     } sig;
-    /* CPU time (sched_account): ns in the program (user) and in the kernel
-     * (sys); the stretch running since acct_stamp (0: not running) goes to
-     * acct_user's side. Only its own CPU writes them, inside acct_seq (odd
-     * while it does): other CPUs read a consistent pair. */
-    uint64_t utime_ns, stime_ns, acct_stamp;
+    /* CPU time (sched_account), in arch_counter() ticks (counter_ns): in
+     * the program (user) and in the kernel (sys); the stretch running since
+     * acct_stamp (0: not running) goes to acct_user's side. Only its own CPU
+     * writes them, inside acct_seq (odd while it does): other CPUs read a
+     * consistent pair. */
+    uint64_t utime_ticks, stime_ticks, acct_stamp;
     volatile unsigned acct_seq;
     int acct_user;
     /* getrusage's counts: context switches it blocked for (voluntary) and
@@ -142,7 +143,7 @@ int sched_block_intr(struct thread *t);
  * it returns to the program) or the kernel's (0: it entered the kernel). */
 void sched_account(int user);
 /* t's CPU time so far, the stretch it is running included (any CPU). */
-void sched_thread_times(struct thread *t, uint64_t *user, uint64_t *sys);
+void sched_thread_ticks(struct thread *t, uint64_t *user, uint64_t *sys); /* arch_counter() ticks */
 /* Called by timer_interrupt when the slice ran out. */
 void sched_slice_expired(void);
 
