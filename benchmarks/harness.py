@@ -53,14 +53,19 @@ def qemu_exit_ok(out: str) -> bool:
 # -- metrics -----------------------------------------------------------------
 
 
+#: what `hermitcore run` adds to the kernel's options without -v or --kernel-log (no informational lines):
+#: the boots timed as a plain run's
+RUN_KERNEL_ARGS = ["hermit.quiet"]
+
+
 def m_exec_to_exit(board, runner, floor, runs):
     rows = []
     for accel in accelerators(runner.arch):
         hermit, base = [], []
         for i in range(runs):
             progress(f"exec_to_exit {board} {accel} {i + 1}/{runs}")
-            hermit.append(runner.run(accel)[0] * 1e3)
-            base.append(runner.run(accel, image=floor)[0] * 1e3)
+            hermit.append(runner.run(accel, kernel_args=RUN_KERNEL_ARGS)[0] * 1e3)
+            base.append(runner.run(accel, kernel_args=RUN_KERNEL_ARGS, image=floor)[0] * 1e3)
         h, f = summary(hermit), summary(base)
         ratio = h["median"] / f["median"]
         rows.append({"board": board, "accel": accel, "hermit_ms": h, "floor_ms": f, "ratio": ratio,
@@ -84,7 +89,7 @@ def m_run_overhead(board, runner, floor, runs):
             start = time.perf_counter()
             subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, check=True)
             full.append((time.perf_counter() - start) * 1e3)
-            direct.append(runner.run(accel)[0] * 1e3)
+            direct.append(runner.run(accel, kernel_args=RUN_KERNEL_ARGS)[0] * 1e3)
             start = time.perf_counter()
             subprocess.run([sys.executable, "-c", "pass"], check=True)
             python.append((time.perf_counter() - start) * 1e3)
@@ -102,7 +107,7 @@ def m_boot_breakdown(board, runner, floor, runs):
         kmain, amain, exit_, start, steps = [], [], [], [], {}
         for i in range(runs):
             progress(f"boot_breakdown {board} {accel} {i + 1}/{runs}")
-            seconds, out = runner.run(accel, kernel_args=["hermit.boot-times"])
+            seconds, out = runner.run(accel, kernel_args=[*RUN_KERNEL_ARGS, "hermit.boot-times"])
             m = field(r"boot-times: kernel_main (\d+) ns, main (\d+) ns, exit (\d+) ns", out)
             for name, ns in re.findall(r"boot-times:   (\S+(?: \S+)*) +(\d+) ns", out):
                 steps.setdefault(name, []).append(int(ns) / 1e3)

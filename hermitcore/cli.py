@@ -516,6 +516,8 @@ def cmd_run(args, app_args, debug=None) -> int:
     if args.tmpfs_size:
         kernel_args.append(f"hermit.tmpfs_size={parse_mem(args.tmpfs_size) * 1024 * 1024}")
     verbose = args.verbose or os.environ.get("HERMIT_VERBOSE", "").strip() not in ("", "0")
+    if not (verbose or args.kernel_log or args.print_qemu) and "hermit.quiet" not in kernel_args:
+        kernel_args.append("hermit.quiet")  # nothing would show the kernel's informational lines: not written
 
     net, ports, capture, ip = _network_options(args, kernel_args)
     dns = args.dns or [a for a in os.environ.get("HERMIT_DNS", "").replace(",", " ").split()]

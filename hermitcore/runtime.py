@@ -419,7 +419,7 @@ def _check_run(argv: list[str]) -> None:
     reserve = ["hermit.epoch=1234567890.123456789", "hermit.seed=" + "0" * 32, "hermit.stdio=ppp", "hermit.tty=15",
                "hermit.winsize=100x400", "hermit.ip=255.255.255.255", "hermit.gateway=255.255.255.255",
                "hermit.mask=255.255.255.255", "hermit.dns=255.255.255.255,255.255.255.255,255.255.255.255",
-               "hermit.ro=1"]
+               "hermit.ro=1", "hermit.quiet"]
     words = reserve + [quote_arg(f"hermit.env={kv}") for kv in args.env]
     if args.cwd:
         words.append(quote_arg(f"hermit.cwd={args.cwd}"))

@@ -66,6 +66,37 @@ static int set_boot_times(const char *value)
 }
 HERMIT_PARAM("hermit.boot-times", set_boot_times);
 
+/* hermit.quiet (Linux's `quiet`): no informational lines (pr_info).
+ * Looked for as soon as the command line is copied, before the devices
+ * are probed; the parameter itself only keeps it from being "unknown". */
+int console_quiet;
+static int set_quiet(const char *value) { return 0; }
+HERMIT_PARAM("hermit.quiet", set_quiet);
+
+static int early_option(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    for (;;) {
+        while (*s == ' ' || *s == '\t' || *s == '\n')
+            s++;
+        if (!*s)
+            return 0;
+        const char *start = s;
+        int quoted = 0; /* split_words' rules: a quoted word is never `word` */
+        for (; *s && (quoted || (*s != ' ' && *s != '\t' && *s != '\n')); s++) {
+            if (*s == '"')
+                quoted = !quoted;
+            else if (quoted && *s == '\\' && s[1])
+                s++;
+        }
+        size_t len = (size_t)(s - start);
+        if (len == 2 && start[0] == '-' && start[1] == '-')
+            return 0; /* the program's arguments follow */
+        if (len == n && !strncmp(start, word, n))
+            return 1;
+    }
+}
+
 void boot_times_report(void)
 {
     if (!opt_boot_times)
@@ -157,6 +188,7 @@ void kernel_main(struct boot_info *bi)
         n = sizeof cmdline_copy - 1;
     memcpy(cmdline_copy, bi->cmdline, n);
     cmdline_copy[n] = 0;
+    console_quiet = early_option(cmdline_copy, "hermit.quiet");
     boot_stage("command line");
     hermit_run_initcalls(HERMIT_INIT_ARCH, HERMIT_INIT_CONSOLE);
     mm_init(bi);

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import APPS, BOARDS, hermit, selected_boards
+from tests.conftest import APPS, BOARDS, hermit, selected_arches, selected_boards
+from tests.helpers import BOARD
 
 BOOT_TIMEOUT = "120"  # seconds; generous for TCG on a loaded 2-core machine
 
@@ -338,6 +339,62 @@ def test_boot_times_kernel_option(board):
     ns = [int(s.group(2)) for s in steps]
     assert sum(ns[: k + 1]) == pytest.approx(kmain, abs=2 * len(steps))  # ns rounding only
     assert sum(ns) == pytest.approx(amain, abs=2 * len(steps))
+
+
+def test_hermit_quiet_leaves_the_informational_lines_out(board):
+    """hermit.quiet (what a plain `run` passes): the kernel writes its banner
+    (`run` tells a guest that started from one that did not by it) and what
+    must be seen, but none of its informational lines."""
+    loud = hermit("run", "--board", board, "--timeout", BOOT_TIMEOUT)
+    quiet = hermit("run", "--board", board, "-k", "hermit.quiet", "--timeout", BOOT_TIMEOUT)
+    assert loud.rc == quiet.rc == 0, (loud, quiet)
+    assert any(line.startswith("[hermit] memory: ") for line in loud.log_lines), loud
+    assert banner(quiet).group(2) == board, quiet
+    assert not [line for line in quiet.log_lines if line.startswith("[hermit] ")], quiet
+    assert quiet.out == loud.out, (loud, quiet)  # the application's output is the same
+
+
+def test_a_plain_run_asks_for_a_quiet_kernel(tmp_path):
+    """`run` passes hermit.quiet unless something would show the kernel's
+    lines (-v, --kernel-log, --print-qemu): read from QEMU's own command
+    line while the guest waits on its stdin."""
+    from tests.containerd import _comm
+
+    cat = tmp_path / "cat.c"
+    cat.write_text("#include <unistd.h>\nint main(void) { char b[64]; return (int)read(0, b, sizeof b); }\n")
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(tmp_path / "cat"), str(cat)], check=True)
+    if "x86_64" not in selected_arches():
+        pytest.skip("the host's gcc builds x86_64 programs (the x86_64 run covers what run passes)")
+    board = BOARD["x86_64"]
+    for extra, quiet in (((), True), (("-v",), False), (("--kernel-log", str(tmp_path / "log")), False)):
+        proc = subprocess.Popen([sys.executable, "-m", "hermitcore", "run", "--board", board, str(tmp_path / "cat"),
+                                 "--timeout", BOOT_TIMEOUT, *extra], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            append, deadline = None, time.monotonic() + 120
+            while append is None and time.monotonic() < deadline and proc.poll() is None:
+                for name in os.listdir("/proc"):
+                    if name.isdigit() and _comm(int(name)).startswith("qemu-system"):
+                        try:
+                            with open(f"/proc/{name}/cmdline", "rb") as f:
+                                argv = f.read().decode().split("\0")
+                            with open(f"/proc/{name}/stat") as f:
+                                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                        except OSError:
+                            continue
+                        if ppid == proc.pid and "-append" in argv:
+                            append = argv[argv.index("-append") + 1]
+                time.sleep(0.05)
+            proc.stdin.write(b"x")
+            proc.stdin.close()
+            rc = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert append is not None, (extra, proc.stderr.read())
+        assert ("hermit.quiet" in append.split()) == quiet, (extra, append)
+        assert rc == 1, extra  # read() got the one byte
 
 
 def test_unknown_kernel_option_is_reported_not_fatal(board):
