@@ -222,8 +222,8 @@ def run_image(
             argv += ["-append", append]
         if debug is not None:  # gdb stub, monitor (debug.py): not part of the plan, as -append
             argv += debug.qemu_args(workdir)
-        if name:  # QEMU's option syntax: a comma is written twice
-            argv += ["-name", name.replace(",", ",,")]
+        if name:  # QEMU's option syntax: guest= (a name with "=" in it), a comma written twice
+            argv += ["-name", "guest=" + name.replace(",", ",,")]
         if print_qemu:
             # Runnable as printed: the run directory (exit-status file) stays.
             out.write((" ".join(_shell_quote(a) for a in printable(argv)) + "\n").encode())

@@ -82,28 +82,44 @@ class Container:
         self.id = cid
         self.dir = os.path.join(root, cid)
         self.state_file = os.path.join(self.dir, "state")
+        self.json_file = os.path.join(self.dir, "state.json")  # what earlier versions wrote
         self.fifo = os.path.join(self.dir, "start.fifo")
 
     def exists(self) -> bool:
-        return os.path.isfile(self.state_file)
+        return os.path.isfile(self.state_file) or os.path.isfile(self.json_file)
 
     def load(self) -> dict:
         try:
             with open(self.state_file, "rb") as f:
                 st = marshal.load(f)
         except FileNotFoundError:
-            raise RuntimeError_(f"container {self.id} does not exist") from None
+            st = self._load_json()
         except (ValueError, EOFError, TypeError):
             raise RuntimeError_(f"container {self.id}: its state file {self.state_file} is corrupt") from None
         if not isinstance(st, dict) or not isinstance(st.get("pid"), int):
             raise RuntimeError_(f"container {self.id}: its state file {self.state_file} is corrupt")
         return st
 
+    def _load_json(self):
+        """A container made by an earlier version (state.json), still running
+        through an upgrade."""
+        import json
+
+        try:
+            with open(self.json_file) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise RuntimeError_(f"container {self.id} does not exist") from None
+        except ValueError:
+            raise RuntimeError_(f"container {self.id}: its state file {self.json_file} is corrupt") from None
+
     def save(self, st: dict) -> None:
         tmp = self.state_file + ".tmp"
         with open(tmp, "wb") as f:
             marshal.dump(st, f)
         os.replace(tmp, self.state_file)
+        if os.path.exists(self.json_file):
+            os.unlink(self.json_file)
 
     def remove(self) -> None:
         """The container's directory, gone (its state, FIFO, a stray temporary
@@ -262,33 +278,38 @@ def _layer_file(path: str) -> str:
     Podman's overlay snapshotters) and the file is that layer's, unchanged:
     one path for every container of the image, so `run`'s run plan (kept
     per image path) serves them all and init starts QEMU without loading a
-    plugin (~45 ms). Else `path`."""
+    plugin (~45 ms). Else `path`: whenever anything is not as plain as that
+    (another mount on top, a bind of part of an overlay, escaped names,
+    a copy in the upper layer, a file that is not the same inode)."""
+    path = os.path.normpath(path)
     try:
         with open("/proc/self/mountinfo") as f:
             mounts = f.read().splitlines()
         st = os.stat(path)
     except OSError:
         return path
-    best = ("", "")
+    best = None  # the mount path is on: the longest mount point, the last of those (the one on top)
     for line in mounts:
         pre, _, post = line.partition(" - ")
         fields, fs = pre.split(), post.split()
-        if len(fields) < 5 or len(fs) < 3 or fs[0] != "overlay":
+        if len(fields) < 5 or len(fs) < 3:
             continue
         point = _unescape(fields[4]).rstrip("/")
-        if path.startswith(point + "/") and len(point) > len(best[0]):
-            best = (point, fs[2])
-    point, options = best
-    if not point:
+        if path.startswith(point + "/") and (best is None or len(point) >= len(best[0])):
+            best = (point, fields[3], fs[0], fs[2])
+    if best is None or best[1] != "/" or best[2] != "overlay":
         return path
+    point, _, _, options = best
     rel = path[len(point) + 1:]
+    if ".." in rel.split("/"):
+        return path
     opts = {}
     for opt in options.split(","):
         key, _, value = opt.partition("=")
-        opts[key] = _unescape(value)
-    upper, lower = opts.get("upperdir"), opts.get("lowerdir", "")
+        opts[key] = value
+    upper, lower = _unescape(opts.get("upperdir", "")), opts.get("lowerdir", "")
     if not lower or "\\" in lower or (upper and os.path.lexists(os.path.join(upper, rel))):
-        return path  # changed in the container (or a lower dir's name this does not parse)
+        return path  # changed in the container (copied up), or names this does not take apart
     for layer in lower.split(":"):  # top first: the first that has it is where the file comes from
         if not layer.startswith("/"):  # relative to the mounter's directory (Podman's long lists): unknown here
             return path
@@ -298,7 +319,9 @@ def _layer_file(path: str) -> str:
                 lst = os.lstat(candidate)
             except OSError:
                 return path
-            same = (lst.st_mode, lst.st_size, lst.st_mtime_ns) == (st.st_mode, st.st_size, st.st_mtime_ns)
+            # overlay reports a lower file's own inode when its layers share a file system
+            same = (lst.st_ino, lst.st_mode, lst.st_size, lst.st_mtime_ns) == \
+                (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns)
             return candidate if same else path
     return path
 
@@ -799,7 +822,13 @@ def cmd_delete(args, log: Log) -> int:
             c.remove()  # a create that died half-way
             return 0
         raise RuntimeError_(f"container {args.id} does not exist")
-    st = c.load()
+    try:
+        st = c.load()
+    except RuntimeError_:
+        if not args.force:
+            raise
+        c.remove()  # an unreadable state: nothing here can tell which process was its init
+        return 0
     status = c.status(st)
     if status not in ("stopped", "created") and not args.force:
         raise RuntimeError_(f"cannot delete container {args.id} that is {status} (use --force)")

@@ -15,6 +15,7 @@
 #include <hermit/hermit.h>
 #include <hermit/init.h>
 #include <hermit/irq.h>
+#include <hermit/spinlock.h>
 #include <hermit/time.h>
 #include <stdint.h>
 
@@ -165,18 +166,20 @@ static uint64_t tsc_to_ns(uint64_t delta)
 }
 
 static void clock_setup(void);
-static int clock_ready;
+static int clock_ready; /* set last (release): tsc_hz, tsc_mult, tsc_boot are read after it */
+static spinlock_t clock_lock = SPINLOCK_INIT;
+static int ready(void) { return __atomic_load_n(&clock_ready, __ATOMIC_ACQUIRE); }
 
 uint64_t arch_clock_ns(void)
 {
-    if (!clock_ready)
+    if (!ready())
         clock_setup();
     return tsc_to_ns(rdtsc() - tsc_boot);
 }
 
 uint64_t arch_clock_hz(void)
 {
-    if (!clock_ready)
+    if (!ready())
         clock_setup();
     return tsc_hz;
 }
@@ -184,7 +187,7 @@ uint64_t arch_counter(void) { return rdtsc(); }
 
 int arch_clock_user(uint64_t *counter_boot, uint64_t *mult)
 {
-    if (!clock_ready)
+    if (!ready())
         return 0; /* not yet: the vDSO makes the system call, which calibrates (linux_vvar_refresh) */
     *counter_boot = tsc_boot;
     *mult = tsc_mult;
@@ -277,9 +280,16 @@ static uint64_t tsc_frequency(void)
 }
 
 
+/* The first use of the clock, which may come in the middle of a program
+ * (interrupts on, devices running, other CPUs): interrupts off and one
+ * calibration, published when complete. */
 static void clock_setup(void)
 {
-    clock_ready = 1;
+    unsigned long f = spin_lock_irqsave(&clock_lock);
+    if (clock_ready) {
+        spin_unlock_irqrestore(&clock_lock, f);
+        return;
+    }
     tsc_hz = tsc_frequency();
     tsc_mult = (NSEC_PER_SEC << 32) / tsc_hz;
     tsc_boot = boot_first_tick; /* clock_ns() counts from the first instruction */
@@ -298,6 +308,8 @@ static void clock_setup(void)
         lapic_write(APIC_TIMER_INIT, 0);
         lapic_write(APIC_LVT_TIMER, VECTOR_TIMER); /* one-shot */
     }
+    __atomic_store_n(&clock_ready, 1, __ATOMIC_RELEASE);
+    spin_unlock_irqrestore(&clock_lock, f);
     pr_info("clock: %s, %llu.%03llu MHz; timer: LAPIC %s; %s\n", clock_source,
             (unsigned long long)(tsc_hz / 1000000), (unsigned long long)(tsc_hz / 1000 % 1000),
             tsc_deadline ? "TSC-deadline" : "one-shot", x2apic ? "x2APIC" : "xAPIC");

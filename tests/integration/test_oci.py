@@ -638,3 +638,40 @@ def test_an_image_on_an_overlay_root_runs_from_its_layer_unless_changed(unpacked
         subprocess.run(["umount", str(merged)], check=True)
     image, _ = _image_for(str(base), ["/ocitool"], [])  # not an overlay: as it is
     assert image == str(base / "hermitcore/image.elf")
+
+
+def test_a_container_of_an_earlier_version_is_still_known(unpacked, tmp_path):
+    """A container created before an upgrade (its state as JSON, what earlier
+    versions wrote) keeps its state, and `delete --force` still ends its init;
+    an unreadable state is deleted with --force, not kept forever."""
+    import marshal
+
+    rt = [runtime_binary(), "--root", str(tmp_path / "root")]
+    bundle = _bundle(tmp_path, unpacked, ["/ocitool", "wait"])
+    assert subprocess.run([*rt, "create", "--bundle", bundle, "old"], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120).returncode == 0
+    d = tmp_path / "root" / "old"
+    try:
+        st = marshal.loads((d / "state").read_bytes())
+        (d / "state.json").write_text(json.dumps(st))
+        (d / "state").unlink()
+        state = json.loads(subprocess.run([*rt, "state", "old"], capture_output=True, text=True, check=True).stdout)
+        assert (state["status"], state["pid"]) == ("created", st["pid"])
+        assert subprocess.run([*rt, "delete", "--force", "old"]).returncode == 0
+        deadline = time.monotonic() + 30
+        while os.path.exists(f"/proc/{st['pid']}") and time.monotonic() < deadline:
+            with open(f"/proc/{st['pid']}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.05)
+        with open(f"/proc/{st['pid']}/stat") if os.path.exists(f"/proc/{st['pid']}") else open(os.devnull) as f:
+            assert f.read().rsplit(")", 1)[-1].split()[:1] in ([], ["Z"])  # gone, or a zombie for its reaper
+        assert not d.exists()
+        # an unreadable state
+        d.mkdir()
+        (d / "state").write_bytes(b"\0garbage")
+        r = subprocess.run([*rt, "state", "old"], capture_output=True, text=True)
+        assert r.returncode == 1 and "corrupt" in r.stderr, r
+        assert subprocess.run([*rt, "delete", "--force", "old"]).returncode == 0 and not d.exists()
+    finally:
+        subprocess.run([*rt, "delete", "--force", "old"], capture_output=True)

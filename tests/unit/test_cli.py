@@ -136,8 +136,8 @@ def test_stdout_closed_early_is_not_a_traceback():
 
 
 def test_run_name_is_qemus_guest_name():
-    r = hermit("run", "--board", "qemu-microvm", "--print-qemu", "--name", "web,1")
-    assert r.rc == 0 and " -name web,,1" in r.out, r  # QEMU's option syntax doubles a comma
+    r = hermit("run", "--board", "qemu-microvm", "--print-qemu", "--name", "web,1=x")
+    assert r.rc == 0 and " -name guest=web,,1=x" in r.out, r  # QEMU's option syntax doubles a comma
     r = hermit("run", "--board", "qemu-microvm", "--print-qemu", "--name", "a\tb")
     assert r.rc == 1 and "--name 'a\\tb': expected 1 to 256 printable characters" in r.err, r
     _no_traceback(r)
