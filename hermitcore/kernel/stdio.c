@@ -286,7 +286,7 @@ void stdio_drain(void)
     struct poll_bound bound = {0};
     while (!(transport->sent(STDIO_OUT) && transport->sent(STDIO_ERR))) {
         if (poll_expired(&bound, DRAIN_NS)) {
-            pr_info("the host did not take the program's last output in %d s; it is lost\n",
+            pr_warn("the host did not take the program's last output in %d s; it is lost\n",
                     (int)(DRAIN_NS / NSEC_PER_SEC));
             return;
         }
