@@ -210,7 +210,7 @@ void kernel_main(struct boot_info *bi)
     /* Command line: "<kernel options> -- <application arguments>". */
     if (truncated)
         pr_info("command line truncated to %zu bytes\n", sizeof cmdline_copy - 1);
-    char *words[MAX_ARGS]; /* on the boot stack (2 KiB) */
+    static char *words[MAX_ARGS]; /* (kernel_main runs once; thread 1 keeps the boot stack shallow) */
     int nwords = split_words(cmdline_copy, words, MAX_ARGS);
     int argc = 0;
     argv_store[argc++] = (char *)HERMIT_APP_NAME;

@@ -217,17 +217,15 @@ void arch_user_init(void)
     __asm__ volatile("msr cntkctl_el1, %0; isb" : : "r"(k | 2));
 }
 
-void aarch64_enter_user(struct exception_frame *f) __attribute__((noreturn));
+void aarch64_enter_user(uintptr_t entry, uintptr_t sp, uintptr_t frame) __attribute__((noreturn));
 
+/* The frame is made by aarch64_enter_user once on its stack: written from
+ * here, it could cover this function's own frame (thread 1 runs on the boot
+ * stack, which is its kernel stack, a few hundred bytes below the top). */
 void arch_enter_user(uintptr_t entry, uintptr_t sp)
 {
-    struct exception_frame *f = (struct exception_frame *)(current_thread()->kstack_top - sizeof *f);
-    memset(f, 0, sizeof *f);
-    f->elr = entry;
-    f->spsr = 0; /* EL0t, interrupts unmasked */
-    f->sp_el0 = sp;
     __asm__ volatile("msr tpidr_el0, xzr");
-    aarch64_enter_user(f);
+    aarch64_enter_user(entry, sp, current_thread()->kstack_top - sizeof(struct exception_frame));
 }
 
 const int arch_divide_by_zero_traps = 0; /* sdiv/udiv by zero yield 0 */

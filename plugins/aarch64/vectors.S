@@ -113,12 +113,21 @@ exception_return:
     eret
     .cfi_endproc
 
-/* aarch64_enter_user(frame): the first entry into the program, from a
- * zeroed frame at the top of the kernel stack that the program's exceptions
- * will use (SP_EL1); elr, spsr (EL0t) and sp_el0 filled in by the caller. */
+/* aarch64_enter_user(entry, user sp, frame): the first entry into the
+ * program, from a frame at the top of the kernel stack that the program's
+ * exceptions will use (SP_EL1): every register 0, elr the entry, spsr EL0t
+ * with interrupts unmasked, sp_el0 the program's stack. Made here, on the
+ * new stack pointer: thread 1 still runs on its kernel stack (the boot
+ * stack), and the caller's own frames may lie where the frame goes. */
     .globl aarch64_enter_user
 aarch64_enter_user:
-    mov sp, x0
+    mov sp, x2
+    add x3, x2, #FRAME_SIZE
+1:  stp xzr, xzr, [x2], #16
+    cmp x2, x3
+    b.lo 1b
+    str x0, [sp, #256]          /* elr; spsr (#264) stays 0: EL0t */
+    str x1, [sp, #272]          /* sp_el0 */
     b exception_return
 
     .section .text
