@@ -53,12 +53,6 @@ void stack_usage_report(void)
  * took, from the first instruction (raw counter) -- for benchmarks -- and
  * then every step on the way (the arch's early steps, each initcall,
  * memory, SMP) with its own duration, like Linux's initcall_debug. */
-static unsigned long long ticks_ns(uint64_t t, uint64_t hz)
-{
-    /* ticks -> ns without 128-bit division (no compiler runtime here) */
-    return (unsigned long long)((t / hz) * NSEC_PER_SEC + (t % hz) * NSEC_PER_SEC / hz);
-}
-
 static int set_boot_times(const char *value)
 {
     opt_boot_times = 1;
@@ -67,49 +61,25 @@ static int set_boot_times(const char *value)
 HERMIT_PARAM("hermit.boot-times", set_boot_times);
 
 /* hermit.quiet (Linux's `quiet`): no informational lines (pr_info).
- * Looked for as soon as the command line is copied, before the devices
- * are probed; the parameter itself only keeps it from being "unknown". */
+ * Looked for as soon as the command line is split, before the devices are
+ * probed; the parameter itself only keeps it from being "unknown". */
 int console_quiet;
 static int set_quiet(const char *value) { return 0; }
 HERMIT_PARAM("hermit.quiet", set_quiet);
-
-static int early_option(const char *s, const char *word)
-{
-    size_t n = strlen(word);
-    for (;;) {
-        while (*s == ' ' || *s == '\t' || *s == '\n')
-            s++;
-        if (!*s)
-            return 0;
-        const char *start = s;
-        int quoted = 0; /* split_words' rules: a quoted word is never `word` */
-        for (; *s && (quoted || (*s != ' ' && *s != '\t' && *s != '\n')); s++) {
-            if (*s == '"')
-                quoted = !quoted;
-            else if (quoted && *s == '\\' && s[1])
-                s++;
-        }
-        size_t len = (size_t)(s - start);
-        if (len == 2 && start[0] == '-' && start[1] == '-')
-            return 0; /* the program's arguments follow */
-        if (len == n && !strncmp(start, word, n))
-            return 1;
-    }
-}
 
 void boot_times_report(void)
 {
     if (!opt_boot_times)
         return;
-    uint64_t now = arch_counter(), hz = arch_clock_hz();
-    if (!hz)
+    uint64_t now = arch_counter();
+    if (!arch_clock_hz())
         return;
     printk("[hermit] boot-times: kernel_main %llu ns, main %llu ns, exit %llu ns\n",
-           ticks_ns(tick_kernel_main - boot_first_tick, hz), ticks_ns(tick_app_main - boot_first_tick, hz),
-           ticks_ns(now - boot_first_tick, hz));
+           (unsigned long long)counter_ns(tick_kernel_main - boot_first_tick), (unsigned long long)counter_ns(tick_app_main - boot_first_tick),
+           (unsigned long long)counter_ns(now - boot_first_tick));
     uint64_t prev = boot_first_tick;
     for (unsigned i = 0; i < boot_stage_count && i < BOOT_STAGES_MAX; i++) {
-        printk("[hermit] boot-times:   %-24s %8llu ns\n", boot_stages[i].name, ticks_ns(boot_stages[i].tick - prev, hz));
+        printk("[hermit] boot-times:   %-24s %8llu ns\n", boot_stages[i].name, (unsigned long long)counter_ns(boot_stages[i].tick - prev));
         prev = boot_stages[i].tick;
     }
     if (boot_stage_count > BOOT_STAGES_MAX)
@@ -188,7 +158,11 @@ void kernel_main(struct boot_info *bi)
         n = sizeof cmdline_copy - 1;
     memcpy(cmdline_copy, bi->cmdline, n);
     cmdline_copy[n] = 0;
-    console_quiet = early_option(cmdline_copy, "hermit.quiet");
+    static char *words[MAX_ARGS]; /* (kernel_main runs once; thread 1 keeps the boot stack shallow) */
+    int nwords = split_words(cmdline_copy, words, MAX_ARGS);
+    for (int w = 0; w < nwords && strcmp(words[w], "--") != 0; w++)
+        if (!strcmp(words[w], "hermit.quiet"))
+            console_quiet = 1;
     boot_stage("command line");
     hermit_run_initcalls(HERMIT_INIT_ARCH, HERMIT_INIT_CONSOLE);
     mm_init(bi);
@@ -210,8 +184,6 @@ void kernel_main(struct boot_info *bi)
     /* Command line: "<kernel options> -- <application arguments>". */
     if (truncated)
         pr_info("command line truncated to %zu bytes\n", sizeof cmdline_copy - 1);
-    static char *words[MAX_ARGS]; /* (kernel_main runs once; thread 1 keeps the boot stack shallow) */
-    int nwords = split_words(cmdline_copy, words, MAX_ARGS);
     int argc = 0;
     argv_store[argc++] = (char *)HERMIT_APP_NAME;
     int i = 0;
